@@ -1,0 +1,29 @@
+const referencePattern = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replaces `${NAME}` and `${NAME:-fallback}` in every string of a parsed YAML tree.
+ * A string that is exactly one unset reference without a fallback becomes null, so optional keys stay optional.
+ */
+export function expandEnvReferences(value: unknown, env: NodeJS.ProcessEnv, missing: string[] = []): unknown {
+  if (typeof value === 'string') {
+    const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value);
+    if (whole && env[whole[1]!] === undefined) {
+      missing.push(whole[1]!);
+      return null;
+    }
+    return value.replace(referencePattern, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      missing.push(name);
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((item) => expandEnvReferences(item, env, missing));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, expandEnvReferences(item, env, missing)]),
+    );
+  }
+  return value;
+}

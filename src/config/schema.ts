@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+const positiveInteger = z.number().int().positive();
+const seconds = z.number().positive();
+
+const modelRouteSchema = z.strictObject({
+  /** Model name sent to the endpoint. */
+  model: z.string().min(1),
+  /** OpenAI-compatible base URL; null means the OpenAI default. */
+  base_url: z.url().nullable().default(null),
+  /** Names of environment variables holding API keys; several form a pool rotated on 429. */
+  api_key_env: z.array(z.string().min(1)).min(1).default(['OPENAI_API_KEY']),
+});
+
+const redisSchema = z.strictObject({
+  url: z.string().nullable().default(null),
+  prefix: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, dot, dash and underscore only')
+    .default('baton'),
+  local_data_dir: z.string().min(1).default('.baton/redis'),
+});
+
+const modelsSchema = z.strictObject({
+  default_route: z.string().min(1).default('default'),
+  call_timeout_s: seconds.default(120),
+  max_retries: z.number().int().min(0).default(4),
+  retry_base_delay_ms: positiveInteger.default(500),
+  retry_max_delay_ms: positiveInteger.default(30_000),
+  key_cooldown_s: seconds.default(60),
+  routes: z.record(z.string().min(1), modelRouteSchema).default({
+    default: { model: 'gpt-5-mini', base_url: null, api_key_env: ['OPENAI_API_KEY'] },
+  }),
+});
+
+const delegationSchema = z.strictObject({
+  max_spawn_depth: positiveInteger.default(1),
+  max_concurrent_children: positiveInteger.default(8),
+  max_batch_size: positiveInteger.default(5),
+  max_iterations: positiveInteger.default(30),
+  child_timeout_s: seconds.default(1800),
+  tool_timeout_s: seconds.default(120),
+  max_summary_chars: positiveInteger.default(4000),
+  default_toolsets: z.array(z.string().min(1)).default(['web']),
+  default_route: z.string().min(1).nullable().default(null),
+  announce: z.enum(['result', 'parent', 'silent']).default('result'),
+  collect_default_timeout_s: seconds.default(300),
+  collect_max_timeout_s: seconds.default(900),
+  cancel_wait_s: seconds.default(15),
+  max_events_per_task: positiveInteger.default(500),
+});
+
+const workerSchema = z.strictObject({
+  concurrency: positiveInteger.default(50),
+  lock_duration_ms: positiveInteger.default(3000),
+  stalled_interval_ms: positiveInteger.default(1000),
+  max_stalled_count: z.number().int().min(0).default(20),
+  shutdown_grace_s: seconds.default(10),
+});
+
+const fetchUrlSchema = z.strictObject({
+  timeout_s: seconds.default(20),
+  max_bytes: positiveInteger.default(2_000_000),
+  max_chars: positiveInteger.default(20_000),
+  allow_private_addresses: z.boolean().default(false),
+});
+
+const toolsSchema = z.strictObject({
+  fetch_url: fetchUrlSchema.default(fetchUrlSchema.parse({})),
+});
+
+const accessSchema = z.strictObject({
+  allowed_users: z.array(z.string()).default([]),
+  allowed_roles: z.array(z.string()).default([]),
+  allowed_channels: z.array(z.string()).default([]),
+  allowed_guilds: z.array(z.string()).default([]),
+  admin_users: z.array(z.string()).default([]),
+  admin_roles: z.array(z.string()).default([]),
+  task_control: z.enum(['owner', 'channel', 'admins']).default('owner'),
+});
+
+const consoleSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65_535).default(8787),
+  token: z.string().min(16).nullable().default(null),
+});
+
+const logSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+/** The whole validated configuration; `config/default.yaml` documents every key. */
+export const batonConfigSchema = z.strictObject({
+  redis: redisSchema.default(redisSchema.parse({})),
+  models: modelsSchema.default(modelsSchema.parse({})),
+  delegation: delegationSchema.default(delegationSchema.parse({})),
+  worker: workerSchema.default(workerSchema.parse({})),
+  tools: toolsSchema.default(toolsSchema.parse({})),
+  access: accessSchema.default(accessSchema.parse({})),
+  console: consoleSchema.default(consoleSchema.parse({})),
+  log: logSchema.default(logSchema.parse({})),
+});
+
+export type BatonConfig = z.infer<typeof batonConfigSchema>;
+export type ModelRouteConfig = z.infer<typeof modelRouteSchema>;

@@ -1,0 +1,54 @@
+/** Who is at fault for a failure: decides whether it is retried, shown to the user, or logged as a bug. */
+export type FaultCategory = 'user' | 'model' | 'system' | 'platform';
+
+export type BatonErrorCode =
+  | 'config_invalid'
+  | 'redis_unavailable'
+  | 'unknown_task'
+  | 'task_of_other_session'
+  | 'task_finished'
+  | 'task_not_steerable'
+  | 'limit_concurrent_children'
+  | 'limit_batch_size'
+  | 'limit_spawn_depth'
+  | 'unknown_toolset'
+  | 'unknown_route'
+  | 'invalid_arguments'
+  | 'unknown_tool'
+  | 'tool_timeout'
+  | 'tool_failed'
+  | 'model_request_failed'
+  | 'model_rate_limited'
+  | 'model_timeout'
+  | 'model_missing_key'
+  | 'fetch_refused'
+  | 'fetch_failed'
+  | 'lost_ownership'
+  | 'aborted';
+
+/** The one error type of Baton: a stable `code` to branch on, and who is at fault. */
+export class BatonError extends Error {
+  readonly code: BatonErrorCode;
+  readonly fault: FaultCategory;
+
+  constructor(
+    code: BatonErrorCode,
+    message: string,
+    options: { fault?: FaultCategory; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'BatonError';
+    this.code = code;
+    this.fault = options.fault ?? 'system';
+  }
+}
+
+export function isBatonError(error: unknown, code?: BatonErrorCode): error is BatonError {
+  return error instanceof BatonError && (code === undefined || error.code === code);
+}
+
+/** A readable one-line description of anything thrown, for tool results and logs. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

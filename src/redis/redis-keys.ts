@@ -1,0 +1,42 @@
+/** Every Redis key Baton uses, built in one place so all of them sit under the configured prefix. */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  task(taskId: string): string {
+    return `${this.prefix}:task:${taskId}`;
+  }
+  taskInbox(taskId: string): string {
+    return `${this.prefix}:task:${taskId}:inbox`;
+  }
+  taskEvents(taskId: string): string {
+    return `${this.prefix}:task:${taskId}:events`;
+  }
+  taskCheckpoint(taskId: string): string {
+    return `${this.prefix}:task:${taskId}:checkpoint`;
+  }
+  taskChildren(taskId: string): string {
+    return `${this.prefix}:task:${taskId}:children`;
+  }
+  taskSummary(taskId: string): string {
+    return `${this.prefix}:task:${taskId}:summary`;
+  }
+  sessionTasks(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:tasks`;
+  }
+  sessionActive(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:active`;
+  }
+  modelKeyCooldown(route: string, keyFingerprint: string): string {
+    return `${this.prefix}:model-key-cooldown:${route}:${keyFingerprint}`;
+  }
+  /** Pub/sub channel carrying task signals (cancel, steer nudges, endings) to every process. */
+  signalChannel(): string {
+    return `${this.prefix}:signals`;
+  }
+  workerHeartbeat(workerId: string): string {
+    return `${this.prefix}:worker:${workerId}`;
+  }
+  workerHeartbeatPattern(): string {
+    return `${this.prefix}:worker:*`;
+  }
+}

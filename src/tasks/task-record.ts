@@ -1,0 +1,90 @@
+import type { TokenUsage } from '../llm/model-client.ts';
+
+export const taskStatuses = ['queued', 'running', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
+export type TaskStatus = (typeof taskStatuses)[number];
+
+export const terminalStatuses: ReadonlySet<TaskStatus> = new Set([
+  'completed',
+  'failed',
+  'cancelled',
+  'timed_out',
+]);
+export const activeStatuses: ReadonlySet<TaskStatus> = new Set(['queued', 'running']);
+
+/** The only legal moves; a finished task never moves again (so a cancelled task never becomes completed). */
+export const legalTransitions: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
+  queued: ['running', 'cancelled', 'failed', 'timed_out'],
+  running: ['completed', 'failed', 'cancelled', 'timed_out'],
+  completed: [],
+  failed: [],
+  cancelled: [],
+  timed_out: [],
+};
+
+export function isTerminal(status: TaskStatus): boolean {
+  return terminalStatuses.has(status);
+}
+
+/** Where a task came from: the chat thread its result goes back to, and the person who asked. */
+export interface TaskOrigin {
+  platform: string;
+  channel: string;
+  thread: string;
+  /** Platform user id of the requester (the task's owner). */
+  user: string;
+  /** Display name, for steering messages and boards. */
+  userName?: string;
+}
+
+export type ChildRole = 'leaf' | 'orchestrator';
+
+/** One child agent run, as stored in Redis. */
+export interface TaskRecord {
+  id: string;
+  sessionKey: string;
+  origin: TaskOrigin;
+  parentTaskId: string | null;
+  depth: number;
+  role: ChildRole;
+  goal: string;
+  context: string;
+  toolsets: string[];
+  route: string;
+  status: TaskStatus;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  steps: number;
+  usage: TokenUsage;
+  /** Final summary, capped by `delegation.max_summary_chars`; the full text is under its own key. */
+  summary: string | null;
+  error: string | null;
+  /** How many times a worker has picked the task up (more than one after a crash or a restart). */
+  attempts: number;
+}
+
+export interface NewTask {
+  goal: string;
+  context: string;
+  toolsets: string[];
+  route: string;
+  role: ChildRole;
+}
+
+/** Event kinds of a task's event stream, named noun-verb. */
+export type TaskEventType =
+  | 'status-change'
+  | 'step-start'
+  | 'step-end'
+  | 'tool-call'
+  | 'tool-result'
+  | 'steer-queued'
+  | 'steer-applied'
+  | 'note';
+
+export interface TaskEvent {
+  id: string;
+  type: TaskEventType;
+  at: number;
+  text: string;
+}

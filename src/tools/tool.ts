@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import type { ToolDefinition } from '../llm/model-client.ts';
+import type { TaskOrigin } from '../tasks/task-record.ts';
+
+/** Who is calling a tool and on whose behalf: the parent agent of a session, or a child task. */
+export interface ToolContext {
+  /** Session key `platform:channel:thread`. */
+  sessionKey: string;
+  origin: TaskOrigin;
+  /** The child task making the call; null for the session's parent agent. */
+  callerTaskId: string | null;
+  /** 0 for the parent agent, 1 for its children, and so on. */
+  depth: number;
+  /** Aborted when the calling agent is cancelled, times out or is interrupted. */
+  signal: AbortSignal;
+}
+
+/** A tool: zod validates the model's arguments before `execute` runs; the result is sent back as JSON. */
+export interface Tool<Input = unknown> {
+  name: string;
+  description: string;
+  inputSchema: z.ZodType<Input>;
+  execute(input: Input, context: ToolContext): Promise<unknown>;
+}
+
+/** Erases a tool's input type so tools of different inputs fit in one list. */
+export function defineTool<Input>(tool: Tool<Input>): Tool<unknown> {
+  return tool as Tool<unknown>;
+}
+
+/** The JSON schema the model sees, derived from the zod schema so the two never disagree. */
+export function toToolDefinition(tool: Tool): ToolDefinition {
+  const { $schema: _ignored, ...parameters } = z.toJSONSchema(tool.inputSchema, { io: 'input' }) as Record<
+    string,
+    unknown
+  >;
+  return { name: tool.name, description: tool.description, parameters };
+}
