@@ -1,0 +1,94 @@
+import { addUsage, type ChatMessage, type ModelClient, type TokenUsage } from '../llm/model-client.ts';
+import type { Tool, ToolContext } from '../tools/tool.ts';
+import { toToolDefinition } from '../tools/tool.ts';
+import { executeToolCall, type ToolCallOutcome } from './execute-tool-call.ts';
+
+/** The agent's conversation and counters; owned by the caller so it can be checkpointed and resumed. */
+export interface AgentState {
+  messages: ChatMessage[];
+  /** Finished steps (model call plus its tool batch). */
+  steps: number;
+  usage: TokenUsage;
+}
+
+/** How one step ended: the closed set of outcomes the loop acts on. */
+export type StepOutcome =
+  | { kind: 'tool-calls'; outcomes: ToolCallOutcome[] }
+  | { kind: 'final'; content: string };
+
+export interface AgentLoopHooks {
+  /** Runs before every model call: apply steering, check for shutdown. */
+  beforeStep?(state: AgentState): Promise<void>;
+  /** Runs after every finished step: checkpoint. */
+  afterStep?(state: AgentState, outcome: StepOutcome): Promise<void>;
+  /**
+   * Asked when the model gives a final answer. 'continue' means new input arrived (a steer) and was
+   * appended, so the agent takes another step instead of ending without it.
+   */
+  onFinal?(state: AgentState, content: string): Promise<'finish' | 'continue'>;
+  onToolCall?(name: string, argumentsText: string): void;
+  onToolResult?(outcome: ToolCallOutcome): void;
+  onStepStart?(step: number): void;
+}
+
+export interface AgentLoopOptions {
+  model: ModelClient;
+  route: string;
+  tools: Tool[];
+  toolContext: ToolContext;
+  toolTimeoutMs: number;
+  maxIterations: number;
+  hooks?: AgentLoopHooks;
+}
+
+const finalStepNote =
+  'You have reached your step limit. Do not call tools. Reply now with your final answer: what you found, ' +
+  'what is done and what is not.';
+
+/** Runs model ⇄ tools steps until the model answers without tool calls; returns that answer. */
+export async function runAgentLoop(state: AgentState, options: AgentLoopOptions): Promise<string> {
+  const { model, hooks, toolContext } = options;
+  const toolsByName = new Map(options.tools.map((tool) => [tool.name, tool]));
+  const toolDefinitions = options.tools.map(toToolDefinition);
+  while (true) {
+    await hooks?.beforeStep?.(state);
+    toolContext.signal.throwIfAborted();
+    const lastAllowedStep = state.steps >= options.maxIterations - 1;
+    if (lastAllowedStep && toolDefinitions.length > 0)
+      state.messages.push({ role: 'user', content: finalStepNote });
+    hooks?.onStepStart?.(state.steps + 1);
+    const response = await model.complete({
+      route: options.route,
+      messages: state.messages,
+      tools: lastAllowedStep ? [] : toolDefinitions,
+      signal: toolContext.signal,
+    });
+    state.usage = addUsage(state.usage, response.usage);
+    const toolCalls = lastAllowedStep ? [] : (response.message.tool_calls ?? []);
+    if (toolCalls.length === 0) {
+      const content = response.message.content ?? '';
+      state.messages.push({ role: 'assistant', content });
+      state.steps += 1;
+      const decision = (await hooks?.onFinal?.(state, content)) ?? 'finish';
+      if (decision === 'finish') return content;
+      // A steer arrived with the final answer: keep both in the conversation and take another step.
+      await hooks?.afterStep?.(state, { kind: 'final', content });
+      continue;
+    }
+    state.messages.push({
+      role: 'assistant',
+      content: response.message.content ?? null,
+      tool_calls: toolCalls,
+    });
+    for (const call of toolCalls) hooks?.onToolCall?.(call.function.name, call.function.arguments);
+    const outcomes = await Promise.all(
+      toolCalls.map((call) => executeToolCall(call, toolsByName, toolContext, options.toolTimeoutMs)),
+    );
+    for (const outcome of outcomes) {
+      hooks?.onToolResult?.(outcome);
+      state.messages.push({ role: 'tool', tool_call_id: outcome.call.id, content: outcome.content });
+    }
+    state.steps += 1;
+    await hooks?.afterStep?.(state, { kind: 'tool-calls', outcomes });
+  }
+}

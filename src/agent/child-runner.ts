@@ -1,0 +1,231 @@
+import type { BatonConfig } from '../config/schema.ts';
+import { BatonError, describeError, isBatonError } from '../errors.ts';
+import type { ModelClient } from '../llm/model-client.ts';
+import type { Logger } from '../logging/logger.ts';
+import { redactSecrets } from '../logging/redact-secrets.ts';
+import type { TaskRecord } from '../tasks/task-record.ts';
+import type { TaskSignals } from '../tasks/task-signals.ts';
+import type { TaskCheckpoint, TaskStore } from '../tasks/task-store.ts';
+import type { Tool } from '../tools/tool.ts';
+import { type AgentState, runAgentLoop } from './agent-loop.ts';
+import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
+
+/** Why a run was stopped from outside; the abort reason carried by the run's signal. */
+export type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'lost';
+
+class RunStopped extends Error {
+  constructor(readonly reason: StopReason) {
+    super(`run stopped: ${reason}`);
+  }
+}
+
+/** How a run of a child ended, for the job processor. */
+export type ChildRunResult =
+  | { kind: 'ended'; status: 'completed' | 'failed' | 'cancelled' | 'timed_out' }
+  | { kind: 'interrupted' }
+  | { kind: 'not-runnable'; reason: string }
+  | { kind: 'lost' };
+
+export interface ChildRunnerDependencies {
+  config: BatonConfig;
+  store: TaskStore;
+  signals: TaskSignals;
+  model: ModelClient;
+  /** The tools a task gets: its toolsets, plus delegation for orchestrators with depth to spare. */
+  toolsFor(record: TaskRecord): Tool[];
+  logger: Logger;
+}
+
+/**
+ * Runs (or resumes) one child task to its end. `jobSignal` is the BullMQ job's signal: it aborts on
+ * shutdown. `isDraining` says the worker is shutting down, so the child stops at its next step boundary.
+ */
+export async function runChildTask(
+  dependencies: ChildRunnerDependencies,
+  taskId: string,
+  runnerToken: string,
+  jobSignal: AbortSignal | undefined,
+  isDraining: () => boolean,
+): Promise<ChildRunResult> {
+  const { store, signals, config, logger } = dependencies;
+  await signals.start();
+  const claim = await store.claim(taskId, runnerToken);
+  if (claim.outcome !== 'ok')
+    return { kind: 'not-runnable', reason: `${claim.outcome} ${claim.previous ?? ''}` };
+  const record = (await store.get(taskId))!;
+  const log = logger.child({ taskId, attempt: record.attempts });
+  const controller = new AbortController();
+  const stop = (reason: StopReason) => {
+    if (!controller.signal.aborted) controller.abort(new RunStopped(reason));
+  };
+  const onJobAbort = () => stop('shutdown');
+  jobSignal?.addEventListener('abort', onJobAbort, { once: true });
+  const unsubscribe = signals.onTask(taskId, (signal) => {
+    if (signal.kind === 'cancel') stop('cancel');
+  });
+  const remainingMs =
+    config.delegation.child_timeout_s * 1000 - (Date.now() - (record.startedAt ?? Date.now()));
+  const wallClock = setTimeout(() => stop('timeout'), Math.max(0, remainingMs));
+  try {
+    // A cancel that landed between claim and subscribe is in Redis already.
+    const current = await store.get(taskId);
+    if (current?.status !== 'running') return { kind: 'ended', status: current?.status as 'cancelled' };
+    if (jobSignal?.aborted) stop('shutdown');
+    return await runToEnd(dependencies, record, runnerToken, controller.signal, isDraining, log);
+  } catch (error) {
+    return await settleFailure(dependencies, taskId, runnerToken, controller.signal, error, log);
+  } finally {
+    clearTimeout(wallClock);
+    unsubscribe();
+    jobSignal?.removeEventListener('abort', onJobAbort);
+    await store
+      .release(taskId, runnerToken)
+      .catch((error: unknown) => log.warn({ err: error }, 'release failed'));
+  }
+}
+
+async function runToEnd(
+  dependencies: ChildRunnerDependencies,
+  record: TaskRecord,
+  runnerToken: string,
+  signal: AbortSignal,
+  isDraining: () => boolean,
+  log: Logger,
+): Promise<ChildRunResult> {
+  const { store, config, model } = dependencies;
+  const tools = dependencies.toolsFor(record);
+  const checkpoint: TaskCheckpoint = (await store.loadCheckpoint(record.id)) ?? {
+    messages: childOpeningMessages(
+      record.goal,
+      record.context,
+      tools.map((tool) => tool.name),
+    ),
+    steps: 0,
+    usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+    inboxCursor: '0-0',
+  };
+  if (checkpoint.steps > 0) log.info({ steps: checkpoint.steps }, 'resuming child from its checkpoint');
+  const state: AgentState = {
+    messages: checkpoint.messages,
+    steps: checkpoint.steps,
+    usage: checkpoint.usage,
+  };
+  let inboxCursor = checkpoint.inboxCursor;
+
+  const applySteers = async (): Promise<number> => {
+    const steers = await store.readInbox(record.id, inboxCursor);
+    for (const steer of steers) {
+      state.messages.push(steeringMessage(steer));
+      inboxCursor = steer.id;
+    }
+    if (steers.length > 0) {
+      await store.appendEvents(
+        steers.map((steer) => [
+          record.id,
+          'steer-applied',
+          `from ${steer.from}: ${steer.text.slice(0, 200)}`,
+        ]),
+      );
+    }
+    return steers.length;
+  };
+  const throwIfWriteRefused = (outcome: string) => {
+    if (outcome === 'lost') throw new RunStopped('lost');
+    if (outcome === 'refused') throw new RunStopped('cancel');
+  };
+
+  const finalText = await runAgentLoop(state, {
+    model,
+    route: record.route,
+    tools,
+    toolContext: {
+      sessionKey: record.sessionKey,
+      origin: record.origin,
+      callerTaskId: record.id,
+      depth: record.depth,
+      signal,
+    },
+    toolTimeoutMs: config.delegation.tool_timeout_s * 1000,
+    maxIterations: config.delegation.max_iterations,
+    hooks: {
+      async beforeStep() {
+        if (isDraining()) throw new RunStopped('shutdown');
+        await applySteers();
+      },
+      onStepStart(step) {
+        void store.appendEvent(record.id, 'step-start', `step ${step}`);
+      },
+      onToolCall(name, argumentsText) {
+        void store.appendEvent(
+          record.id,
+          'tool-call',
+          `${name} ${redactSecrets(argumentsText).slice(0, 200)}`,
+        );
+      },
+      onToolResult(outcome) {
+        const verdict = outcome.ok ? `ok (${outcome.content.length} chars)` : outcome.content.slice(0, 200);
+        void store.appendEvent(record.id, 'tool-result', `${outcome.call.function.name} ${verdict}`);
+      },
+      async afterStep(current) {
+        const outcome = await store.saveCheckpoint(record.id, runnerToken, {
+          messages: current.messages,
+          steps: current.steps,
+          usage: current.usage,
+          inboxCursor,
+        });
+        throwIfWriteRefused(outcome);
+      },
+      async onFinal(current, content) {
+        const outcome = await store.complete(record.id, runnerToken, {
+          inboxCursor,
+          summary: capSummary(content, config.delegation.max_summary_chars),
+          fullText: content,
+          steps: current.steps,
+          usage: current.usage,
+        });
+        if (outcome === 'ok') return 'finish';
+        if (outcome === 'pending_steer') {
+          await applySteers();
+          return 'continue';
+        }
+        throwIfWriteRefused(outcome);
+        return 'finish';
+      },
+    },
+  });
+  log.info({ steps: state.steps, chars: finalText.length }, 'child completed');
+  return { kind: 'ended', status: 'completed' };
+}
+
+async function settleFailure(
+  dependencies: ChildRunnerDependencies,
+  taskId: string,
+  runnerToken: string,
+  signal: AbortSignal,
+  error: unknown,
+  log: Logger,
+): Promise<ChildRunResult> {
+  const { store, config } = dependencies;
+  const stopped =
+    error instanceof RunStopped ? error : signal.reason instanceof RunStopped ? signal.reason : null;
+  if (stopped?.reason === 'shutdown') return { kind: 'interrupted' };
+  if (stopped?.reason === 'lost') return { kind: 'lost' };
+  if (stopped?.reason === 'cancel') {
+    await store.transition(taskId, 'cancelled', { runnerToken, note: 'stopped' });
+    return { kind: 'ended', status: 'cancelled' };
+  }
+  if (stopped?.reason === 'timeout') {
+    const message = `ran longer than delegation.child_timeout_s (${config.delegation.child_timeout_s} s)`;
+    await store.transition(taskId, 'timed_out', { runnerToken, error: message });
+    return { kind: 'ended', status: 'timed_out' };
+  }
+  if (isBatonError(error) && error.fault !== 'system') {
+    const message = redactSecrets(describeError(error));
+    log.warn({ code: error.code, message }, 'child failed');
+    await store.transition(taskId, 'failed', { runnerToken, error: message });
+    return { kind: 'ended', status: 'failed' };
+  }
+  // Unexpected (a bug, Redis trouble): let BullMQ retry the job; it resumes from the checkpoint.
+  log.error({ err: error }, 'child run crashed; the job will be retried from its checkpoint');
+  throw error instanceof Error ? error : new BatonError('tool_failed', describeError(error));
+}

@@ -1,0 +1,32 @@
+import { Command } from 'commander';
+import { isBatonError } from '../errors.ts';
+import { runGateway, runStart, runWorker } from './run-commands.ts';
+
+function fail(error: unknown): never {
+  // Configuration and set-up problems are the user's to fix: print them plainly, without a stack trace.
+  if (isBatonError(error) && error.fault === 'user') {
+    process.stderr.write(`baton: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`baton: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+}
+
+const program = new Command()
+  .name('baton')
+  .description('Chat gateway whose agents hand work to durable background child agents on Redis.');
+
+program
+  .command('start')
+  .description('gateway and worker in one process; starts a private redis-server when REDIS_URL is unset')
+  .action(() => runStart().catch(fail));
+program
+  .command('gateway')
+  .description('the chat-facing process (needs REDIS_URL)')
+  .action(() => runGateway().catch(fail));
+program
+  .command('worker')
+  .description('runs child agents from the shared queue (needs REDIS_URL); run as many as you like')
+  .action(() => runWorker().catch(fail));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,136 @@
+import type { Redis } from 'ioredis';
+import type { BatonConfig } from '../config/schema.ts';
+import type { ModelClient } from '../llm/model-client.ts';
+import type { ModelCallRecord } from '../llm/openai-model-client.ts';
+import { createOpenAIModelClient } from '../llm/openai-model-client.ts';
+import type { Logger } from '../logging/logger.ts';
+import { createRedisConnection } from '../redis/redis-connection.ts';
+import { RedisKeys } from '../redis/redis-keys.ts';
+import { TaskQueue } from '../tasks/task-queue.ts';
+import type { TaskRecord } from '../tasks/task-record.ts';
+import { TaskService } from '../tasks/task-service.ts';
+import { TaskSignals } from '../tasks/task-signals.ts';
+import { TaskStore } from '../tasks/task-store.ts';
+import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts';
+import type { Tool } from '../tools/tool.ts';
+import { delegationToolsetName, ToolsetRegistry } from '../tools/toolset-registry.ts';
+import { createWebToolset } from '../tools/web/web-toolset.ts';
+import { ChildWorker } from '../worker/child-worker.ts';
+
+export interface BatonRuntimeOptions {
+  config: BatonConfig;
+  redisUrl: string;
+  logger: Logger;
+  /** Replaces the OpenAI-compatible client (tests use scripted models through the real client instead). */
+  model?: ModelClient;
+  env?: NodeJS.ProcessEnv;
+  onModelCall?: (record: ModelCallRecord) => void;
+}
+
+/**
+ * Everything below the chat platforms, wired once per process: Redis connections, the task store,
+ * signals, queue, toolsets, the task service, the model client, and (on demand) a child worker.
+ */
+export class BatonRuntime {
+  readonly config: BatonConfig;
+  readonly logger: Logger;
+  readonly keys: RedisKeys;
+  readonly redis: Redis;
+  readonly store: TaskStore;
+  readonly signals: TaskSignals;
+  readonly queue: TaskQueue;
+  readonly toolsets = new ToolsetRegistry();
+  readonly service: TaskService;
+  readonly model: ModelClient;
+  private readonly subscriber: Redis;
+  private readonly queueConnection: Redis;
+  private readonly workers: ChildWorker[] = [];
+  private readonly workerConnections: Redis[] = [];
+
+  constructor(private readonly options: BatonRuntimeOptions) {
+    const { config, redisUrl, logger } = options;
+    this.config = config;
+    this.logger = logger;
+    this.keys = new RedisKeys(config.redis.prefix);
+    this.redis = createRedisConnection(redisUrl, { connectionName: 'baton-commands' });
+    this.subscriber = createRedisConnection(redisUrl, { connectionName: 'baton-signals' });
+    this.queueConnection = createRedisConnection(redisUrl, { connectionName: 'baton-queue' });
+    this.store = new TaskStore({
+      redis: this.redis,
+      keys: this.keys,
+      maxEventsPerTask: config.delegation.max_events_per_task,
+    });
+    this.signals = new TaskSignals(this.redis, this.subscriber, this.keys, logger);
+    this.queue = new TaskQueue(this.queueConnection, config.redis.prefix);
+    this.service = new TaskService({
+      config,
+      store: this.store,
+      queue: this.queue,
+      signals: this.signals,
+      toolsets: this.toolsets,
+      logger,
+    });
+    this.toolsets.register('web', () => createWebToolset(config.tools));
+    const delegationTools = createDelegationTools(this.service, config);
+    this.toolsets.register(delegationToolsetName, () => delegationTools);
+    this.model =
+      options.model ??
+      createOpenAIModelClient({
+        models: config.models,
+        redis: this.redis,
+        keys: this.keys,
+        logger,
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.onModelCall ? { onCall: options.onModelCall } : {}),
+      });
+  }
+
+  async start(): Promise<void> {
+    await this.redis.ping();
+    await this.signals.start();
+  }
+
+  /** The parent agent's tools: the delegation toolset. */
+  parentTools(): Tool[] {
+    return this.toolsets.resolve([delegationToolsetName]);
+  }
+
+  /** A child's tools: its toolsets, plus delegation when it is an orchestrator with depth to spare. */
+  toolsFor(record: TaskRecord): Tool[] {
+    const mayDelegate =
+      record.role === 'orchestrator' && record.depth < this.config.delegation.max_spawn_depth;
+    return this.toolsets.resolve(mayDelegate ? [...record.toolsets, delegationToolsetName] : record.toolsets);
+  }
+
+  /** Starts a BullMQ worker for children in this process. */
+  async startWorker(): Promise<ChildWorker> {
+    const connection = createRedisConnection(this.options.redisUrl, { connectionName: 'baton-worker' });
+    this.workerConnections.push(connection);
+    const worker = new ChildWorker({
+      connection,
+      prefix: this.config.redis.prefix,
+      heartbeatRedis: this.redis,
+      runner: {
+        config: this.config,
+        store: this.store,
+        signals: this.signals,
+        model: this.model,
+        toolsFor: (record) => this.toolsFor(record),
+        logger: this.logger,
+      },
+    });
+    await worker.waitUntilReady();
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** Drains workers (running children go back to the queue after the grace period), then closes connections. */
+  async close(graceMs = this.config.worker.shutdown_grace_s * 1000): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));
+    await this.queue.close();
+    await this.signals.stop();
+    for (const connection of [this.redis, this.subscriber, this.queueConnection, ...this.workerConnections]) {
+      connection.disconnect();
+    }
+  }
+}

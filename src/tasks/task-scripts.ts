@@ -1,0 +1,181 @@
+/**
+ * Lua scripts that make every task state change atomic in Redis, whichever process runs them.
+ * Each returns a short status string the caller maps to an outcome; none throws for expected refusals.
+ */
+
+// Compares two stream ids "ms-seq"; true when a is greater than b.
+const streamIdGreater = `
+local function stream_id_greater(a, b)
+  local a_ms, a_seq = string.match(a, '(%d+)-(%d+)')
+  local b_ms, b_seq = string.match(b, '(%d+)-(%d+)')
+  a_ms, a_seq, b_ms, b_seq = tonumber(a_ms), tonumber(a_seq), tonumber(b_ms), tonumber(b_seq)
+  if a_ms ~= b_ms then return a_ms > b_ms end
+  return a_seq > b_seq
+end
+`;
+
+const addEvent = `
+local function add_event(events_key, max_events, event_type, at, text)
+  redis.call('XADD', events_key, 'MAXLEN', '~', max_events, '*', 'type', event_type, 'at', at, 'text', text)
+end
+`;
+
+/**
+ * Admits a batch of new tasks for one session, or none.
+ * KEYS: session active set, session task index, parent task hash (or ''), parent children set (or ''),
+ *       then one task hash key per task.
+ * ARGV: max active, now, signal channel, JSON array of flat field lists (one per task).
+ */
+export const admitTasksScript = `
+local max_active = tonumber(ARGV[1])
+local now = ARGV[2]
+local records = cjson.decode(ARGV[4])
+local active = redis.call('SCARD', KEYS[1])
+if active + #records > max_active then
+  return {'over_limit', tostring(active)}
+end
+if KEYS[3] ~= '' then
+  local parent_status = redis.call('HGET', KEYS[3], 'status')
+  if parent_status ~= 'running' then
+    return {'parent_not_running', tostring(parent_status)}
+  end
+end
+for index = 1, #records do
+  if redis.call('EXISTS', KEYS[4 + index]) == 1 then
+    return {'id_taken', tostring(index)}
+  end
+end
+for index = 1, #records do
+  local fields = records[index]
+  local key = KEYS[4 + index]
+  redis.call('HSET', key, unpack(fields))
+  local task_id = redis.call('HGET', key, 'id')
+  redis.call('SADD', KEYS[1], task_id)
+  redis.call('ZADD', KEYS[2], now, task_id)
+  if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], task_id) end
+end
+return {'ok', tostring(active + #records)}
+`;
+
+/**
+ * Moves a task to a new status if its current status is one of the allowed ones.
+ * KEYS: task hash, session active set, events stream.
+ * ARGV: allowed statuses (comma separated), new status, now, max events, event text, signal channel,
+ *       runner token required ('' = any), then field/value pairs to set.
+ */
+export const transitionScript = `
+${addEvent}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+local allowed = false
+for candidate in string.gmatch(ARGV[1], '[^,]+') do
+  if candidate == status then allowed = true end
+end
+if not allowed then return {'refused', status} end
+if ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[7] then
+  return {'lost', status}
+end
+local new_status = ARGV[2]
+redis.call('HSET', KEYS[1], 'status', new_status)
+for index = 8, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[index], ARGV[index + 1])
+end
+local terminal = new_status == 'completed' or new_status == 'failed' or new_status == 'cancelled'
+  or new_status == 'timed_out'
+if terminal then
+  redis.call('HSET', KEYS[1], 'endedAt', ARGV[3])
+  redis.call('SREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+end
+add_event(KEYS[3], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
+local task_id = redis.call('HGET', KEYS[1], 'id')
+if terminal then
+  redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', taskId = task_id, status = new_status}))
+end
+return {'ok', status}
+`;
+
+/**
+ * A worker takes a task: queued becomes running; a running task whose worker died is taken over.
+ * KEYS: task hash, events stream.  ARGV: runner token, now, max events.
+ */
+export const claimScript = `
+${addEvent}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if status ~= 'queued' and status ~= 'running' then return {'finished', status} end
+local previous_runner = redis.call('HGET', KEYS[1], 'runnerToken')
+redis.call('HSET', KEYS[1], 'status', 'running', 'runnerToken', ARGV[1])
+redis.call('HDEL', KEYS[1], 'stoppedAt')
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if redis.call('HGET', KEYS[1], 'startedAt') == '' then redis.call('HSET', KEYS[1], 'startedAt', ARGV[2]) end
+if status == 'queued' then
+  add_event(KEYS[2], ARGV[3], 'status-change', ARGV[2], 'queued -> running')
+else
+  add_event(KEYS[2], ARGV[3], 'note', ARGV[2], 'resumed on another worker from the last checkpoint')
+end
+return {'ok', status, previous_runner or ''}
+`;
+
+/**
+ * Saves the child's conversation after a finished step, only while this runner still owns the task.
+ * KEYS: task hash, checkpoint key.  ARGV: runner token, checkpoint JSON, steps, usage JSON.
+ */
+export const checkpointScript = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'running' then return {'refused', tostring(status)} end
+if redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[1] then return {'lost', status} end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'steps', ARGV[3], 'usage', ARGV[4])
+return {'ok', status}
+`;
+
+/**
+ * Ends a running task as completed, unless a steer arrived that the child has not read yet.
+ * KEYS: task hash, session active set, events stream, inbox stream, full summary key.
+ * ARGV: runner token, inbox cursor, now, max events, signal channel, summary, full text, steps, usage JSON.
+ */
+export const completeScript = `
+${streamIdGreater}
+${addEvent}
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'running' then return {'refused', tostring(status)} end
+if redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[1] then return {'lost', status} end
+local newest = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)
+if #newest > 0 and stream_id_greater(newest[1][1], ARGV[2]) then return {'pending_steer', status} end
+redis.call('HSET', KEYS[1], 'status', 'completed', 'endedAt', ARGV[3], 'summary', ARGV[6], 'steps', ARGV[8],
+  'usage', ARGV[9])
+redis.call('SET', KEYS[5], ARGV[7])
+local task_id = redis.call('HGET', KEYS[1], 'id')
+redis.call('SREM', KEYS[2], task_id)
+add_event(KEYS[3], ARGV[4], 'status-change', ARGV[3], 'running -> completed')
+redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
+return {'ok', status}
+`;
+
+/**
+ * Queues a steering message for a task that has not finished.
+ * KEYS: task hash, inbox stream, events stream.  ARGV: sender, text, now, max events, signal channel.
+ */
+export const steerScript = `
+${addEvent}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if status ~= 'queued' and status ~= 'running' then return {'refused', status} end
+local message_id = redis.call('XADD', KEYS[2], '*', 'from', ARGV[1], 'text', ARGV[2], 'at', ARGV[3])
+add_event(KEYS[3], ARGV[4], 'steer-queued', ARGV[3], 'from ' .. ARGV[1] .. ': ' .. string.sub(ARGV[2], 1, 200))
+local task_id = redis.call('HGET', KEYS[1], 'id')
+redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'steer', taskId = task_id, messageId = message_id}))
+return {'ok', message_id}
+`;
+
+/**
+ * Marks that the runner holding a task has stopped (its processor returned).
+ * KEYS: task hash.  ARGV: runner token, now, signal channel.
+ */
+export const releaseScript = `
+if redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[1] then return {'lost'} end
+redis.call('HSET', KEYS[1], 'runnerToken', '', 'stoppedAt', ARGV[2])
+local task_id = redis.call('HGET', KEYS[1], 'id')
+redis.call('PUBLISH', ARGV[3], cjson.encode({kind = 'stopped', taskId = task_id}))
+return {'ok'}
+`;

@@ -1,0 +1,251 @@
+import type { BatonConfig } from '../config/schema.ts';
+import { BatonError } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import { delegationToolsetName, type ToolsetRegistry } from '../tools/toolset-registry.ts';
+import type { TaskQueue } from './task-queue.ts';
+import {
+  type ChildRole,
+  isTerminal,
+  type TaskOrigin,
+  type TaskRecord,
+  type TaskStatus,
+} from './task-record.ts';
+import type { TaskSignals } from './task-signals.ts';
+import type { TaskStore } from './task-store.ts';
+import { waitForTasksToEnd, waitForTasksToStop } from './task-waiter.ts';
+
+/** On whose behalf a task operation runs: the parent agent of a session (depth 0) or a child task. */
+export interface TaskCaller {
+  sessionKey: string;
+  origin: TaskOrigin;
+  callerTaskId: string | null;
+  depth: number;
+  /** Who is named as the sender of steering messages. */
+  displayName: string;
+}
+
+export interface TaskSpecification {
+  goal: string;
+  context?: string;
+  toolsets?: string[];
+  route?: string;
+  role?: ChildRole;
+}
+
+export interface TaskServiceOptions {
+  config: BatonConfig;
+  store: TaskStore;
+  queue: TaskQueue;
+  signals: TaskSignals;
+  toolsets: ToolsetRegistry;
+  logger: Logger;
+}
+
+/** The task operations behind the delegation tools and the chat commands, with every limit enforced. */
+export class TaskService {
+  readonly store: TaskStore;
+  private readonly config: BatonConfig;
+  private readonly queue: TaskQueue;
+  private readonly signals: TaskSignals;
+  private readonly toolsets: ToolsetRegistry;
+  private readonly logger: Logger;
+
+  constructor(options: TaskServiceOptions) {
+    this.config = options.config;
+    this.store = options.store;
+    this.queue = options.queue;
+    this.signals = options.signals;
+    this.toolsets = options.toolsets;
+    this.logger = options.logger;
+  }
+
+  get limits() {
+    const delegation = this.config.delegation;
+    return {
+      maxBatchSize: delegation.max_batch_size,
+      maxConcurrentChildren: delegation.max_concurrent_children,
+      maxSpawnDepth: delegation.max_spawn_depth,
+      toolsets: this.toolsets.names().filter((name) => name !== delegationToolsetName),
+      routes: Object.keys(this.config.models.routes),
+    };
+  }
+
+  /** Validates a batch, admits it atomically against the session limit, then queues it. All or nothing. */
+  async dispatch(caller: TaskCaller, specifications: TaskSpecification[]): Promise<TaskRecord[]> {
+    const delegation = this.config.delegation;
+    if (specifications.length === 0) throw new BatonError('invalid_arguments', 'give at least one task');
+    if (specifications.length > delegation.max_batch_size) {
+      throw new BatonError(
+        'limit_batch_size',
+        `at most ${delegation.max_batch_size} tasks per call (got ${specifications.length}); split the work`,
+        { fault: 'model' },
+      );
+    }
+    const childDepth = caller.depth + 1;
+    if (childDepth > delegation.max_spawn_depth) {
+      throw new BatonError(
+        'limit_spawn_depth',
+        `tasks may nest ${delegation.max_spawn_depth} level(s) deep; this task is at depth ${caller.depth} and cannot delegate`,
+        { fault: 'model' },
+      );
+    }
+    const tasks = specifications.map((specification) => {
+      const role = specification.role ?? 'leaf';
+      if (role === 'orchestrator' && childDepth >= delegation.max_spawn_depth) {
+        throw new BatonError(
+          'limit_spawn_depth',
+          `an orchestrator at depth ${childDepth} could not delegate (delegation.max_spawn_depth is ` +
+            `${delegation.max_spawn_depth}); use role "leaf"`,
+          { fault: 'model' },
+        );
+      }
+      const toolsets = specification.toolsets ?? delegation.default_toolsets;
+      if (toolsets.includes(delegationToolsetName)) {
+        throw new BatonError(
+          'unknown_toolset',
+          `the "${delegationToolsetName}" toolset comes with role "orchestrator"; do not list it`,
+          { fault: 'model' },
+        );
+      }
+      this.toolsets.validate(toolsets);
+      const route = specification.route ?? delegation.default_route ?? this.config.models.default_route;
+      if (!this.config.models.routes[route]) {
+        throw new BatonError(
+          'unknown_route',
+          `unknown model route "${route}"; available: ${Object.keys(this.config.models.routes).join(', ')}`,
+          { fault: 'model' },
+        );
+      }
+      return { goal: specification.goal, context: specification.context ?? '', toolsets, route, role };
+    });
+    const records = await this.store.admit({
+      sessionKey: caller.sessionKey,
+      origin: caller.origin,
+      parent: caller.callerTaskId ? { taskId: caller.callerTaskId, depth: caller.depth } : null,
+      tasks,
+      maxActivePerSession: delegation.max_concurrent_children,
+    });
+    try {
+      await this.queue.enqueue(records.map((record) => record.id));
+    } catch (error) {
+      // Nothing half-started: tasks that could not be queued end as failed and free their slots.
+      await Promise.all(
+        records.map((record) =>
+          this.store.transition(record.id, 'failed', { error: `could not be queued: ${String(error)}` }),
+        ),
+      );
+      throw new BatonError('redis_unavailable', 'the task queue is unavailable; nothing was started', {
+        cause: error,
+      });
+    }
+    return records;
+  }
+
+  /** The task, if it exists and belongs to the caller's session. */
+  async lookup(caller: Pick<TaskCaller, 'sessionKey'>, taskId: string): Promise<TaskRecord> {
+    const record = await this.store.get(taskId.trim());
+    if (!record) {
+      throw new BatonError(
+        'unknown_task',
+        `no task with id "${taskId}"; list_tasks shows this conversation's tasks`,
+        {
+          fault: 'user',
+        },
+      );
+    }
+    if (record.sessionKey !== caller.sessionKey) {
+      throw new BatonError('task_of_other_session', `task ${taskId} belongs to another conversation`, {
+        fault: 'user',
+      });
+    }
+    return record;
+  }
+
+  /** Waits for tasks to end without blocking other work; see waitForTasksToEnd. */
+  waitForEnd(taskIds: string[], timeoutMs: number, signal?: AbortSignal) {
+    return waitForTasksToEnd(this.store, this.signals, taskIds, { timeoutMs, ...(signal ? { signal } : {}) });
+  }
+
+  async list(caller: Pick<TaskCaller, 'sessionKey'>, status?: TaskStatus): Promise<TaskRecord[]> {
+    return this.store.listSession(caller.sessionKey, status === undefined ? {} : { status });
+  }
+
+  async steer(caller: TaskCaller, taskId: string, message: string): Promise<TaskRecord> {
+    const record = await this.lookup(caller, taskId);
+    const result = await this.store.steer(record.id, caller.displayName, message);
+    if (result.outcome !== 'ok') {
+      throw new BatonError(
+        'task_not_steerable',
+        `task ${record.id} is ${result.status ?? record.status}; only queued or running tasks can be steered`,
+        { fault: 'user' },
+      );
+    }
+    return record;
+  }
+
+  /** Waits for the task to end, up to `timeoutSeconds` (capped by delegation.collect_max_timeout_s). */
+  async collect(
+    caller: TaskCaller,
+    taskId: string,
+    timeoutSeconds: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ record: TaskRecord; timedOut: boolean }> {
+    const delegation = this.config.delegation;
+    const record = await this.lookup(caller, taskId);
+    const seconds = Math.min(
+      timeoutSeconds ?? delegation.collect_default_timeout_s,
+      delegation.collect_max_timeout_s,
+    );
+    const waited = await this.waitForEnd([record.id], seconds * 1000, signal);
+    return { record: waited.records[0] ?? record, timedOut: waited.timedOut };
+  }
+
+  /**
+   * Cancels a task and every task it started, then waits until their workers have actually stopped them.
+   * A finished task is refused with its status.
+   */
+  async cancel(caller: TaskCaller, taskId: string): Promise<{ record: TaskRecord; stopped: boolean }> {
+    const record = await this.lookup(caller, taskId);
+    if (isTerminal(record.status)) {
+      throw new BatonError('task_finished', `task ${record.id} already ${record.status}; nothing to cancel`, {
+        fault: 'user',
+      });
+    }
+    const stopped = await this.cancelTree([record.id], `cancelled by ${caller.displayName}`);
+    return { record: (await this.store.get(record.id)) ?? record, stopped };
+  }
+
+  /** Cancels tasks and their descendants; used by cancel and by a synchronous delegate_task whose caller stops. */
+  async cancelTree(rootIds: string[], note: string): Promise<boolean> {
+    const allIds = await this.descendantsWithRoots(rootIds);
+    for (const id of allIds) {
+      const { outcome, previous } = await this.store.transition(id, 'cancelled', { note });
+      if (outcome !== 'ok') continue;
+      if (previous === 'queued') await this.queue.removeWaiting(id);
+      else await this.signals.publish({ kind: 'cancel', taskId: id });
+    }
+    const stopped = await waitForTasksToStop(
+      this.store,
+      this.signals,
+      allIds,
+      this.config.delegation.cancel_wait_s * 1000,
+    );
+    if (!stopped) this.logger.warn({ taskIds: allIds }, 'cancelled tasks did not confirm stopping in time');
+    return stopped;
+  }
+
+  private async descendantsWithRoots(rootIds: string[]): Promise<string[]> {
+    const seen = new Set<string>();
+    let frontier = rootIds;
+    while (frontier.length > 0) {
+      const next: string[] = [];
+      for (const id of frontier) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        next.push(...(await this.store.childrenOf(id)));
+      }
+      frontier = next;
+    }
+    return [...seen];
+  }
+}

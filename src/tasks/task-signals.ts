@@ -1,0 +1,84 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger.ts';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import type { TaskStatus } from './task-record.ts';
+
+/** Signals carried between processes on one pub/sub channel. Redis state stays the truth; signals only wake. */
+export type TaskSignal =
+  | { kind: 'cancel'; taskId: string }
+  | { kind: 'steer'; taskId: string; messageId: string }
+  | { kind: 'ended'; taskId: string; status: TaskStatus }
+  | { kind: 'stopped'; taskId: string };
+
+type Listener = (signal: TaskSignal) => void;
+
+/**
+ * One subscriber connection per process, fanned out to in-process listeners by task id,
+ * so thousands of waiting tasks cost one Redis connection.
+ */
+export class TaskSignals {
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly anyListeners = new Set<Listener>();
+  private subscribed: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+    private readonly keys: RedisKeys,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Subscribes once; resolves when the subscription is confirmed, so no signal sent after it is missed. */
+  start(): Promise<unknown> {
+    if (!this.subscribed) {
+      this.subscriber.on('message', (channel: string, payload: string) => {
+        if (channel !== this.keys.signalChannel()) return;
+        let signal: TaskSignal;
+        try {
+          signal = JSON.parse(payload) as TaskSignal;
+        } catch {
+          this.logger?.warn({ payload }, 'ignored a malformed task signal');
+          return;
+        }
+        this.dispatch(signal);
+      });
+      this.subscribed = this.subscriber.subscribe(this.keys.signalChannel());
+    }
+    return this.subscribed;
+  }
+
+  private dispatch(signal: TaskSignal): void {
+    for (const listener of this.listeners.get(signal.taskId) ?? []) listener(signal);
+    for (const listener of this.anyListeners) listener(signal);
+  }
+
+  async publish(signal: TaskSignal): Promise<void> {
+    await this.publisher.publish(this.keys.signalChannel(), JSON.stringify(signal));
+  }
+
+  /** Listens to the signals of one task; returns the function that stops listening. */
+  onTask(taskId: string, listener: Listener): () => void {
+    let set = this.listeners.get(taskId);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(taskId, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(taskId);
+    };
+  }
+
+  /** Listens to every signal (the worker uses it to route cancels to the jobs it holds). */
+  onAny(listener: Listener): () => void {
+    this.anyListeners.add(listener);
+    return () => this.anyListeners.delete(listener);
+  }
+
+  async stop(): Promise<void> {
+    this.listeners.clear();
+    this.anyListeners.clear();
+    if (this.subscribed) await this.subscriber.unsubscribe(this.keys.signalChannel()).catch(() => undefined);
+  }
+}

@@ -1,0 +1,352 @@
+import type { Redis } from 'ioredis';
+import { BatonError } from '../errors.ts';
+import type { ChatMessage, TokenUsage } from '../llm/model-client.ts';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import { newTaskId } from './task-ids.ts';
+import {
+  legalTransitions,
+  type NewTask,
+  type TaskEvent,
+  type TaskEventType,
+  type TaskOrigin,
+  type TaskRecord,
+  type TaskStatus,
+  taskStatuses,
+} from './task-record.ts';
+import {
+  admitTasksScript,
+  checkpointScript,
+  claimScript,
+  completeScript,
+  releaseScript,
+  steerScript,
+  transitionScript,
+} from './task-scripts.ts';
+import { fieldsToRecord, recordToFields } from './task-serialization.ts';
+
+/** The child's conversation after its last finished step: what a resumed run starts from. */
+export interface TaskCheckpoint {
+  messages: ChatMessage[];
+  steps: number;
+  usage: TokenUsage;
+  /** Id of the last steering message already placed in `messages` ('0-0' for none). */
+  inboxCursor: string;
+}
+
+export interface SteeringMessage {
+  id: string;
+  from: string;
+  text: string;
+  at: number;
+}
+
+export interface AdmitRequest {
+  sessionKey: string;
+  origin: TaskOrigin;
+  parent: { taskId: string; depth: number } | null;
+  tasks: NewTask[];
+  maxActivePerSession: number;
+}
+
+export type WriteOutcome = 'ok' | 'refused' | 'lost' | 'missing' | 'pending_steer';
+
+export interface TaskStoreOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  maxEventsPerTask: number;
+}
+
+type ScriptReply = [string, string?, string?];
+
+/** Task records, atomic status changes, steering inbox, events and checkpoints, all in Redis. */
+export class TaskStore {
+  readonly keys: RedisKeys;
+  private readonly redis: Redis;
+  private readonly maxEvents: number;
+
+  constructor(options: TaskStoreOptions) {
+    this.redis = options.redis;
+    this.keys = options.keys;
+    this.maxEvents = options.maxEventsPerTask;
+  }
+
+  private async run(script: string, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
+    // EVAL caches the compiled script server-side by its SHA, so repeated calls cost no recompilation.
+    return (await this.redis.eval(script, keys.length, ...keys, ...args)) as ScriptReply;
+  }
+
+  /** Creates all tasks of a batch, or none when a limit refuses them. */
+  async admit(request: AdmitRequest): Promise<TaskRecord[]> {
+    const now = Date.now();
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const records: TaskRecord[] = request.tasks.map((task) => ({
+        id: newTaskId(),
+        sessionKey: request.sessionKey,
+        origin: request.origin,
+        parentTaskId: request.parent?.taskId ?? null,
+        depth: (request.parent?.depth ?? 0) + 1,
+        role: task.role,
+        goal: task.goal,
+        context: task.context,
+        toolsets: task.toolsets,
+        route: task.route,
+        status: 'queued',
+        createdAt: now,
+        startedAt: null,
+        endedAt: null,
+        steps: 0,
+        usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+        summary: null,
+        error: null,
+        attempts: 0,
+      }));
+      const parentId = request.parent?.taskId;
+      const [outcome, detail] = await this.run(
+        admitTasksScript,
+        [
+          this.keys.sessionActive(request.sessionKey),
+          this.keys.sessionTasks(request.sessionKey),
+          parentId ? this.keys.task(parentId) : '',
+          parentId ? this.keys.taskChildren(parentId) : '',
+          ...records.map((record) => this.keys.task(record.id)),
+        ],
+        [
+          request.maxActivePerSession,
+          now,
+          this.keys.signalChannel(),
+          JSON.stringify(records.map((record) => recordToFields(record))),
+        ],
+      );
+      if (outcome === 'ok') {
+        await this.appendEvents(records.map((record) => [record.id, 'status-change', 'queued']));
+        return records;
+      }
+      if (outcome === 'over_limit') {
+        throw new BatonError(
+          'limit_concurrent_children',
+          `this conversation already has ${detail} active task(s); at most ${request.maxActivePerSession} may be ` +
+            `queued or running at once (asked for ${records.length} more). Wait for one to finish or cancel one.`,
+          { fault: 'user' },
+        );
+      }
+      if (outcome === 'parent_not_running') {
+        throw new BatonError('task_finished', `the calling task is ${detail}; it cannot start new tasks`, {
+          fault: 'user',
+        });
+      }
+      // 'id_taken': a random id collided; draw new ones.
+    }
+    throw new BatonError('unknown_task', 'could not allocate a unique task id');
+  }
+
+  async get(taskId: string): Promise<TaskRecord | null> {
+    return fieldsToRecord(await this.redis.hgetall(this.keys.task(taskId)));
+  }
+
+  async getMany(taskIds: string[]): Promise<(TaskRecord | null)[]> {
+    if (taskIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const taskId of taskIds) pipeline.hgetall(this.keys.task(taskId));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, hash]) => (error ? null : fieldsToRecord(hash as Record<string, string>)));
+  }
+
+  /** Whether a worker still holds the task (its processor has not returned). */
+  async isHeldByRunner(taskId: string): Promise<boolean> {
+    const token = await this.redis.hget(this.keys.task(taskId), 'runnerToken');
+    return token !== null && token !== '';
+  }
+
+  /** Tasks of a session, newest first. */
+  async listSession(
+    sessionKey: string,
+    options: { status?: TaskStatus; limit?: number } = {},
+  ): Promise<TaskRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.sessionTasks(sessionKey), 0, (options.limit ?? 200) - 1);
+    const records = (await this.getMany(ids)).filter((record): record is TaskRecord => record !== null);
+    return options.status ? records.filter((record) => record.status === options.status) : records;
+  }
+
+  async activeCount(sessionKey: string): Promise<number> {
+    return this.redis.scard(this.keys.sessionActive(sessionKey));
+  }
+
+  async childrenOf(taskId: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.taskChildren(taskId));
+  }
+
+  /**
+   * Moves a task to `to` when the move is legal from its current status (and, with `runnerToken`, only
+   * while that runner owns it). Returns the outcome and the status found before the move.
+   */
+  async transition(
+    taskId: string,
+    to: TaskStatus,
+    options: { error?: string; note?: string; runnerToken?: string; from?: TaskStatus[] } = {},
+  ): Promise<{ outcome: WriteOutcome; previous: TaskStatus | null }> {
+    const allowedFrom = (
+      options.from ?? taskStatuses.filter((status) => legalTransitions[status].includes(to))
+    )
+      .filter((status) => legalTransitions[status].includes(to))
+      .join(',');
+    const record = await this.redis.hget(this.keys.task(taskId), 'sessionKey');
+    const fields: string[] = options.error === undefined ? [] : ['error', options.error];
+    const [outcome, previous] = await this.run(
+      transitionScript,
+      [this.keys.task(taskId), this.keys.sessionActive(record ?? ''), this.keys.taskEvents(taskId)],
+      [
+        allowedFrom,
+        to,
+        Date.now(),
+        this.maxEvents,
+        options.note ? `: ${options.note}` : '',
+        this.keys.signalChannel(),
+        options.runnerToken ?? '',
+        ...fields,
+      ],
+    );
+    return { outcome: outcome as WriteOutcome, previous: (previous as TaskStatus | undefined) ?? null };
+  }
+
+  /** A worker takes the task. `resumed` is true when another runner had it before (a crash or restart). */
+  async claim(
+    taskId: string,
+    runnerToken: string,
+  ): Promise<{ outcome: 'ok' | 'finished' | 'missing'; previous: TaskStatus | null; resumed: boolean }> {
+    const [outcome, previous, previousRunner] = await this.run(
+      claimScript,
+      [this.keys.task(taskId), this.keys.taskEvents(taskId)],
+      [runnerToken, Date.now(), this.maxEvents],
+    );
+    return {
+      outcome: outcome as 'ok' | 'finished' | 'missing',
+      previous: (previous as TaskStatus | undefined) ?? null,
+      resumed: previous === 'running' || (previousRunner ?? '') !== '',
+    };
+  }
+
+  async saveCheckpoint(
+    taskId: string,
+    runnerToken: string,
+    checkpoint: TaskCheckpoint,
+  ): Promise<WriteOutcome> {
+    const [outcome] = await this.run(
+      checkpointScript,
+      [this.keys.task(taskId), this.keys.taskCheckpoint(taskId)],
+      [runnerToken, JSON.stringify(checkpoint), checkpoint.steps, JSON.stringify(checkpoint.usage)],
+    );
+    return outcome as WriteOutcome;
+  }
+
+  async loadCheckpoint(taskId: string): Promise<TaskCheckpoint | null> {
+    const raw = await this.redis.get(this.keys.taskCheckpoint(taskId));
+    return raw ? (JSON.parse(raw) as TaskCheckpoint) : null;
+  }
+
+  /** Completes a running task; refused with 'pending_steer' when a steer arrived after `inboxCursor`. */
+  async complete(
+    taskId: string,
+    runnerToken: string,
+    result: { inboxCursor: string; summary: string; fullText: string; steps: number; usage: TokenUsage },
+  ): Promise<WriteOutcome> {
+    const [outcome] = await this.run(
+      completeScript,
+      [
+        this.keys.task(taskId),
+        this.keys.sessionActive((await this.redis.hget(this.keys.task(taskId), 'sessionKey')) ?? ''),
+        this.keys.taskEvents(taskId),
+        this.keys.taskInbox(taskId),
+        this.keys.taskSummary(taskId),
+      ],
+      [
+        runnerToken,
+        result.inboxCursor,
+        Date.now(),
+        this.maxEvents,
+        this.keys.signalChannel(),
+        result.summary,
+        result.fullText,
+        result.steps,
+        JSON.stringify(result.usage),
+      ],
+    );
+    return outcome as WriteOutcome;
+  }
+
+  async fullSummary(taskId: string): Promise<string | null> {
+    return this.redis.get(this.keys.taskSummary(taskId));
+  }
+
+  /** Queues a steering message; refused when the task has finished. */
+  async steer(
+    taskId: string,
+    from: string,
+    text: string,
+  ): Promise<{ outcome: 'ok' | 'refused' | 'missing'; status?: TaskStatus; messageId?: string }> {
+    const [outcome, detail] = await this.run(
+      steerScript,
+      [this.keys.task(taskId), this.keys.taskInbox(taskId), this.keys.taskEvents(taskId)],
+      [from, text, Date.now(), this.maxEvents, this.keys.signalChannel()],
+    );
+    if (outcome === 'ok') return { outcome, messageId: detail! };
+    return { outcome: outcome as 'refused' | 'missing', status: detail as TaskStatus };
+  }
+
+  /** Steering messages after `afterId`, oldest first. */
+  async readInbox(taskId: string, afterId: string): Promise<SteeringMessage[]> {
+    const entries = await this.redis.xrange(this.keys.taskInbox(taskId), `(${afterId}`, '+');
+    return entries.map(([id, fields]) => {
+      const values = pairsToObject(fields);
+      return { id, from: values.from ?? 'someone', text: values.text ?? '', at: Number(values.at ?? 0) };
+    });
+  }
+
+  async release(taskId: string, runnerToken: string): Promise<void> {
+    await this.run(
+      releaseScript,
+      [this.keys.task(taskId)],
+      [runnerToken, Date.now(), this.keys.signalChannel()],
+    );
+  }
+
+  async appendEvent(taskId: string, type: TaskEventType, text: string): Promise<void> {
+    await this.appendEvents([[taskId, type, text]]);
+  }
+
+  async appendEvents(events: [taskId: string, type: TaskEventType, text: string][]): Promise<void> {
+    if (events.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    const at = String(Date.now());
+    for (const [taskId, type, text] of events) {
+      pipeline.xadd(
+        this.keys.taskEvents(taskId),
+        'MAXLEN',
+        '~',
+        this.maxEvents,
+        '*',
+        'type',
+        type,
+        'at',
+        at,
+        'text',
+        text,
+      );
+    }
+    await pipeline.exec();
+  }
+
+  /** The last `count` events, oldest first. */
+  async recentEvents(taskId: string, count: number): Promise<TaskEvent[]> {
+    const entries = await this.redis.xrevrange(this.keys.taskEvents(taskId), '+', '-', 'COUNT', count);
+    return entries.reverse().map(([id, fields]) => {
+      const values = pairsToObject(fields);
+      return { id, type: values.type as TaskEventType, at: Number(values.at ?? 0), text: values.text ?? '' };
+    });
+  }
+}
+
+function pairsToObject(fields: string[]): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (let index = 0; index + 1 < fields.length; index += 2) result[fields[index]!] = fields[index + 1]!;
+  return result;
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import type { TaskService } from '../../tasks/task-service.ts';
+import { defineTool, type Tool } from '../tool.ts';
+import { callerFromContext } from './task-views.ts';
+
+const taskIdField = z.string().trim().min(1).describe('The task id, e.g. t_7k2m9q.');
+
+export function createSteerTaskTool(service: TaskService): Tool {
+  return defineTool({
+    name: 'steer_task',
+    description:
+      'Send a message to a queued or running task. The child reads it at its next step boundary, in order, ' +
+      'and takes it into account; a task about to finish takes one more step for it.',
+    inputSchema: z.object({
+      task_id: taskIdField,
+      message: z.string().trim().min(1).max(8000).describe('The instruction or information for the child.'),
+    }),
+    async execute(input, context) {
+      const record = await service.steer(callerFromContext(context), input.task_id, input.message);
+      return { task_id: record.id, status: 'steer_queued' };
+    },
+  });
+}
+
+export function createCancelTaskTool(service: TaskService): Tool {
+  return defineTool({
+    name: 'cancel_task',
+    description:
+      'Cancel a queued or running task and every task it started. Returns once the child has stopped.',
+    inputSchema: z.object({ task_id: taskIdField }),
+    async execute(input, context) {
+      const { record, stopped } = await service.cancel(callerFromContext(context), input.task_id);
+      return { task_id: record.id, status: record.status, ...(stopped ? {} : { stopping: true }) };
+    },
+  });
+}

@@ -1,0 +1,22 @@
+import type { BatonConfig } from '../../config/schema.ts';
+import type { TaskService } from '../../tasks/task-service.ts';
+import type { Tool } from '../tool.ts';
+import { createCancelTaskTool, createSteerTaskTool } from './control-tools.ts';
+import { createDelegateTaskAsyncTool, createDelegateTaskTool } from './dispatch-tools.ts';
+import { createCheckTaskTool, createCollectTaskTool, createListTasksTool } from './inspection-tools.ts';
+
+/** The seven delegation tools of the design, their descriptions stating the live limits. */
+export function createDelegationTools(service: TaskService, config: BatonConfig): Tool[] {
+  const delegation = config.delegation;
+  // A synchronous delegate_task waits as long as a child may run, plus a margin for queueing.
+  const delegateWaitMs = (delegation.child_timeout_s + 120) * 1000;
+  return [
+    createDelegateTaskTool(service, delegateWaitMs),
+    createDelegateTaskAsyncTool(service),
+    createCheckTaskTool(service),
+    createSteerTaskTool(service),
+    createCollectTaskTool(service, delegation.collect_default_timeout_s, delegation.collect_max_timeout_s),
+    createCancelTaskTool(service),
+    createListTasksTool(service),
+  ];
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { BatonError } from '../../errors.ts';
+import type { TaskService } from '../../tasks/task-service.ts';
+import { defineTool, type Tool } from '../tool.ts';
+import { callerFromContext, resultView } from './task-views.ts';
+
+function taskFields(service: TaskService) {
+  const { toolsets, routes } = service.limits;
+  return {
+    goal: z
+      .string()
+      .trim()
+      .min(1)
+      .max(8000)
+      .describe('What the child agent must achieve, stated on its own.'),
+    context: z
+      .string()
+      .max(40_000)
+      .optional()
+      .describe('Everything the child needs to know; it sees nothing of this conversation.'),
+    toolsets: z
+      .array(z.string())
+      .optional()
+      .describe(
+        `Toolsets the child may use (available: ${toolsets.join(', ') || 'none'}). Default: configured.`,
+      ),
+    route: z
+      .string()
+      .optional()
+      .describe(`Model route (available: ${routes.join(', ')}). Default: configured.`),
+    role: z
+      .enum(['leaf', 'orchestrator'])
+      .optional()
+      .describe('"orchestrator" children may delegate further when depth allows; default "leaf".'),
+  };
+}
+
+export function createDelegateTaskTool(service: TaskService, waitLimitMs: number): Tool {
+  const { maxBatchSize, maxConcurrentChildren } = service.limits;
+  const inputSchema = z.object({
+    tasks: z
+      .array(z.object(taskFields(service)))
+      .min(1)
+      .max(maxBatchSize)
+      .describe('The tasks to run in parallel.'),
+  });
+  return defineTool({
+    name: 'delegate_task',
+    description:
+      `Run 1 to ${maxBatchSize} tasks in parallel as background child agents and wait until all have ended; ` +
+      `returns each one's status and summary. At most ${maxConcurrentChildren} tasks may be queued or running ` +
+      'in this conversation at once. Prefer delegate_task_async for long work, so the conversation stays free.',
+    inputSchema,
+    async execute(input, context) {
+      const caller = callerFromContext(context);
+      const records = await service.dispatch(caller, input.tasks);
+      const ids = records.map((record) => record.id);
+      const waited = await service.waitForEnd(ids, waitLimitMs, context.signal);
+      if (context.signal.aborted) {
+        // The caller was cancelled: its synchronous children go with it.
+        await service.cancelTree(ids, 'the task that started it was cancelled');
+        throw context.signal.reason ?? new BatonError('aborted', 'cancelled');
+      }
+      return { results: waited.records.map(resultView) };
+    },
+  });
+}
+
+export function createDelegateTaskAsyncTool(service: TaskService): Tool {
+  const { maxConcurrentChildren } = service.limits;
+  return defineTool({
+    name: 'delegate_task_async',
+    description:
+      'Start one background child agent and return at once with its task id. Its result is posted to this ' +
+      'conversation when it ends; use check_task, steer_task, collect_task or cancel_task with the id. ' +
+      `At most ${maxConcurrentChildren} tasks may be queued or running in this conversation at once.`,
+    inputSchema: z.object(taskFields(service)),
+    async execute(input, context) {
+      const [record] = await service.dispatch(callerFromContext(context), [input]);
+      return { task_id: record!.id, status: 'queued' };
+    },
+  });
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { taskStatuses } from '../../tasks/task-record.ts';
+import type { TaskService } from '../../tasks/task-service.ts';
+import { defineTool, type Tool } from '../tool.ts';
+import { callerFromContext, elapsedSeconds, eventLine, shortGoal } from './task-views.ts';
+
+const taskIdField = z.string().trim().min(1).describe('The task id, e.g. t_7k2m9q.');
+const recentEventCount = 8;
+
+export function createCheckTaskTool(service: TaskService): Tool {
+  return defineTool({
+    name: 'check_task',
+    description:
+      "Look at a task's progress without waiting: status, goal, elapsed time, steps and recent events.",
+    inputSchema: z.object({ task_id: taskIdField }),
+    async execute(input, context) {
+      const record = await service.lookup(callerFromContext(context), input.task_id);
+      const events = await service.store.recentEvents(record.id, recentEventCount);
+      return {
+        task_id: record.id,
+        status: record.status,
+        goal: record.goal,
+        elapsed_s: elapsedSeconds(record),
+        steps: record.steps,
+        recent: events.map(eventLine),
+      };
+    },
+  });
+}
+
+export function createCollectTaskTool(
+  service: TaskService,
+  defaultSeconds: number,
+  maxSeconds: number,
+): Tool {
+  return defineTool({
+    name: 'collect_task',
+    description:
+      `Wait for a task to end and return its summary. Waits up to timeout_s seconds (default ${defaultSeconds}, ` +
+      `max ${maxSeconds}); on time-out returns timed_out: true and the task keeps running.`,
+    inputSchema: z.object({
+      task_id: taskIdField,
+      timeout_s: z
+        .number()
+        .positive()
+        .max(maxSeconds)
+        .optional()
+        .describe(`Seconds to wait, at most ${maxSeconds}.`),
+    }),
+    async execute(input, context) {
+      const { record, timedOut } = await service.collect(
+        callerFromContext(context),
+        input.task_id,
+        input.timeout_s,
+        context.signal,
+      );
+      context.signal.throwIfAborted();
+      return {
+        task_id: record.id,
+        status: record.status,
+        summary: record.summary ?? '',
+        ...(record.error ? { error: record.error } : {}),
+        timed_out: timedOut,
+      };
+    },
+  });
+}
+
+export function createListTasksTool(service: TaskService): Tool {
+  return defineTool({
+    name: 'list_tasks',
+    description: "List this conversation's tasks, newest first, optionally only those with one status.",
+    inputSchema: z.object({
+      status: z.enum(taskStatuses).optional().describe('Only tasks with this status.'),
+    }),
+    async execute(input, context) {
+      const records = await service.list(callerFromContext(context), input.status);
+      return {
+        tasks: records.map((record) => ({
+          task_id: record.id,
+          goal: shortGoal(record.goal),
+          status: record.status,
+          elapsed_s: elapsedSeconds(record),
+          steps: record.steps,
+        })),
+      };
+    },
+  });
+}

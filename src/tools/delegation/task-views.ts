@@ -1,0 +1,56 @@
+import type { TaskEvent, TaskRecord } from '../../tasks/task-record.ts';
+import type { TaskCaller } from '../../tasks/task-service.ts';
+import type { ToolContext } from '../tool.ts';
+
+export function callerFromContext(context: ToolContext): TaskCaller {
+  const displayName = context.callerTaskId
+    ? `task ${context.callerTaskId}`
+    : context.origin.userName
+      ? `${context.origin.userName} (through the parent agent)`
+      : 'the parent agent';
+  return {
+    sessionKey: context.sessionKey,
+    origin: context.origin,
+    callerTaskId: context.callerTaskId,
+    depth: context.depth,
+    displayName,
+  };
+}
+
+function secondsBetween(start: number | null, end: number | null): number {
+  if (start === null) return 0;
+  return Math.round(((end ?? Date.now()) - start) / 100) / 10;
+}
+
+/** Seconds since the task was created, up to its end. */
+export function elapsedSeconds(record: TaskRecord): number {
+  return secondsBetween(record.createdAt, record.endedAt);
+}
+
+/** Seconds the task ran (from its first start to its end). */
+export function durationSeconds(record: TaskRecord): number {
+  return secondsBetween(record.startedAt, record.endedAt);
+}
+
+export function shortGoal(goal: string, length = 80): string {
+  const oneLine = goal.replace(/\s+/g, ' ').trim();
+  return oneLine.length <= length ? oneLine : `${oneLine.slice(0, length - 1)}…`;
+}
+
+export function eventLine(event: TaskEvent): string {
+  const time = new Date(event.at).toISOString().slice(11, 19);
+  return `${time} ${event.type}${event.text ? ` ${event.text}` : ''}`;
+}
+
+/** The per-task result of delegate_task. */
+export function resultView(record: TaskRecord) {
+  return {
+    task_id: record.id,
+    status: record.status,
+    summary: record.summary ?? '',
+    ...(record.error ? { error: record.error } : {}),
+    steps: record.steps,
+    tokens: record.usage.total_tokens,
+    duration_s: durationSeconds(record),
+  };
+}

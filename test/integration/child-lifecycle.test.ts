@@ -1,0 +1,70 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import {
+  type FakeOpenAIServer,
+  startFakeOpenAIServer,
+  textReply,
+  toolCallReply,
+} from '../fakes/fake-openai-server.ts';
+import {
+  buildTestConfig,
+  createTestRuntime,
+  parentContext,
+  testConfigLayer,
+} from '../support/baton-harness.ts';
+import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
+import { startTestRedis, type TestRedis } from '../support/redis.ts';
+
+let redis: TestRedis;
+let fake: FakeOpenAIServer;
+let runtime: BatonRuntime;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  fake = await startFakeOpenAIServer();
+});
+afterAll(async () => {
+  await fake.close();
+  await redis.stop();
+});
+afterEach(async () => {
+  await runtime?.close(0);
+  fake.setHandler(undefined);
+});
+
+describe('a child task', () => {
+  it('runs as a BullMQ job through tool calls to a completed summary, with events and checkpoints', async () => {
+    runtime = await createTestRuntime(redis.url, buildTestConfig(testConfigLayer(fake)));
+    await runtime.startWorker();
+    fake.setHandler(
+      scriptByGoal({
+        'count the files': (_request, call) =>
+          call === 1
+            ? toolCallReply([{ name: 'no_such_tool', arguments: {} }])
+            : textReply('There are 3 files.', { usage: { prompt_tokens: 10, completion_tokens: 5 } }),
+      }),
+    );
+    const [record] = await runtime.service.dispatch({ ...parentContext(), displayName: 'Ada' }, [
+      { goal: 'count the files', context: 'in /tmp' },
+    ]);
+    const { records, timedOut } = await runtime.service.waitForEnd([record!.id], 10_000);
+    expect(timedOut).toBe(false);
+    const done = records[0]!;
+    expect(done.status).toBe('completed');
+    expect(done.summary).toBe('There are 3 files.');
+    expect(done.steps).toBe(2);
+    expect(done.usage.total_tokens).toBeGreaterThan(0);
+    const childRequests = fake.requests.filter((request) => goalOf(request) === 'count the files');
+    expect(childRequests).toHaveLength(2);
+    const system = String(messagesOf(childRequests[0]!)[0]!.content);
+    expect(system).toContain('Goal:\ncount the files');
+    expect(system).toContain('Context:\nin /tmp');
+    const toolMessage = messagesOf(childRequests[1]!).find((message) => message.role === 'tool');
+    expect(String(toolMessage?.content)).toContain('unknown tool');
+    const events = await runtime.store.recentEvents(record!.id, 50);
+    expect(events.map((event) => event.type)).toEqual(
+      expect.arrayContaining(['status-change', 'step-start', 'tool-call', 'tool-result']),
+    );
+    expect(await runtime.store.activeCount('test:c1:th1')).toBe(0);
+  });
+});

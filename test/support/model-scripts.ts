@@ -1,0 +1,51 @@
+import type { FakeHandler, FakeReply, RecordedRequest } from '../fakes/fake-openai-server.ts';
+
+/** The system prompt marker of the test parent agent. */
+export const parentSystemPrompt = 'You are the TEST PARENT agent.';
+
+export function systemPromptOf(request: RecordedRequest): string {
+  const first = request.body?.messages?.[0];
+  return typeof first?.content === 'string' ? first.content : '';
+}
+
+/** The goal a child request was made for, read off the child system prompt; null for other requests. */
+export function goalOf(request: RecordedRequest): string | null {
+  const match = /\nGoal:\n([^\n]*)/.exec(systemPromptOf(request));
+  return match ? match[1]! : null;
+}
+
+export function isParentRequest(request: RecordedRequest): boolean {
+  return systemPromptOf(request).startsWith(parentSystemPrompt);
+}
+
+/** Messages of a request as plain objects. */
+export function messagesOf(
+  request: RecordedRequest,
+): Array<{ role: string; content?: unknown; tool_calls?: unknown }> {
+  return (request.body?.messages ?? []) as Array<{ role: string; content?: unknown; tool_calls?: unknown }>;
+}
+
+export type GoalScript = (request: RecordedRequest, callNumber: number) => FakeReply | Promise<FakeReply>;
+
+/**
+ * Routes each request to a script by the child's goal (the parent has its own script), counting calls
+ * per goal from 1. Requests with no script fall through to the fake's queue.
+ */
+export function scriptByGoal(scripts: Record<string, GoalScript>, parent?: GoalScript): FakeHandler {
+  const calls = new Map<string, number>();
+  return (request) => {
+    const key = isParentRequest(request) ? '__parent__' : (goalOf(request) ?? '__unknown__');
+    const script = key === '__parent__' ? parent : scripts[key];
+    if (!script) return undefined;
+    const callNumber = (calls.get(key) ?? 0) + 1;
+    calls.set(key, callNumber);
+    return script(request, callNumber);
+  };
+}
+
+/** The JSON results of the tool messages in a request, in order. */
+export function toolResultsOf(request: RecordedRequest): unknown[] {
+  return messagesOf(request)
+    .filter((message) => message.role === 'tool')
+    .map((message) => JSON.parse(String(message.content)));
+}
