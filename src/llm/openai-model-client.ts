@@ -88,7 +88,11 @@ interface PreparedRoute {
   pool: ApiKeyPool;
 }
 
-type AttemptResult = { ok: true; body: unknown } | { ok: false; failure: AttemptFailure; error: unknown };
+type AttemptResult =
+  | { ok: true; completion: ParsedCompletion }
+  | { ok: false; failure: AttemptFailure; error: unknown };
+
+type ParsedCompletion = z.infer<typeof completionSchema>;
 
 /**
  * The ModelClient over any OpenAI-compatible endpoint: one request per attempt with a per-attempt
@@ -159,7 +163,9 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
       const completion = await sdkClient(route.baseURL, key).chat.completions.create(body, {
         signal: controller.signal,
       });
-      return { ok: true, body: completion };
+      const parsed = completionSchema.safeParse(completion);
+      if (!parsed.success) return { ok: false, failure: { kind: 'invalid_response' }, error: parsed.error };
+      return { ok: true, completion: parsed.data };
     } catch (error) {
       if (callerSignal?.aborted) return { ok: false, failure: { kind: 'aborted' }, error };
       if (timedOut) return { ok: false, failure: { kind: 'timeout' }, error };
@@ -226,7 +232,7 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
         const result = await runAttempt(route, picked.key, body, signal);
         if (result.ok) {
           lastStatus = 200;
-          const response = toModelResponse(result.body, config.model, startedAt);
+          const response = toModelResponse(result.completion, config.model, startedAt);
           if (picked.waitMs > 0) void route.pool.clearCoolDown(picked.key).catch(() => {});
           report('ok', response.usage);
           return response;
@@ -240,12 +246,14 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
             parseRetryAfterMs(failure.headers) ?? models.key_cooldown_s * 1000,
             Math.max(models.key_cooldown_s * 1000, policy.retryAfterCapMs),
           );
-          await route.pool.coolDown(picked.key, cooldownMs).catch((coolDownError: unknown) => {
+          const saved = route.pool.coolDown(picked.key, cooldownMs).catch((coolDownError: unknown) => {
             logger.warn(
               { route: routeName, error: describeError(coolDownError) },
               'model key cool-down not saved',
             );
           });
+          // Saved before the next pick, so that pick (and every other worker) already skips this key.
+          await untilAborted(saved, signal);
         }
         if (!decision.retry) throw finalError(failure, error, route, attempts, models.call_timeout_s);
 
@@ -266,9 +274,8 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
         );
       }
     } catch (error) {
-      const batonError = isBatonAbort(error)
-        ? error
-        : error instanceof BatonError
+      const batonError =
+        error instanceof BatonError
           ? error
           : new BatonError('model_request_failed', redactSecrets(describeError(error)), {
               fault: 'platform',
@@ -311,19 +318,12 @@ function classifyError(error: unknown): AttemptFailure {
   return { kind: 'invalid_response' };
 }
 
-function toModelResponse(body: unknown, requestedModel: string, startedAt: number): ModelResponse {
-  const parsed = completionSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new BatonError(
-      'model_request_failed',
-      'the model endpoint answered with something not a chat completion',
-      {
-        fault: 'platform',
-        cause: parsed.error,
-      },
-    );
-  }
-  const choice = parsed.data.choices[0]!;
+function toModelResponse(
+  completion: ParsedCompletion,
+  requestedModel: string,
+  startedAt: number,
+): ModelResponse {
+  const choice = completion.choices[0]!;
   const toolCalls: ToolCall[] = (choice.message.tool_calls ?? []).flatMap((call) =>
     call.type === 'function' && call.function
       ? [
@@ -335,7 +335,7 @@ function toModelResponse(body: unknown, requestedModel: string, startedAt: numbe
         ]
       : [],
   );
-  const usage = parsed.data.usage;
+  const usage = completion.usage;
   return {
     message: {
       role: 'assistant',
@@ -350,7 +350,7 @@ function toModelResponse(body: unknown, requestedModel: string, startedAt: numbe
           total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
         }
       : emptyUsage(),
-    model: parsed.data.model ?? requestedModel,
+    model: completion.model ?? requestedModel,
     latency_ms: Math.round(performance.now() - startedAt),
   };
 }
@@ -368,10 +368,14 @@ function finalError(
     case 'aborted':
       return abortedError();
     case 'timeout':
-      return new BatonError('model_timeout', `${where} did not answer within ${callTimeoutS} s (${tries})`, {
-        fault: 'platform',
-        cause: error,
-      });
+      return new BatonError(
+        'model_timeout',
+        `${where} timed out: no answer within ${callTimeoutS} s (${tries})`,
+        {
+          fault: 'platform',
+          cause: error,
+        },
+      );
     case 'http': {
       const code = failure.status === 429 ? 'model_rate_limited' : 'model_request_failed';
       // The SDK's message is "<status> <server's message>"; servers sometimes quote part of the key.
@@ -389,7 +393,7 @@ function finalError(
     case 'invalid_response':
       return new BatonError(
         'model_request_failed',
-        redactSecrets(`${where} answered with a malformed response: ${describeError(error)}`),
+        redactSecrets(`${where} answered with a malformed response (${tries}): ${describeError(error)}`),
         { fault: 'platform', cause: error },
       );
   }

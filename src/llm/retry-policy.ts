@@ -14,7 +14,7 @@ export type AttemptFailure =
   | { kind: 'timeout' }
   /** The caller aborted through its signal. */
   | { kind: 'aborted' }
-  /** The endpoint answered 200 with a body that is not a chat completion. */
+  /** The endpoint answered 200 with a body that is not a chat completion (not JSON, or the wrong shape). */
   | { kind: 'invalid_response' };
 
 /** Response headers as the SDK (`Headers`) or a plain object carries them. */
@@ -63,11 +63,12 @@ export function isRetryableFailure(failure: AttemptFailure): boolean {
   switch (failure.kind) {
     case 'http':
       return isRetryableStatus(failure.status);
+    // A garbled 200 is nearly always a proxy or a cut connection, not the model: worth another try.
     case 'connection':
     case 'timeout':
+    case 'invalid_response':
       return true;
     case 'aborted':
-    case 'invalid_response':
       return false;
   }
 }

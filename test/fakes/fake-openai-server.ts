@@ -80,7 +80,7 @@ export interface FakeOpenAIServer {
   /** e.g. `http://127.0.0.1:43123/v1`, for `new OpenAI({ baseURL })`. */
   baseURL: string;
   port: number;
-  /** Every `POST /v1/chat/completions`, in arrival order. */
+  /** Every `POST /v1/chat/completions`, in arrival order (none kept when `recordRequests` is false). */
   requests: RecordedRequest[];
   /** Replaces the handler; undefined goes back to the queue alone. */
   setHandler(handler: FakeHandler | undefined): void;

@@ -244,6 +244,7 @@ describe('OpenAI model client', () => {
       createClient({ call_timeout_s: 0.2, max_retries: 1 }, calls).complete(question),
     );
     expect(error.code).toBe('model_timeout');
+    expect(error.message).toMatch(/timed out/);
     expect(fake.requests).toHaveLength(2);
     expect(calls).toEqual([expect.objectContaining({ outcome: 'model_timeout', attempts: 2 })]);
   });
@@ -301,11 +302,20 @@ describe('OpenAI model client', () => {
     expect(calls).toEqual([expect.objectContaining({ outcome: 'model_request_failed', status: 400 })]);
   });
 
-  it('does not retry a 200 whose body is not JSON', async () => {
-    fake.enqueue(malformedReply());
-    const error = await rejection(createClient().complete(question));
+  it('retries a 200 whose body is not JSON or not a chat completion', async () => {
+    // Not JSON; then JSON that is not a chat completion; then a proper answer.
+    fake.enqueue(malformedReply(), errorReply(200, { body: { choices: [] } }), textReply('whole again'));
+    const response = await createClient().complete(question);
+    expect(response.message.content).toBe('whole again');
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it('fails with model_request_failed when every answer is malformed', async () => {
+    fake.setHandler(() => malformedReply());
+    const error = await rejection(createClient({ max_retries: 1 }).complete(question));
     expect(error.code).toBe('model_request_failed');
-    expect(fake.requests).toHaveLength(1);
+    expect(error.message).toContain('malformed');
+    expect(fake.requests).toHaveLength(2);
   });
 
   it('rejects an unknown route as the user’s fault', async () => {

@@ -37,7 +37,7 @@ describe('isRetryableFailure', () => {
     [{ kind: 'connection' }, true],
     [{ kind: 'timeout' }, true],
     [{ kind: 'aborted' }, false],
-    [{ kind: 'invalid_response' }, false],
+    [{ kind: 'invalid_response' }, true],
     [{ kind: 'http', status: 429 }, true],
     [{ kind: 'http', status: 400 }, false],
   ])('%o → %s', (failure, expected) => {
@@ -119,7 +119,12 @@ describe('decideRetry', () => {
     ['404 is final', { kind: 'http', status: 404 }, 0, { retry: false }],
     ['422 is final', { kind: 'http', status: 422 }, 0, { retry: false }],
     ['the caller abort is final', { kind: 'aborted' }, 0, { retry: false }],
-    ['a malformed answer is final', { kind: 'invalid_response' }, 0, { retry: false }],
+    [
+      'a malformed answer backs off',
+      { kind: 'invalid_response' },
+      0,
+      { retry: true, delayMs: 50, serverAsked: false },
+    ],
     ['retries run out', { kind: 'http', status: 500 }, 3, { retry: false }],
     [
       'retry-after does not outlast the retry budget',

@@ -1,0 +1,125 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import type { TaskCaller } from '../../src/tasks/task-service.ts';
+import {
+  type FakeOpenAIServer,
+  hangReply,
+  type RecordedRequest,
+  startFakeOpenAIServer,
+  textReply,
+  toolCallReply,
+} from '../fakes/fake-openai-server.ts';
+import {
+  buildTestConfig,
+  createTestRuntime,
+  eventually,
+  parentContext,
+  spawnWorkerProcess,
+  testConfigLayer,
+  type WorkerProcess,
+} from '../support/baton-harness.ts';
+import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
+import { startTestRedis, type TestRedis } from '../support/redis.ts';
+
+let redis: TestRedis;
+let fake: FakeOpenAIServer;
+let runtime: BatonRuntime;
+let layer: Record<string, unknown>;
+const workers: WorkerProcess[] = [];
+const caller: TaskCaller = { ...parentContext(), displayName: 'Ada' };
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  fake = await startFakeOpenAIServer();
+  layer = testConfigLayer(fake, { worker: { shutdown_grace_s: 1 } });
+  runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
+});
+afterEach(() => {
+  for (const worker of workers.splice(0)) worker.child.kill('SIGKILL');
+});
+afterAll(async () => {
+  await runtime?.close(0);
+  await fake.close();
+  await redis.stop();
+});
+
+async function startWorker(): Promise<WorkerProcess> {
+  const worker = await spawnWorkerProcess(redis.url, layer);
+  workers.push(worker);
+  return worker;
+}
+
+const requestsFor = (goal: string): RecordedRequest[] =>
+  fake.requests.filter((request) => goalOf(request) === goal);
+const messageCounts = (goal: string) => requestsFor(goal).map((request) => messagesOf(request).length);
+
+describe('durability', () => {
+  it('resumes a child of a SIGKILLed worker on another worker from its checkpoint, redoing no finished step', async () => {
+    fake.setHandler(
+      scriptByGoal({
+        'survive a crash': (_request, call) => {
+          if (call === 1) return toolCallReply([{ name: 'missing_tool', arguments: { step: 1 } }]);
+          if (call === 2) return hangReply();
+          return textReply('finished after the crash');
+        },
+      }),
+    );
+    const first = await startWorker();
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'survive a crash' }]);
+    await eventually(async () => (requestsFor('survive a crash').length === 2 ? true : undefined), 15_000);
+    expect((await runtime.store.loadCheckpoint(task!.id))?.steps).toBe(1);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const killedAt = Date.now();
+    await startWorker();
+    const { records, timedOut } = await runtime.service.waitForEnd([task!.id], 30_000);
+    expect(timedOut).toBe(false);
+    expect(records[0]!.status).toBe('completed');
+    expect(records[0]!.summary).toBe('finished after the crash');
+    expect(records[0]!.attempts).toBe(2);
+    // Step 1 (2 messages in) ran once; step 2 (4 messages in) was cut by the crash and ran again from the checkpoint.
+    expect(messageCounts('survive a crash')).toEqual([2, 4, 4]);
+    const [, interrupted, resumed] = requestsFor('survive a crash');
+    expect(messagesOf(resumed!)).toEqual(messagesOf(interrupted!));
+    expect(Date.now() - killedAt).toBeLessThan(20_000);
+    const events = await runtime.store.recentEvents(task!.id, 50);
+    expect(events.some((event) => event.text.includes('resumed on another worker'))).toBe(true);
+  });
+
+  it('on SIGTERM, stops children at a step boundary within the grace period and resumes them elsewhere', async () => {
+    const atBoundary = 'reach a boundary';
+    const mustAbort = 'abort after grace';
+    fake.setHandler(
+      scriptByGoal({
+        // Answers during the grace period: the child stops at the boundary that follows.
+        [atBoundary]: (_request, call) => {
+          if (call === 1) return toolCallReply([{ name: 'missing_tool', arguments: {} }], { delayMs: 300 });
+          return textReply('done at boundary');
+        },
+        // Never answers on the first worker: the call is aborted when the grace period ends.
+        [mustAbort]: (_request, call) => (call === 1 ? hangReply() : textReply('done after abort')),
+      }),
+    );
+    const first = await startWorker();
+    const [boundaryTask, abortTask] = await runtime.service.dispatch(caller, [
+      { goal: atBoundary },
+      { goal: mustAbort },
+    ]);
+    await eventually(async () =>
+      requestsFor(atBoundary).length && requestsFor(mustAbort).length ? true : undefined,
+    );
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    for (const id of [boundaryTask!.id, abortTask!.id]) {
+      const record = await runtime.store.get(id);
+      expect(record!.status).toBe('running');
+    }
+    expect(requestsFor(mustAbort)[0]!.aborted).toBe(true);
+    await startWorker();
+    const { records } = await runtime.service.waitForEnd([boundaryTask!.id, abortTask!.id], 30_000);
+    expect(records.map((record) => record.status)).toEqual(['completed', 'completed']);
+    // The boundary child finished step 1 before stopping, so the second worker starts at step 2.
+    expect(messageCounts(atBoundary)).toEqual([2, 4]);
+    expect(messageCounts(mustAbort)).toEqual([2, 2]);
+  });
+});
