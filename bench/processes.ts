@@ -143,3 +143,41 @@ export async function startProcess(options: StartOptions): Promise<ManagedProces
   }
   return managed;
 }
+
+export interface FakeModelProcess {
+  process: ManagedProcess;
+  baseURL: string;
+  stats(): Promise<{ received: number; answered: number; aborted: number }>;
+}
+
+/** The fake OpenAI server in its own process (bench/fake-model-process.ts), answering after `latencyMs`. */
+export async function startFakeModelProcess(latencyMs: number): Promise<FakeModelProcess> {
+  const managed = await startProcess({
+    label: 'fake model process',
+    args: ['--import', 'tsx', 'bench/fake-model-process.ts', '--latency-ms', String(latencyMs)],
+    env: childEnvironment({}),
+    isReady: (line) => line.includes('"event":"ready"'),
+  });
+  const ready = JSON.parse(
+    managed
+      .output()
+      .split('\n')
+      .find((line) => line.includes('"event":"ready"'))!,
+  ) as {
+    baseURL: string;
+  };
+  return {
+    process: managed,
+    baseURL: ready.baseURL,
+    async stats() {
+      const answer = managed.nextMessage<{
+        event: string;
+        received: number;
+        answered: number;
+        aborted: number;
+      }>((message) => message.event === 'stats', 5000);
+      managed.send('stats');
+      return answer;
+    },
+  };
+}

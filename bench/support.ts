@@ -1,9 +1,14 @@
 /**
  * Shared pieces of the benchmarks: statistics, configuration, a clean-up stack, and small waits.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify as toYaml } from 'yaml';
 import { loadConfig, mergeLayers } from '../src/config/load-config.ts';
 import type { BatonConfig } from '../src/config/schema.ts';
+import { createSilentLogger } from '../src/logging/logger.ts';
+import { BatonRuntime } from '../src/runtime/baton-runtime.ts';
 import type { TaskOrigin } from '../src/tasks/task-record.ts';
 import type { TaskCaller } from '../src/tasks/task-service.ts';
 import type { ToolContext } from '../src/tools/tool.ts';
@@ -18,6 +23,12 @@ export interface BenchResult {
   /** Whether the figure meets its goal; absent when it has none. */
   met?: boolean;
   notes?: string;
+}
+
+/** What every benchmark gets from the runner. */
+export interface BenchContext {
+  redisUrl: string;
+  log(line: string): void;
 }
 
 export const benchApiKeyEnv = 'BATON_BENCH_KEY';
@@ -195,4 +206,35 @@ export function readRssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): numb
   const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
   if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) / 1024;
+}
+
+/** A BatonRuntime with silent logs and its own Redis connections, closed by `cleanup`. */
+export async function startRuntime(
+  cleanup: CleanupStack,
+  redisUrl: string,
+  layer: Record<string, unknown>,
+  what: string,
+) {
+  const runtime = new BatonRuntime({
+    config: buildBenchConfig(layer),
+    redisUrl,
+    logger: createSilentLogger(),
+    env: benchEnv(),
+  });
+  cleanup.add(`close ${what} runtime`, () => runtime.close(0));
+  await runtime.start();
+  return runtime;
+}
+
+/** Writes a config layer as a YAML file for a worker process (BATON_CONFIG); removed by `cleanup`. */
+export function writeConfigFile(
+  cleanup: CleanupStack,
+  layer: Record<string, unknown>,
+  label: string,
+): string {
+  const directory = mkdtempSync(path.join(os.tmpdir(), `baton-bench-${label}-`));
+  cleanup.add(`remove ${label} config`, () => rmSync(directory, { recursive: true, force: true }));
+  const configFile = path.join(directory, 'baton.yaml');
+  writeFileSync(configFile, toYaml(layer));
+  return configFile;
 }

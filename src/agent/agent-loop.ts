@@ -1,4 +1,11 @@
-import { addUsage, type ChatMessage, type ModelClient, type TokenUsage } from '../llm/model-client.ts';
+import { randomUUID } from 'node:crypto';
+import {
+  addUsage,
+  type ChatMessage,
+  type ModelClient,
+  type TokenUsage,
+  type ToolCall,
+} from '../llm/model-client.ts';
 import type { Tool, ToolContext } from '../tools/tool.ts';
 import { toToolDefinition } from '../tools/tool.ts';
 import { executeToolCall, type ToolCallOutcome } from './execute-tool-call.ts';
@@ -19,6 +26,8 @@ export type StepOutcome =
 export interface AgentLoopHooks {
   /** Runs before every model call: apply steering, check for shutdown. */
   beforeStep?(state: AgentState): Promise<void>;
+  /** Runs after a model response with tool calls, before the tools run: checkpoint. */
+  afterModelResponse?(state: AgentState): Promise<void>;
   /** Runs after every finished step: checkpoint. */
   afterStep?(state: AgentState, outcome: StepOutcome): Promise<void>;
   /**
@@ -51,6 +60,12 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
   const toolsByName = new Map(options.tools.map((tool) => [tool.name, tool]));
   const toolDefinitions = options.tools.map(toToolDefinition);
   while (true) {
+    const pending = pendingToolCalls(state.messages);
+    if (pending.length > 0) {
+      // Resumed after a crash between the model's answer and the end of its tool batch.
+      await runToolBatch(state, pending, toolsByName, options);
+      continue;
+    }
     await hooks?.beforeStep?.(state);
     toolContext.signal.throwIfAborted();
     const lastAllowedStep = state.steps >= options.maxIterations - 1;
@@ -64,7 +79,9 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
       signal: toolContext.signal,
     });
     state.usage = addUsage(state.usage, response.usage);
-    const toolCalls = lastAllowedStep ? [] : (response.message.tool_calls ?? []);
+    const toolCalls = lastAllowedStep
+      ? []
+      : uniqueToolCallIds(state.messages, response.message.tool_calls ?? []);
     if (toolCalls.length === 0) {
       const content = response.message.content ?? '';
       state.messages.push({ role: 'assistant', content });
@@ -80,15 +97,50 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
       content: response.message.content ?? null,
       tool_calls: toolCalls,
     });
-    for (const call of toolCalls) hooks?.onToolCall?.(call.function.name, call.function.arguments);
-    const outcomes = await Promise.all(
-      toolCalls.map((call) => executeToolCall(call, toolsByName, toolContext, options.toolTimeoutMs)),
-    );
-    for (const outcome of outcomes) {
-      hooks?.onToolResult?.(outcome);
-      state.messages.push({ role: 'tool', tool_call_id: outcome.call.id, content: outcome.content });
-    }
-    state.steps += 1;
-    await hooks?.afterStep?.(state, { kind: 'tool-calls', outcomes });
+    await hooks?.afterModelResponse?.(state);
+    await runToolBatch(state, toolCalls, toolsByName, options);
   }
+}
+
+async function runToolBatch(
+  state: AgentState,
+  toolCalls: ToolCall[],
+  toolsByName: ReadonlyMap<string, Tool>,
+  options: AgentLoopOptions,
+): Promise<void> {
+  const { hooks, toolContext } = options;
+  for (const call of toolCalls) hooks?.onToolCall?.(call.function.name, call.function.arguments);
+  const outcomes = await Promise.all(
+    toolCalls.map((call) => executeToolCall(call, toolsByName, toolContext, options.toolTimeoutMs)),
+  );
+  for (const outcome of outcomes) {
+    hooks?.onToolResult?.(outcome);
+    state.messages.push({ role: 'tool', tool_call_id: outcome.call.id, content: outcome.content });
+  }
+  state.steps += 1;
+  await hooks?.afterStep?.(state, { kind: 'tool-calls', outcomes });
+}
+
+/**
+ * Gives every tool call an id unique in the conversation. Some compatible servers send none, or reuse
+ * `call_0` every step; ids key idempotent effects (a replayed dispatch), so they must not repeat.
+ */
+function uniqueToolCallIds(messages: ChatMessage[], toolCalls: ToolCall[]): ToolCall[] {
+  const seen = new Set<string>();
+  for (const message of messages) {
+    if (message.role === 'assistant') for (const call of message.tool_calls ?? []) seen.add(call.id);
+  }
+  return toolCalls.map((call) => {
+    let id = call.id;
+    if (!id || seen.has(id)) id = `call_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+    seen.add(id);
+    return id === call.id ? call : { ...call, id };
+  });
+}
+
+/** Tool calls of the last assistant message that have no result yet (none in a settled conversation). */
+export function pendingToolCalls(messages: ChatMessage[]): ToolCall[] {
+  const last = messages.at(-1);
+  if (last?.role !== 'assistant' || !last.tool_calls?.length) return [];
+  return last.tool_calls;
 }

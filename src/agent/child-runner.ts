@@ -9,15 +9,7 @@ import type { TaskCheckpoint, TaskStore } from '../tasks/task-store.ts';
 import type { Tool } from '../tools/tool.ts';
 import { type AgentState, runAgentLoop } from './agent-loop.ts';
 import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
-
-/** Why a run was stopped from outside; the abort reason carried by the run's signal. */
-export type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'lost';
-
-class RunStopped extends Error {
-  constructor(readonly reason: StopReason) {
-    super(`run stopped: ${reason}`);
-  }
-}
+import { RunStopped, type StopReason } from './run-stopped.ts';
 
 /** How a run of a child ended, for the job processor. */
 export type ChildRunResult =
@@ -94,7 +86,7 @@ async function runToEnd(
 ): Promise<ChildRunResult> {
   const { store, config, model } = dependencies;
   const tools = dependencies.toolsFor(record);
-  const checkpoint: TaskCheckpoint = (await store.loadCheckpoint(record.id)) ?? {
+  const saved: TaskCheckpoint = (await store.loadCheckpoint(record.id)) ?? {
     messages: childOpeningMessages(
       record.goal,
       record.context,
@@ -104,13 +96,13 @@ async function runToEnd(
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
     inboxCursor: '0-0',
   };
-  if (checkpoint.steps > 0) log.info({ steps: checkpoint.steps }, 'resuming child from its checkpoint');
+  if (saved.steps > 0) log.info({ steps: saved.steps }, 'resuming child from its checkpoint');
   const state: AgentState = {
-    messages: checkpoint.messages,
-    steps: checkpoint.steps,
-    usage: checkpoint.usage,
+    messages: saved.messages,
+    steps: saved.steps,
+    usage: saved.usage,
   };
-  let inboxCursor = checkpoint.inboxCursor;
+  let inboxCursor = saved.inboxCursor;
 
   const applySteers = async (): Promise<number> => {
     const steers = await store.readInbox(record.id, inboxCursor);
@@ -132,6 +124,15 @@ async function runToEnd(
   const throwIfWriteRefused = (outcome: string) => {
     if (outcome === 'lost') throw new RunStopped('lost');
     if (outcome === 'refused') throw new RunStopped('cancel');
+  };
+  const checkpoint = async (current: AgentState) => {
+    const outcome = await store.saveCheckpoint(record.id, runnerToken, {
+      messages: current.messages,
+      steps: current.steps,
+      usage: current.usage,
+      inboxCursor,
+    });
+    throwIfWriteRefused(outcome);
   };
 
   const finalText = await runAgentLoop(state, {
@@ -166,15 +167,10 @@ async function runToEnd(
         const verdict = outcome.ok ? `ok (${outcome.content.length} chars)` : outcome.content.slice(0, 200);
         void store.appendEvent(record.id, 'tool-result', `${outcome.call.function.name} ${verdict}`);
       },
-      async afterStep(current) {
-        const outcome = await store.saveCheckpoint(record.id, runnerToken, {
-          messages: current.messages,
-          steps: current.steps,
-          usage: current.usage,
-          inboxCursor,
-        });
-        throwIfWriteRefused(outcome);
-      },
+      // Saved before the tools run too, so a crash mid-batch resumes with the same tool calls
+      // instead of asking the model again (which would mint new calls and redo side effects).
+      afterModelResponse: (current) => checkpoint(current),
+      afterStep: (current) => checkpoint(current),
       async onFinal(current, content) {
         const outcome = await store.complete(record.id, runnerToken, {
           inboxCursor,

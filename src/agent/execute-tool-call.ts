@@ -50,7 +50,10 @@ export async function executeToolCall(
   const timeoutSignal = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([context.signal, timeoutSignal]);
   try {
-    const result = await raceWithSignal(tool.execute(parsed.data, { ...context, signal }), signal);
+    const result = await raceWithSignal(
+      tool.execute(parsed.data, { ...context, signal, toolCallId: call.id }),
+      signal,
+    );
     let content = typeof result === 'string' ? JSON.stringify({ result }) : JSON.stringify(result ?? {});
     if (content.length > maxToolResultChars) {
       content = JSON.stringify({

@@ -20,6 +20,10 @@ export class RedisKeys {
   taskSummary(taskId: string): string {
     return `${this.prefix}:task:${taskId}:summary`;
   }
+  /** Remembers which tasks one dispatch (one tool call) started, so a replay starts none. */
+  dispatchRecord(idempotencyKey: string): string {
+    return `${this.prefix}:dispatch:${idempotencyKey}`;
+  }
   sessionTasks(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:tasks`;
   }

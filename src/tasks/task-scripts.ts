@@ -21,15 +21,20 @@ end
 `;
 
 /**
- * Admits a batch of new tasks for one session, or none.
+ * Admits a batch of new tasks for one session, or none. A repeated dispatch (same idempotency key, e.g. a
+ * tool call replayed after a crash) returns the tasks of the first one instead of starting new ones.
  * KEYS: session active set, session task index, parent task hash (or ''), parent children set (or ''),
- *       then one task hash key per task.
- * ARGV: max active, now, signal channel, JSON array of flat field lists (one per task).
+ *       idempotency key (or ''), then one task hash key per task.
+ * ARGV: max active, now, idempotency TTL in seconds, JSON array of flat field lists (one per task).
  */
 export const admitTasksScript = `
 local max_active = tonumber(ARGV[1])
 local now = ARGV[2]
 local records = cjson.decode(ARGV[4])
+if KEYS[5] ~= '' then
+  local existing = redis.call('GET', KEYS[5])
+  if existing then return {'existing', existing} end
+end
 local active = redis.call('SCARD', KEYS[1])
 if active + #records > max_active then
   return {'over_limit', tostring(active)}
@@ -41,19 +46,22 @@ if KEYS[3] ~= '' then
   end
 end
 for index = 1, #records do
-  if redis.call('EXISTS', KEYS[4 + index]) == 1 then
+  if redis.call('EXISTS', KEYS[5 + index]) == 1 then
     return {'id_taken', tostring(index)}
   end
 end
+local ids = {}
 for index = 1, #records do
   local fields = records[index]
-  local key = KEYS[4 + index]
+  local key = KEYS[5 + index]
   redis.call('HSET', key, unpack(fields))
   local task_id = redis.call('HGET', key, 'id')
+  ids[index] = task_id
   redis.call('SADD', KEYS[1], task_id)
   redis.call('ZADD', KEYS[2], now, task_id)
   if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], task_id) end
 end
+if KEYS[5] ~= '' then redis.call('SET', KEYS[5], cjson.encode(ids), 'EX', ARGV[3]) end
 return {'ok', tostring(active + #records)}
 `;
 

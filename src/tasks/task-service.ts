@@ -70,8 +70,15 @@ export class TaskService {
     };
   }
 
-  /** Validates a batch, admits it atomically against the session limit, then queues it. All or nothing. */
-  async dispatch(caller: TaskCaller, specifications: TaskSpecification[]): Promise<TaskRecord[]> {
+  /**
+   * Validates a batch, admits it atomically against the session limit, then queues it. All or nothing.
+   * With an `idempotencyKey` (the tool call id), a replay of the same call returns the same tasks.
+   */
+  async dispatch(
+    caller: TaskCaller,
+    specifications: TaskSpecification[],
+    options: { idempotencyKey?: string } = {},
+  ): Promise<TaskRecord[]> {
     const delegation = this.config.delegation;
     if (specifications.length === 0) throw new BatonError('invalid_arguments', 'give at least one task');
     if (specifications.length > delegation.max_batch_size) {
@@ -118,15 +125,21 @@ export class TaskService {
       }
       return { goal: specification.goal, context: specification.context ?? '', toolsets, route, role };
     });
-    const records = await this.store.admit({
+    const { records, replayed } = await this.store.admit({
       sessionKey: caller.sessionKey,
       origin: caller.origin,
       parent: caller.callerTaskId ? { taskId: caller.callerTaskId, depth: caller.depth } : null,
       tasks,
       maxActivePerSession: delegation.max_concurrent_children,
+      ...(options.idempotencyKey
+        ? { idempotencyKey: `${caller.callerTaskId ?? caller.sessionKey}:${options.idempotencyKey}` }
+        : {}),
     });
+    // A replay re-queues what is still queued: the first attempt may have died between admit and enqueue.
+    // Job ids are task ids, so a job that exists is not added twice.
+    const toQueue = replayed ? records.filter((record) => record.status === 'queued') : records;
     try {
-      await this.queue.enqueue(records.map((record) => record.id));
+      await this.queue.enqueue(toQueue.map((record) => record.id));
     } catch (error) {
       // Nothing half-started: tasks that could not be queued end as failed and free their slots.
       await Promise.all(

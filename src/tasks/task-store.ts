@@ -46,7 +46,12 @@ export interface AdmitRequest {
   parent: { taskId: string; depth: number } | null;
   tasks: NewTask[];
   maxActivePerSession: number;
+  /** Makes a replayed dispatch return the first one's tasks; see admitTasksScript. */
+  idempotencyKey?: string;
 }
+
+/** How long a dispatch is remembered for replays (a crashed step is redone well within this). */
+const dispatchMemorySeconds = 7 * 24 * 3600;
 
 export type WriteOutcome = 'ok' | 'refused' | 'lost' | 'missing' | 'pending_steer';
 
@@ -75,8 +80,11 @@ export class TaskStore {
     return (await this.redis.eval(script, keys.length, ...keys, ...args)) as ScriptReply;
   }
 
-  /** Creates all tasks of a batch, or none when a limit refuses them. */
-  async admit(request: AdmitRequest): Promise<TaskRecord[]> {
+  /**
+   * Creates all tasks of a batch, or none when a limit refuses them. `replayed` is true when the
+   * idempotency key had been used: the records are those of the first dispatch.
+   */
+  async admit(request: AdmitRequest): Promise<{ records: TaskRecord[]; replayed: boolean }> {
     const now = Date.now();
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const records: TaskRecord[] = request.tasks.map((task) => ({
@@ -108,18 +116,24 @@ export class TaskStore {
           this.keys.sessionTasks(request.sessionKey),
           parentId ? this.keys.task(parentId) : '',
           parentId ? this.keys.taskChildren(parentId) : '',
+          request.idempotencyKey ? this.keys.dispatchRecord(request.idempotencyKey) : '',
           ...records.map((record) => this.keys.task(record.id)),
         ],
         [
           request.maxActivePerSession,
           now,
-          this.keys.signalChannel(),
+          dispatchMemorySeconds,
           JSON.stringify(records.map((record) => recordToFields(record))),
         ],
       );
       if (outcome === 'ok') {
         await this.appendEvents(records.map((record) => [record.id, 'status-change', 'queued']));
-        return records;
+        return { records, replayed: false };
+      }
+      if (outcome === 'existing') {
+        const ids = JSON.parse(detail!) as string[];
+        const existing = (await this.getMany(ids)).filter((record): record is TaskRecord => record !== null);
+        return { records: existing, replayed: true };
       }
       if (outcome === 'over_limit') {
         throw new BatonError(

@@ -13,6 +13,8 @@ export interface ToolContext {
   depth: number;
   /** Aborted when the calling agent is cancelled, times out or is interrupted. */
   signal: AbortSignal;
+  /** Id of the model's tool call being executed; stable across a resume, so it keys idempotent effects. */
+  toolCallId?: string;
 }
 
 /** A tool: zod validates the model's arguments before `execute` runs; the result is sent back as JSON. */

@@ -31,7 +31,7 @@ const caller: TaskCaller = { ...parentContext(), displayName: 'Ada' };
 beforeAll(async () => {
   redis = await startTestRedis();
   fake = await startFakeOpenAIServer();
-  layer = testConfigLayer(fake, { worker: { shutdown_grace_s: 1 } });
+  layer = testConfigLayer(fake, { worker: { shutdown_grace_s: 1 }, delegation: { max_spawn_depth: 2 } });
   runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
 });
 afterEach(() => {
@@ -121,5 +121,47 @@ describe('durability', () => {
     // The boundary child finished step 1 before stopping, so the second worker starts at step 2.
     expect(messageCounts(atBoundary)).toEqual([2, 4]);
     expect(messageCounts(mustAbort)).toEqual([2, 2]);
+  });
+
+  it('replays a tool batch cut by a crash without asking the model again or starting a second child', async () => {
+    fake.setHandler(
+      scriptByGoal({
+        'orchestrate through a crash': (_request, call) =>
+          call === 1
+            ? toolCallReply([
+                { name: 'delegate_task', arguments: { tasks: [{ goal: 'slow grandchild', toolsets: [] }] } },
+              ])
+            : textReply('orchestrator done'),
+        'slow grandchild': (_request, call) => (call === 1 ? hangReply() : textReply('grandchild done')),
+      }),
+    );
+    const first = await startWorker();
+    const [task] = await runtime.service.dispatch(caller, [
+      { goal: 'orchestrate through a crash', role: 'orchestrator' },
+    ]);
+    // The orchestrator is inside its tool batch, waiting on the grandchild, when the worker dies.
+    await eventually(async () => (requestsFor('slow grandchild').length === 1 ? true : undefined), 15_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await startWorker();
+    const { records, timedOut } = await runtime.service.waitForEnd([task!.id], 30_000);
+    expect(timedOut).toBe(false);
+    expect(records[0]!.status).toBe('completed');
+    expect(records[0]!.summary).toBe('orchestrator done');
+    // The model was asked once for step 1 and once after it: the replay ran the saved tool call.
+    expect(requestsFor('orchestrate through a crash')).toHaveLength(2);
+    const grandchildren = (await runtime.store.listSession(caller.sessionKey)).filter(
+      (record) => record.goal === 'slow grandchild',
+    );
+    expect(grandchildren).toHaveLength(1);
+    expect(grandchildren[0]!.status).toBe('completed');
+    const resultMessage = messagesOf(requestsFor('orchestrate through a crash')[1]!).find(
+      (message) => message.role === 'tool',
+    );
+    expect(JSON.parse(String(resultMessage!.content)).results[0]).toMatchObject({
+      task_id: grandchildren[0]!.id,
+      status: 'completed',
+      summary: 'grandchild done',
+    });
   });
 });

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { isInterruption } from '../../agent/run-stopped.ts';
 import { BatonError } from '../../errors.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
-import { defineTool, type Tool } from '../tool.ts';
+import { defineTool, type Tool, type ToolContext } from '../tool.ts';
 import { callerFromContext, resultView } from './task-views.ts';
 
 function taskFields(service: TaskService) {
@@ -35,6 +36,10 @@ function taskFields(service: TaskService) {
   };
 }
 
+function idempotency(context: ToolContext) {
+  return context.toolCallId ? { idempotencyKey: context.toolCallId } : {};
+}
+
 export function createDelegateTaskTool(service: TaskService, waitLimitMs: number): Tool {
   const { maxBatchSize, maxConcurrentChildren } = service.limits;
   const inputSchema = z.object({
@@ -53,12 +58,15 @@ export function createDelegateTaskTool(service: TaskService, waitLimitMs: number
     inputSchema,
     async execute(input, context) {
       const caller = callerFromContext(context);
-      const records = await service.dispatch(caller, input.tasks);
+      const records = await service.dispatch(caller, input.tasks, idempotency(context));
       const ids = records.map((record) => record.id);
       const waited = await service.waitForEnd(ids, waitLimitMs, context.signal);
       if (context.signal.aborted) {
-        // The caller was cancelled: its synchronous children go with it.
-        await service.cancelTree(ids, 'the task that started it was cancelled');
+        // A cancelled caller takes its synchronous children with it. An interrupted one (shutdown) resumes
+        // elsewhere, replays this call and finds the same children still running.
+        if (!isInterruption(context.signal.reason)) {
+          await service.cancelTree(ids, 'the task that started it was cancelled');
+        }
         throw context.signal.reason ?? new BatonError('aborted', 'cancelled');
       }
       return { results: waited.records.map(resultView) };
@@ -76,8 +84,8 @@ export function createDelegateTaskAsyncTool(service: TaskService): Tool {
       `At most ${maxConcurrentChildren} tasks may be queued or running in this conversation at once.`,
     inputSchema: z.object(taskFields(service)),
     async execute(input, context) {
-      const [record] = await service.dispatch(callerFromContext(context), [input]);
-      return { task_id: record!.id, status: 'queued' };
+      const [record] = await service.dispatch(callerFromContext(context), [input], idempotency(context));
+      return { task_id: record!.id, status: record!.status };
     },
   });
 }

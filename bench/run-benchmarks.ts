@@ -1,0 +1,101 @@
+/**
+ * `npm run bench`: starts a private, non-persistent redis-server, runs each benchmark once, prints a table,
+ * writes bench/results.json and the figures block of bench/README.md. Everything it started is stopped,
+ * also on failure; the exit code is non-zero when a benchmark crashed.
+ *
+ * Only these benchmarks: `npm run bench -- dispatch steer` (names: see `benchmarks` below).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startLocalRedisServer } from '../src/redis/local-redis-server.ts';
+import { benchThousandChildren } from './capacity-benchmark.ts';
+import { benchCancel, benchDispatch, benchSteer } from './latency-benchmarks.ts';
+import { describeMachine, type Failure, formatTable, updateReadme, writeResultsJson } from './report.ts';
+import { type BenchContext, type BenchResult, CleanupStack, withTimeout } from './support.ts';
+import { benchThroughput } from './throughput-benchmark.ts';
+
+const benchmarks: Array<{
+  name: string;
+  run: (context: BenchContext) => Promise<BenchResult[]>;
+  limitMs: number;
+}> = [
+  { name: 'dispatch', run: benchDispatch, limitMs: 90_000 },
+  { name: 'steer', run: benchSteer, limitMs: 90_000 },
+  { name: 'cancel', run: benchCancel, limitMs: 120_000 },
+  { name: 'throughput', run: benchThroughput, limitMs: 180_000 },
+  { name: 'children_1000', run: benchThousandChildren, limitMs: 180_000 },
+];
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<number> {
+  const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !benchmarks.some((benchmark) => benchmark.name === name));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown benchmark(s): ${unknown.join(', ')}\n`);
+    return 2;
+  }
+  const selected =
+    only.length > 0 ? benchmarks.filter((benchmark) => only.includes(benchmark.name)) : benchmarks;
+
+  const cleanup = new CleanupStack();
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`bench: ${signal}, stopping everything\n`);
+    void cleanup.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const results: BenchResult[] = [];
+  const failures: Failure[] = [];
+  try {
+    const directory = mkdtempSync(path.join(os.tmpdir(), 'baton-bench-redis-'));
+    cleanup.add('remove redis directory', () => rmSync(directory, { recursive: true, force: true }));
+    const redis = await startLocalRedisServer({ dataDirectory: directory, persistent: false });
+    cleanup.add('stop redis-server', () => redis.stop());
+    log(
+      `bench: redis-server on ${redis.url} (pid ${redis.pid}), ${os.availableParallelism()} CPU(s), Node ${process.version}`,
+    );
+    const context: BenchContext = { redisUrl: redis.url, log: (line) => log(`  ${line}`) };
+
+    for (const benchmark of selected) {
+      log(`bench: ${benchmark.name} …`);
+      const started = performance.now();
+      try {
+        const figures = await withTimeout(benchmark.run(context), benchmark.limitMs, benchmark.name);
+        results.push(...figures);
+        log(`bench: ${benchmark.name} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      } catch (error) {
+        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        failures.push({ benchmark: benchmark.name, error: message });
+        process.stderr.write(`bench: ${benchmark.name} CRASHED: ${message}\n`);
+      }
+    }
+  } catch (error) {
+    failures.push({
+      benchmark: 'set-up',
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    process.stderr.write(`bench: set-up failed: ${String(error)}\n`);
+  } finally {
+    await cleanup.run();
+  }
+
+  log('');
+  log(formatTable(results));
+  log('');
+  const machine = describeMachine();
+  log(`results: ${writeResultsJson(results)}`);
+  log(`readme:  ${updateReadme(results, failures, machine)}`);
+  if (failures.length > 0) {
+    process.stderr.write(
+      `bench: ${failures.length} benchmark(s) crashed: ${failures.map((f) => f.benchmark).join(', ')}\n`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+// Exit explicitly: a benchmark that timed out may still hold handles; the exit hook SIGKILLs its processes.
+process.exit(await main());
