@@ -25,9 +25,11 @@ end
  * tool call replayed after a crash) returns the tasks of the first one instead of starting new ones.
  * KEYS: session active set, session task index, parent task hash (or ''), parent children set (or ''),
  *       idempotency key (or ''), then one task hash key per task.
- * ARGV: max active, now, idempotency TTL in seconds, JSON array of flat field lists (one per task).
+ * ARGV: max active, now, idempotency TTL in seconds, JSON array of flat field lists (one per task),
+ *       key prefix (for each task's event stream), max events.
  */
 export const admitTasksScript = `
+${addEvent}
 local max_active = tonumber(ARGV[1])
 local now = ARGV[2]
 local records = cjson.decode(ARGV[4])
@@ -60,6 +62,7 @@ for index = 1, #records do
   redis.call('SADD', KEYS[1], task_id)
   redis.call('ZADD', KEYS[2], now, task_id)
   if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], task_id) end
+  add_event(ARGV[5] .. ':task:' .. task_id .. ':events', ARGV[6], 'status-change', now, 'queued')
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], cjson.encode(ids), 'EX', ARGV[3]) end
 return {'ok', tostring(active + #records)}

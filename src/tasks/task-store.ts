@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BatonError } from '../errors.ts';
 import type { ChatMessage, TokenUsage } from '../llm/model-client.ts';
@@ -75,9 +76,21 @@ export class TaskStore {
     this.maxEvents = options.maxEventsPerTask;
   }
 
+  private readonly scriptHashes = new Map<string, string>();
+
+  /** Runs a Lua script by its SHA (EVALSHA), sending its text only when the server does not know it yet. */
   private async run(script: string, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    // EVAL caches the compiled script server-side by its SHA, so repeated calls cost no recompilation.
-    return (await this.redis.eval(script, keys.length, ...keys, ...args)) as ScriptReply;
+    let hash = this.scriptHashes.get(script);
+    if (!hash) {
+      hash = createHash('sha1').update(script).digest('hex');
+      this.scriptHashes.set(script, hash);
+    }
+    try {
+      return (await this.redis.evalsha(hash, keys.length, ...keys, ...args)) as ScriptReply;
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return (await this.redis.eval(script, keys.length, ...keys, ...args)) as ScriptReply;
+    }
   }
 
   /**
@@ -124,12 +137,11 @@ export class TaskStore {
           now,
           dispatchMemorySeconds,
           JSON.stringify(records.map((record) => recordToFields(record))),
+          this.keys.prefix,
+          this.maxEvents,
         ],
       );
-      if (outcome === 'ok') {
-        await this.appendEvents(records.map((record) => [record.id, 'status-change', 'queued']));
-        return { records, replayed: false };
-      }
+      if (outcome === 'ok') return { records, replayed: false };
       if (outcome === 'existing') {
         const ids = JSON.parse(detail!) as string[];
         const existing = (await this.getMany(ids)).filter((record): record is TaskRecord => record !== null);
