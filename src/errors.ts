@@ -24,6 +24,10 @@ export type BatonErrorCode =
   | 'fetch_refused'
   | 'fetch_failed'
   | 'lost_ownership'
+  | 'platform_send_failed'
+  | 'platform_rate_limited'
+  | 'access_denied'
+  | 'invalid_command'
   | 'aborted';
 
 /** The one error type of Baton: a stable `code` to branch on, and who is at fault. */

@@ -27,6 +27,12 @@ export class RedisKeys {
   sessionTasks(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:tasks`;
   }
+  allTasks(): string {
+    return `${this.prefix}:tasks`;
+  }
+  channelTasks(platform: string, channel: string): string {
+    return `${this.prefix}:channel:${platform}:${channel}:tasks`;
+  }
   sessionActive(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:active`;
   }

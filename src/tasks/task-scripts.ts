@@ -24,7 +24,7 @@ end
  * Admits a batch of new tasks for one session, or none. A repeated dispatch (same idempotency key, e.g. a
  * tool call replayed after a crash) returns the tasks of the first one instead of starting new ones.
  * KEYS: session active set, session task index, parent task hash (or ''), parent children set (or ''),
- *       idempotency key (or ''), then one task hash key per task.
+ *       idempotency key (or ''), channel task index, global task index, then one task hash key per task.
  * ARGV: max active, now, idempotency TTL in seconds, JSON array of flat field lists (one per task),
  *       key prefix (for each task's event stream), max events.
  */
@@ -48,19 +48,21 @@ if KEYS[3] ~= '' then
   end
 end
 for index = 1, #records do
-  if redis.call('EXISTS', KEYS[5 + index]) == 1 then
+  if redis.call('EXISTS', KEYS[7 + index]) == 1 then
     return {'id_taken', tostring(index)}
   end
 end
 local ids = {}
 for index = 1, #records do
   local fields = records[index]
-  local key = KEYS[5 + index]
+  local key = KEYS[7 + index]
   redis.call('HSET', key, unpack(fields))
   local task_id = redis.call('HGET', key, 'id')
   ids[index] = task_id
   redis.call('SADD', KEYS[1], task_id)
   redis.call('ZADD', KEYS[2], now, task_id)
+  redis.call('ZADD', KEYS[6], now, task_id)
+  redis.call('ZADD', KEYS[7], now, task_id)
   if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], task_id) end
   add_event(ARGV[5] .. ':task:' .. task_id .. ':events', ARGV[6], 'status-change', now, 'queued')
 end

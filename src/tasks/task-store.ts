@@ -130,6 +130,8 @@ export class TaskStore {
           parentId ? this.keys.task(parentId) : '',
           parentId ? this.keys.taskChildren(parentId) : '',
           request.idempotencyKey ? this.keys.dispatchRecord(request.idempotencyKey) : '',
+          this.keys.channelTasks(request.origin.platform, request.origin.channel),
+          this.keys.allTasks(),
           ...records.map((record) => this.keys.task(record.id)),
         ],
         [
@@ -191,6 +193,18 @@ export class TaskStore {
     const ids = await this.redis.zrevrange(this.keys.sessionTasks(sessionKey), 0, (options.limit ?? 200) - 1);
     const records = (await this.getMany(ids)).filter((record): record is TaskRecord => record !== null);
     return options.status ? records.filter((record) => record.status === options.status) : records;
+  }
+
+  /** The most recent tasks of every session, newest first (the console's tree). */
+  async listRecent(limit = 200): Promise<TaskRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.allTasks(), 0, limit - 1);
+    return (await this.getMany(ids)).filter((record): record is TaskRecord => record !== null);
+  }
+
+  /** Tasks started from any thread of a channel, newest first. */
+  async listChannel(platform: string, channel: string, limit = 100): Promise<TaskRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.channelTasks(platform, channel), 0, limit - 1);
+    return (await this.getMany(ids)).filter((record): record is TaskRecord => record !== null);
   }
 
   async activeCount(sessionKey: string): Promise<number> {

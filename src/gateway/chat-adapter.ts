@@ -1,0 +1,108 @@
+/**
+ * The boundary between the platform-free gateway and each chat platform. An adapter turns platform
+ * events into these neutral values, pushes them into the gateway's sink, and renders what the gateway
+ * sends back, owning its platform's limits (message length, rate limits, markup).
+ */
+
+/** Where a conversation lives. A session is one thread: key `platform:channel:thread`. */
+export interface ConversationRef {
+  platform: string;
+  channel: string;
+  /** Thread id; for platforms without threads, the channel again. */
+  thread: string;
+}
+
+export function sessionKeyOf(ref: ConversationRef): string {
+  return `${ref.platform}:${ref.channel}:${ref.thread}`;
+}
+
+/** The person behind an event, with what access rules look at. */
+export interface ChatUser {
+  id: string;
+  name: string;
+  /** Platform role ids (Discord roles); empty where the platform has none. */
+  roleIds: string[];
+  /** Discord guild / Slack team, when there is one. */
+  workspaceId?: string;
+  /** Set by adapters whose users are trusted by construction (the local console). */
+  trusted?: boolean;
+}
+
+export interface InboundMessage {
+  ref: ConversationRef;
+  user: ChatUser;
+  text: string;
+  /** Platform message id, so the adapter can acknowledge that message later. */
+  messageId: string;
+  /** Platform event id; the gateway ignores an id it has seen (retried or duplicated deliveries). */
+  eventId: string;
+}
+
+export const chatCommandNames = ['tasks', 'status', 'steer', 'cancel', 'collect'] as const;
+export type ChatCommandName = (typeof chatCommandNames)[number];
+
+/** A command typed by a person (slash command, words after a mention, a button): acts on tasks directly. */
+export interface ChatCommand {
+  ref: ConversationRef;
+  user: ChatUser;
+  /** The command text after the bot's name, e.g. `steer t_7k2m9q focus on errors`. */
+  text: string;
+}
+
+export interface CommandReply {
+  text: string;
+  /** Only the caller should see it (refusals, personal status). */
+  ephemeral: boolean;
+}
+
+/** One row of a task board: enough to render a line or a card on any platform. */
+export interface TaskBoardRow {
+  taskId: string;
+  parentTaskId: string | null;
+  depth: number;
+  goal: string;
+  status: string;
+  elapsedSeconds: number;
+  steps: number;
+  lastActivity: string;
+}
+
+export interface TaskBoardView {
+  sessionKey: string;
+  rows: TaskBoardRow[];
+  /** True when every task on the board has ended: the last edit. */
+  settled: boolean;
+}
+
+/** What the gateway asks an adapter to post: text (Markdown), or a task board to render natively. */
+export type OutboundMessage =
+  | { kind: 'text'; text: string }
+  | { kind: 'board'; board: TaskBoardView; fallbackText: string };
+
+export interface PlatformLimits {
+  /** Longest text one platform message may carry, in characters. */
+  maxMessageChars: number;
+}
+
+/** What an adapter pushes events into; the gateway implements it. */
+export interface GatewaySink {
+  /** A turn for the parent agent. Resolves once queued; `queuedBehind` counts turns ahead of it. */
+  onMessage(message: InboundMessage): Promise<{ accepted: boolean; queuedBehind: number; refusal?: string }>;
+  /** A command (slash command, mention words, button): answered directly, without a model call. */
+  onCommand(command: ChatCommand): Promise<CommandReply>;
+}
+
+export interface ChatAdapter {
+  readonly platform: string;
+  readonly limits: PlatformLimits;
+  start(sink: GatewaySink): Promise<void>;
+  stop(): Promise<void>;
+  /** Posts one message (already within `limits`); throws PlatformSendError on failure. */
+  send(ref: ConversationRef, message: OutboundMessage): Promise<{ messageId: string }>;
+  /** Replaces a message the adapter posted earlier. */
+  edit(ref: ConversationRef, messageId: string, message: OutboundMessage): Promise<void>;
+  /** Shows that the bot is working in a conversation (typing indicator), where the platform has one. */
+  showTyping?(ref: ConversationRef): Promise<void>;
+  /** Whether the adapter is connected, for /healthz. */
+  isHealthy(): boolean;
+}
