@@ -87,6 +87,16 @@ const consoleSchema = z.strictObject({
   token: z.string().min(16).nullable().default(null),
 });
 
+const gatewaySchema = z.strictObject({
+  history_token_budget: positiveInteger.default(24_000),
+  max_history_messages: positiveInteger.default(400),
+  max_concurrent_turns: positiveInteger.default(64),
+  parent_max_iterations: positiveInteger.default(12),
+  parent_route: z.string().min(1).nullable().default(null),
+  board_interval_ms: z.number().int().min(250).default(2000),
+  delivery_max_attempts: positiveInteger.default(12),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
@@ -100,6 +110,7 @@ export const batonConfigSchema = z.strictObject({
   tools: toolsSchema.default(toolsSchema.parse({})),
   access: accessSchema.default(accessSchema.parse({})),
   console: consoleSchema.default(consoleSchema.parse({})),
+  gateway: gatewaySchema.default(gatewaySchema.parse({})),
   log: logSchema.default(logSchema.parse({})),
 });
 

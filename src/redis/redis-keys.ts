@@ -36,6 +36,41 @@ export class RedisKeys {
   sessionActive(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:active`;
   }
+  sessionHistory(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:history`;
+  }
+  sessionInbox(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:inbox`;
+  }
+  sessionTurnLock(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:turn-lock`;
+  }
+  sessionBoard(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:board`;
+  }
+  sessionBoardLock(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:board-lock`;
+  }
+  /** Sessions with turns waiting in their inbox. */
+  pendingSessions(): string {
+    return `${this.prefix}:sessions:pending`;
+  }
+  /** Sessions whose task board is still live. */
+  liveBoards(): string {
+    return `${this.prefix}:boards:live`;
+  }
+  /** Platform event ids already handled, for de-duplication. */
+  seenEvent(platform: string, eventId: string): string {
+    return `${this.prefix}:event:${platform}:${eventId}`;
+  }
+  /** Stream of top-level tasks that ended, consumed by the gateways' delivery pump. */
+  taskEndings(): string {
+    return `${this.prefix}:task-endings`;
+  }
+  /** Progress of posting one task's result (chunks sent, history appended). */
+  delivery(taskId: string): string {
+    return `${this.prefix}:delivery:${taskId}`;
+  }
   modelKeyCooldown(route: string, keyFingerprint: string): string {
     return `${this.prefix}:model-key-cooldown:${route}:${keyFingerprint}`;
   }

@@ -102,10 +102,16 @@ export class BatonRuntime {
     return this.toolsets.resolve(mayDelegate ? [...record.toolsets, delegationToolsetName] : record.toolsets);
   }
 
+  /** A new Redis connection owned by the runtime (closed with it), for blocking reads and BullMQ. */
+  connect(name: string): Redis {
+    const connection = createRedisConnection(this.options.redisUrl, { connectionName: `baton-${name}` });
+    this.workerConnections.push(connection);
+    return connection;
+  }
+
   /** Starts a BullMQ worker for children in this process. */
   async startWorker(): Promise<ChildWorker> {
-    const connection = createRedisConnection(this.options.redisUrl, { connectionName: 'baton-worker' });
-    this.workerConnections.push(connection);
+    const connection = this.connect('worker');
     const worker = new ChildWorker({
       connection,
       prefix: this.config.redis.prefix,

@@ -20,13 +20,23 @@ local function add_event(events_key, max_events, event_type, at, text)
 end
 `;
 
+// Top-level tasks (started by a parent agent) are announced in their thread: record their ending durably
+// in the same script that ends them, so a crash can never lose a delivery.
+const recordEnding = `
+local function record_ending(task_key, endings_key, task_id, status)
+  if redis.call('HGET', task_key, 'parentTaskId') == '' then
+    redis.call('XADD', endings_key, 'MAXLEN', '~', 100000, '*', 'taskId', task_id, 'status', status)
+  end
+end
+`;
+
 /**
  * Admits a batch of new tasks for one session, or none. A repeated dispatch (same idempotency key, e.g. a
  * tool call replayed after a crash) returns the tasks of the first one instead of starting new ones.
  * KEYS: session active set, session task index, parent task hash (or ''), parent children set (or ''),
  *       idempotency key (or ''), channel task index, global task index, then one task hash key per task.
  * ARGV: max active, now, idempotency TTL in seconds, JSON array of flat field lists (one per task),
- *       key prefix (for each task's event stream), max events.
+ *       key prefix (for each task's event stream), max events, signal channel, session key.
  */
 export const admitTasksScript = `
 ${addEvent}
@@ -65,6 +75,7 @@ for index = 1, #records do
   redis.call('ZADD', KEYS[7], now, task_id)
   if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], task_id) end
   add_event(ARGV[5] .. ':task:' .. task_id .. ':events', ARGV[6], 'status-change', now, 'queued')
+  redis.call('PUBLISH', ARGV[7], cjson.encode({kind = 'queued', taskId = task_id, sessionKey = ARGV[8]}))
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], cjson.encode(ids), 'EX', ARGV[3]) end
 return {'ok', tostring(active + #records)}
@@ -72,12 +83,13 @@ return {'ok', tostring(active + #records)}
 
 /**
  * Moves a task to a new status if its current status is one of the allowed ones.
- * KEYS: task hash, session active set, events stream.
+ * KEYS: task hash, session active set, events stream, task endings stream.
  * ARGV: allowed statuses (comma separated), new status, now, max events, event text, signal channel,
  *       runner token required ('' = any), then field/value pairs to set.
  */
 export const transitionScript = `
 ${addEvent}
+${recordEnding}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 local allowed = false
@@ -102,6 +114,7 @@ end
 add_event(KEYS[3], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 local task_id = redis.call('HGET', KEYS[1], 'id')
 if terminal then
+  record_ending(KEYS[1], KEYS[4], task_id, new_status)
   redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', taskId = task_id, status = new_status}))
 end
 return {'ok', status}
@@ -144,12 +157,13 @@ return {'ok', status}
 
 /**
  * Ends a running task as completed, unless a steer arrived that the child has not read yet.
- * KEYS: task hash, session active set, events stream, inbox stream, full summary key.
+ * KEYS: task hash, session active set, events stream, inbox stream, full summary key, task endings stream.
  * ARGV: runner token, inbox cursor, now, max events, signal channel, summary, full text, steps, usage JSON.
  */
 export const completeScript = `
 ${streamIdGreater}
 ${addEvent}
+${recordEnding}
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' then return {'refused', tostring(status)} end
 if redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[1] then return {'lost', status} end
@@ -161,6 +175,7 @@ redis.call('SET', KEYS[5], ARGV[7])
 local task_id = redis.call('HGET', KEYS[1], 'id')
 redis.call('SREM', KEYS[2], task_id)
 add_event(KEYS[3], ARGV[4], 'status-change', ARGV[3], 'running -> completed')
+record_ending(KEYS[1], KEYS[6], task_id, 'completed')
 redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
 return {'ok', status}
 `;

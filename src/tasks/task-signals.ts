@@ -5,6 +5,7 @@ import type { TaskStatus } from './task-record.ts';
 
 /** Signals carried between processes on one pub/sub channel. Redis state stays the truth; signals only wake. */
 export type TaskSignal =
+  | { kind: 'queued'; taskId: string; sessionKey: string }
   | { kind: 'cancel'; taskId: string }
   | { kind: 'steer'; taskId: string; messageId: string }
   | { kind: 'ended'; taskId: string; status: TaskStatus }

@@ -141,6 +141,8 @@ export class TaskStore {
           JSON.stringify(records.map((record) => recordToFields(record))),
           this.keys.prefix,
           this.maxEvents,
+          this.keys.signalChannel(),
+          request.sessionKey,
         ],
       );
       if (outcome === 'ok') return { records, replayed: false };
@@ -233,7 +235,12 @@ export class TaskStore {
     const fields: string[] = options.error === undefined ? [] : ['error', options.error];
     const [outcome, previous] = await this.run(
       transitionScript,
-      [this.keys.task(taskId), this.keys.sessionActive(record ?? ''), this.keys.taskEvents(taskId)],
+      [
+        this.keys.task(taskId),
+        this.keys.sessionActive(record ?? ''),
+        this.keys.taskEvents(taskId),
+        this.keys.taskEndings(),
+      ],
       [
         allowedFrom,
         to,
@@ -297,6 +304,7 @@ export class TaskStore {
         this.keys.taskEvents(taskId),
         this.keys.taskInbox(taskId),
         this.keys.taskSummary(taskId),
+        this.keys.taskEndings(),
       ],
       [
         runnerToken,

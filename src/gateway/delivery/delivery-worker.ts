@@ -1,0 +1,146 @@
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { BatonConfig } from '../../config/schema.ts';
+import { describeError } from '../../errors.ts';
+import type { Logger } from '../../logging/logger.ts';
+import { redactSecrets } from '../../logging/redact-secrets.ts';
+import type { RedisKeys } from '../../redis/redis-keys.ts';
+import { isTerminal } from '../../tasks/task-record.ts';
+import type { TaskStore } from '../../tasks/task-store.ts';
+import type { ChatAdapter, ConversationRef } from '../chat-adapter.ts';
+import { chunkText } from '../chunk-text.ts';
+import { PlatformSendError } from '../platform-send-error.ts';
+import type { SessionHistory } from '../session-history.ts';
+import { historyNoteText, resultMessageText } from './result-text.ts';
+
+export const deliveryQueueName = 'baton-deliveries';
+
+export interface DeliveryJobData {
+  taskId: string;
+}
+
+export type DeliveryOutcome = 'posted' | 'failed' | 'retried';
+
+export interface DeliveryDependencies {
+  config: BatonConfig;
+  redis: Redis;
+  keys: RedisKeys;
+  store: TaskStore;
+  history: SessionHistory;
+  adapterFor(platform: string): ChatAdapter | undefined;
+  /** Gives the parent a turn to write the reply (delegation.announce: parent). */
+  queueParentTurn(ref: ConversationRef, sessionKey: string, taskId: string): Promise<void>;
+  logger: Logger;
+  onDelivery?(outcome: DeliveryOutcome): void;
+}
+
+/**
+ * Posting a result is never replayed whole: a retry resumes at the first chunk not yet sent, so a
+ * platform outage or a gateway killed mid-delivery never posts a chunk twice. Progress lives in Redis.
+ */
+export async function deliverTaskResult(dependencies: DeliveryDependencies, taskId: string): Promise<void> {
+  const { store, redis, keys, config } = dependencies;
+  const record = await store.get(taskId);
+  if (!record) throw new UnrecoverableError(`task ${taskId} no longer exists`);
+  if (!isTerminal(record.status)) throw new UnrecoverableError(`task ${taskId} has not ended`);
+  const ref: ConversationRef = {
+    platform: record.origin.platform,
+    channel: record.origin.channel,
+    thread: record.origin.thread,
+  };
+  const progressKey = keys.delivery(taskId);
+  const announce = config.delegation.announce;
+  if (announce === 'parent') {
+    // The parent's turn takes the note as its input and records it in the history itself.
+    if ((await redis.hsetnx(progressKey, 'turnQueued', '1')) === 1) {
+      await dependencies.queueParentTurn(ref, record.sessionKey, taskId);
+    }
+    return;
+  }
+  await dependencies.history.appendOnce(
+    record.sessionKey,
+    [{ role: 'user', content: historyNoteText(record) }],
+    progressKey,
+    'historyAppended',
+  );
+  if (announce === 'silent') return;
+  const adapter = dependencies.adapterFor(ref.platform);
+  if (!adapter) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
+  const text = redactSecrets(resultMessageText(record, await store.fullSummary(taskId)));
+  const chunks = chunkText(text, adapter.limits.maxMessageChars);
+  const alreadySent = Number((await redis.hget(progressKey, 'chunksSent')) ?? 0);
+  for (let index = alreadySent; index < chunks.length; index += 1) {
+    await adapter.send(ref, { kind: 'text', text: chunks[index]! });
+    await redis.hset(progressKey, 'chunksSent', String(index + 1));
+  }
+  await redis.expire(progressKey, 7 * 24 * 3600);
+}
+
+/** Delay before the next attempt: the platform's retry-after when it gave one, else exponential backoff. */
+export function deliveryBackoffMs(attemptsMade: number, error: Error | undefined): number {
+  if (error instanceof PlatformSendError && error.retryAfterMs !== undefined) return error.retryAfterMs;
+  const retryAfterMs = (error as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  if (typeof retryAfterMs === 'number') return retryAfterMs;
+  return Math.min(60_000, 500 * 2 ** Math.max(0, attemptsMade - 1));
+}
+
+/** The delivery queue and its worker, run by every gateway process. */
+export class DeliveryService {
+  readonly queue: Queue<DeliveryJobData>;
+  private readonly worker: Worker<DeliveryJobData>;
+
+  constructor(connection: Redis, dependencies: DeliveryDependencies) {
+    const { config, logger } = dependencies;
+    this.queue = new Queue<DeliveryJobData>(deliveryQueueName, {
+      connection,
+      prefix: config.redis.prefix,
+      defaultJobOptions: {
+        attempts: config.gateway.delivery_max_attempts,
+        backoff: { type: 'platform' },
+        removeOnComplete: { count: 5000 },
+        removeOnFail: { count: 5000 },
+      },
+    });
+    const processor = async (job: Job<DeliveryJobData>) => {
+      try {
+        await deliverTaskResult(dependencies, job.data.taskId);
+        dependencies.onDelivery?.('posted');
+      } catch (error) {
+        if (error instanceof PlatformSendError && !error.retryable) {
+          throw new UnrecoverableError(`platform refused the post: ${error.message}`);
+        }
+        dependencies.onDelivery?.('retried');
+        logger.warn(
+          { taskId: job.data.taskId, attempt: job.attemptsMade + 1, error: describeError(error) },
+          'posting a result failed; it will be retried',
+        );
+        throw error;
+      }
+    };
+    this.worker = new Worker<DeliveryJobData>(deliveryQueueName, processor, {
+      connection,
+      prefix: config.redis.prefix,
+      concurrency: 20,
+      lockDuration: 5000,
+      stalledInterval: 2000,
+      maxStalledCount: 50,
+      settings: { backoffStrategy: (attemptsMade, _type, error) => deliveryBackoffMs(attemptsMade, error) },
+    });
+    this.worker.on('failed', (job, error) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        dependencies.onDelivery?.('failed');
+        logger.error({ taskId: job.data.taskId, error: error.message }, 'gave up posting a task result');
+      }
+    });
+    this.worker.on('error', (error) => logger.error({ err: error }, 'delivery worker error'));
+  }
+
+  async waitUntilReady(): Promise<void> {
+    await this.worker.waitUntilReady();
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,94 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../logging/logger.ts';
+import type { RedisKeys } from '../../redis/redis-keys.ts';
+
+const groupName = 'gateways';
+const blockMs = 2000;
+// An entry read by a gateway that died unacknowledged is taken over after this long.
+const claimIdleMs = 15_000;
+
+type StreamEntries = Array<[id: string, fields: string[]]>;
+
+/**
+ * Moves task endings from the durable Redis stream into delivery jobs. Every gateway reads through one
+ * consumer group, so each ending is handled once; the job id is the task id, so a replayed entry never
+ * makes a second delivery.
+ */
+export class EndingsPump {
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly reader: Redis,
+    private readonly keys: RedisKeys,
+    private readonly deliveries: Queue<{ taskId: string }>,
+    private readonly consumerName: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    try {
+      await this.reader.xgroup('CREATE', this.keys.taskEndings(), groupName, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.includes('BUSYGROUP')) throw error;
+    }
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    // The reader is this pump's own connection: closing it ends a blocked XREADGROUP at once.
+    this.reader.disconnect();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let lastClaim = 0;
+    while (!this.stopped) {
+      try {
+        if (Date.now() - lastClaim > claimIdleMs) {
+          lastClaim = Date.now();
+          const claimed = (await this.reader.xautoclaim(
+            this.keys.taskEndings(),
+            groupName,
+            this.consumerName,
+            claimIdleMs,
+            '0-0',
+            'COUNT',
+            100,
+          )) as [string, StreamEntries];
+          await this.handle(claimed[1] ?? []);
+        }
+        const reply = (await this.reader.xreadgroup(
+          'GROUP',
+          groupName,
+          this.consumerName,
+          'COUNT',
+          100,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          this.keys.taskEndings(),
+          '>',
+        )) as Array<[string, StreamEntries]> | null;
+        await this.handle(reply?.[0]?.[1] ?? []);
+      } catch (error) {
+        if (this.stopped) return;
+        this.logger.warn({ err: error }, 'reading task endings failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  private async handle(entries: StreamEntries): Promise<void> {
+    const valid = entries.filter(([, fields]) => fields && fields.length > 0);
+    if (valid.length === 0) return;
+    const jobs = valid.map(([, fields]) => {
+      const taskId = fields[fields.indexOf('taskId') + 1]!;
+      return { name: 'deliver', data: { taskId }, opts: { jobId: taskId } };
+    });
+    await this.deliveries.addBulk(jobs);
+    await this.reader.xack(this.keys.taskEndings(), groupName, ...valid.map(([id]) => id));
+  }
+}

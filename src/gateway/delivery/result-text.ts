@@ -1,0 +1,37 @@
+import type { TaskRecord } from '../../tasks/task-record.ts';
+import { durationSeconds, shortGoal } from '../../tools/delegation/task-views.ts';
+
+export function formatDuration(seconds: number): string {
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole}s`;
+  const minutes = Math.floor(whole / 60);
+  if (minutes < 60) return `${minutes}m ${String(whole % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/** The message posted in the thread when a task ends (delegation.announce: result). */
+export function resultMessageText(record: TaskRecord, fullSummary: string | null): string {
+  const facts = `${record.steps} step${record.steps === 1 ? '' : 's'} · ${formatDuration(durationSeconds(record))}`;
+  const goal = `> ${shortGoal(record.goal, 200)}`;
+  switch (record.status) {
+    case 'completed':
+      return `✅ **Task ${record.id} completed** · ${facts}\n${goal}\n\n${fullSummary ?? record.summary ?? ''}`.trim();
+    case 'failed':
+      return `❌ **Task ${record.id} failed** · ${facts}\n${goal}\n\n${record.error ?? 'no reason recorded'}`;
+    case 'timed_out':
+      return `⏱️ **Task ${record.id} timed out** · ${facts}\n${goal}\n\n${record.error ?? ''}`.trim();
+    case 'cancelled':
+      return `⏹️ **Task ${record.id} was cancelled** · ${facts}\n${goal}`;
+    default:
+      return `Task ${record.id} is ${record.status}.`;
+  }
+}
+
+/** The note added to the parent's conversation, so follow-ups can refer to the result. */
+export function historyNoteText(record: TaskRecord): string {
+  const outcome =
+    record.status === 'completed'
+      ? `Result:\n${record.summary ?? ''}`
+      : `Reason: ${record.error ?? (record.status === 'cancelled' ? 'cancelled' : 'unknown')}`;
+  return `[Background task ${record.id} ${record.status}] Goal: ${shortGoal(record.goal, 300)}\n${outcome}`;
+}

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logging/logger.ts';
+import { redactSecrets } from '../logging/redact-secrets.ts';
+import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+import type { TaskOrigin } from '../tasks/task-record.ts';
+import type {
+  ChatAdapter,
+  ChatCommand,
+  ChatUser,
+  CommandReply,
+  ConversationRef,
+  GatewaySink,
+  InboundMessage,
+} from './chat-adapter.ts';
+import { sessionKeyOf } from './chat-adapter.ts';
+import { chunkText } from './chunk-text.ts';
+import { type DeliveryOutcome, DeliveryService } from './delivery/delivery-worker.ts';
+import { EndingsPump } from './delivery/endings-pump.ts';
+import { historyNoteText } from './delivery/result-text.ts';
+import { ParentAgent } from './parent-agent.ts';
+import { sendWithRetry } from './send-with-retry.ts';
+import { SessionHistory } from './session-history.ts';
+import { SessionTurnQueue } from './session-turn-queue.ts';
+import { TaskBoards } from './task-boards.ts';
+
+/** A queued unit of parent work for one thread. */
+export type TurnItem =
+  | { kind: 'message'; message: InboundMessage }
+  | { kind: 'task-ended'; taskId: string; ref: ConversationRef };
+
+export interface CommandHandler {
+  handle(command: ChatCommand): Promise<CommandReply>;
+}
+
+export interface AccessCheck {
+  isAllowed(user: ChatUser, ref: ConversationRef): boolean;
+}
+
+export interface GatewayOptions {
+  runtime: BatonRuntime;
+  commands: CommandHandler;
+  access: AccessCheck;
+  logger: Logger;
+  onDelivery?(outcome: DeliveryOutcome): void;
+}
+
+const typingEveryMs = 8000;
+const seenEventSeconds = 24 * 3600;
+
+/**
+ * The platform-free gateway: receives messages and commands from every adapter, runs each thread's parent
+ * turns in order (one at a time per thread, across gateway processes), posts replies, keeps task boards
+ * live and delivers every task result to the thread it came from, exactly once.
+ */
+export class Gateway implements GatewaySink {
+  readonly id = randomUUID();
+  readonly history: SessionHistory;
+  private readonly adapters = new Map<string, ChatAdapter>();
+  private readonly turns: SessionTurnQueue<TurnItem>;
+  private readonly parent: ParentAgent;
+  private readonly boards: TaskBoards;
+  private readonly delivery: DeliveryService;
+  private readonly pump: EndingsPump;
+  private readonly stopController = new AbortController();
+
+  constructor(private readonly options: GatewayOptions) {
+    const { runtime, logger } = options;
+    const { config, keys, redis } = runtime;
+    this.history = new SessionHistory(redis, keys, {
+      tokenBudget: config.gateway.history_token_budget,
+      maxMessages: config.gateway.max_history_messages,
+    });
+    this.parent = new ParentAgent(runtime, this.history);
+    this.turns = new SessionTurnQueue<TurnItem>(
+      redis,
+      keys,
+      (sessionKey, item) => this.runTurn(sessionKey, item),
+      {
+        maxConcurrentSessions: config.gateway.max_concurrent_turns,
+        logger,
+      },
+    );
+    const adapterFor = (platform: string) => this.adapters.get(platform);
+    this.boards = new TaskBoards({
+      redis,
+      keys,
+      store: runtime.store,
+      signals: runtime.signals,
+      adapterFor,
+      intervalMs: config.gateway.board_interval_ms,
+      logger,
+    });
+    this.delivery = new DeliveryService(runtime.connect('deliveries'), {
+      config,
+      redis,
+      keys,
+      store: runtime.store,
+      history: this.history,
+      adapterFor,
+      queueParentTurn: async (ref, sessionKey, taskId) => {
+        await this.turns.enqueue(sessionKey, { kind: 'task-ended', taskId, ref });
+      },
+      logger,
+      ...(options.onDelivery ? { onDelivery: options.onDelivery } : {}),
+    });
+    this.pump = new EndingsPump(runtime.connect('endings'), keys, this.delivery.queue, this.id, logger);
+  }
+
+  addAdapter(adapter: ChatAdapter): void {
+    this.adapters.set(adapter.platform, adapter);
+  }
+
+  adapterList(): ChatAdapter[] {
+    return [...this.adapters.values()];
+  }
+
+  async start(): Promise<void> {
+    for (const adapter of this.adapters.values()) await adapter.start(this);
+    await this.delivery.waitUntilReady();
+    await this.pump.start();
+    await this.boards.start();
+    this.turns.start();
+  }
+
+  /** Stops taking work; turns cut short stay queued for another gateway (or the next start). */
+  async stop(): Promise<void> {
+    this.stopController.abort(new Error('gateway stopping'));
+    await this.turns.stop();
+    await this.boards.stop();
+    await this.pump.stop();
+    await this.delivery.close();
+    for (const adapter of this.adapters.values()) await adapter.stop();
+  }
+
+  async onMessage(
+    message: InboundMessage,
+  ): Promise<{ accepted: boolean; queuedBehind: number; refusal?: string }> {
+    if (!this.options.access.isAllowed(message.user, message.ref)) {
+      return { accepted: false, queuedBehind: 0, refusal: "You're not allowed to use Baton here." };
+    }
+    const { keys, redis } = this.options.runtime;
+    const firstTime = await redis.set(
+      keys.seenEvent(message.ref.platform, message.eventId),
+      '1',
+      'EX',
+      seenEventSeconds,
+      'NX',
+    );
+    if (firstTime !== 'OK') return { accepted: false, queuedBehind: 0 };
+    const queuedBehind = await this.turns.enqueue(sessionKeyOf(message.ref), { kind: 'message', message });
+    return { accepted: true, queuedBehind };
+  }
+
+  onCommand(command: ChatCommand): Promise<CommandReply> {
+    return this.options.commands.handle(command);
+  }
+
+  private async runTurn(sessionKey: string, item: TurnItem): Promise<void> {
+    const { runtime, logger } = this.options;
+    const ref = item.kind === 'message' ? item.message.ref : item.ref;
+    const adapter = this.adapters.get(ref.platform);
+    if (!adapter) {
+      logger.warn({ sessionKey }, `no ${ref.platform} adapter in this gateway; turn skipped`);
+      return;
+    }
+    let origin: TaskOrigin;
+    let input: string;
+    if (item.kind === 'message') {
+      const { user, text } = item.message;
+      origin = { ...ref, user: user.id, userName: user.name };
+      input = `${user.name}: ${text}`;
+    } else {
+      const record = await runtime.store.get(item.taskId);
+      if (!record) return;
+      origin = record.origin;
+      input = historyNoteText(record);
+    }
+    const typing = setInterval(() => void adapter.showTyping?.(ref).catch(() => undefined), typingEveryMs);
+    void adapter.showTyping?.(ref).catch(() => undefined);
+    try {
+      const result = await this.parent.runTurn(
+        sessionKey,
+        origin,
+        { role: 'user', content: input },
+        this.stopController.signal,
+      );
+      await this.history.append(sessionKey, result.newMessages);
+      await this.post(adapter, ref, result.reply || '(no reply)');
+    } catch (error) {
+      if (this.stopController.signal.aborted) throw error;
+      logger.error({ err: error, sessionKey }, 'parent turn failed');
+      // Keep what the person said, so the next turn still sees it.
+      await this.history.append(sessionKey, [{ role: 'user', content: input }]);
+      const reason = error instanceof Error ? error.message : String(error);
+      await this.post(adapter, ref, `⚠️ I couldn't finish that turn: ${redactSecrets(reason)}`);
+    } finally {
+      clearInterval(typing);
+    }
+  }
+
+  /** Posts a reply in chunks within the platform's limit, retrying what the platform says is retryable. */
+  async post(adapter: ChatAdapter, ref: ConversationRef, text: string): Promise<void> {
+    for (const chunk of chunkText(redactSecrets(text), adapter.limits.maxMessageChars)) {
+      await sendWithRetry(() => adapter.send(ref, { kind: 'text', text: chunk }), this.stopController.signal);
+    }
+  }
+}

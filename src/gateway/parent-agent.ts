@@ -1,0 +1,64 @@
+import { type AgentState, runAgentLoop } from '../agent/agent-loop.ts';
+import type { ChatMessage } from '../llm/model-client.ts';
+import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+import type { TaskOrigin } from '../tasks/task-record.ts';
+import type { SessionHistory } from './session-history.ts';
+
+/**
+ * The parent's system prompt. It never changes between calls (no task roster, no clock), so provider
+ * prompt caches keep working; task news reaches the parent as ordinary messages instead.
+ */
+export const parentSystemPrompt = [
+  'You are Baton, an assistant working inside a team chat thread. Several people may write in one thread;',
+  'each message starts with the name of who wrote it.',
+  '',
+  'You can hand work to background child agents with your tools. Use delegate_task_async for anything that',
+  'takes more than a moment (research, reading pages, multi-step work): it returns a task id at once, the',
+  'conversation stays free, and the result is posted in this thread when the task ends. Give each child a',
+  'self-contained goal and all the context it needs; it cannot see this conversation. Use delegate_task only',
+  'for short work the person is waiting for. Use check_task or list_tasks when asked about progress,',
+  'steer_task to pass new instructions to a running task, cancel_task when asked to stop one, and',
+  'collect_task only when the person wants to wait for a result.',
+  '',
+  'Messages that begin with [Background task …] report a task that ended; use them to answer follow-ups.',
+  'Reply in concise Markdown. Mention task ids (like t_7k2m9q) so people can steer or cancel them.',
+].join('\n');
+
+export interface ParentTurnResult {
+  reply: string;
+  /** Every message the turn added to the conversation, to be appended to the history. */
+  newMessages: ChatMessage[];
+}
+
+/** Runs one parent turn for a session: history + the new message → tool loop → the reply. */
+export class ParentAgent {
+  constructor(
+    private readonly runtime: BatonRuntime,
+    private readonly history: SessionHistory,
+  ) {}
+
+  async runTurn(
+    sessionKey: string,
+    origin: TaskOrigin,
+    input: ChatMessage,
+    signal: AbortSignal,
+  ): Promise<ParentTurnResult> {
+    const { config } = this.runtime;
+    const past = await this.history.load(sessionKey);
+    const state: AgentState = {
+      messages: [{ role: 'system', content: parentSystemPrompt }, ...past, input],
+      steps: 0,
+      usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+    };
+    const firstNew = state.messages.length - 1;
+    const reply = await runAgentLoop(state, {
+      model: this.runtime.model,
+      route: config.gateway.parent_route ?? config.models.default_route,
+      tools: this.runtime.parentTools(),
+      toolContext: { sessionKey, origin, callerTaskId: null, depth: 0, signal },
+      toolTimeoutMs: (config.delegation.collect_max_timeout_s + 60) * 1000,
+      maxIterations: config.gateway.parent_max_iterations,
+    });
+    return { reply, newMessages: state.messages.slice(firstNew) };
+  }
+}

@@ -1,0 +1,52 @@
+import type { TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
+import { formatDuration } from './delivery/result-text.ts';
+
+const statusMarks: Record<string, string> = {
+  queued: '⏳ queued',
+  running: '🔄 running',
+  completed: '✅ completed',
+  failed: '❌ failed',
+  cancelled: '⏹️ cancelled',
+  timed_out: '⏱️ timed out',
+};
+
+export function statusLabel(status: string): string {
+  return statusMarks[status] ?? status;
+}
+
+/** Rows in tree order: each task followed by the tasks it started. */
+export function orderAsTree(rows: TaskBoardRow[]): TaskBoardRow[] {
+  const byParent = new Map<string | null, TaskBoardRow[]>();
+  const ids = new Set(rows.map((row) => row.taskId));
+  for (const row of rows) {
+    const parent = row.parentTaskId && ids.has(row.parentTaskId) ? row.parentTaskId : null;
+    byParent.set(parent, [...(byParent.get(parent) ?? []), row]);
+  }
+  const ordered: TaskBoardRow[] = [];
+  const visit = (parent: string | null) => {
+    for (const row of byParent.get(parent) ?? []) {
+      ordered.push(row);
+      visit(row.taskId);
+    }
+  };
+  visit(null);
+  return ordered;
+}
+
+/** The task board as Markdown text, for platforms without richer rendering and as a fallback. */
+export function renderBoardText(view: TaskBoardView): string {
+  const counts = new Map<string, number>();
+  for (const row of view.rows) counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
+  const summary = [...counts].map(([status, count]) => `${count} ${status.replace('_', ' ')}`).join(' · ');
+  const lines = [`**Tasks** · ${summary}${view.settled ? ' · all done' : ''}`];
+  for (const row of orderAsTree(view.rows)) {
+    const indent = '  '.repeat(Math.max(0, row.depth - 1));
+    const active = row.status === 'queued' || row.status === 'running';
+    lines.push(
+      `${indent}• \`${row.taskId}\` ${statusLabel(row.status)} · ${formatDuration(row.elapsedSeconds)} · ` +
+        `${row.steps} step${row.steps === 1 ? '' : 's'} — ${row.goal}`,
+    );
+    if (active && row.lastActivity) lines.push(`${indent}  ↳ ${row.lastActivity}`);
+  }
+  return lines.join('\n');
+}

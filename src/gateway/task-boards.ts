@@ -1,0 +1,145 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger.ts';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import { isTerminal, type TaskRecord } from '../tasks/task-record.ts';
+import type { TaskSignals } from '../tasks/task-signals.ts';
+import type { TaskStore } from '../tasks/task-store.ts';
+import { elapsedSeconds, shortGoal } from '../tools/delegation/task-views.ts';
+import type { ChatAdapter, ConversationRef, TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
+import { renderBoardText } from './render-board.ts';
+
+// When only elapsed times changed, edit at most this often: platforms rate-limit edits.
+const clockOnlyEditMs = 10_000;
+
+export interface TaskBoardsOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  store: TaskStore;
+  signals: TaskSignals;
+  adapterFor(platform: string): ChatAdapter | undefined;
+  intervalMs: number;
+  logger: Logger;
+}
+
+/**
+ * One live task board per thread: a message edited in place (at most once per interval) showing the
+ * thread's task tree, from the first task queued until every task on it has ended. Board state lives in
+ * Redis and a short lock picks one gateway per refresh, so several gateways never fight over a board.
+ */
+export class TaskBoards {
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private refreshing = false;
+
+  constructor(private readonly options: TaskBoardsOptions) {}
+
+  async start(): Promise<void> {
+    const { signals, redis, keys } = this.options;
+    await signals.start();
+    this.unsubscribe = signals.onAny((signal) => {
+      if (signal.kind !== 'queued') return;
+      void redis
+        .multi()
+        .hsetnx(keys.sessionBoard(signal.sessionKey), 'since', String(Date.now() - 1000))
+        .sadd(keys.liveBoards(), signal.sessionKey)
+        .exec();
+    });
+    this.timer = setInterval(() => void this.refreshAll(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
+    while (this.refreshing) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  private async refreshAll(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    const { redis, keys, logger, intervalMs } = this.options;
+    try {
+      const sessions = await redis.smembers(keys.liveBoards());
+      await Promise.all(
+        sessions.map(async (sessionKey) => {
+          const lock = await redis.set(keys.sessionBoardLock(sessionKey), '1', 'PX', intervalMs - 50, 'NX');
+          if (lock !== 'OK') return;
+          await this.refresh(sessionKey).catch((error: unknown) =>
+            logger.warn({ err: error, sessionKey }, 'task board refresh failed'),
+          );
+        }),
+      );
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /** Renders the board of one thread and posts or edits it when it changed. */
+  async refresh(sessionKey: string): Promise<void> {
+    const { redis, keys, store } = this.options;
+    const boardKey = keys.sessionBoard(sessionKey);
+    const board = await redis.hgetall(boardKey);
+    const since = Number(board.since ?? 0);
+    const records = (await store.listSession(sessionKey, { limit: 50 })).filter(
+      (record) => record.createdAt >= since,
+    );
+    if (records.length === 0) {
+      await redis.srem(keys.liveBoards(), sessionKey);
+      return;
+    }
+    const view = await this.viewOf(sessionKey, records);
+    const origin = records[0]!.origin;
+    const ref: ConversationRef = {
+      platform: origin.platform,
+      channel: origin.channel,
+      thread: origin.thread,
+    };
+    const adapter = this.options.adapterFor(ref.platform);
+    if (!adapter) return;
+    const fallbackText = renderBoardText(view);
+    const signature = JSON.stringify(view.rows.map(({ elapsedSeconds: _clock, ...rest }) => rest));
+    const now = Date.now();
+    const unchanged = board.signature === signature;
+    if (unchanged && !view.settled && now - Number(board.editedAt ?? 0) < clockOnlyEditMs) return;
+    const message = { kind: 'board' as const, board: view, fallbackText };
+    if (board.messageId) {
+      await adapter.edit(ref, board.messageId, message);
+      await redis.hset(boardKey, 'signature', signature, 'editedAt', String(now));
+    } else {
+      const sent = await adapter.send(ref, message);
+      await redis.hset(
+        boardKey,
+        'messageId',
+        sent.messageId,
+        'signature',
+        signature,
+        'editedAt',
+        String(now),
+      );
+    }
+    if (view.settled) {
+      // The board is final; the next task in this thread opens a new one below the conversation.
+      await redis.multi().del(boardKey).srem(keys.liveBoards(), sessionKey).exec();
+    }
+  }
+
+  private async viewOf(sessionKey: string, records: TaskRecord[]): Promise<TaskBoardView> {
+    const rows: TaskBoardRow[] = await Promise.all(
+      records.map(async (record) => {
+        const [last] = isTerminal(record.status) ? [] : await this.options.store.recentEvents(record.id, 1);
+        return {
+          taskId: record.id,
+          parentTaskId: record.parentTaskId,
+          depth: record.depth,
+          goal: shortGoal(record.goal, 90),
+          status: record.status,
+          elapsedSeconds: Math.round(elapsedSeconds(record)),
+          steps: record.steps,
+          lastActivity: last ? `${last.type} ${last.text}`.slice(0, 140) : '',
+        };
+      }),
+    );
+    rows.reverse();
+    return { sessionKey, rows, settled: records.every((record) => isTerminal(record.status)) };
+  }
+}

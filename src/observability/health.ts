@@ -1,0 +1,71 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+
+export interface HealthCheckOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  /** The chat adapters this process runs; none for a worker-only process. */
+  adapters: Array<{ platform: string; isHealthy(): boolean }>;
+  /** Longest the Redis checks may take before Redis counts as down; default 1000 ms. */
+  timeoutMs?: number;
+}
+
+export interface HealthReport {
+  /** Redis answers and every adapter is healthy. Zero workers is reported, not failing. */
+  ok: boolean;
+  redis: 'ok' | 'down';
+  adapters: Record<string, 'ok' | 'down'>;
+  /** Worker processes that wrote a heartbeat in the last 30 s (keys with a 30 s TTL, renewed every 10 s). */
+  workers: number;
+}
+
+/** The `/healthz` check: Redis PING, adapters, and live workers counted from their heartbeat keys. */
+export async function checkHealth(options: HealthCheckOptions): Promise<HealthReport> {
+  const timeoutMs = options.timeoutMs ?? 1000;
+  const adapters: HealthReport['adapters'] = {};
+  for (const adapter of options.adapters) {
+    let healthy: boolean;
+    try {
+      healthy = adapter.isHealthy();
+    } catch {
+      healthy = false;
+    }
+    // Two adapters of one platform: the platform is down if either is.
+    adapters[adapter.platform] = healthy && adapters[adapter.platform] !== 'down' ? 'ok' : 'down';
+  }
+
+  // ioredis queues commands while disconnected (maxRetriesPerRequest: null), so only a time-out tells.
+  const redis: HealthReport['redis'] = await withTimeout(options.redis.ping(), timeoutMs).then(
+    () => 'ok' as const,
+    () => 'down' as const,
+  );
+  const workers =
+    redis === 'ok'
+      ? await withTimeout(countKeys(options.redis, options.keys.workerHeartbeatPattern()), timeoutMs).catch(
+          () => 0,
+        )
+      : 0;
+
+  const adaptersOk = Object.values(adapters).every((state) => state === 'ok');
+  return { ok: redis === 'ok' && adaptersOk, redis, adapters, workers };
+}
+
+/** SCAN, never KEYS: a large keyspace must not block Redis for everyone else. */
+async function countKeys(redis: Redis, pattern: string): Promise<number> {
+  const seen = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    for (const key of keys) seen.add(key);
+    cursor = next;
+  } while (cursor !== '0');
+  return seen.size;
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,157 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ModelCallRecord } from '../llm/openai-model-client.ts';
+import { type TaskStatus, taskStatuses } from '../tasks/task-record.ts';
+
+export type DeliveryOutcome = 'posted' | 'failed' | 'retried';
+
+export interface MetricsOptions {
+  /** Read on every scrape for the `baton_tasks` gauge (all tasks Redis holds, by status). */
+  countTasksByStatus?: () => Promise<Record<TaskStatus, number>>;
+  /** Read on every scrape for `baton_queue_jobs`, e.g. BullMQ `queue.getJobCounts('waiting', 'active', 'delayed', 'failed')`. */
+  queueCounts?: () => Promise<Record<string, number>>;
+  /** Longest a scrape-time read may take before its gauge is left empty for that scrape; default 2000 ms. */
+  readTimeoutMs?: number;
+  /** Node process metrics (`process_*`, `nodejs_*`, standard names for stock dashboards); default true. */
+  processMetrics?: boolean;
+}
+
+/** Baton's Prometheus metrics, in a registry of their own (never prom-client's global one). */
+export interface BatonMetrics {
+  registry: Registry;
+  /** Pass as the model client's `onCall` (BatonRuntime `onModelCall`). */
+  recordModelCall(record: ModelCallRecord): void;
+  recordDelivery(outcome: DeliveryOutcome): void;
+  recordTaskEnded(status: TaskStatus): void;
+  /** The text exposition for `GET /metrics`; runs the scrape-time collectors first. */
+  render(): Promise<string>;
+  /** The `content-type` header to send with `render()`. */
+  contentType: string;
+}
+
+// Model calls run from well under a second to the two-minute call time-out, retries included.
+const modelLatencyBuckets = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320];
+
+export function createMetrics(options: MetricsOptions = {}): BatonMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const readTimeoutMs = options.readTimeoutMs ?? 2000;
+  const failedReads = new Map<string, number>();
+  const readsInFlight: Array<Promise<void>> = [];
+  /**
+   * A failed or slow read (Redis away: ioredis queues commands until it is back) empties its gauge for
+   * this scrape instead of failing or stalling the whole scrape, or showing stale numbers.
+   */
+  const readSafely = (gauge: Gauge<string>, collector: string, read: () => Promise<void>) => {
+    const reading = withTimeout(read(), readTimeoutMs).catch(() => {
+      gauge.reset();
+      failedReads.set(collector, (failedReads.get(collector) ?? 0) + 1);
+    });
+    readsInFlight.push(reading);
+    return reading;
+  };
+
+  const { countTasksByStatus, queueCounts } = options;
+  new Gauge({
+    name: 'baton_tasks',
+    help: 'Tasks held in Redis, by status.',
+    labelNames: ['status'] as const,
+    registers,
+    async collect() {
+      if (!countTasksByStatus) return;
+      await readSafely(this, 'tasks', async () => {
+        const counts = await countTasksByStatus();
+        for (const status of taskStatuses) this.set({ status }, counts[status] ?? 0);
+      });
+    },
+  });
+  new Gauge({
+    name: 'baton_queue_jobs',
+    help: 'Child jobs in the BullMQ queue, by state.',
+    labelNames: ['state'] as const,
+    registers,
+    async collect() {
+      if (!queueCounts) return;
+      await readSafely(this, 'queue', async () => {
+        const counts = await queueCounts();
+        this.reset();
+        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+      });
+    },
+  });
+  // Registered after the gauges, so a scrape has started their reads (prom-client starts every metric's
+  // collect in registration order) and this one can wait for them and count this scrape's failures.
+  new Counter({
+    name: 'baton_metrics_read_errors_total',
+    help: 'Scrape-time reads that failed or timed out (their gauge is empty for that scrape), by collector.',
+    labelNames: ['collector'] as const,
+    registers,
+    async collect() {
+      await Promise.all(readsInFlight.splice(0));
+      for (const [collector, count] of failedReads) this.inc({ collector }, count);
+      failedReads.clear();
+    },
+  });
+
+  const modelLatency = new Histogram({
+    name: 'baton_model_call_duration_seconds',
+    help: 'Model calls from the first attempt to the end, retries included, by route and outcome (ok or error code).',
+    labelNames: ['route', 'outcome'] as const,
+    buckets: modelLatencyBuckets,
+    registers,
+  });
+  const modelRetries = new Counter({
+    name: 'baton_model_call_retries_total',
+    help: 'Extra attempts model calls needed (429, 5xx, time-outs), by route.',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  const modelTokens = new Counter({
+    name: 'baton_model_tokens_total',
+    help: 'Tokens the model endpoints reported, by route and kind (prompt or completion).',
+    labelNames: ['route', 'kind'] as const,
+    registers,
+  });
+  const deliveries = new Counter({
+    name: 'baton_deliveries_total',
+    help: 'Result deliveries to chat threads, by outcome (posted, failed, retried).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const tasksEnded = new Counter({
+    name: 'baton_tasks_ended_total',
+    help: 'Tasks that reached an end status in this process, by status.',
+    labelNames: ['status'] as const,
+    registers,
+  });
+
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    recordModelCall(record) {
+      const route = record.route;
+      modelLatency.observe({ route, outcome: record.outcome }, record.latency_ms / 1000);
+      if (record.attempts > 1) modelRetries.inc({ route }, record.attempts - 1);
+      // Zero increments still create the series, so a route shows up before its first tokens.
+      modelTokens.inc({ route, kind: 'prompt' }, record.usage.prompt_tokens);
+      modelTokens.inc({ route, kind: 'completion' }, record.usage.completion_tokens);
+    },
+    recordDelivery(outcome) {
+      deliveries.inc({ outcome });
+    },
+    recordTaskEnded(status) {
+      tasksEnded.inc({ status });
+    },
+    render: () => registry.metrics(),
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
