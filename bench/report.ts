@@ -19,9 +19,11 @@ export interface Machine {
   redis: string;
   os: string;
   date: string;
+  /** 1-minute load averages when the run started and ended: other work on the machine skews the figures. */
+  load: { start: number; end: number };
 }
 
-export function describeMachine(): Machine {
+export function describeMachine(loadAtStart: number): Machine {
   const redis = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   const redisVersion = /v=(\S+)/.exec(redis.stdout ?? '')?.[1] ?? 'unknown';
   return {
@@ -32,6 +34,7 @@ export function describeMachine(): Machine {
     redis: redisVersion,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    load: { start: loadAtStart, end: os.loadavg()[0]! },
   };
 }
 
@@ -76,7 +79,9 @@ function markdownBlock(results: BenchResult[], failures: Failure[], machine: Mac
   const lines = [
     startMarker,
     `Last run: ${machine.date} — ${machine.nproc} CPU(s) (\`nproc\`), ${escapeCell(machine.cpu)}, ` +
-      `${machine.memoryGb} GB RAM, Node ${machine.node}, redis-server ${machine.redis}, ${machine.os}.`,
+      `${machine.memoryGb} GB RAM, Node ${machine.node}, redis-server ${machine.redis}, ${machine.os}; ` +
+      `1-minute load average ${machine.load.start.toFixed(2)} at the start, ${machine.load.end.toFixed(2)} at the end` +
+      `${Math.max(machine.load.start, machine.load.end) > machine.nproc / 2 ? ' (other work was running: figures are skewed)' : ''}.`,
     '',
     '| figure | value | unit | goal | |',
     '| --- | ---: | --- | --- | --- |',

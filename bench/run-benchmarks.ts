@@ -3,7 +3,8 @@
  * writes bench/results.json and the figures block of bench/README.md. Everything it started is stopped,
  * also on failure; the exit code is non-zero when a benchmark crashed.
  *
- * Only these benchmarks: `npm run bench -- dispatch steer` (names: see `benchmarks` below).
+ * Only some benchmarks: `npm run bench -- dispatch steer` (names: see `benchmarks` below); such a partial
+ * run prints its table but leaves results.json and README.md as they were.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -39,6 +40,7 @@ async function main(): Promise<number> {
   const selected =
     only.length > 0 ? benchmarks.filter((benchmark) => only.includes(benchmark.name)) : benchmarks;
 
+  const loadAtStart = os.loadavg()[0]!;
   const cleanup = new CleanupStack();
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`bench: ${signal}, stopping everything\n`);
@@ -55,9 +57,14 @@ async function main(): Promise<number> {
     const redis = await startLocalRedisServer({ dataDirectory: directory, persistent: false });
     cleanup.add('stop redis-server', () => redis.stop());
     log(
-      `bench: redis-server on ${redis.url} (pid ${redis.pid}), ${os.availableParallelism()} CPU(s), Node ${process.version}`,
+      `bench: redis-server on ${redis.url} (pid ${redis.pid}), ${os.availableParallelism()} CPU(s), ` +
+        `Node ${process.version}, load average ${loadAtStart.toFixed(2)}`,
     );
-    const context: BenchContext = { redisUrl: redis.url, log: (line) => log(`  ${line}`) };
+    const context: BenchContext = {
+      redisUrl: redis.url,
+      redisPid: redis.pid,
+      log: (line) => log(`  ${line}`),
+    };
 
     for (const benchmark of selected) {
       log(`bench: ${benchmark.name} …`);
@@ -85,9 +92,12 @@ async function main(): Promise<number> {
   log('');
   log(formatTable(results));
   log('');
-  const machine = describeMachine();
-  log(`results: ${writeResultsJson(results)}`);
-  log(`readme:  ${updateReadme(results, failures, machine)}`);
+  if (only.length > 0) {
+    log('partial run: bench/results.json and bench/README.md are left as they were');
+  } else {
+    log(`results: ${writeResultsJson(results)}`);
+    log(`readme:  ${updateReadme(results, failures, describeMachine(loadAtStart))}`);
+  }
   if (failures.length > 0) {
     process.stderr.write(
       `bench: ${failures.length} benchmark(s) crashed: ${failures.map((f) => f.benchmark).join(', ')}\n`,

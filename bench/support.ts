@@ -7,6 +7,7 @@ import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig, mergeLayers } from '../src/config/load-config.ts';
 import type { BatonConfig } from '../src/config/schema.ts';
+import type { ModelClient } from '../src/llm/model-client.ts';
 import { createSilentLogger } from '../src/logging/logger.ts';
 import { BatonRuntime } from '../src/runtime/baton-runtime.ts';
 import type { TaskOrigin } from '../src/tasks/task-record.ts';
@@ -28,6 +29,7 @@ export interface BenchResult {
 /** What every benchmark gets from the runner. */
 export interface BenchContext {
   redisUrl: string;
+  redisPid: number;
   log(line: string): void;
 }
 
@@ -214,12 +216,14 @@ export async function startRuntime(
   redisUrl: string,
   layer: Record<string, unknown>,
   what: string,
+  model?: ModelClient,
 ) {
   const runtime = new BatonRuntime({
     config: buildBenchConfig(layer),
     redisUrl,
     logger: createSilentLogger(),
     env: benchEnv(),
+    ...(model ? { model } : {}),
   });
   cleanup.add(`close ${what} runtime`, () => runtime.close(0));
   await runtime.start();

@@ -42,7 +42,8 @@ export class TaskBoards {
         .multi()
         .hsetnx(keys.sessionBoard(signal.sessionKey), 'since', String(Date.now() - 1000))
         .sadd(keys.liveBoards(), signal.sessionKey)
-        .exec();
+        .exec()
+        .catch(() => undefined);
     });
     this.timer = setInterval(() => void this.refreshAll(), this.options.intervalMs);
     this.timer.unref();
@@ -59,7 +60,10 @@ export class TaskBoards {
     this.refreshing = true;
     const { redis, keys, logger, intervalMs } = this.options;
     try {
-      const sessions = await redis.smembers(keys.liveBoards());
+      const sessions = await redis.smembers(keys.liveBoards()).catch((error: unknown) => {
+        logger.warn({ err: error }, 'reading live task boards failed');
+        return [] as string[];
+      });
       await Promise.all(
         sessions.map(async (sessionKey) => {
           const lock = await redis.set(keys.sessionBoardLock(sessionKey), '1', 'PX', intervalMs - 50, 'NX');

@@ -130,6 +130,13 @@ export class BatonRuntime {
     return worker;
   }
 
+  /** Drops every Redis connection at once, as a killed process would (tests of crash recovery). */
+  killConnections(): void {
+    for (const connection of [this.redis, this.subscriber, this.queueConnection, ...this.workerConnections]) {
+      connection.disconnect();
+    }
+  }
+
   /** Drains workers (running children go back to the queue after the grace period), then closes connections. */
   async close(graceMs = this.config.worker.shutdown_grace_s * 1000): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));

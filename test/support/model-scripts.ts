@@ -34,7 +34,8 @@ export type GoalScript = (request: RecordedRequest, callNumber: number) => FakeR
 export function scriptByGoal(scripts: Record<string, GoalScript>, parent?: GoalScript): FakeHandler {
   const calls = new Map<string, number>();
   return (request) => {
-    const key = isParentRequest(request) ? '__parent__' : (goalOf(request) ?? '__unknown__');
+    // Anything that is not a child (no goal in its system prompt) is a parent agent's request.
+    const key = goalOf(request) === null ? '__parent__' : goalOf(request)!;
     const script = key === '__parent__' ? parent : scripts[key];
     if (!script) return undefined;
     const callNumber = (calls.get(key) ?? 0) + 1;
