@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
-import type { TaskOrigin } from '../tasks/task-record.ts';
+import type { TaskOrigin, TaskStatus } from '../tasks/task-record.ts';
 import type {
   ChatAdapter,
   ChatCommand,
@@ -42,6 +42,8 @@ export interface GatewayOptions {
   access: AccessCheck;
   logger: Logger;
   onDelivery?(outcome: DeliveryOutcome): void;
+  /** Called once per ended top-level task, across all gateways (for metrics). */
+  onTaskEnded?(status: TaskStatus): void;
 }
 
 const typingEveryMs = 8000;
@@ -103,7 +105,9 @@ export class Gateway implements GatewaySink {
       logger,
       ...(options.onDelivery ? { onDelivery: options.onDelivery } : {}),
     });
-    this.pump = new EndingsPump(runtime.connect('endings'), keys, this.delivery.queue, this.id, logger);
+    this.pump = new EndingsPump(runtime.connect('endings'), keys, this.delivery.queue, this.id, logger, (status) =>
+      options.onTaskEnded?.(status),
+    );
   }
 
   addAdapter(adapter: ChatAdapter): void {

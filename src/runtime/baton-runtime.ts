@@ -15,6 +15,7 @@ import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts
 import type { Tool } from '../tools/tool.ts';
 import { delegationToolsetName, ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { createWebToolset } from '../tools/web/web-toolset.ts';
+import { createDemoTools, demoToolsetName } from '../demo/demo-toolset.ts';
 import { ChildWorker } from '../worker/child-worker.ts';
 
 export interface BatonRuntimeOptions {
@@ -71,6 +72,8 @@ export class BatonRuntime {
       logger,
     });
     this.toolsets.register('web', () => createWebToolset(config.tools));
+    // Progress notes only; the offline demo model's children use it to show their steps.
+    this.toolsets.register(demoToolsetName, () => createDemoTools());
     const delegationTools = createDelegationTools(this.service, config);
     this.toolsets.register(delegationToolsetName, () => delegationTools);
     this.model =

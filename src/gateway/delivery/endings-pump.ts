@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../logging/logger.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
+import type { TaskStatus } from '../../tasks/task-record.ts';
 
 const groupName = 'gateways';
 const blockMs = 2000;
@@ -25,6 +26,7 @@ export class EndingsPump {
     private readonly deliveries: Queue<{ taskId: string }>,
     private readonly consumerName: string,
     private readonly logger: Logger,
+    private readonly onEnding: (status: TaskStatus) => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -90,5 +92,6 @@ export class EndingsPump {
     });
     await this.deliveries.addBulk(jobs);
     await this.reader.xack(this.keys.taskEndings(), groupName, ...valid.map(([id]) => id));
+    for (const [, fields] of valid) this.onEnding(fields[fields.indexOf('status') + 1] as TaskStatus);
   }
 }

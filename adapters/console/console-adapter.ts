@@ -1,0 +1,188 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { Redis } from 'ioredis';
+import type { BatonConfig } from '../../src/config/schema.ts';
+import { BatonError } from '../../src/errors.ts';
+import type {
+  ChatAdapter,
+  ConversationRef,
+  GatewaySink,
+  OutboundMessage,
+  PlatformLimits,
+} from '../../src/gateway/chat-adapter.ts';
+import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
+import type { Logger } from '../../src/logging/logger.ts';
+import type { RedisKeys } from '../../src/redis/redis-keys.ts';
+import type { TaskSignals } from '../../src/tasks/task-signals.ts';
+import type { TaskStore } from '../../src/tasks/task-store.ts';
+import { ConsoleLiveEvents } from './console-live-events.ts';
+import { createConsoleApp } from './console-routes.ts';
+import { isLoopbackHost } from './console-security.ts';
+import { loadStaticFiles } from './console-static-files.ts';
+import { ConsoleStore, consoleThreadIdPattern, type TranscriptEntry } from './console-store.ts';
+import { TaskTreeReader } from './console-task-tree.ts';
+
+export interface ConsoleAdapterOptions {
+  config: BatonConfig['console'];
+  /** Commands and publishes. */
+  redis: Redis;
+  /** A dedicated connection for the console's pub/sub subscription. */
+  subscriberRedis: Redis;
+  keys: RedisKeys;
+  store: TaskStore;
+  signals: TaskSignals;
+  logger: Logger;
+  /** Shown as a badge in the page header, e.g. "offline demo model". */
+  modelLabel?: string;
+  /** Mounts more routes on the console's server (behind the same token), e.g. /healthz and /metrics. */
+  extraRoutes?: (app: Hono) => void;
+  /** Transcript entries kept per thread; default 500. */
+  maxEntriesPerThread?: number;
+}
+
+/** The local web console: threads like a channel's, the live task tree of every session, steer and cancel. */
+export class ConsoleAdapter implements ChatAdapter {
+  readonly platform = 'console';
+  readonly limits: PlatformLimits = { maxMessageChars: 20_000 };
+  private readonly options: ConsoleAdapterOptions;
+  private readonly logger: Logger;
+  private readonly consoleStore: ConsoleStore;
+  private readonly live: ConsoleLiveEvents;
+  private readonly taskTree: TaskTreeReader;
+  private server: Server | null = null;
+  private listening = false;
+  private address: string | null = null;
+
+  constructor(options: ConsoleAdapterOptions) {
+    this.options = options;
+    this.logger = options.logger.child({ adapter: 'console' });
+    this.consoleStore = new ConsoleStore({
+      redis: options.redis,
+      keys: options.keys,
+      ...(options.maxEntriesPerThread ? { maxEntriesPerThread: options.maxEntriesPerThread } : {}),
+    });
+    this.taskTree = new TaskTreeReader(options.store, this.consoleStore);
+    this.live = new ConsoleLiveEvents({
+      subscriber: options.subscriberRedis,
+      redis: options.redis,
+      allTasksKey: options.keys.allTasks(),
+      consoleStore: this.consoleStore,
+      taskTree: this.taskTree,
+      signals: options.signals,
+      logger: this.logger,
+    });
+  }
+
+  /** e.g. `http://127.0.0.1:8787`, once started. */
+  get url(): string | null {
+    return this.address;
+  }
+
+  async start(sink: GatewaySink): Promise<void> {
+    const { host, port, token } = this.options.config;
+    if (!isLoopbackHost(host) && !token) {
+      throw new BatonError(
+        'config_invalid',
+        `console.host ${host} is not a loopback address: set console.token, or bind to 127.0.0.1`,
+        { fault: 'user' },
+      );
+    }
+    const app = createConsoleApp({
+      consoleStore: this.consoleStore,
+      taskStore: this.options.store,
+      taskTree: this.taskTree,
+      live: this.live,
+      sink: () => sink,
+      logger: this.logger,
+      token,
+      bindHost: host,
+      staticFiles: await loadStaticFiles(),
+      modelLabel: this.options.modelLabel ?? null,
+      ...(this.options.extraRoutes ? { extraRoutes: this.options.extraRoutes } : {}),
+    });
+    await this.live.start();
+    try {
+      const server = await new Promise<Server>((resolve, reject) => {
+        const created = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(created as Server));
+        created.once('error', reject);
+      });
+      this.server = server;
+      this.listening = true;
+      server.on('close', () => {
+        this.listening = false;
+      });
+      const bound = server.address() as AddressInfo;
+      const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+      this.address = `http://${shownHost}:${bound.port}`;
+      this.logger.info({ url: this.address, token: token ? 'required' : 'none' }, 'console listening');
+    } catch (error) {
+      await this.live.stop();
+      throw new BatonError('config_invalid', `the console could not listen on ${host}:${port}`, {
+        fault: 'system',
+        cause: error,
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.live.stop();
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Open event streams would hold close() forever.
+      server.closeAllConnections();
+    });
+    this.listening = false;
+  }
+
+  async send(ref: ConversationRef, message: OutboundMessage): Promise<{ messageId: string }> {
+    const threadId = this.threadOf(ref);
+    const entry = await this.consoleStore.append(threadId, entryContent(message));
+    return { messageId: entry.id };
+  }
+
+  async edit(ref: ConversationRef, messageId: string, message: OutboundMessage): Promise<void> {
+    const threadId = this.threadOf(ref);
+    const replaced = await this.consoleStore.replace(threadId, messageId, entryContent(message));
+    if (!replaced) {
+      throw new PlatformSendError(`console message ${messageId} is no longer in thread ${threadId}`, {
+        retryable: false,
+      });
+    }
+  }
+
+  async showTyping(ref: ConversationRef): Promise<void> {
+    await this.consoleStore.publish({ type: 'typing', threadId: this.threadOf(ref) });
+  }
+
+  /** Browsers connected to this process's event stream (a gauge for /metrics). */
+  get connectedClients(): number {
+    return this.live.clientCount;
+  }
+
+  isHealthy(): boolean {
+    return this.listening;
+  }
+
+  private threadOf(ref: ConversationRef): string {
+    if (ref.platform !== this.platform || !consoleThreadIdPattern.test(ref.thread)) {
+      throw new PlatformSendError(
+        `not a console conversation: ${ref.platform}:${ref.channel}:${ref.thread}`,
+        {
+          retryable: false,
+        },
+      );
+    }
+    return ref.thread;
+  }
+}
+
+function entryContent(message: OutboundMessage): Pick<TranscriptEntry, 'role' | 'text' | 'board'> {
+  return message.kind === 'board'
+    ? { role: 'board', text: message.fallbackText, board: message.board }
+    : { role: 'bot', text: message.text };
+}

@@ -1,0 +1,222 @@
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
+import type { Logger } from '../../src/logging/logger.ts';
+import { taskIdPattern } from '../../src/tasks/task-ids.ts';
+import { isTerminal } from '../../src/tasks/task-record.ts';
+import type { TaskStore } from '../../src/tasks/task-store.ts';
+import { durationSeconds, elapsedSeconds, eventLine } from '../../src/tools/delegation/task-views.ts';
+import type { ConsoleLiveEvents } from './console-live-events.ts';
+import { consoleSecurity } from './console-security.ts';
+import type { StaticFile } from './console-static-files.ts';
+import type { ConsoleStore, ConsoleThread } from './console-store.ts';
+import type { TaskTreeReader } from './console-task-tree.ts';
+
+/** The person at the local console: trusted by construction (DESIGN.md, Security). */
+export const consoleUser: ChatUser = { id: 'console', name: 'You', roleIds: [], trusted: true };
+
+/** Longest message a person may send from the page, in characters. */
+export const maxConsoleInputChars = 8000;
+/** Events shown in a task's detail panel. */
+const detailEventCount = 30;
+
+const newThreadBody = z.strictObject({ title: z.string().trim().min(1).max(120).optional() });
+const newMessageBody = z.strictObject({
+  text: z
+    .string()
+    .max(maxConsoleInputChars)
+    .transform((text) => text.trim())
+    .pipe(z.string().min(1, 'text must not be empty')),
+});
+const steerBody = z.strictObject({
+  message: z
+    .string()
+    .max(4000)
+    .transform((text) => text.trim())
+    .pipe(z.string().min(1, 'message must not be empty')),
+});
+const cancelBody = z.strictObject({});
+
+export interface ConsoleRoutesOptions {
+  consoleStore: ConsoleStore;
+  taskStore: TaskStore;
+  taskTree: TaskTreeReader;
+  live: ConsoleLiveEvents;
+  /** The gateway, once the adapter has started. */
+  sink: () => GatewaySink;
+  logger: Logger;
+  token: string | null;
+  bindHost: string;
+  staticFiles: ReadonlyMap<string, StaticFile>;
+  modelLabel: string | null;
+  extraRoutes?: (app: Hono) => void;
+}
+
+type ParsedBody<T> = { ok: true; value: T } | { ok: false; response: Response };
+
+/** Reads and validates a JSON body; an empty body counts as `{}`. */
+async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<ParsedBody<T>> {
+  const raw = await c.req.text();
+  let json: unknown = {};
+  if (raw.trim() !== '') {
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      return { ok: false, response: c.json({ error: 'the body is not valid JSON' }, 400) };
+    }
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issues = parsed.error.issues.map((issue) => ({
+    path: issue.path.join('.') || '(body)',
+    message: issue.message,
+  }));
+  const error = `invalid request body: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`;
+  return { ok: false, response: c.json({ error, issues }, 400) };
+}
+
+function threadRef(thread: ConsoleThread): ConversationRef {
+  return { platform: 'console', channel: 'console', thread: thread.id };
+}
+
+/** The console's HTTP surface: the page, the JSON API and the event stream. */
+export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
+  const { consoleStore, taskStore } = options;
+  const app = new Hono();
+  app.use('*', consoleSecurity({ token: options.token, bindHost: options.bindHost }));
+  app.use(
+    '/api/*',
+    bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json({ error: 'the body is too large' }, 413) }),
+  );
+  options.extraRoutes?.(app);
+
+  app.get('/api/info', (c) =>
+    c.json({ platform: 'console', modelLabel: options.modelLabel, maxInputChars: maxConsoleInputChars }),
+  );
+
+  app.get('/api/threads', async (c) => c.json({ threads: await consoleStore.listThreads() }));
+
+  app.post('/api/threads', async (c) => {
+    const body = await readBody(c, newThreadBody);
+    if (!body.ok) return body.response;
+    return c.json({ thread: await consoleStore.createThread(body.value.title) }, 201);
+  });
+
+  app.get('/api/threads/:id/messages', async (c) => {
+    const thread = await consoleStore.getThread(c.req.param('id'));
+    if (!thread) return c.json({ error: 'no such thread' }, 404);
+    return c.json({ thread, entries: await consoleStore.entries(thread.id) });
+  });
+
+  app.post('/api/threads/:id/messages', async (c) => {
+    const thread = await consoleStore.getThread(c.req.param('id'));
+    if (!thread) return c.json({ error: 'no such thread' }, 404);
+    const body = await readBody(c, newMessageBody);
+    if (!body.ok) return body.response;
+    const posted = await consoleStore.append(thread.id, {
+      role: 'user',
+      text: body.value.text,
+      state: 'sending',
+    });
+    let outcome: Awaited<ReturnType<GatewaySink['onMessage']>>;
+    try {
+      outcome = await options.sink().onMessage({
+        ref: threadRef(thread),
+        user: consoleUser,
+        text: body.value.text,
+        messageId: posted.id,
+        eventId: posted.id,
+      });
+    } catch (error) {
+      options.logger.error({ err: error, thread: thread.id }, 'the gateway did not take a console message');
+      await consoleStore.replace(thread.id, posted.id, { state: 'failed', note: 'not delivered; try again' });
+      return c.json({ error: 'the gateway could not take the message; try again' }, 503);
+    }
+    const change = !outcome.accepted
+      ? { state: 'refused' as const, note: outcome.refusal ?? 'refused' }
+      : outcome.queuedBehind > 0
+        ? { state: 'queued' as const, note: `${outcome.queuedBehind} ahead` }
+        : { state: 'received' as const, note: undefined };
+    const entry = (await consoleStore.replace(thread.id, posted.id, change)) ?? { ...posted, ...change };
+    return c.json(
+      {
+        entry,
+        accepted: outcome.accepted,
+        queuedBehind: outcome.queuedBehind,
+        ...(outcome.refusal ? { refusal: outcome.refusal } : {}),
+      },
+      201,
+    );
+  });
+
+  app.get('/api/tasks', async (c) => c.json(await options.taskTree.snapshot()));
+
+  app.get('/api/tasks/:id', async (c) => {
+    const taskId = c.req.param('id');
+    const record = taskIdPattern.test(taskId) ? await taskStore.get(taskId) : null;
+    if (!record) return c.json({ error: 'no such task' }, 404);
+    const [events, fullSummary] = await Promise.all([
+      taskStore.recentEvents(taskId, detailEventCount),
+      isTerminal(record.status) ? taskStore.fullSummary(taskId) : Promise.resolve(null),
+    ]);
+    return c.json({
+      task: { ...record, elapsedSeconds: elapsedSeconds(record), durationSeconds: durationSeconds(record) },
+      events: events.map((event) => ({ ...event, line: eventLine(event) })),
+      summary: isTerminal(record.status) ? (fullSummary ?? record.summary) : null,
+    });
+  });
+
+  /** Steer and cancel go through the gateway's command router, like the same words typed in a chat. */
+  async function runTaskCommand(c: Context, taskId: string, text: string): Promise<Response> {
+    const record = taskIdPattern.test(taskId) ? await taskStore.get(taskId) : null;
+    if (!record) return c.json({ error: 'no such task' }, 404);
+    const ref: ConversationRef = {
+      platform: record.origin.platform,
+      channel: record.origin.channel,
+      thread: record.origin.thread,
+    };
+    const reply = await options.sink().onCommand({ ref, user: consoleUser, text });
+    return c.json({ reply: reply.text, ephemeral: reply.ephemeral });
+  }
+
+  app.post('/api/tasks/:id/steer', async (c) => {
+    const body = await readBody(c, steerBody);
+    if (!body.ok) return body.response;
+    const taskId = c.req.param('id');
+    return runTaskCommand(c, taskId, `steer ${taskId} ${body.value.message}`);
+  });
+
+  app.post('/api/tasks/:id/cancel', async (c) => {
+    const body = await readBody(c, cancelBody);
+    if (!body.ok) return body.response;
+    const taskId = c.req.param('id');
+    return runTaskCommand(c, taskId, `cancel ${taskId}`);
+  });
+
+  app.get('/api/events', (c) => streamSSE(c, (stream) => options.live.serve(stream, c.req.raw.signal)));
+
+  app.get('/', (c) => serveStatic(c, options.staticFiles.get('index.html')));
+  app.get('/:file{[a-z0-9-]+\\.(?:js|css|svg|html)}', (c) =>
+    serveStatic(c, options.staticFiles.get(c.req.param('file'))),
+  );
+
+  app.notFound((c) =>
+    c.req.path.startsWith('/api/') ? c.json({ error: 'not found' }, 404) : c.text('not found', 404),
+  );
+  app.onError((error, c) => {
+    options.logger.error({ err: error, path: c.req.path }, 'console request failed');
+    return c.req.path.startsWith('/api/')
+      ? c.json({ error: 'internal error' }, 500)
+      : c.text('internal error', 500);
+  });
+  return app;
+}
+
+function serveStatic(c: Context, file: StaticFile | undefined): Response {
+  if (!file) return c.text('not found', 404);
+  c.header('Content-Type', file.contentType);
+  c.header('Cache-Control', 'no-cache');
+  return c.body(file.body);
+}

@@ -1,0 +1,283 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { customAlphabet } from 'nanoid';
+import type { TaskBoardView } from '../../src/gateway/chat-adapter.ts';
+import type { RedisKeys } from '../../src/redis/redis-keys.ts';
+
+/** A console thread: one conversation (one parent session) in the console's channel. */
+export interface ConsoleThread {
+  id: string;
+  title: string;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  /** Last appended entry, in milliseconds since the epoch; the thread list is ordered by it. */
+  updatedAt: number;
+}
+
+/** What happened to a message a person sent: shown under it on the page. */
+export type UserEntryState = 'sending' | 'received' | 'queued' | 'refused' | 'failed';
+
+/** One line of a thread's transcript; `board` entries carry a live task board instead of text. */
+export interface TranscriptEntry {
+  id: string;
+  role: 'user' | 'bot' | 'board';
+  /** Markdown; for a board, the fallback text. */
+  text: string;
+  board?: TaskBoardView;
+  /** Milliseconds since the epoch, when first posted. */
+  at: number;
+  /** Set when the entry was replaced; milliseconds since the epoch. */
+  editedAt?: number;
+  state?: UserEntryState;
+  /** A short explanation of `state`, e.g. `2 ahead` or a refusal. */
+  note?: string;
+}
+
+/** Carried over Redis pub/sub so every gateway process's browsers see the same thing. */
+export type ConsoleEvent =
+  | {
+      type: 'transcript';
+      op: 'append' | 'edit';
+      threadId: string;
+      entry: TranscriptEntry;
+      thread: ConsoleThread | null;
+    }
+  | { type: 'typing'; threadId: string }
+  | { type: 'thread'; thread: ConsoleThread };
+
+export const consoleThreadIdPattern = /^[a-z0-9]{6,24}$/;
+const newThreadId = customAlphabet('23456789abcdefghjkmnpqrstuvwxyz', 8);
+const newEntryId = customAlphabet('23456789abcdefghjkmnpqrstuvwxyz', 12);
+export const defaultThreadTitle = 'New thread';
+
+// Appends an entry id to the thread's order list and its JSON to the entry hash, touches the thread index,
+// gives an untitled thread the title offered (ARGV[6]), and trims the oldest entries past the cap.
+const appendScript = `
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('HSET', KEYS[2], 'id', ARGV[1], 'title', ARGV[7], 'createdAt', ARGV[4], 'autoTitle', '1')
+end
+redis.call('HSET', KEYS[2], 'updatedAt', ARGV[4])
+local retitled = 0
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[2], 'autoTitle') == '1' then
+  redis.call('HSET', KEYS[2], 'title', ARGV[6], 'autoTitle', '0')
+  retitled = 1
+end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+local excess = redis.call('LLEN', KEYS[3]) - tonumber(ARGV[5])
+while excess > 0 do
+  local oldest = redis.call('LPOP', KEYS[3])
+  redis.call('HDEL', KEYS[4], oldest)
+  excess = excess - 1
+end
+return retitled
+`;
+
+// Replaces an entry only while it still exists (it may have been trimmed away).
+const replaceScript = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+export interface ConsoleStoreOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  /** Entries kept per thread; older ones are dropped. Default 500. */
+  maxEntriesPerThread?: number;
+}
+
+/** Console threads and transcripts in Redis, shared by every gateway process, plus the event channel. */
+export class ConsoleStore {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly maxEntries: number;
+  private readonly scriptHashes = new Map<string, string>();
+
+  constructor(options: ConsoleStoreOptions) {
+    this.redis = options.redis;
+    this.prefix = `${options.keys.prefix}:console`;
+    this.maxEntries = options.maxEntriesPerThread ?? 500;
+  }
+
+  /** Pub/sub channel of ConsoleEvent JSON. */
+  eventChannel(): string {
+    return `${this.prefix}:events`;
+  }
+  private threadIndexKey(): string {
+    return `${this.prefix}:threads`;
+  }
+  private threadKey(threadId: string): string {
+    return `${this.prefix}:thread:${threadId}`;
+  }
+  private orderKey(threadId: string): string {
+    return `${this.prefix}:thread:${threadId}:order`;
+  }
+  private entriesKey(threadId: string): string {
+    return `${this.prefix}:thread:${threadId}:entries`;
+  }
+
+  async createThread(title?: string): Promise<ConsoleThread> {
+    const now = Date.now();
+    const thread: ConsoleThread = {
+      id: newThreadId(),
+      title: title ?? defaultThreadTitle,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.redis
+      .multi()
+      .hset(this.threadKey(thread.id), {
+        id: thread.id,
+        title: thread.title,
+        createdAt: String(now),
+        updatedAt: String(now),
+        autoTitle: title ? '0' : '1',
+      })
+      .zadd(this.threadIndexKey(), now, thread.id)
+      .exec();
+    await this.publish({ type: 'thread', thread });
+    return thread;
+  }
+
+  async getThread(threadId: string): Promise<ConsoleThread | null> {
+    if (!consoleThreadIdPattern.test(threadId)) return null;
+    return toThread(await this.redis.hgetall(this.threadKey(threadId)));
+  }
+
+  /** Threads by last activity, newest first. */
+  async listThreads(limit = 100): Promise<ConsoleThread[]> {
+    const ids = await this.redis.zrevrange(this.threadIndexKey(), 0, limit - 1);
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.threadKey(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies
+      .map(([error, fields]) => (error ? null : toThread(fields as Record<string, string>)))
+      .filter((thread): thread is ConsoleThread => thread !== null);
+  }
+
+  /** Titles of the given threads (unknown ones are left out), for the task tree's session names. */
+  async threadTitles(threadIds: string[]): Promise<Map<string, string>> {
+    const titles = new Map<string, string>();
+    const valid = threadIds.filter((id) => consoleThreadIdPattern.test(id));
+    if (valid.length === 0) return titles;
+    const pipeline = this.redis.pipeline();
+    for (const id of valid) pipeline.hget(this.threadKey(id), 'title');
+    const replies = (await pipeline.exec()) ?? [];
+    replies.forEach(([error, title], index) => {
+      if (!error && typeof title === 'string') titles.set(valid[index]!, title);
+    });
+    return titles;
+  }
+
+  async entries(threadId: string): Promise<TranscriptEntry[]> {
+    const [ids, all] = await Promise.all([
+      this.redis.lrange(this.orderKey(threadId), 0, -1),
+      this.redis.hgetall(this.entriesKey(threadId)),
+    ]);
+    return ids.map((id) => all[id]).flatMap((json) => (json ? [JSON.parse(json) as TranscriptEntry] : []));
+  }
+
+  async entry(threadId: string, entryId: string): Promise<TranscriptEntry | null> {
+    const json = await this.redis.hget(this.entriesKey(threadId), entryId);
+    return json ? (JSON.parse(json) as TranscriptEntry) : null;
+  }
+
+  /**
+   * Appends an entry (creating the thread if a bot posts into one not seen yet) and publishes it.
+   * A user entry names an untitled thread after its first line.
+   */
+  async append(threadId: string, draft: Omit<TranscriptEntry, 'id' | 'at'>): Promise<TranscriptEntry> {
+    const entry: TranscriptEntry = { id: `e_${newEntryId()}`, at: Date.now(), ...draft };
+    const offeredTitle = entry.role === 'user' ? titleFrom(entry.text) : '';
+    await this.run(
+      appendScript,
+      [this.threadIndexKey(), this.threadKey(threadId), this.orderKey(threadId), this.entriesKey(threadId)],
+      [
+        threadId,
+        entry.id,
+        JSON.stringify(entry),
+        entry.at,
+        this.maxEntries,
+        offeredTitle,
+        defaultThreadTitle,
+      ],
+    );
+    await this.publish({
+      type: 'transcript',
+      op: 'append',
+      threadId,
+      entry,
+      thread: await this.getThread(threadId),
+    });
+    return entry;
+  }
+
+  /** Replaces an entry's content, keeping its id, role and time; null when it no longer exists. */
+  async replace(
+    threadId: string,
+    entryId: string,
+    change: Partial<Omit<TranscriptEntry, 'id' | 'at'>>,
+  ): Promise<TranscriptEntry | null> {
+    const previous = await this.entry(threadId, entryId);
+    if (!previous) return null;
+    const entry: TranscriptEntry = {
+      ...previous,
+      ...change,
+      id: previous.id,
+      at: previous.at,
+      editedAt: Date.now(),
+    };
+    if (entry.role !== 'board') delete entry.board;
+    const replaced = await this.run(
+      replaceScript,
+      [this.entriesKey(threadId)],
+      [entryId, JSON.stringify(entry)],
+    );
+    if (replaced !== 1) return null;
+    await this.publish({ type: 'transcript', op: 'edit', threadId, entry, thread: null });
+    return entry;
+  }
+
+  async publish(event: ConsoleEvent): Promise<void> {
+    await this.redis.publish(this.eventChannel(), JSON.stringify(event));
+  }
+
+  private async run(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
+    let hash = this.scriptHashes.get(script);
+    if (!hash) {
+      hash = createHash('sha1').update(script).digest('hex');
+      this.scriptHashes.set(script, hash);
+    }
+    try {
+      return await this.redis.evalsha(hash, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.redis.eval(script, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+function toThread(fields: Record<string, string>): ConsoleThread | null {
+  if (!fields.id) return null;
+  return {
+    id: fields.id,
+    title: fields.title ?? defaultThreadTitle,
+    createdAt: Number(fields.createdAt ?? 0),
+    updatedAt: Number(fields.updatedAt ?? fields.createdAt ?? 0),
+  };
+}
+
+/** The first line of a message, shortened to a thread title. */
+function titleFrom(text: string): string {
+  const firstLine =
+    text
+      .replace(/[`*_#>]/g, '')
+      .trim()
+      .split('\n')[0]
+      ?.replace(/\s+/g, ' ')
+      .trim() ?? '';
+  return firstLine.length <= 60 ? firstLine : `${firstLine.slice(0, 59)}…`;
+}

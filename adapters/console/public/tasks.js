@@ -1,0 +1,438 @@
+// The live task tree of every session, and the detail panel with steer and cancel controls.
+import { api } from './api.js';
+import { renderMarkdown } from './markdown.js';
+import {
+  el,
+  formatElapsed,
+  formatSteps,
+  formatTime,
+  isActiveStatus,
+  sessionName,
+  statusBadge,
+  statusLabel,
+  syncChildren,
+} from './view-helpers.js';
+
+/** Keeps the tree's DOM in step with snapshots, updating rows in place so focus and scroll survive. */
+export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
+  const rows = new Map();
+  const sessionGroups = new Map();
+  const knownStatuses = new Map();
+  const emptyMessage = tree.querySelector('.tree-empty');
+  const detail = createTaskDetail({ onOpenThread, rowOf: (taskId) => rows.get(taskId)?.button });
+  let latest = null;
+
+  function update(snapshot) {
+    latest = snapshot;
+    const seen = new Set();
+    const groups = snapshot.sessions.map((session) => {
+      const group = groupFor(session);
+      syncChildren(
+        group.list,
+        session.tasks.map((node) => rowFor(node, seen).item),
+      );
+      return group.section;
+    });
+    syncChildren(tree, groups.length > 0 ? groups : [emptyMessage]);
+    for (const [taskId, row] of rows) {
+      if (seen.has(taskId)) continue;
+      rows.delete(taskId);
+      row.item.remove();
+    }
+    for (const key of sessionGroups.keys()) {
+      if (!snapshot.sessions.some((session) => session.sessionKey === key)) sessionGroups.delete(key);
+    }
+    const total = rows.size;
+    count.textContent =
+      total === 0
+        ? ''
+        : snapshot.activeCount > 0
+          ? `${snapshot.activeCount} active · ${total} shown`
+          : `${total} shown`;
+    detail.onSnapshot(findNode(snapshot, detail.openTaskId()));
+  }
+
+  function groupFor(session) {
+    let group = sessionGroups.get(session.sessionKey);
+    if (!group) {
+      const name = session.consoleThreadId
+        ? el('button', {
+            type: 'button',
+            className: 'session-name session-link',
+            onclick: () => onOpenThread(session.consoleThreadId),
+          })
+        : el('span', { className: 'session-name' });
+      const active = el('span', { className: 'session-active' });
+      const list = el('ul', { className: 'task-list', role: 'list' });
+      const section = el(
+        'section',
+        { className: 'session', dataset: { sessionKey: session.sessionKey } },
+        el(
+          'div',
+          { className: 'session-header' },
+          el('span', { className: 'platform-tag', text: session.origin.platform }),
+          name,
+          active,
+        ),
+        list,
+      );
+      group = { section, name, active, list };
+      sessionGroups.set(session.sessionKey, group);
+    }
+    setText(group.name, sessionName(session));
+    setText(group.active, session.activeCount > 0 ? `${session.activeCount} active` : '');
+    return group;
+  }
+
+  function rowFor(node, seen) {
+    seen.add(node.id);
+    let row = rows.get(node.id);
+    if (!row) {
+      const badge = el('span', { className: 'task-badge' });
+      const goal = el('span', { className: 'task-goal' });
+      const meta = el('span', { className: 'task-meta' });
+      const activity = el('span', { className: 'task-activity' });
+      const button = el(
+        'button',
+        {
+          type: 'button',
+          className: 'task-row',
+          dataset: { testid: 'task-row', taskId: node.id },
+          onclick: () => detail.open(node.id),
+        },
+        goal,
+        el('span', { className: 'task-line' }, badge, meta),
+        activity,
+      );
+      const children = el('ul', { className: 'task-children', role: 'list' });
+      row = {
+        item: el('li', { className: 'task-item' }, button, children),
+        button,
+        badge,
+        goal,
+        meta,
+        activity,
+        children,
+      };
+      rows.set(node.id, row);
+    }
+    if (row.button.dataset.status !== node.status) {
+      row.button.dataset.status = node.status;
+      row.badge.replaceChildren(statusBadge(node.status));
+      announceChange(node);
+    }
+    row.button.classList.toggle('is-open', node.id === detail.openTaskId());
+    setText(row.goal, node.goal);
+    setText(row.meta, `${formatElapsed(node.elapsedSeconds)} · ${formatSteps(node.steps)} · ${node.id}`);
+    setText(row.activity, activityLine(node.lastEvent));
+    row.button.setAttribute('aria-label', `${statusLabel(node.status)}: ${node.goal}`);
+    syncChildren(
+      row.children,
+      node.children.map((child) => rowFor(child, seen).item),
+    );
+    row.children.hidden = node.children.length === 0;
+    return row;
+  }
+
+  function announceChange(node) {
+    const before = knownStatuses.get(node.id);
+    knownStatuses.set(node.id, node.status);
+    if (before !== undefined && before !== node.status) {
+      announcer.textContent = `Task ${node.id} is ${statusLabel(node.status).toLowerCase()}: ${node.goal}`;
+    }
+  }
+
+  return {
+    update,
+    open: (taskId) => detail.open(taskId),
+    snapshot: () => latest,
+  };
+}
+
+/** The last event with its time in the viewer's zone. */
+function activityLine(lastEvent) {
+  if (!lastEvent) return 'No activity yet';
+  const time = new Date(lastEvent.at).toLocaleTimeString(undefined, { hour12: false });
+  return `${time} ${lastEvent.type}${lastEvent.text ? ` ${lastEvent.text}` : ''}`;
+}
+
+function findNode(snapshot, taskId) {
+  if (!taskId) return null;
+  const stack = snapshot.sessions.flatMap((session) => session.tasks);
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node.id === taskId) return node;
+    stack.push(...node.children);
+  }
+  return null;
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** The detail panel: what a task is doing, its recent events, its result, and steer / cancel. */
+function createTaskDetail({ onOpenThread, rowOf }) {
+  const panel = document.querySelector('[data-testid="task-detail"]');
+  const title = panel.querySelector('#task-detail-title');
+  const body = panel.querySelector('[data-testid="task-detail-body"]');
+  const closeButton = panel.querySelector('[data-testid="task-detail-close"]');
+  let taskId = null;
+  let version = '';
+  let reloadTimer = null;
+  let lastLoad = 0;
+  let parts = null;
+
+  closeButton.addEventListener('click', close);
+  panel.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') close();
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !panel.hidden && !panel.contains(document.activeElement)) close();
+  });
+
+  async function open(id) {
+    if (taskId !== id) {
+      if (taskId) rowOf(taskId)?.classList.remove('is-open');
+      taskId = id;
+      version = '';
+      parts = buildParts(id);
+      body.replaceChildren(parts.root);
+    }
+    panel.hidden = false;
+    rowOf(id)?.classList.add('is-open');
+    title.textContent = `Task ${id}`;
+    title.focus();
+    await load();
+  }
+
+  function close() {
+    if (panel.hidden) return;
+    const opener = taskId ? rowOf(taskId) : null;
+    opener?.classList.remove('is-open');
+    panel.hidden = true;
+    taskId = null;
+    parts = null;
+    clearTimeout(reloadTimer);
+    opener?.focus();
+  }
+
+  async function load() {
+    const id = taskId;
+    if (!id) return;
+    lastLoad = Date.now();
+    try {
+      const data = await api(`/api/tasks/${encodeURIComponent(id)}`);
+      if (taskId === id) render(data);
+    } catch (error) {
+      if (taskId === id)
+        parts.info.replaceChildren(el('p', { className: 'detail-error', text: error.message }));
+    }
+  }
+
+  /** Reloads when the tree shows the open task changed, at most once a second. */
+  function onSnapshot(node) {
+    if (!node || !parts) return;
+    parts.elapsed.textContent = formatElapsed(node.elapsedSeconds);
+    const next = `${node.status}|${node.steps}|${node.lastEvent?.at}|${node.lastActivity}`;
+    if (next === version) return;
+    version = next;
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(load, Math.max(0, 1000 - (Date.now() - lastLoad)));
+  }
+
+  function buildParts(id) {
+    const elapsed = el('span');
+    const info = el('div', { className: 'detail-info' });
+    const reply = el('p', {
+      className: 'detail-reply',
+      dataset: { testid: 'task-action-reply' },
+      role: 'status',
+    });
+    const steerInput = el('textarea', {
+      id: 'steer-input',
+      rows: '2',
+      maxlength: '4000',
+      placeholder: 'e.g. focus on the error logs first',
+      dataset: { testid: 'steer-input' },
+    });
+    const steerButton = el('button', {
+      type: 'submit',
+      className: 'button button-primary button-small',
+      text: 'Send steer',
+      disabled: true,
+      dataset: { testid: 'steer-button' },
+    });
+    steerInput.addEventListener('input', () => {
+      steerButton.disabled = steerInput.value.trim() === '';
+    });
+    const steerForm = el(
+      'form',
+      { className: 'steer-form' },
+      el('label', { for: 'steer-input', text: 'Steer this task' }),
+      el('p', {
+        className: 'field-hint',
+        text: 'The task reads it at its next step, as a message from you.',
+      }),
+      steerInput,
+      el('div', { className: 'form-actions' }, steerButton),
+    );
+    steerForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const message = steerInput.value.trim();
+      if (!message) return;
+      steerButton.disabled = true;
+      await act(`/api/tasks/${encodeURIComponent(id)}/steer`, { message }, () => {
+        steerInput.value = '';
+      });
+      steerButton.disabled = steerInput.value.trim() === '';
+    });
+    const confirmRow = el(
+      'div',
+      { className: 'confirm-row', hidden: true },
+      el('p', { text: 'Cancel this task and any tasks it started?' }),
+      el(
+        'div',
+        { className: 'form-actions' },
+        el('button', {
+          type: 'button',
+          className: 'button button-danger button-small',
+          text: 'Yes, cancel task',
+          dataset: { testid: 'cancel-confirm' },
+          onclick: async () => {
+            confirmRow.hidden = true;
+            cancelButton.hidden = false;
+            cancelButton.disabled = true;
+            await act(`/api/tasks/${encodeURIComponent(id)}/cancel`, {});
+            cancelButton.disabled = false;
+          },
+        }),
+        el('button', {
+          type: 'button',
+          className: 'button button-ghost button-small',
+          text: 'Keep running',
+          dataset: { testid: 'cancel-dismiss' },
+          onclick: () => {
+            confirmRow.hidden = true;
+            cancelButton.hidden = false;
+            cancelButton.focus();
+          },
+        }),
+      ),
+    );
+    const cancelButton = el('button', {
+      type: 'button',
+      className: 'button button-danger-outline button-small',
+      text: 'Cancel task',
+      dataset: { testid: 'cancel-button' },
+      onclick: () => {
+        cancelButton.hidden = true;
+        confirmRow.hidden = false;
+        confirmRow.querySelector('button')?.focus();
+      },
+    });
+    const controls = el(
+      'section',
+      { className: 'detail-section detail-controls', 'aria-label': 'Steer or cancel' },
+      steerForm,
+      el('div', { className: 'cancel-area' }, cancelButton, confirmRow),
+    );
+    const result = el('section', { className: 'detail-section', hidden: true, 'aria-label': 'Result' });
+    const events = el('ol', { className: 'event-list', dataset: { testid: 'task-events' } });
+    const eventsSection = el(
+      'section',
+      { className: 'detail-section' },
+      el('h3', { text: 'Recent activity' }),
+      events,
+    );
+    const root = el('div', {}, info, controls, reply, result, eventsSection);
+    return { root, info, elapsed, controls, reply, result, events };
+
+    async function act(path, payload, onSuccess) {
+      reply.textContent = 'Working…';
+      reply.dataset.kind = 'pending';
+      try {
+        const answer = await api(path, payload);
+        reply.textContent = answer.reply;
+        reply.dataset.kind = 'ok';
+        onSuccess?.();
+      } catch (error) {
+        reply.textContent = error.message;
+        reply.dataset.kind = 'error';
+      }
+      version = '';
+      load();
+    }
+  }
+
+  function render({ task, events, summary }) {
+    const session = task.origin.platform === 'console' ? task.origin.thread : null;
+    parts.elapsed.textContent = formatElapsed(task.elapsedSeconds);
+    const facts = [
+      ['Status', statusBadge(task.status)],
+      ['Elapsed', parts.elapsed],
+      ['Steps', String(task.steps)],
+      ['Tokens', task.usage.total_tokens.toLocaleString()],
+      ['Started', formatTime(task.createdAt)],
+      ['Asked by', task.origin.userName ?? task.origin.user],
+      [
+        'Session',
+        session
+          ? el('button', {
+              type: 'button',
+              className: 'link-button',
+              text: 'Open console thread',
+              onclick: () => onOpenThread(session),
+            })
+          : `${task.origin.platform} · ${task.origin.channel}`,
+      ],
+      ...(task.parentTaskId ? [['Parent task', task.parentTaskId]] : []),
+      ...(task.attempts > 1 ? [['Attempts', String(task.attempts)]] : []),
+    ];
+    parts.info.replaceChildren(
+      el('p', { className: 'detail-goal', text: task.goal }),
+      el(
+        'dl',
+        { className: 'detail-facts' },
+        facts.flatMap(([term, value]) => [el('dt', { text: term }), el('dd', {}, value)]),
+      ),
+    );
+    parts.controls.hidden = !isActiveStatus(task.status);
+    const resultParts = [];
+    if (task.error)
+      resultParts.push(el('h3', { text: 'Error' }), el('p', { className: 'detail-error', text: task.error }));
+    if (summary) {
+      resultParts.push(
+        el('h3', { text: 'Summary' }),
+        el(
+          'div',
+          { className: 'markdown detail-summary', dataset: { testid: 'task-summary' } },
+          renderMarkdown(summary),
+        ),
+      );
+    }
+    parts.result.replaceChildren(...resultParts);
+    parts.result.hidden = resultParts.length === 0;
+    parts.events.replaceChildren(
+      ...(events.length === 0
+        ? [el('li', { className: 'event-empty', text: 'No events yet.' })]
+        : events
+            .slice()
+            .reverse()
+            .map((event) =>
+              el(
+                'li',
+                { className: `event event-${event.type}` },
+                el('time', {
+                  datetime: new Date(event.at).toISOString(),
+                  text: new Date(event.at).toLocaleTimeString(undefined, { hour12: false }),
+                }),
+                el('span', { className: 'event-type', text: event.type }),
+                el('span', { className: 'event-text', text: event.text }),
+              ),
+            )),
+    );
+  }
+
+  return { open, close, onSnapshot, openTaskId: () => taskId };
+}
