@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
-import type { TaskCheckpoint, TaskStore } from '../tasks/task-store.ts';
+import type { ClaimedTask, ClaimResult, TaskCheckpoint, TaskStore } from '../tasks/task-store.ts';
 import type { Tool } from '../tools/tool.ts';
 import { type AgentState, runAgentLoop } from './agent-loop.ts';
 import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
@@ -28,6 +28,11 @@ export interface ChildRunnerDependencies {
   logger: Logger;
 }
 
+/** Whether this run still has to let go of its task when it returns (see TaskStore.release). */
+interface Holding {
+  released: boolean;
+}
+
 /**
  * Runs (or resumes) one child task to its end. `jobSignal` is the BullMQ job's signal: it aborts on
  * shutdown. `isDraining` says the worker is shutting down, so the child stops at its next step boundary.
@@ -41,52 +46,69 @@ export async function runChildTask(
 ): Promise<ChildRunResult> {
   const { store, signals, config, logger } = dependencies;
   await signals.start();
-  const claim = await store.claim(taskId, runnerToken);
-  if (claim.outcome !== 'ok')
-    return { kind: 'not-runnable', reason: `${claim.outcome} ${claim.previous ?? ''}` };
-  const record = (await store.get(taskId))!;
-  const log = logger.child({ taskId, attempt: record.attempts });
   const controller = new AbortController();
   const stop = (reason: StopReason) => {
     if (!controller.signal.aborted) controller.abort(new RunStopped(reason));
   };
-  const onJobAbort = () => stop('shutdown');
-  jobSignal?.addEventListener('abort', onJobAbort, { once: true });
+  // Listening before the claim, on the process's one subscription (already confirmed by start()): a cancel
+  // written before the claim makes the claim refuse, and one written after it is published after it, so
+  // it reaches this listener. No read of the task is needed in between.
   const unsubscribe = signals.onTask(taskId, (signal) => {
     if (signal.kind === 'cancel') stop('cancel');
   });
+  let claim: ClaimResult;
+  try {
+    claim = await store.claim(taskId, runnerToken);
+  } catch (error) {
+    unsubscribe();
+    throw error;
+  }
+  if (claim.outcome !== 'ok') {
+    unsubscribe();
+    return { kind: 'not-runnable', reason: `${claim.outcome} ${claim.previous ?? ''}` };
+  }
+  const { record } = claim;
+  const log = logger.child({ taskId, attempt: record.attempts });
+  const onJobAbort = () => stop('shutdown');
+  jobSignal?.addEventListener('abort', onJobAbort, { once: true });
   const remainingMs =
     config.delegation.child_timeout_s * 1000 - (Date.now() - (record.startedAt ?? Date.now()));
   const wallClock = setTimeout(() => stop('timeout'), Math.max(0, remainingMs));
+  const holding: Holding = { released: false };
   try {
-    // A cancel that landed between claim and subscribe is in Redis already.
-    const current = await store.get(taskId);
-    if (current?.status !== 'running') return { kind: 'ended', status: current?.status as 'cancelled' };
     if (jobSignal?.aborted) stop('shutdown');
-    return await runToEnd(dependencies, record, runnerToken, controller.signal, isDraining, log);
+    return await runToEnd(dependencies, claim, runnerToken, controller.signal, isDraining, holding, log);
   } catch (error) {
-    return await settleFailure(dependencies, taskId, runnerToken, controller.signal, error, log);
+    return await settleFailure(dependencies, taskId, runnerToken, controller.signal, error, holding, log);
   } finally {
     clearTimeout(wallClock);
     unsubscribe();
     jobSignal?.removeEventListener('abort', onJobAbort);
-    await store
-      .release(taskId, runnerToken)
-      .catch((error: unknown) => log.warn({ err: error }, 'release failed'));
+    // A terminal write of this runner (complete, or a transition with `release`) has let go already.
+    if (!holding.released) {
+      await store
+        .release(taskId, runnerToken)
+        .catch((error: unknown) => log.warn({ err: error }, 'release failed'));
+    }
   }
 }
 
 async function runToEnd(
   dependencies: ChildRunnerDependencies,
-  record: TaskRecord,
+  claim: ClaimedTask,
   runnerToken: string,
   signal: AbortSignal,
   isDraining: () => boolean,
+  holding: Holding,
   log: Logger,
 ): Promise<ChildRunResult> {
   const { store, config, model } = dependencies;
+  const { record } = claim;
   const tools = dependencies.toolsFor(record);
-  const saved: TaskCheckpoint = (await store.loadCheckpoint(record.id)) ?? {
+  // Checkpoints are only written while a task runs, so a task claimed from 'queued' has none.
+  const saved: TaskCheckpoint = (claim.previous === 'queued'
+    ? null
+    : await store.loadCheckpoint(record.id)) ?? {
     messages: childOpeningMessages(
       record.goal,
       record.context,
@@ -103,6 +125,9 @@ async function runToEnd(
     usage: saved.usage,
   };
   let inboxCursor = saved.inboxCursor;
+  // An inbox that was empty at the claim has nothing to apply before the first step. A steer sent after
+  // the claim is still applied: the complete script refuses while the inbox holds an unread message.
+  let skipNextInboxRead = claim.inboxLength === 0;
 
   const applySteers = async (): Promise<number> => {
     const steers = await store.readInbox(record.id, inboxCursor);
@@ -151,6 +176,10 @@ async function runToEnd(
     hooks: {
       async beforeStep() {
         if (isDraining()) throw new RunStopped('shutdown');
+        if (skipNextInboxRead) {
+          skipNextInboxRead = false;
+          return;
+        }
         await applySteers();
       },
       onStepStart(step) {
@@ -179,7 +208,10 @@ async function runToEnd(
           steps: current.steps,
           usage: current.usage,
         });
-        if (outcome === 'ok') return 'finish';
+        if (outcome === 'ok') {
+          holding.released = true;
+          return 'finish';
+        }
         if (outcome === 'pending_steer') {
           await applySteers();
           return 'continue';
@@ -199,6 +231,7 @@ async function settleFailure(
   runnerToken: string,
   signal: AbortSignal,
   error: unknown,
+  holding: Holding,
   log: Logger,
 ): Promise<ChildRunResult> {
   const { store, config } = dependencies;
@@ -206,19 +239,27 @@ async function settleFailure(
     error instanceof RunStopped ? error : signal.reason instanceof RunStopped ? signal.reason : null;
   if (stopped?.reason === 'shutdown') return { kind: 'interrupted' };
   if (stopped?.reason === 'lost') return { kind: 'lost' };
+  // The run is over either way: end the task and let go of it in one script.
+  const end = async (
+    status: 'cancelled' | 'timed_out' | 'failed',
+    details: { error?: string; note?: string },
+  ) => {
+    const written = await store.transition(taskId, status, { ...details, runnerToken, release: true });
+    holding.released = written.released;
+  };
   if (stopped?.reason === 'cancel') {
-    await store.transition(taskId, 'cancelled', { runnerToken, note: 'stopped' });
+    await end('cancelled', { note: 'stopped' });
     return { kind: 'ended', status: 'cancelled' };
   }
   if (stopped?.reason === 'timeout') {
     const message = `ran longer than delegation.child_timeout_s (${config.delegation.child_timeout_s} s)`;
-    await store.transition(taskId, 'timed_out', { runnerToken, error: message });
+    await end('timed_out', { error: message });
     return { kind: 'ended', status: 'timed_out' };
   }
   if (isBatonError(error) && error.fault !== 'system') {
     const message = redactSecrets(describeError(error));
     log.warn({ code: error.code, message }, 'child failed');
-    await store.transition(taskId, 'failed', { runnerToken, error: message });
+    await end('failed', { error: message });
     return { kind: 'ended', status: 'failed' };
   }
   // Unexpected (a bug, Redis trouble): let BullMQ retry the job; it resumes from the checkpoint.

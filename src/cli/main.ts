@@ -19,7 +19,8 @@ const program = new Command()
 program
   .command('start')
   .description('gateway and worker in one process; starts a private redis-server when REDIS_URL is unset')
-  .action(() => runStart().catch(fail));
+  .option('--demo', 'use the built-in offline demo model instead of a real one (no API key needed)')
+  .action((options: { demo?: boolean }) => runStart({ demo: options.demo === true }).catch(fail));
 program
   .command('gateway')
   .description('the chat-facing process (needs REDIS_URL)')

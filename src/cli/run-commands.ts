@@ -1,21 +1,15 @@
-import { loadConfig } from '../config/load-config.ts';
+import { loadConfig, mergeLayers } from '../config/load-config.ts';
 import type { BatonConfig } from '../config/schema.ts';
+import { demoConfigLayer } from '../demo/demo-config.ts';
+import { startDemoModelServer } from '../demo/demo-model-server.ts';
 import { BatonError } from '../errors.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
 import { type LocalRedisServer, startLocalRedisServer } from '../redis/local-redis-server.ts';
 import { BatonRuntime } from '../runtime/baton-runtime.ts';
+import { taskStatuses } from '../tasks/task-record.ts';
+import { composeGateway } from './compose-gateway.ts';
 import { onShutdownSignal } from './shutdown.ts';
-
-interface Prepared {
-  config: BatonConfig;
-  logger: Logger;
-}
-
-function prepare(): Prepared {
-  const config = loadConfig();
-  const logger = createLogger({ level: config.log.level });
-  return { config, logger };
-}
 
 function requireSharedRedis(config: BatonConfig, command: string): string {
   if (!config.redis.url) {
@@ -29,9 +23,53 @@ function requireSharedRedis(config: BatonConfig, command: string): string {
   return config.redis.url;
 }
 
+/** What the console's header says about the model, and a warning when none can be reached. */
+function describeModel(config: BatonConfig, env: NodeJS.ProcessEnv): { label: string; warning?: string } {
+  const route = config.models.routes[config.models.default_route]!;
+  const hasKey = route.api_key_env.some((name) => Boolean(env[name]));
+  if (route.base_url === null && !hasKey) {
+    return {
+      label: 'no model configured',
+      warning:
+        `No model is configured: set ${route.api_key_env[0]} (or OPENAI_BASE_URL for a local OpenAI-compatible ` +
+        'server), or run `npm run demo` for the offline demo model.',
+    };
+  }
+  return { label: route.model };
+}
+
+function createRuntimeWithMetrics(config: BatonConfig, redisUrl: string, logger: Logger) {
+  let runtime: BatonRuntime | null = null;
+  const metrics = createMetrics({
+    countTasksByStatus: async () => {
+      // The most recent tasks stand for the current picture; counting every task ever made would not scale.
+      const counts = Object.fromEntries(taskStatuses.map((status) => [status, 0])) as Record<
+        (typeof taskStatuses)[number],
+        number
+      >;
+      for (const record of (await runtime?.store.listRecent(1000)) ?? []) counts[record.status] += 1;
+      return counts;
+    },
+    queueCounts: async () =>
+      (await runtime?.queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed')) ?? {},
+  });
+  runtime = new BatonRuntime({
+    config,
+    redisUrl,
+    logger,
+    onModelCall: (record) => metrics.recordModelCall(record),
+  });
+  return { runtime, metrics };
+}
+
+function announce(text: string): void {
+  process.stderr.write(`\n  ${text}\n\n`);
+}
+
 /** `baton worker`: runs child agents from the shared queue until SIGTERM, then drains gracefully. */
 export async function runWorker(): Promise<void> {
-  const { config, logger } = prepare();
+  const config = loadConfig();
+  const logger = createLogger({ level: config.log.level });
   const runtime = new BatonRuntime({ config, redisUrl: requireSharedRedis(config, 'worker'), logger });
   await runtime.start();
   const worker = await runtime.startWorker();
@@ -42,18 +80,38 @@ export async function runWorker(): Promise<void> {
   onShutdownSignal(logger, () => runtime.close());
 }
 
-/** `baton gateway`: the chat-facing process. */
+/** `baton gateway`: the chat-facing process: adapters, parent turns, delivery, boards, console. */
 export async function runGateway(): Promise<void> {
-  const { config, logger } = prepare();
-  const runtime = new BatonRuntime({ config, redisUrl: requireSharedRedis(config, 'gateway'), logger });
+  const config = loadConfig();
+  const logger = createLogger({ level: config.log.level });
+  const { runtime, metrics } = createRuntimeWithMetrics(
+    config,
+    requireSharedRedis(config, 'gateway'),
+    logger,
+  );
   await runtime.start();
-  logger.info({ pid: process.pid }, 'gateway ready');
-  onShutdownSignal(logger, () => runtime.close());
+  const model = describeModel(config, process.env);
+  if (model.warning) logger.warn(model.warning);
+  const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
+  logger.info({ pid: process.pid, console: composed.console?.url ?? null }, 'gateway ready');
+  onShutdownSignal(logger, async () => {
+    await composed.stop();
+    await runtime.close();
+  });
 }
 
-/** `baton start`: gateway and worker in one process, with a private redis-server when REDIS_URL is unset. */
-export async function runStart(): Promise<void> {
-  const { config, logger } = prepare();
+/**
+ * `baton start`: gateway and worker in one process, with a private redis-server when REDIS_URL is unset.
+ * With `demo`, the offline demo model answers instead of a real one.
+ */
+export async function runStart(options: { demo: boolean }): Promise<void> {
+  const demoModel = options.demo ? await startDemoModelServer() : null;
+  const config = loadConfig(
+    demoModel
+      ? { overrides: mergeLayers({}, demoConfigLayer(demoModel.baseURL)), env: withoutModelEnv() }
+      : {},
+  );
+  const logger = createLogger({ level: config.log.level });
   let localRedis: LocalRedisServer | null = null;
   let redisUrl = config.redis.url;
   if (!redisUrl) {
@@ -67,12 +125,28 @@ export async function runStart(): Promise<void> {
       'started a private redis-server',
     );
   }
-  const runtime = new BatonRuntime({ config, redisUrl, logger });
+  const { runtime, metrics } = createRuntimeWithMetrics(config, redisUrl, logger);
   await runtime.start();
-  const worker = await runtime.startWorker();
-  logger.info({ workerId: worker.id, pid: process.pid }, 'baton ready (gateway and worker in one process)');
+  await runtime.startWorker();
+  const model = demoModel ? { label: 'offline demo model' } : describeModel(config, process.env);
+  if ('warning' in model && model.warning) logger.warn(model.warning);
+  const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
+  logger.info({ pid: process.pid, console: composed.console?.url ?? null }, 'baton ready');
+  if (composed.console?.url) {
+    announce(
+      `Baton is running${demoModel ? ' with the offline demo model' : ''}: open ${composed.console.url}`,
+    );
+  }
   onShutdownSignal(logger, async () => {
+    await composed.stop();
     await runtime.close();
     await localRedis?.stop();
+    await demoModel?.close();
   });
+}
+
+/** The demo must not be redirected to a real endpoint by variables meant for `npm start`. */
+function withoutModelEnv(): NodeJS.ProcessEnv {
+  const { OPENAI_BASE_URL: _baseUrl, BATON_MODEL: _model, ...rest } = process.env;
+  return rest;
 }

@@ -4,8 +4,9 @@
  *
  * What is kept: the chunks' bodies are consecutive slices of the source, and the source is
  * `w0 + body1 + w1 + body2 + … + bodyN + wN` where every `w` is only spaces, tabs, `\r` and `\n`:
- * the separator a chunk was cut at (and whitespace-only leftovers) is dropped, nothing else. A chunk
- * is `reopenedFence + body + closingFence`; the fence lines are added only where a code block is cut.
+ * the separators a chunk was cut at (and whitespace-only leftovers) are dropped, nothing else, and a
+ * chunk that starts a line keeps its indentation. A chunk is `reopenedFence + body + closingFence`;
+ * the fence lines are added only where a code block is cut.
  */
 import { BatonError } from '../errors.ts';
 
@@ -130,7 +131,7 @@ class FenceScan {
   }
 
   /** The line holding `position` (a position at a line's start belongs to that line). */
-  lineAt(position: number): { line: Line; index: number } {
+  lineAt(position: number): Line {
     let low = 0;
     let high = this.lines.length - 1;
     while (low < high) {
@@ -138,25 +139,27 @@ class FenceScan {
       if (this.lines[middle]!.start <= position) low = middle;
       else high = middle - 1;
     }
-    return { line: this.lines[low]!, index: low };
+    return this.lines[low]!;
   }
 
   /** The code block a chunk starting (or ending) at `position` is inside, if it is to be repeated. */
   fenceAt(position: number): Fence | null {
-    const { line } = this.lineAt(position);
-    const fence = position >= line.contentEnd ? line.fenceAfter : line.fenceBefore;
+    const line = this.lineAt(position);
+    // Past the start of an opening line (cut only when it is longer than a chunk) counts as inside.
+    const after = position >= line.contentEnd || (line.role === 'open' && position > line.start);
+    const fence = after ? line.fenceAfter : line.fenceBefore;
     return fence?.reopenLine ? fence : null;
   }
 
   /** Whether cutting at `position` would leave a fence line, or text that would read as one, in pieces. */
   splitsFenceLine(text: string, position: number): boolean {
-    const { line } = this.lineAt(position);
+    const line = this.lineAt(position);
     if (position === line.start) return false;
     if (line.role !== null) return position < line.contentEnd;
     // Text after a cut starts a line; the part before it ends one: neither may become a fence.
     const fenceLike = line.fenceLike;
     return (
-      text.startsWith('```', position) ||
+      startsLikeFence(text, position) ||
       (fenceLike !== null && position >= fenceLike.from && position <= fenceLike.until)
     );
   }
@@ -166,12 +169,19 @@ class FenceScan {
    * fence line or leave an empty code block on either side of the cut.
    */
   isPoorCut(text: string, bodyEnd: number, next: number): boolean {
-    const ending = this.lineAt(bodyEnd).line;
+    const ending = this.lineAt(bodyEnd);
     if (ending.role === 'open' && bodyEnd > ending.start) return true;
-    const { line } = this.lineAt(next);
+    const line = this.lineAt(next);
     if (next === line.start) return line.role === 'close';
     return this.splitsFenceLine(text, next) || this.splitsFenceLine(text, bodyEnd);
   }
+}
+
+/** Whether a line starting at `position` would open with ``` (after up to three spaces). */
+function startsLikeFence(text: string, position: number): boolean {
+  let index = position;
+  while (index < position + 3 && text[index] === ' ') index += 1;
+  return text.startsWith('```', index);
 }
 
 function fenceLikeRange(content: string, start: number, role: Line['role']): Line['fenceLike'] {
@@ -238,29 +248,37 @@ function chooseCut(text: string, scan: FenceScan, start: number, bodyLimit: numb
   const lateFrom = start + Math.ceil(bodyLimit / 2);
   const late: (Cut | undefined)[] = [];
   const anywhere: (Cut | undefined)[] = [];
-  let index = start + 1;
+  // A break inside the chunk's leading whitespace would drop that whitespace (a code line's indentation).
+  let index = separatorEnd(text, start) + 1;
   while (index <= windowEnd) {
     if (!isSeparator(text.charCodeAt(index))) {
       index += 1;
       continue;
     }
-    const runStart = index;
-    const runEnd = separatorEnd(text, runStart);
-    const run = text.slice(runStart, runEnd);
-    const lastNewline = run.lastIndexOf('\n');
-    const newlines = run.split('\n').length - 1;
-    const kind = newlines >= 2 ? paragraphBreak : newlines === 1 ? lineBreak : spaceBreak;
-    // After a line break the next chunk keeps the next line's indentation (code).
-    const next = lastNewline === -1 ? runEnd : runStart + lastNewline + 1;
-    if (!scan.isPoorCut(text, runStart, next)) {
-      const cut = { bodyEnd: runStart, next };
+    const { cut, newlines, runEnd } = breakAt(text, index);
+    if (!scan.isPoorCut(text, cut.bodyEnd, cut.next)) {
+      const kind = newlines >= 2 ? paragraphBreak : newlines === 1 ? lineBreak : spaceBreak;
       anywhere[kind] = cut;
-      if (runStart >= lateFrom) late[kind] = cut;
+      if (cut.bodyEnd >= lateFrom) late[kind] = cut;
     }
     index = runEnd;
   }
   const preferred = [...late, ...anywhere].find((cut) => cut !== undefined);
   return preferred ?? hardCut(text, scan, start, windowEnd);
+}
+
+/** A break at the separators starting at `runStart`: they are dropped, except the next line's indentation. */
+function breakAt(text: string, runStart: number): { cut: Cut; newlines: number; runEnd: number } {
+  const runEnd = separatorEnd(text, runStart);
+  let newlines = 0;
+  let next = runEnd;
+  for (let index = runStart; index < runEnd; index += 1) {
+    if (text.charCodeAt(index) === 10) {
+      newlines += 1;
+      next = index + 1;
+    }
+  }
+  return { cut: { bodyEnd: runStart, next }, newlines, runEnd };
 }
 
 function isHighSurrogate(code: number): boolean {
@@ -271,19 +289,20 @@ function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
 
-/** A mid-word cut at or before `end` that keeps surrogate pairs, `\r\n` and fence lines whole. */
+/** A mid-word cut at or before `end` that keeps surrogate pairs and fence lines whole. */
 function hardCut(text: string, scan: FenceScan, start: number, end: number): Cut {
   const splitsPair = (at: number) =>
     isHighSurrogate(text.charCodeAt(at - 1)) && isLowSurrogate(text.charCodeAt(at));
   const keepsTogether = (at: number) =>
-    splitsPair(at) ||
-    (text[at - 1] === '\r' && text[at] === '\n') ||
-    (text[at - 1] !== '\n' && text.startsWith('```', at));
+    splitsPair(at) || (text[at - 1] !== '\n' && startsLikeFence(text, at));
   let position = end;
   while (position > start + 1 && keepsTogether(position)) position -= 1;
   if (splitsPair(position)) position += 1;
   // A fence line longer than a whole chunk (never seen in practice) is the one thing cut anyway.
-  const { line } = scan.lineAt(position);
+  const line = scan.lineAt(position);
   if (line.start > start && scan.splitsFenceLine(text, position)) position = line.start;
+  // Next to separators (a break refused above) it is that break after all.
+  const runStart = trimmedEnd(text, start, position);
+  if (runStart < position || isSeparator(text.charCodeAt(position))) return breakAt(text, runStart).cut;
   return { bodyEnd: position, next: position };
 }

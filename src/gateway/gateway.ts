@@ -105,8 +105,13 @@ export class Gateway implements GatewaySink {
       logger,
       ...(options.onDelivery ? { onDelivery: options.onDelivery } : {}),
     });
-    this.pump = new EndingsPump(runtime.connect('endings'), keys, this.delivery.queue, this.id, logger, (status) =>
-      options.onTaskEnded?.(status),
+    this.pump = new EndingsPump(
+      runtime.connect('endings'),
+      keys,
+      this.delivery.queue,
+      this.id,
+      logger,
+      (status) => options.onTaskEnded?.(status),
     );
   }
 

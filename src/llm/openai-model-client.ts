@@ -177,6 +177,9 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
   }
 
   async function pickKey(route: PreparedRoute, signal: AbortSignal | undefined) {
+    // Usually the pool's in-memory view answers (no Redis read, nothing to abort).
+    const cached = route.pool.pickCached();
+    if (cached) return cached;
     try {
       return await untilAborted(route.pool.pick(), signal);
     } catch (error) {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../config/schema.ts';
+import { createDemoTools, demoToolsetName } from '../demo/demo-toolset.ts';
 import type { ModelClient } from '../llm/model-client.ts';
 import type { ModelCallRecord } from '../llm/openai-model-client.ts';
 import { createOpenAIModelClient } from '../llm/openai-model-client.ts';
@@ -15,7 +16,6 @@ import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts
 import type { Tool } from '../tools/tool.ts';
 import { delegationToolsetName, ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { createWebToolset } from '../tools/web/web-toolset.ts';
-import { createDemoTools, demoToolsetName } from '../demo/demo-toolset.ts';
 import { ChildWorker } from '../worker/child-worker.ts';
 
 export interface BatonRuntimeOptions {

@@ -81,65 +81,95 @@ if KEYS[5] ~= '' then redis.call('SET', KEYS[5], cjson.encode(ids), 'EX', ARGV[3
 return {'ok', tostring(active + #records)}
 `;
 
+// The session's active set is found from the hash inside the scripts that end a task, which saves every
+// caller a round trip for the session key. That key is not declared in KEYS, which is fine on a standalone
+// Redis (what Baton runs on; admitTasksScript already builds event-stream keys the same way) but not on
+// Redis Cluster. It must match RedisKeys.sessionActive.
+const sessionActiveKey = `
+local function session_active_key(task_key, prefix)
+  return prefix .. ':session:' .. (redis.call('HGET', task_key, 'sessionKey') or '') .. ':active'
+end
+`;
+
+// The runner that ends a task is done with it: clear its token and say so, in the same script, so
+// cancel_task (waitForTasksToStop) needs no separate release after a runner's own terminal write.
+const releaseRunner = `
+local function release_runner(task_key, task_id, now, channel)
+  redis.call('HSET', task_key, 'runnerToken', '', 'stoppedAt', now)
+  redis.call('PUBLISH', channel, cjson.encode({kind = 'stopped', taskId = task_id}))
+end
+`;
+
 /**
- * Moves a task to a new status if its current status is one of the allowed ones.
- * KEYS: task hash, session active set, events stream, task endings stream.
+ * Moves a task to a new status if its current status is one of the allowed ones. With a runner token and
+ * the release flag, the runner also lets go of the task (as releaseScript) whether the move is made or
+ * refused (a cancel that got there first), as long as it still holds the token; the reply's third item
+ * says whether it did.
+ * KEYS: task hash, events stream, task endings stream.
  * ARGV: allowed statuses (comma separated), new status, now, max events, event text, signal channel,
- *       runner token required ('' = any), then field/value pairs to set.
+ *       runner token required ('' = any), release ('1' or ''), key prefix, then field/value pairs to set.
  */
 export const transitionScript = `
 ${addEvent}
 ${recordEnding}
-local status = redis.call('HGET', KEYS[1], 'status')
+${sessionActiveKey}
+${releaseRunner}
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id')
+local status, runner, task_id = current[1], current[2], current[3]
 if not status then return {'missing'} end
+local holds = ARGV[7] ~= '' and runner == ARGV[7]
+local release = holds and ARGV[8] == '1'
 local allowed = false
 for candidate in string.gmatch(ARGV[1], '[^,]+') do
   if candidate == status then allowed = true end
 end
-if not allowed then return {'refused', status} end
-if ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[7] then
-  return {'lost', status}
+if not allowed then
+  if release then release_runner(KEYS[1], task_id, ARGV[3], ARGV[6]) end
+  return {'refused', status, release and '1' or ''}
 end
+if ARGV[7] ~= '' and not holds then return {'lost', status} end
 local new_status = ARGV[2]
 redis.call('HSET', KEYS[1], 'status', new_status)
-for index = 8, #ARGV, 2 do
+for index = 10, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[index], ARGV[index + 1])
 end
 local terminal = new_status == 'completed' or new_status == 'failed' or new_status == 'cancelled'
   or new_status == 'timed_out'
 if terminal then
   redis.call('HSET', KEYS[1], 'endedAt', ARGV[3])
-  redis.call('SREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+  redis.call('SREM', session_active_key(KEYS[1], ARGV[9]), task_id)
 end
-add_event(KEYS[3], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
-local task_id = redis.call('HGET', KEYS[1], 'id')
+add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then
-  record_ending(KEYS[1], KEYS[4], task_id, new_status)
+  record_ending(KEYS[1], KEYS[3], task_id, new_status)
   redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', taskId = task_id, status = new_status}))
 end
-return {'ok', status}
+if release then release_runner(KEYS[1], task_id, ARGV[3], ARGV[6]) end
+return {'ok', status, release and '1' or ''}
 `;
 
 /**
  * A worker takes a task: queued becomes running; a running task whose worker died is taken over.
- * KEYS: task hash, events stream.  ARGV: runner token, now, max events.
+ * Replies with what the runner needs to start, so it reads nothing else first: the status found, the
+ * previous runner's token, the inbox length and the task hash (after the claim) as a flat list.
+ * KEYS: task hash, events stream, inbox stream.  ARGV: runner token, now, max events.
  */
 export const claimScript = `
 ${addEvent}
-local status = redis.call('HGET', KEYS[1], 'status')
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'startedAt')
+local status = current[1]
 if not status then return {'missing'} end
 if status ~= 'queued' and status ~= 'running' then return {'finished', status} end
-local previous_runner = redis.call('HGET', KEYS[1], 'runnerToken')
 redis.call('HSET', KEYS[1], 'status', 'running', 'runnerToken', ARGV[1])
 redis.call('HDEL', KEYS[1], 'stoppedAt')
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if redis.call('HGET', KEYS[1], 'startedAt') == '' then redis.call('HSET', KEYS[1], 'startedAt', ARGV[2]) end
+if current[3] == '' then redis.call('HSET', KEYS[1], 'startedAt', ARGV[2]) end
 if status == 'queued' then
   add_event(KEYS[2], ARGV[3], 'status-change', ARGV[2], 'queued -> running')
 else
   add_event(KEYS[2], ARGV[3], 'note', ARGV[2], 'resumed on another worker from the last checkpoint')
 end
-return {'ok', status, previous_runner or ''}
+return {'ok', status, current[2] or '', redis.call('XLEN', KEYS[3]), redis.call('HGETALL', KEYS[1])}
 `;
 
 /**
@@ -156,27 +186,32 @@ return {'ok', status}
 `;
 
 /**
- * Ends a running task as completed, unless a steer arrived that the child has not read yet.
- * KEYS: task hash, session active set, events stream, inbox stream, full summary key, task endings stream.
- * ARGV: runner token, inbox cursor, now, max events, signal channel, summary, full text, steps, usage JSON.
+ * Ends a running task as completed, unless a steer arrived that the child has not read yet. The runner
+ * is done with the task once it is completed, so this also releases it (as releaseScript does).
+ * KEYS: task hash, events stream, inbox stream, full summary key, task endings stream.
+ * ARGV: runner token, inbox cursor, now, max events, signal channel, summary, full text, steps, usage JSON,
+ *       key prefix.
  */
 export const completeScript = `
 ${streamIdGreater}
 ${addEvent}
 ${recordEnding}
-local status = redis.call('HGET', KEYS[1], 'status')
+${sessionActiveKey}
+${releaseRunner}
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id')
+local status, task_id = current[1], current[3]
 if status ~= 'running' then return {'refused', tostring(status)} end
-if redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[1] then return {'lost', status} end
-local newest = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)
+if current[2] ~= ARGV[1] then return {'lost', status} end
+local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
 if #newest > 0 and stream_id_greater(newest[1][1], ARGV[2]) then return {'pending_steer', status} end
 redis.call('HSET', KEYS[1], 'status', 'completed', 'endedAt', ARGV[3], 'summary', ARGV[6], 'steps', ARGV[8],
   'usage', ARGV[9])
-redis.call('SET', KEYS[5], ARGV[7])
-local task_id = redis.call('HGET', KEYS[1], 'id')
-redis.call('SREM', KEYS[2], task_id)
-add_event(KEYS[3], ARGV[4], 'status-change', ARGV[3], 'running -> completed')
-record_ending(KEYS[1], KEYS[6], task_id, 'completed')
+redis.call('SET', KEYS[4], ARGV[7])
+redis.call('SREM', session_active_key(KEYS[1], ARGV[10]), task_id)
+add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], 'running -> completed')
+record_ending(KEYS[1], KEYS[5], task_id, 'completed')
 redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
+release_runner(KEYS[1], task_id, ARGV[3], ARGV[5])
 return {'ok', status}
 `;
 
@@ -201,9 +236,8 @@ return {'ok', message_id}
  * KEYS: task hash.  ARGV: runner token, now, signal channel.
  */
 export const releaseScript = `
+${releaseRunner}
 if redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[1] then return {'lost'} end
-redis.call('HSET', KEYS[1], 'runnerToken', '', 'stoppedAt', ARGV[2])
-local task_id = redis.call('HGET', KEYS[1], 'id')
-redis.call('PUBLISH', ARGV[3], cjson.encode({kind = 'stopped', taskId = task_id}))
+release_runner(KEYS[1], redis.call('HGET', KEYS[1], 'id'), ARGV[2], ARGV[3])
 return {'ok'}
 `;

@@ -64,6 +64,23 @@ export interface TaskStoreOptions {
 
 type ScriptReply = [string, string?, string?];
 
+/** What a successful claim hands the runner, so it starts without reading the task again. */
+export interface ClaimedTask {
+  outcome: 'ok';
+  /** Status before the claim: 'queued' for a first run (no checkpoint can exist), 'running' for a takeover. */
+  previous: 'queued' | 'running';
+  /** True when another runner had it before (a crash or restart). */
+  resumed: boolean;
+  /** The task as it is after the claim. */
+  record: TaskRecord;
+  /** Steering messages in the inbox when it was claimed (read or not); 0 means none was ever sent. */
+  inboxLength: number;
+}
+
+export type ClaimResult =
+  | ClaimedTask
+  | { outcome: 'finished' | 'missing'; previous: TaskStatus | null; resumed: false; record: null };
+
 /** Task records, atomic status changes, steering inbox, events and checkpoints, all in Redis. */
 export class TaskStore {
   readonly keys: RedisKeys;
@@ -79,17 +96,21 @@ export class TaskStore {
   private readonly scriptHashes = new Map<string, string>();
 
   /** Runs a Lua script by its SHA (EVALSHA), sending its text only when the server does not know it yet. */
-  private async run(script: string, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
+  private async run<Reply = ScriptReply>(
+    script: string,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<Reply> {
     let hash = this.scriptHashes.get(script);
     if (!hash) {
       hash = createHash('sha1').update(script).digest('hex');
       this.scriptHashes.set(script, hash);
     }
     try {
-      return (await this.redis.evalsha(hash, keys.length, ...keys, ...args)) as ScriptReply;
+      return (await this.redis.evalsha(hash, keys.length, ...keys, ...args)) as Reply;
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return (await this.redis.eval(script, keys.length, ...keys, ...args)) as ScriptReply;
+      return (await this.redis.eval(script, keys.length, ...keys, ...args)) as Reply;
     }
   }
 
@@ -219,28 +240,31 @@ export class TaskStore {
 
   /**
    * Moves a task to `to` when the move is legal from its current status (and, with `runnerToken`, only
-   * while that runner owns it). Returns the outcome and the status found before the move.
+   * while that runner owns it). Returns the outcome and the status found before the move. With
+   * `runnerToken` and `release`, the runner also lets go of the task in the same script, whether the move
+   * is made or refused (a cancel got there first); `released` says whether it did, and when it did no
+   * separate `release` is needed.
    */
   async transition(
     taskId: string,
     to: TaskStatus,
-    options: { error?: string; note?: string; runnerToken?: string; from?: TaskStatus[] } = {},
-  ): Promise<{ outcome: WriteOutcome; previous: TaskStatus | null }> {
+    options: {
+      error?: string;
+      note?: string;
+      runnerToken?: string;
+      from?: TaskStatus[];
+      release?: boolean;
+    } = {},
+  ): Promise<{ outcome: WriteOutcome; previous: TaskStatus | null; released: boolean }> {
     const allowedFrom = (
       options.from ?? taskStatuses.filter((status) => legalTransitions[status].includes(to))
     )
       .filter((status) => legalTransitions[status].includes(to))
       .join(',');
-    const record = await this.redis.hget(this.keys.task(taskId), 'sessionKey');
     const fields: string[] = options.error === undefined ? [] : ['error', options.error];
-    const [outcome, previous] = await this.run(
+    const [outcome, previous, released] = await this.run(
       transitionScript,
-      [
-        this.keys.task(taskId),
-        this.keys.sessionActive(record ?? ''),
-        this.keys.taskEvents(taskId),
-        this.keys.taskEndings(),
-      ],
+      [this.keys.task(taskId), this.keys.taskEvents(taskId), this.keys.taskEndings()],
       [
         allowedFrom,
         to,
@@ -249,26 +273,45 @@ export class TaskStore {
         options.note ? `: ${options.note}` : '',
         this.keys.signalChannel(),
         options.runnerToken ?? '',
+        options.release ? '1' : '',
+        this.keys.prefix,
         ...fields,
       ],
     );
-    return { outcome: outcome as WriteOutcome, previous: (previous as TaskStatus | undefined) ?? null };
+    return {
+      outcome: outcome as WriteOutcome,
+      previous: (previous as TaskStatus | undefined) ?? null,
+      released: released === '1',
+    };
   }
 
-  /** A worker takes the task. `resumed` is true when another runner had it before (a crash or restart). */
-  async claim(
-    taskId: string,
-    runnerToken: string,
-  ): Promise<{ outcome: 'ok' | 'finished' | 'missing'; previous: TaskStatus | null; resumed: boolean }> {
-    const [outcome, previous, previousRunner] = await this.run(
+  /**
+   * A worker takes the task. On success the reply carries the record after the claim and the inbox
+   * length, so the runner needs no other read before its first step.
+   */
+  async claim(taskId: string, runnerToken: string): Promise<ClaimResult> {
+    const [outcome, previous, previousRunner, inboxLength, hash] = await this.run<
+      [string, string?, string?, number?, string[]?]
+    >(
       claimScript,
-      [this.keys.task(taskId), this.keys.taskEvents(taskId)],
+      [this.keys.task(taskId), this.keys.taskEvents(taskId), this.keys.taskInbox(taskId)],
       [runnerToken, Date.now(), this.maxEvents],
     );
+    if (outcome !== 'ok') {
+      return {
+        outcome: outcome as 'finished' | 'missing',
+        previous: (previous as TaskStatus | undefined) ?? null,
+        resumed: false,
+        record: null,
+      };
+    }
+    const claimedFrom = previous as 'queued' | 'running';
     return {
-      outcome: outcome as 'ok' | 'finished' | 'missing',
-      previous: (previous as TaskStatus | undefined) ?? null,
-      resumed: previous === 'running' || (previousRunner ?? '') !== '',
+      outcome: 'ok',
+      previous: claimedFrom,
+      resumed: claimedFrom === 'running' || (previousRunner ?? '') !== '',
+      record: fieldsToRecord(pairsToObject(hash ?? []))!,
+      inboxLength: Number(inboxLength ?? 0),
     };
   }
 
@@ -290,7 +333,10 @@ export class TaskStore {
     return raw ? (JSON.parse(raw) as TaskCheckpoint) : null;
   }
 
-  /** Completes a running task; refused with 'pending_steer' when a steer arrived after `inboxCursor`. */
+  /**
+   * Completes a running task and releases it (no `release` needed after 'ok'); refused with
+   * 'pending_steer' when a steer arrived after `inboxCursor`.
+   */
   async complete(
     taskId: string,
     runnerToken: string,
@@ -300,7 +346,6 @@ export class TaskStore {
       completeScript,
       [
         this.keys.task(taskId),
-        this.keys.sessionActive((await this.redis.hget(this.keys.task(taskId), 'sessionKey')) ?? ''),
         this.keys.taskEvents(taskId),
         this.keys.taskInbox(taskId),
         this.keys.taskSummary(taskId),
@@ -316,6 +361,7 @@ export class TaskStore {
         result.fullText,
         result.steps,
         JSON.stringify(result.usage),
+        this.keys.prefix,
       ],
     );
     return outcome as WriteOutcome;
@@ -349,6 +395,7 @@ export class TaskStore {
     });
   }
 
+  /** Marks that this runner has stopped holding the task (its processor returned) and says so. */
   async release(taskId: string, runnerToken: string): Promise<void> {
     await this.run(
       releaseScript,
@@ -358,7 +405,19 @@ export class TaskStore {
   }
 
   async appendEvent(taskId: string, type: TaskEventType, text: string): Promise<void> {
-    await this.appendEvents([[taskId, type, text]]);
+    await this.redis.xadd(
+      this.keys.taskEvents(taskId),
+      'MAXLEN',
+      '~',
+      this.maxEvents,
+      '*',
+      'type',
+      type,
+      'at',
+      String(Date.now()),
+      'text',
+      text,
+    );
   }
 
   async appendEvents(events: [taskId: string, type: TaskEventType, text: string][]): Promise<void> {

@@ -2,7 +2,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import { type FakeOpenAIServer, hangReply, startFakeOpenAIServer, textReply } from '../fakes/fake-openai-server.ts';
+import {
+  type FakeOpenAIServer,
+  hangReply,
+  startFakeOpenAIServer,
+  textReply,
+} from '../fakes/fake-openai-server.ts';
 import { RecordingAdapter, retryableFailure } from '../fakes/recording-adapter.ts';
 import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
@@ -74,12 +79,19 @@ describe('delivery of task results', () => {
   it('reports failed and cancelled tasks with their reason', async () => {
     const runtime = await newRuntime(testConfigLayer(fake, { models: { max_retries: 0 } }));
     const { adapter } = await newGateway(runtime);
-    fake.setHandler(scriptByGoal({ 'will fail': () => ({ kind: 'error', status: 400 }), 'will be cancelled': () => hangReply() }));
+    fake.setHandler(
+      scriptByGoal({
+        'will fail': () => ({ kind: 'error', status: 400 }),
+        'will be cancelled': () => hangReply(),
+      }),
+    );
     const [failing, cancelled] = await runtime.service.dispatch(callerIn('bad-news'), [
       { goal: 'will fail' },
       { goal: 'will be cancelled' },
     ]);
-    await eventually(async () => (fake.requests.some((request) => goalOf(request) === 'will be cancelled') ? true : undefined));
+    await eventually(async () =>
+      fake.requests.some((request) => goalOf(request) === 'will be cancelled') ? true : undefined,
+    );
     await runtime.service.cancel(callerIn('bad-news'), cancelled!.id);
     await eventually(async () => (resultPosts(adapter, 'bad-news').length === 2 ? true : undefined), 15_000);
     const texts = resultPosts(adapter, 'bad-news').join('\n');
@@ -113,7 +125,8 @@ describe('delivery of task results', () => {
     const dyingRuntime = await newRuntime(layer, false);
     const dying = new RecordingAdapter();
     // Chunk 2 never completes: the gateway "dies" holding the delivery.
-    dying.fault = ({ message }) => (message.kind === 'text' && message.text.includes('PART-2') ? 'hang' : undefined);
+    dying.fault = ({ message }) =>
+      message.kind === 'text' && message.text.includes('PART-2') ? 'hang' : undefined;
     const { gateway: dyingGateway } = await newGateway(dyingRuntime, dying);
     const long = ['PART-1', 'PART-2', 'PART-3'].map((part) => `${part} ${'x'.repeat(1700)}`).join('\n\n');
     fake.setHandler(scriptByGoal({ 'long report': () => textReply(long) }));
@@ -126,7 +139,11 @@ describe('delivery of task results', () => {
     runtimes.splice(runtimes.indexOf(dyingRuntime), 1);
     const survivor = new RecordingAdapter();
     await newGateway(await newRuntime(layer, false), survivor);
-    await eventually(async () => (survivor.textsIn('long').length === 2 ? true : undefined), 30_000, 'chunks 2-3');
+    await eventually(
+      async () => (survivor.textsIn('long').length === 2 ? true : undefined),
+      30_000,
+      'chunks 2-3',
+    );
     expect(dying.textsIn('long')[0]).toContain('PART-1');
     expect(survivor.textsIn('long')[0]).toContain('PART-2');
     expect(survivor.textsIn('long')[1]).toContain('PART-3');
@@ -137,13 +154,14 @@ describe('delivery of task results', () => {
     const runtime = await newRuntime(testConfigLayer(fake, { delegation: { announce: 'parent' } }));
     const { adapter } = await newGateway(runtime);
     fake.setHandler(
-      scriptByGoal(
-        { 'quiet work': () => textReply('quiet result') },
-        (request) => textReply(`parent saw: ${String(messagesOf(request).at(-1)?.content).split('\n')[0]}`),
+      scriptByGoal({ 'quiet work': () => textReply('quiet result') }, (request) =>
+        textReply(`parent saw: ${String(messagesOf(request).at(-1)?.content).split('\n')[0]}`),
       ),
     );
     const [task] = await runtime.service.dispatch(callerIn('announce'), [{ goal: 'quiet work' }]);
     await eventually(async () => (adapter.textsIn('announce').length === 1 ? true : undefined), 15_000);
-    expect(adapter.textsIn('announce')[0]).toBe(`parent saw: [Background task ${task!.id} completed] Goal: quiet work`);
+    expect(adapter.textsIn('announce')[0]).toBe(
+      `parent saw: [Background task ${task!.id} completed] Goal: quiet work`,
+    );
   });
 });

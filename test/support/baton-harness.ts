@@ -59,24 +59,39 @@ export function parentContext(
   return { sessionKey, origin: testOrigin, callerTaskId: null, depth: 0, signal };
 }
 
-export interface WorkerProcess {
+export interface BatonProcess {
   child: ChildProcess;
   pid: number;
   /** Resolves when the process exits. */
   exited: Promise<number | null>;
   output(): string;
+  /** The console URL a gateway logged when it became ready. */
+  consoleUrl: string | null;
 }
 
-/** Starts `baton worker` as a real separate process sharing the test's Redis and fake model. */
-export async function spawnWorkerProcess(
-  redisUrl: string,
+/** @deprecated name kept for the worker tests. */
+export type WorkerProcess = BatonProcess;
+
+/** Starts `baton <command>` as a real separate process sharing the test's Redis and fake model. */
+export async function spawnBatonProcess(
+  command: 'worker' | 'gateway' | 'start',
+  redisUrl: string | null,
   layer: Record<string, unknown>,
-): Promise<WorkerProcess> {
-  const directory = mkdtempSync(path.join(os.tmpdir(), 'baton-worker-'));
+  extraEnv: NodeJS.ProcessEnv = {},
+  args: string[] = [],
+): Promise<BatonProcess> {
+  const directory = mkdtempSync(path.join(os.tmpdir(), `baton-${command}-`));
   const configFile = path.join(directory, 'baton.yaml');
   writeFileSync(configFile, toYaml(mergeLayers(layer, { log: { level: 'info' } })));
-  const child = spawn(process.execPath, [path.resolve('bin/baton.js'), 'worker'], {
-    env: { ...process.env, ...testEnv(), REDIS_URL: redisUrl, BATON_CONFIG: configFile, LOG_LEVEL: 'info' },
+  const child = spawn(process.execPath, [path.resolve('bin/baton.js'), command, ...args], {
+    env: {
+      ...process.env,
+      ...testEnv(),
+      ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+      BATON_CONFIG: configFile,
+      LOG_LEVEL: 'info',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -87,13 +102,24 @@ export async function spawnWorkerProcess(
     output += chunk.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (!output.includes('worker ready')) {
-    if (child.exitCode !== null) throw new Error(`worker exited early: ${output}`);
-    if (Date.now() > deadline) throw new Error(`worker did not start: ${output}`);
+  const readyLine =
+    command === 'worker' ? 'worker ready' : command === 'gateway' ? 'gateway ready' : 'baton ready';
+  const deadline = Date.now() + 45_000;
+  while (!output.includes(readyLine)) {
+    if (child.exitCode !== null) throw new Error(`baton ${command} exited early: ${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`baton ${command} did not start: ${output}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { child, pid: child.pid!, exited, output: () => output };
+  const consoleMatch = /"console":"(http:[^"]+)"/.exec(output);
+  return { child, pid: child.pid!, exited, output: () => output, consoleUrl: consoleMatch?.[1] ?? null };
+}
+
+/** Starts `baton worker` as a real separate process sharing the test's Redis and fake model. */
+export function spawnWorkerProcess(redisUrl: string, layer: Record<string, unknown>): Promise<BatonProcess> {
+  return spawnBatonProcess('worker', redisUrl, layer);
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */

@@ -9,8 +9,9 @@ import {
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const separatorsOnly = /^[ \t\r\n]*$/;
 
+/** Lines a renderer reads as a code fence (CommonMark: no backtick after the marker). */
 function fenceLineCount(chunk: string): number {
-  return chunk.split('\n').filter((line) => /^ {0,3}```/.test(line)).length;
+  return chunk.split('\n').filter((line) => /^ {0,3}`{3,}[^`]*$/.test(line.replace(/\r$/, ''))).length;
 }
 
 /**
@@ -21,7 +22,10 @@ function expectLossless(source: string, parts: TextChunk[]): void {
   let cursor = 0;
   for (const part of parts) {
     expect(part.sourceStart).toBeGreaterThanOrEqual(cursor);
-    expect(source.slice(cursor, part.sourceStart)).toMatch(separatorsOnly);
+    const dropped = source.slice(cursor, part.sourceStart);
+    expect(dropped).toMatch(separatorsOnly);
+    // A chunk starting a line keeps the line's indentation (code).
+    if (cursor > 0) expect(dropped).toMatch(/^[^\n]*$|\n$/);
     expect(part.body).toBe(source.slice(part.sourceStart, part.sourceEnd));
     expect(part.body).not.toMatch(separatorsOnly);
     cursor = part.sourceEnd;
@@ -160,12 +164,52 @@ describe('chunkText', () => {
     for (const part of parts.slice(1)) expect(part.reopenedFence).toBe('```sh\n');
   });
 
-  it('does not end a chunk on an opening fence line or start one on a closing fence line', () => {
-    const text = `${'intro words '.repeat(3).trim()}\n\`\`\`\n${'code '.repeat(4).trim()}\n\`\`\`\n${'tail words '.repeat(3).trim()}`;
-    for (let maxChars = minimumChunkChars; maxChars <= 60; maxChars += 1) {
-      const chunks = expectWellFormed(text, maxChars);
-      for (const chunk of chunks) expect(chunk).not.toMatch(/```[a-z]*\n```/);
+  it.each([
+    ['the same marker', '```', '```'],
+    ['a longer closing marker', '```', '``````````'],
+    ['a longer opening marker', '````', '````'],
+  ])(
+    'does not end a chunk on an opening fence line or start one on a closing fence line (%s)',
+    (_name, open, close) => {
+      const text = `${'intro words '.repeat(3).trim()}\n${open}\n${'code '.repeat(4).trim()}\n${close}\n${'tail words '.repeat(3).trim()}`;
+      for (let maxChars = minimumChunkChars; maxChars <= 60; maxChars += 1) {
+        const chunks = expectWellFormed(text, maxChars);
+        for (const chunk of chunks) expect(chunk).not.toMatch(/(^|\n)`{3,}[a-z]*\n`{3,}(\n|$)/);
+      }
+    },
+  );
+
+  it('keeps fences balanced around triple backticks inside a line, and an opening line longer than a chunk', () => {
+    for (const [before, inline] of [
+      ['x', '```y```'],
+      ['word ', '```y```'],
+      ['', '```shell z```'],
+      ['word ', '```shell z```'],
+      ['word ', '``` then more words'],
+      ['x', '  ```shell then more words'],
+    ] as const) {
+      for (let count = 0; count <= 25; count += 1) {
+        const text = `${before.repeat(count)}${inline}${' b'.repeat(15)}`;
+        for (const maxChars of [20, 21, 23]) expectWellFormed(text, maxChars);
+      }
     }
+  });
+
+  // Inputs the random test below found with other seeds, kept so they always run.
+  it.each([
+    [
+      'indentation before a fence',
+      26,
+      '\n     \n    \n```json\n    obrvmbge nyt\n    qtzdpzzovjfnnwxllt cwp\n```\n',
+    ],
+    [
+      'an unclosed fence after blank lines',
+      23,
+      '\n    \n    \n```\n    ndzvkzpilmcywoqvnkoajzkvdh bei\n  qsjl ahh',
+    ],
+    ['inline fences after blank lines', 20, '   \n    \n\n\n  ```shell ls``` \n\n```a b```'],
+  ])('keeps every promise for %s', (_name, maxChars, text) => {
+    expectWellFormed(text, maxChars);
   });
 
   it.each([0, 5, 19, 20.5, Number.NaN])('refuses a limit of %s', (maxChars) => {
@@ -208,6 +252,7 @@ function randomMarkdown(random: () => number): string {
     () => '\n    ',
     () => pick(['😀', '👍🏽', 'é', '—', '\u00a0']),
     () => '`inline`',
+    () => pick(['```x```', ' ```shell ls``` ', '\n```a b```']),
     () => {
       const lines = Array.from(
         { length: 1 + Math.floor(random() * 8) },

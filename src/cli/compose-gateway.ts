@@ -1,0 +1,72 @@
+import type { Hono } from 'hono';
+import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import { AccessPolicy } from '../gateway/access-policy.ts';
+import { CommandRouter } from '../gateway/command-router.ts';
+import { Gateway } from '../gateway/gateway.ts';
+import type { Logger } from '../logging/logger.ts';
+import { checkHealth } from '../observability/health.ts';
+import type { BatonMetrics } from '../observability/metrics.ts';
+import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+
+export interface ComposedGateway {
+  gateway: Gateway;
+  console: ConsoleAdapter | null;
+  stop(): Promise<void>;
+}
+
+/** Mounts /healthz and /metrics on the console's server. */
+function operationalRoutes(runtime: BatonRuntime, gatewayOf: () => Gateway, metrics: BatonMetrics) {
+  return (app: Hono) => {
+    app.get('/healthz', async (context) => {
+      const report = await checkHealth({
+        redis: runtime.redis,
+        keys: runtime.keys,
+        adapters: gatewayOf().adapterList(),
+      });
+      return context.json(report, report.ok ? 200 : 503);
+    });
+    app.get('/metrics', async (context) =>
+      context.body(await metrics.render(), 200, { 'content-type': metrics.contentType }),
+    );
+  };
+}
+
+/**
+ * Wires the gateway of one process: access policy, command router, the chat adapters whose credentials
+ * are present (the local console always, unless disabled), metrics and health.
+ */
+export async function composeGateway(
+  runtime: BatonRuntime,
+  metrics: BatonMetrics,
+  logger: Logger,
+  options: { modelLabel?: string } = {},
+): Promise<ComposedGateway> {
+  const { config } = runtime;
+  const access = new AccessPolicy(config.access);
+  const commands = new CommandRouter({ service: runtime.service, store: runtime.store, access, logger });
+  const gateway = new Gateway({
+    runtime,
+    access,
+    commands,
+    logger,
+    onDelivery: (outcome) => metrics.recordDelivery(outcome),
+    onTaskEnded: (status) => metrics.recordTaskEnded(status),
+  });
+  let consoleAdapter: ConsoleAdapter | null = null;
+  if (config.console.enabled) {
+    consoleAdapter = new ConsoleAdapter({
+      config: config.console,
+      redis: runtime.redis,
+      subscriberRedis: runtime.connect('console-events'),
+      keys: runtime.keys,
+      store: runtime.store,
+      signals: runtime.signals,
+      logger,
+      ...(options.modelLabel ? { modelLabel: options.modelLabel } : {}),
+      extraRoutes: operationalRoutes(runtime, () => gateway, metrics),
+    });
+    gateway.addAdapter(consoleAdapter);
+  }
+  await gateway.start();
+  return { gateway, console: consoleAdapter, stop: () => gateway.stop() };
+}

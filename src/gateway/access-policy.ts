@@ -1,0 +1,62 @@
+import type { BatonConfig } from '../config/schema.ts';
+import type { TaskRecord } from '../tasks/task-record.ts';
+import type { ChatUser, ConversationRef } from './chat-adapter.ts';
+
+export type AccessConfig = BatonConfig['access'];
+
+/**
+ * Who may use Baton and who may steer, cancel or collect a task (config group `access`). Default deny:
+ * nobody on a chat platform is allowed until the config lists them; the local console is trusted.
+ */
+export class AccessPolicy {
+  /** Who may control a task besides admins: its owner, anyone allowed in its channel, or nobody. */
+  readonly taskControl: AccessConfig['task_control'];
+  private readonly allowedUsers: ReadonlySet<string>;
+  private readonly allowedRoles: ReadonlySet<string>;
+  private readonly allowedChannels: ReadonlySet<string>;
+  private readonly allowedWorkspaces: ReadonlySet<string>;
+  private readonly adminUsers: ReadonlySet<string>;
+  private readonly adminRoles: ReadonlySet<string>;
+
+  constructor(config: AccessConfig) {
+    this.taskControl = config.task_control;
+    this.allowedUsers = new Set(config.allowed_users);
+    this.allowedRoles = new Set(config.allowed_roles);
+    this.allowedChannels = new Set(config.allowed_channels);
+    this.allowedWorkspaces = new Set(config.allowed_guilds);
+    this.adminUsers = new Set(config.admin_users);
+    this.adminRoles = new Set(config.admin_roles);
+  }
+
+  isAdmin(user: ChatUser): boolean {
+    return this.adminUsers.has(user.id) || user.roleIds.some((role) => this.adminRoles.has(role));
+  }
+
+  /** Whether the user may talk to Baton in this conversation. */
+  isAllowed(user: ChatUser, ref: ConversationRef): boolean {
+    if (user.trusted || this.isAdmin(user)) return true;
+    // A guild (Slack team) restriction holds even for users listed by id: ids are per platform, not per guild.
+    if (this.allowedWorkspaces.size > 0) {
+      if (user.workspaceId === undefined || !this.allowedWorkspaces.has(user.workspaceId)) return false;
+    }
+    return (
+      this.allowedUsers.has(user.id) ||
+      user.roleIds.some((role) => this.allowedRoles.has(role)) ||
+      this.allowedChannels.has(ref.channel)
+    );
+  }
+
+  /** Whether the user, writing in `ref`, may steer, cancel or collect `task`. */
+  canControlTask(user: ChatUser, ref: ConversationRef, task: TaskRecord): boolean {
+    if (user.trusted || this.isAdmin(user)) return true;
+    const samePlatform = task.origin.platform === ref.platform;
+    switch (this.taskControl) {
+      case 'owner':
+        return samePlatform && task.origin.user === user.id;
+      case 'channel':
+        return samePlatform && task.origin.channel === ref.channel && this.isAllowed(user, ref);
+      case 'admins':
+        return false;
+    }
+  }
+}

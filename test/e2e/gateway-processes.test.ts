@@ -1,0 +1,130 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type FakeOpenAIServer,
+  type RecordedRequest,
+  startFakeOpenAIServer,
+  textReply,
+  toolCallReply,
+} from '../fakes/fake-openai-server.ts';
+import {
+  type BatonProcess,
+  eventually,
+  spawnBatonProcess,
+  testConfigLayer,
+} from '../support/baton-harness.ts';
+import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
+import { deferred } from '../support/deferred.ts';
+import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
+import { startTestRedis, type TestRedis } from '../support/redis.ts';
+
+let redis: TestRedis;
+let fake: FakeOpenAIServer;
+const processes: BatonProcess[] = [];
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  fake = await startFakeOpenAIServer();
+});
+afterEach(async () => {
+  for (const process of processes.splice(0)) {
+    process.child.kill('SIGKILL');
+    await process.exited;
+  }
+  fake.setHandler(undefined);
+});
+afterAll(async () => {
+  await fake.close();
+  await redis.stop();
+});
+
+async function spawn(command: 'gateway' | 'worker', layer: Record<string, unknown>): Promise<BatonProcess> {
+  const started = await spawnBatonProcess(command, redis.url, layer);
+  processes.push(started);
+  return started;
+}
+
+const gatewayLayer = () =>
+  testConfigLayer(fake, { console: { port: 0 }, gateway: { board_interval_ms: 500 } });
+
+function turnInput(request: RecordedRequest): string {
+  const users = messagesOf(request).filter((message) => message.role === 'user');
+  return String(users.at(-1)?.content ?? '');
+}
+
+describe('gateway processes', () => {
+  it('runs 20 messages sent through two gateway processes in arrival order, never two at once', async () => {
+    const layer = gatewayLayer();
+    const first = await spawn('gateway', layer);
+    const second = await spawn('gateway', layer);
+    let inFlight = 0;
+    let maxInFlight = 0;
+    fake.setHandler(async (request) => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      inFlight -= 1;
+      return textReply(`re: ${turnInput(request)}`);
+    });
+    const thread = await createConsoleThread(first.consoleUrl!, 'ordering');
+    const sent: string[] = [];
+    for (let index = 0; index < 20; index += 1) {
+      const url = index % 2 === 0 ? first.consoleUrl! : second.consoleUrl!;
+      sent.push(`You: message ${index}`);
+      expect((await postConsoleMessage(url, thread, `message ${index}`)).accepted).toBe(true);
+    }
+    await eventually(
+      async () => ((await botTexts(first.consoleUrl!, thread)).length === 20 ? true : undefined),
+      60_000,
+    );
+    expect(fake.requests.map(turnInput)).toEqual(sent);
+    expect(maxInFlight).toBe(1);
+    expect(await botTexts(second.consoleUrl!, thread)).toEqual(sent.map((text) => `re: ${text}`));
+  });
+
+  it('posts every result exactly once after the gateway is SIGKILLed while children run', async () => {
+    const layer = gatewayLayer();
+    await spawn('worker', layer);
+    const gateway = await spawn('gateway', layer);
+    const release = deferred();
+    fake.setHandler(
+      scriptByGoal(
+        {
+          'first child': async () => {
+            await release.promise;
+            return textReply('first result');
+          },
+          'second child': async () => {
+            await release.promise;
+            return textReply('second result');
+          },
+        },
+        (request) =>
+          messagesOf(request).at(-1)?.role === 'tool'
+            ? textReply('Started two tasks.')
+            : toolCallReply([
+                { name: 'delegate_task_async', arguments: { goal: 'first child' } },
+                { name: 'delegate_task_async', arguments: { goal: 'second child' } },
+              ]),
+      ),
+    );
+    const thread = await createConsoleThread(gateway.consoleUrl!, 'survive a gateway crash');
+    await postConsoleMessage(gateway.consoleUrl!, thread, 'start two things');
+    await eventually(async () =>
+      fake.requests.filter((request) => goalOf(request) !== null).length === 2 ? true : undefined,
+    );
+    gateway.child.kill('SIGKILL');
+    await gateway.exited;
+    release.resolve();
+    // Both children end while no gateway runs; their endings wait in Redis.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const restarted = await spawn('gateway', layer);
+    const results = async () =>
+      (await botTexts(restarted.consoleUrl!, thread)).filter((text) => text.includes('**Task t_'));
+    await eventually(async () => ((await results()).length === 2 ? true : undefined), 30_000, 'both results');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const posted = await results();
+    expect(posted).toHaveLength(2);
+    expect(posted.join('\n')).toContain('first result');
+    expect(posted.join('\n')).toContain('second result');
+  });
+});
