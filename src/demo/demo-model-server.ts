@@ -18,7 +18,7 @@ export const demoProgressToolName = 'note_progress';
 export interface DemoModelServerOptions {
   /** Default 0: a free port. */
   port?: number;
-  /** Milliseconds a child's answer takes, so people can steer mid-flight; default 1500. The parent takes a third. */
+  /** Milliseconds a child's answer takes, so people can steer mid-flight; default 2500. The parent takes a third. */
   stepDelayMs?: number;
 }
 
@@ -95,7 +95,7 @@ interface DemoReply {
 }
 
 export async function startDemoModelServer(options: DemoModelServerOptions = {}): Promise<DemoModelServer> {
-  const stepDelayMs = options.stepDelayMs ?? 1500;
+  const stepDelayMs = options.stepDelayMs ?? 2500;
   const pending = new Set<NodeJS.Timeout>();
 
   const server = http.createServer((incoming, response) => {
@@ -268,7 +268,8 @@ const childStepPlan = [
 function parentReply(request: DemoRequest, delayMs: number): DemoReply {
   const last = request.messages.at(-1);
   if (last?.role === 'tool') return summariseToolResults(request, delayMs);
-  const userText = last?.role === 'user' ? last.text.trim() : '';
+  // The gateway prefixes each message with its author ("Ada: …"); the request itself follows.
+  const userText = last?.role === 'user' ? last.text.trim().replace(/^[^:\n]{1,40}:\s+/, '') : '';
   if (!userText)
     return text('What should I work on? Ask me anything and I will start background tasks.', delayMs);
   const offered = request.toolNames;

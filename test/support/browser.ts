@@ -1,0 +1,16 @@
+import { type Browser, chromium } from 'playwright-core';
+
+/** Debian's Chromium, headless, with the flags this machine's closed network needs (TESTING.md). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
