@@ -81,6 +81,11 @@ export class SessionHistory {
     }
     // Begin at a user message: a trimmed history must not open with a tool result or a dangling call.
     while (start < stored.length && stored[start]!.message.role !== 'user') start += 1;
+    if (start === stored.length) {
+      // The latest turn alone is over the budget: keep that turn whole rather than no context at all.
+      start = stored.findLastIndex((entry) => entry.message.role === 'user');
+      if (start < 0) return [];
+    }
     return stored.slice(start).map((entry) => entry.message);
   }
 }

@@ -1,0 +1,78 @@
+import { countTokens } from 'gpt-tokenizer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionHistory } from '../../src/gateway/session-history.ts';
+import type { ChatMessage } from '../../src/llm/model-client.ts';
+import { RedisKeys } from '../../src/redis/redis-keys.ts';
+import { startTestRedis, type TestRedis, uniquePrefix } from '../support/redis.ts';
+
+let redis: TestRedis;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+const user = (content: string): ChatMessage => ({ role: 'user', content });
+const assistant = (content: string): ChatMessage => ({ role: 'assistant', content });
+
+describe('session history', () => {
+  it('returns the newest turns that fit the token budget, starting at a user message', async () => {
+    const keys = new RedisKeys(uniquePrefix());
+    const history = new SessionHistory(redis.client, keys, { tokenBudget: 60, maxMessages: 100 });
+    const sentence = 'The quick brown fox jumps over the lazy dog.';
+    expect(countTokens(sentence)).toBeLessThan(15);
+    await history.append('s', [user(`one ${sentence}`), assistant(`two ${sentence}`)]);
+    await history.append('s', [
+      user(`three ${sentence}`),
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'list_tasks', arguments: '{}' } }],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: '{"tasks":[]}' },
+      assistant(`four ${sentence}`),
+    ]);
+    // The budget cuts into the second turn's tool exchange. A tool result is never kept without its call,
+    // and when even the latest turn is over budget it is kept whole rather than losing all context.
+    const loaded = await history.load('s');
+    expect(loaded.map((message) => message.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+    expect(loaded[0]!.content).toBe(`three ${sentence}`);
+    // With room for it, the first turn comes back too.
+    const roomy = new SessionHistory(redis.client, keys, { tokenBudget: 1000, maxMessages: 100 });
+    expect((await roomy.load('s'))[0]!.content).toBe(`one ${sentence}`);
+    // A budget that fits only the last assistant message still starts at that turn's user message.
+    const tight = new SessionHistory(redis.client, keys, { tokenBudget: 20, maxMessages: 100 });
+    expect((await tight.load('s'))[0]!.content).toBe(`three ${sentence}`);
+  });
+
+  it('keeps everything within a generous budget, and caps the stored messages', async () => {
+    const history = new SessionHistory(redis.client, new RedisKeys(uniquePrefix()), {
+      tokenBudget: 100_000,
+      maxMessages: 5,
+    });
+    for (let index = 0; index < 8; index += 1) await history.append('s', [user(`m${index}`)]);
+    expect((await history.load('s')).map((message) => message.content)).toEqual([
+      'm3',
+      'm4',
+      'm5',
+      'm6',
+      'm7',
+    ]);
+  });
+
+  it('appends a delivery note once, however often the delivery is retried', async () => {
+    const keys = new RedisKeys(uniquePrefix());
+    const history = new SessionHistory(redis.client, keys, { tokenBudget: 1000, maxMessages: 100 });
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      await history.appendOnce(
+        's',
+        [user('[Background task t_abc123 completed]')],
+        keys.delivery('t_abc123'),
+        'h',
+      );
+    }
+    expect(await history.load('s')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,109 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../src/gateway/gateway.ts';
+import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import type { TaskCaller } from '../../src/tasks/task-service.ts';
+import {
+  type FakeOpenAIServer,
+  hangReply,
+  startFakeOpenAIServer,
+  textReply,
+} from '../fakes/fake-openai-server.ts';
+import { RecordingAdapter } from '../fakes/recording-adapter.ts';
+import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { deferred } from '../support/deferred.ts';
+import { startTestGateway } from '../support/gateway-harness.ts';
+import { scriptByGoal } from '../support/model-scripts.ts';
+import { startTestRedis, type TestRedis } from '../support/redis.ts';
+
+let redis: TestRedis;
+let fake: FakeOpenAIServer;
+let runtime: BatonRuntime;
+let gateway: Gateway;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  fake = await startFakeOpenAIServer();
+});
+afterEach(async () => {
+  await gateway?.stop();
+  await runtime?.close(0);
+});
+afterAll(async () => {
+  await fake.close();
+  await redis.stop();
+});
+
+const caller: TaskCaller = {
+  sessionKey: 'test:c1:board',
+  origin: { platform: 'test', channel: 'c1', thread: 'board', user: 'u1', userName: 'Ada' },
+  callerTaskId: null,
+  depth: 0,
+  displayName: 'Ada',
+};
+
+describe('task board', () => {
+  it('posts one board per thread, edits it in place at most once per interval, and settles', async () => {
+    const intervalMs = 400;
+    runtime = await createTestRuntime(
+      redis.url,
+      buildTestConfig(testConfigLayer(fake, { gateway: { board_interval_ms: intervalMs } })),
+    );
+    await runtime.startWorker();
+    const adapter = new RecordingAdapter();
+    ({ gateway } = await startTestGateway(runtime, adapter));
+    const release = deferred();
+    fake.setHandler(
+      scriptByGoal({
+        'board quick': () => textReply('quick done'),
+        'board slow': async () => {
+          await release.promise;
+          return textReply('slow done');
+        },
+        'board never': () => hangReply(),
+      }),
+    );
+    const [, , never] = await runtime.service.dispatch(caller, [
+      { goal: 'board quick' },
+      { goal: 'board slow' },
+      { goal: 'board never' },
+    ]);
+    const boards = () => adapter.posts.filter((post) => post.message.kind === 'board');
+    await eventually(async () => (boards().length === 1 ? true : undefined), 10_000, 'the board');
+    const boardId = boards()[0]!.messageId;
+    await eventually(
+      async () =>
+        [...boards(), ...adapter.edits].some(
+          (post) =>
+            post.message.kind === 'board' &&
+            post.message.board.rows.some((row) => row.goal === 'board quick' && row.status === 'completed'),
+        )
+          ? true
+          : undefined,
+      10_000,
+      'an edit showing the finished task',
+    );
+    release.resolve();
+    await runtime.service.cancel(caller, never!.id);
+    await eventually(
+      async () => {
+        const last = adapter.edits.at(-1);
+        return last?.message.kind === 'board' && last.message.board.settled ? true : undefined;
+      },
+      10_000,
+      'the settled board',
+    );
+    // Every edit went to the one board message, never faster than the interval.
+    expect(new Set(adapter.edits.map((edit) => edit.messageId))).toEqual(new Set([boardId]));
+    const times = [boards()[0]!.at, ...adapter.edits.map((edit) => edit.at)];
+    for (let index = 1; index < times.length; index += 1) {
+      expect(times[index]! - times[index - 1]!).toBeGreaterThanOrEqual(intervalMs - 100);
+    }
+    const settled = adapter.edits.at(-1)!;
+    expect(settled.message.kind === 'board' && settled.message.fallbackText).toMatch(/all done/);
+    // Once settled, the board is left alone.
+    const editsAtSettle = adapter.edits.length;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs * 3));
+    expect(adapter.edits).toHaveLength(editsAtSettle);
+    expect(boards()).toHaveLength(1);
+  });
+});
