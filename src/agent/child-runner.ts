@@ -28,6 +28,8 @@ export interface ChildRunnerDependencies {
   logger: Logger;
 }
 
+const stepStartText = (step: number) => `step ${step}`;
+
 /** Whether this run still has to let go of its task when it returns (see TaskStore.release). */
 interface Holding {
   released: boolean;
@@ -58,7 +60,7 @@ export async function runChildTask(
   });
   let claim: ClaimResult;
   try {
-    claim = await store.claim(taskId, runnerToken);
+    claim = await store.claim(taskId, runnerToken, { firstStepEvent: stepStartText(1) });
   } catch (error) {
     unsubscribe();
     throw error;
@@ -128,6 +130,8 @@ async function runToEnd(
   // An inbox that was empty at the claim has nothing to apply before the first step. A steer sent after
   // the claim is still applied: the complete script refuses while the inbox holds an unread message.
   let skipNextInboxRead = claim.inboxLength === 0;
+  // A fresh task with an empty inbox goes straight to step 1: the claim recorded that step's start.
+  let firstStepRecorded = claim.firstStepRecorded;
 
   const applySteers = async (): Promise<number> => {
     const steers = await store.readInbox(record.id, inboxCursor);
@@ -183,7 +187,11 @@ async function runToEnd(
         await applySteers();
       },
       onStepStart(step) {
-        void store.appendEvent(record.id, 'step-start', `step ${step}`);
+        if (step === 1 && firstStepRecorded) {
+          firstStepRecorded = false;
+          return;
+        }
+        void store.appendEvent(record.id, 'step-start', stepStartText(step));
       },
       onToolCall(name, argumentsText) {
         void store.appendEvent(

@@ -97,6 +97,26 @@ const gatewaySchema = z.strictObject({
   delivery_max_attempts: positiveInteger.default(12),
 });
 
+const discordSchema = z.strictObject({
+  /** Register slash commands in these guilds (instant) instead of globally (can take up to an hour). */
+  guild_ids: z.array(z.string().regex(/^\d+$/, 'a Discord snowflake id')).default([]),
+  /** Name of threads the bot creates, before the first words of the request. */
+  thread_name_prefix: z.string().max(40).default(''),
+});
+
+const slackSchema = z.strictObject({
+  /** Inside a thread the bot owns, require a mention for a message to be a turn. */
+  require_mention_in_threads: z.boolean().default(false),
+  /** HTTP mode (SLACK_SIGNING_SECRET): where events and commands arrive, at /slack/events. */
+  http_host: z.string().min(1).default('0.0.0.0'),
+  http_port: z.number().int().min(0).max(65_535).default(3000),
+  /** The slash command registered in the app manifest. */
+  command: z
+    .string()
+    .regex(/^\/[a-z0-9_-]+$/)
+    .default('/baton'),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
@@ -111,6 +131,8 @@ export const batonConfigSchema = z.strictObject({
   access: accessSchema.default(accessSchema.parse({})),
   console: consoleSchema.default(consoleSchema.parse({})),
   gateway: gatewaySchema.default(gatewaySchema.parse({})),
+  discord: discordSchema.default(discordSchema.parse({})),
+  slack: slackSchema.default(slackSchema.parse({})),
   log: logSchema.default(logSchema.parse({})),
 });
 

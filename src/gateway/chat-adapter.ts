@@ -90,6 +90,15 @@ export interface GatewaySink {
   onMessage(message: InboundMessage): Promise<{ accepted: boolean; queuedBehind: number; refusal?: string }>;
   /** A command (slash command, mention words, button): answered directly, without a model call. */
   onCommand(command: ChatCommand): Promise<CommandReply>;
+  /**
+   * Whether Baton already converses in this thread (a message there is a turn without a mention).
+   * True once a message was accepted in it or `claimThread` was called for it.
+   */
+  knowsThread(ref: ConversationRef): Promise<boolean>;
+  /** Records that a thread belongs to Baton (a thread the adapter created for a conversation). */
+  claimThread(ref: ConversationRef): Promise<void>;
+  /** Re-renders the thread's task board now (a Refresh button). */
+  refreshBoard(ref: ConversationRef): Promise<void>;
 }
 
 export interface ChatAdapter {

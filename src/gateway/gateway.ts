@@ -156,8 +156,23 @@ export class Gateway implements GatewaySink {
       'NX',
     );
     if (firstTime !== 'OK') return { accepted: false, queuedBehind: 0 };
+    await this.claimThread(message.ref);
     const queuedBehind = await this.turns.enqueue(sessionKeyOf(message.ref), { kind: 'message', message });
     return { accepted: true, queuedBehind };
+  }
+
+  async knowsThread(ref: ConversationRef): Promise<boolean> {
+    const { keys, redis } = this.options.runtime;
+    return (await redis.sismember(keys.knownThreads(), sessionKeyOf(ref))) === 1;
+  }
+
+  async claimThread(ref: ConversationRef): Promise<void> {
+    const { keys, redis } = this.options.runtime;
+    await redis.sadd(keys.knownThreads(), sessionKeyOf(ref));
+  }
+
+  async refreshBoard(ref: ConversationRef): Promise<void> {
+    await this.boards.refresh(sessionKeyOf(ref));
   }
 
   onCommand(command: ChatCommand): Promise<CommandReply> {

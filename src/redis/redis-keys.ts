@@ -51,6 +51,10 @@ export class RedisKeys {
   sessionBoardLock(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:board-lock`;
   }
+  /** Threads Baton converses in (by session key). */
+  knownThreads(): string {
+    return `${this.prefix}:threads`;
+  }
   /** Sessions with turns waiting in their inbox. */
   pendingSessions(): string {
     return `${this.prefix}:sessions:pending`;

@@ -91,12 +91,16 @@ local function session_active_key(task_key, prefix)
 end
 `;
 
-// The runner that ends a task is done with it: clear its token and say so, in the same script, so
-// cancel_task (waitForTasksToStop) needs no separate release after a runner's own terminal write.
+// A runner that ends its task is done with it: clearing its token in that same script spares it a
+// separate release. `stopped` wakes waitForTasksToStop (cancel_task); a script that also publishes the
+// task's `ended` signal needs no `stopped`: the waiter wakes on both, and as scripts are atomic, its next
+// read sees the token cleared.
 const releaseRunner = `
-local function release_runner(task_key, task_id, now, channel)
+local function release_runner(task_key, task_id, now, channel, announce)
   redis.call('HSET', task_key, 'runnerToken', '', 'stoppedAt', now)
-  redis.call('PUBLISH', channel, cjson.encode({kind = 'stopped', taskId = task_id}))
+  if announce then
+    redis.call('PUBLISH', channel, cjson.encode({kind = 'stopped', taskId = task_id}))
+  end
 end
 `;
 
@@ -124,7 +128,7 @@ for candidate in string.gmatch(ARGV[1], '[^,]+') do
   if candidate == status then allowed = true end
 end
 if not allowed then
-  if release then release_runner(KEYS[1], task_id, ARGV[3], ARGV[6]) end
+  if release then release_runner(KEYS[1], task_id, ARGV[3], ARGV[6], true) end
   return {'refused', status, release and '1' or ''}
 end
 if ARGV[7] ~= '' and not holds then return {'lost', status} end
@@ -144,15 +148,18 @@ if terminal then
   record_ending(KEYS[1], KEYS[3], task_id, new_status)
   redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', taskId = task_id, status = new_status}))
 end
-if release then release_runner(KEYS[1], task_id, ARGV[3], ARGV[6]) end
+if release then release_runner(KEYS[1], task_id, ARGV[3], ARGV[6], not terminal) end
 return {'ok', status, release and '1' or ''}
 `;
 
 /**
  * A worker takes a task: queued becomes running; a running task whose worker died is taken over.
  * Replies with what the runner needs to start, so it reads nothing else first: the status found, the
- * previous runner's token, the inbox length and the task hash (after the claim) as a flat list.
- * KEYS: task hash, events stream, inbox stream.  ARGV: runner token, now, max events.
+ * previous runner's token, the inbox length, the task hash (after the claim) as a JSON object (one string
+ * is much cheaper for the client to decode than a list of fields), and '1' when
+ * it recorded the first step's start. It does that for a task claimed from 'queued' with an empty inbox,
+ * given the event's text: such a run goes straight to its first model call, so this saves it a write.
+ * KEYS: task hash, events stream, inbox stream.  ARGV: runner token, now, max events, first step's text.
  */
 export const claimScript = `
 ${addEvent}
@@ -164,12 +171,21 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'runnerToken', ARGV[1])
 redis.call('HDEL', KEYS[1], 'stoppedAt')
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 if current[3] == '' then redis.call('HSET', KEYS[1], 'startedAt', ARGV[2]) end
+local inbox_length = redis.call('XLEN', KEYS[3])
+local first_step = ''
 if status == 'queued' then
   add_event(KEYS[2], ARGV[3], 'status-change', ARGV[2], 'queued -> running')
+  if ARGV[4] ~= '' and inbox_length == 0 then
+    add_event(KEYS[2], ARGV[3], 'step-start', ARGV[2], ARGV[4])
+    first_step = '1'
+  end
 else
   add_event(KEYS[2], ARGV[3], 'note', ARGV[2], 'resumed on another worker from the last checkpoint')
 end
-return {'ok', status, current[2] or '', redis.call('XLEN', KEYS[3]), redis.call('HGETALL', KEYS[1])}
+local hash = {}
+local pairs_list = redis.call('HGETALL', KEYS[1])
+for index = 1, #pairs_list, 2 do hash[pairs_list[index]] = pairs_list[index + 1] end
+return {'ok', status, current[2] or '', inbox_length, cjson.encode(hash), first_step}
 `;
 
 /**
@@ -211,7 +227,7 @@ redis.call('SREM', session_active_key(KEYS[1], ARGV[10]), task_id)
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], 'running -> completed')
 record_ending(KEYS[1], KEYS[5], task_id, 'completed')
 redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
-release_runner(KEYS[1], task_id, ARGV[3], ARGV[5])
+release_runner(KEYS[1], task_id, ARGV[3], ARGV[5], false)
 return {'ok', status}
 `;
 
@@ -238,6 +254,6 @@ return {'ok', message_id}
 export const releaseScript = `
 ${releaseRunner}
 if redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[1] then return {'lost'} end
-release_runner(KEYS[1], redis.call('HGET', KEYS[1], 'id'), ARGV[2], ARGV[3])
+release_runner(KEYS[1], redis.call('HGET', KEYS[1], 'id'), ARGV[2], ARGV[3], true)
 return {'ok'}
 `;

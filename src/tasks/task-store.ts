@@ -75,6 +75,8 @@ export interface ClaimedTask {
   record: TaskRecord;
   /** Steering messages in the inbox when it was claimed (read or not); 0 means none was ever sent. */
   inboxLength: number;
+  /** True when the claim also recorded the `step-start` event of the first step. */
+  firstStepRecorded: boolean;
 }
 
 export type ClaimResult =
@@ -287,15 +289,20 @@ export class TaskStore {
 
   /**
    * A worker takes the task. On success the reply carries the record after the claim and the inbox
-   * length, so the runner needs no other read before its first step.
+   * length, so the runner needs no other read before its first step. With `firstStepEvent`, a task
+   * claimed from 'queued' with an empty inbox also gets that `step-start` event (see claimScript).
    */
-  async claim(taskId: string, runnerToken: string): Promise<ClaimResult> {
-    const [outcome, previous, previousRunner, inboxLength, hash] = await this.run<
-      [string, string?, string?, number?, string[]?]
+  async claim(
+    taskId: string,
+    runnerToken: string,
+    options: { firstStepEvent?: string } = {},
+  ): Promise<ClaimResult> {
+    const [outcome, previous, previousRunner, inboxLength, hash, firstStep] = await this.run<
+      [string, string?, string?, number?, string?, string?]
     >(
       claimScript,
       [this.keys.task(taskId), this.keys.taskEvents(taskId), this.keys.taskInbox(taskId)],
-      [runnerToken, Date.now(), this.maxEvents],
+      [runnerToken, Date.now(), this.maxEvents, options.firstStepEvent ?? ''],
     );
     if (outcome !== 'ok') {
       return {
@@ -310,8 +317,9 @@ export class TaskStore {
       outcome: 'ok',
       previous: claimedFrom,
       resumed: claimedFrom === 'running' || (previousRunner ?? '') !== '',
-      record: fieldsToRecord(pairsToObject(hash ?? []))!,
+      record: fieldsToRecord(JSON.parse(hash ?? '{}') as Record<string, string>)!,
       inboxLength: Number(inboxLength ?? 0),
+      firstStepRecorded: firstStep === '1',
     };
   }
 

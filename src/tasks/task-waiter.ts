@@ -96,7 +96,8 @@ export async function waitForTasksToStop(
   const wakeup = new Wakeup();
   const unsubscribes = taskIds.map((taskId) =>
     signals.onTask(taskId, (taskSignal) => {
-      if (taskSignal.kind === 'stopped') wakeup.notify();
+      // A runner that ends its task lets go of it in the same script and publishes only `ended`.
+      if (taskSignal.kind === 'stopped' || taskSignal.kind === 'ended') wakeup.notify();
     }),
   );
   try {

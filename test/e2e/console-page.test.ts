@@ -21,6 +21,21 @@ import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from 
 import { startTestRedis, type TestRedis } from '../support/redis.ts';
 
 class RecordingSink implements GatewaySink {
+  readonly knownThreads = new Set<string>();
+  readonly boardRefreshes: ConversationRef[] = [];
+
+  async knowsThread(ref: ConversationRef): Promise<boolean> {
+    return this.knownThreads.has(`${ref.platform}:${ref.channel}:${ref.thread}`);
+  }
+
+  async claimThread(ref: ConversationRef): Promise<void> {
+    this.knownThreads.add(`${ref.platform}:${ref.channel}:${ref.thread}`);
+  }
+
+  async refreshBoard(ref: ConversationRef): Promise<void> {
+    this.boardRefreshes.push(ref);
+  }
+
   readonly messages: InboundMessage[] = [];
   readonly commands: ChatCommand[] = [];
 

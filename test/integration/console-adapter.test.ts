@@ -24,6 +24,21 @@ import { startTestRedis, type TestRedis } from '../support/redis.ts';
 
 /** A gateway stand-in that records what the console pushed into it. */
 class RecordingSink implements GatewaySink {
+  readonly knownThreads = new Set<string>();
+  readonly boardRefreshes: ConversationRef[] = [];
+
+  async knowsThread(ref: ConversationRef): Promise<boolean> {
+    return this.knownThreads.has(`${ref.platform}:${ref.channel}:${ref.thread}`);
+  }
+
+  async claimThread(ref: ConversationRef): Promise<void> {
+    this.knownThreads.add(`${ref.platform}:${ref.channel}:${ref.thread}`);
+  }
+
+  async refreshBoard(ref: ConversationRef): Promise<void> {
+    this.boardRefreshes.push(ref);
+  }
+
   readonly messages: InboundMessage[] = [];
   readonly commands: ChatCommand[] = [];
   queuedBehind = 0;
