@@ -14,7 +14,7 @@ import {
   textReply,
   toolCallReply,
 } from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { buildTestConfig, createTestRuntime, testConfigLayer } from '../support/baton-harness.ts';
 import { launchChromium } from '../support/browser.ts';
 import { deferred } from '../support/deferred.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';

@@ -4,55 +4,16 @@ import type { Redis } from 'ioredis';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
-import type {
-  ChatCommand,
-  CommandReply,
-  ConversationRef,
-  GatewaySink,
-  InboundMessage,
-} from '../../src/gateway/chat-adapter.ts';
+import type { ConversationRef } from '../../src/gateway/chat-adapter.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskOrigin } from '../../src/tasks/task-record.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
 import { type FakeOpenAIServer, startFakeOpenAIServer } from '../fakes/fake-openai-server.ts';
+import { RecordingSink } from '../fakes/recording-sink.ts';
 import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';
-
-class RecordingSink implements GatewaySink {
-  readonly knownThreads = new Set<string>();
-  readonly boardRefreshes: ConversationRef[] = [];
-
-  async knowsThread(ref: ConversationRef): Promise<boolean> {
-    return this.knownThreads.has(`${ref.platform}:${ref.channel}:${ref.thread}`);
-  }
-
-  async claimThread(ref: ConversationRef): Promise<void> {
-    this.knownThreads.add(`${ref.platform}:${ref.channel}:${ref.thread}`);
-  }
-
-  async refreshBoard(ref: ConversationRef): Promise<void> {
-    this.boardRefreshes.push(ref);
-  }
-
-  readonly messages: InboundMessage[] = [];
-  readonly commands: ChatCommand[] = [];
-
-  async onMessage(message: InboundMessage) {
-    this.messages.push(message);
-    return { accepted: true, queuedBehind: 0 };
-  }
-
-  async onCommand(command: ChatCommand): Promise<CommandReply> {
-    this.commands.push(command);
-    const [verb, taskId] = command.text.split(' ');
-    return {
-      text: verb === 'steer' ? `Steering queued for ${taskId}.` : `Cancelled ${taskId}.`,
-      ephemeral: true,
-    };
-  }
-}
 
 const screenshotPath = path.resolve('test-output/console-page.png');
 
@@ -64,6 +25,13 @@ let adapter: ConsoleAdapter;
 let browser: Browser;
 let page: Page;
 const sink = new RecordingSink();
+sink.answer = (command) => {
+  const [verb, taskId] = command.text.split(' ');
+  return {
+    text: verb === 'steer' ? `Steering queued for ${taskId}.` : `Cancelled ${taskId}.`,
+    ephemeral: true,
+  };
+};
 
 function consoleRef(threadId: string): ConversationRef {
   return { platform: 'console', channel: 'console', thread: threadId };

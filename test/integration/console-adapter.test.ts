@@ -5,57 +5,16 @@ import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import type { TranscriptEntry } from '../../adapters/console/console-store.ts';
 import type { TaskTreeNode, TaskTreeSnapshot } from '../../adapters/console/console-task-tree.ts';
 import type { BatonConfig } from '../../src/config/schema.ts';
-import type {
-  ChatCommand,
-  CommandReply,
-  ConversationRef,
-  GatewaySink,
-  InboundMessage,
-  TaskBoardView,
-} from '../../src/gateway/chat-adapter.ts';
+import type { ConversationRef, GatewaySink, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
 import { type FakeOpenAIServer, startFakeOpenAIServer } from '../fakes/fake-openai-server.ts';
+import { RecordingSink } from '../fakes/recording-sink.ts';
 import { buildTestConfig, createTestRuntime, testConfigLayer } from '../support/baton-harness.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';
-
-/** A gateway stand-in that records what the console pushed into it. */
-class RecordingSink implements GatewaySink {
-  readonly knownThreads = new Set<string>();
-  readonly boardRefreshes: ConversationRef[] = [];
-
-  async knowsThread(ref: ConversationRef): Promise<boolean> {
-    return this.knownThreads.has(`${ref.platform}:${ref.channel}:${ref.thread}`);
-  }
-
-  async claimThread(ref: ConversationRef): Promise<void> {
-    this.knownThreads.add(`${ref.platform}:${ref.channel}:${ref.thread}`);
-  }
-
-  async refreshBoard(ref: ConversationRef): Promise<void> {
-    this.boardRefreshes.push(ref);
-  }
-
-  readonly messages: InboundMessage[] = [];
-  readonly commands: ChatCommand[] = [];
-  queuedBehind = 0;
-  refusal: string | null = null;
-
-  async onMessage(message: InboundMessage) {
-    this.messages.push(message);
-    return this.refusal
-      ? { accepted: false, queuedBehind: 0, refusal: this.refusal }
-      : { accepted: true, queuedBehind: this.queuedBehind };
-  }
-
-  async onCommand(command: ChatCommand): Promise<CommandReply> {
-    this.commands.push(command);
-    return { text: `did: ${command.text}`, ephemeral: true };
-  }
-}
 
 interface StreamEvent {
   event: string;
