@@ -142,4 +142,33 @@ describe('parent turns', () => {
     );
     expect(systems.size).toBe(1);
   });
+
+  it('lets other threads talk while one parent waits in collect_task', async () => {
+    const { runtime, gateway, adapter } = await newGateway(testConfigLayer(fake));
+    await runtime.startWorker();
+    let childId = '';
+    fake.setHandler(async (request) => {
+      if (goalOf(request) === 'slow child') return new Promise(() => undefined);
+      const input = turnInput(request);
+      const last = messagesOf(request).at(-1);
+      if (input === 'Ada: wait for it' && last?.role === 'user') {
+        return toolCallReply([{ name: 'delegate_task_async', arguments: { goal: 'slow child' } }]);
+      }
+      if (input === 'Ada: wait for it' && last?.role === 'tool' && !childId) {
+        childId = JSON.parse(String(last.content)).task_id;
+        return toolCallReply([{ name: 'collect_task', arguments: { task_id: childId, timeout_s: 30 } }]);
+      }
+      return textReply(`re: ${input}`);
+    });
+    await gateway.onMessage(inboundMessage('waiting', 'wait for it'));
+    await eventually(async () => (childId ? true : undefined), 10_000, 'the collect call');
+    await gateway.onMessage(inboundMessage('other', 'hello meanwhile'));
+    await eventually(
+      async () => (adapter.textsIn('other').length === 1 ? true : undefined),
+      10_000,
+      'the other reply',
+    );
+    expect(adapter.textsIn('waiting')).toEqual([]);
+    expect((await runtime.store.get(childId))!.status).toBe('running');
+  });
 });
