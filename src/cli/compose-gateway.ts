@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import { slackAdapterFromEnv } from '../../adapters/slack/slack-adapter-from-env.ts';
 import { AccessPolicy } from '../gateway/access-policy.ts';
 import { CommandRouter } from '../gateway/command-router.ts';
 import { Gateway } from '../gateway/gateway.ts';
@@ -33,14 +34,16 @@ function operationalRoutes(runtime: BatonRuntime, gatewayOf: () => Gateway, metr
 
 /**
  * Wires the gateway of one process: access policy, command router, the chat adapters whose credentials
- * are present (the local console always, unless disabled), metrics and health.
+ * are present (the local console always, unless disabled; Slack with SLACK_BOT_TOKEN; Discord with
+ * DISCORD_TOKEN), metrics and health.
  */
 export async function composeGateway(
   runtime: BatonRuntime,
   metrics: BatonMetrics,
   logger: Logger,
-  options: { modelLabel?: string } = {},
+  options: { modelLabel?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ComposedGateway> {
+  const env = options.env ?? process.env;
   const { config } = runtime;
   const access = new AccessPolicy(config.access);
   const commands = new CommandRouter({ service: runtime.service, store: runtime.store, access, logger });
@@ -67,6 +70,11 @@ export async function composeGateway(
     });
     gateway.addAdapter(consoleAdapter);
   }
+  // Each platform adapter starts when its credentials are present.
+  const slack = slackAdapterFromEnv(env, config.slack, { logger });
+  if (slack) gateway.addAdapter(slack);
   await gateway.start();
+  for (const adapter of gateway.adapterList())
+    logger.info({ platform: adapter.platform }, 'chat adapter started');
   return { gateway, console: consoleAdapter, stop: () => gateway.stop() };
 }

@@ -47,12 +47,16 @@ export interface ChatCommand {
   user: ChatUser;
   /** The command text after the bot's name, e.g. `steer t_7k2m9q focus on errors`. */
   text: string;
+  /** Platform event id, when the platform may deliver the same command twice; a repeat is not run again. */
+  eventId?: string;
 }
 
 export interface CommandReply {
   text: string;
   /** Only the caller should see it (refusals, personal status). */
   ephemeral: boolean;
+  /** The command was a repeat of one already handled (same eventId): the adapter answers nothing. */
+  duplicate?: boolean;
 }
 
 /** One row of a task board: enough to render a line or a card on any platform. */
@@ -97,7 +101,7 @@ export interface GatewaySink {
   knowsThread(ref: ConversationRef): Promise<boolean>;
   /** Records that a thread belongs to Baton (a thread the adapter created for a conversation). */
   claimThread(ref: ConversationRef): Promise<void>;
-  /** Re-renders the thread's task board now (a Refresh button). */
+  /** Re-renders the thread's task board at its next refresh, within one board interval (a Refresh button). */
   refreshBoard(ref: ConversationRef): Promise<void>;
 }
 

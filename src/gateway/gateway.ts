@@ -172,10 +172,17 @@ export class Gateway implements GatewaySink {
   }
 
   async refreshBoard(ref: ConversationRef): Promise<void> {
-    await this.boards.refresh(sessionKeyOf(ref));
+    await this.boards.requestRefresh(sessionKeyOf(ref));
   }
 
-  onCommand(command: ChatCommand): Promise<CommandReply> {
+  async onCommand(command: ChatCommand): Promise<CommandReply> {
+    if (command.eventId) {
+      const { keys, redis } = this.options.runtime;
+      const key = keys.seenEvent(command.ref.platform, `command:${command.eventId}`);
+      if ((await redis.set(key, '1', 'EX', seenEventSeconds, 'NX')) !== 'OK') {
+        return { text: '', ephemeral: true, duplicate: true };
+      }
+    }
     return this.options.commands.handle(command);
   }
 

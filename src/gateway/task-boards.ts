@@ -78,6 +78,15 @@ export class TaskBoards {
     }
   }
 
+  /**
+   * Forces an edit at the board's next refresh. It goes through the same lock and throttle as every
+   * refresh, so a button press can neither race a settling board nor exceed the edit rate.
+   */
+  async requestRefresh(sessionKey: string): Promise<void> {
+    const { redis, keys } = this.options;
+    await redis.hdel(keys.sessionBoard(sessionKey), 'signature', 'editedAt');
+  }
+
   /** Renders the board of one thread and posts or edits it when it changed. */
   async refresh(sessionKey: string): Promise<void> {
     const { redis, keys, store } = this.options;

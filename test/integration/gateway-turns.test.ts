@@ -171,4 +171,17 @@ describe('parent turns', () => {
     expect(adapter.textsIn('waiting')).toEqual([]);
     expect((await runtime.store.get(childId))!.status).toBe('running');
   });
+
+  it('runs a command delivered twice with the same event id only once', async () => {
+    const { gateway } = await newGateway(testConfigLayer(fake));
+    const command = {
+      ref: { platform: 'test', channel: 'c1', thread: 'cmd' },
+      user: { id: 'u1', name: 'Ada', roleIds: [] },
+      text: 'tasks',
+      eventId: 'evt-command-1',
+    };
+    expect((await gateway.onCommand(command)).duplicate).toBeUndefined();
+    expect(await gateway.onCommand(command)).toEqual({ text: '', ephemeral: true, duplicate: true });
+    expect((await gateway.onCommand({ ...command, eventId: 'evt-command-2' })).duplicate).toBeUndefined();
+  });
 });

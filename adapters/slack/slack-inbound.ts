@@ -1,0 +1,249 @@
+import type { BatonConfig } from '../../src/config/schema.ts';
+import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
+import { sendWithRetry } from '../../src/gateway/send-with-retry.ts';
+import type { Logger } from '../../src/logging/logger.ts';
+import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
+import { mentionCommandText, plainTextOf } from './slack-inbound-text.ts';
+import { toMrkdwnChunks } from './slack-mrkdwn.ts';
+import {
+  blockActionsSchema,
+  eventCallbackSchema,
+  mentionEventSchema,
+  messageEventSchema,
+  slashCommandSchema,
+} from './slack-payloads.ts';
+import { type SlackPoster, threadTsOf } from './slack-poster.ts';
+import type { SlackUserNames } from './slack-user-names.ts';
+
+/** Who the bot is in its workspace (from `auth.test`). */
+export interface SlackIdentity {
+  botUserId: string;
+  botId: string;
+  teamId: string | undefined;
+}
+
+/** Bolt's `respond` for a slash command, narrowed to what Baton sends. */
+export type SlashRespond = (message: {
+  response_type: 'ephemeral' | 'in_channel';
+  text: string;
+}) => Promise<unknown>;
+
+export interface SlackInboundOptions {
+  sink: GatewaySink;
+  poster: SlackPoster;
+  names: SlackUserNames;
+  identity: SlackIdentity;
+  config: BatonConfig['slack'];
+  maxChars: number;
+  logger: Logger;
+  /** Runs work after Slack was acknowledged (commands can take seconds); the adapter awaits it on stop. */
+  background(work: () => Promise<unknown>): void;
+}
+
+const platform = 'slack';
+/** Message subtypes that are still a person writing; every other subtype (edits, joins, bots) is not. */
+const personSubtypes = new Set(['thread_broadcast', 'file_share']);
+/** A response_url takes at most five messages. */
+const maxResponses = 5;
+/** How long a handled message is remembered, so a redelivery to this process does nothing. */
+const handledMemoryMs = 10 * 60_000;
+
+/**
+ * Slack events, slash commands and button presses, turned into gateway turns and commands. Each handler
+ * does only the quick part before returning (Bolt acknowledges Slack when it returns, in HTTP mode):
+ * a turn is queued by the sink; answering a command happens in the background.
+ */
+export class SlackInbound {
+  private readonly handled = new RecentKeys(handledMemoryMs);
+
+  constructor(private readonly options: SlackInboundOptions) {}
+
+  /**
+   * `@Baton …` in a channel or thread: a turn in the thread under the mention (or the thread it is in),
+   * or a chat command when the words are one. A person not allowed gets an ephemeral refusal.
+   */
+  async mention(body: unknown, event: unknown): Promise<void> {
+    const parsed = mentionEventSchema.safeParse(event);
+    if (!parsed.success) return this.skip('app_mention', parsed.error);
+    const mention = parsed.data;
+    const { botUserId } = this.options.identity;
+    if (!mention.user || mention.bot_id || mention.user === botUserId) return;
+    // The message's own identity: an app_mention and a message event of one message, or Slack's
+    // retries of either, all come down to this, and the gateway takes one turn per event id.
+    const key = `${mention.channel}:${mention.ts}`;
+    if (!this.handled.claim(key)) return;
+    try {
+      const ref: ConversationRef = {
+        platform,
+        channel: mention.channel,
+        thread: mention.thread_ts ?? mention.ts,
+      };
+      const text = plainTextOf(mention.text, botUserId);
+      const user = await this.userOf(mention.user, mention.user_team ?? mention.team ?? teamOf(body));
+      const command = mentionCommandText(text);
+      if (command !== null) {
+        this.options.background(() => this.answerInThread(ref, user, command, mention.thread_ts, key));
+        return;
+      }
+      const outcome = await this.options.sink.onMessage({
+        ref,
+        user,
+        text,
+        messageId: mention.ts,
+        eventId: key,
+      });
+      if (!outcome.accepted && outcome.refusal) {
+        const refusal = outcome.refusal;
+        this.options.background(() =>
+          this.options.poster.postEphemeral(mention.channel, user.id, mention.thread_ts, refusal),
+        );
+      }
+    } catch (error) {
+      this.handled.release(key);
+      throw error;
+    }
+  }
+
+  /** A message without the bot's mention: a turn only as a reply in a thread Baton converses in. */
+  async message(body: unknown, event: unknown): Promise<void> {
+    const parsed = messageEventSchema.safeParse(event);
+    if (!parsed.success) return this.skip('message', parsed.error);
+    const message = parsed.data;
+    const { botUserId } = this.options.identity;
+    if (message.subtype !== undefined && !personSubtypes.has(message.subtype)) return;
+    if (!message.user || message.bot_id || message.user === botUserId) return;
+    if (!message.thread_ts || message.thread_ts === message.ts) return;
+    // Slack also sends an app_mention for this message; that one is handled.
+    if (message.text.includes(`<@${botUserId}>`) || message.text.includes(`<@${botUserId}|`)) return;
+    if (this.options.config.require_mention_in_threads) return;
+    const ref: ConversationRef = { platform, channel: message.channel, thread: message.thread_ts };
+    if (!(await this.options.sink.knowsThread(ref))) return;
+    const key = `${message.channel}:${message.ts}`;
+    if (!this.handled.claim(key)) return;
+    try {
+      const user = await this.userOf(message.user, message.user_team ?? message.team ?? teamOf(body));
+      const text = plainTextOf(message.text, botUserId);
+      // A person not allowed who writes in the thread without mentioning Baton is left alone.
+      await this.options.sink.onMessage({ ref, user, text, messageId: message.ts, eventId: key });
+    } catch (error) {
+      this.handled.release(key);
+      throw error;
+    }
+  }
+
+  /** `/baton …`, after the acknowledgement: the router's reply through the command's response_url. */
+  async slashCommand(payload: unknown, respond: SlashRespond): Promise<void> {
+    const parsed = slashCommandSchema.safeParse(payload);
+    if (!parsed.success) return this.skip('slash command', parsed.error);
+    const command = parsed.data;
+    const user: ChatUser = {
+      id: command.user_id,
+      name: await this.options.names.nameOf(command.user_id, command.user_name),
+      roleIds: [],
+      ...workspace(command.team_id),
+    };
+    // A slash command has no thread (Slack sends none from threads): the channel is its conversation.
+    const ref: ConversationRef = { platform, channel: command.channel_id, thread: command.channel_id };
+    const reply = await this.options.sink.onCommand({ ref, user, text: command.text.trim() });
+    const response_type = reply.ephemeral ? 'ephemeral' : 'in_channel';
+    for (const text of toMrkdwnChunks(reply.text, this.options.maxChars).slice(0, maxResponses)) {
+      await respond({ response_type, text });
+    }
+  }
+
+  /** Cancel and Refresh on a task board, after the acknowledgement; the same access rules as commands. */
+  async action(body: unknown): Promise<void> {
+    const parsed = blockActionsSchema.safeParse(body);
+    if (!parsed.success) return this.skip('block_actions', parsed.error);
+    const press = parsed.data;
+    const action = press.actions[0]!;
+    const channel = press.channel?.id ?? press.container?.channel_id;
+    const taskId = action.value ?? '';
+    if (!channel) return this.skip('block_actions', 'no channel');
+    const messageTs = press.container?.message_ts ?? press.message?.ts;
+    const ref: ConversationRef = {
+      platform,
+      channel,
+      thread: press.container?.thread_ts ?? press.message?.thread_ts ?? messageTs ?? channel,
+    };
+    const user: ChatUser = {
+      id: press.user.id,
+      name: await this.options.names.nameOf(press.user.id, press.user.name ?? press.user.username),
+      roleIds: [],
+      ...workspace(press.user.team_id ?? press.team?.id),
+    };
+    const { sink, poster } = this.options;
+    if (action.action_id === cancelActionId) {
+      const reply = await sink.onCommand({ ref, user, text: `cancel ${taskId}` });
+      if (reply.ephemeral) await poster.postEphemeral(channel, user.id, threadTsOf(ref), reply.text);
+      else await sendWithRetry(() => poster.send(ref, { kind: 'text', text: reply.text }));
+      return;
+    }
+    if (action.action_id === refreshActionId) {
+      // `status` applies the access rules (the sink has no other way to ask): a public answer means the
+      // person may look at this task, and then the board is re-rendered at once.
+      const reply = await sink.onCommand({ ref, user, text: `status ${taskId}` });
+      if (!reply.ephemeral) await sink.refreshBoard(ref);
+      await poster.postEphemeral(channel, user.id, threadTsOf(ref), reply.text);
+    }
+  }
+
+  private async answerInThread(
+    ref: ConversationRef,
+    user: ChatUser,
+    text: string,
+    threadTs: string | undefined,
+    eventId: string,
+  ) {
+    const { sink, poster } = this.options;
+    // The event id makes a redelivered mention-command (even to another gateway process) run once.
+    const reply = await sink.onCommand({ ref, user, text, eventId });
+    if (reply.duplicate) return;
+    if (reply.ephemeral) await poster.postEphemeral(ref.channel, user.id, threadTs, reply.text);
+    else await sendWithRetry(() => poster.send(ref, { kind: 'text', text: reply.text }));
+  }
+
+  private async userOf(userId: string, teamId: string | undefined): Promise<ChatUser> {
+    return {
+      id: userId,
+      name: await this.options.names.nameOf(userId),
+      roleIds: [],
+      ...workspace(teamId ?? this.options.identity.teamId),
+    };
+  }
+
+  private skip(what: string, reason: unknown): void {
+    this.options.logger.warn({ reason: String(reason) }, `slack ${what} payload not understood; ignored`);
+  }
+}
+
+function teamOf(body: unknown): string | undefined {
+  const parsed = eventCallbackSchema.safeParse(body);
+  return parsed.success ? parsed.data.team_id : undefined;
+}
+
+function workspace(teamId: string | undefined): Pick<ChatUser, 'workspaceId'> {
+  return teamId ? { workspaceId: teamId } : {};
+}
+
+/** Keys seen recently, each claimed once until it expires or is released. */
+class RecentKeys {
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly ttlMs: number) {}
+
+  claim(key: string): boolean {
+    const now = Date.now();
+    if (this.seen.size > 1000) {
+      for (const [seenKey, at] of this.seen) if (now - at > this.ttlMs) this.seen.delete(seenKey);
+    }
+    const at = this.seen.get(key);
+    if (at !== undefined && now - at <= this.ttlMs) return false;
+    this.seen.set(key, now);
+    return true;
+  }
+
+  release(key: string): void {
+    this.seen.delete(key);
+  }
+}
