@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import { discordAdapterFromEnv } from '../../adapters/discord/discord-adapter-from-env.ts';
 import { slackAdapterFromEnv } from '../../adapters/slack/slack-adapter-from-env.ts';
 import { AccessPolicy } from '../gateway/access-policy.ts';
 import { CommandRouter } from '../gateway/command-router.ts';
@@ -71,6 +72,8 @@ export async function composeGateway(
     gateway.addAdapter(consoleAdapter);
   }
   // Each platform adapter starts when its credentials are present.
+  const discord = discordAdapterFromEnv(env, config.discord, { store: runtime.store, logger, access });
+  if (discord) gateway.addAdapter(discord);
   const slack = slackAdapterFromEnv(env, config.slack, { logger });
   if (slack) gateway.addAdapter(slack);
   await gateway.start();

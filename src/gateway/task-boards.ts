@@ -6,6 +6,7 @@ import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { elapsedSeconds, shortGoal } from '../tools/delegation/task-views.ts';
 import type { ChatAdapter, ConversationRef, TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
+import { PlatformSendError } from './platform-send-error.ts';
 import { renderBoardText } from './render-board.ts';
 
 // When only elapsed times changed, edit at most this often: platforms rate-limit edits.
@@ -116,7 +117,14 @@ export class TaskBoards {
     if (unchanged && !view.settled && now - Number(board.editedAt ?? 0) < clockOnlyEditMs) return;
     const message = { kind: 'board' as const, board: view, fallbackText };
     if (board.messageId) {
-      await adapter.edit(ref, board.messageId, message);
+      try {
+        await adapter.edit(ref, board.messageId, message);
+      } catch (error) {
+        // The board message is gone (deleted) or can no longer be edited: post a fresh one next time
+        // instead of failing the same edit forever. Retryable failures are simply tried at the next tick.
+        if (error instanceof PlatformSendError && !error.retryable) await redis.hdel(boardKey, 'messageId');
+        throw error;
+      }
       await redis.hset(boardKey, 'signature', signature, 'editedAt', String(now));
     } else {
       const sent = await adapter.send(ref, message);

@@ -1,0 +1,37 @@
+/** Text helpers for Discord: thread names, mention stripping, length guards. */
+
+/** Discord's limit on a message's content, in UTF-16 code units. */
+export const maxMessageChars = 2000;
+/** Discord's limit on a channel or thread name. */
+export const maxThreadNameChars = 100;
+
+/** `text` cut to at most `maxChars` code units with an ellipsis, never halving a surrogate pair. */
+export function truncateText(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  let cut = maxChars - 1;
+  const code = text.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
+  return `${text.slice(0, cut).trimEnd()}…`;
+}
+
+/** A thread name from a request's first words: `prefix` + the text on one line, within Discord's limit. */
+export function threadNameFor(text: string, prefix: string): string {
+  const oneLine = text
+    .replace(/<(?:@[!&]?|#)\d+>/g, ' ')
+    .replace(/```[\s\S]*?(```|$)/g, ' ')
+    .replace(/[`*_~|>#]+/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return truncateText(`${prefix}${oneLine || 'Conversation'}`, maxThreadNameChars);
+}
+
+/** The text with mentions of the bot (`<@id>`, `<@!id>`, and its managed role `<@&roleId>`) removed. */
+export function stripBotMentions(
+  text: string,
+  botUserId: string,
+  botRoleIds: readonly string[] = [],
+): string {
+  let stripped = text.replace(new RegExp(`<@!?${botUserId}>`, 'g'), ' ');
+  for (const roleId of botRoleIds) stripped = stripped.replaceAll(`<@&${roleId}>`, ' ');
+  return stripped.replace(/[ \t]{2,}/g, ' ').trim();
+}
