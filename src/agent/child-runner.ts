@@ -5,7 +5,13 @@ import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
-import type { ClaimedTask, ClaimResult, TaskCheckpoint, TaskStore } from '../tasks/task-store.ts';
+import type {
+  ClaimedTask,
+  ClaimResult,
+  TaskCheckpoint,
+  TaskStore,
+  WriteOutcome,
+} from '../tasks/task-store.ts';
 import type { Tool } from '../tools/tool.ts';
 import { type AgentState, runAgentLoop } from './agent-loop.ts';
 import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
@@ -29,6 +35,11 @@ export interface ChildRunnerDependencies {
 }
 
 const stepStartText = (step: number) => `step ${step}`;
+
+function throwIfWriteRefused(outcome: WriteOutcome): void {
+  if (outcome === 'lost') throw new RunStopped('lost');
+  if (outcome === 'refused') throw new RunStopped('cancel');
+}
 
 /** Whether this run still has to let go of its task when it returns (see TaskStore.release). */
 interface Holding {
@@ -108,9 +119,8 @@ async function runToEnd(
   const { record } = claim;
   const tools = dependencies.toolsFor(record);
   // Checkpoints are only written while a task runs, so a task claimed from 'queued' has none.
-  const saved: TaskCheckpoint = (claim.previous === 'queued'
-    ? null
-    : await store.loadCheckpoint(record.id)) ?? {
+  const checkpointed = claim.previous === 'queued' ? null : await store.loadCheckpoint(record.id);
+  const saved: TaskCheckpoint = checkpointed ?? {
     messages: childOpeningMessages(
       record.goal,
       record.context,
@@ -149,10 +159,6 @@ async function runToEnd(
       );
     }
     return steers.length;
-  };
-  const throwIfWriteRefused = (outcome: string) => {
-    if (outcome === 'lost') throw new RunStopped('lost');
-    if (outcome === 'refused') throw new RunStopped('cancel');
   };
   const checkpoint = async (current: AgentState) => {
     const outcome = await store.saveCheckpoint(record.id, runnerToken, {
@@ -206,8 +212,12 @@ async function runToEnd(
       },
       // Saved before the tools run too, so a crash mid-batch resumes with the same tool calls
       // instead of asking the model again (which would mint new calls and redo side effects).
-      afterModelResponse: (current) => checkpoint(current),
-      afterStep: (current) => checkpoint(current),
+      afterModelResponse(current) {
+        return checkpoint(current);
+      },
+      afterStep(current) {
+        return checkpoint(current);
+      },
       async onFinal(current, content) {
         const outcome = await store.complete(record.id, runnerToken, {
           inboxCursor,

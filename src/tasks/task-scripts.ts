@@ -23,8 +23,8 @@ end
 // Top-level tasks (started by a parent agent) are announced in their thread: record their ending durably
 // in the same script that ends them, so a crash can never lose a delivery.
 const recordEnding = `
-local function record_ending(task_key, endings_key, task_id, status)
-  if redis.call('HGET', task_key, 'parentTaskId') == '' then
+local function record_ending(endings_key, task_id, status, parent_task_id)
+  if parent_task_id == '' then
     redis.call('XADD', endings_key, 'MAXLEN', '~', 100000, '*', 'taskId', task_id, 'status', status)
   end
 end
@@ -36,7 +36,8 @@ end
  * KEYS: session active set, session task index, parent task hash (or ''), parent children set (or ''),
  *       idempotency key (or ''), channel task index, global task index, then one task hash key per task.
  * ARGV: max active, now, idempotency TTL in seconds, JSON array of flat field lists (one per task),
- *       key prefix (for each task's event stream), max events, signal channel, session key.
+ *       key prefix (for each task's event stream), max events, signal channel, session key, then the task
+ *       ids in the order of the records.
  */
 export const admitTasksScript = `
 ${addEvent}
@@ -63,44 +64,43 @@ for index = 1, #records do
   end
 end
 local ids = {}
+local scored = {}
 for index = 1, #records do
-  local fields = records[index]
-  local key = KEYS[7 + index]
-  redis.call('HSET', key, unpack(fields))
-  local task_id = redis.call('HGET', key, 'id')
+  local task_id = ARGV[8 + index]
   ids[index] = task_id
-  redis.call('SADD', KEYS[1], task_id)
-  redis.call('ZADD', KEYS[2], now, task_id)
-  redis.call('ZADD', KEYS[6], now, task_id)
-  redis.call('ZADD', KEYS[7], now, task_id)
-  if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], task_id) end
+  scored[2 * index - 1] = now
+  scored[2 * index] = task_id
+  redis.call('HSET', KEYS[7 + index], unpack(records[index]))
   add_event(ARGV[5] .. ':task:' .. task_id .. ':events', ARGV[6], 'status-change', now, 'queued')
   redis.call('PUBLISH', ARGV[7], cjson.encode({kind = 'queued', taskId = task_id, sessionKey = ARGV[8]}))
 end
+-- One call per set for the whole batch: each redis.call has a cost of its own.
+redis.call('SADD', KEYS[1], unpack(ids))
+redis.call('ZADD', KEYS[2], unpack(scored))
+redis.call('ZADD', KEYS[6], unpack(scored))
+redis.call('ZADD', KEYS[7], unpack(scored))
+if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], unpack(ids)) end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], cjson.encode(ids), 'EX', ARGV[3]) end
 return {'ok', tostring(active + #records)}
 `;
 
-// The session's active set is found from the hash inside the scripts that end a task, which saves every
-// caller a round trip for the session key. That key is not declared in KEYS, which is fine on a standalone
-// Redis (what Baton runs on; admitTasksScript already builds event-stream keys the same way) but not on
-// Redis Cluster. It must match RedisKeys.sessionActive.
+// The scripts that end a task find the session's active set from the hash, which saves every caller a
+// round trip for the session key. That key is not declared in KEYS, which is fine on a standalone Redis
+// (what Baton runs on; admitTasksScript already builds event-stream keys the same way) but not on Redis
+// Cluster. It must match RedisKeys.sessionActive.
 const sessionActiveKey = `
-local function session_active_key(task_key, prefix)
-  return prefix .. ':session:' .. (redis.call('HGET', task_key, 'sessionKey') or '') .. ':active'
+local function session_active_key(prefix, session_key)
+  return prefix .. ':session:' .. (session_key or '') .. ':active'
 end
 `;
 
-// A runner that ends its task is done with it: clearing its token in that same script spares it a
-// separate release. `stopped` wakes waitForTasksToStop (cancel_task); a script that also publishes the
-// task's `ended` signal needs no `stopped`: the waiter wakes on both, and as scripts are atomic, its next
-// read sees the token cleared.
-const releaseRunner = `
-local function release_runner(task_key, task_id, now, channel, announce)
-  redis.call('HSET', task_key, 'runnerToken', '', 'stoppedAt', now)
-  if announce then
-    redis.call('PUBLISH', channel, cjson.encode({kind = 'stopped', taskId = task_id}))
-  end
+// A runner that ends its task is done with it: clearing its token (runnerToken '', stoppedAt) in that
+// same script spares it a separate release. `stopped` wakes waitForTasksToStop (cancel_task); a script
+// that also publishes the task's `ended` signal needs no `stopped`: the waiter wakes on both, and as
+// scripts are atomic, its next read sees the token cleared.
+const announceStopped = `
+local function announce_stopped(channel, task_id)
+  redis.call('PUBLISH', channel, cjson.encode({kind = 'stopped', taskId = task_id}))
 end
 `;
 
@@ -117,8 +117,8 @@ export const transitionScript = `
 ${addEvent}
 ${recordEnding}
 ${sessionActiveKey}
-${releaseRunner}
-local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id')
+${announceStopped}
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId')
 local status, runner, task_id = current[1], current[2], current[3]
 if not status then return {'missing'} end
 local holds = ARGV[7] ~= '' and runner == ARGV[7]
@@ -128,27 +128,37 @@ for candidate in string.gmatch(ARGV[1], '[^,]+') do
   if candidate == status then allowed = true end
 end
 if not allowed then
-  if release then release_runner(KEYS[1], task_id, ARGV[3], ARGV[6], true) end
+  if release then
+    redis.call('HSET', KEYS[1], 'runnerToken', '', 'stoppedAt', ARGV[3])
+    announce_stopped(ARGV[6], task_id)
+  end
   return {'refused', status, release and '1' or ''}
 end
 if ARGV[7] ~= '' and not holds then return {'lost', status} end
 local new_status = ARGV[2]
-redis.call('HSET', KEYS[1], 'status', new_status)
-for index = 10, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[index], ARGV[index + 1])
-end
 local terminal = new_status == 'completed' or new_status == 'failed' or new_status == 'cancelled'
   or new_status == 'timed_out'
+local fields = {'status', new_status}
+for index = 10, #ARGV do fields[#fields + 1] = ARGV[index] end
 if terminal then
-  redis.call('HSET', KEYS[1], 'endedAt', ARGV[3])
-  redis.call('SREM', session_active_key(KEYS[1], ARGV[9]), task_id)
+  fields[#fields + 1] = 'endedAt'
+  fields[#fields + 1] = ARGV[3]
 end
+if release then
+  fields[#fields + 1] = 'runnerToken'
+  fields[#fields + 1] = ''
+  fields[#fields + 1] = 'stoppedAt'
+  fields[#fields + 1] = ARGV[3]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+if terminal then redis.call('SREM', session_active_key(ARGV[9], current[4]), task_id) end
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then
-  record_ending(KEYS[1], KEYS[3], task_id, new_status)
+  record_ending(KEYS[3], task_id, new_status, current[5])
   redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', taskId = task_id, status = new_status}))
+elseif release then
+  announce_stopped(ARGV[6], task_id)
 end
-if release then release_runner(KEYS[1], task_id, ARGV[3], ARGV[6], not terminal) end
 return {'ok', status, release and '1' or ''}
 `;
 
@@ -163,14 +173,17 @@ return {'ok', status, release and '1' or ''}
  */
 export const claimScript = `
 ${addEvent}
-local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'startedAt')
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'startedAt', 'attempts', 'stoppedAt')
 local status = current[1]
 if not status then return {'missing'} end
 if status ~= 'queued' and status ~= 'running' then return {'finished', status} end
-redis.call('HSET', KEYS[1], 'status', 'running', 'runnerToken', ARGV[1])
-redis.call('HDEL', KEYS[1], 'stoppedAt')
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if current[3] == '' then redis.call('HSET', KEYS[1], 'startedAt', ARGV[2]) end
+local attempts = tostring((tonumber(current[4]) or 0) + 1)
+if current[3] == '' then
+  redis.call('HSET', KEYS[1], 'status', 'running', 'runnerToken', ARGV[1], 'attempts', attempts, 'startedAt', ARGV[2])
+else
+  redis.call('HSET', KEYS[1], 'status', 'running', 'runnerToken', ARGV[1], 'attempts', attempts)
+end
+if current[5] then redis.call('HDEL', KEYS[1], 'stoppedAt') end
 local inbox_length = redis.call('XLEN', KEYS[3])
 local first_step = ''
 if status == 'queued' then
@@ -203,7 +216,8 @@ return {'ok', status}
 
 /**
  * Ends a running task as completed, unless a steer arrived that the child has not read yet. The runner
- * is done with the task once it is completed, so this also releases it (as releaseScript does).
+ * is done with the task once it is completed, so this also releases it: its token is cleared, and the
+ * `ended` signal stands for `stopped` (see announceStopped).
  * KEYS: task hash, events stream, inbox stream, full summary key, task endings stream.
  * ARGV: runner token, inbox cursor, now, max events, signal channel, summary, full text, steps, usage JSON,
  *       key prefix.
@@ -213,21 +227,20 @@ ${streamIdGreater}
 ${addEvent}
 ${recordEnding}
 ${sessionActiveKey}
-${releaseRunner}
-local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id')
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId')
 local status, task_id = current[1], current[3]
 if status ~= 'running' then return {'refused', tostring(status)} end
 if current[2] ~= ARGV[1] then return {'lost', status} end
 local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
 if #newest > 0 and stream_id_greater(newest[1][1], ARGV[2]) then return {'pending_steer', status} end
 redis.call('HSET', KEYS[1], 'status', 'completed', 'endedAt', ARGV[3], 'summary', ARGV[6], 'steps', ARGV[8],
-  'usage', ARGV[9])
-redis.call('SET', KEYS[4], ARGV[7])
-redis.call('SREM', session_active_key(KEYS[1], ARGV[10]), task_id)
+  'usage', ARGV[9], 'runnerToken', '', 'stoppedAt', ARGV[3])
+-- The full text gets a key of its own only when the summary had to be cut (see TaskStore.fullSummary).
+if ARGV[7] ~= ARGV[6] then redis.call('SET', KEYS[4], ARGV[7]) end
+redis.call('SREM', session_active_key(ARGV[10], current[4]), task_id)
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], 'running -> completed')
-record_ending(KEYS[1], KEYS[5], task_id, 'completed')
+record_ending(KEYS[5], task_id, 'completed', current[5])
 redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
-release_runner(KEYS[1], task_id, ARGV[3], ARGV[5], false)
 return {'ok', status}
 `;
 
@@ -252,8 +265,10 @@ return {'ok', message_id}
  * KEYS: task hash.  ARGV: runner token, now, signal channel.
  */
 export const releaseScript = `
-${releaseRunner}
-if redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[1] then return {'lost'} end
-release_runner(KEYS[1], redis.call('HGET', KEYS[1], 'id'), ARGV[2], ARGV[3], true)
+${announceStopped}
+local current = redis.call('HMGET', KEYS[1], 'runnerToken', 'id')
+if current[1] ~= ARGV[1] then return {'lost'} end
+redis.call('HSET', KEYS[1], 'runnerToken', '', 'stoppedAt', ARGV[2])
+announce_stopped(ARGV[3], current[2])
 return {'ok'}
 `;

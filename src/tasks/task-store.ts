@@ -166,6 +166,7 @@ export class TaskStore {
           this.maxEvents,
           this.keys.signalChannel(),
           request.sessionKey,
+          ...records.map((record) => record.id),
         ],
       );
       if (outcome === 'ok') return { records, replayed: false };
@@ -375,8 +376,20 @@ export class TaskStore {
     return outcome as WriteOutcome;
   }
 
+  /** The child's whole final answer; null until it completed. */
   async fullSummary(taskId: string): Promise<string | null> {
-    return this.redis.get(this.keys.taskSummary(taskId));
+    // Stored apart only when the summary had to be cut; otherwise the summary is the full text.
+    const replies =
+      (await this.redis
+        .pipeline()
+        .get(this.keys.taskSummary(taskId))
+        .hmget(this.keys.task(taskId), 'status', 'summary')
+        .exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    const full = replies[0]?.[1];
+    if (typeof full === 'string') return full;
+    const [status, summary] = (replies[1]?.[1] ?? []) as (string | null)[];
+    return status === 'completed' && summary ? summary : null;
   }
 
   /** Queues a steering message; refused when the task has finished. */

@@ -1,0 +1,251 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRedisConnection } from '../../src/redis/redis-connection.ts';
+import { RedisKeys } from '../../src/redis/redis-keys.ts';
+import type { TaskRecord } from '../../src/tasks/task-record.ts';
+import { type TaskSignal, TaskSignals } from '../../src/tasks/task-signals.ts';
+import { TaskStore } from '../../src/tasks/task-store.ts';
+import { testOrigin } from '../support/baton-harness.ts';
+import { startTestRedis, type TestRedis, uniquePrefix } from '../support/redis.ts';
+
+let redis: TestRedis;
+let subscriber: Redis;
+let keys: RedisKeys;
+let store: TaskStore;
+let signals: TaskSignals;
+/** Every signal published under this test's prefix, in order. */
+let received: TaskSignal[];
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+beforeEach(async () => {
+  keys = new RedisKeys(uniquePrefix('scripts'));
+  store = new TaskStore({ redis: redis.client, keys, maxEventsPerTask: 100 });
+  subscriber = createRedisConnection(redis.url);
+  signals = new TaskSignals(redis.client, subscriber, keys);
+  await signals.start();
+  received = [];
+  signals.onAny((signal) => received.push(signal));
+});
+afterEach(async () => {
+  await signals.stop();
+  subscriber.disconnect();
+});
+
+const sessionKey = 'test:c1:th1';
+
+async function admitOne(): Promise<TaskRecord> {
+  const { records } = await store.admit({
+    sessionKey,
+    origin: testOrigin,
+    parent: null,
+    tasks: [{ goal: 'look it up', context: 'some context', toolsets: [], route: 'default', role: 'leaf' }],
+    maxActivePerSession: 10,
+  });
+  return records[0]!;
+}
+
+const eventsOf = async (taskId: string) =>
+  (await store.recentEvents(taskId, 20)).map((event) => `${event.type}: ${event.text}`);
+
+/** Resolves once a signal of `kind` for `taskId` has been received (pub/sub is asynchronous). */
+function nextSignal(taskId: string, kind: TaskSignal['kind']): Promise<TaskSignal> {
+  return new Promise((resolve) => {
+    const stop = signals.onTask(taskId, (signal) => {
+      if (signal.kind !== kind) return;
+      stop();
+      resolve(signal);
+    });
+  });
+}
+
+describe('claim', () => {
+  it('returns the record after the claim, the previous status and the inbox length, and records step 1', async () => {
+    const admitted = await admitOne();
+    const before = Date.now();
+    const claim = await store.claim(admitted.id, 'runner-1', { firstStepEvent: 'step 1' });
+
+    expect(claim.outcome).toBe('ok');
+    if (claim.outcome !== 'ok') return;
+    expect(claim.previous).toBe('queued');
+    expect(claim.resumed).toBe(false);
+    expect(claim.inboxLength).toBe(0);
+    expect(claim.firstStepRecorded).toBe(true);
+    // The very record a read would give, so the runner need not read it.
+    expect(claim.record).toEqual(await store.get(admitted.id));
+    expect(claim.record).toMatchObject({
+      id: admitted.id,
+      goal: 'look it up',
+      context: 'some context',
+      origin: testOrigin,
+      status: 'running',
+      attempts: 1,
+    });
+    expect(claim.record.startedAt).toBeGreaterThanOrEqual(before);
+    expect(await eventsOf(admitted.id)).toEqual([
+      'status-change: queued',
+      'status-change: queued -> running',
+      'step-start: step 1',
+    ]);
+  });
+
+  it('hands back any text of the task unchanged (the hash travels as JSON built in Lua)', async () => {
+    const goal = 'Résumé «quotes» "double" \\ back/slash 😀 \u0001 tab\there\nnew line';
+    const { records } = await store.admit({
+      sessionKey,
+      origin: { ...testOrigin, userName: 'Zoë 👩‍💻' },
+      parent: null,
+      tasks: [{ goal, context: '{"json": [1, 2]}', toolsets: ['web'], route: 'default', role: 'leaf' }],
+      maxActivePerSession: 10,
+    });
+    const claim = await store.claim(records[0]!.id, 'runner-1');
+    expect(claim.record).toEqual(await store.get(records[0]!.id));
+    expect(claim.record).toMatchObject({ goal, context: '{"json": [1, 2]}', toolsets: ['web'] });
+    expect(claim.record?.origin.userName).toBe('Zoë 👩‍💻');
+  });
+
+  it('counts a steer sent while queued and leaves step 1 to the runner, which reads the inbox first', async () => {
+    const admitted = await admitOne();
+    await store.steer(admitted.id, 'Ada', 'focus on prices');
+    const claim = await store.claim(admitted.id, 'runner-1', { firstStepEvent: 'step 1' });
+
+    expect(claim).toMatchObject({ outcome: 'ok', inboxLength: 1, firstStepRecorded: false });
+    expect(await eventsOf(admitted.id)).not.toContain('step-start: step 1');
+  });
+
+  it('takes over a running task as resumed, without recording a step', async () => {
+    const admitted = await admitOne();
+    await store.claim(admitted.id, 'runner-1', { firstStepEvent: 'step 1' });
+    const claim = await store.claim(admitted.id, 'runner-2', { firstStepEvent: 'step 1' });
+
+    expect(claim).toMatchObject({
+      outcome: 'ok',
+      previous: 'running',
+      resumed: true,
+      firstStepRecorded: false,
+    });
+    expect(claim.record?.attempts).toBe(2);
+    expect((await eventsOf(admitted.id)).at(-1)).toBe(
+      'note: resumed on another worker from the last checkpoint',
+    );
+  });
+
+  it('refuses a finished task and a missing one', async () => {
+    const admitted = await admitOne();
+    await store.transition(admitted.id, 'cancelled', { note: 'test' });
+
+    expect(await store.claim(admitted.id, 'runner-1')).toMatchObject({
+      outcome: 'finished',
+      previous: 'cancelled',
+      record: null,
+    });
+    expect(await store.claim('t_missing', 'runner-1')).toMatchObject({ outcome: 'missing', record: null });
+  });
+});
+
+describe('terminal writes of the runner', () => {
+  const result = {
+    inboxCursor: '0-0',
+    summary: 'Found it.',
+    fullText: 'Found it, in full.',
+    steps: 1,
+    usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+  };
+
+  it('complete also lets go of the task: no runner token, out of the active set, one ended signal', async () => {
+    const admitted = await admitOne();
+    await store.claim(admitted.id, 'runner-1');
+    expect(await store.isHeldByRunner(admitted.id)).toBe(true);
+    expect(await store.activeCount(sessionKey)).toBe(1);
+    const ended = nextSignal(admitted.id, 'ended');
+
+    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('ok');
+    expect(await ended).toEqual({ kind: 'ended', taskId: admitted.id, status: 'completed' });
+    expect(await store.isHeldByRunner(admitted.id)).toBe(false);
+    expect(await redis.client.hget(keys.task(admitted.id), 'stoppedAt')).toMatch(/^\d+$/);
+    expect(await store.activeCount(sessionKey)).toBe(0);
+    expect(await store.get(admitted.id)).toMatchObject({
+      status: 'completed',
+      summary: 'Found it.',
+      steps: 1,
+    });
+    expect(await store.fullSummary(admitted.id)).toBe('Found it, in full.');
+    // Its delivery record, written by the same script.
+    const endings = await redis.client.xrange(keys.taskEndings(), '-', '+');
+    expect(endings.map(([, fields]) => fields)).toEqual([['taskId', admitted.id, 'status', 'completed']]);
+    // `ended` stands for `stopped` (the waiter of cancel_task wakes on both). A marker published after it on
+    // the same connection arrives after anything the script published.
+    const marker = nextSignal('t_marker', 'stopped');
+    await signals.publish({ kind: 'stopped', taskId: 't_marker' });
+    await marker;
+    expect(received.filter((signal) => signal.taskId === admitted.id).map((signal) => signal.kind)).toEqual([
+      'queued',
+      'ended',
+    ]);
+  });
+
+  it('keeps the full text apart only when the summary had to be cut', async () => {
+    const admitted = await admitOne();
+    expect(await store.fullSummary(admitted.id)).toBeNull();
+    await store.claim(admitted.id, 'runner-1');
+    expect(await store.fullSummary(admitted.id)).toBeNull();
+    const short = { ...result, summary: 'All of it.', fullText: 'All of it.' };
+
+    expect(await store.complete(admitted.id, 'runner-1', short)).toBe('ok');
+    expect(await redis.client.exists(keys.taskSummary(admitted.id))).toBe(0);
+    expect(await store.fullSummary(admitted.id)).toBe('All of it.');
+  });
+
+  it('complete refuses while a steer is unread, and keeps the task held', async () => {
+    const admitted = await admitOne();
+    await store.claim(admitted.id, 'runner-1');
+    await store.steer(admitted.id, 'Ada', 'one more thing');
+
+    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('pending_steer');
+    expect(await store.isHeldByRunner(admitted.id)).toBe(true);
+    expect((await store.get(admitted.id))?.status).toBe('running');
+  });
+
+  it('a refused transition with release still lets go (a cancel got there first) and says stopped', async () => {
+    const admitted = await admitOne();
+    await store.claim(admitted.id, 'runner-1');
+    const cancel = await store.transition(admitted.id, 'cancelled', { note: 'by Ada' });
+    expect(cancel).toEqual({ outcome: 'ok', previous: 'running', released: false });
+    expect(await store.activeCount(sessionKey)).toBe(0);
+    expect(await store.isHeldByRunner(admitted.id)).toBe(true);
+    const stopped = nextSignal(admitted.id, 'stopped');
+
+    const written = await store.transition(admitted.id, 'cancelled', {
+      runnerToken: 'runner-1',
+      note: 'stopped',
+      release: true,
+    });
+    expect(written).toEqual({ outcome: 'refused', previous: 'cancelled', released: true });
+    expect(await stopped).toEqual({ kind: 'stopped', taskId: admitted.id });
+    expect(await store.isHeldByRunner(admitted.id)).toBe(false);
+  });
+
+  it('a transition with release ends the task and lets go in one script; another runner cannot', async () => {
+    const admitted = await admitOne();
+    await store.claim(admitted.id, 'runner-1');
+
+    expect(
+      await store.transition(admitted.id, 'failed', { runnerToken: 'runner-2', error: 'x', release: true }),
+    ).toEqual({ outcome: 'lost', previous: 'running', released: false });
+    expect(await store.isHeldByRunner(admitted.id)).toBe(true);
+
+    const written = await store.transition(admitted.id, 'failed', {
+      runnerToken: 'runner-1',
+      error: 'the model refused',
+      release: true,
+    });
+    expect(written).toEqual({ outcome: 'ok', previous: 'running', released: true });
+    expect(await store.get(admitted.id)).toMatchObject({ status: 'failed', error: 'the model refused' });
+    expect(await store.isHeldByRunner(admitted.id)).toBe(false);
+    expect(await store.activeCount(sessionKey)).toBe(0);
+  });
+});
