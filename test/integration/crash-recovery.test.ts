@@ -31,7 +31,11 @@ const caller: TaskCaller = { ...parentContext(), displayName: 'Ada' };
 beforeAll(async () => {
   redis = await startTestRedis();
   fake = await startFakeOpenAIServer();
-  layer = testConfigLayer(fake, { worker: { shutdown_grace_s: 1 }, delegation: { max_spawn_depth: 2 } });
+  // The default lock and stall settings, so recovery is measured as deployed.
+  layer = testConfigLayer(fake, {
+    worker: { shutdown_grace_s: 1, lock_duration_ms: 3000, stalled_interval_ms: 1000 },
+    delegation: { max_spawn_depth: 2 },
+  });
   runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
 });
 afterEach(() => {
@@ -72,6 +76,11 @@ describe('durability', () => {
     await first.exited;
     const killedAt = Date.now();
     await startWorker();
+    await eventually(async () => (requestsFor('survive a crash').length === 3 ? true : undefined), 30_000);
+    const recoveryMs = Date.now() - killedAt;
+    // With the defaults a killed worker's job comes back within about 3-4 s (goal 5 s); the bound is generous.
+    process.stdout.write(`stalled-job recovery with default lock/stall settings: ${recoveryMs} ms\n`);
+    expect(recoveryMs).toBeLessThan(20_000);
     const { records, timedOut } = await runtime.service.waitForEnd([task!.id], 30_000);
     expect(timedOut).toBe(false);
     expect(records[0]!.status).toBe('completed');
@@ -81,7 +90,6 @@ describe('durability', () => {
     expect(messageCounts('survive a crash')).toEqual([2, 4, 4]);
     const [, interrupted, resumed] = requestsFor('survive a crash');
     expect(messagesOf(resumed!)).toEqual(messagesOf(interrupted!));
-    expect(Date.now() - killedAt).toBeLessThan(20_000);
     const events = await runtime.store.recentEvents(task!.id, 50);
     expect(events.some((event) => event.text.includes('resumed on another worker'))).toBe(true);
   });
