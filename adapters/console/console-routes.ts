@@ -14,7 +14,7 @@ import type { StaticFile } from './console-static-files.ts';
 import type { ConsoleStore, ConsoleThread } from './console-store.ts';
 import type { TaskTreeReader } from './console-task-tree.ts';
 
-/** The person at the local console: trusted by construction (DESIGN.md, Security). */
+/** The person at the local console: trusted by construction, since only loopback (or token holders) can reach it. */
 export const consoleUser: ChatUser = { id: 'console', name: 'You', roleIds: [], trusted: true };
 
 /** Longest message a person may send from the page, in characters. */

@@ -1,5 +1,5 @@
 import type { ChatMessage } from '../llm/model-client.ts';
-import type { SteeringMessage } from '../tasks/task-store.ts';
+import type { SteeringMessage } from '../tasks/task-inbox.ts';
 
 /** The child's opening conversation: a system prompt built from its goal and context. */
 export function childOpeningMessages(goal: string, context: string, toolNames: string[]): ChatMessage[] {

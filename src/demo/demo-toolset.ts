@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool, type Tool } from '../tools/tool.ts';
-import { demoProgressToolName } from './demo-model-server.ts';
+import { demoProgressToolName } from './demo-replies.ts';
 
 /** Name the offline demo registers its toolset under (`delegation.default_toolsets` of the demo config). */
 export const demoToolsetName = 'demo';

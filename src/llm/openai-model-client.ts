@@ -1,28 +1,29 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import { z } from 'zod';
 import type { BatonConfig, ModelRouteConfig } from '../config/schema.ts';
 import { BatonError, type BatonErrorCode, describeError } from '../errors.ts';
 import { createSilentLogger, type Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { type ApiKey, ApiKeyPool, fingerprintKey, readApiKeys } from './api-key-pool.ts';
+import { toModelResponse } from './completion-response.ts';
+import { runModelCallAttempt } from './model-call-attempt.ts';
+import {
+  abortableSleep,
+  finalError,
+  isBatonAbort,
+  throwIfAborted,
+  untilAborted,
+} from './model-call-errors.ts';
 import {
   emptyUsage,
   type ModelClient,
   type ModelRequest,
   type ModelResponse,
   type TokenUsage,
-  type ToolCall,
 } from './model-client.ts';
-import {
-  type AttemptFailure,
-  decideRetry,
-  parseRetryAfterMs,
-  retryPolicyFromConfig,
-} from './retry-policy.ts';
+import { decideRetry, parseRetryAfterMs, retryPolicyFromConfig } from './retry-policy.ts';
 
 /** One finished `complete` call (success or final failure), for metrics. */
 export interface ModelCallRecord {
@@ -54,45 +55,12 @@ const openAIBaseURL = 'https://api.openai.com/v1';
 /** Local OpenAI-compatible servers (Ollama, vLLM) need no key, but the SDK insists on one. */
 const keylessPlaceholder = 'baton-no-api-key';
 
-/** What Baton reads from a chat completion, checked at the edge because compatible servers vary. */
-const completionSchema = z.object({
-  model: z.string().optional(),
-  choices: z
-    .array(
-      z.object({
-        finish_reason: z.string().nullish(),
-        message: z.object({
-          content: z.string().nullish(),
-          tool_calls: z
-            .array(
-              z.object({
-                id: z.string(),
-                type: z.string(),
-                function: z.object({ name: z.string(), arguments: z.string() }).optional(),
-              }),
-            )
-            .nullish(),
-        }),
-      }),
-    )
-    .min(1),
-  usage: z
-    .object({ prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number().optional() })
-    .nullish(),
-});
-
 interface PreparedRoute {
   name: string;
   config: ModelRouteConfig;
   baseURL: string;
   pool: ApiKeyPool;
 }
-
-type AttemptResult =
-  | { ok: true; completion: ParsedCompletion }
-  | { ok: false; failure: AttemptFailure; error: unknown };
-
-type ParsedCompletion = z.infer<typeof completionSchema>;
 
 /**
  * The ModelClient over any OpenAI-compatible endpoint: one request per attempt with a per-attempt
@@ -142,38 +110,6 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
       sdkClients.set(cacheKey, client);
     }
     return client;
-  }
-
-  async function runAttempt(
-    route: PreparedRoute,
-    key: ApiKey,
-    body: ChatCompletionCreateParamsNonStreaming,
-    callerSignal: AbortSignal | undefined,
-  ): Promise<AttemptResult> {
-    // One controller per attempt, cleared afterwards, so neither timers nor listeners outlive it.
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, callTimeoutMs);
-    const onCallerAbort = () => controller.abort();
-    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    try {
-      const completion = await sdkClient(route.baseURL, key).chat.completions.create(body, {
-        signal: controller.signal,
-      });
-      const parsed = completionSchema.safeParse(completion);
-      if (!parsed.success) return { ok: false, failure: { kind: 'invalid_response' }, error: parsed.error };
-      return { ok: true, completion: parsed.data };
-    } catch (error) {
-      if (callerSignal?.aborted) return { ok: false, failure: { kind: 'aborted' }, error };
-      if (timedOut) return { ok: false, failure: { kind: 'timeout' }, error };
-      return { ok: false, failure: classifyError(error), error };
-    } finally {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
-    }
   }
 
   async function pickKey(route: PreparedRoute, signal: AbortSignal | undefined) {
@@ -232,7 +168,10 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
         if (coolingWaitMs > 0) await abortableSleep(coolingWaitMs, signal);
 
         attempts += 1;
-        const result = await runAttempt(route, picked.key, body, signal);
+        const result = await runModelCallAttempt(sdkClient(route.baseURL, picked.key), body, {
+          timeoutMs: callTimeoutMs,
+          signal,
+        });
         if (result.ok) {
           lastStatus = 200;
           const response = toModelResponse(result.completion, config.model, startedAt);
@@ -306,130 +245,4 @@ function buildRequestBody(model: string, request: ModelRequest): ChatCompletionC
           })),
         }),
   };
-}
-
-/** Sorts what the SDK threw; the caller's abort and our time-out are told apart before this. */
-function classifyError(error: unknown): AttemptFailure {
-  if (error instanceof OpenAI.APIUserAbortError || error instanceof OpenAI.APIConnectionError) {
-    return { kind: 'connection' };
-  }
-  if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
-    return { kind: 'http', status: error.status, headers: error.headers };
-  }
-  // undici reports a connection dropped mid-body as `TypeError: terminated`.
-  if (error instanceof TypeError) return { kind: 'connection' };
-  return { kind: 'invalid_response' };
-}
-
-function toModelResponse(
-  completion: ParsedCompletion,
-  requestedModel: string,
-  startedAt: number,
-): ModelResponse {
-  const choice = completion.choices[0]!;
-  const toolCalls: ToolCall[] = (choice.message.tool_calls ?? []).flatMap((call) =>
-    call.type === 'function' && call.function
-      ? [
-          {
-            id: call.id,
-            type: 'function' as const,
-            function: { name: call.function.name, arguments: call.function.arguments },
-          },
-        ]
-      : [],
-  );
-  const usage = completion.usage;
-  return {
-    message: {
-      role: 'assistant',
-      content: choice.message.content ?? null,
-      ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
-    },
-    finish_reason: choice.finish_reason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
-    usage: usage
-      ? {
-          prompt_tokens: usage.prompt_tokens,
-          completion_tokens: usage.completion_tokens,
-          total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
-        }
-      : emptyUsage(),
-    model: completion.model ?? requestedModel,
-    latency_ms: Math.round(performance.now() - startedAt),
-  };
-}
-
-function finalError(
-  failure: AttemptFailure,
-  error: unknown,
-  route: PreparedRoute,
-  attempts: number,
-  callTimeoutS: number,
-): BatonError {
-  const where = `model route "${route.name}" (${route.config.model})`;
-  const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
-  switch (failure.kind) {
-    case 'aborted':
-      return abortedError();
-    case 'timeout':
-      return new BatonError(
-        'model_timeout',
-        `${where} timed out: no answer within ${callTimeoutS} s (${tries})`,
-        {
-          fault: 'platform',
-          cause: error,
-        },
-      );
-    case 'http': {
-      const code = failure.status === 429 ? 'model_rate_limited' : 'model_request_failed';
-      // The SDK's message is "<status> <server's message>"; servers sometimes quote part of the key.
-      return new BatonError(code, redactSecrets(`${where} failed after ${tries}: ${describeError(error)}`), {
-        fault: 'platform',
-        cause: error,
-      });
-    }
-    case 'connection':
-      return new BatonError(
-        'model_request_failed',
-        redactSecrets(`${where} could not be reached after ${tries}: ${describeError(error)}`),
-        { fault: 'platform', cause: error },
-      );
-    case 'invalid_response':
-      return new BatonError(
-        'model_request_failed',
-        redactSecrets(`${where} answered with a malformed response (${tries}): ${describeError(error)}`),
-        { fault: 'platform', cause: error },
-      );
-  }
-}
-
-function abortedError(): BatonError {
-  return new BatonError('aborted', 'the model call was aborted', { fault: 'user' });
-}
-
-function isBatonAbort(error: unknown): error is BatonError {
-  return error instanceof BatonError && error.code === 'aborted';
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortedError();
-}
-
-async function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch (error) {
-    if (signal?.aborted) throw abortedError();
-    throw error;
-  }
-}
-
-/** Settles with `promise`, or rejects with `aborted` as soon as `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  throwIfAborted(signal);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortedError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

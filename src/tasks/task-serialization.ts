@@ -66,3 +66,10 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
     attempts: Number(hash.attempts ?? 0),
   };
 }
+
+/** A stream entry's flat field/value list (as XRANGE returns it) as an object. */
+export function streamFieldsToObject(fields: string[]): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (let index = 0; index + 1 < fields.length; index += 2) result[fields[index]!] = fields[index + 1]!;
+  return result;
+}

@@ -1,13 +1,14 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BatonError } from '../errors.ts';
 import type { ChatMessage, TokenUsage } from '../llm/model-client.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import { TaskEvents } from './task-events.ts';
 import { newTaskId } from './task-ids.ts';
+import { TaskInbox } from './task-inbox.ts';
 import {
   legalTransitions,
   type NewTask,
-  type TaskEvent,
   type TaskEventType,
   type TaskOrigin,
   type TaskRecord,
@@ -20,7 +21,6 @@ import {
   claimScript,
   completeScript,
   releaseScript,
-  steerScript,
   transitionScript,
 } from './task-scripts.ts';
 import { fieldsToRecord, recordToFields } from './task-serialization.ts';
@@ -32,13 +32,6 @@ export interface TaskCheckpoint {
   usage: TokenUsage;
   /** Id of the last steering message already placed in `messages` ('0-0' for none). */
   inboxCursor: string;
-}
-
-export interface SteeringMessage {
-  id: string;
-  from: string;
-  text: string;
-  at: number;
 }
 
 export interface AdmitRequest {
@@ -83,37 +76,33 @@ export type ClaimResult =
   | ClaimedTask
   | { outcome: 'finished' | 'missing'; previous: TaskStatus | null; resumed: false; record: null };
 
-/** Task records, atomic status changes, steering inbox, events and checkpoints, all in Redis. */
+/**
+ * Task records, atomic status changes and checkpoints, all in Redis; the steering inbox (task-inbox.ts)
+ * and the event streams (task-events.ts) are reached through it too.
+ */
 export class TaskStore {
   readonly keys: RedisKeys;
   private readonly redis: Redis;
   private readonly maxEvents: number;
+  private readonly scripts: RedisScriptRunner;
+  private readonly inbox: TaskInbox;
+  private readonly events: TaskEvents;
 
   constructor(options: TaskStoreOptions) {
     this.redis = options.redis;
     this.keys = options.keys;
     this.maxEvents = options.maxEventsPerTask;
+    this.scripts = new RedisScriptRunner(options.redis);
+    this.inbox = new TaskInbox({ ...options, scripts: this.scripts });
+    this.events = new TaskEvents(options);
   }
 
-  private readonly scriptHashes = new Map<string, string>();
-
-  /** Runs a Lua script by its SHA (EVALSHA), sending its text only when the server does not know it yet. */
-  private async run<Reply = ScriptReply>(
+  private run<Reply = ScriptReply>(
     script: string,
     keys: string[],
     args: (string | number)[],
   ): Promise<Reply> {
-    let hash = this.scriptHashes.get(script);
-    if (!hash) {
-      hash = createHash('sha1').update(script).digest('hex');
-      this.scriptHashes.set(script, hash);
-    }
-    try {
-      return (await this.redis.evalsha(hash, keys.length, ...keys, ...args)) as Reply;
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return (await this.redis.eval(script, keys.length, ...keys, ...args)) as Reply;
-    }
+    return this.scripts.run<Reply>(script, keys, args);
   }
 
   /**
@@ -392,30 +381,6 @@ export class TaskStore {
     return status === 'completed' && summary ? summary : null;
   }
 
-  /** Queues a steering message; refused when the task has finished. */
-  async steer(
-    taskId: string,
-    from: string,
-    text: string,
-  ): Promise<{ outcome: 'ok' | 'refused' | 'missing'; status?: TaskStatus; messageId?: string }> {
-    const [outcome, detail] = await this.run(
-      steerScript,
-      [this.keys.task(taskId), this.keys.taskInbox(taskId), this.keys.taskEvents(taskId)],
-      [from, text, Date.now(), this.maxEvents, this.keys.signalChannel()],
-    );
-    if (outcome === 'ok') return { outcome, messageId: detail! };
-    return { outcome: outcome as 'refused' | 'missing', status: detail as TaskStatus };
-  }
-
-  /** Steering messages after `afterId`, oldest first. */
-  async readInbox(taskId: string, afterId: string): Promise<SteeringMessage[]> {
-    const entries = await this.redis.xrange(this.keys.taskInbox(taskId), `(${afterId}`, '+');
-    return entries.map(([id, fields]) => {
-      const values = pairsToObject(fields);
-      return { id, from: values.from ?? 'someone', text: values.text ?? '', at: Number(values.at ?? 0) };
-    });
-  }
-
   /** Marks that this runner has stopped holding the task (its processor returned) and says so. */
   async release(taskId: string, runnerToken: string): Promise<void> {
     await this.run(
@@ -425,56 +390,27 @@ export class TaskStore {
     );
   }
 
-  async appendEvent(taskId: string, type: TaskEventType, text: string): Promise<void> {
-    await this.redis.xadd(
-      this.keys.taskEvents(taskId),
-      'MAXLEN',
-      '~',
-      this.maxEvents,
-      '*',
-      'type',
-      type,
-      'at',
-      String(Date.now()),
-      'text',
-      text,
-    );
+  /** Queues a steering message; refused when the task has finished. */
+  steer(taskId: string, from: string, text: string) {
+    return this.inbox.steer(taskId, from, text);
   }
 
-  async appendEvents(events: [taskId: string, type: TaskEventType, text: string][]): Promise<void> {
-    if (events.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    const at = String(Date.now());
-    for (const [taskId, type, text] of events) {
-      pipeline.xadd(
-        this.keys.taskEvents(taskId),
-        'MAXLEN',
-        '~',
-        this.maxEvents,
-        '*',
-        'type',
-        type,
-        'at',
-        at,
-        'text',
-        text,
-      );
-    }
-    await pipeline.exec();
+  /** Steering messages after `afterId`, oldest first. */
+  readInbox(taskId: string, afterId: string) {
+    return this.inbox.read(taskId, afterId);
+  }
+
+  appendEvent(taskId: string, type: TaskEventType, text: string) {
+    return this.events.append(taskId, type, text);
+  }
+
+  /** Several events, possibly of several tasks, in one round trip. */
+  appendEvents(events: [taskId: string, type: TaskEventType, text: string][]) {
+    return this.events.appendMany(events);
   }
 
   /** The last `count` events, oldest first. */
-  async recentEvents(taskId: string, count: number): Promise<TaskEvent[]> {
-    const entries = await this.redis.xrevrange(this.keys.taskEvents(taskId), '+', '-', 'COUNT', count);
-    return entries.reverse().map(([id, fields]) => {
-      const values = pairsToObject(fields);
-      return { id, type: values.type as TaskEventType, at: Number(values.at ?? 0), text: values.text ?? '' };
-    });
+  recentEvents(taskId: string, count: number) {
+    return this.events.recent(taskId, count);
   }
-}
-
-function pairsToObject(fields: string[]): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (let index = 0; index + 1 < fields.length; index += 2) result[fields[index]!] = fields[index + 1]!;
-  return result;
 }

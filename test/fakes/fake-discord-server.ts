@@ -32,7 +32,7 @@ export type { FakeChannel, FakeMessage, FakeUser } from './fake-discord-payloads
 
 /**
  * A fake Discord for tests: REST (`/api/v10/…`) and the gateway websocket on one 127.0.0.1 port, enough
- * of Discord's wire protocol for the real discord.js client (see TESTING.md). One guild with text
+ * of Discord's wire protocol for the real discord.js client. One guild with text
  * channels and roles; people write messages, run slash commands, press buttons and ask for autocomplete
  * through the methods below, which dispatch the gateway events Discord would. Every REST call is recorded
  * (method, decoded path, JSON body); faults can be injected per route; the websocket can be dropped.

@@ -1,18 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  estimateUsage,
+  eventStreamHeaders,
+  splitEvery,
+  type WireCompletion,
+  type WireUsage,
+  writeChatCompletion,
+} from '../../src/llm/openai-wire-format.ts';
 
 /**
  * A scriptable OpenAI-compatible chat-completions server on 127.0.0.1, for tests, fault injection and
- * benchmarks. It answers in the exact wire shapes the real `openai` SDK parses (see TESTING.md), both
- * plain JSON and `stream: true` server-sent events, and records every request it received.
+ * benchmarks. Its answers are written by the product's own openai-wire-format.ts, both plain JSON and
+ * `stream: true` server-sent events, in the shapes the real `openai` SDK parses; around that it adds
+ * scripted errors, malformed bodies and hangs, and records every request it received.
  */
 
-export interface FakeUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
+export type FakeUsage = WireUsage;
 
 interface ReplyTiming {
   /** Milliseconds to wait before answering; an abort by the client during the wait is recorded. */
@@ -306,7 +311,7 @@ function writeReply(
       return;
     case 'malformed':
       if (streaming) {
-        startEventStream(response);
+        response.writeHead(200, eventStreamHeaders);
         response.end(`data: ${reply.body ?? '{'}\n\n`);
       } else {
         response.writeHead(200, { 'content-type': 'application/json' });
@@ -314,12 +319,13 @@ function writeReply(
       }
       return;
     case 'text':
-    case 'tool_calls': {
-      const completion = buildCompletion(request, reply, bodyLength);
-      if (streaming) writeEventStream(request, response, completion);
-      else sendJson(response, 200, completionObject(completion));
+    case 'tool_calls':
+      writeChatCompletion(response, toWireCompletion(request, reply, bodyLength), {
+        stream: streaming,
+        includeUsage: request.body?.stream_options?.include_usage === true,
+        fragments,
+      });
       return;
-    }
     case 'hang':
       return;
   }
@@ -340,21 +346,11 @@ function sendJson(
   response.end(text);
 }
 
-interface BuiltCompletion {
-  id: string;
-  created: number;
-  model: string;
-  content: string | null;
-  toolCalls: Array<{ id: string; name: string; arguments: string }>;
-  finishReason: string;
-  usage: FakeUsage | null;
-}
-
-function buildCompletion(
+function toWireCompletion(
   request: RecordedRequest,
   reply: Extract<FakeReply, { kind: 'text' | 'tool_calls' }>,
   bodyLength: number,
-): BuiltCompletion {
+): WireCompletion {
   const content = reply.kind === 'text' ? reply.content : (reply.content ?? null);
   const toolCalls =
     reply.kind === 'tool_calls'
@@ -364,13 +360,7 @@ function buildCompletion(
           arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments),
         }))
       : [];
-  const producedChars =
-    (content?.length ?? 0) + toolCalls.reduce((sum, call) => sum + call.arguments.length, 0);
-  // Rough token estimate (4 characters a token) so usage is non-zero and grows with the traffic.
-  const estimated = {
-    prompt_tokens: Math.max(1, Math.ceil(bodyLength / 4)),
-    completion_tokens: Math.max(1, Math.ceil(producedChars / 4)),
-  };
+  const estimated = estimateUsage(bodyLength, content, toolCalls);
   let usage: FakeUsage | null = null;
   if (reply.usage !== null) {
     const promptTokens = reply.usage?.prompt_tokens ?? estimated.prompt_tokens;
@@ -392,90 +382,9 @@ function buildCompletion(
   };
 }
 
-function completionObject(completion: BuiltCompletion): Record<string, unknown> {
-  const message: Record<string, unknown> = { role: 'assistant', content: completion.content, refusal: null };
-  if (completion.toolCalls.length > 0) {
-    message.tool_calls = completion.toolCalls.map((call) => ({
-      id: call.id,
-      type: 'function',
-      function: { name: call.name, arguments: call.arguments },
-    }));
-  }
-  return {
-    id: completion.id,
-    object: 'chat.completion',
-    created: completion.created,
-    model: completion.model,
-    choices: [{ index: 0, finish_reason: completion.finishReason, logprobs: null, message }],
-    ...(completion.usage ? { usage: completion.usage } : {}),
-  };
-}
-
-function startEventStream(response: http.ServerResponse) {
-  response.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-  });
-}
-
-/** Splits a string into a few pieces so clients must really assemble fragments. */
-function fragments(text: string, pieces = 3): string[] {
-  if (text.length === 0) return [];
-  const size = Math.max(1, Math.ceil(text.length / pieces));
-  const result: string[] = [];
-  for (let start = 0; start < text.length; start += size) result.push(text.slice(start, start + size));
-  return result;
-}
-
-/** Frames as OpenAI sends them: role first, tool calls with index/id/type/name then argument fragments, finish, usage, [DONE]. */
-function writeEventStream(
-  request: RecordedRequest,
-  response: http.ServerResponse,
-  completion: BuiltCompletion,
-) {
-  const includeUsage = request.body?.stream_options?.include_usage === true;
-  const frame = (choices: unknown[], extra: Record<string, unknown> = {}) =>
-    `data: ${JSON.stringify({
-      id: completion.id,
-      object: 'chat.completion.chunk',
-      created: completion.created,
-      model: completion.model,
-      choices,
-      ...(includeUsage ? { usage: null } : {}),
-      ...extra,
-    })}\n\n`;
-  const delta = (value: Record<string, unknown>, finishReason: string | null = null) => ({
-    index: 0,
-    delta: value,
-    logprobs: null,
-    finish_reason: finishReason,
-  });
-
-  const frames: string[] = [
-    frame([delta({ role: 'assistant', content: completion.content === null ? null : '' })]),
-  ];
-  for (const piece of fragments(completion.content ?? '')) frames.push(frame([delta({ content: piece })]));
-  completion.toolCalls.forEach((call, index) => {
-    frames.push(
-      frame([
-        delta({
-          tool_calls: [
-            { index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } },
-          ],
-        }),
-      ]),
-    );
-    for (const piece of fragments(call.arguments)) {
-      frames.push(frame([delta({ tool_calls: [{ index, function: { arguments: piece } }] })]));
-    }
-  });
-  frames.push(frame([delta({}, completion.finishReason)]));
-  if (includeUsage && completion.usage) frames.push(frame([], { usage: completion.usage }));
-  frames.push('data: [DONE]\n\n');
-
-  startEventStream(response);
-  response.end(frames.join(''));
+/** Three pieces or so, so clients must really assemble fragments. */
+function fragments(text: string): string[] {
+  return splitEvery(text, Math.max(1, Math.ceil(text.length / 3)));
 }
 
 function modelList() {

@@ -1,6 +1,6 @@
 import { type Browser, chromium } from 'playwright-core';
 
-/** Debian's Chromium, headless, with the flags this machine's closed network needs (TESTING.md). */
+/** Debian's Chromium, headless; the flags keep it from reaching out to the network at start-up. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',

@@ -1,0 +1,60 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import type { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import type { TaskStatus } from './task-record.ts';
+import { steerScript } from './task-scripts.ts';
+import { streamFieldsToObject } from './task-serialization.ts';
+
+export interface SteeringMessage {
+  id: string;
+  from: string;
+  text: string;
+  at: number;
+}
+
+export interface TaskInboxOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  scripts: RedisScriptRunner;
+  /** Each task's event stream is trimmed to about this many events (a steer adds one). */
+  maxEventsPerTask: number;
+}
+
+/** Each task's steering inbox: messages people send a running task, read by its runner between steps. */
+export class TaskInbox {
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private readonly scripts: RedisScriptRunner;
+  private readonly maxEvents: number;
+
+  constructor(options: TaskInboxOptions) {
+    this.redis = options.redis;
+    this.keys = options.keys;
+    this.scripts = options.scripts;
+    this.maxEvents = options.maxEventsPerTask;
+  }
+
+  /** Queues a steering message; refused when the task has finished. */
+  async steer(
+    taskId: string,
+    from: string,
+    text: string,
+  ): Promise<{ outcome: 'ok' | 'refused' | 'missing'; status?: TaskStatus; messageId?: string }> {
+    const [outcome, detail] = await this.scripts.run<[string, string?]>(
+      steerScript,
+      [this.keys.task(taskId), this.keys.taskInbox(taskId), this.keys.taskEvents(taskId)],
+      [from, text, Date.now(), this.maxEvents, this.keys.signalChannel()],
+    );
+    if (outcome === 'ok') return { outcome, messageId: detail! };
+    return { outcome: outcome as 'refused' | 'missing', status: detail as TaskStatus };
+  }
+
+  /** Steering messages after `afterId`, oldest first. */
+  async read(taskId: string, afterId: string): Promise<SteeringMessage[]> {
+    const entries = await this.redis.xrange(this.keys.taskInbox(taskId), `(${afterId}`, '+');
+    return entries.map(([id, fields]) => {
+      const values = streamFieldsToObject(fields);
+      return { id, from: values.from ?? 'someone', text: values.text ?? '', at: Number(values.at ?? 0) };
+    });
+  }
+}
