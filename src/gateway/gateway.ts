@@ -196,37 +196,56 @@ export class Gateway implements GatewaySink {
     }
     let origin: TaskOrigin;
     let input: string;
+    let turnId: string;
     if (item.kind === 'message') {
       const { user, text } = item.message;
       origin = { ...ref, user: user.id, userName: user.name };
       input = `${user.name}: ${text}`;
+      turnId = `message-${item.message.eventId}`;
     } else {
       const record = await runtime.store.get(item.taskId);
       if (!record) return;
       origin = record.origin;
       input = historyNoteText(record);
+      turnId = `task-ended-${item.taskId}`;
     }
+    // What this turn already recorded survives a crash too: a replay neither appends nor posts twice.
+    const recordKey = runtime.keys.sessionTurnRecord(sessionKey, turnId);
     const typing = setInterval(() => void adapter.showTyping?.(ref).catch(() => undefined), typingEveryMs);
     void adapter.showTyping?.(ref).catch(() => undefined);
     try {
       const result = await this.parent.runTurn(
         sessionKey,
+        turnId,
         origin,
         { role: 'user', content: input },
         this.stopController.signal,
       );
-      await this.history.append(sessionKey, result.newMessages);
-      await this.post(adapter, ref, result.reply || '(no reply)');
+      await this.history.appendOnce(sessionKey, result.newMessages, recordKey, 'historyAppended');
+      if ((await runtime.redis.hget(recordKey, 'replyPosted')) === null) {
+        await this.post(adapter, ref, result.reply || '(no reply)');
+        await runtime.redis
+          .multi()
+          .hset(recordKey, 'replyPosted', '1')
+          .expire(recordKey, 24 * 3600)
+          .exec();
+      }
     } catch (error) {
       if (this.stopController.signal.aborted) throw error;
       logger.error({ err: error, sessionKey }, 'parent turn failed');
       // Keep what the person said, so the next turn still sees it.
-      await this.history.append(sessionKey, [{ role: 'user', content: input }]);
+      await this.history.appendOnce(
+        sessionKey,
+        [{ role: 'user', content: input }],
+        recordKey,
+        'historyAppended',
+      );
       const reason = error instanceof Error ? error.message : String(error);
       await this.post(adapter, ref, `⚠️ I couldn't finish that turn: ${redactSecrets(reason)}`);
     } finally {
       clearInterval(typing);
     }
+    await this.parent.finishTurn(sessionKey);
   }
 
   /** Posts a reply in chunks within the platform's limit, retrying what the platform says is retryable. */

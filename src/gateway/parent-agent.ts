@@ -30,7 +30,27 @@ export interface ParentTurnResult {
   newMessages: ChatMessage[];
 }
 
-/** Runs one parent turn for a session: history + the new message → tool loop → the reply. */
+/** A parent turn in progress, saved after each model answer and each tool batch. */
+interface ParentTurnCheckpoint {
+  turnId: string;
+  messages: ChatMessage[];
+  steps: number;
+  usage: AgentState['usage'];
+  /** Index of the turn's input in `messages`: what follows is new in this turn. */
+  firstNew: number;
+  /** Set once the turn has its reply: a replay returns it without asking the model again. */
+  reply?: string;
+}
+
+// A turn left unfinished longer than this (its gateway died and no other took over) starts afresh.
+const checkpointSeconds = 24 * 3600;
+
+/**
+ * Runs one parent turn for a session: history + the new message → tool loop → the reply. Like a
+ * child, the turn is checkpointed after every model answer and tool batch, so a gateway that dies
+ * mid-turn leaves the next one to resume it: finished steps are not redone, and saved tool calls are
+ * replayed with their ids, which keeps dispatch idempotent (no second child).
+ */
 export class ParentAgent {
   constructor(
     private readonly runtime: BatonRuntime,
@@ -39,18 +59,44 @@ export class ParentAgent {
 
   async runTurn(
     sessionKey: string,
+    turnId: string,
     origin: TaskOrigin,
     input: ChatMessage,
     signal: AbortSignal,
   ): Promise<ParentTurnResult> {
-    const { config } = this.runtime;
-    const past = await this.history.load(sessionKey);
-    const state: AgentState = {
-      messages: [{ role: 'system', content: parentSystemPrompt }, ...past, input],
-      steps: 0,
-      usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+    const { config, redis, keys } = this.runtime;
+    const checkpointKey = keys.sessionTurnCheckpoint(sessionKey);
+    const raw = await redis.get(checkpointKey);
+    const saved = raw ? (JSON.parse(raw) as ParentTurnCheckpoint) : null;
+    const resumed = saved?.turnId === turnId ? saved : null;
+    if (resumed?.reply !== undefined) {
+      return { reply: resumed.reply, newMessages: resumed.messages.slice(resumed.firstNew) };
+    }
+    let state: AgentState;
+    let firstNew: number;
+    if (resumed) {
+      state = { messages: resumed.messages, steps: resumed.steps, usage: resumed.usage };
+      firstNew = resumed.firstNew;
+    } else {
+      const past = await this.history.load(sessionKey);
+      state = {
+        messages: [{ role: 'system', content: parentSystemPrompt }, ...past, input],
+        steps: 0,
+        usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+      };
+      firstNew = state.messages.length - 1;
+    }
+    const save = async (current: AgentState, reply?: string) => {
+      const checkpoint: ParentTurnCheckpoint = {
+        turnId,
+        messages: current.messages,
+        steps: current.steps,
+        usage: current.usage,
+        firstNew,
+        ...(reply === undefined ? {} : { reply }),
+      };
+      await redis.set(checkpointKey, JSON.stringify(checkpoint), 'EX', checkpointSeconds);
     };
-    const firstNew = state.messages.length - 1;
     const reply = await runAgentLoop(state, {
       model: this.runtime.model,
       route: config.gateway.parent_route ?? config.models.default_route,
@@ -58,7 +104,14 @@ export class ParentAgent {
       toolContext: { sessionKey, origin, callerTaskId: null, depth: 0, signal },
       toolTimeoutMs: (config.delegation.collect_max_timeout_s + 60) * 1000,
       maxIterations: config.gateway.parent_max_iterations,
+      hooks: { afterModelResponse: (current) => save(current), afterStep: (current) => save(current) },
     });
+    await save(state, reply);
     return { reply, newMessages: state.messages.slice(firstNew) };
+  }
+
+  /** Forgets the turn's checkpoint once its results are recorded and posted. */
+  async finishTurn(sessionKey: string): Promise<void> {
+    await this.runtime.redis.del(this.runtime.keys.sessionTurnCheckpoint(sessionKey));
   }
 }

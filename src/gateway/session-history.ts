@@ -19,6 +19,7 @@ function tokensOf(message: ChatMessage): number {
 
 const appendOnceScript = `
 if redis.call('HSETNX', KEYS[2], ARGV[1], '1') == 0 then return 0 end
+redis.call('EXPIRE', KEYS[2], 604800)
 for index = 3, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[index]) end
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 return 1

@@ -35,8 +35,8 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
 
-const lockMs = 30_000;
-const renewEveryMs = 10_000;
+const lockMs = 10_000;
+const renewEveryMs = 3_000;
 const sweepEveryMs = 2_000;
 
 export type TurnHandler<Item> = (sessionKey: string, item: Item) => Promise<void>;

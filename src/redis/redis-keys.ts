@@ -45,6 +45,14 @@ export class RedisKeys {
   sessionTurnLock(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:turn-lock`;
   }
+  /** The parent turn in progress in a thread: resumed, not restarted, by the next gateway after a crash. */
+  sessionTurnCheckpoint(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:turn-checkpoint`;
+  }
+  /** What one turn has already recorded (history appended, reply posted), so a replay does not repeat it. */
+  sessionTurnRecord(sessionKey: string, turnId: string): string {
+    return `${this.prefix}:session:${sessionKey}:turn:${turnId}`;
+  }
   sessionBoard(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:board`;
   }

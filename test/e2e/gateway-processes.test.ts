@@ -127,4 +127,43 @@ describe('gateway processes', () => {
     expect(posted.join('\n')).toContain('first result');
     expect(posted.join('\n')).toContain('second result');
   });
+
+  it('resumes a parent turn cut by a SIGKILL without redoing its steps or starting a second child', async () => {
+    const layer = gatewayLayer();
+    await spawn('worker', layer);
+    const gateway = await spawn('gateway', layer);
+    const parentCalls: number[] = [];
+    fake.setHandler(
+      scriptByGoal({ 'resumable child': () => new Promise(() => undefined) }, (request) => {
+        const toolResults = messagesOf(request).filter((message) => message.role === 'tool').length;
+        parentCalls.push(toolResults);
+        if (toolResults === 0)
+          return toolCallReply([{ name: 'delegate_task_async', arguments: { goal: 'resumable child' } }]);
+        // The second step hangs on the first gateway: it dies here, after step 1 was checkpointed.
+        if (parentCalls.filter((count) => count === 1).length === 1) return new Promise(() => undefined);
+        return textReply('Started it once.');
+      }),
+    );
+    const thread = await createConsoleThread(gateway.consoleUrl!, 'resume a turn');
+    await postConsoleMessage(gateway.consoleUrl!, thread, 'start one thing');
+    await eventually(async () => (parentCalls.length === 2 ? true : undefined), 20_000, 'the second step');
+    gateway.child.kill('SIGKILL');
+    await gateway.exited;
+    // The dead gateway's lock on the thread lapses (10 s at most); then the next gateway takes the turn.
+    const restarted = await spawn('gateway', layer);
+    await eventually(
+      async () =>
+        (await botTexts(restarted.consoleUrl!, thread)).includes('Started it once.') ? true : undefined,
+      60_000,
+      'the resumed reply',
+    );
+    // Step 1 (no tool results yet) was asked once; only the unfinished step 2 was asked again.
+    expect(parentCalls).toEqual([0, 1, 1]);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const children = fake.requests.filter((request) => goalOf(request) === 'resumable child');
+    expect(children).toHaveLength(1);
+    expect(
+      (await botTexts(restarted.consoleUrl!, thread)).filter((text) => text === 'Started it once.'),
+    ).toHaveLength(1);
+  }, 90_000);
 });
