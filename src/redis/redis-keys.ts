@@ -20,6 +20,10 @@ export class RedisKeys {
   taskSummary(taskId: string): string {
     return `${this.prefix}:task:${taskId}:summary`;
   }
+  /** Remembers the steering message one steer_task call queued, so a replay queues none. */
+  steerRecord(idempotencyKey: string): string {
+    return `${this.prefix}:steer:${idempotencyKey}`;
+  }
   /** Remembers which tasks one dispatch (one tool call) started, so a replay starts none. */
   dispatchRecord(idempotencyKey: string): string {
     return `${this.prefix}:dispatch:${idempotencyKey}`;

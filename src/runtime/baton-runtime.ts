@@ -17,6 +17,7 @@ import type { Tool } from '../tools/tool.ts';
 import { delegationToolsetName, ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { createWebToolset } from '../tools/web/web-toolset.ts';
 import { ChildWorker } from '../worker/child-worker.ts';
+import { QueueReconciler } from '../worker/queue-reconciler.ts';
 
 export interface BatonRuntimeOptions {
   config: BatonConfig;
@@ -47,6 +48,7 @@ export class BatonRuntime {
   private readonly queueConnection: Redis;
   private readonly workers: ChildWorker[] = [];
   private readonly workerConnections: Redis[] = [];
+  private reconciler: QueueReconciler | null = null;
 
   constructor(private readonly options: BatonRuntimeOptions) {
     const { config, redisUrl, logger } = options;
@@ -130,6 +132,10 @@ export class BatonRuntime {
     });
     await worker.waitUntilReady();
     this.workers.push(worker);
+    if (!this.reconciler) {
+      this.reconciler = new QueueReconciler({ store: this.store, queue: this.queue, logger: this.logger });
+      this.reconciler.start();
+    }
     return worker;
   }
 
@@ -142,6 +148,7 @@ export class BatonRuntime {
 
   /** Drains workers (running children go back to the queue after the grace period), then closes connections. */
   async close(graceMs = this.config.worker.shutdown_grace_s * 1000): Promise<void> {
+    this.reconciler?.stop();
     await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));
     await this.queue.close();
     await this.signals.stop();

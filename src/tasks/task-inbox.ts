@@ -34,15 +34,21 @@ export class TaskInbox {
     this.maxEvents = options.maxEventsPerTask;
   }
 
-  /** Queues a steering message; refused when the task has finished. */
+  /** Queues a steering message; refused when the task has finished. See steerScript for the idempotency key. */
   async steer(
     taskId: string,
     from: string,
     text: string,
+    idempotencyKey?: string,
   ): Promise<{ outcome: 'ok' | 'refused' | 'missing'; status?: TaskStatus; messageId?: string }> {
     const [outcome, detail] = await this.scripts.run<[string, string?]>(
       steerScript,
-      [this.keys.task(taskId), this.keys.taskInbox(taskId), this.keys.taskEvents(taskId)],
+      [
+        this.keys.task(taskId),
+        this.keys.taskInbox(taskId),
+        this.keys.taskEvents(taskId),
+        idempotencyKey ? this.keys.steerRecord(idempotencyKey) : '',
+      ],
       [from, text, Date.now(), this.maxEvents, this.keys.signalChannel()],
     );
     if (outcome === 'ok') return { outcome, messageId: detail! };

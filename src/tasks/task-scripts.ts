@@ -245,15 +245,21 @@ return {'ok', status}
 `;
 
 /**
- * Queues a steering message for a task that has not finished.
- * KEYS: task hash, inbox stream, events stream.  ARGV: sender, text, now, max events, signal channel.
+ * Queues a steering message for a task that has not finished. With an idempotency key (a replayed
+ * steer_task tool call), a second call returns the first message's id instead of queuing it again.
+ * KEYS: task hash, inbox stream, events stream, idempotency key (or '').  ARGV: sender, text, now, max events, signal channel.
  */
 export const steerScript = `
 ${addEvent}
+if KEYS[4] ~= '' then
+  local earlier = redis.call('GET', KEYS[4])
+  if earlier then return {'ok', earlier} end
+end
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 if status ~= 'queued' and status ~= 'running' then return {'refused', status} end
 local message_id = redis.call('XADD', KEYS[2], '*', 'from', ARGV[1], 'text', ARGV[2], 'at', ARGV[3])
+if KEYS[4] ~= '' then redis.call('SET', KEYS[4], message_id, 'EX', 604800) end
 add_event(KEYS[3], ARGV[4], 'steer-queued', ARGV[3], 'from ' .. ARGV[1] .. ': ' .. string.sub(ARGV[2], 1, 200))
 local task_id = redis.call('HGET', KEYS[1], 'id')
 redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'steer', taskId = task_id, messageId = message_id}))

@@ -183,9 +183,21 @@ export class TaskService {
     return this.store.listSession(caller.sessionKey, status === undefined ? {} : { status });
   }
 
-  async steer(caller: TaskCaller, taskId: string, message: string): Promise<TaskRecord> {
+  /** Queues a steering message. With an `idempotencyKey` (the tool call id), a replay queues nothing new. */
+  async steer(
+    caller: TaskCaller,
+    taskId: string,
+    message: string,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<TaskRecord> {
     const record = await this.lookup(caller, taskId);
-    const result = await this.store.steer(record.id, caller.displayName, message);
+    const scope = caller.callerTaskId ?? caller.sessionKey;
+    const result = await this.store.steer(
+      record.id,
+      caller.displayName,
+      message,
+      options.idempotencyKey ? `${scope}:${options.idempotencyKey}` : undefined,
+    );
     if (result.outcome !== 'ok') {
       throw new BatonError(
         'task_not_steerable',

@@ -391,8 +391,8 @@ export class TaskStore {
   }
 
   /** Queues a steering message; refused when the task has finished. */
-  steer(taskId: string, from: string, text: string) {
-    return this.inbox.steer(taskId, from, text);
+  steer(taskId: string, from: string, text: string, idempotencyKey?: string) {
+    return this.inbox.steer(taskId, from, text, idempotencyKey);
   }
 
   /** Steering messages after `afterId`, oldest first. */

@@ -165,4 +165,15 @@ describe('steering', () => {
       'user: [Steering message from Ada]: also include the totals',
     ]);
   });
+
+  it('queues a replayed steer_task call (same tool call id) only once', async () => {
+    await newRuntime();
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'steer replay' }]);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      await runtime.service.steer(caller, task!.id, 'only once please', { idempotencyKey: 'call_replayed' });
+    }
+    await runtime.service.steer(caller, task!.id, 'a different call', { idempotencyKey: 'call_other' });
+    const inbox = await runtime.store.readInbox(task!.id, '0-0');
+    expect(inbox.map((message) => message.text)).toEqual(['only once please', 'a different call']);
+  });
 });

@@ -16,7 +16,12 @@ export function createSteerTaskTool(service: TaskService): Tool {
       message: z.string().trim().min(1).max(8000).describe('The instruction or information for the child.'),
     }),
     async execute(input, context) {
-      const record = await service.steer(callerFromContext(context), input.task_id, input.message);
+      const record = await service.steer(
+        callerFromContext(context),
+        input.task_id,
+        input.message,
+        context.toolCallId ? { idempotencyKey: context.toolCallId } : {},
+      );
       return { task_id: record.id, status: 'steer_queued' };
     },
   });
