@@ -20,6 +20,7 @@ const redisSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, dot, dash and underscore only')
     .default('baton'),
   local_data_dir: z.string().min(1).default('.baton/redis'),
+  retention_days: z.number().positive().default(30),
 });
 
 const modelsSchema = z.strictObject({

@@ -71,6 +71,7 @@ export class Gateway implements GatewaySink {
     this.history = new SessionHistory(redis, keys, {
       tokenBudget: config.gateway.history_token_budget,
       maxMessages: config.gateway.max_history_messages,
+      retentionSeconds: Math.round(config.redis.retention_days * 24 * 3600),
     });
     this.parent = new ParentAgent(runtime, this.history);
     this.turns = new SessionTurnQueue<TurnItem>(

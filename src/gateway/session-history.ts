@@ -20,8 +20,9 @@ function tokensOf(message: ChatMessage): number {
 const appendOnceScript = `
 if redis.call('HSETNX', KEYS[2], ARGV[1], '1') == 0 then return 0 end
 redis.call('EXPIRE', KEYS[2], 604800)
-for index = 3, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[index]) end
+for index = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[index]) end
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
@@ -33,8 +34,13 @@ export class SessionHistory {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    private readonly options: { tokenBudget: number; maxMessages: number },
+    private readonly options: { tokenBudget: number; maxMessages: number; retentionSeconds?: number },
   ) {}
+
+  /** An idle thread's history expires after this long (default 30 days). */
+  private get retentionSeconds(): number {
+    return this.options.retentionSeconds ?? 30 * 24 * 3600;
+  }
 
   async append(sessionKey: string, messages: ChatMessage[]): Promise<void> {
     if (messages.length === 0) return;
@@ -44,6 +50,7 @@ export class SessionHistory {
       .multi()
       .rpush(key, ...entries)
       .ltrim(key, -this.options.maxMessages, -1)
+      .expire(key, this.retentionSeconds)
       .exec();
   }
 
@@ -65,6 +72,7 @@ export class SessionHistory {
       onceKey,
       onceField,
       this.options.maxMessages,
+      this.retentionSeconds,
       ...entries,
     );
     return appended === 1;

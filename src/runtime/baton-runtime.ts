@@ -62,6 +62,7 @@ export class BatonRuntime {
       redis: this.redis,
       keys: this.keys,
       maxEventsPerTask: config.delegation.max_events_per_task,
+      retentionSeconds: Math.round(config.redis.retention_days * 24 * 3600),
     });
     this.signals = new TaskSignals(this.redis, this.subscriber, this.keys, logger);
     this.queue = new TaskQueue(this.queueConnection, config.redis.prefix);

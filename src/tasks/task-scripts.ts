@@ -84,6 +84,19 @@ if KEYS[5] ~= '' then redis.call('SET', KEYS[5], cjson.encode(ids), 'EX', ARGV[3
 return {'ok', tostring(active + #records)}
 `;
 
+// A finished task keeps its record, events, inbox and full summary for the retention period, then they
+// expire; its checkpoint (the whole conversation, the largest thing a task holds) is no longer needed.
+// Key names must match RedisKeys.task*.
+const retireTask = `
+local function retire_task(prefix, task_id, seconds)
+  local base = prefix .. ':task:' .. task_id
+  redis.call('DEL', base .. ':checkpoint')
+  for _, suffix in ipairs({'', ':events', ':inbox', ':summary', ':children'}) do
+    redis.call('EXPIRE', base .. suffix, seconds)
+  end
+end
+`;
+
 // The scripts that end a task find the session's active set from the hash, which saves every caller a
 // round trip for the session key. That key is not declared in KEYS, which is fine on a standalone Redis
 // (what Baton runs on; admitTasksScript already builds event-stream keys the same way) but not on Redis
@@ -111,11 +124,13 @@ end
  * says whether it did.
  * KEYS: task hash, events stream, task endings stream.
  * ARGV: allowed statuses (comma separated), new status, now, max events, event text, signal channel,
- *       runner token required ('' = any), release ('1' or ''), key prefix, then field/value pairs to set.
+ *       runner token required ('' = any), release ('1' or ''), key prefix, retention in seconds, then
+ *       field/value pairs to set.
  */
 export const transitionScript = `
 ${addEvent}
 ${recordEnding}
+${retireTask}
 ${sessionActiveKey}
 ${announceStopped}
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId')
@@ -139,7 +154,7 @@ local new_status = ARGV[2]
 local terminal = new_status == 'completed' or new_status == 'failed' or new_status == 'cancelled'
   or new_status == 'timed_out'
 local fields = {'status', new_status}
-for index = 10, #ARGV do fields[#fields + 1] = ARGV[index] end
+for index = 11, #ARGV do fields[#fields + 1] = ARGV[index] end
 if terminal then
   fields[#fields + 1] = 'endedAt'
   fields[#fields + 1] = ARGV[3]
@@ -155,6 +170,7 @@ if terminal then redis.call('SREM', session_active_key(ARGV[9], current[4]), tas
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then
   record_ending(KEYS[3], task_id, new_status, current[5])
+  retire_task(ARGV[9], task_id, ARGV[10])
   redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', taskId = task_id, status = new_status}))
 elseif release then
   announce_stopped(ARGV[6], task_id)
@@ -220,12 +236,13 @@ return {'ok', status}
  * `ended` signal stands for `stopped` (see announceStopped).
  * KEYS: task hash, events stream, inbox stream, full summary key, task endings stream.
  * ARGV: runner token, inbox cursor, now, max events, signal channel, summary, full text, steps, usage JSON,
- *       key prefix.
+ *       key prefix, retention in seconds.
  */
 export const completeScript = `
 ${streamIdGreater}
 ${addEvent}
 ${recordEnding}
+${retireTask}
 ${sessionActiveKey}
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId')
 local status, task_id = current[1], current[3]
@@ -240,6 +257,7 @@ if ARGV[7] ~= ARGV[6] then redis.call('SET', KEYS[4], ARGV[7]) end
 redis.call('SREM', session_active_key(ARGV[10], current[4]), task_id)
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], 'running -> completed')
 record_ending(KEYS[5], task_id, 'completed', current[5])
+retire_task(ARGV[10], task_id, ARGV[11])
 redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
 return {'ok', status}
 `;

@@ -53,6 +53,8 @@ export interface TaskStoreOptions {
   redis: Redis;
   keys: RedisKeys;
   maxEventsPerTask: number;
+  /** How long a finished task's record, events and summary are kept, in seconds (default 30 days). */
+  retentionSeconds?: number;
 }
 
 type ScriptReply = [string, string?, string?];
@@ -84,6 +86,7 @@ export class TaskStore {
   readonly keys: RedisKeys;
   private readonly redis: Redis;
   private readonly maxEvents: number;
+  readonly retentionSeconds: number;
   private readonly scripts: RedisScriptRunner;
   private readonly inbox: TaskInbox;
   private readonly events: TaskEvents;
@@ -92,6 +95,7 @@ export class TaskStore {
     this.redis = options.redis;
     this.keys = options.keys;
     this.maxEvents = options.maxEventsPerTask;
+    this.retentionSeconds = options.retentionSeconds ?? 30 * 24 * 3600;
     this.scripts = new RedisScriptRunner(options.redis);
     this.inbox = new TaskInbox({ ...options, scripts: this.scripts });
     this.events = new TaskEvents(options);
@@ -205,21 +209,30 @@ export class TaskStore {
     sessionKey: string,
     options: { status?: TaskStatus; limit?: number } = {},
   ): Promise<TaskRecord[]> {
-    const ids = await this.redis.zrevrange(this.keys.sessionTasks(sessionKey), 0, (options.limit ?? 200) - 1);
-    const records = (await this.getMany(ids)).filter((record): record is TaskRecord => record !== null);
+    const records = await this.readIndex(this.keys.sessionTasks(sessionKey), options.limit ?? 200);
     return options.status ? records.filter((record) => record.status === options.status) : records;
   }
 
   /** The most recent tasks of every session, newest first (the console's tree). */
   async listRecent(limit = 200): Promise<TaskRecord[]> {
-    const ids = await this.redis.zrevrange(this.keys.allTasks(), 0, limit - 1);
-    return (await this.getMany(ids)).filter((record): record is TaskRecord => record !== null);
+    return this.readIndex(this.keys.allTasks(), limit);
   }
 
   /** Tasks started from any thread of a channel, newest first. */
   async listChannel(platform: string, channel: string, limit = 100): Promise<TaskRecord[]> {
-    const ids = await this.redis.zrevrange(this.keys.channelTasks(platform, channel), 0, limit - 1);
-    return (await this.getMany(ids)).filter((record): record is TaskRecord => record !== null);
+    return this.readIndex(this.keys.channelTasks(platform, channel), limit);
+  }
+
+  /**
+   * The newest tasks of an index. Ids whose records have expired (past the retention period) are
+   * dropped from the index as they are met, so indexes shrink as the tasks they list expire.
+   */
+  private async readIndex(indexKey: string, limit: number): Promise<TaskRecord[]> {
+    const ids = await this.redis.zrevrange(indexKey, 0, limit - 1);
+    const found = await this.getMany(ids);
+    const expired = ids.filter((_id, index) => found[index] === null);
+    if (expired.length > 0) await this.redis.zrem(indexKey, ...expired);
+    return found.filter((record): record is TaskRecord => record !== null);
   }
 
   async activeCount(sessionKey: string): Promise<number> {
@@ -267,6 +280,7 @@ export class TaskStore {
         options.runnerToken ?? '',
         options.release ? '1' : '',
         this.keys.prefix,
+        this.retentionSeconds,
         ...fields,
       ],
     );
@@ -360,6 +374,7 @@ export class TaskStore {
         result.steps,
         JSON.stringify(result.usage),
         this.keys.prefix,
+        this.retentionSeconds,
       ],
     );
     return outcome as WriteOutcome;

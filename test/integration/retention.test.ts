@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import type { TaskCaller } from '../../src/tasks/task-service.ts';
+import {
+  type FakeOpenAIServer,
+  hangReply,
+  startFakeOpenAIServer,
+  textReply,
+  toolCallReply,
+} from '../fakes/fake-openai-server.ts';
+import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { scriptByGoal } from '../support/model-scripts.ts';
+import { startTestRedis, type TestRedis } from '../support/redis.ts';
+
+let redis: TestRedis;
+let fake: FakeOpenAIServer;
+let runtime: BatonRuntime;
+const caller: TaskCaller = {
+  sessionKey: 'test:c1:retention',
+  origin: { platform: 'test', channel: 'c1', thread: 'retention', user: 'u1' },
+  callerTaskId: null,
+  depth: 0,
+  displayName: 'Ada',
+};
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  fake = await startFakeOpenAIServer();
+  runtime = await createTestRuntime(
+    redis.url,
+    buildTestConfig(testConfigLayer(fake, { redis: { retention_days: 2 } })),
+  );
+  await runtime.startWorker();
+});
+afterAll(async () => {
+  await runtime.close(0);
+  await fake.close();
+  await redis.stop();
+});
+
+describe('retention of finished tasks', () => {
+  it('drops the checkpoint when a task ends and lets its other keys expire after the retention period', async () => {
+    fake.setHandler(
+      scriptByGoal({
+        'two steps': (_request, call) =>
+          call === 1 ? toolCallReply([{ name: 'missing', arguments: {} }]) : textReply('done'),
+        'to cancel': () => hangReply(),
+      }),
+    );
+    const [done, cancelled] = await runtime.service.dispatch(caller, [
+      { goal: 'two steps' },
+      { goal: 'to cancel' },
+    ]);
+    await eventually(async () =>
+      (await runtime.store.get(cancelled!.id))?.status === 'running' ? true : undefined,
+    );
+    await runtime.service.cancel(caller, cancelled!.id);
+    await runtime.service.waitForEnd([done!.id], 10_000);
+    const keys = runtime.keys;
+    const twoDays = 2 * 24 * 3600;
+    for (const taskId of [done!.id, cancelled!.id]) {
+      expect(await redis.client.exists(keys.taskCheckpoint(taskId))).toBe(0);
+      const ttl = await redis.client.ttl(keys.task(taskId));
+      expect(ttl).toBeGreaterThan(twoDays - 60);
+      expect(ttl).toBeLessThanOrEqual(twoDays);
+      expect(await redis.client.ttl(keys.taskEvents(taskId))).toBeGreaterThan(twoDays - 60);
+    }
+  });
+
+  it('removes expired tasks from the session, channel and global indexes as they are read', async () => {
+    fake.setHandler(scriptByGoal({ 'short lived': () => textReply('ok') }));
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'short lived' }]);
+    await runtime.service.waitForEnd([task!.id], 10_000);
+    // Expiry, as the retention period would do it.
+    await redis.client.del(runtime.keys.task(task!.id));
+    expect((await runtime.store.listSession(caller.sessionKey)).map((record) => record.id)).not.toContain(
+      task!.id,
+    );
+    expect(await redis.client.zscore(runtime.keys.sessionTasks(caller.sessionKey), task!.id)).toBeNull();
+    await runtime.store.listChannel('test', 'c1');
+    expect(await redis.client.zscore(runtime.keys.channelTasks('test', 'c1'), task!.id)).toBeNull();
+    await runtime.store.listRecent();
+    expect(await redis.client.zscore(runtime.keys.allTasks(), task!.id)).toBeNull();
+  });
+});
