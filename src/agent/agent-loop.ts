@@ -47,11 +47,16 @@ export interface AgentLoopOptions {
   toolContext: ToolContext;
   toolTimeoutMs: number;
   maxIterations: number;
+  /** Token budget (prompt + completion) across the run; once spent, the next call is the final one. */
+  maxTotalTokens?: number | null;
   hooks?: AgentLoopHooks;
 }
 
 const finalStepNote =
   'You have reached your step limit. Do not call tools. Reply now with your final answer: what you found, ' +
+  'what is done and what is not.';
+const budgetSpentNote =
+  'You have used your token budget. Do not call tools. Reply now with your final answer: what you found, ' +
   'what is done and what is not.';
 
 /** Runs model ⇄ tools steps until the model answers without tool calls; returns that answer. */
@@ -68,9 +73,11 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
     }
     await hooks?.beforeStep?.(state);
     toolContext.signal.throwIfAborted();
-    const lastAllowedStep = state.steps >= options.maxIterations - 1;
-    if (lastAllowedStep && toolDefinitions.length > 0)
-      state.messages.push({ role: 'user', content: finalStepNote });
+    const budgetSpent = options.maxTotalTokens != null && state.usage.total_tokens >= options.maxTotalTokens;
+    const lastAllowedStep = budgetSpent || state.steps >= options.maxIterations - 1;
+    if (lastAllowedStep && toolDefinitions.length > 0) {
+      state.messages.push({ role: 'user', content: budgetSpent ? budgetSpentNote : finalStepNote });
+    }
     hooks?.onStepStart?.(state.steps + 1);
     const response = await model.complete({
       route: options.route,

@@ -183,6 +183,7 @@ async function runToEnd(
     },
     toolTimeoutMs: config.delegation.tool_timeout_s * 1000,
     maxIterations: config.delegation.max_iterations,
+    maxTotalTokens: config.delegation.max_tokens_per_task,
     hooks: {
       async beforeStep() {
         if (isDraining()) throw new RunStopped('shutdown');

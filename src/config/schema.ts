@@ -50,6 +50,7 @@ const delegationSchema = z.strictObject({
   collect_max_timeout_s: seconds.default(900),
   cancel_wait_s: seconds.default(15),
   max_events_per_task: positiveInteger.default(500),
+  max_tokens_per_task: positiveInteger.nullable().default(null),
 });
 
 const workerSchema = z.strictObject({
@@ -58,6 +59,9 @@ const workerSchema = z.strictObject({
   stalled_interval_ms: positiveInteger.default(1000),
   max_stalled_count: z.number().int().min(0).default(20),
   shutdown_grace_s: seconds.default(10),
+  global_concurrency: positiveInteger.nullable().default(null),
+  start_rate_max: positiveInteger.nullable().default(null),
+  start_rate_window_ms: positiveInteger.default(1000),
 });
 
 const fetchUrlSchema = z.strictObject({

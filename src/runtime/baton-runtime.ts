@@ -108,6 +108,19 @@ export class BatonRuntime {
     return this.toolsets.resolve(mayDelegate ? [...record.toolsets, delegationToolsetName] : record.toolsets);
   }
 
+  /**
+   * The limits that hold across every worker live on the queue in Redis; config is their source of
+   * truth, so each worker writes them at start (a limit removed from config is removed from the queue).
+   */
+  private async applyQueueWideLimits(): Promise<void> {
+    const { worker } = this.config;
+    const queue = this.queue.queue;
+    if (worker.global_concurrency === null) await queue.removeGlobalConcurrency();
+    else await queue.setGlobalConcurrency(worker.global_concurrency);
+    if (worker.start_rate_max === null) await queue.removeGlobalRateLimit();
+    else await queue.setGlobalRateLimit(worker.start_rate_max, worker.start_rate_window_ms);
+  }
+
   /** A new Redis connection owned by the runtime (closed with it), for blocking reads and BullMQ. */
   connect(name: string): Redis {
     const connection = createRedisConnection(this.options.redisUrl, { connectionName: `baton-${name}` });
@@ -117,6 +130,7 @@ export class BatonRuntime {
 
   /** Starts a BullMQ worker for children in this process. */
   async startWorker(): Promise<ChildWorker> {
+    await this.applyQueueWideLimits();
     const connection = this.connect('worker');
     const worker = new ChildWorker({
       connection,

@@ -1,0 +1,124 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import type { TaskCaller } from '../../src/tasks/task-service.ts';
+import {
+  type FakeOpenAIServer,
+  hangReply,
+  type RecordedRequest,
+  startFakeOpenAIServer,
+  textReply,
+  toolCallReply,
+} from '../fakes/fake-openai-server.ts';
+import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
+import { startTestRedis, type TestRedis } from '../support/redis.ts';
+
+let redis: TestRedis;
+let fake: FakeOpenAIServer;
+const runtimes: BatonRuntime[] = [];
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  fake = await startFakeOpenAIServer();
+});
+afterEach(async () => {
+  for (const runtime of runtimes.splice(0)) await runtime.close(0);
+  fake.setHandler(undefined);
+});
+afterAll(async () => {
+  await fake.close();
+  await redis.stop();
+});
+
+const caller = (thread: string): TaskCaller => ({
+  sessionKey: `test:c1:${thread}`,
+  origin: { platform: 'test', channel: 'c1', thread, user: 'u1' },
+  callerTaskId: null,
+  depth: 0,
+  displayName: 'Ada',
+});
+
+async function runtimeWith(layer: Record<string, unknown>, workers: number): Promise<BatonRuntime[]> {
+  const started: BatonRuntime[] = [];
+  for (let index = 0; index < workers; index += 1) {
+    const runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
+    runtimes.push(runtime);
+    await runtime.startWorker();
+    started.push(runtime);
+  }
+  return started;
+}
+
+const requestsFor = (prefix: string): RecordedRequest[] =>
+  fake.requests.filter((request) => goalOf(request)?.startsWith(prefix));
+
+describe('limits that hold across workers', () => {
+  it('runs at most worker.global_concurrency children at once across all workers', async () => {
+    const layer = testConfigLayer(fake, { worker: { concurrency: 5, global_concurrency: 2 } });
+    const [first] = await runtimeWith(layer, 2);
+    fake.setHandler((request) => (goalOf(request)?.startsWith('global ') ? hangReply() : undefined));
+    const tasks = await first!.service.dispatch(
+      caller('global'),
+      Array.from({ length: 5 }, (_, index) => ({ goal: `global ${index}` })),
+    );
+    await eventually(async () => (requestsFor('global ').length === 2 ? true : undefined), 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(requestsFor('global ')).toHaveLength(2);
+    const statuses = (await first!.store.getMany(tasks.map((task) => task.id))).map(
+      (record) => record!.status,
+    );
+    expect(statuses.filter((status) => status === 'running')).toHaveLength(2);
+    // Ending one lets exactly one more start.
+    await first!.service.cancel(
+      caller('global'),
+      tasks.find((_task, index) => statuses[index] === 'running')!.id,
+    );
+    await eventually(async () => (requestsFor('global ').length === 3 ? true : undefined), 10_000);
+  });
+
+  it('starts at most worker.start_rate_max children per window across all workers', async () => {
+    const layer = testConfigLayer(fake, { worker: { start_rate_max: 2, start_rate_window_ms: 1000 } });
+    const [first] = await runtimeWith(layer, 2);
+    fake.setHandler((request) => (goalOf(request)?.startsWith('rate ') ? textReply('done') : undefined));
+    const began = Date.now();
+    const tasks = await first!.service.dispatch(
+      caller('rate'),
+      Array.from({ length: 5 }, (_, index) => ({ goal: `rate ${index}` })),
+    );
+    const { records } = await first!.service.waitForEnd(
+      tasks.map((task) => task.id),
+      20_000,
+    );
+    expect(records.every((record) => record.status === 'completed')).toBe(true);
+    // Five starts at two per second need at least two full windows after the first two.
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1900);
+    const starts = records.map((record) => record.startedAt!).sort((a, b) => a - b);
+    for (let index = 2; index < starts.length; index += 1) {
+      expect(starts[index]! - starts[index - 2]!).toBeGreaterThanOrEqual(900);
+    }
+  });
+
+  it('asks a child for its final answer, without tools, once its token budget is spent', async () => {
+    const layer = testConfigLayer(fake, { delegation: { max_tokens_per_task: 100 } });
+    const [first] = await runtimeWith(layer, 1);
+    fake.setHandler(
+      scriptByGoal({
+        'budgeted work': (_request, call) =>
+          call === 1
+            ? toolCallReply([{ name: 'missing', arguments: {} }], {
+                usage: { prompt_tokens: 70, completion_tokens: 40 },
+              })
+            : textReply('final within budget'),
+      }),
+    );
+    const [task] = await first!.service.dispatch(caller('budget'), [
+      { goal: 'budgeted work', toolsets: ['demo'] },
+    ]);
+    const { records } = await first!.service.waitForEnd([task!.id], 10_000);
+    expect(records[0]).toMatchObject({ status: 'completed', summary: 'final within budget', steps: 2 });
+    const [first_, second] = fake.requests.filter((request) => goalOf(request) === 'budgeted work');
+    expect(first_!.body?.tools).toHaveLength(1);
+    expect(second!.body?.tools).toBeUndefined();
+    expect(String(messagesOf(second!).at(-1)?.content)).toContain('used your token budget');
+  });
+});
