@@ -121,4 +121,26 @@ describe('limits that hold across workers', () => {
     expect(second!.body?.tools).toBeUndefined();
     expect(String(messagesOf(second!).at(-1)?.content)).toContain('used your token budget');
   });
+
+  it('ends a child at delegation.max_iterations with one last call for its final answer', async () => {
+    const layer = testConfigLayer(fake, { delegation: { max_iterations: 3 } });
+    const [first] = await runtimeWith(layer, 1);
+    fake.setHandler(
+      scriptByGoal({
+        // Would call tools forever if the loop let it.
+        'endless work': (request) =>
+          request.body?.tools
+            ? toolCallReply([{ name: 'note_progress', arguments: { note: 'again' } }])
+            : textReply('stopped at the limit'),
+      }),
+    );
+    const [task] = await first!.service.dispatch(caller('iterations'), [
+      { goal: 'endless work', toolsets: ['demo'] },
+    ]);
+    const { records } = await first!.service.waitForEnd([task!.id], 10_000);
+    expect(records[0]).toMatchObject({ status: 'completed', summary: 'stopped at the limit', steps: 3 });
+    const requests = fake.requests.filter((request) => goalOf(request) === 'endless work');
+    expect(requests).toHaveLength(3);
+    expect(String(messagesOf(requests[2]!).at(-1)?.content)).toContain('reached your step limit');
+  });
 });
