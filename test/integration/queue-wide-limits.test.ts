@@ -143,4 +143,17 @@ describe('limits that hold across workers', () => {
     expect(requests).toHaveLength(3);
     expect(String(messagesOf(requests[2]!).at(-1)?.content)).toContain('reached your step limit');
   });
+
+  it('times a child out at delegation.child_timeout_s, aborting its model call, with the reason', async () => {
+    const layer = testConfigLayer(fake, { delegation: { child_timeout_s: 0.5 } });
+    const [first] = await runtimeWith(layer, 1);
+    fake.setHandler(scriptByGoal({ 'too slow': () => hangReply() }));
+    const [task] = await first!.service.dispatch(caller('timeout'), [{ goal: 'too slow' }]);
+    const { records } = await first!.service.waitForEnd([task!.id], 10_000);
+    expect(records[0]!.status).toBe('timed_out');
+    expect(records[0]!.error).toMatch(/child_timeout_s \(0.5 s\)/);
+    await eventually(async () =>
+      fake.requests.find((request) => goalOf(request) === 'too slow')?.aborted ? true : undefined,
+    );
+  });
 });
