@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { isBatonError } from '../errors.ts';
 import { runGateway, runStart, runWorker } from './run-commands.ts';
@@ -12,8 +13,13 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 const program = new Command()
   .name('baton')
+  .version(packageJson.version)
   .description('Chat gateway whose agents hand work to durable background child agents on Redis.');
 
 program

@@ -83,7 +83,8 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
       if (config.base_url === null) {
         throw new BatonError(
           'model_missing_key',
-          `model route "${name}" calls OpenAI but no API key is set: set OPENAI_API_KEY (or one of ${config.api_key_env.join(', ')})`,
+          `model route "${name}" calls OpenAI but no API key is set: set ${config.api_key_env.join(' or ')}` +
+            ' (or OPENAI_BASE_URL for a local OpenAI-compatible server)',
           { fault: 'user' },
         );
       }
