@@ -373,7 +373,9 @@ async function start() {
   await loadThreads().catch(() => undefined);
   const fromHash = /^#thread=([a-z0-9]+)$/.exec(location.hash)?.[1];
   const initial = fromHash && state.threads.has(fromHash) ? fromHash : [...state.threads.values()][0]?.id;
-  if (initial) await selectThread(initial);
+  // Someone quick may have opened a thread while the list loaded: their choice wins over the default.
+  if (state.threadId) renderHeader();
+  else if (initial) await selectThread(initial);
   else renderHeader();
   updateComposer();
   connect();
