@@ -11,9 +11,8 @@ export const eventCallbackSchema = z.looseObject({
   event_id: z.string().optional(),
 });
 
-/** `app_mention`: someone wrote `@Baton` in a channel the bot is in. */
-export const mentionEventSchema = z.looseObject({
-  type: z.literal('app_mention'),
+/** What a mention and a plain message both carry: who wrote what, where. */
+const messageFields = {
   user: z.string().optional(),
   bot_id: z.string().optional(),
   text: z.string().default(''),
@@ -22,21 +21,17 @@ export const mentionEventSchema = z.looseObject({
   channel: z.string(),
   user_team: z.string().optional(),
   team: z.string().optional(),
-});
+};
+
+/** `app_mention`: someone wrote `@Baton` in a channel the bot is in. */
+export const mentionEventSchema = z.looseObject({ type: z.literal('app_mention'), ...messageFields });
 export type MentionEvent = z.infer<typeof mentionEventSchema>;
 
 /** `message` (message.channels / message.groups): any message in a channel the bot is in. */
 export const messageEventSchema = z.looseObject({
   type: z.literal('message'),
   subtype: z.string().optional(),
-  user: z.string().optional(),
-  bot_id: z.string().optional(),
-  text: z.string().default(''),
-  ts: z.string(),
-  thread_ts: z.string().optional(),
-  channel: z.string(),
-  user_team: z.string().optional(),
-  team: z.string().optional(),
+  ...messageFields,
 });
 export type MessageEvent = z.infer<typeof messageEventSchema>;
 

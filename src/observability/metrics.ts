@@ -51,33 +51,50 @@ export function createMetrics(options: MetricsOptions = {}): BatonMetrics {
     return reading;
   };
 
+  /** A gauge of one label, filled on every scrape from `read` (label value to count); empty without one. */
+  const scrapedGauge = (gauge: {
+    name: string;
+    help: string;
+    label: string;
+    collector: string;
+    read: (() => Promise<Record<string, number>>) | undefined;
+  }) =>
+    new Gauge({
+      name: gauge.name,
+      help: gauge.help,
+      labelNames: [gauge.label],
+      registers,
+      async collect() {
+        const { read } = gauge;
+        if (!read) return;
+        await readSafely(this, gauge.collector, async () => {
+          const counts = await read();
+          this.reset();
+          for (const [value, count] of Object.entries(counts)) this.set({ [gauge.label]: value }, count);
+        });
+      },
+    });
+
   const { countTasksByStatus, queueCounts } = options;
-  new Gauge({
+  scrapedGauge({
     name: 'baton_tasks',
     help: 'Tasks held in Redis, by status.',
-    labelNames: ['status'] as const,
-    registers,
-    async collect() {
-      if (!countTasksByStatus) return;
-      await readSafely(this, 'tasks', async () => {
+    label: 'status',
+    collector: 'tasks',
+    // Every status, so one with no tasks shows 0 rather than no series.
+    read:
+      countTasksByStatus &&
+      (async () => {
         const counts = await countTasksByStatus();
-        for (const status of taskStatuses) this.set({ status }, counts[status] ?? 0);
-      });
-    },
+        return Object.fromEntries(taskStatuses.map((status) => [status, counts[status] ?? 0]));
+      }),
   });
-  new Gauge({
+  scrapedGauge({
     name: 'baton_queue_jobs',
     help: 'Child jobs in the BullMQ queue, by state.',
-    labelNames: ['state'] as const,
-    registers,
-    async collect() {
-      if (!queueCounts) return;
-      await readSafely(this, 'queue', async () => {
-        const counts = await queueCounts();
-        this.reset();
-        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
-      });
-    },
+    label: 'state',
+    collector: 'queue',
+    read: queueCounts,
   });
   // Registered after the gauges, so a scrape has started their reads (prom-client starts every metric's
   // collect in registration order) and this one can wait for them and count this scrape's failures.
@@ -100,30 +117,28 @@ export function createMetrics(options: MetricsOptions = {}): BatonMetrics {
     buckets: modelLatencyBuckets,
     registers,
   });
-  const modelRetries = new Counter({
-    name: 'baton_model_call_retries_total',
-    help: 'Extra attempts model calls needed (429, 5xx, time-outs), by route.',
-    labelNames: ['route'] as const,
-    registers,
-  });
-  const modelTokens = new Counter({
-    name: 'baton_model_tokens_total',
-    help: 'Tokens the model endpoints reported, by route and kind (prompt or completion).',
-    labelNames: ['route', 'kind'] as const,
-    registers,
-  });
-  const deliveries = new Counter({
-    name: 'baton_deliveries_total',
-    help: 'Result deliveries to chat threads, by outcome (posted, failed, retried).',
-    labelNames: ['outcome'] as const,
-    registers,
-  });
-  const tasksEnded = new Counter({
-    name: 'baton_tasks_ended_total',
-    help: 'Tasks that reached an end status in this process, by status.',
-    labelNames: ['status'] as const,
-    registers,
-  });
+  const counter = <Label extends string>(name: string, help: string, labelNames: readonly Label[]) =>
+    new Counter({ name, help, labelNames, registers });
+  const modelRetries = counter(
+    'baton_model_call_retries_total',
+    'Extra attempts model calls needed (429, 5xx, time-outs), by route.',
+    ['route'],
+  );
+  const modelTokens = counter(
+    'baton_model_tokens_total',
+    'Tokens the model endpoints reported, by route and kind (prompt or completion).',
+    ['route', 'kind'],
+  );
+  const deliveries = counter(
+    'baton_deliveries_total',
+    'Result deliveries to chat threads, by outcome (posted, failed, retried).',
+    ['outcome'],
+  );
+  const tasksEnded = counter(
+    'baton_tasks_ended_total',
+    'Tasks that reached an end status in this process, by status.',
+    ['status'],
+  );
 
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 

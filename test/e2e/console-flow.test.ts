@@ -6,22 +6,14 @@ import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gate
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import {
-  type FakeOpenAIServer,
-  hangReply,
-  type RecordedRequest,
-  startFakeOpenAIServer,
-  textReply,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, createTestRuntime, testConfigLayer } from '../support/baton-harness.ts';
+import { hangReply, type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
+import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
 import { launchChromium } from '../support/browser.ts';
 import { deferred } from '../support/deferred.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 let composed: ComposedGateway;
 let browser: Browser;
@@ -31,8 +23,6 @@ const cancellable = 'Collect every alert from last night';
 const steerReceived = deferred<string>();
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
   fake.setHandler(
     scriptByGoal(
       {
@@ -66,7 +56,7 @@ beforeAll(async () => {
       delegation: { max_iterations: 200 },
     }),
   );
-  runtime = await createTestRuntime(redis.url, config);
+  runtime = await startRuntime(config);
   await runtime.startWorker();
   composed = await composeGateway(runtime, createMetrics({ processMetrics: false }), createSilentLogger(), {
     modelLabel: 'scripted test model',
@@ -77,9 +67,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await composed?.stop();
-  await runtime?.close(0);
-  await fake?.close();
-  await redis?.stop();
 });
 
 describe('the web console', () => {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import type { ConversationRef } from '../../src/gateway/chat-adapter.ts';
@@ -10,15 +10,14 @@ import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskOrigin } from '../../src/tasks/task-record.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import { type FakeOpenAIServer, startFakeOpenAIServer } from '../fakes/fake-openai-server.ts';
 import { RecordingSink } from '../fakes/recording-sink.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { launchChromium } from '../support/browser.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
 const screenshotPath = path.resolve('test-output/console-page.png');
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { redis, fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 let subscriberRedis: Redis;
 let adapter: ConsoleAdapter;
@@ -56,10 +55,8 @@ async function markRunning(taskId: string, steps: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
   const config = buildTestConfig(testConfigLayer(fake, { delegation: { max_spawn_depth: 2 } }));
-  runtime = await createTestRuntime(redis.url, config);
+  runtime = await startRuntime(config);
   subscriberRedis = createRedisConnection(redis.url, { connectionName: 'console-e2e-subscriber' });
   adapter = new ConsoleAdapter({
     config: { ...config.console, port: 0 },
@@ -72,17 +69,7 @@ beforeAll(async () => {
     modelLabel: 'offline demo model',
   });
   await adapter.start(sink);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
 });
 
@@ -90,9 +77,6 @@ afterAll(async () => {
   await browser?.close();
   await adapter?.stop();
   subscriberRedis?.disconnect();
-  await runtime?.close(0);
-  await fake?.close();
-  await redis?.stop();
 });
 
 describe('console page in a real browser', () => {

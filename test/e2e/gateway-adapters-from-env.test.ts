@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeDiscordServer, startFakeDiscordServer } from '../fakes/fake-discord-server.ts';
-import { type FakeOpenAIServer, startFakeOpenAIServer } from '../fakes/fake-openai-server.ts';
 import {
   type FakeSlackServer,
   fakeSlackWorkspace,
@@ -12,17 +11,14 @@ import {
   spawnBatonProcess,
   testConfigLayer,
 } from '../support/baton-harness.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { redis, fake } = useTestEnvironment();
 let discord: FakeDiscordServer;
 let slack: FakeSlackServer;
 let gateway: BatonProcess | null = null;
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
   discord = await startFakeDiscordServer();
   slack = await startFakeSlackServer();
 });
@@ -30,8 +26,6 @@ afterAll(async () => {
   gateway?.child.kill('SIGKILL');
   await discord.close();
   await slack.close();
-  await fake.close();
-  await redis.stop();
 });
 
 describe('baton gateway', () => {

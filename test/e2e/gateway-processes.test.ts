@@ -1,11 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type FakeOpenAIServer,
-  type RecordedRequest,
-  startFakeOpenAIServer,
-  textReply,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import {
   type BatonProcess,
   eventually,
@@ -14,27 +8,16 @@ import {
 } from '../support/baton-harness.ts';
 import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
 import { deferred } from '../support/deferred.ts';
-import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { goalOf, messagesOf, scriptByGoal, turnInputOf } from '../support/model-scripts.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
 const processes: BatonProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
 afterEach(async () => {
   for (const process of processes.splice(0)) {
     process.child.kill('SIGKILL');
     await process.exited;
   }
-  fake.setHandler(undefined);
-});
-afterAll(async () => {
-  await fake.close();
-  await redis.stop();
 });
 
 async function spawn(command: 'gateway' | 'worker', layer: Record<string, unknown>): Promise<BatonProcess> {
@@ -45,11 +28,6 @@ async function spawn(command: 'gateway' | 'worker', layer: Record<string, unknow
 
 const gatewayLayer = () =>
   testConfigLayer(fake, { console: { port: 0 }, gateway: { board_interval_ms: 500 } });
-
-function turnInput(request: RecordedRequest): string {
-  const users = messagesOf(request).filter((message) => message.role === 'user');
-  return String(users.at(-1)?.content ?? '');
-}
 
 describe('gateway processes', () => {
   it('runs 20 messages sent through two gateway processes in arrival order, never two at once', async () => {
@@ -63,7 +41,7 @@ describe('gateway processes', () => {
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise((resolve) => setTimeout(resolve, 25));
       inFlight -= 1;
-      return textReply(`re: ${turnInput(request)}`);
+      return textReply(`re: ${turnInputOf(request)}`);
     });
     const thread = await createConsoleThread(first.consoleUrl!, 'ordering');
     const sent: string[] = [];
@@ -76,7 +54,7 @@ describe('gateway processes', () => {
       async () => ((await botTexts(first.consoleUrl!, thread)).length === 20 ? true : undefined),
       60_000,
     );
-    expect(fake.requests.map(turnInput)).toEqual(sent);
+    expect(fake.requests.map(turnInputOf)).toEqual(sent);
     expect(maxInFlight).toBe(1);
     expect(await botTexts(second.consoleUrl!, thread)).toEqual(sent.map((text) => `re: ${text}`));
   });

@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type ApiKey, ApiKeyPool, coolDownViewMaxAgeMs, fingerprintKey } from '../../src/llm/api-key-pool.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
-import { startTestRedis, type TestRedis, uniquePrefix } from '../support/redis.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { useTestRedis } from '../support/test-environment.ts';
 
-let redis: TestRedis;
+const redis = useTestRedis();
 let keys: RedisKeys;
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
 beforeEach(() => {
   keys = new RedisKeys(uniquePrefix('key-pool'));
 });

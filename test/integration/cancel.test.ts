@@ -1,44 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import {
-  type FakeOpenAIServer,
-  hangReply,
-  startFakeOpenAIServer,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
+import { hangReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import {
   buildTestConfig,
-  createTestRuntime,
   eventually,
-  parentContext,
   spawnWorkerProcess,
+  testCaller,
   testConfigLayer,
   type WorkerProcess,
 } from '../support/baton-harness.ts';
 import { goalOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { redis, fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 let worker: WorkerProcess;
-const caller: TaskCaller = { ...parentContext(), displayName: 'Ada' };
+const caller = testCaller();
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
   // Depth 2 so an orchestrator child can start a grandchild.
   const layer = testConfigLayer(fake, { delegation: { max_spawn_depth: 2 } });
-  runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
+  runtime = await startRuntime(buildTestConfig(layer));
   // The worker is its own process: cancel must cross processes over Redis.
   worker = await spawnWorkerProcess(redis.url, layer);
 });
-afterAll(async () => {
+afterAll(() => {
   worker?.child.kill('SIGKILL');
-  await runtime?.close(0);
-  await fake.close();
-  await redis.stop();
 });
 
 function requestFor(goal: string) {

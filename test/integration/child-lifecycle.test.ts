@@ -1,40 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import {
-  type FakeOpenAIServer,
-  startFakeOpenAIServer,
-  textReply,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
-import {
-  buildTestConfig,
-  createTestRuntime,
-  parentContext,
-  testConfigLayer,
-} from '../support/baton-harness.ts';
+import { describe, expect, it } from 'vitest';
+import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
+import { testCaller } from '../support/baton-harness.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
-let runtime: BatonRuntime;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
-afterAll(async () => {
-  await fake.close();
-  await redis.stop();
-});
-afterEach(async () => {
-  await runtime?.close(0);
-  fake.setHandler(undefined);
-});
+const { fake, startRuntime } = useTestEnvironment({ clearScriptAfterEach: true });
 
 describe('a child task', () => {
   it('runs as a BullMQ job through tool calls to a completed summary, with events and checkpoints', async () => {
-    runtime = await createTestRuntime(redis.url, buildTestConfig(testConfigLayer(fake)));
+    const runtime = await startRuntime();
     await runtime.startWorker();
     fake.setHandler(
       scriptByGoal({
@@ -44,7 +18,7 @@ describe('a child task', () => {
             : textReply('There are 3 files.', { usage: { prompt_tokens: 10, completion_tokens: 5 } }),
       }),
     );
-    const [record] = await runtime.service.dispatch({ ...parentContext(), displayName: 'Ada' }, [
+    const [record] = await runtime.service.dispatch(testCaller(), [
       { goal: 'count the files', context: 'in /tmp' },
     ]);
     const { records, timedOut } = await runtime.service.waitForEnd([record!.id], 10_000);

@@ -1,23 +1,17 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import { type FakeOpenAIServer, startFakeOpenAIServer, textReply } from '../fakes/fake-openai-server.ts';
-import {
-  buildTestConfig,
-  createTestRuntime,
-  parentContext,
-  testConfigLayer,
-} from '../support/baton-harness.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { textReply } from '../fakes/fake-openai-server.ts';
+import { testCaller } from '../support/baton-harness.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { redis, fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 let monitor: Redis;
 /** Commands clients sent to the server (those run inside Lua scripts left out), as [name, ...args]. */
 const sent: string[][] = [];
 
-const caller = { ...parentContext(), displayName: 'Ada' };
+const caller = testCaller();
 
 /** Dispatches one-step children and resolves when all have ended, reading nothing (signals only). */
 async function runChildren(goals: string[]): Promise<string[]> {
@@ -43,10 +37,8 @@ async function runChildren(goals: string[]): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
   fake.setHandler(() => textReply('Done.'));
-  runtime = await createTestRuntime(redis.url, buildTestConfig(testConfigLayer(fake)));
+  runtime = await startRuntime();
   await runtime.startWorker();
   // Loads the scripts (a first EVALSHA is answered NOSCRIPT and followed by EVAL).
   await runChildren(['warm-up']);
@@ -55,11 +47,8 @@ beforeAll(async () => {
     if (source !== 'lua') sent.push(args);
   });
 });
-afterAll(async () => {
+afterAll(() => {
   monitor?.disconnect();
-  await runtime?.close(0);
-  await fake.close();
-  await redis.stop();
 });
 
 describe('a one-step child', () => {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BatonError } from '../../src/errors.ts';
 import { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { ChatUser, CommandReply, ConversationRef } from '../../src/gateway/chat-adapter.ts';
@@ -8,14 +8,13 @@ import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskRecord } from '../../src/tasks/task-record.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
-import { type FakeOpenAIServer, startFakeOpenAIServer, textReply } from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { textReply } from '../fakes/fake-openai-server.ts';
+import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { deferred } from '../support/deferred.ts';
 import { scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { fake, startRuntime } = useTestEnvironment({ clearScriptAfterEach: true });
 let runtime: BatonRuntime;
 let router: CommandRouter;
 
@@ -27,24 +26,8 @@ const here: ConversationRef = { platform: 'test', channel: 'c1', thread: 'th1' }
 
 const access = { allowed_users: ['ada', 'bob'], admin_users: ['boss'], task_control: 'owner' };
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
-afterAll(async () => {
-  await fake.close();
-  await redis.stop();
-});
-afterEach(async () => {
-  await runtime?.close(0);
-  fake.setHandler(undefined);
-});
-
 async function newRuntime(overrides: Record<string, unknown> = {}): Promise<void> {
-  runtime = await createTestRuntime(
-    redis.url,
-    buildTestConfig(testConfigLayer(fake, { access, ...overrides })),
-  );
+  runtime = await startRuntime(buildTestConfig(testConfigLayer(fake, { access, ...overrides })));
   router = new CommandRouter({
     service: runtime.service,
     store: runtime.store,

@@ -11,10 +11,9 @@ import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import { type FakeOpenAIServer, startFakeOpenAIServer } from '../fakes/fake-openai-server.ts';
 import { RecordingSink } from '../fakes/recording-sink.ts';
-import { buildTestConfig, createTestRuntime, testConfigLayer } from '../support/baton-harness.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
 interface StreamEvent {
   event: string;
@@ -89,8 +88,7 @@ async function openEventStream(url: string, headers: Record<string, string> = {}
 
 type TranscriptEvent = { op: 'append' | 'edit'; threadId: string; entry: TranscriptEntry };
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { redis, fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 let config: BatonConfig;
 const connections: Redis[] = [];
@@ -171,17 +169,12 @@ function rawRequest(url: string, headers: Record<string, string>): Promise<numbe
 }
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
   config = buildTestConfig(testConfigLayer(fake));
-  runtime = await createTestRuntime(redis.url, config);
+  runtime = await startRuntime(config);
 });
 afterAll(async () => {
   for (const adapter of adapters) await adapter.stop();
   for (const connection of connections) connection.disconnect();
-  await runtime?.close(0);
-  await fake?.close();
-  await redis?.stop();
 });
 
 describe('console adapter: threads and messages', () => {

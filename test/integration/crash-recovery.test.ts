@@ -1,50 +1,33 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import {
-  type FakeOpenAIServer,
-  hangReply,
-  type RecordedRequest,
-  startFakeOpenAIServer,
-  textReply,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
+import { hangReply, type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import {
   buildTestConfig,
-  createTestRuntime,
   eventually,
-  parentContext,
   spawnWorkerProcess,
+  testCaller,
   testConfigLayer,
   type WorkerProcess,
 } from '../support/baton-harness.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { redis, fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 let layer: Record<string, unknown>;
 const workers: WorkerProcess[] = [];
-const caller: TaskCaller = { ...parentContext(), displayName: 'Ada' };
+const caller = testCaller();
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
   // The default lock and stall settings, so recovery is measured as deployed.
   layer = testConfigLayer(fake, {
     worker: { shutdown_grace_s: 1, lock_duration_ms: 3000, stalled_interval_ms: 1000 },
     delegation: { max_spawn_depth: 2 },
   });
-  runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
+  runtime = await startRuntime(buildTestConfig(layer));
 });
 afterEach(() => {
   for (const worker of workers.splice(0)) worker.child.kill('SIGKILL');
-});
-afterAll(async () => {
-  await runtime?.close(0);
-  await fake.close();
-  await redis.stop();
 });
 
 async function startWorker(): Promise<WorkerProcess> {

@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import {
-  type FakeOpenAIServer,
-  hangReply,
-  startFakeOpenAIServer,
-  textReply,
-} from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { hangReply, textReply } from '../fakes/fake-openai-server.ts';
+import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import type { GoalScript } from '../support/model-scripts.ts';
 import { runParentTurn } from '../support/parent-turn.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 
 // Children finish at once unless their goal says "hang"; those wait on the model until cancelled.
@@ -25,19 +19,8 @@ const childScripts: Record<string, GoalScript> = new Proxy(
   },
 );
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
-afterAll(async () => {
-  await runtime?.close(0);
-  await fake.close();
-  await redis.stop();
-});
 beforeEach(async () => {
-  await runtime?.close(0);
-  runtime = await createTestRuntime(
-    redis.url,
+  runtime = await startRuntime(
     buildTestConfig(
       testConfigLayer(fake, {
         delegation: { max_batch_size: 3, collect_default_timeout_s: 20, collect_max_timeout_s: 20 },

@@ -15,10 +15,10 @@ import type { ModelCallRecord } from '../../src/llm/openai-model-client.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import type { TaskCaller } from '../../src/tasks/task-service.ts';
 import { toToolDefinition } from '../../src/tools/tool.ts';
-import { buildTestConfig, eventually, parentContext, testEnv } from '../support/baton-harness.ts';
-import { startTestRedis, type TestRedis, uniquePrefix } from '../support/redis.ts';
+import { buildTestConfig, eventually, parentContext, testCaller, testEnv } from '../support/baton-harness.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { useTestRedis } from '../support/test-environment.ts';
 
 const parentToolNames = [
   'delegate_task',
@@ -262,14 +262,13 @@ describe('offline demo model over the openai SDK', () => {
 });
 
 describe('offline demo end to end with a real BatonRuntime', () => {
-  let redis: TestRedis;
+  const redis = useTestRedis();
   let demo: DemoModelServer;
   let runtime: BatonRuntime;
   const modelCalls: ModelCallRecord[] = [];
   const metrics = createMetrics({ processMetrics: false });
 
   beforeAll(async () => {
-    redis = await startTestRedis();
     demo = await startDemoModelServer({ stepDelayMs: 250 });
     const layer = mergeLayers(demoConfigLayer(demo.baseURL), {
       redis: { prefix: uniquePrefix('demo') },
@@ -293,7 +292,6 @@ describe('offline demo end to end with a real BatonRuntime', () => {
   afterAll(async () => {
     await runtime?.close(0);
     await demo?.close();
-    await redis?.stop();
   });
 
   async function parentTurn(userText: string): Promise<string> {
@@ -315,7 +313,7 @@ describe('offline demo end to end with a real BatonRuntime', () => {
   }
 
   it('delegates two children that complete, and a steer sent mid-flight shows in the summary', async () => {
-    const caller: TaskCaller = { ...parentContext(), displayName: 'Ada' };
+    const caller = testCaller();
     const reply = await parentTurn('summarise the incident from last night');
     const tasks = await runtime.service.list(caller);
     expect(tasks).toHaveLength(2);

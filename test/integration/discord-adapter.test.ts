@@ -19,21 +19,18 @@ import {
   startFakeDiscordServer,
 } from '../fakes/fake-discord-server.ts';
 import {
-  type FakeOpenAIServer,
   type FakeReply,
   hangReply,
   type RecordedRequest,
-  startFakeOpenAIServer,
   textReply,
   toolCallReply,
 } from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { deferred } from '../support/deferred.ts';
-import { type GoalScript, goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { type GoalScript, goalOf, messagesOf, scriptByGoal, turnInputOf } from '../support/model-scripts.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let openai: FakeOpenAIServer;
+const { fake: openai, startRuntime } = useTestEnvironment();
 let discord: FakeDiscordServer & { opsChannelId: string };
 let runtime: BatonRuntime;
 let gateway: Gateway;
@@ -51,13 +48,7 @@ let commandDelayMs = 0;
 const childScripts: Record<string, GoalScript> = {};
 let parentScript: (request: RecordedRequest) => FakeReply;
 
-const lastUserText = (request: RecordedRequest) =>
-  String(
-    messagesOf(request)
-      .filter((message) => message.role === 'user')
-      .at(-1)?.content ?? '',
-  );
-const echo = (request: RecordedRequest) => textReply(`echo: ${lastUserText(request)}`);
+const echo = (request: RecordedRequest) => textReply(`echo: ${turnInputOf(request)}`);
 const isParent = (request: RecordedRequest) => goalOf(request) === null;
 const parentRequests = () => openai.requests.filter(isParent);
 const afterTool = (request: RecordedRequest) => messagesOf(request).at(-1)?.role === 'tool';
@@ -93,8 +84,6 @@ async function mentionConversation(
 }
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  openai = await startFakeOpenAIServer();
   openai.setHandler(scriptByGoal(childScripts, (request) => parentScript(request)));
   discord = await startFakeDiscordServer();
   const oncall = discord.addRole('oncall');
@@ -112,7 +101,7 @@ beforeAll(async () => {
       delegation: { max_iterations: 200 },
     }),
   );
-  runtime = await createTestRuntime(redis.url, config);
+  runtime = await startRuntime(config);
   await runtime.startWorker();
   const access = new AccessPolicy(config.access);
   const logger = createSilentLogger();
@@ -149,10 +138,7 @@ beforeEach(() => {
 
 afterAll(async () => {
   await gateway?.stop();
-  await runtime?.close(0);
   await discord?.close();
-  await openai?.close();
-  await redis?.stop();
 });
 
 describe('the Discord adapter', () => {
@@ -261,9 +247,9 @@ describe('the Discord adapter', () => {
     expect(pointer).toMatchObject({ ephemeral: false });
     expect(pointer.content).toContain(`<#${thread.id}>`);
     const firstParentRequest = parentRequests().find((request) =>
-      lastUserText(request).includes('deploy log'),
+      turnInputOf(request).includes('deploy log'),
     );
-    expect(lastUserText(firstParentRequest!)).toBe('Ada: Please summarise   the deploy log');
+    expect(turnInputOf(firstParentRequest!)).toBe('Ada: Please summarise   the deploy log');
 
     const result = await eventually(
       async () => botTexts(thread.id).find((text) => text.includes('Deploy log summarised: all green.')),
@@ -293,7 +279,7 @@ describe('the Discord adapter', () => {
 
     discord.postMessage(bob, thread.id, 'and the one before?');
     await textIn(thread.id, 'echo: Bob: and the one before?');
-    const last = parentRequests().find((request) => lastUserText(request) === 'Bob: and the one before?')!;
+    const last = parentRequests().find((request) => turnInputOf(request) === 'Bob: and the one before?')!;
     const userTexts = messagesOf(last)
       .filter((entry) => entry.role === 'user')
       .map((entry) => entry.content);
@@ -539,7 +525,7 @@ describe('the Discord adapter', () => {
       expect(botTexts(thread.id).filter((posted) => posted === text)).toHaveLength(1);
     }
     for (const said of ['Ada: stay with me', 'Ada: are you still there?', 'Ada: and now?']) {
-      expect(parentRequests().filter((request) => lastUserText(request) === said)).toHaveLength(1);
+      expect(parentRequests().filter((request) => turnInputOf(request) === said)).toHaveLength(1);
     }
     await eventually(async () => (adapter.isHealthy() ? true : undefined));
   });

@@ -1,36 +1,26 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import {
-  type FakeOpenAIServer,
-  hangReply,
-  startFakeOpenAIServer,
-  textReply,
-} from '../fakes/fake-openai-server.ts';
+import { hangReply, textReply } from '../fakes/fake-openai-server.ts';
 import { RecordingAdapter, retryableFailure } from '../fakes/recording-adapter.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import {
+  buildTestConfig,
+  createTestRuntime,
+  eventually,
+  testCaller,
+  testConfigLayer,
+} from '../support/baton-harness.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
+// Kept here rather than by startRuntime: a test leaves a "killed" gateway and runtime out of the teardown.
 const runtimes: BatonRuntime[] = [];
 const gateways: Gateway[] = [];
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
 afterEach(async () => {
   for (const gateway of gateways.splice(0)) await gateway.stop().catch(() => undefined);
   for (const runtime of runtimes.splice(0)) await runtime.close(0).catch(() => undefined);
-  fake.setHandler(undefined);
-});
-afterAll(async () => {
-  await fake.close();
-  await redis.stop();
 });
 
 async function newRuntime(layer: Record<string, unknown>, withWorker = true): Promise<BatonRuntime> {
@@ -46,16 +36,6 @@ async function newGateway(runtime: BatonRuntime, adapter = new RecordingAdapter(
   return started;
 }
 
-function callerIn(thread: string): TaskCaller {
-  return {
-    sessionKey: `test:c1:${thread}`,
-    origin: { platform: 'test', channel: 'c1', thread, user: 'u1', userName: 'Ada' },
-    callerTaskId: null,
-    depth: 0,
-    displayName: 'Ada',
-  };
-}
-
 const resultPosts = (adapter: RecordingAdapter, thread: string) =>
   adapter.textsIn(thread).filter((text) => text.includes('**Task t_'));
 
@@ -64,7 +44,7 @@ describe('delivery of task results', () => {
     const runtime = await newRuntime(testConfigLayer(fake));
     const { gateway, adapter } = await newGateway(runtime);
     fake.setHandler(scriptByGoal({ 'find the answer': () => textReply('The answer is 42.') }));
-    const [task] = await runtime.service.dispatch(callerIn('results'), [{ goal: 'find the answer' }]);
+    const [task] = await runtime.service.dispatch(testCaller('results'), [{ goal: 'find the answer' }]);
     await eventually(async () => (resultPosts(adapter, 'results').length === 1 ? true : undefined), 15_000);
     expect(resultPosts(adapter, 'results')[0]).toContain(`✅ **Task ${task!.id} completed**`);
     expect(resultPosts(adapter, 'results')[0]).toContain('The answer is 42.');
@@ -85,14 +65,14 @@ describe('delivery of task results', () => {
         'will be cancelled': () => hangReply(),
       }),
     );
-    const [failing, cancelled] = await runtime.service.dispatch(callerIn('bad-news'), [
+    const [failing, cancelled] = await runtime.service.dispatch(testCaller('bad-news'), [
       { goal: 'will fail' },
       { goal: 'will be cancelled' },
     ]);
     await eventually(async () =>
       fake.requests.some((request) => goalOf(request) === 'will be cancelled') ? true : undefined,
     );
-    await runtime.service.cancel(callerIn('bad-news'), cancelled!.id);
+    await runtime.service.cancel(testCaller('bad-news'), cancelled!.id);
     await eventually(async () => (resultPosts(adapter, 'bad-news').length === 2 ? true : undefined), 15_000);
     const texts = resultPosts(adapter, 'bad-news').join('\n');
     expect(texts).toContain(`❌ **Task ${failing!.id} failed**`);
@@ -112,7 +92,7 @@ describe('delivery of task results', () => {
     };
     await newGateway(runtime, adapter);
     fake.setHandler(scriptByGoal({ 'flaky platform': () => textReply('made it through') }));
-    await runtime.service.dispatch(callerIn('flaky'), [{ goal: 'flaky platform' }]);
+    await runtime.service.dispatch(testCaller('flaky'), [{ goal: 'flaky platform' }]);
     await eventually(async () => (resultPosts(adapter, 'flaky').length === 1 ? true : undefined), 20_000);
     expect(failures).toBe(3);
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -130,7 +110,7 @@ describe('delivery of task results', () => {
     const { gateway: dyingGateway } = await newGateway(dyingRuntime, dying);
     const long = ['PART-1', 'PART-2', 'PART-3'].map((part) => `${part} ${'x'.repeat(1700)}`).join('\n\n');
     fake.setHandler(scriptByGoal({ 'long report': () => textReply(long) }));
-    await workerRuntime.service.dispatch(callerIn('long'), [{ goal: 'long report' }]);
+    await workerRuntime.service.dispatch(testCaller('long'), [{ goal: 'long report' }]);
     await eventually(async () => (dying.textsIn('long').length === 1 ? true : undefined), 15_000);
     // Kill: every connection of the dying gateway goes at once, as when its process is SIGKILLed.
     dyingRuntime.killConnections();
@@ -158,7 +138,7 @@ describe('delivery of task results', () => {
         textReply(`parent saw: ${String(messagesOf(request).at(-1)?.content).split('\n')[0]}`),
       ),
     );
-    const [task] = await runtime.service.dispatch(callerIn('announce'), [{ goal: 'quiet work' }]);
+    const [task] = await runtime.service.dispatch(testCaller('announce'), [{ goal: 'quiet work' }]);
     await eventually(async () => (adapter.textsIn('announce').length === 1 ? true : undefined), 15_000);
     expect(adapter.textsIn('announce')[0]).toBe(
       `parent saw: [Background task ${task!.id} completed] Goal: quiet work`,

@@ -1,52 +1,26 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import {
-  type FakeOpenAIServer,
-  type RecordedRequest,
-  startFakeOpenAIServer,
-  textReply,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
+import { type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import type { RecordingAdapter } from '../fakes/recording-adapter.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { inboundMessage, startTestGateway } from '../support/gateway-harness.ts';
-import { goalOf, messagesOf } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { goalOf, messagesOf, turnInputOf } from '../support/model-scripts.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
-const runtimes: BatonRuntime[] = [];
+const { fake, startRuntime } = useTestEnvironment({ clearScriptAfterEach: true });
 const gateways: Gateway[] = [];
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
 afterEach(async () => {
   for (const gateway of gateways.splice(0)) await gateway.stop();
-  for (const runtime of runtimes.splice(0)) await runtime.close(0);
-  fake.setHandler(undefined);
-});
-afterAll(async () => {
-  await fake.close();
-  await redis.stop();
 });
 
 async function newGateway(
   layer: Record<string, unknown>,
 ): Promise<{ runtime: BatonRuntime; gateway: Gateway; adapter: RecordingAdapter }> {
-  const runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
-  runtimes.push(runtime);
+  const runtime = await startRuntime(buildTestConfig(layer));
   const { gateway, adapter } = await startTestGateway(runtime);
   gateways.push(gateway);
   return { runtime, gateway, adapter };
-}
-
-/** The last user message of a parent request: the turn's input. */
-function turnInput(request: RecordedRequest): string {
-  const users = messagesOf(request).filter((message) => message.role === 'user');
-  return String(users.at(-1)?.content ?? '');
 }
 
 const isParent = (request: RecordedRequest) => goalOf(request) === null;
@@ -63,7 +37,7 @@ describe('parent turns', () => {
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise((resolve) => setTimeout(resolve, 20));
       inFlight -= 1;
-      return textReply(`re: ${turnInput(request)}`);
+      return textReply(`re: ${turnInputOf(request)}`);
     });
     const sent: string[] = [];
     for (let index = 0; index < 20; index += 1) {
@@ -81,7 +55,7 @@ describe('parent turns', () => {
       30_000,
       'twenty replies',
     );
-    const inputs = fake.requests.filter(isParent).map(turnInput);
+    const inputs = fake.requests.filter(isParent).map(turnInputOf);
     expect(inputs).toEqual(sent);
     expect(maxInFlight).toBe(1);
     // Each turn saw every earlier exchange in its history.
@@ -94,7 +68,7 @@ describe('parent turns', () => {
     const arrivals: Record<string, number> = {};
     const answers: Record<string, number> = {};
     fake.setHandler(async (request) => {
-      const input = turnInput(request);
+      const input = turnInputOf(request);
       arrivals[input] = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 400));
       answers[input] = Date.now();
@@ -114,8 +88,8 @@ describe('parent turns', () => {
       release = resolve;
     });
     fake.setHandler(async (request) => {
-      if (turnInput(request) === 'Ada: first') await gate;
-      return textReply(`re: ${turnInput(request)}`);
+      if (turnInputOf(request) === 'Ada: first') await gate;
+      return textReply(`re: ${turnInputOf(request)}`);
     });
     const first = inboundMessage('busy', 'first');
     expect((await gateway.onMessage(first)).queuedBehind).toBe(0);
@@ -130,7 +104,7 @@ describe('parent turns', () => {
   it('keeps the parent system prompt byte-identical between calls', async () => {
     const { gateway, adapter } = await newGateway(testConfigLayer(fake));
     fake.setHandler((request) =>
-      messagesOf(request).at(-1)?.role === 'user' && turnInput(request) === 'Ada: start one'
+      messagesOf(request).at(-1)?.role === 'user' && turnInputOf(request) === 'Ada: start one'
         ? toolCallReply([{ name: 'delegate_task_async', arguments: { goal: 'background thing' } }])
         : textReply('fine'),
     );
@@ -149,7 +123,7 @@ describe('parent turns', () => {
     let childId = '';
     fake.setHandler(async (request) => {
       if (goalOf(request) === 'slow child') return new Promise(() => undefined);
-      const input = turnInput(request);
+      const input = turnInputOf(request);
       const last = messagesOf(request).at(-1);
       if (input === 'Ada: wait for it' && last?.role === 'user') {
         return toolCallReply([{ name: 'delegate_task_async', arguments: { goal: 'slow child' } }]);

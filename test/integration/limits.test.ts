@@ -1,34 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { executeToolCall } from '../../src/agent/execute-tool-call.ts';
 import { isBatonError } from '../../src/errors.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import { type FakeOpenAIServer, startFakeOpenAIServer } from '../fakes/fake-openai-server.ts';
-import {
-  buildTestConfig,
-  createTestRuntime,
-  parentContext,
-  testConfigLayer,
-} from '../support/baton-harness.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { buildTestConfig, parentContext, testConfigLayer } from '../support/baton-harness.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { fake, startRuntime } = useTestEnvironment();
 let first: BatonRuntime;
 let second: BatonRuntime;
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
   const config = buildTestConfig(testConfigLayer(fake));
   // Two runtimes with their own connections stand for two gateway processes on one Redis.
-  first = await createTestRuntime(redis.url, config);
-  second = await createTestRuntime(redis.url, config);
-});
-afterAll(async () => {
-  await first.close(0);
-  await second.close(0);
-  await fake.close();
-  await redis.stop();
+  first = await startRuntime(config);
+  second = await startRuntime(config);
 });
 
 function callTool(runtime: BatonRuntime, name: string, input: unknown, sessionKey: string) {

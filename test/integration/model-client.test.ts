@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BatonConfig } from '../../src/config/schema.ts';
 import { type BatonError, isBatonError } from '../../src/errors.ts';
 import { fingerprintKey } from '../../src/llm/api-key-pool.ts';
@@ -15,22 +15,17 @@ import {
   textReply,
   toolCallReply,
 } from '../fakes/fake-openai-server.ts';
-import { startTestRedis, type TestRedis, uniquePrefix } from '../support/redis.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { useTestRedis } from '../support/test-environment.ts';
 
 const firstKey = 'sk-test-first-aaaaaaaaaaaaaaaaaaaa';
 const secondKey = 'sk-test-second-bbbbbbbbbbbbbbbbbbb';
 const env = { KEY_A: firstKey, KEY_B: secondKey, EMPTY_KEY: '' };
 
-let redis: TestRedis;
+const redis = useTestRedis();
 let fake: FakeOpenAIServer;
 let keys: RedisKeys;
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
 beforeEach(async () => {
   fake = await startFakeOpenAIServer();
   keys = new RedisKeys(uniquePrefix('model-client'));

@@ -1,46 +1,27 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createSilentLogger } from '../../src/logging/logger.ts';
-import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import type { TaskCaller } from '../../src/tasks/task-service.ts';
+import { describe, expect, it } from 'vitest';
+import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import {
   errorReply,
-  type FakeOpenAIServer,
   hangReply,
   malformedReply,
   type RecordedRequest,
-  startFakeOpenAIServer,
   textReply,
   toolCallReply,
 } from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, parentContext, testConfigLayer } from '../support/baton-harness.ts';
+import { buildTestConfig, testCaller, testConfigLayer } from '../support/baton-harness.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const environment = useTestEnvironment({ clearScriptAfterEach: true });
+const { fake } = environment;
 let runtime: BatonRuntime;
-const caller: TaskCaller = { ...parentContext(), displayName: 'Ada' };
+const caller = testCaller();
 const keys = { KEY_ONE: 'sk-first-key-aaaaaaaaaaaaaaaa', KEY_TWO: 'sk-second-key-bbbbbbbbbbbbbbb' };
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
-afterAll(async () => {
-  await fake.close();
-  await redis.stop();
-});
-afterEach(async () => {
-  await runtime?.close(0);
-  fake.setHandler(undefined);
-});
-
 async function startRuntime(overrides: unknown = {}): Promise<void> {
-  const layer = testConfigLayer(fake, overrides);
-  const config = buildTestConfig(layer);
+  const config = buildTestConfig(testConfigLayer(fake, overrides));
   config.models.routes.default!.api_key_env = ['KEY_ONE', 'KEY_TWO'];
-  runtime = new BatonRuntime({ config, redisUrl: redis.url, logger: createSilentLogger(), env: keys });
-  await runtime.start();
+  runtime = await environment.startRuntime(config, keys);
   await runtime.startWorker();
 }
 

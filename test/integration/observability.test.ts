@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { register as globalRegistry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ModelCallRecord } from '../../src/llm/openai-model-client.ts';
 import { checkHealth } from '../../src/observability/health.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -8,16 +8,10 @@ import { findFreePort } from '../../src/redis/free-port.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
 import type { TaskStatus } from '../../src/tasks/task-record.ts';
-import { startTestRedis, type TestRedis, uniquePrefix } from '../support/redis.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { useTestRedis } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = useTestRedis();
 
 function modelCall(overrides: Partial<ModelCallRecord> = {}): ModelCallRecord {
   return {

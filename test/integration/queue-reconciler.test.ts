@@ -1,25 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { QueueReconciler } from '../../src/worker/queue-reconciler.ts';
-import { type FakeOpenAIServer, startFakeOpenAIServer, textReply } from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, createTestRuntime, testConfigLayer } from '../support/baton-harness.ts';
+import { textReply } from '../fakes/fake-openai-server.ts';
 import { scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-  runtime = await createTestRuntime(redis.url, buildTestConfig(testConfigLayer(fake)));
-});
-afterAll(async () => {
-  await runtime.close(0);
-  await fake.close();
-  await redis.stop();
+  runtime = await startRuntime();
 });
 
 describe('queue reconciler', () => {

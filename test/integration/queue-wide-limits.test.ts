@@ -1,48 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import {
-  type FakeOpenAIServer,
-  hangReply,
-  type RecordedRequest,
-  startFakeOpenAIServer,
-  textReply,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { hangReply, type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
+import { buildTestConfig, eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
-const runtimes: BatonRuntime[] = [];
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
-afterEach(async () => {
-  for (const runtime of runtimes.splice(0)) await runtime.close(0);
-  fake.setHandler(undefined);
-});
-afterAll(async () => {
-  await fake.close();
-  await redis.stop();
-});
-
-const caller = (thread: string): TaskCaller => ({
-  sessionKey: `test:c1:${thread}`,
-  origin: { platform: 'test', channel: 'c1', thread, user: 'u1' },
-  callerTaskId: null,
-  depth: 0,
-  displayName: 'Ada',
-});
+const { fake, startRuntime } = useTestEnvironment({ clearScriptAfterEach: true });
 
 async function runtimeWith(layer: Record<string, unknown>, workers: number): Promise<BatonRuntime[]> {
   const started: BatonRuntime[] = [];
   for (let index = 0; index < workers; index += 1) {
-    const runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
-    runtimes.push(runtime);
+    const runtime = await startRuntime(buildTestConfig(layer));
     await runtime.startWorker();
     started.push(runtime);
   }
@@ -58,7 +26,7 @@ describe('limits that hold across workers', () => {
     const [first] = await runtimeWith(layer, 2);
     fake.setHandler((request) => (goalOf(request)?.startsWith('global ') ? hangReply() : undefined));
     const tasks = await first!.service.dispatch(
-      caller('global'),
+      testCaller('global'),
       Array.from({ length: 5 }, (_, index) => ({ goal: `global ${index}` })),
     );
     await eventually(async () => (requestsFor('global ').length === 2 ? true : undefined), 10_000);
@@ -70,7 +38,7 @@ describe('limits that hold across workers', () => {
     expect(statuses.filter((status) => status === 'running')).toHaveLength(2);
     // Ending one lets exactly one more start.
     await first!.service.cancel(
-      caller('global'),
+      testCaller('global'),
       tasks.find((_task, index) => statuses[index] === 'running')!.id,
     );
     await eventually(async () => (requestsFor('global ').length === 3 ? true : undefined), 10_000);
@@ -82,7 +50,7 @@ describe('limits that hold across workers', () => {
     fake.setHandler((request) => (goalOf(request)?.startsWith('rate ') ? textReply('done') : undefined));
     const began = Date.now();
     const tasks = await first!.service.dispatch(
-      caller('rate'),
+      testCaller('rate'),
       Array.from({ length: 5 }, (_, index) => ({ goal: `rate ${index}` })),
     );
     const { records } = await first!.service.waitForEnd(
@@ -111,7 +79,7 @@ describe('limits that hold across workers', () => {
             : textReply('final within budget'),
       }),
     );
-    const [task] = await first!.service.dispatch(caller('budget'), [
+    const [task] = await first!.service.dispatch(testCaller('budget'), [
       { goal: 'budgeted work', toolsets: ['demo'] },
     ]);
     const { records } = await first!.service.waitForEnd([task!.id], 10_000);
@@ -134,7 +102,7 @@ describe('limits that hold across workers', () => {
             : textReply('stopped at the limit'),
       }),
     );
-    const [task] = await first!.service.dispatch(caller('iterations'), [
+    const [task] = await first!.service.dispatch(testCaller('iterations'), [
       { goal: 'endless work', toolsets: ['demo'] },
     ]);
     const { records } = await first!.service.waitForEnd([task!.id], 10_000);
@@ -148,7 +116,7 @@ describe('limits that hold across workers', () => {
     const layer = testConfigLayer(fake, { delegation: { child_timeout_s: 0.5 } });
     const [first] = await runtimeWith(layer, 1);
     fake.setHandler(scriptByGoal({ 'too slow': () => hangReply() }));
-    const [task] = await first!.service.dispatch(caller('timeout'), [{ goal: 'too slow' }]);
+    const [task] = await first!.service.dispatch(testCaller('timeout'), [{ goal: 'too slow' }]);
     const { records } = await first!.service.waitForEnd([task!.id], 10_000);
     expect(records[0]!.status).toBe('timed_out');
     expect(records[0]!.error).toMatch(/child_timeout_s \(0.5 s\)/);

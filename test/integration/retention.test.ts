@@ -1,41 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import {
-  type FakeOpenAIServer,
-  hangReply,
-  startFakeOpenAIServer,
-  textReply,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { hangReply, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
+import { buildTestConfig, eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
 import { scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { redis, fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
-const caller: TaskCaller = {
-  sessionKey: 'test:c1:retention',
-  origin: { platform: 'test', channel: 'c1', thread: 'retention', user: 'u1' },
-  callerTaskId: null,
-  depth: 0,
-  displayName: 'Ada',
-};
+const caller = testCaller('retention');
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-  runtime = await createTestRuntime(
-    redis.url,
-    buildTestConfig(testConfigLayer(fake, { redis: { retention_days: 2 } })),
-  );
+  runtime = await startRuntime(buildTestConfig(testConfigLayer(fake, { redis: { retention_days: 2 } })));
   await runtime.startWorker();
-});
-afterAll(async () => {
-  await runtime.close(0);
-  await fake.close();
-  await redis.stop();
 });
 
 describe('retention of finished tasks', () => {

@@ -1,18 +1,12 @@
 import { countTokens } from 'gpt-tokenizer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SessionHistory } from '../../src/gateway/session-history.ts';
 import type { ChatMessage } from '../../src/llm/model-client.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
-import { startTestRedis, type TestRedis, uniquePrefix } from '../support/redis.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { useTestRedis } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = useTestRedis();
 
 const user = (content: string): ChatMessage => ({ role: 'user', content });
 const assistant = (content: string): ChatMessage => ({ role: 'assistant', content });

@@ -4,7 +4,7 @@ import { refreshActionId } from '../../adapters/slack/slack-board-blocks.ts';
 import { isBatonError } from '../../src/errors.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
-import { type FakeOpenAIServer, startFakeOpenAIServer, textReply } from '../fakes/fake-openai-server.ts';
+import { textReply } from '../fakes/fake-openai-server.ts';
 import { type SlackBaton, slackPeople, startSlackBaton } from '../fakes/fake-slack-harness.ts';
 import {
   blockActions,
@@ -22,10 +22,9 @@ import {
 } from '../fakes/fake-slack-server.ts';
 import { eventually } from '../support/baton-harness.ts';
 import { goalOf, messagesOf } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let openai: FakeOpenAIServer;
+const { redis, fake: openai } = useTestEnvironment();
 let slack: FakeSlackServer;
 let baton: SlackBaton;
 let eventsUrl: string;
@@ -37,10 +36,7 @@ const parentRequestsSaying = (text: string) =>
   openai.requests.filter((request) => goalOf(request) === null && lastInput(request).includes(text));
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  openai = await startFakeOpenAIServer({
-    handler: (request) => textReply(`Parent heard: ${lastInput(request)}`),
-  });
+  openai.setHandler((request) => textReply(`Parent heard: ${lastInput(request)}`));
   slack = await startFakeSlackServer();
   baton = await startSlackBaton({ redisUrl: redis.url, openai, slack, mode: 'http' });
   eventsUrl = baton.adapter.url!;
@@ -49,8 +45,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await baton?.stop();
   await slack?.close();
-  await openai?.close();
-  await redis?.stop();
 });
 
 describe('Slack in HTTP mode', () => {

@@ -1,10 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type FakeOpenAIServer,
-  type RecordedRequest,
-  startFakeOpenAIServer,
-  textReply,
-} from '../fakes/fake-openai-server.ts';
+import { type RecordedRequest, textReply } from '../fakes/fake-openai-server.ts';
 import { type SlackBaton, slackPeople, startSlackBaton } from '../fakes/fake-slack-harness.ts';
 import {
   eventCallback,
@@ -21,10 +16,9 @@ import {
   startFakeSlackServer,
 } from '../fakes/fake-slack-server.ts';
 import { goalOf, messagesOf } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let openai: FakeOpenAIServer;
+const { redis, fake: openai } = useTestEnvironment();
 let slack: FakeSlackServer;
 let baton: SlackBaton;
 
@@ -56,13 +50,11 @@ const send = (event: Record<string, unknown>, eventId?: string) =>
 const settle = () => new Promise((resolve) => setTimeout(resolve, 600));
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  openai = await startFakeOpenAIServer({
-    handler: (request) =>
-      inputOf(request).includes('long report')
-        ? textReply(longMarkdown)
-        : textReply(`Parent heard: ${inputOf(request)}`),
-  });
+  openai.setHandler((request) =>
+    inputOf(request).includes('long report')
+      ? textReply(longMarkdown)
+      : textReply(`Parent heard: ${inputOf(request)}`),
+  );
   slack = await startFakeSlackServer();
   baton = await startSlackBaton({ redisUrl: redis.url, openai, slack, mode: 'http' });
 });
@@ -70,8 +62,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await baton?.stop();
   await slack?.close();
-  await openai?.close();
-  await redis?.stop();
 });
 
 /** Starts a conversation with a mention; its thread is then Baton's. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelActionId, refreshActionId } from '../../adapters/slack/slack-board-blocks.ts';
-import { type FakeOpenAIServer, startFakeOpenAIServer, textReply } from '../fakes/fake-openai-server.ts';
+import { textReply } from '../fakes/fake-openai-server.ts';
 import { type SlackBaton, slackPeople, startSlackBaton } from '../fakes/fake-slack-harness.ts';
 import {
   blockActions,
@@ -16,18 +16,16 @@ import {
 } from '../fakes/fake-slack-server.ts';
 import { eventually } from '../support/baton-harness.ts';
 import { goalOf, messagesOf } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let openai: FakeOpenAIServer;
+const { redis, fake: openai } = useTestEnvironment();
 let slack: FakeSlackServer;
 let baton: SlackBaton;
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  openai = await startFakeOpenAIServer({
-    handler: (request) => textReply(`Parent heard: ${String(messagesOf(request).at(-1)?.content ?? '')}`),
-  });
+  openai.setHandler((request) =>
+    textReply(`Parent heard: ${String(messagesOf(request).at(-1)?.content ?? '')}`),
+  );
   slack = await startFakeSlackServer();
   baton = await startSlackBaton({ redisUrl: redis.url, openai, slack, mode: 'socket' });
 });
@@ -35,8 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await baton?.stop();
   await slack?.close();
-  await openai?.close();
-  await redis?.stop();
 });
 
 describe('Slack in Socket Mode', () => {

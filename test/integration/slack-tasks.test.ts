@@ -1,22 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelActionId, refreshActionId } from '../../adapters/slack/slack-board-blocks.ts';
-import {
-  type FakeOpenAIServer,
-  hangReply,
-  type RecordedRequest,
-  startFakeOpenAIServer,
-  textReply,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
+import { hangReply, type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { type SlackBaton, slackPeople, startSlackBaton } from '../fakes/fake-slack-harness.ts';
 import { blockActions, eventCallback, mentionEvent, slashCommand } from '../fakes/fake-slack-payloads.ts';
 import { type FakeSlackServer, type SlackApiCall, startFakeSlackServer } from '../fakes/fake-slack-server.ts';
 import { eventually } from '../support/baton-harness.ts';
 import { goalOf, messagesOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let openai: FakeOpenAIServer;
+const { redis, fake: openai } = useTestEnvironment();
 let slack: FakeSlackServer;
 let baton: SlackBaton;
 
@@ -29,8 +21,6 @@ const steersIn = (request: RecordedRequest) =>
   messagesOf(request).some((message) => String(message.content ?? '') === steerLine);
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  openai = await startFakeOpenAIServer();
   openai.setHandler(
     scriptByGoal(
       {
@@ -68,8 +58,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await baton?.stop();
   await slack?.close();
-  await openai?.close();
-  await redis?.stop();
 });
 
 type Block = {

@@ -1,44 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import {
-  type FakeOpenAIServer,
-  type RecordedRequest,
-  startFakeOpenAIServer,
-  textReply,
-  toolCallReply,
-} from '../fakes/fake-openai-server.ts';
-import {
-  buildTestConfig,
-  createTestRuntime,
-  eventually,
-  parentContext,
-  testConfigLayer,
-} from '../support/baton-harness.ts';
+import { type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
+import { eventually, testCaller } from '../support/baton-harness.ts';
 import { deferred } from '../support/deferred.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
+const { fake, startRuntime } = useTestEnvironment({ clearScriptAfterEach: true });
 let runtime: BatonRuntime;
-const caller: TaskCaller = { ...parentContext(), displayName: 'Ada' };
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
-afterAll(async () => {
-  await fake.close();
-  await redis.stop();
-});
-afterEach(async () => {
-  await runtime?.close(0);
-  fake.setHandler(undefined);
-});
+const caller = testCaller();
 
 async function newRuntime(): Promise<BatonRuntime> {
-  runtime = await createTestRuntime(redis.url, buildTestConfig(testConfigLayer(fake)));
+  runtime = await startRuntime();
   return runtime;
 }
 

@@ -1,51 +1,25 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.ts';
-import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import type { TaskCaller } from '../../src/tasks/task-service.ts';
-import {
-  type FakeOpenAIServer,
-  hangReply,
-  startFakeOpenAIServer,
-  textReply,
-} from '../fakes/fake-openai-server.ts';
+import { hangReply, textReply } from '../fakes/fake-openai-server.ts';
 import { RecordingAdapter } from '../fakes/recording-adapter.ts';
-import { buildTestConfig, createTestRuntime, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { buildTestConfig, eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
 import { deferred } from '../support/deferred.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { scriptByGoal } from '../support/model-scripts.ts';
-import { startTestRedis, type TestRedis } from '../support/redis.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-let redis: TestRedis;
-let fake: FakeOpenAIServer;
-let runtime: BatonRuntime;
+const { fake, startRuntime } = useTestEnvironment();
 let gateway: Gateway;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  fake = await startFakeOpenAIServer();
-});
 afterEach(async () => {
   await gateway?.stop();
-  await runtime?.close(0);
-});
-afterAll(async () => {
-  await fake.close();
-  await redis.stop();
 });
 
-const caller: TaskCaller = {
-  sessionKey: 'test:c1:board',
-  origin: { platform: 'test', channel: 'c1', thread: 'board', user: 'u1', userName: 'Ada' },
-  callerTaskId: null,
-  depth: 0,
-  displayName: 'Ada',
-};
+const caller = testCaller('board');
 
 describe('task board', () => {
   it('posts one board per thread, edits it in place at most once per interval, and settles', async () => {
     const intervalMs = 400;
-    runtime = await createTestRuntime(
-      redis.url,
+    const runtime = await startRuntime(
       buildTestConfig(testConfigLayer(fake, { gateway: { board_interval_ms: intervalMs } })),
     );
     await runtime.startWorker();

@@ -1,14 +1,15 @@
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
 import type { TaskRecord } from '../../src/tasks/task-record.ts';
 import { type TaskSignal, TaskSignals } from '../../src/tasks/task-signals.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
 import { testOrigin } from '../support/baton-harness.ts';
-import { startTestRedis, type TestRedis, uniquePrefix } from '../support/redis.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { useTestRedis } from '../support/test-environment.ts';
 
-let redis: TestRedis;
+const redis = useTestRedis();
 let subscriber: Redis;
 let keys: RedisKeys;
 let store: TaskStore;
@@ -16,12 +17,6 @@ let signals: TaskSignals;
 /** Every signal published under this test's prefix, in order. */
 let received: TaskSignal[];
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
 beforeEach(async () => {
   keys = new RedisKeys(uniquePrefix('scripts'));
   store = new TaskStore({ redis: redis.client, keys, maxEventsPerTask: 100 });

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
 import type { TaskRecord } from '../../src/tasks/task-record.ts';
@@ -7,19 +7,14 @@ import { type TaskSignal, TaskSignals } from '../../src/tasks/task-signals.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
 import { waitForTasksToEnd, waitForTasksToStop } from '../../src/tasks/task-waiter.ts';
 import { testOrigin } from '../support/baton-harness.ts';
-import { startTestRedis, type TestRedis, uniquePrefix } from '../support/redis.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { useTestRedis } from '../support/test-environment.ts';
 
-let redis: TestRedis;
+const redis = useTestRedis();
 let subscriber: Redis;
 let keys: RedisKeys;
 let signals: TaskSignals;
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
 beforeEach(async () => {
   keys = new RedisKeys(uniquePrefix('waiter'));
   subscriber = createRedisConnection(redis.url);

@@ -8,6 +8,7 @@ import type { BatonConfig } from '../../src/config/schema.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskOrigin } from '../../src/tasks/task-record.ts';
+import type { TaskCaller } from '../../src/tasks/task-service.ts';
 import type { ToolContext } from '../../src/tools/tool.ts';
 import type { FakeOpenAIServer } from '../fakes/fake-openai-server.ts';
 import { uniquePrefix } from './redis.ts';
@@ -38,8 +39,12 @@ export function buildTestConfig(layer: Record<string, unknown>): BatonConfig {
   return loadConfig({ env: testEnv(), overrides: layer });
 }
 
-export async function createTestRuntime(redisUrl: string, config: BatonConfig): Promise<BatonRuntime> {
-  const runtime = new BatonRuntime({ config, redisUrl, logger: createSilentLogger(), env: testEnv() });
+export async function createTestRuntime(
+  redisUrl: string,
+  config: BatonConfig,
+  env: NodeJS.ProcessEnv = testEnv(),
+): Promise<BatonRuntime> {
+  const runtime = new BatonRuntime({ config, redisUrl, logger: createSilentLogger(), env });
   await runtime.start();
   return runtime;
 }
@@ -51,6 +56,17 @@ export const testOrigin: TaskOrigin = {
   user: 'u1',
   userName: 'Ada',
 };
+
+/** Ada's parent agent in `thread` of channel c1: who dispatches, steers and cancels in most tests. */
+export function testCaller(thread = testOrigin.thread): TaskCaller {
+  return {
+    sessionKey: `test:c1:${thread}`,
+    origin: { ...testOrigin, thread },
+    callerTaskId: null,
+    depth: 0,
+    displayName: 'Ada',
+  };
+}
 
 export function parentContext(
   sessionKey = 'test:c1:th1',

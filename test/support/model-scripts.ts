@@ -25,6 +25,12 @@ export function messagesOf(
   return (request.body?.messages ?? []) as Array<{ role: string; content?: unknown; tool_calls?: unknown }>;
 }
 
+/** The last user message of a request: a parent turn's input. */
+export function turnInputOf(request: RecordedRequest): string {
+  const users = messagesOf(request).filter((message) => message.role === 'user');
+  return String(users.at(-1)?.content ?? '');
+}
+
 export type GoalScript = (request: RecordedRequest, callNumber: number) => FakeReply | Promise<FakeReply>;
 
 /**
