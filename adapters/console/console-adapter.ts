@@ -38,6 +38,8 @@ export interface ConsoleAdapterOptions {
   modelLabel?: string;
   /** Mounts more routes on the console's server (behind the same token), e.g. /healthz and /metrics. */
   extraRoutes?: (app: Hono) => void;
+  /** Mounts routes answered without the token or Host checks, e.g. /healthz for container probes. */
+  publicRoutes?: (app: Hono) => void;
   /** Transcript entries kept per thread; default 500. */
   maxEntriesPerThread?: number;
 }
@@ -101,6 +103,7 @@ export class ConsoleAdapter implements ChatAdapter {
       staticFiles: await loadStaticFiles(),
       modelLabel: this.options.modelLabel ?? null,
       ...(this.options.extraRoutes ? { extraRoutes: this.options.extraRoutes } : {}),
+      ...(this.options.publicRoutes ? { publicRoutes: this.options.publicRoutes } : {}),
     });
     await this.live.start();
     try {

@@ -52,6 +52,8 @@ export interface ConsoleRoutesOptions {
   staticFiles: ReadonlyMap<string, StaticFile>;
   modelLabel: string | null;
   extraRoutes?: (app: Hono) => void;
+  /** Routes answered before the token and Host checks (a health probe); they must reveal nothing private. */
+  publicRoutes?: (app: Hono) => void;
 }
 
 type ParsedBody<T> = { ok: true; value: T } | { ok: false; response: Response };
@@ -85,6 +87,7 @@ function threadRef(thread: ConsoleThread): ConversationRef {
 export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
   const { consoleStore, taskStore } = options;
   const app = new Hono();
+  options.publicRoutes?.(app);
   app.use('*', consoleSecurity({ token: options.token, bindHost: options.bindHost }));
   app.use(
     '/api/*',

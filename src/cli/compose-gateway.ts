@@ -16,8 +16,8 @@ export interface ComposedGateway {
   stop(): Promise<void>;
 }
 
-/** Mounts /healthz and /metrics on the console's server. */
-function operationalRoutes(runtime: BatonRuntime, gatewayOf: () => Gateway, metrics: BatonMetrics) {
+/** /healthz: open to probes (container health checks), since it says only what is up. */
+function healthRoute(runtime: BatonRuntime, gatewayOf: () => Gateway) {
   return (app: Hono) => {
     app.get('/healthz', async (context) => {
       const report = await checkHealth({
@@ -27,6 +27,12 @@ function operationalRoutes(runtime: BatonRuntime, gatewayOf: () => Gateway, metr
       });
       return context.json(report, report.ok ? 200 : 503);
     });
+  };
+}
+
+/** /metrics: behind the console's token when one is set (scrape with Authorization: Bearer). */
+function metricsRoute(metrics: BatonMetrics) {
+  return (app: Hono) => {
     app.get('/metrics', async (context) =>
       context.body(await metrics.render(), 200, { 'content-type': metrics.contentType }),
     );
@@ -67,7 +73,8 @@ export async function composeGateway(
       signals: runtime.signals,
       logger,
       ...(options.modelLabel ? { modelLabel: options.modelLabel } : {}),
-      extraRoutes: operationalRoutes(runtime, () => gateway, metrics),
+      publicRoutes: healthRoute(runtime, () => gateway),
+      extraRoutes: metricsRoute(metrics),
     });
     gateway.addAdapter(consoleAdapter);
   }

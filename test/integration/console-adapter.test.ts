@@ -111,6 +111,7 @@ async function startConsole(
     logger: createSilentLogger(),
     modelLabel: 'test model',
     extraRoutes: (app) => app.get('/healthz', (c) => c.json({ ok: true })),
+    publicRoutes: (app) => app.get('/probe', (c) => c.json({ up: true })),
     ...(options.maxEntriesPerThread ? { maxEntriesPerThread: options.maxEntriesPerThread } : {}),
   });
   adapters.push(adapter);
@@ -497,6 +498,8 @@ describe('console adapter: access', () => {
     expect((await fetch(`${url}/api/threads`)).status).toBe(401);
     expect((await fetch(`${url}/`)).status).toBe(401);
     expect((await fetch(`${url}/healthz`)).status).toBe(401);
+    // Public routes (a health probe) answer without it.
+    expect(await (await fetch(`${url}/probe`)).json()).toEqual({ up: true });
     expect((await fetch(`${url}/api/events`)).status).toBe(401);
     expect(
       (await fetch(`${url}/api/threads`, { headers: { authorization: 'Bearer wrong-token-000000000' } }))
