@@ -46,8 +46,14 @@ export class TaskBoards {
         .exec()
         .catch(() => undefined);
     });
-    this.timer = setInterval(() => void this.refreshAll(), this.options.intervalMs);
+    // Ticks several times per interval; each board is edited only once a full interval has passed since its
+    // last edit (by the clock), so timer jitter can neither exceed the edit rate nor halve it.
+    this.timer = setInterval(() => void this.refreshAll(), this.tickMs);
     this.timer.unref();
+  }
+
+  private get tickMs(): number {
+    return Math.max(100, Math.floor(this.options.intervalMs / 4));
   }
 
   async stop(): Promise<void> {
@@ -59,7 +65,7 @@ export class TaskBoards {
   private async refreshAll(): Promise<void> {
     if (this.refreshing) return;
     this.refreshing = true;
-    const { redis, keys, logger, intervalMs } = this.options;
+    const { redis, keys, logger } = this.options;
     try {
       const sessions = await redis.smembers(keys.liveBoards()).catch((error: unknown) => {
         logger.warn({ err: error }, 'reading live task boards failed');
@@ -67,7 +73,7 @@ export class TaskBoards {
       });
       await Promise.all(
         sessions.map(async (sessionKey) => {
-          const lock = await redis.set(keys.sessionBoardLock(sessionKey), '1', 'PX', intervalMs - 50, 'NX');
+          const lock = await redis.set(keys.sessionBoardLock(sessionKey), '1', 'PX', this.tickMs, 'NX');
           if (lock !== 'OK') return;
           await this.refresh(sessionKey).catch((error: unknown) =>
             logger.warn({ err: error, sessionKey }, 'task board refresh failed'),
@@ -81,11 +87,12 @@ export class TaskBoards {
 
   /**
    * Forces an edit at the board's next refresh. It goes through the same lock and throttle as every
-   * refresh, so a button press can neither race a settling board nor exceed the edit rate.
+   * refresh, so a button press can neither race a settling board nor exceed the edit rate (the time of
+   * the last edit is kept).
    */
   async requestRefresh(sessionKey: string): Promise<void> {
     const { redis, keys } = this.options;
-    await redis.hdel(keys.sessionBoard(sessionKey), 'signature', 'editedAt');
+    await redis.hdel(keys.sessionBoard(sessionKey), 'signature');
   }
 
   /** Renders the board of one thread and posts or edits it when it changed. */
@@ -93,6 +100,10 @@ export class TaskBoards {
     const { redis, keys, store } = this.options;
     const boardKey = keys.sessionBoard(sessionKey);
     const board = await redis.hgetall(boardKey);
+    const now = Date.now();
+    const sinceLastEdit = now - Number(board.editedAt ?? 0);
+    // Checked first, before reading any task: most ticks end here.
+    if (board.messageId && sinceLastEdit < this.options.intervalMs) return;
     const since = Number(board.since ?? 0);
     const records = (await store.listSession(sessionKey, { limit: 50 })).filter(
       (record) => record.createdAt >= since,
@@ -112,9 +123,8 @@ export class TaskBoards {
     if (!adapter) return;
     const fallbackText = renderBoardText(view);
     const signature = JSON.stringify(view.rows.map(({ elapsedSeconds: _clock, ...rest }) => rest));
-    const now = Date.now();
     const unchanged = board.signature === signature;
-    if (unchanged && !view.settled && now - Number(board.editedAt ?? 0) < clockOnlyEditMs) return;
+    if (unchanged && !view.settled && sinceLastEdit < clockOnlyEditMs) return;
     const message = { kind: 'board' as const, board: view, fallbackText };
     if (board.messageId) {
       try {
