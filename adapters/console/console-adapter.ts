@@ -144,7 +144,8 @@ export class ConsoleAdapter implements ChatAdapter {
 
   async send(ref: ConversationRef, message: OutboundMessage): Promise<{ messageId: string }> {
     const threadId = this.threadOf(ref);
-    const entry = await this.consoleStore.append(threadId, entryContent(message));
+    const idempotencyKey = message.kind === 'text' ? message.idempotencyKey : undefined;
+    const entry = await this.consoleStore.append(threadId, entryContent(message), idempotencyKey);
     return { messageId: entry.id };
   }
 

@@ -53,6 +53,10 @@ export const defaultThreadTitle = 'New thread';
 // Appends an entry id to the thread's order list and its JSON to the entry hash, touches the thread index,
 // gives an untitled thread the title offered (ARGV[6]), and trims the oldest entries past the cap.
 const appendScript = `
+if KEYS[5] ~= '' then
+  local earlier = redis.call('GET', KEYS[5])
+  if earlier then return {'existing', earlier} end
+end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('HSET', KEYS[2], 'id', ARGV[1], 'title', ARGV[7], 'createdAt', ARGV[4], 'autoTitle', '1')
 end
@@ -71,7 +75,8 @@ while excess > 0 do
   redis.call('HDEL', KEYS[4], oldest)
   excess = excess - 1
 end
-return retitled
+if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[2], 'EX', 86400) end
+return {'appended', tostring(retitled)}
 `;
 
 // Replaces an entry only while it still exists (it may have been trimmed away).
@@ -189,12 +194,26 @@ export class ConsoleStore {
    * Appends an entry (creating the thread if a bot posts into one not seen yet) and publishes it.
    * A user entry names an untitled thread after its first line.
    */
-  async append(threadId: string, draft: Omit<TranscriptEntry, 'id' | 'at'>): Promise<TranscriptEntry> {
+  /**
+   * Appends an entry. With an `idempotencyKey` (a gateway post that may be retried, even by another
+   * process), a repeat returns the entry the first one made instead of appending it again.
+   */
+  async append(
+    threadId: string,
+    draft: Omit<TranscriptEntry, 'id' | 'at'>,
+    idempotencyKey?: string,
+  ): Promise<TranscriptEntry> {
     const entry: TranscriptEntry = { id: `e_${newEntryId()}`, at: Date.now(), ...draft };
     const offeredTitle = entry.role === 'user' ? titleFrom(entry.text) : '';
-    await this.run(
+    const [outcome, earlierId] = (await this.run(
       appendScript,
-      [this.threadIndexKey(), this.threadKey(threadId), this.orderKey(threadId), this.entriesKey(threadId)],
+      [
+        this.threadIndexKey(),
+        this.threadKey(threadId),
+        this.orderKey(threadId),
+        this.entriesKey(threadId),
+        idempotencyKey ? `${this.prefix}:posted:${idempotencyKey}` : '',
+      ],
       [
         threadId,
         entry.id,
@@ -204,7 +223,11 @@ export class ConsoleStore {
         offeredTitle,
         defaultThreadTitle,
       ],
-    );
+    )) as [string, string];
+    if (outcome === 'existing') {
+      const earlier = await this.redis.hget(this.entriesKey(threadId), earlierId);
+      return earlier ? (JSON.parse(earlier) as TranscriptEntry) : { ...entry, id: earlierId };
+    }
     await this.publish({
       type: 'transcript',
       op: 'append',

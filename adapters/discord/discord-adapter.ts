@@ -27,7 +27,7 @@ import { registerSlashCommands } from './discord-commands.ts';
 import { type DiscordAccessCheck, type DiscordContext, discordPlatform } from './discord-context.ts';
 import { DiscordInteractionHandler } from './discord-interaction-handler.ts';
 import { DiscordMessageHandler } from './discord-message-handler.ts';
-import { postKey, RetryNonces } from './discord-retry-nonces.ts';
+import { nonceFor, postKey, RetryNonces } from './discord-retry-nonces.ts';
 import { toPlatformSendError } from './discord-send-error.ts';
 import { maxMessageChars, truncateText } from './discord-text.ts';
 
@@ -142,7 +142,12 @@ export class DiscordAdapter implements ChatAdapter {
   async send(ref: ConversationRef, message: OutboundMessage): Promise<{ messageId: string }> {
     const body = this.bodyOf(message, 'create');
     const key = postKey(ref.thread, body);
-    const nonce = this.nonces.take(key);
+    // The gateway's key is the same for every retry of this post, whichever process makes it, so Discord
+    // drops a retry of a post that had landed even after a crash; without one, nonces are per process.
+    const nonce =
+      message.kind === 'text' && message.idempotencyKey
+        ? nonceFor(message.idempotencyKey)
+        : this.nonces.take(key);
     try {
       const created = (await this.rest().post(Routes.channelMessages(ref.thread), {
         body: { ...body, nonce, enforce_nonce: true },

@@ -7,8 +7,8 @@ const nonceWindowMs = 4 * 60_000;
  * Nonces for message creates. A post that failed in a way that may have landed (5xx, timeout) is retried
  * by the delivery layer with the same thread and body; it gets the nonce of the failed attempt back, so
  * Discord answers with the message it already made instead of posting it twice. A post that succeeded
- * leaves nothing behind, so a later, identical message is a new message. Kept in this process only: a
- * retry by another gateway after a crash gets a fresh nonce (delivery progress in Redis covers that case).
+ * leaves nothing behind, so a later, identical message is a new message. Kept in this process only; posts
+ * that carry the gateway's idempotency key use `nonceFor` instead, which every process derives alike.
  */
 export class RetryNonces {
   private readonly failed = new Map<string, { nonce: string; at: number }>();
@@ -34,4 +34,9 @@ export class RetryNonces {
 /** The identity of a post: where it goes and exactly what it says. */
 export function postKey(channelId: string, body: unknown): string {
   return createHash('sha256').update(channelId).update('\0').update(JSON.stringify(body)).digest('base64url');
+}
+
+/** A Discord nonce (at most 25 characters) derived from an idempotency key: the same in every process. */
+export function nonceFor(idempotencyKey: string): string {
+  return createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 25);
 }

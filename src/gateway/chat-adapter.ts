@@ -80,7 +80,15 @@ export interface TaskBoardView {
 
 /** What the gateway asks an adapter to post: text (Markdown), or a task board to render natively. */
 export type OutboundMessage =
-  | { kind: 'text'; text: string }
+  | {
+      kind: 'text';
+      text: string;
+      /**
+       * Stable across retries of the same post, from any gateway (e.g. `delivery:<task>:<chunk>`):
+       * platforms that can de-duplicate by it (Discord's nonce) post it at most once.
+       */
+      idempotencyKey?: string;
+    }
   | { kind: 'board'; board: TaskBoardView; fallbackText: string };
 
 export interface PlatformLimits {

@@ -224,7 +224,7 @@ export class Gateway implements GatewaySink {
       );
       await this.history.appendOnce(sessionKey, result.newMessages, recordKey, 'historyAppended');
       if ((await runtime.redis.hget(recordKey, 'replyPosted')) === null) {
-        await this.post(adapter, ref, result.reply || '(no reply)');
+        await this.post(adapter, ref, result.reply || '(no reply)', `reply:${sessionKey}:${turnId}`);
         await runtime.redis
           .multi()
           .hset(recordKey, 'replyPosted', '1')
@@ -250,9 +250,20 @@ export class Gateway implements GatewaySink {
   }
 
   /** Posts a reply in chunks within the platform's limit, retrying what the platform says is retryable. */
-  async post(adapter: ChatAdapter, ref: ConversationRef, text: string): Promise<void> {
-    for (const chunk of chunkText(redactSecrets(text), adapter.limits.maxMessageChars)) {
-      await sendWithRetry(() => adapter.send(ref, { kind: 'text', text: chunk }), this.stopController.signal);
+  async post(
+    adapter: ChatAdapter,
+    ref: ConversationRef,
+    text: string,
+    idempotencyKey?: string,
+  ): Promise<void> {
+    const chunks = chunkText(redactSecrets(text), adapter.limits.maxMessageChars);
+    for (const [index, chunk] of chunks.entries()) {
+      const message = {
+        kind: 'text' as const,
+        text: chunk,
+        ...(idempotencyKey ? { idempotencyKey: `${idempotencyKey}:${index}` } : {}),
+      };
+      await sendWithRetry(() => adapter.send(ref, message), this.stopController.signal);
     }
   }
 }

@@ -241,6 +241,29 @@ describe('console adapter: threads and messages', () => {
     expect(refused.entry).toMatchObject({ state: 'refused', note: 'you are not allowed here' });
   });
 
+  it('posts a message with an idempotency key once, however often (and by whichever adapter) it is sent', async () => {
+    const first = await startConsole();
+    const second = await startConsole();
+    const thread = await newThread(first.url);
+    const message = {
+      kind: 'text' as const,
+      text: 'chunk 1 of a result',
+      idempotencyKey: 'delivery:t_abc:0',
+    };
+    const posted = await first.adapter.send(consoleRef(thread.id), message);
+    const repeated = await second.adapter.send(consoleRef(thread.id), message);
+    expect(repeated.messageId).toBe(posted.messageId);
+    const { entries } = (await (await fetch(`${first.url}/api/threads/${thread.id}/messages`)).json()) as {
+      entries: Array<{ text?: string }>;
+    };
+    expect(entries.filter((entry) => entry.text === 'chunk 1 of a result')).toHaveLength(1);
+    const other = await first.adapter.send(consoleRef(thread.id), {
+      ...message,
+      idempotencyKey: 'delivery:t_abc:1',
+    });
+    expect(other.messageId).not.toBe(posted.messageId);
+  });
+
   it('shows send and edit in the transcript and streams them, with typing, to connected browsers', async () => {
     const { url, adapter } = await startConsole();
     const thread = await newThread(url);

@@ -645,4 +645,43 @@ describe('the Discord adapter', () => {
     const tooLong = await adapter.send(ref, { kind: 'text', text: 'y'.repeat(2500) });
     expect(discord.message(thread.id, tooLong.messageId)!.content.length).toBe(2000);
   });
+
+  it('derives the nonce of a keyed post from its key, so a retry from another gateway is dropped too', async () => {
+    const { thread } = await mentionConversation(ada, 'keyed posts');
+    await textIn(thread.id, 'echo: Ada: keyed posts');
+    const ref = { platform: 'discord', channel: discord.opsChannelId, thread: thread.id };
+    const messagesPath = new RegExp(`^/channels/${thread.id}/messages$`);
+    const message = { kind: 'text' as const, text: 'result chunk', idempotencyKey: 'delivery:t_keyed1:0' };
+    // The first attempt lands but answers 500, as when a gateway dies mid-post; a new adapter instance (as in a
+    // restarted gateway, with no memory of the attempt) retries.
+    discord.failNext({ method: 'POST', path: messagesPath, status: 500, landed: true });
+    await adapter.send(ref, message).catch(() => undefined);
+    const restarted = new DiscordAdapter({
+      token: discord.token,
+      applicationId: discord.applicationId,
+      apiUrl: discord.apiUrl,
+      config: config.discord,
+      store: runtime.store,
+      logger: createSilentLogger(),
+    });
+    await restarted.start({
+      onMessage: async () => ({ accepted: false, queuedBehind: 0 }),
+      onCommand: async () => ({ text: '', ephemeral: true }),
+      knowsThread: async () => false,
+      claimThread: async () => undefined,
+      refreshBoard: async () => undefined,
+    });
+    let retried: { messageId: string };
+    try {
+      retried = await restarted.send(ref, message);
+    } finally {
+      await restarted.stop();
+    }
+    const [first, second] = discord.callsTo('POST', messagesPath).slice(-2) as Array<{
+      body: { nonce: string };
+    }>;
+    expect(second!.body.nonce).toBe(first!.body.nonce);
+    expect(botTexts(thread.id).filter((text) => text === 'result chunk')).toHaveLength(1);
+    expect(discord.message(thread.id, retried.messageId)!.content).toBe('result chunk');
+  });
 });

@@ -70,7 +70,11 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
   const chunks = chunkText(text, adapter.limits.maxMessageChars);
   const alreadySent = Number((await redis.hget(progressKey, 'chunksSent')) ?? 0);
   for (let index = alreadySent; index < chunks.length; index += 1) {
-    await adapter.send(ref, { kind: 'text', text: chunks[index]! });
+    await adapter.send(ref, {
+      kind: 'text',
+      text: chunks[index]!,
+      idempotencyKey: `delivery:${taskId}:${index}`,
+    });
     await redis.hset(progressKey, 'chunksSent', String(index + 1));
   }
   await redis.expire(progressKey, 7 * 24 * 3600);
