@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import {
   estimateUsage,
@@ -8,6 +7,7 @@ import {
   type WireCompletion,
   writeChatCompletion,
 } from '../llm/openai-wire-format.ts';
+import { listenOnLoopback } from '../net/listen-on-loopback.ts';
 import { type DemoReply, type DemoRequest, decideReply, demoReplyPrefix } from './demo-replies.ts';
 
 /**
@@ -126,14 +126,7 @@ export async function startDemoModelServer(options: DemoModelServerOptions = {})
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, options.port ?? 0);
 
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { BatonError } from '../errors.ts';
-import { findFreePort } from './free-port.ts';
+import { findFreePort } from '../net/free-port.ts';
 
 export interface LocalRedisServer {
   url: string;

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/redis/free-port.ts';
+import { findFreePort } from '../../src/net/free-port.ts';
 import { eventually } from '../support/baton-harness.ts';
 import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
 

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../src/net/listen-on-loopback.ts';
 import { FakeDiscordGateway, type FakeGatewayStats } from './fake-discord-gateway.ts';
 import {
   type CommandOptions,
@@ -148,8 +148,7 @@ export class FakeDiscordServer {
   }
 
   async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   estimateUsage,
   eventStreamHeaders,
@@ -9,6 +8,7 @@ import {
   type WireUsage,
   writeChatCompletion,
 } from '../../src/llm/openai-wire-format.ts';
+import { listenOnLoopback } from '../../src/net/listen-on-loopback.ts';
 
 /**
  * A scriptable OpenAI-compatible chat-completions server on 127.0.0.1, for tests, fault injection and
@@ -221,14 +221,7 @@ export async function startFakeOpenAIServer(
   server.keepAliveTimeout = 30_000;
   // server.maxConnections stays unset: no limit, so 1,000+ concurrent held requests are accepted.
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, options.port ?? 0);
 
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,

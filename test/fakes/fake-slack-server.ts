@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { listenOnLoopback } from '../../src/net/listen-on-loopback.ts';
 
 /**
  * A fake Slack on 127.0.0.1 for the real Bolt / @slack/web-api clients: Web API methods under `/api/`
@@ -282,14 +282,7 @@ export async function startFakeSlackServer(): Promise<FakeSlackServer> {
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  port = (server.address() as AddressInfo).port;
+  port = await listenOnLoopback(server);
 
   return {
     apiUrl: `http://127.0.0.1:${port}/api/`,

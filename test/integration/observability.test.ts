@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ModelCallRecord } from '../../src/llm/openai-model-client.ts';
 import { checkHealth } from '../../src/observability/health.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
-import { findFreePort } from '../../src/redis/free-port.ts';
+import { findFreePort } from '../../src/net/free-port.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
 import type { TaskStatus } from '../../src/tasks/task-record.ts';
