@@ -52,12 +52,10 @@ export interface AgentLoopOptions {
   hooks?: AgentLoopHooks;
 }
 
-const finalStepNote =
-  'You have reached your step limit. Do not call tools. Reply now with your final answer: what you found, ' +
-  'what is done and what is not.';
-const budgetSpentNote =
-  'You have used your token budget. Do not call tools. Reply now with your final answer: what you found, ' +
-  'what is done and what is not.';
+const finalAnswerRequest =
+  'Do not call tools. Reply now with your final answer: what you found, what is done and what is not.';
+const finalStepNote = `You have reached your step limit. ${finalAnswerRequest}`;
+const budgetSpentNote = `You have used your token budget. ${finalAnswerRequest}`;
 
 /** Runs model ⇄ tools steps until the model answers without tool calls; returns that answer. */
 export async function runAgentLoop(state: AgentState, options: AgentLoopOptions): Promise<string> {
@@ -146,7 +144,7 @@ function uniqueToolCallIds(messages: ChatMessage[], toolCalls: ToolCall[]): Tool
 }
 
 /** Tool calls of the last assistant message that have no result yet (none in a settled conversation). */
-export function pendingToolCalls(messages: ChatMessage[]): ToolCall[] {
+function pendingToolCalls(messages: ChatMessage[]): ToolCall[] {
   const last = messages.at(-1);
   if (last?.role !== 'assistant' || !last.tool_calls?.length) return [];
   return last.tool_calls;

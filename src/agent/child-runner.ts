@@ -1,9 +1,9 @@
 import type { BatonConfig } from '../config/schema.ts';
 import { BatonError, describeError, isBatonError } from '../errors.ts';
-import type { ModelClient } from '../llm/model-client.ts';
+import { emptyUsage, type ModelClient } from '../llm/model-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
-import type { TaskRecord } from '../tasks/task-record.ts';
+import type { TaskEventType, TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type {
   ClaimedTask,
@@ -127,7 +127,7 @@ async function runToEnd(
       tools.map((tool) => tool.name),
     ),
     steps: 0,
-    usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+    usage: emptyUsage(),
     inboxCursor: '0-0',
   };
   if (saved.steps > 0) log.info({ steps: saved.steps }, 'resuming child from its checkpoint');
@@ -159,6 +159,12 @@ async function runToEnd(
       );
     }
     return steers.length;
+  };
+  // Progress events are not awaited (the step goes on), but a failed write must not become an unhandled rejection.
+  const recordEvent = (type: TaskEventType, text: string) => {
+    store.appendEvent(record.id, type, text).catch((error: unknown) => {
+      log.debug({ err: error, type }, 'task event not recorded');
+    });
   };
   const checkpoint = async (current: AgentState) => {
     const outcome = await store.saveCheckpoint(record.id, runnerToken, {
@@ -198,18 +204,14 @@ async function runToEnd(
           firstStepRecorded = false;
           return;
         }
-        void store.appendEvent(record.id, 'step-start', stepStartText(step));
+        recordEvent('step-start', stepStartText(step));
       },
       onToolCall(name, argumentsText) {
-        void store.appendEvent(
-          record.id,
-          'tool-call',
-          `${name} ${redactSecrets(argumentsText).slice(0, 200)}`,
-        );
+        recordEvent('tool-call', `${name} ${redactSecrets(argumentsText).slice(0, 200)}`);
       },
       onToolResult(outcome) {
         const verdict = outcome.ok ? `ok (${outcome.content.length} chars)` : outcome.content.slice(0, 200);
-        void store.appendEvent(record.id, 'tool-result', `${outcome.call.function.name} ${verdict}`);
+        recordEvent('tool-result', `${outcome.call.function.name} ${verdict}`);
       },
       // Saved before the tools run too, so a crash mid-batch resumes with the same tool calls
       // instead of asking the model again (which would mint new calls and redo side effects).

@@ -8,7 +8,7 @@ import { expandEnvReferences } from './expand-env-references.ts';
 import { type BatonConfig, batonConfigSchema } from './schema.ts';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const defaultConfigPath = path.join(projectRoot, 'config/default.yaml');
+const defaultConfigPath = path.join(projectRoot, 'config/default.yaml');
 
 type PlainObject = Record<string, unknown>;
 
@@ -68,7 +68,7 @@ function environmentLayer(env: NodeJS.ProcessEnv, routeName: string): PlainObjec
   return layer;
 }
 
-export function formatConfigIssues(issues: z.core.$ZodIssue[]): string {
+function formatConfigIssues(issues: z.core.$ZodIssue[]): string {
   return issues
     .map((issue) => `  - ${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${issue.message}`)
     .join('\n');
@@ -97,7 +97,7 @@ export function loadConfig(options: LoadConfigOptions = {}): BatonConfig {
   return validateConfig(merged);
 }
 
-export function validateConfig(candidate: unknown): BatonConfig {
+function validateConfig(candidate: unknown): BatonConfig {
   const result = batonConfigSchema.safeParse(candidate);
   if (!result.success) {
     throw new BatonError(

@@ -54,7 +54,6 @@ export const coolDownViewMaxAgeMs = 250;
  */
 export class ApiKeyPool {
   readonly keys: readonly ApiKey[];
-  private readonly cooldownKeys: string[];
   /** Per key, the epoch ms until which it cools down (0: free), as this process last saw or set it. */
   private readonly coolingUntil: number[];
   /** Per key, bumped on every local change, so a read that started before it does not undo it. */
@@ -72,7 +71,6 @@ export class ApiKeyPool {
       throw new BatonError('model_missing_key', `route "${route}" has no API key`, { fault: 'user' });
     }
     this.keys = keys;
-    this.cooldownKeys = keys.map((key) => redisKeys.modelKeyCooldown(route, key.fingerprint));
     this.coolingUntil = keys.map(() => 0);
     this.versions = keys.map(() => 0);
   }
@@ -122,7 +120,7 @@ export class ApiKeyPool {
       const versions = [...this.versions];
       const startedAt = Date.now();
       const pipeline = this.redis.pipeline();
-      for (const cooldownKey of this.cooldownKeys) pipeline.pttl(cooldownKey);
+      for (const key of this.keys) pipeline.pttl(this.cooldownKeyOf(key));
       const results = (await pipeline.exec()) ?? [];
       results.forEach(([error, remaining], index) => {
         if (error) throw error;

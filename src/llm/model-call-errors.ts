@@ -63,10 +63,6 @@ function abortedError(): BatonError {
   return new BatonError('aborted', 'the model call was aborted', { fault: 'user' });
 }
 
-export function isBatonAbort(error: unknown): error is BatonError {
-  return error instanceof BatonError && error.code === 'aborted';
-}
-
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortedError();
 }

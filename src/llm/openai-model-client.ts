@@ -2,20 +2,14 @@ import type { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { BatonConfig, ModelRouteConfig } from '../config/schema.ts';
-import { BatonError, type BatonErrorCode, describeError } from '../errors.ts';
+import { BatonError, type BatonErrorCode, describeError, isBatonError } from '../errors.ts';
 import { createSilentLogger, type Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { type ApiKey, ApiKeyPool, fingerprintKey, readApiKeys } from './api-key-pool.ts';
 import { toModelResponse } from './completion-response.ts';
 import { runModelCallAttempt } from './model-call-attempt.ts';
-import {
-  abortableSleep,
-  finalError,
-  isBatonAbort,
-  throwIfAborted,
-  untilAborted,
-} from './model-call-errors.ts';
+import { abortableSleep, finalError, throwIfAborted, untilAborted } from './model-call-errors.ts';
 import {
   emptyUsage,
   type ModelClient,
@@ -120,7 +114,7 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
     try {
       return await untilAborted(route.pool.pick(), signal);
     } catch (error) {
-      if (isBatonAbort(error)) throw error;
+      if (isBatonError(error, 'aborted')) throw error;
       // Cool-downs only order the keys; without Redis the first key is still worth a try.
       logger.warn({ route: route.name, error: describeError(error) }, 'model key cool-downs unreadable');
       return { key: route.pool.keys[0]!, waitMs: 0 };
@@ -184,7 +178,8 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
         const { failure, error } = result;
         if (failure.kind === 'http') lastStatus = failure.status;
         const decision = decideRetry(failure, attempt, policy);
-        if (failure.kind === 'http' && failure.status === 429) {
+        const rateLimited = failure.kind === 'http' && failure.status === 429;
+        if (rateLimited) {
           const cooldownMs = Math.min(
             parseRetryAfterMs(failure.headers) ?? models.key_cooldown_s * 1000,
             Math.max(models.key_cooldown_s * 1000, policy.retryAfterCapMs),
@@ -201,7 +196,6 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
         if (!decision.retry) throw finalError(failure, error, route, attempts, models.call_timeout_s);
 
         // After a 429 the next key of the pool goes at once; the delay applies only if all are cooling.
-        const rateLimited = failure.kind === 'http' && failure.status === 429;
         backoffMs = rateLimited ? 0 : decision.delayMs;
         rateLimitedDelayMs = rateLimited ? decision.delayMs : undefined;
         logger.warn(

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { TokenUsage } from './model-client.ts';
 
 /**
  * The server side of the OpenAI chat-completions wire: a `chat.completion` body, or the
@@ -28,11 +29,8 @@ export interface WireToolCall {
   arguments: string;
 }
 
-export interface WireUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
+/** The `usage` object, in the same shape Baton's model port reads back. */
+export type WireUsage = TokenUsage;
 
 export interface WriteCompletionOptions {
   /** The request's `stream`: server-sent events instead of one JSON body. */
@@ -69,7 +67,7 @@ export function writeChatCompletion(
 }
 
 /** The non-streaming `chat.completion` object. */
-export function chatCompletionBody(completion: WireCompletion): Record<string, unknown> {
+function chatCompletionBody(completion: WireCompletion): Record<string, unknown> {
   const message: Record<string, unknown> = { role: 'assistant', content: completion.content, refusal: null };
   if (completion.toolCalls.length > 0) {
     message.tool_calls = completion.toolCalls.map((call) => ({
@@ -92,7 +90,7 @@ export function chatCompletionBody(completion: WireCompletion): Record<string, u
  * Frames as OpenAI sends them: role first, content pieces, each tool call with index/id/type/name then
  * its argument pieces, the finish reason, the usage when asked for, `[DONE]`.
  */
-export function chatCompletionEventStream(
+function chatCompletionEventStream(
   completion: WireCompletion,
   options: Pick<WriteCompletionOptions, 'includeUsage' | 'fragments'>,
 ): string {

@@ -35,7 +35,7 @@ export interface RetryPolicy {
   retryAfterCapMs: number;
 }
 
-export const defaultRetryAfterCapMs = 60_000;
+const defaultRetryAfterCapMs = 60_000;
 
 /** The policy of the `models` config group. */
 export function retryPolicyFromConfig(models: {

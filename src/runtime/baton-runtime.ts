@@ -77,8 +77,7 @@ export class BatonRuntime {
     this.toolsets.register('web', () => createWebToolset(config.tools));
     // Progress notes only; the offline demo model's children use it to show their steps.
     this.toolsets.register(demoToolsetName, () => createDemoTools());
-    const delegationTools = createDelegationTools(this.service, config);
-    this.toolsets.register(delegationToolsetName, () => delegationTools);
+    this.toolsets.register(delegationToolsetName, () => createDelegationTools(this.service, config));
     this.model =
       options.model ??
       createOpenAIModelClient({
@@ -156,9 +155,7 @@ export class BatonRuntime {
 
   /** Drops every Redis connection at once, as a killed process would (tests of crash recovery). */
   killConnections(): void {
-    for (const connection of [this.redis, this.subscriber, this.queueConnection, ...this.workerConnections]) {
-      connection.disconnect();
-    }
+    for (const connection of this.connections()) connection.disconnect();
   }
 
   /** Drains workers (running children go back to the queue after the grace period), then closes connections. */
@@ -167,8 +164,10 @@ export class BatonRuntime {
     await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));
     await this.queue.close();
     await this.signals.stop();
-    for (const connection of [this.redis, this.subscriber, this.queueConnection, ...this.workerConnections]) {
-      connection.disconnect();
-    }
+    for (const connection of this.connections()) connection.disconnect();
+  }
+
+  private connections(): Redis[] {
+    return [this.redis, this.subscriber, this.queueConnection, ...this.workerConnections];
   }
 }

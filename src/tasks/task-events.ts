@@ -3,27 +3,17 @@ import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { TaskEvent, TaskEventType } from './task-record.ts';
 import { streamFieldsToObject } from './task-serialization.ts';
 
-export interface TaskEventsOptions {
-  redis: Redis;
-  keys: RedisKeys;
-  /** Each task's stream is trimmed to about this many events. */
-  maxEventsPerTask: number;
-}
-
 /**
  * Each task's event stream (what it did, step by step), written directly. The Lua scripts of
  * task-scripts.ts add their own events to the same stream as part of their status changes.
  */
 export class TaskEvents {
-  private readonly redis: Redis;
-  private readonly keys: RedisKeys;
-  private readonly maxEvents: number;
-
-  constructor(options: TaskEventsOptions) {
-    this.redis = options.redis;
-    this.keys = options.keys;
-    this.maxEvents = options.maxEventsPerTask;
-  }
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    /** Each task's stream is trimmed to about this many events. */
+    private readonly maxEvents: number,
+  ) {}
 
   async append(taskId: string, type: TaskEventType, text: string): Promise<void> {
     await this.redis.xadd(this.keys.taskEvents(taskId), ...this.entry(type, String(Date.now()), text));

@@ -12,27 +12,15 @@ export interface SteeringMessage {
   at: number;
 }
 
-export interface TaskInboxOptions {
-  redis: Redis;
-  keys: RedisKeys;
-  scripts: RedisScriptRunner;
-  /** Each task's event stream is trimmed to about this many events (a steer adds one). */
-  maxEventsPerTask: number;
-}
-
 /** Each task's steering inbox: messages people send a running task, read by its runner between steps. */
 export class TaskInbox {
-  private readonly redis: Redis;
-  private readonly keys: RedisKeys;
-  private readonly scripts: RedisScriptRunner;
-  private readonly maxEvents: number;
-
-  constructor(options: TaskInboxOptions) {
-    this.redis = options.redis;
-    this.keys = options.keys;
-    this.scripts = options.scripts;
-    this.maxEvents = options.maxEventsPerTask;
-  }
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly scripts: RedisScriptRunner,
+    /** Each task's event stream is trimmed to about this many events (a steer adds one). */
+    private readonly maxEvents: number,
+  ) {}
 
   /** Queues a steering message; refused when the task has finished. See steerScript for the idempotency key. */
   async steer(

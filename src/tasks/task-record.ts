@@ -3,12 +3,7 @@ import type { TokenUsage } from '../llm/model-client.ts';
 export const taskStatuses = ['queued', 'running', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
 export type TaskStatus = (typeof taskStatuses)[number];
 
-export const terminalStatuses: ReadonlySet<TaskStatus> = new Set([
-  'completed',
-  'failed',
-  'cancelled',
-  'timed_out',
-]);
+const terminalStatuses: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled', 'timed_out']);
 export const activeStatuses: ReadonlySet<TaskStatus> = new Set(['queued', 'running']);
 
 /** The only legal moves; a finished task never moves again (so a cancelled task never becomes completed). */

@@ -222,9 +222,10 @@ return {'ok', status, current[2] or '', inbox_length, cjson.encode(hash), first_
  * KEYS: task hash, checkpoint key.  ARGV: runner token, checkpoint JSON, steps, usage JSON.
  */
 export const checkpointScript = `
-local status = redis.call('HGET', KEYS[1], 'status')
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken')
+local status = current[1]
 if status ~= 'running' then return {'refused', tostring(status)} end
-if redis.call('HGET', KEYS[1], 'runnerToken') ~= ARGV[1] then return {'lost', status} end
+if current[2] ~= ARGV[1] then return {'lost', status} end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[1], 'steps', ARGV[3], 'usage', ARGV[4])
 return {'ok', status}
@@ -273,13 +274,13 @@ if KEYS[4] ~= '' then
   local earlier = redis.call('GET', KEYS[4])
   if earlier then return {'ok', earlier} end
 end
-local status = redis.call('HGET', KEYS[1], 'status')
+local current = redis.call('HMGET', KEYS[1], 'status', 'id')
+local status, task_id = current[1], current[2]
 if not status then return {'missing'} end
 if status ~= 'queued' and status ~= 'running' then return {'refused', status} end
 local message_id = redis.call('XADD', KEYS[2], '*', 'from', ARGV[1], 'text', ARGV[2], 'at', ARGV[3])
 if KEYS[4] ~= '' then redis.call('SET', KEYS[4], message_id, 'EX', 604800) end
 add_event(KEYS[3], ARGV[4], 'steer-queued', ARGV[3], 'from ' .. ARGV[1] .. ': ' .. string.sub(ARGV[2], 1, 200))
-local task_id = redis.call('HGET', KEYS[1], 'id')
 redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'steer', taskId = task_id, messageId = message_id}))
 return {'ok', message_id}
 `;

@@ -243,12 +243,15 @@ export class TaskService {
   /** Cancels tasks and their descendants; used by cancel and by a synchronous delegate_task whose caller stops. */
   async cancelTree(rootIds: string[], note: string): Promise<boolean> {
     const allIds = await this.descendantsWithRoots(rootIds);
-    for (const id of allIds) {
-      const { outcome, previous } = await this.store.transition(id, 'cancelled', { note });
-      if (outcome !== 'ok') continue;
-      if (previous === 'queued') await this.queue.removeWaiting(id);
-      else await this.signals.publish({ kind: 'cancel', taskId: id });
-    }
+    // Sent together, not one after another: Redis still runs them in this order (roots first).
+    await Promise.all(
+      allIds.map(async (id) => {
+        const { outcome, previous } = await this.store.transition(id, 'cancelled', { note });
+        if (outcome !== 'ok') return;
+        if (previous === 'queued') await this.queue.removeWaiting(id);
+        else await this.signals.publish({ kind: 'cancel', taskId: id });
+      }),
+    );
     const stopped = await waitForTasksToStop(
       this.store,
       this.signals,
@@ -259,17 +262,14 @@ export class TaskService {
     return stopped;
   }
 
+  /** The tasks and all their descendants, one level of the tree per round trip. */
   private async descendantsWithRoots(rootIds: string[]): Promise<string[]> {
     const seen = new Set<string>();
     let frontier = rootIds;
     while (frontier.length > 0) {
-      const next: string[] = [];
-      for (const id of frontier) {
-        if (seen.has(id)) continue;
-        seen.add(id);
-        next.push(...(await this.store.childrenOf(id)));
-      }
-      frontier = next;
+      const fresh = [...new Set(frontier)].filter((id) => !seen.has(id));
+      for (const id of fresh) seen.add(id);
+      frontier = (await Promise.all(fresh.map((id) => this.store.childrenOf(id)))).flat();
     }
     return [...seen];
   }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { BatonError } from '../errors.ts';
-import type { ChatMessage, TokenUsage } from '../llm/model-client.ts';
+import { type ChatMessage, emptyUsage, type TokenUsage } from '../llm/model-client.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 import { TaskEvents } from './task-events.ts';
@@ -97,8 +97,8 @@ export class TaskStore {
     this.maxEvents = options.maxEventsPerTask;
     this.retentionSeconds = options.retentionSeconds ?? 30 * 24 * 3600;
     this.scripts = new RedisScriptRunner(options.redis);
-    this.inbox = new TaskInbox({ ...options, scripts: this.scripts });
-    this.events = new TaskEvents(options);
+    this.inbox = new TaskInbox(options.redis, options.keys, this.scripts, this.maxEvents);
+    this.events = new TaskEvents(options.redis, options.keys, this.maxEvents);
   }
 
   private run<Reply = ScriptReply>(
@@ -132,7 +132,7 @@ export class TaskStore {
         startedAt: null,
         endedAt: null,
         steps: 0,
-        usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+        usage: emptyUsage(),
         summary: null,
         error: null,
         attempts: 0,
@@ -261,9 +261,7 @@ export class TaskStore {
       release?: boolean;
     } = {},
   ): Promise<{ outcome: WriteOutcome; previous: TaskStatus | null; released: boolean }> {
-    const allowedFrom = (
-      options.from ?? taskStatuses.filter((status) => legalTransitions[status].includes(to))
-    )
+    const allowedFrom = (options.from ?? taskStatuses)
       .filter((status) => legalTransitions[status].includes(to))
       .join(',');
     const fields: string[] = options.error === undefined ? [] : ['error', options.error];

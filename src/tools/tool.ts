@@ -30,11 +30,20 @@ export function defineTool<Input>(tool: Tool<Input>): Tool<unknown> {
   return tool as Tool<unknown>;
 }
 
-/** The JSON schema the model sees, derived from the zod schema so the two never disagree. */
+const definitions = new WeakMap<Tool, ToolDefinition>();
+
+/**
+ * The JSON schema the model sees, derived from the zod schema so the two never disagree. Derived once per
+ * tool: every agent run asks again, and tools are shared (see ToolsetRegistry).
+ */
 export function toToolDefinition(tool: Tool): ToolDefinition {
-  const { $schema: _ignored, ...parameters } = z.toJSONSchema(tool.inputSchema, { io: 'input' }) as Record<
-    string,
-    unknown
-  >;
-  return { name: tool.name, description: tool.description, parameters };
+  let definition = definitions.get(tool);
+  if (!definition) {
+    const { $schema: _ignored, ...parameters } = z.toJSONSchema(tool.inputSchema, {
+      io: 'input',
+    }) as Record<string, unknown>;
+    definition = { name: tool.name, description: tool.description, parameters };
+    definitions.set(tool, definition);
+  }
+  return definition;
 }

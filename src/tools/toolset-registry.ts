@@ -4,12 +4,19 @@ import type { Tool } from './tool.ts';
 /** Names a toolset's tools; `delegation` is special: only orchestrator children with depth to spare get it. */
 export const delegationToolsetName = 'delegation';
 
-/** The toolsets children draw their tools from, by name. */
+/**
+ * The toolsets children draw their tools from, by name. A toolset's tools are created once, when first
+ * resolved, and shared by every run: a child does not rebuild them (nor their HTTP agents and schemas).
+ */
 export class ToolsetRegistry {
   private readonly toolsets = new Map<string, () => Tool[]>();
 
   register(name: string, createTools: () => Tool[]): void {
-    this.toolsets.set(name, createTools);
+    let tools: Tool[] | undefined;
+    this.toolsets.set(name, () => {
+      tools ??= createTools();
+      return tools;
+    });
   }
 
   has(name: string): boolean {

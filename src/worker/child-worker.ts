@@ -51,7 +51,11 @@ export class ChildWorker {
     this.worker.on('failed', (job, error) => {
       if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
       // Out of retries: the task must not stay "running" forever.
-      void store.transition(job.data.taskId, 'failed', { error: `worker error: ${error.message}` });
+      store
+        .transition(job.data.taskId, 'failed', { error: `worker error: ${error.message}` })
+        .catch((transitionError: unknown) =>
+          logger.error({ err: transitionError, taskId: job.data.taskId }, 'could not fail the task'),
+        );
     });
     this.worker.on('error', (error) => logger.error({ err: error }, 'child worker error'));
     this.heartbeat = setInterval(() => void this.beat(), heartbeatIntervalMs);

@@ -44,10 +44,8 @@ export class QueueReconciler {
     const queued = (await store.listRecent(this.options.window ?? 2000)).filter(
       (record) => record.status === 'queued' && now - record.createdAt >= minimumAgeMs,
     );
-    const orphans: string[] = [];
-    for (const record of queued) {
-      if (!(await queue.queue.getJob(record.id))) orphans.push(record.id);
-    }
+    const jobs = await Promise.all(queued.map((record) => queue.queue.getJob(record.id)));
+    const orphans = queued.filter((_record, index) => !jobs[index]).map((record) => record.id);
     if (orphans.length > 0) {
       await queue.enqueue(orphans);
       logger.warn({ taskIds: orphans }, 're-queued tasks whose job was never enqueued');

@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { callerFromContext } from './task-views.ts';
-
-const taskIdField = z.string().trim().min(1).describe('The task id, e.g. t_7k2m9q.');
+import { callerFromContext, idempotencyOf, taskIdField } from './task-views.ts';
 
 export function createSteerTaskTool(service: TaskService): Tool {
   return defineTool({
@@ -20,7 +18,7 @@ export function createSteerTaskTool(service: TaskService): Tool {
         callerFromContext(context),
         input.task_id,
         input.message,
-        context.toolCallId ? { idempotencyKey: context.toolCallId } : {},
+        idempotencyOf(context),
       );
       return { task_id: record.id, status: 'steer_queued' };
     },

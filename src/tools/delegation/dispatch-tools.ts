@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { isInterruption } from '../../agent/run-stopped.ts';
 import { BatonError } from '../../errors.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
-import { defineTool, type Tool, type ToolContext } from '../tool.ts';
-import { callerFromContext, resultView } from './task-views.ts';
+import { defineTool, type Tool } from '../tool.ts';
+import { callerFromContext, idempotencyOf, resultView } from './task-views.ts';
 
 function taskFields(service: TaskService) {
   const { toolsets, routes } = service.limits;
@@ -36,10 +36,6 @@ function taskFields(service: TaskService) {
   };
 }
 
-function idempotency(context: ToolContext) {
-  return context.toolCallId ? { idempotencyKey: context.toolCallId } : {};
-}
-
 export function createDelegateTaskTool(service: TaskService, waitLimitMs: number): Tool {
   const { maxBatchSize, maxConcurrentChildren } = service.limits;
   const inputSchema = z.object({
@@ -58,7 +54,7 @@ export function createDelegateTaskTool(service: TaskService, waitLimitMs: number
     inputSchema,
     async execute(input, context) {
       const caller = callerFromContext(context);
-      const records = await service.dispatch(caller, input.tasks, idempotency(context));
+      const records = await service.dispatch(caller, input.tasks, idempotencyOf(context));
       const ids = records.map((record) => record.id);
       const waited = await service.waitForEnd(ids, waitLimitMs, context.signal);
       if (context.signal.aborted) {
@@ -84,7 +80,7 @@ export function createDelegateTaskAsyncTool(service: TaskService): Tool {
       `At most ${maxConcurrentChildren} tasks may be queued or running in this conversation at once.`,
     inputSchema: z.object(taskFields(service)),
     async execute(input, context) {
-      const [record] = await service.dispatch(callerFromContext(context), [input], idempotency(context));
+      const [record] = await service.dispatch(callerFromContext(context), [input], idempotencyOf(context));
       return { task_id: record!.id, status: record!.status };
     },
   });

@@ -2,9 +2,8 @@ import { z } from 'zod';
 import { taskStatuses } from '../../tasks/task-record.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { callerFromContext, elapsedSeconds, eventLine, shortGoal } from './task-views.ts';
+import { callerFromContext, elapsedSeconds, eventLine, shortGoal, taskIdField } from './task-views.ts';
 
-const taskIdField = z.string().trim().min(1).describe('The task id, e.g. t_7k2m9q.');
 const recentEventCount = 8;
 
 export function createCheckTaskTool(service: TaskService): Tool {

@@ -1,6 +1,15 @@
+import { z } from 'zod';
 import type { TaskEvent, TaskRecord } from '../../tasks/task-record.ts';
 import type { TaskCaller } from '../../tasks/task-service.ts';
 import type { ToolContext } from '../tool.ts';
+
+/** The `task_id` argument of the tools that act on one task. */
+export const taskIdField = z.string().trim().min(1).describe('The task id, e.g. t_7k2m9q.');
+
+/** The tool call id keys a dispatch or a steer, so a call replayed after a crash has no second effect. */
+export function idempotencyOf(context: ToolContext): { idempotencyKey?: string } {
+  return context.toolCallId ? { idempotencyKey: context.toolCallId } : {};
+}
 
 export function callerFromContext(context: ToolContext): TaskCaller {
   const displayName = context.callerTaskId
