@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { customAlphabet } from 'nanoid';
 import type { TaskBoardView } from '../../src/gateway/chat-adapter.ts';
 import type { RedisKeys } from '../../src/redis/redis-keys.ts';
+import { RedisScriptRunner } from '../../src/redis/redis-script-runner.ts';
 
 /** A console thread: one conversation (one parent session) in the console's channel. */
 export interface ConsoleThread {
@@ -52,19 +52,19 @@ export const defaultThreadTitle = 'New thread';
 
 // Appends an entry id to the thread's order list and its JSON to the entry hash, touches the thread index,
 // gives an untitled thread the title offered (ARGV[6]), and trims the oldest entries past the cap.
+// Answers with the thread's fields (for the published event), or, for a repeated idempotency key, with
+// the entry the first append made ('' once trimmed away).
 const appendScript = `
 if KEYS[5] ~= '' then
   local earlier = redis.call('GET', KEYS[5])
-  if earlier then return {'existing', earlier} end
+  if earlier then return {'existing', earlier, redis.call('HGET', KEYS[4], earlier) or ''} end
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('HSET', KEYS[2], 'id', ARGV[1], 'title', ARGV[7], 'createdAt', ARGV[4], 'autoTitle', '1')
 end
 redis.call('HSET', KEYS[2], 'updatedAt', ARGV[4])
-local retitled = 0
 if ARGV[6] ~= '' and redis.call('HGET', KEYS[2], 'autoTitle') == '1' then
   redis.call('HSET', KEYS[2], 'title', ARGV[6], 'autoTitle', '0')
-  retitled = 1
 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[2])
@@ -76,7 +76,7 @@ while excess > 0 do
   excess = excess - 1
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[2], 'EX', 86400) end
-return {'appended', tostring(retitled)}
+return {'appended', redis.call('HGETALL', KEYS[2])}
 `;
 
 // Replaces an entry only while it still exists (it may have been trimmed away).
@@ -96,12 +96,13 @@ export interface ConsoleStoreOptions {
 /** Console threads and transcripts in Redis, shared by every gateway process, plus the event channel. */
 export class ConsoleStore {
   private readonly redis: Redis;
+  private readonly scripts: RedisScriptRunner;
   private readonly prefix: string;
   private readonly maxEntries: number;
-  private readonly scriptHashes = new Map<string, string>();
 
   constructor(options: ConsoleStoreOptions) {
     this.redis = options.redis;
+    this.scripts = new RedisScriptRunner(options.redis);
     this.prefix = `${options.keys.prefix}:console`;
     this.maxEntries = options.maxEntriesPerThread ?? 500;
   }
@@ -192,11 +193,9 @@ export class ConsoleStore {
 
   /**
    * Appends an entry (creating the thread if a bot posts into one not seen yet) and publishes it.
-   * A user entry names an untitled thread after its first line.
-   */
-  /**
-   * Appends an entry. With an `idempotencyKey` (a gateway post that may be retried, even by another
-   * process), a repeat returns the entry the first one made instead of appending it again.
+   * A user entry names an untitled thread after its first line. With an `idempotencyKey` (a gateway
+   * post that may be retried, even by another process), a repeat returns the entry the first one made
+   * instead of appending it again.
    */
   async append(
     threadId: string,
@@ -205,7 +204,7 @@ export class ConsoleStore {
   ): Promise<TranscriptEntry> {
     const entry: TranscriptEntry = { id: `e_${newEntryId()}`, at: Date.now(), ...draft };
     const offeredTitle = entry.role === 'user' ? titleFrom(entry.text) : '';
-    const [outcome, earlierId] = (await this.run(
+    const reply = await this.scripts.run<AppendReply>(
       appendScript,
       [
         this.threadIndexKey(),
@@ -223,18 +222,13 @@ export class ConsoleStore {
         offeredTitle,
         defaultThreadTitle,
       ],
-    )) as [string, string];
-    if (outcome === 'existing') {
-      const earlier = await this.redis.hget(this.entriesKey(threadId), earlierId);
+    );
+    if (reply[0] === 'existing') {
+      const [, earlierId, earlier] = reply;
       return earlier ? (JSON.parse(earlier) as TranscriptEntry) : { ...entry, id: earlierId };
     }
-    await this.publish({
-      type: 'transcript',
-      op: 'append',
-      threadId,
-      entry,
-      thread: await this.getThread(threadId),
-    });
+    const thread = toThread(Object.fromEntries(pairsOf(reply[1])));
+    await this.publish({ type: 'transcript', op: 'append', threadId, entry, thread });
     return entry;
   }
 
@@ -254,7 +248,7 @@ export class ConsoleStore {
       editedAt: Date.now(),
     };
     if (entry.role !== 'board') delete entry.board;
-    const replaced = await this.run(
+    const replaced = await this.scripts.run<number>(
       replaceScript,
       [this.entriesKey(threadId)],
       [entryId, JSON.stringify(entry)],
@@ -267,20 +261,16 @@ export class ConsoleStore {
   async publish(event: ConsoleEvent): Promise<void> {
     await this.redis.publish(this.eventChannel(), JSON.stringify(event));
   }
+}
 
-  private async run(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    let hash = this.scriptHashes.get(script);
-    if (!hash) {
-      hash = createHash('sha1').update(script).digest('hex');
-      this.scriptHashes.set(script, hash);
-    }
-    try {
-      return await this.redis.evalsha(hash, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.redis.eval(script, keys.length, ...keys, ...args);
-    }
-  }
+/** What appendScript answers: the thread's fields as HGETALL's flat list, or the earlier entry of a repeat. */
+type AppendReply = ['appended', string[]] | ['existing', string, string];
+
+/** `[field, value, field, value, …]` as pairs. */
+function pairsOf(flat: string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let index = 0; index + 1 < flat.length; index += 2) pairs.push([flat[index]!, flat[index + 1]!]);
+  return pairs;
 }
 
 function toThread(fields: Record<string, string>): ConsoleThread | null {

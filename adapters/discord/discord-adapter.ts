@@ -24,7 +24,12 @@ import type { Logger } from '../../src/logging/logger.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { boardMessageBody } from './discord-board.ts';
 import { registerSlashCommands } from './discord-commands.ts';
-import { type DiscordAccessCheck, type DiscordContext, discordPlatform } from './discord-context.ts';
+import {
+  allowEveryone,
+  type DiscordAccessCheck,
+  type DiscordContext,
+  discordPlatform,
+} from './discord-context.ts';
 import { DiscordInteractionHandler } from './discord-interaction-handler.ts';
 import { DiscordMessageHandler } from './discord-message-handler.ts';
 import { nonceFor, postKey, RetryNonces } from './discord-retry-nonces.ts';
@@ -223,7 +228,7 @@ export class DiscordAdapter implements ChatAdapter {
       sink,
       config,
       store,
-      access,
+      access: access ?? allowEveryone,
       logger,
       postText: async (channelId, text, replyToMessageId) => {
         try {

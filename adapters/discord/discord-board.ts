@@ -10,6 +10,7 @@ import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter
 import { formatDuration } from '../../src/gateway/delivery/result-text.ts';
 import { orderAsTree, statusLabel } from '../../src/gateway/render-board.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
+import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
 import { truncateText } from './discord-text.ts';
 
 /** Discord allows 5 action rows a message: buttons go to the first 5 active tasks, in tree order. */
@@ -97,7 +98,7 @@ export function boardMessageBody(view: TaskBoardView): {
 }
 
 function isActive(row: TaskBoardRow): boolean {
-  return row.status === 'queued' || row.status === 'running';
+  return activeStatuses.has(row.status as TaskStatus);
 }
 
 function fieldOf(row: TaskBoardRow): APIEmbedField {

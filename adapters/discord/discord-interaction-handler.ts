@@ -6,7 +6,7 @@ import {
   MessageFlags,
   type RepliableInteraction,
 } from 'discord.js';
-import type { ChatUser, CommandReply, ConversationRef } from '../../src/gateway/chat-adapter.ts';
+import type { ChatUser, CommandReply } from '../../src/gateway/chat-adapter.ts';
 import { chunkText } from '../../src/gateway/chunk-text.ts';
 import { activeStatuses } from '../../src/tasks/task-record.ts';
 import { parseBoardButtonId } from './discord-board.ts';
@@ -95,7 +95,7 @@ export class DiscordInteractionHandler {
     const place = await this.placeOrRefuse(interaction);
     if (!place) return;
     const user = this.userOf(interaction);
-    if (!this.isAllowed(user, refOf(place))) {
+    if (!this.context.access.isAllowed(user, refOf(place))) {
       await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
       return;
     }
@@ -148,7 +148,7 @@ export class DiscordInteractionHandler {
     if (!place) return;
     const user = this.userOf(interaction);
     const ref = refOf(place);
-    if (!this.isAllowed(user, ref)) {
+    if (!this.context.access.isAllowed(user, ref)) {
       await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
       return;
     }
@@ -179,7 +179,7 @@ export class DiscordInteractionHandler {
     const focused = interaction.options.getFocused(true);
     const place = focused.name === 'id' ? await placeOf(this.context.client, interaction.channelId) : null;
     const user = this.userOf(interaction);
-    if (!place || !this.isAllowed(user, refOf(place))) {
+    if (!place || !this.context.access.isAllowed(user, refOf(place))) {
       await interaction.respond([]);
       return;
     }
@@ -252,10 +252,6 @@ export class DiscordInteractionHandler {
 
   private userOf(interaction: GuildInteraction<Interaction>): ChatUser {
     return chatUserOf(interaction.user, interaction.member, interaction.guildId);
-  }
-
-  private isAllowed(user: ChatUser, ref: ConversationRef): boolean {
-    return this.context.access?.isAllowed(user, ref) ?? true;
   }
 
   private async failed(interaction: RepliableInteraction): Promise<void> {

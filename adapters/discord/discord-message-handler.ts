@@ -65,7 +65,7 @@ export class DiscordMessageHandler {
     const known = await this.context.sink.knowsThread(ref);
     // A thread Baton does not own becomes a conversation when someone mentions the bot in it.
     if (!known && !mentioned) return;
-    if (!known && !this.isAllowed(user, ref)) {
+    if (!known && !this.context.access.isAllowed(user, ref)) {
       await this.refuse(message, user, refusalText);
       return;
     }
@@ -80,7 +80,7 @@ export class DiscordMessageHandler {
     text: string,
   ): Promise<void> {
     const { context } = this;
-    if (!this.isAllowed(user, refOf(place))) {
+    if (!this.context.access.isAllowed(user, refOf(place))) {
       await this.refuse(message, user, refusalText);
       return;
     }
@@ -125,10 +125,6 @@ export class DiscordMessageHandler {
       eventId: message.id,
     });
     if (!outcome.accepted && outcome.refusal) await this.refuse(message, user, outcome.refusal);
-  }
-
-  private isAllowed(user: ChatUser, ref: ConversationRef): boolean {
-    return this.context.access?.isAllowed(user, ref) ?? true;
   }
 
   private async refuse(message: Message<true>, user: ChatUser, text: string): Promise<void> {

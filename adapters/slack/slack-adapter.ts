@@ -245,14 +245,12 @@ export class SlackAdapter implements ChatAdapter {
       await ack();
       this.background(() => inbound.slashCommand(command, respond as SlashRespond));
     });
-    app.action({ type: 'block_actions', action_id: cancelActionId }, async ({ ack, body }) => {
-      await ack();
-      this.background(() => inbound.action(body));
-    });
-    app.action({ type: 'block_actions', action_id: refreshActionId }, async ({ ack, body }) => {
-      await ack();
-      this.background(() => inbound.action(body));
-    });
+    for (const action_id of [cancelActionId, refreshActionId]) {
+      app.action({ type: 'block_actions', action_id }, async ({ ack, body }) => {
+        await ack();
+        this.background(() => inbound.action(body));
+      });
+    }
     app.error(async (error) => {
       this.logger.error({ err: error }, 'slack event handling failed');
       // Rethrown: in HTTP mode Slack gets a 500 and delivers the event again.

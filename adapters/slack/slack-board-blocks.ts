@@ -2,6 +2,7 @@ import type { types } from '@slack/bolt';
 import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
 import { formatDuration } from '../../src/gateway/delivery/result-text.ts';
 import { orderAsTree, statusLabel } from '../../src/gateway/render-board.ts';
+import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
 import { escapeMrkdwn } from './slack-mrkdwn.ts';
 
 /** Button action ids: the value of each is a task id. */
@@ -51,7 +52,7 @@ function headerText(view: TaskBoardView): string {
 }
 
 function isActive(row: TaskBoardRow): boolean {
-  return row.status === 'queued' || row.status === 'running';
+  return activeStatuses.has(row.status as TaskStatus);
 }
 
 function rowBlocksOf(row: TaskBoardRow): types.KnownBlock[] {

@@ -67,19 +67,19 @@ export class SlackInbound {
     if (!parsed.success) return this.skip('app_mention', parsed.error);
     const mention = parsed.data;
     const { botUserId } = this.options.identity;
-    if (!mention.user || mention.bot_id || mention.user === botUserId) return;
+    const author = mention.user;
+    if (!author || mention.bot_id || author === botUserId) return;
     // The message's own identity: an app_mention and a message event of one message, or Slack's
     // retries of either, all come down to this, and the gateway takes one turn per event id.
     const key = `${mention.channel}:${mention.ts}`;
-    if (!this.handled.claim(key)) return;
-    try {
+    await this.once(key, async () => {
       const ref: ConversationRef = {
         platform,
         channel: mention.channel,
         thread: mention.thread_ts ?? mention.ts,
       };
       const text = plainTextOf(mention.text, botUserId);
-      const user = await this.userOf(mention.user, mention.user_team ?? mention.team ?? teamOf(body));
+      const user = await this.userOf(author, this.teamOfEvent(mention, body));
       const command = mentionCommandText(text);
       if (command !== null) {
         this.options.background(() => this.answerInThread(ref, user, command, mention.thread_ts, key));
@@ -98,10 +98,7 @@ export class SlackInbound {
           this.options.poster.postEphemeral(mention.channel, user.id, mention.thread_ts, refusal),
         );
       }
-    } catch (error) {
-      this.handled.release(key);
-      throw error;
-    }
+    });
   }
 
   /** A message without the bot's mention: a turn only as a reply in a thread Baton converses in. */
@@ -111,7 +108,8 @@ export class SlackInbound {
     const message = parsed.data;
     const { botUserId } = this.options.identity;
     if (message.subtype !== undefined && !personSubtypes.has(message.subtype)) return;
-    if (!message.user || message.bot_id || message.user === botUserId) return;
+    const author = message.user;
+    if (!author || message.bot_id || author === botUserId) return;
     if (!message.thread_ts || message.thread_ts === message.ts) return;
     // Slack also sends an app_mention for this message; that one is handled.
     if (message.text.includes(`<@${botUserId}>`) || message.text.includes(`<@${botUserId}|`)) return;
@@ -119,16 +117,12 @@ export class SlackInbound {
     const ref: ConversationRef = { platform, channel: message.channel, thread: message.thread_ts };
     if (!(await this.options.sink.knowsThread(ref))) return;
     const key = `${message.channel}:${message.ts}`;
-    if (!this.handled.claim(key)) return;
-    try {
-      const user = await this.userOf(message.user, message.user_team ?? message.team ?? teamOf(body));
+    await this.once(key, async () => {
+      const user = await this.userOf(author, this.teamOfEvent(message, body));
       const text = plainTextOf(message.text, botUserId);
       // A person not allowed who writes in the thread without mentioning Baton is left alone.
       await this.options.sink.onMessage({ ref, user, text, messageId: message.ts, eventId: key });
-    } catch (error) {
-      this.handled.release(key);
-      throw error;
-    }
+    });
   }
 
   /** `/baton …`, after the acknowledgement: the router's reply through the command's response_url. */
@@ -136,12 +130,7 @@ export class SlackInbound {
     const parsed = slashCommandSchema.safeParse(payload);
     if (!parsed.success) return this.skip('slash command', parsed.error);
     const command = parsed.data;
-    const user: ChatUser = {
-      id: command.user_id,
-      name: await this.options.names.nameOf(command.user_id, command.user_name),
-      roleIds: [],
-      ...workspace(command.team_id),
-    };
+    const user = await this.userOf(command.user_id, command.team_id, command.user_name);
     // A slash command has no thread (Slack sends none from threads): the channel is its conversation.
     const ref: ConversationRef = { platform, channel: command.channel_id, thread: command.channel_id };
     const reply = await this.options.sink.onCommand({ ref, user, text: command.text.trim() });
@@ -166,12 +155,11 @@ export class SlackInbound {
       channel,
       thread: press.container?.thread_ts ?? press.message?.thread_ts ?? messageTs ?? channel,
     };
-    const user: ChatUser = {
-      id: press.user.id,
-      name: await this.options.names.nameOf(press.user.id, press.user.name ?? press.user.username),
-      roleIds: [],
-      ...workspace(press.user.team_id ?? press.team?.id),
-    };
+    const user = await this.userOf(
+      press.user.id,
+      press.user.team_id ?? press.team?.id,
+      press.user.name ?? press.user.username,
+    );
     const { sink, poster } = this.options;
     if (action.action_id === cancelActionId) {
       const reply = await sink.onCommand({ ref, user, text: `cancel ${taskId}` });
@@ -203,13 +191,25 @@ export class SlackInbound {
     else await sendWithRetry(() => poster.send(ref, { kind: 'text', text: reply.text }));
   }
 
-  private async userOf(userId: string, teamId: string | undefined): Promise<ChatUser> {
-    return {
-      id: userId,
-      name: await this.options.names.nameOf(userId),
-      roleIds: [],
-      ...workspace(teamId ?? this.options.identity.teamId),
-    };
+  /** Runs `work` for a message not handled yet; if it fails, the message is forgotten so Slack's redelivery runs it. */
+  private async once(key: string, work: () => Promise<void>): Promise<void> {
+    if (!this.handled.claim(key)) return;
+    try {
+      await work();
+    } catch (error) {
+      this.handled.release(key);
+      throw error;
+    }
+  }
+
+  private async userOf(userId: string, teamId: string | undefined, nameHint?: string): Promise<ChatUser> {
+    const name = await this.options.names.nameOf(userId, nameHint);
+    return { id: userId, name, roleIds: [], ...(teamId ? { workspaceId: teamId } : {}) };
+  }
+
+  /** The writer's team: their own (shared channels), the event's, the envelope's, else the bot's. */
+  private teamOfEvent(event: { user_team?: string; team?: string }, body: unknown): string | undefined {
+    return event.user_team ?? event.team ?? teamOf(body) ?? this.options.identity.teamId;
   }
 
   private skip(what: string, reason: unknown): void {
@@ -220,10 +220,6 @@ export class SlackInbound {
 function teamOf(body: unknown): string | undefined {
   const parsed = eventCallbackSchema.safeParse(body);
   return parsed.success ? parsed.data.team_id : undefined;
-}
-
-function workspace(teamId: string | undefined): Pick<ChatUser, 'workspaceId'> {
-  return teamId ? { workspaceId: teamId } : {};
 }
 
 /** Keys seen recently, each claimed once until it expires or is released. */

@@ -25,7 +25,6 @@ const messageFields = {
 
 /** `app_mention`: someone wrote `@Baton` in a channel the bot is in. */
 export const mentionEventSchema = z.looseObject({ type: z.literal('app_mention'), ...messageFields });
-export type MentionEvent = z.infer<typeof mentionEventSchema>;
 
 /** `message` (message.channels / message.groups): any message in a channel the bot is in. */
 export const messageEventSchema = z.looseObject({
@@ -33,7 +32,6 @@ export const messageEventSchema = z.looseObject({
   subtype: z.string().optional(),
   ...messageFields,
 });
-export type MessageEvent = z.infer<typeof messageEventSchema>;
 
 /** A slash command invocation. */
 export const slashCommandSchema = z.looseObject({
@@ -44,7 +42,6 @@ export const slashCommandSchema = z.looseObject({
   channel_id: z.string(),
   team_id: z.string().optional(),
 });
-export type SlashCommand = z.infer<typeof slashCommandSchema>;
 
 /** A button press (`block_actions`) on a message Baton posted. */
 export const blockActionsSchema = z.looseObject({
@@ -67,4 +64,3 @@ export const blockActionsSchema = z.looseObject({
   message: z.looseObject({ ts: z.string(), thread_ts: z.string().optional() }).optional(),
   actions: z.array(z.looseObject({ action_id: z.string(), value: z.string().optional() })).min(1),
 });
-export type BlockActions = z.infer<typeof blockActionsSchema>;

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
 import { mergeLayers } from '../../src/config/load-config.ts';
 import { AccessPolicy } from '../../src/gateway/access-policy.ts';
@@ -6,8 +7,15 @@ import { Gateway } from '../../src/gateway/gateway.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { buildTestConfig, createTestRuntime, testConfigLayer } from '../support/baton-harness.ts';
-import type { FakeOpenAIServer } from './fake-openai-server.ts';
-import { type FakeSlackServer, fakeSlackWorkspace } from './fake-slack-server.ts';
+import { messagesOf } from '../support/model-scripts.ts';
+import type { TestEnvironment } from '../support/test-environment.ts';
+import {
+  type FakeHandler,
+  type FakeOpenAIServer,
+  type RecordedRequest,
+  textReply,
+} from './fake-openai-server.ts';
+import { type FakeSlackServer, fakeSlackWorkspace, startFakeSlackServer } from './fake-slack-server.ts';
 
 /** People of the fake workspace: Ada and Bob are allowed (owner-only task control), Mallory is not. */
 export const slackPeople = {
@@ -78,4 +86,56 @@ export async function startSlackBaton(options: {
       await runtime.close(0);
     },
   };
+}
+
+/** The text of a request's last message: for a parent turn, `Name: what they wrote`. */
+export function lastInputOf(request: RecordedRequest): string {
+  return String(messagesOf(request).at(-1)?.content ?? '');
+}
+
+/** A parent that echoes what it was told, so each reply names its message. */
+export const parentEchoes: FakeHandler = (request) => textReply(`Parent heard: ${lastInputOf(request)}`);
+
+/**
+ * The fake Slack and Baton on it for a whole test file: started in a beforeAll (with `handler` as the
+ * model, and in Socket Mode once the socket is up), stopped after the file's tests. The two values
+ * forward to what was started; use them in hooks and tests, not at load time.
+ */
+export function useSlackBaton(options: {
+  environment: Pick<TestEnvironment, 'redis' | 'fake'>;
+  mode: 'socket' | 'http';
+  handler: FakeHandler;
+  overrides?: Record<string, unknown>;
+}): { slack: FakeSlackServer; baton: SlackBaton } {
+  const { environment, mode, handler, overrides } = options;
+  let slack: FakeSlackServer | undefined;
+  let baton: SlackBaton | undefined;
+  beforeAll(async () => {
+    environment.fake.setHandler(handler);
+    slack = await startFakeSlackServer();
+    baton = await startSlackBaton({
+      redisUrl: environment.redis.url,
+      openai: environment.fake,
+      slack,
+      mode,
+      ...(overrides ? { overrides } : {}),
+    });
+    if (mode === 'socket') await slack.waitForSocket(1);
+  });
+  afterAll(async () => {
+    await baton?.stop();
+    await slack?.close();
+  });
+  return { slack: forwardingTo(() => slack, 'fake Slack'), baton: forwardingTo(() => baton, 'Slack Baton') };
+}
+
+function forwardingTo<T extends object>(started: () => T | undefined, what: string): T {
+  return new Proxy({} as T, {
+    get(_, property) {
+      const target = started();
+      if (!target) throw new Error(`the ${what} starts in beforeAll; use it in hooks and tests`);
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

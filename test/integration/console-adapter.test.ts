@@ -94,13 +94,10 @@ let config: BatonConfig;
 const connections: Redis[] = [];
 const adapters: ConsoleAdapter[] = [];
 
-async function startConsole(
-  overrides: Partial<BatonConfig['console']> = {},
-  options: { sink?: GatewaySink; maxEntriesPerThread?: number } = {},
-) {
+/** A console adapter on the test runtime, not started; stopped after the test. */
+function newConsole(overrides: Partial<BatonConfig['console']> = {}, maxEntriesPerThread?: number) {
   const subscriberRedis = createRedisConnection(redis.url, { connectionName: 'console-test-subscriber' });
   connections.push(subscriberRedis);
-  const sink = options.sink ?? new RecordingSink();
   const adapter = new ConsoleAdapter({
     config: { ...config.console, port: 0, ...overrides },
     redis: runtime.redis,
@@ -112,9 +109,18 @@ async function startConsole(
     modelLabel: 'test model',
     extraRoutes: (app) => app.get('/healthz', (c) => c.json({ ok: true })),
     publicRoutes: (app) => app.get('/probe', (c) => c.json({ up: true })),
-    ...(options.maxEntriesPerThread ? { maxEntriesPerThread: options.maxEntriesPerThread } : {}),
+    ...(maxEntriesPerThread ? { maxEntriesPerThread } : {}),
   });
   adapters.push(adapter);
+  return adapter;
+}
+
+async function startConsole(
+  overrides: Partial<BatonConfig['console']> = {},
+  options: { sink?: GatewaySink; maxEntriesPerThread?: number } = {},
+) {
+  const sink = options.sink ?? new RecordingSink();
+  const adapter = newConsole(overrides, options.maxEntriesPerThread);
   await adapter.start(sink);
   return { adapter, sink, url: adapter.url! };
 }
@@ -548,17 +554,7 @@ describe('console adapter: access', () => {
   });
 
   it('refuses a non-loopback bind without a token', async () => {
-    const subscriberRedis = createRedisConnection(redis.url);
-    connections.push(subscriberRedis);
-    const adapter = new ConsoleAdapter({
-      config: { ...config.console, host: '0.0.0.0', port: 0, token: null },
-      redis: runtime.redis,
-      subscriberRedis,
-      keys: runtime.keys,
-      store: runtime.store,
-      signals: runtime.signals,
-      logger: createSilentLogger(),
-    });
+    const adapter = newConsole({ host: '0.0.0.0', token: null });
     await expect(adapter.start(new RecordingSink())).rejects.toThrow(/loopback/);
     expect(adapter.isHealthy()).toBe(false);
   });

@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { slackAdapterFromEnv } from '../../adapters/slack/slack-adapter-from-env.ts';
 import { refreshActionId } from '../../adapters/slack/slack-board-blocks.ts';
 import { isBatonError } from '../../src/errors.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
-import { textReply } from '../fakes/fake-openai-server.ts';
-import { type SlackBaton, slackPeople, startSlackBaton } from '../fakes/fake-slack-harness.ts';
+import { lastInputOf, parentEchoes, slackPeople, useSlackBaton } from '../fakes/fake-slack-harness.ts';
 import {
   blockActions,
   eventCallback,
@@ -15,43 +14,23 @@ import {
   postToSlackApp,
   slashCommand,
 } from '../fakes/fake-slack-payloads.ts';
-import {
-  type FakeSlackServer,
-  fakeSlackWorkspace,
-  startFakeSlackServer,
-} from '../fakes/fake-slack-server.ts';
+import { type FakeSlackServer, fakeSlackWorkspace } from '../fakes/fake-slack-server.ts';
 import { eventually } from '../support/baton-harness.ts';
-import { goalOf, messagesOf } from '../support/model-scripts.ts';
+import { goalOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
-const { redis, fake: openai } = useTestEnvironment();
-let slack: FakeSlackServer;
-let baton: SlackBaton;
-let eventsUrl: string;
+const environment = useTestEnvironment();
+const { fake: openai } = environment;
+const { slack, baton } = useSlackBaton({ environment, mode: 'http', handler: parentEchoes });
 
-/** The parent echoes what it was told, so each reply names its message. */
-const lastInput = (request: Parameters<typeof goalOf>[0]) =>
-  String(messagesOf(request).at(-1)?.content ?? '');
 const parentRequestsSaying = (text: string) =>
-  openai.requests.filter((request) => goalOf(request) === null && lastInput(request).includes(text));
-
-beforeAll(async () => {
-  openai.setHandler((request) => textReply(`Parent heard: ${lastInput(request)}`));
-  slack = await startFakeSlackServer();
-  baton = await startSlackBaton({ redisUrl: redis.url, openai, slack, mode: 'http' });
-  eventsUrl = baton.adapter.url!;
-});
-
-afterAll(async () => {
-  await baton?.stop();
-  await slack?.close();
-});
+  openai.requests.filter((request) => goalOf(request) === null && lastInputOf(request).includes(text));
 
 describe('Slack in HTTP mode', () => {
   it('answers a signed app_mention in a thread under it, acknowledging within 3 s', async () => {
     const event = mentionEvent({ user: slackPeople.ada.id, text: 'what is the deploy status?' });
     const started = Date.now();
-    const answer = await postToSlackApp(eventsUrl, eventCallback(event));
+    const answer = await postToSlackApp(baton.adapter.url!, eventCallback(event));
     expect(answer.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(3000);
     const post = await slack.waitForCall('chat.postMessage', (call) => call.params.thread_ts === event.ts);
@@ -64,11 +43,11 @@ describe('Slack in HTTP mode', () => {
 
   it('refuses a bad signature with 401 and never calls the model', async () => {
     const event = mentionEvent({ user: slackPeople.ada.id, text: 'forged request' });
-    const answer = await postToSlackApp(eventsUrl, eventCallback(event), {
+    const answer = await postToSlackApp(baton.adapter.url!, eventCallback(event), {
       signature: `v0=${'0'.repeat(64)}`,
     });
     expect(answer.status).toBe(401);
-    const wrongSecret = await postToSlackApp(eventsUrl, eventCallback(event), {
+    const wrongSecret = await postToSlackApp(baton.adapter.url!, eventCallback(event), {
       signingSecret: 'not-the-secret',
     });
     expect(wrongSecret.status).toBe(401);
@@ -79,14 +58,16 @@ describe('Slack in HTTP mode', () => {
   it('refuses a correctly signed request that is six minutes old', async () => {
     const event = mentionEvent({ user: slackPeople.ada.id, text: 'replayed request' });
     const sixMinutesAgo = Math.floor(Date.now() / 1000) - 6 * 60;
-    const answer = await postToSlackApp(eventsUrl, eventCallback(event), { timestamp: sixMinutesAgo });
+    const answer = await postToSlackApp(baton.adapter.url!, eventCallback(event), {
+      timestamp: sixMinutesAgo,
+    });
     expect(answer.status).toBe(401);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(parentRequestsSaying('replayed request')).toHaveLength(0);
   });
 
   it('echoes the url_verification challenge', async () => {
-    const answer = await postToSlackApp(eventsUrl, {
+    const answer = await postToSlackApp(baton.adapter.url!, {
       type: 'url_verification',
       challenge: 'abc123',
       token: 'x',
@@ -98,8 +79,8 @@ describe('Slack in HTTP mode', () => {
   it('takes one turn for an event Slack delivers twice (x-slack-retry-num)', async () => {
     const event = mentionEvent({ user: slackPeople.ada.id, text: 'delivered twice' });
     const body = eventCallback(event, 'EvRETRIED01');
-    expect((await postToSlackApp(eventsUrl, body)).status).toBe(200);
-    expect((await postToSlackApp(eventsUrl, body, { retryNum: 1 })).status).toBe(200);
+    expect((await postToSlackApp(baton.adapter.url!, body)).status).toBe(200);
+    expect((await postToSlackApp(baton.adapter.url!, body, { retryNum: 1 })).status).toBe(200);
     await slack.waitForCall('chat.postMessage', (call) => call.params.thread_ts === event.ts);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(parentRequestsSaying('delivered twice')).toHaveLength(1);
@@ -111,7 +92,7 @@ describe('Slack in HTTP mode', () => {
   it('answers /baton in the channel through its response_url, ephemerally when the reply is private', async () => {
     const responseUrl = slack.newResponseUrl();
     const form = slashCommand({ user: slackPeople.ada.id, text: 'help', responseUrl });
-    const answer = await postToSlackApp(eventsUrl, { form });
+    const answer = await postToSlackApp(baton.adapter.url!, { form });
     expect(answer.status).toBe(200);
     const id = responseUrl.split('/').at(-1);
     const response = await slack.waitForResponse((post) => post.id === id);
@@ -119,7 +100,7 @@ describe('Slack in HTTP mode', () => {
     expect(String(response.body.text)).toContain('Baton commands:');
 
     const tasksUrl = slack.newResponseUrl();
-    await postToSlackApp(eventsUrl, {
+    await postToSlackApp(baton.adapter.url!, {
       form: slashCommand({ user: slackPeople.ada.id, text: 'tasks', responseUrl: tasksUrl }),
     });
     const listed = await slack.waitForResponse((post) => post.id === tasksUrl.split('/').at(-1));
@@ -136,7 +117,7 @@ describe('Slack in HTTP mode', () => {
       value: 't_absent1',
       responseUrl: slack.newResponseUrl(),
     });
-    const answer = await postToSlackApp(eventsUrl, interactivityForm(press));
+    const answer = await postToSlackApp(baton.adapter.url!, interactivityForm(press));
     expect(answer.status).toBe(200);
     const note = await slack.waitForCall('chat.postEphemeral', (call) => call.params.thread_ts === thread);
     expect(note.params).toMatchObject({ user: slackPeople.bob.id, text: 'No task t_absent1.' });
@@ -145,7 +126,7 @@ describe('Slack in HTTP mode', () => {
   it('posts once after a rate limit: the delivery layer waits Retry-After and retries', async () => {
     slack.failNext('chat.postMessage', { kind: 'ratelimited', retryAfterSeconds: 1 });
     const event = mentionEvent({ user: slackPeople.bob.id, text: 'rate limited reply' });
-    await postToSlackApp(eventsUrl, eventCallback(event));
+    await postToSlackApp(baton.adapter.url!, eventCallback(event));
     const inThread = () =>
       slack.callsTo('chat.postMessage').filter((call) => call.params.thread_ts === event.ts);
     await eventually(async () => (inThread().length === 2 ? true : undefined), 10_000, 'the retried post');

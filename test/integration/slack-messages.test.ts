@@ -1,6 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RecordedRequest, textReply } from '../fakes/fake-openai-server.ts';
-import { type SlackBaton, slackPeople, startSlackBaton } from '../fakes/fake-slack-harness.ts';
+import { describe, expect, it } from 'vitest';
+import { textReply } from '../fakes/fake-openai-server.ts';
+import {
+  lastInputOf,
+  parentEchoes,
+  slackPeople,
+  startSlackBaton,
+  useSlackBaton,
+} from '../fakes/fake-slack-harness.ts';
 import {
   eventCallback,
   mentionEvent,
@@ -9,18 +15,12 @@ import {
   postToSlackApp,
   slashCommand,
 } from '../fakes/fake-slack-payloads.ts';
-import {
-  type FakeSlackServer,
-  fakeSlackWorkspace,
-  type SlackApiCall,
-  startFakeSlackServer,
-} from '../fakes/fake-slack-server.ts';
-import { goalOf, messagesOf } from '../support/model-scripts.ts';
+import { fakeSlackWorkspace, type SlackApiCall } from '../fakes/fake-slack-server.ts';
+import { goalOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
-const { redis, fake: openai } = useTestEnvironment();
-let slack: FakeSlackServer;
-let baton: SlackBaton;
+const environment = useTestEnvironment();
+const { redis, fake: openai } = environment;
 
 const sections = 24;
 /** About 12,500 characters of Markdown: headings, bold, links, lists and a code block per section. */
@@ -38,9 +38,15 @@ const longMarkdown = Array.from({ length: sections }, (_, index) =>
   ].join('\n'),
 ).join('\n\n');
 
-const inputOf = (request: RecordedRequest) => String(messagesOf(request).at(-1)?.content ?? '');
+const { slack, baton } = useSlackBaton({
+  environment,
+  mode: 'http',
+  handler: (request) =>
+    lastInputOf(request).includes('long report') ? textReply(longMarkdown) : parentEchoes(request),
+});
+
 const turnsSaying = (text: string) =>
-  openai.requests.filter((request) => goalOf(request) === null && inputOf(request).includes(text));
+  openai.requests.filter((request) => goalOf(request) === null && lastInputOf(request).includes(text));
 const postsIn = (thread: string): SlackApiCall[] =>
   slack.callsTo('chat.postMessage').filter((call) => call.params.thread_ts === thread);
 const send = (event: Record<string, unknown>, eventId?: string) =>
@@ -48,21 +54,6 @@ const send = (event: Record<string, unknown>, eventId?: string) =>
     expect(answer.status).toBe(200);
   });
 const settle = () => new Promise((resolve) => setTimeout(resolve, 600));
-
-beforeAll(async () => {
-  openai.setHandler((request) =>
-    inputOf(request).includes('long report')
-      ? textReply(longMarkdown)
-      : textReply(`Parent heard: ${inputOf(request)}`),
-  );
-  slack = await startFakeSlackServer();
-  baton = await startSlackBaton({ redisUrl: redis.url, openai, slack, mode: 'http' });
-});
-
-afterAll(async () => {
-  await baton?.stop();
-  await slack?.close();
-});
 
 /** Starts a conversation with a mention; its thread is then Baton's. */
 async function ownedThread(channel: string): Promise<string> {

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cancelActionId, refreshActionId } from '../../adapters/slack/slack-board-blocks.ts';
-import { textReply } from '../fakes/fake-openai-server.ts';
-import { type SlackBaton, slackPeople, startSlackBaton } from '../fakes/fake-slack-harness.ts';
+import { parentEchoes, slackPeople, useSlackBaton } from '../fakes/fake-slack-harness.ts';
 import {
   blockActions,
   eventCallback,
@@ -9,31 +8,14 @@ import {
   nextSlackTs,
   slashCommand,
 } from '../fakes/fake-slack-payloads.ts';
-import {
-  type FakeSlackServer,
-  fakeSlackWorkspace,
-  startFakeSlackServer,
-} from '../fakes/fake-slack-server.ts';
+import { fakeSlackWorkspace } from '../fakes/fake-slack-server.ts';
 import { eventually } from '../support/baton-harness.ts';
-import { goalOf, messagesOf } from '../support/model-scripts.ts';
+import { goalOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
-const { redis, fake: openai } = useTestEnvironment();
-let slack: FakeSlackServer;
-let baton: SlackBaton;
-
-beforeAll(async () => {
-  openai.setHandler((request) =>
-    textReply(`Parent heard: ${String(messagesOf(request).at(-1)?.content ?? '')}`),
-  );
-  slack = await startFakeSlackServer();
-  baton = await startSlackBaton({ redisUrl: redis.url, openai, slack, mode: 'socket' });
-});
-
-afterAll(async () => {
-  await baton?.stop();
-  await slack?.close();
-});
+const environment = useTestEnvironment();
+const { fake: openai } = environment;
+const { slack, baton } = useSlackBaton({ environment, mode: 'socket', handler: parentEchoes });
 
 describe('Slack in Socket Mode', () => {
   it('connects with the app token and is healthy once Slack said hello', async () => {

@@ -1,16 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cancelActionId, refreshActionId } from '../../adapters/slack/slack-board-blocks.ts';
 import { hangReply, type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
-import { type SlackBaton, slackPeople, startSlackBaton } from '../fakes/fake-slack-harness.ts';
+import { slackPeople, useSlackBaton } from '../fakes/fake-slack-harness.ts';
 import { blockActions, eventCallback, mentionEvent, slashCommand } from '../fakes/fake-slack-payloads.ts';
-import { type FakeSlackServer, type SlackApiCall, startFakeSlackServer } from '../fakes/fake-slack-server.ts';
+import type { SlackApiCall } from '../fakes/fake-slack-server.ts';
 import { eventually } from '../support/baton-harness.ts';
 import { goalOf, messagesOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
-const { redis, fake: openai } = useTestEnvironment();
-let slack: FakeSlackServer;
-let baton: SlackBaton;
+const environment = useTestEnvironment();
+const { fake: openai } = environment;
 
 const quick = 'Look up who is on call';
 const steerable = 'Summarise the incident timeline';
@@ -20,44 +19,31 @@ const steerLine = '[Steering message from Ada]: Focus on the database failover';
 const steersIn = (request: RecordedRequest) =>
   messagesOf(request).some((message) => String(message.content ?? '') === steerLine);
 
-beforeAll(async () => {
-  openai.setHandler(
-    scriptByGoal(
-      {
-        [quick]: () => textReply('On call: **Grace**.'),
-        // Keeps working until a steer reaches it, then finishes with it.
-        [steerable]: async (request) => {
-          if (steersIn(request)) return textReply('Timeline summarised, as asked: database failover first.');
-          await new Promise((resolve) => setTimeout(resolve, 150));
-          return toolCallReply([{ name: 'check_again', arguments: {} }]);
-        },
-        [cancellable]: () => hangReply(),
+const { slack, baton } = useSlackBaton({
+  environment,
+  mode: 'socket',
+  overrides: { delegation: { max_iterations: 200 } },
+  handler: scriptByGoal(
+    {
+      [quick]: () => textReply('On call: **Grace**.'),
+      // Keeps working until a steer reaches it, then finishes with it.
+      [steerable]: async (request) => {
+        if (steersIn(request)) return textReply('Timeline summarised, as asked: database failover first.');
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        return toolCallReply([{ name: 'check_again', arguments: {} }]);
       },
-      (request) =>
-        messagesOf(request).at(-1)?.role === 'tool'
-          ? textReply('Started three background tasks.')
-          : toolCallReply(
-              [quick, steerable, cancellable].map((goal) => ({
-                name: 'delegate_task_async',
-                arguments: { goal },
-              })),
-            ),
-    ),
-  );
-  slack = await startFakeSlackServer();
-  baton = await startSlackBaton({
-    redisUrl: redis.url,
-    openai,
-    slack,
-    mode: 'socket',
-    overrides: { delegation: { max_iterations: 200 } },
-  });
-  await slack.waitForSocket(1);
-});
-
-afterAll(async () => {
-  await baton?.stop();
-  await slack?.close();
+      [cancellable]: () => hangReply(),
+    },
+    (request) =>
+      messagesOf(request).at(-1)?.role === 'tool'
+        ? textReply('Started three background tasks.')
+        : toolCallReply(
+            [quick, steerable, cancellable].map((goal) => ({
+              name: 'delegate_task_async',
+              arguments: { goal },
+            })),
+          ),
+  ),
 });
 
 type Block = {
