@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../logging/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { type LocalRedisServer, startLocalRedisServer } from '../redis/local-redis-server.ts';
 import { BatonRuntime } from '../runtime/baton-runtime.ts';
-import { taskStatuses } from '../tasks/task-record.ts';
+import type { TaskStatus } from '../tasks/task-record.ts';
 import { composeGateway } from './compose-gateway.ts';
 import { onShutdownSignal } from './shutdown.ts';
 
@@ -43,11 +43,10 @@ function createRuntimeWithMetrics(config: BatonConfig, redisUrl: string, logger:
   const metrics = createMetrics({
     countTasksByStatus: async () => {
       // The most recent tasks stand for the current picture; counting every task ever made would not scale.
-      const counts = Object.fromEntries(taskStatuses.map((status) => [status, 0])) as Record<
-        (typeof taskStatuses)[number],
-        number
-      >;
-      for (const record of (await runtime?.store.listRecent(1000)) ?? []) counts[record.status] += 1;
+      const counts: Partial<Record<TaskStatus, number>> = {};
+      for (const { status } of (await runtime?.store.listRecent(1000)) ?? []) {
+        counts[status] = (counts[status] ?? 0) + 1;
+      }
       return counts;
     },
     queueCounts: async () =>

@@ -39,7 +39,6 @@ export interface InboundMessage {
 }
 
 export const chatCommandNames = ['tasks', 'status', 'steer', 'cancel', 'collect'] as const;
-export type ChatCommandName = (typeof chatCommandNames)[number];
 
 /** A command typed by a person (slash command, words after a mention, a button): acts on tasks directly. */
 export interface ChatCommand {

@@ -7,6 +7,8 @@ import type { TaskStore } from '../tasks/task-store.ts';
 import { elapsedSeconds, eventLine, shortGoal } from '../tools/delegation/task-views.ts';
 import type { AccessPolicy } from './access-policy.ts';
 import type { ChatCommand, ChatUser, CommandReply, ConversationRef } from './chat-adapter.ts';
+import { formatDuration, stepCount } from './delivery/result-text.ts';
+import { statusWord } from './render-board.ts';
 
 /** A chat command, parsed: what every adapter's slash command, mention words or button comes down to. */
 export type ParsedCommand =
@@ -128,14 +130,14 @@ export class CommandRouter {
       case 'steer': {
         const task = await this.controlledTask(user, ref, command.taskId, 'steer');
         if (isTerminal(task.status)) {
-          return privately(`${task.id} already ${statusWord(task)}; it can't be steered.`);
+          return privately(`${task.id} already ${statusWord(task.status)}; it can't be steered.`);
         }
         await this.service.steer(callerFor(task, user), task.id, command.message);
         return privately(`Steering message queued for ${task.id}.`);
       }
       case 'cancel': {
         const task = await this.controlledTask(user, ref, command.taskId, 'cancel');
-        if (isTerminal(task.status)) return privately(`${task.id} already ${statusWord(task)}.`);
+        if (isTerminal(task.status)) return privately(`${task.id} already ${statusWord(task.status)}.`);
         const started = await this.activeDescendants(task.id);
         const { stopped } = await this.service.cancel(callerFor(task, user), task.id);
         const descendants = started > 0 ? ` (and ${started} task${started === 1 ? '' : 's'} it started)` : '';
@@ -146,8 +148,8 @@ export class CommandRouter {
         const task = await this.controlledTask(user, ref, command.taskId, 'collect');
         if (!isTerminal(task.status)) {
           return privately(
-            `${task.id} is still ${statusWord(task)} (${formatDuration(elapsedSeconds(task))}, ` +
-              `${stepCount(task)}); its result will be posted in its thread when it ends.`,
+            `${task.id} is still ${statusWord(task.status)} (${formatDuration(elapsedSeconds(task))}, ` +
+              `${stepCount(task.steps)}); its result will be posted in its thread when it ends.`,
           );
         }
         const result =
@@ -235,30 +237,14 @@ function callerFor(task: TaskRecord, user: ChatUser): TaskCaller {
 }
 
 /** `t_7k2m9q · running · 2m 03s · 4 steps · check the deploy logs` */
-export function taskLine(task: TaskRecord): string {
+function taskLine(task: TaskRecord): string {
   return [
     task.id,
-    statusWord(task),
+    statusWord(task.status),
     formatDuration(elapsedSeconds(task)),
-    stepCount(task),
+    stepCount(task.steps),
     shortGoal(task.goal, 60),
   ].join(' · ');
-}
-
-/** `42s`, `2m 03s`, `1h 05m`. */
-export function formatDuration(seconds: number): string {
-  const whole = Math.max(0, Math.floor(seconds));
-  if (whole < 60) return `${whole}s`;
-  if (whole < 3600) return `${Math.floor(whole / 60)}m ${String(whole % 60).padStart(2, '0')}s`;
-  return `${Math.floor(whole / 3600)}h ${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-function statusWord(task: TaskRecord): string {
-  return task.status.replace('_', ' ');
-}
-
-function stepCount(task: TaskRecord): string {
-  return `${task.steps} step${task.steps === 1 ? '' : 's'}`;
 }
 
 function capped(text: string, length: number): string {

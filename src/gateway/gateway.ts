@@ -222,8 +222,14 @@ export class Gateway implements GatewaySink {
         { role: 'user', content: input },
         this.stopController.signal,
       );
-      await this.history.appendOnce(sessionKey, result.newMessages, recordKey, 'historyAppended');
-      if ((await runtime.redis.hget(recordKey, 'replyPosted')) === null) {
+      const firstRecord = await this.history.appendOnce(
+        sessionKey,
+        result.newMessages,
+        recordKey,
+        'historyAppended',
+      );
+      // The reply is posted only after the history is appended, so only a replay needs to ask.
+      if (firstRecord || (await runtime.redis.hget(recordKey, 'replyPosted')) === null) {
         await this.post(adapter, ref, result.reply || '(no reply)', `reply:${sessionKey}:${turnId}`);
         await runtime.redis
           .multi()

@@ -1,5 +1,5 @@
 import type { TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
-import { formatDuration } from './delivery/result-text.ts';
+import { formatDuration, stepCount } from './delivery/result-text.ts';
 
 const statusMarks: Record<string, string> = {
   queued: '⏳ queued',
@@ -12,6 +12,11 @@ const statusMarks: Record<string, string> = {
 
 export function statusLabel(status: string): string {
   return statusMarks[status] ?? status;
+}
+
+/** The status as a plain word: `timed out`, not `timed_out`. */
+export function statusWord(status: string): string {
+  return status.replace('_', ' ');
 }
 
 /** Rows in tree order: each task followed by the tasks it started. */
@@ -37,14 +42,14 @@ export function orderAsTree(rows: TaskBoardRow[]): TaskBoardRow[] {
 export function renderBoardText(view: TaskBoardView): string {
   const counts = new Map<string, number>();
   for (const row of view.rows) counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
-  const summary = [...counts].map(([status, count]) => `${count} ${status.replace('_', ' ')}`).join(' · ');
+  const summary = [...counts].map(([status, count]) => `${count} ${statusWord(status)}`).join(' · ');
   const lines = [`**Tasks** · ${summary}${view.settled ? ' · all done' : ''}`];
   for (const row of orderAsTree(view.rows)) {
     const indent = '  '.repeat(Math.max(0, row.depth - 1));
     const active = row.status === 'queued' || row.status === 'running';
     lines.push(
       `${indent}• \`${row.taskId}\` ${statusLabel(row.status)} · ${formatDuration(row.elapsedSeconds)} · ` +
-        `${row.steps} step${row.steps === 1 ? '' : 's'} — ${row.goal}`,
+        `${stepCount(row.steps)} — ${row.goal}`,
     );
     if (active && row.lastActivity) lines.push(`${indent}  ↳ ${row.lastActivity}`);
   }

@@ -2,6 +2,7 @@ import { countTokens } from 'gpt-tokenizer';
 import type { Redis } from 'ioredis';
 import type { ChatMessage } from '../llm/model-client.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 
 interface StoredMessage {
   message: ChatMessage;
@@ -15,6 +16,12 @@ function tokensOf(message: ChatMessage): number {
     (message.role === 'assistant' && message.tool_calls ? JSON.stringify(message.tool_calls) : '');
   // A few tokens of per-message framing, as chat formats add.
   return countTokens(text) + 4;
+}
+
+function storedEntries(messages: ChatMessage[]): string[] {
+  return messages.map((message) =>
+    JSON.stringify({ message, tokens: tokensOf(message) } satisfies StoredMessage),
+  );
 }
 
 const appendOnceScript = `
@@ -31,11 +38,15 @@ return 1
  * the token budget, starting at a user message so no tool result is ever separated from its call.
  */
 export class SessionHistory {
+  private readonly scripts: RedisScriptRunner;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly options: { tokenBudget: number; maxMessages: number; retentionSeconds?: number },
-  ) {}
+  ) {
+    this.scripts = new RedisScriptRunner(redis);
+  }
 
   /** An idle thread's history expires after this long (default 30 days). */
   private get retentionSeconds(): number {
@@ -45,7 +56,7 @@ export class SessionHistory {
   async append(sessionKey: string, messages: ChatMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const key = this.keys.sessionHistory(sessionKey);
-    const entries = messages.map((message) => JSON.stringify({ message, tokens: tokensOf(message) }));
+    const entries = storedEntries(messages);
     await this.redis
       .multi()
       .rpush(key, ...entries)
@@ -64,16 +75,11 @@ export class SessionHistory {
     onceKey: string,
     onceField: string,
   ): Promise<boolean> {
-    const entries = messages.map((message) => JSON.stringify({ message, tokens: tokensOf(message) }));
-    const appended = await this.redis.eval(
+    const entries = storedEntries(messages);
+    const appended = await this.scripts.run<number>(
       appendOnceScript,
-      2,
-      this.keys.sessionHistory(sessionKey),
-      onceKey,
-      onceField,
-      this.options.maxMessages,
-      this.retentionSeconds,
-      ...entries,
+      [this.keys.sessionHistory(sessionKey), onceKey],
+      [onceField, this.options.maxMessages, this.retentionSeconds, ...entries],
     );
     return appended === 1;
   }

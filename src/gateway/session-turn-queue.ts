@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 
 /** Appends a turn to a session's inbox and marks the session pending. KEYS: inbox, pending set. ARGV: item, session. */
 const enqueueScript = `
@@ -10,23 +11,21 @@ redis.call('SADD', KEYS[2], ARGV[2])
 return length
 `;
 
-/** Drops the finished head turn, only while this process still holds the session. KEYS: lock, inbox. ARGV: token. */
-const popScript = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('LPOP', KEYS[2])
-return 1
-`;
-
 /**
- * Releases the session only when its inbox is empty; otherwise the holder keeps it and goes on, so a
- * turn pushed while the holder was finishing is never stranded. KEYS: lock, inbox, pending. ARGV: token, session.
+ * Moves a session on: drops the finished head turn (when ARGV[3] is '1'), then returns the next turn,
+ * or releases the session when its inbox is empty, all only while this process still holds the session.
+ * One script for both, so a turn pushed while the holder was finishing is never stranded, and each turn
+ * costs one round trip. KEYS: lock, inbox, pending. ARGV: token, session, drop head ('1' or '0').
+ * Returns {'lost'}, {'released'} or {'next', turn}.
  */
-const releaseScript = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
-if redis.call('LLEN', KEYS[2]) > 0 then return 'more' end
+const advanceScript = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost'} end
+if ARGV[3] == '1' then redis.call('LPOP', KEYS[2]) end
+local head = redis.call('LINDEX', KEYS[2], 0)
+if head then return {'next', head} end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[3], ARGV[2])
-return 'released'
+return {'released'}
 `;
 
 const renewScript = `
@@ -35,11 +34,19 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
 
+/** On shutdown with turns still waiting: let another process take the session at once. */
+const releaseLockOnlyScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`;
+
 const lockMs = 10_000;
 const renewEveryMs = 3_000;
 const sweepEveryMs = 2_000;
 
 export type TurnHandler<Item> = (sessionKey: string, item: Item) => Promise<void>;
+
+type AdvanceReply = ['lost'] | ['released'] | ['next', string];
 
 /**
  * Runs each session's turns one at a time in arrival order, across every gateway process on one Redis,
@@ -54,13 +61,16 @@ export class SessionTurnQueue<Item> {
   private running = 0;
   private readonly waiters: Array<() => void> = [];
   private stopped = false;
+  private readonly scripts: RedisScriptRunner;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly handler: TurnHandler<Item>,
     private readonly options: { maxConcurrentSessions: number; logger: Logger },
-  ) {}
+  ) {
+    this.scripts = new RedisScriptRunner(redis);
+  }
 
   start(): void {
     this.sweeper = setInterval(() => void this.sweep(), sweepEveryMs);
@@ -76,14 +86,11 @@ export class SessionTurnQueue<Item> {
 
   /** Queues a turn; returns how many turns of the session are ahead of it (including a running one). */
   async enqueue(sessionKey: string, item: Item): Promise<number> {
-    const length = (await this.redis.eval(
+    const length = await this.scripts.run<number>(
       enqueueScript,
-      2,
-      this.keys.sessionInbox(sessionKey),
-      this.keys.pendingSessions(),
-      JSON.stringify(item),
-      sessionKey,
-    )) as number;
+      [this.keys.sessionInbox(sessionKey), this.keys.pendingSessions()],
+      [JSON.stringify(item), sessionKey],
+    );
     void this.drain(sessionKey);
     return length - 1;
   }
@@ -116,45 +123,28 @@ export class SessionTurnQueue<Item> {
     if (this.stopped || this.draining.has(sessionKey)) return;
     this.draining.add(sessionKey);
     const lockKey = this.keys.sessionTurnLock(sessionKey);
-    const inboxKey = this.keys.sessionInbox(sessionKey);
+    const advanceKeys = [lockKey, this.keys.sessionInbox(sessionKey), this.keys.pendingSessions()];
+    const advance = (dropHead: boolean) =>
+      this.scripts.run<AdvanceReply>(advanceScript, advanceKeys, [
+        this.token,
+        sessionKey,
+        dropHead ? '1' : '0',
+      ]);
     try {
       const acquired = await this.redis.set(lockKey, this.token, 'PX', lockMs, 'NX');
       if (acquired !== 'OK') return;
       // Renew from the start: waiting for a free slot must not let the session's lock lapse.
       const renew = setInterval(
-        () => void this.redis.eval(renewScript, 1, lockKey, this.token, lockMs).catch(() => undefined),
+        () => void this.scripts.run(renewScript, [lockKey], [this.token, lockMs]).catch(() => undefined),
         renewEveryMs,
       );
       await this.acquireSlot();
       try {
-        while (true) {
-          const head = await this.redis.lindex(inboxKey, 0);
-          if (head !== null) {
-            try {
-              await this.handler(sessionKey, JSON.parse(head) as Item);
-            } catch (error) {
-              // A turn that throws is dropped after logging: replaying it forever would wedge the thread.
-              if (!this.stopped) this.options.logger.error({ err: error, sessionKey }, 'turn failed');
-            }
-            if (this.stopped) {
-              // Interrupted by shutdown: leave the turn at the head for the next process to run.
-              await this.redis.eval(releaseLockOnlyScript, 1, lockKey, this.token);
-              return;
-            }
-            if ((await this.redis.eval(popScript, 2, lockKey, inboxKey, this.token)) !== 1) return;
-            if (!this.stopped) continue;
-          }
-          const outcome = await this.redis.eval(
-            releaseScript,
-            3,
-            lockKey,
-            inboxKey,
-            this.keys.pendingSessions(),
-            this.token,
-            sessionKey,
-          );
-          if (outcome !== 'more' || this.stopped) {
-            if (outcome === 'more') await this.redis.eval(releaseLockOnlyScript, 1, lockKey, this.token);
+        for (let step = await advance(false); step[0] === 'next'; step = await advance(true)) {
+          if (!this.stopped) await this.runTurn(sessionKey, step[1]);
+          if (this.stopped) {
+            // Interrupted by shutdown: leave the turn at the head for the next process to run.
+            await this.scripts.run(releaseLockOnlyScript, [lockKey], [this.token]);
             return;
           }
         }
@@ -168,10 +158,13 @@ export class SessionTurnQueue<Item> {
       this.draining.delete(sessionKey);
     }
   }
-}
 
-/** On shutdown with turns still waiting: let another process take the session at once. */
-const releaseLockOnlyScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
-`;
+  private async runTurn(sessionKey: string, turn: string): Promise<void> {
+    try {
+      await this.handler(sessionKey, JSON.parse(turn) as Item);
+    } catch (error) {
+      // A turn that throws is dropped after logging: replaying it forever would wedge the thread.
+      if (!this.stopped) this.options.logger.error({ err: error, sessionKey }, 'turn failed');
+    }
+  }
+}

@@ -73,11 +73,21 @@ export class TaskBoards {
       });
       await Promise.all(
         sessions.map(async (sessionKey) => {
-          const lock = await redis.set(keys.sessionBoardLock(sessionKey), '1', 'PX', this.tickMs, 'NX');
-          if (lock !== 'OK') return;
-          await this.refresh(sessionKey).catch((error: unknown) =>
-            logger.warn({ err: error, sessionKey }, 'task board refresh failed'),
-          );
+          try {
+            // The lock and the board state in one round trip: most ticks end right after it.
+            const replies =
+              (await redis
+                .pipeline()
+                .set(keys.sessionBoardLock(sessionKey), '1', 'PX', this.tickMs, 'NX')
+                .hgetall(keys.sessionBoard(sessionKey))
+                .exec()) ?? [];
+            const failure = replies.find(([error]) => error !== null)?.[0];
+            if (failure) throw failure;
+            if (replies[0]?.[1] !== 'OK') return;
+            await this.refresh(sessionKey, replies[1]![1] as Record<string, string>);
+          } catch (error) {
+            logger.warn({ err: error, sessionKey }, 'task board refresh failed');
+          }
         }),
       );
     } finally {
@@ -95,11 +105,10 @@ export class TaskBoards {
     await redis.hdel(keys.sessionBoard(sessionKey), 'signature');
   }
 
-  /** Renders the board of one thread and posts or edits it when it changed. */
-  async refresh(sessionKey: string): Promise<void> {
+  /** Renders the board of one thread from its stored state, and posts or edits it when it changed. */
+  private async refresh(sessionKey: string, board: Record<string, string>): Promise<void> {
     const { redis, keys, store } = this.options;
     const boardKey = keys.sessionBoard(sessionKey);
-    const board = await redis.hgetall(boardKey);
     const now = Date.now();
     const sinceLastEdit = now - Number(board.editedAt ?? 0);
     // Checked first, before reading any task: most ticks end here.

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import { withTimeout } from './with-timeout.ts';
 
 export interface HealthCheckOptions {
   redis: Redis;
@@ -60,12 +61,4 @@ async function countKeys(redis: Redis, pattern: string): Promise<number> {
     cursor = next;
   } while (cursor !== '0');
   return seen.size;
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

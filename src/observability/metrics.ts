@@ -1,12 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { DeliveryOutcome } from '../gateway/delivery/delivery-worker.ts';
 import type { ModelCallRecord } from '../llm/openai-model-client.ts';
 import { type TaskStatus, taskStatuses } from '../tasks/task-record.ts';
-
-export type DeliveryOutcome = 'posted' | 'failed' | 'retried';
+import { withTimeout } from './with-timeout.ts';
 
 export interface MetricsOptions {
-  /** Read on every scrape for the `baton_tasks` gauge (all tasks Redis holds, by status). */
-  countTasksByStatus?: () => Promise<Record<TaskStatus, number>>;
+  /** Read on every scrape for the `baton_tasks` gauge (tasks by status; a status left out counts 0). */
+  countTasksByStatus?: () => Promise<Partial<Record<TaskStatus, number>>>;
   /** Read on every scrape for `baton_queue_jobs`, e.g. BullMQ `queue.getJobCounts('waiting', 'active', 'delayed', 'failed')`. */
   queueCounts?: () => Promise<Record<string, number>>;
   /** Longest a scrape-time read may take before its gauge is left empty for that scrape; default 2000 ms. */
@@ -161,12 +161,4 @@ export function createMetrics(options: MetricsOptions = {}): BatonMetrics {
     },
     render: () => registry.metrics(),
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

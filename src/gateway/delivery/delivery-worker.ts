@@ -82,7 +82,7 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
 
 /** Delay before the next attempt: the platform's retry-after when it gave one, else exponential backoff. */
 export function deliveryBackoffMs(attemptsMade: number, error: Error | undefined): number {
-  if (error instanceof PlatformSendError && error.retryAfterMs !== undefined) return error.retryAfterMs;
+  // Duck-typed: a PlatformSendError carries it, and so may any error an adapter throws.
   const retryAfterMs = (error as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
   if (typeof retryAfterMs === 'number') return retryAfterMs;
   return Math.min(60_000, 500 * 2 ** Math.max(0, attemptsMade - 1));

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../logging/logger.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { TaskStatus } from '../../tasks/task-record.ts';
+import type { DeliveryJobData } from './delivery-worker.ts';
 
 const groupName = 'gateways';
 const blockMs = 2000;
@@ -23,7 +24,7 @@ export class EndingsPump {
   constructor(
     private readonly reader: Redis,
     private readonly keys: RedisKeys,
-    private readonly deliveries: Queue<{ taskId: string }>,
+    private readonly deliveries: Queue<DeliveryJobData>,
     private readonly consumerName: string,
     private readonly logger: Logger,
     private readonly onEnding: (status: TaskStatus) => void = () => undefined,

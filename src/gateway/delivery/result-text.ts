@@ -1,17 +1,23 @@
 import type { TaskRecord } from '../../tasks/task-record.ts';
 import { durationSeconds, shortGoal } from '../../tools/delegation/task-views.ts';
 
+/** `42s`, `2m 03s`, `1h 05m`: whole seconds, rounded down. */
 export function formatDuration(seconds: number): string {
-  const whole = Math.round(seconds);
+  const whole = Math.max(0, Math.floor(seconds));
   if (whole < 60) return `${whole}s`;
   const minutes = Math.floor(whole / 60);
   if (minutes < 60) return `${minutes}m ${String(whole % 60).padStart(2, '0')}s`;
   return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, '0')}m`;
 }
 
+/** `1 step`, `4 steps`. */
+export function stepCount(steps: number): string {
+  return `${steps} step${steps === 1 ? '' : 's'}`;
+}
+
 /** The message posted in the thread when a task ends (delegation.announce: result). */
 export function resultMessageText(record: TaskRecord, fullSummary: string | null): string {
-  const facts = `${record.steps} step${record.steps === 1 ? '' : 's'} · ${formatDuration(durationSeconds(record))}`;
+  const facts = `${stepCount(record.steps)} · ${formatDuration(durationSeconds(record))}`;
   const goal = `> ${shortGoal(record.goal, 200)}`;
   switch (record.status) {
     case 'completed':
