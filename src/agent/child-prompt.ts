@@ -30,5 +30,8 @@ export function steeringMessage(steer: SteeringMessage): ChatMessage {
 export function capSummary(text: string, maxChars: number): string {
   const trimmed = text.trim() || '(the task ended without a summary)';
   if (trimmed.length <= maxChars) return trimmed;
-  return `${trimmed.slice(0, Math.max(0, maxChars - 40))}… [summary cut; full text kept on the task]`;
+  // The marker counts toward the cap; a cap too small for it gets a plain cut.
+  const marker = '… [summary cut; full text kept on the task]';
+  if (maxChars <= marker.length) return trimmed.slice(0, maxChars);
+  return `${trimmed.slice(0, maxChars - marker.length)}${marker}`;
 }
