@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { BatonError } from '../errors.ts';
 import { findFreePort } from '../net/free-port.ts';
+import { forgetRedisServer, recordRedisServer, stopLeftoverRedisServer } from './leftover-redis-server.ts';
 
 export interface LocalRedisServer {
   url: string;
@@ -39,12 +40,22 @@ export async function startLocalRedisServer(options: LocalRedisOptions): Promise
     throw new BatonError('redis_unavailable', installHint, { fault: 'user' });
   const dataDirectory = path.resolve(options.dataDirectory);
   mkdirSync(dataDirectory, { recursive: true });
+  if (options.persistent) await stopLeftoverRedisServer(dataDirectory);
   let lastError: unknown;
   // A port found free can be taken before redis binds it; try a few.
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const port = await findFreePort();
     try {
-      return await spawnOnPort(binary, port, dataDirectory, options.persistent);
+      const server = await spawnOnPort(binary, port, dataDirectory, options.persistent);
+      if (!options.persistent) return server;
+      recordRedisServer(dataDirectory, server.pid);
+      return {
+        ...server,
+        stop: async () => {
+          await server.stop();
+          forgetRedisServer(dataDirectory);
+        },
+      };
     } catch (error) {
       lastError = error;
     }
