@@ -7,7 +7,6 @@ import { createLogger, type Logger } from '../logging/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { type LocalRedisServer, startLocalRedisServer } from '../redis/local-redis-server.ts';
 import { BatonRuntime } from '../runtime/baton-runtime.ts';
-import type { TaskStatus } from '../tasks/task-record.ts';
 import { composeGateway } from './compose-gateway.ts';
 import { onShutdownSignal } from './shutdown.ts';
 
@@ -41,14 +40,8 @@ function describeModel(config: BatonConfig, env: NodeJS.ProcessEnv): { label: st
 function createRuntimeWithMetrics(config: BatonConfig, redisUrl: string, logger: Logger) {
   let runtime: BatonRuntime | null = null;
   const metrics = createMetrics({
-    countTasksByStatus: async () => {
-      // The most recent tasks stand for the current picture; counting every task ever made would not scale.
-      const counts: Partial<Record<TaskStatus, number>> = {};
-      for (const { status } of (await runtime?.store.listRecent(1000)) ?? []) {
-        counts[status] = (counts[status] ?? 0) + 1;
-      }
-      return counts;
-    },
+    // The most recent tasks stand for the current picture; counting every task ever made would not scale.
+    countTasksByStatus: async () => (await runtime?.store.countRecentByStatus(1000)) ?? {},
     queueCounts: async () =>
       (await runtime?.queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed')) ?? {},
   });

@@ -227,6 +227,23 @@ export class TaskStore {
    * The newest tasks of an index. Ids whose records have expired (past the retention period) are
    * dropped from the index as they are met, so indexes shrink as the tasks they list expire.
    */
+  /**
+   * How many of the newest `limit` tasks are in each status, reading only their status field (for
+   * /metrics: a scrape must stay cheap however large the task records are).
+   */
+  async countRecentByStatus(limit: number): Promise<Partial<Record<TaskStatus, number>>> {
+    const ids = await this.redis.zrevrange(this.keys.allTasks(), 0, limit - 1);
+    if (ids.length === 0) return {};
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(this.keys.task(id), 'status');
+    const counts: Partial<Record<TaskStatus, number>> = {};
+    for (const [error, status] of (await pipeline.exec()) ?? []) {
+      if (error || typeof status !== 'string') continue;
+      counts[status as TaskStatus] = (counts[status as TaskStatus] ?? 0) + 1;
+    }
+    return counts;
+  }
+
   private async readIndex(indexKey: string, limit: number): Promise<TaskRecord[]> {
     const ids = await this.redis.zrevrange(indexKey, 0, limit - 1);
     const found = await this.getMany(ids);

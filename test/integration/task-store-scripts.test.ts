@@ -244,3 +244,17 @@ describe('terminal writes of the runner', () => {
     expect(await store.activeCount(sessionKey)).toBe(0);
   });
 });
+
+describe('countRecentByStatus', () => {
+  it('counts the newest tasks by status from their status field alone, skipping expired ones', async () => {
+    const [first, second, third] = [await admitOne(), await admitOne(), await admitOne()];
+    await store.transition(first!.id, 'cancelled');
+    await store.transition(second!.id, 'failed', { error: 'boom' });
+    expect(await store.countRecentByStatus(10)).toEqual({ cancelled: 1, failed: 1, queued: 1 });
+    // Only the newest `limit` tasks are read.
+    const two = await store.countRecentByStatus(2);
+    expect(Object.values(two).reduce((sum, count) => sum + (count ?? 0), 0)).toBe(2);
+    await redis.client.del(keys.task(third!.id));
+    expect(await store.countRecentByStatus(10)).toEqual({ cancelled: 1, failed: 1 });
+  });
+});
