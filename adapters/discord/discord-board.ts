@@ -7,7 +7,7 @@ import {
   ComponentType,
 } from 'discord.js';
 import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
-import { formatDuration } from '../../src/gateway/delivery/result-text.ts';
+import { formatDuration, stepCount } from '../../src/gateway/delivery/result-text.ts';
 import { orderAsTree, statusLabel } from '../../src/gateway/render-board.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
@@ -103,8 +103,10 @@ function isActive(row: TaskBoardRow): boolean {
 
 function fieldOf(row: TaskBoardRow): APIEmbedField {
   const indent = '↳ '.repeat(Math.max(0, row.depth - 1));
-  const steps = `${row.steps} step${row.steps === 1 ? '' : 's'}`;
-  const lines = [truncateText(row.goal, fieldGoalChars), `${formatDuration(row.elapsedSeconds)} · ${steps}`];
+  const lines = [
+    truncateText(row.goal, fieldGoalChars),
+    `${formatDuration(row.elapsedSeconds)} · ${stepCount(row.steps)}`,
+  ];
   if (isActive(row) && row.lastActivity)
     lines.push(`↳ ${truncateText(row.lastActivity, fieldActivityChars)}`);
   return {

@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
-import { formatDuration } from '../../src/gateway/delivery/result-text.ts';
+import { formatDuration, stepCount } from '../../src/gateway/delivery/result-text.ts';
 import { orderAsTree, statusLabel } from '../../src/gateway/render-board.ts';
 import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
 import { escapeMrkdwn } from './slack-mrkdwn.ts';
@@ -57,7 +57,7 @@ function isActive(row: TaskBoardRow): boolean {
 
 function rowBlocksOf(row: TaskBoardRow): types.KnownBlock[] {
   const indent = row.depth > 1 ? `${'\u2003'.repeat(row.depth - 2)}↳ ` : '';
-  const facts = `${formatDuration(row.elapsedSeconds)} · ${row.steps} step${row.steps === 1 ? '' : 's'}`;
+  const facts = `${formatDuration(row.elapsedSeconds)} · ${stepCount(row.steps)}`;
   const lines = [
     `${indent}${statusLabel(row.status)}  \`${row.taskId}\` · ${facts}`,
     `${indent}${escapeMrkdwn(row.goal)}`,
