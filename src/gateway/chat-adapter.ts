@@ -10,6 +10,8 @@ export interface ConversationRef {
   channel: string;
   /** Thread id; for platforms without threads, the channel again. */
   thread: string;
+  /** Set by adapters when only the thread's members see it (a Discord private thread). */
+  privateThread?: boolean;
 }
 
 export function sessionKeyOf(ref: ConversationRef): string {

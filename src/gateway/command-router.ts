@@ -132,14 +132,14 @@ export class CommandRouter {
         if (isTerminal(task.status)) {
           return privately(`${task.id} already ${statusWord(task.status)}; it can't be steered.`);
         }
-        await this.service.steer(callerFor(task, user), task.id, command.message);
+        await this.service.steer(callerFor(task, user, ref), task.id, command.message);
         return privately(`Steering message queued for ${task.id}.`);
       }
       case 'cancel': {
         const task = await this.controlledTask(user, ref, command.taskId, 'cancel');
         if (isTerminal(task.status)) return privately(`${task.id} already ${statusWord(task.status)}.`);
         const started = await this.activeDescendants(task.id);
-        const { stopped } = await this.service.cancel(callerFor(task, user), task.id);
+        const { stopped } = await this.service.cancel(callerFor(task, user, ref), task.id);
         const descendants = started > 0 ? ` (and ${started} task${started === 1 ? '' : 's'} it started)` : '';
         const lagging = stopped ? '' : ' It may take a few more seconds to stop.';
         return publicly(`Cancelled ${task.id}${descendants}.${lagging}`);
@@ -200,10 +200,8 @@ export class CommandRouter {
     verb: 'steer' | 'cancel' | 'collect',
   ): Promise<TaskRecord> {
     const task = await this.channelTask(ref, taskId);
-    if (!this.access.canControlTask(user, ref, task)) {
-      const who = this.access.taskControl === 'admins' ? 'an admin' : "the task's owner or an admin";
-      throw new BatonError('access_denied', `Only ${who} can ${verb} it.`, { fault: 'user' });
-    }
+    const refusal = this.access.refusal(user, ref, task, verb);
+    if (refusal) throw new BatonError('access_denied', `${capitalized(refusal)}.`, { fault: 'user' });
     return task;
   }
 
@@ -225,15 +223,23 @@ export class CommandRouter {
   }
 }
 
-/** Steering and cancelling act for the task's own session (the parent's side), named after the person. */
-function callerFor(task: TaskRecord, user: ChatUser): TaskCaller {
+/**
+ * Steering and cancelling act for the task's own session (the parent's side), for the person writing in
+ * `ref`: the task service asks the same access decision again.
+ */
+function callerFor(task: TaskRecord, user: ChatUser, ref: ConversationRef): TaskCaller {
   return {
     sessionKey: task.sessionKey,
-    origin: task.origin,
+    origin: { platform: ref.platform, channel: ref.channel, thread: ref.thread, user: user.id },
     callerTaskId: null,
     depth: 0,
     displayName: user.name,
+    actor: user,
   };
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** `t_7k2m9q · running · 2m 03s · 4 steps · check the deploy logs` */

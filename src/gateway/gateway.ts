@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+import { originFor, ownerOf, type TaskActor } from '../tasks/task-access.ts';
 import type { TaskOrigin, TaskStatus } from '../tasks/task-record.ts';
 import type {
   ChatAdapter,
@@ -196,17 +197,21 @@ export class Gateway implements GatewaySink {
       return;
     }
     let origin: TaskOrigin;
+    let actor: TaskActor;
     let input: string;
     let turnId: string;
     if (item.kind === 'message') {
       const { user, text } = item.message;
-      origin = { ...ref, user: user.id, userName: user.name };
+      actor = user;
+      origin = originFor(ref, user);
       input = `${user.name}: ${text}`;
       turnId = `message-${item.message.eventId}`;
     } else {
       const record = await runtime.store.get(item.taskId);
       if (!record) return;
       origin = record.origin;
+      // The task's ending acts for the person who started it, never for whoever writes in the thread.
+      actor = ownerOf(record.origin);
       input = historyNoteText(record);
       turnId = `task-ended-${item.taskId}`;
     }
@@ -221,6 +226,7 @@ export class Gateway implements GatewaySink {
         origin,
         { role: 'user', content: input },
         this.stopController.signal,
+        actor,
       );
       const firstRecord = await this.history.appendOnce(
         sessionKey,

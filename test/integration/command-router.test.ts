@@ -133,7 +133,7 @@ describe('CommandRouter', () => {
     const task = await dispatchOne('survey the logs');
     expect(await say(bob, `steer ${task.id} look at warnings instead`)).toEqual({
       ephemeral: true,
-      text: "Only the task's owner or an admin can steer it.",
+      text: `Only the task's owner or an admin can steer ${task.id}.`,
     });
     expect(await runtime.store.readInbox(task.id, '0-0')).toEqual([]);
 
@@ -152,7 +152,7 @@ describe('CommandRouter', () => {
     const mine = await dispatchOne('long survey');
     expect(await say(bob, `cancel ${mine.id}`)).toEqual({
       ephemeral: true,
-      text: "Only the task's owner or an admin can cancel it.",
+      text: `Only the task's owner or an admin can cancel ${mine.id}.`,
     });
     expect(await statusOf(mine.id)).toBe('queued');
 
@@ -188,7 +188,7 @@ describe('CommandRouter', () => {
     const task = await dispatchOne('audit');
     expect(await say(ada, `steer ${task.id} hurry`)).toEqual({
       ephemeral: true,
-      text: 'Only an admin can steer it.',
+      text: `Only an admin can steer ${task.id}.`,
     });
     const lead: ChatUser = { id: 'carol', name: 'Carol', roleIds: ['ops-lead'] };
     expect((await say(lead, `steer ${task.id} hurry`)).text).toBe(`Steering message queued for ${task.id}.`);
@@ -304,7 +304,7 @@ describe('CommandRouter', () => {
 
     expect(await say(bob, `collect ${task.id}`)).toEqual({
       ephemeral: true,
-      text: "Only the task's owner or an admin can collect it.",
+      text: `Only the task's owner or an admin can collect ${task.id}.`,
     });
     expect(await say(ada, `steer ${task.id} more`)).toEqual({
       ephemeral: true,
