@@ -250,3 +250,67 @@ describe('children control only their own descendants (issue 8 §1)', () => {
     release.resolve();
   });
 });
+
+describe('a turn started by a task ending acts as that task’s owner (issue 8 §1)', () => {
+  it('with announce parent, the turn may look at the owner’s tasks but not another member’s', async () => {
+    const runtime = await startRuntime(
+      buildTestConfig(
+        testConfigLayer(fake, {
+          delegation: { announce: 'parent' },
+          access: { allowed_users: ['ada', 'bob'], task_control: 'owner' },
+        }),
+      ),
+    );
+    const adapter = new RecordingAdapter();
+    const access = new AccessPolicy(runtime.config.access);
+    const gateway = new Gateway({
+      runtime,
+      access,
+      commands: new CommandRouter({ service: runtime.service, store: runtime.store, access }),
+      logger: createSilentLogger(),
+    });
+    gateway.addAdapter(adapter);
+    await gateway.start();
+    gateways.push(gateway);
+    const release = deferred();
+    const hold = async () => {
+      await release.promise;
+      return textReply('done');
+    };
+    const callerOf = (user: ChatUser) => ({
+      sessionKey: `test:${here.channel}:${here.thread}`,
+      origin: { ...here, user: user.id, userName: user.name },
+      callerTaskId: null,
+      depth: 0,
+      displayName: user.name,
+      actor: user,
+    });
+    const [bobs] = await runtime.service.dispatch(callerOf(bob), [{ goal: 'bob work' }]);
+    const [adaOther] = await runtime.service.dispatch(callerOf(ada), [{ goal: 'ada other' }]);
+    fake.setHandler(
+      scriptByGoal(
+        { 'bob work': hold, 'ada other': hold, 'ada quick': () => textReply('quick result') },
+        (request) => {
+          const last = messagesOf(request).at(-1)!;
+          if (last.role === 'tool') return textReply(`tool said: ${JSON.stringify(toolResultsOf(request))}`);
+          if (!turnInputOf(request).startsWith('[Background task')) return textReply('?');
+          return toolCallReply([
+            { name: 'check_task', arguments: { task_id: bobs!.id } },
+            { name: 'check_task', arguments: { task_id: adaOther!.id } },
+          ]);
+        },
+      ),
+    );
+    await runtime.startWorker();
+    await runtime.service.dispatch(callerOf(ada), [{ goal: 'ada quick' }]);
+    const reply = await eventually(
+      async () => adapter.textsIn(here.thread).find((text) => text.startsWith('tool said: ')),
+      30_000,
+      'the task-ended turn’s reply',
+    );
+    const [onBobs, onAdas] = JSON.parse(reply.replace('tool said: ', '')) as Array<Record<string, unknown>>;
+    expect(onBobs).toEqual({ error: `only the task's owner or an admin can see the details of ${bobs!.id}` });
+    expect(onAdas).toMatchObject({ task_id: adaOther!.id, goal: 'ada other' });
+    release.resolve();
+  });
+});
