@@ -23,6 +23,7 @@ import { sendWithRetry } from './send-with-retry.ts';
 import { SessionHistory } from './session-history.ts';
 import { SessionTurnQueue } from './session-turn-queue.ts';
 import { TaskBoards } from './task-boards.ts';
+import type { PrivateThreadMembership } from './task-visibility.ts';
 
 /** A queued unit of parent work for one thread. */
 export type TurnItem =
@@ -30,7 +31,8 @@ export type TurnItem =
   | { kind: 'task-ended'; taskId: string; ref: ConversationRef };
 
 export interface CommandHandler {
-  handle(command: ChatCommand): Promise<CommandReply>;
+  /** `isMember`: whether the asker is a member of a private thread of the channel (see CommandRouter). */
+  handle(command: ChatCommand, isMember?: PrivateThreadMembership): Promise<CommandReply>;
 }
 
 export interface AccessCheck {
@@ -185,7 +187,12 @@ export class Gateway implements GatewaySink {
         return { text: '', ephemeral: true, duplicate: true };
       }
     }
-    return this.options.commands.handle(command);
+    // Only the platform knows who is in a private thread: the command's adapter answers for the asker.
+    const adapter = this.adapters.get(command.ref.platform);
+    const isMember: PrivateThreadMembership | undefined = adapter?.isThreadMember
+      ? (thread) => adapter.isThreadMember!({ ...command.ref, thread }, command.user.id)
+      : undefined;
+    return this.options.commands.handle(command, isMember);
   }
 
   private async runTurn(sessionKey: string, item: TurnItem): Promise<void> {
