@@ -164,7 +164,9 @@ describe('background tasks in a Slack thread', () => {
       since: bobSince,
     });
     expect(refusal.params.user).toBe(slackPeople.bob.id);
-    expect(String(refusal.params.text)).toContain("Only the task's owner or an admin can cancel it.");
+    expect(String(refusal.params.text)).toContain(
+      `Only the task's owner or an admin can cancel ${cancelId}.`,
+    );
     expect((await baton.runtime.store.get(cancelId!))?.status).toBe('running');
 
     // Cancel by Ada, the owner: the task stops, the thread is told, the board settles without buttons.
