@@ -157,6 +157,18 @@ describe('background tasks in a Slack thread', () => {
     expect(status.params.user).toBe(slackPeople.ada.id);
     expect(String(status.params.text)).toContain(`${cancelId} · running`);
 
+    // status by Bob (not the owner) after a mention in the thread: privately, status and timing only.
+    const bobStatusSince = slack.calls.length;
+    await slack.sendEnvelope(
+      'events_api',
+      eventCallback(mentionEvent({ user: slackPeople.bob.id, threadTs: thread, text: `status ${quickId}` })),
+    );
+    const bobStatus = await slack.waitForCall('chat.postEphemeral', (call) => inThread(call), {
+      since: bobStatusSince,
+    });
+    expect(bobStatus.params.user).toBe(slackPeople.bob.id);
+    expect(String(bobStatus.params.text)).toMatch(new RegExp(`^${quickId} · completed · \\d+s$`));
+
     // Cancel by Bob (allowed in Baton, but not the task's owner): refused ephemerally, task runs on.
     const bobSince = slack.calls.length;
     await press(slackPeople.bob.id, cancelActionId);
