@@ -190,9 +190,14 @@ export class TaskService {
   }
 
   /** Why the caller may not do `action` to a task of its session; null when it may. */
-  private async refusal(caller: TaskCaller, record: TaskRecord, action: TaskAction): Promise<string | null> {
+  private async refusal(
+    caller: TaskCaller,
+    record: TaskRecord,
+    action: TaskAction,
+    known?: ReadonlyMap<string, TaskRecord>,
+  ): Promise<string | null> {
     if (caller.callerTaskId !== null) {
-      return (await this.isDescendant(record, caller.callerTaskId))
+      return (await this.isDescendant(record, caller.callerTaskId, known))
         ? null
         : `task ${record.id} was not started by this task (${caller.callerTaskId}); a task may only ` +
             'look at or control the tasks it started';
@@ -202,12 +207,17 @@ export class TaskService {
   }
 
   /** Whether `record` was started by `ancestorId`, directly or through tasks it started. */
-  private async isDescendant(record: TaskRecord, ancestorId: string): Promise<boolean> {
+  private async isDescendant(
+    record: TaskRecord,
+    ancestorId: string,
+    known?: ReadonlyMap<string, TaskRecord>,
+  ): Promise<boolean> {
     let current: TaskRecord | null = record;
-    // Depth only grows downwards, so the walk ends within max_spawn_depth reads.
+    // Depth only grows downwards, so the walk ends within max_spawn_depth steps; a listing passes the
+    // session's records it read, so most steps need no read.
     while (current?.parentTaskId) {
       if (current.parentTaskId === ancestorId) return true;
-      current = await this.store.get(current.parentTaskId);
+      current = known?.get(current.parentTaskId) ?? (await this.store.get(current.parentTaskId));
     }
     return false;
   }
@@ -224,8 +234,12 @@ export class TaskService {
    */
   async list(caller: TaskCaller, status?: TaskStatus): Promise<ListedTask[]> {
     const records = await this.store.listSession(caller.sessionKey, status === undefined ? {} : { status });
+    const known = new Map(records.map((record) => [record.id, record]));
     const listed = await Promise.all(
-      records.map(async (record) => ({ record, refusal: await this.refusal(caller, record, 'check') })),
+      records.map(async (record) => ({
+        record,
+        refusal: await this.refusal(caller, record, 'check', known),
+      })),
     );
     return listed
       .filter((entry) => caller.callerTaskId === null || entry.refusal === null)
