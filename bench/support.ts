@@ -10,6 +10,7 @@ import type { BatonConfig } from '../src/config/schema.ts';
 import type { ModelClient } from '../src/llm/model-client.ts';
 import { createSilentLogger } from '../src/logging/logger.ts';
 import { BatonRuntime } from '../src/runtime/baton-runtime.ts';
+import type { TaskActor } from '../src/tasks/task-access.ts';
 import type { TaskOrigin } from '../src/tasks/task-record.ts';
 import type { TaskCaller } from '../src/tasks/task-service.ts';
 import type { ToolContext } from '../src/tools/tool.ts';
@@ -74,6 +75,9 @@ export const benchOrigin: TaskOrigin = {
   userName: 'Bench',
 };
 
+/** The person behind the benchmarks' parent turns: the owner of every task they start. */
+export const benchActor: TaskActor = { id: 'u1', name: 'Bench', roleIds: [] };
+
 /** The tool context of a session's parent agent (depth 0), as the gateway builds it. */
 export function parentContext(sessionKey: string): ToolContext {
   return {
@@ -82,6 +86,7 @@ export function parentContext(sessionKey: string): ToolContext {
     callerTaskId: null,
     depth: 0,
     signal: new AbortController().signal,
+    actor: benchActor,
   };
 }
 
@@ -92,6 +97,7 @@ export function parentCaller(sessionKey: string): TaskCaller {
     callerTaskId: null,
     depth: 0,
     displayName: 'Bench (through the parent agent)',
+    actor: benchActor,
   };
 }
 

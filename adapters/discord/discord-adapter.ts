@@ -29,6 +29,7 @@ import {
   type DiscordAccessCheck,
   type DiscordContext,
   discordPlatform,
+  isThreadMemberOn,
 } from './discord-context.ts';
 import { DiscordInteractionHandler } from './discord-interaction-handler.ts';
 import { DiscordMessageHandler } from './discord-message-handler.ts';
@@ -173,6 +174,12 @@ export class DiscordAdapter implements ChatAdapter {
     } catch (error) {
       throw toPlatformSendError(error, 'editing a message');
     }
+  }
+
+  async isThreadMember(ref: ConversationRef, userId: string): Promise<boolean> {
+    const client = this.client;
+    if (!client?.isReady()) return false;
+    return isThreadMemberOn(client, ref.thread, userId);
   }
 
   async showTyping(ref: ConversationRef): Promise<void> {

@@ -1,4 +1,11 @@
-import type { APIInteractionGuildMember, Client, GuildMember, User } from 'discord.js';
+import {
+  type APIInteractionGuildMember,
+  ChannelType,
+  type Client,
+  type GuildMember,
+  Routes,
+  type User,
+} from 'discord.js';
 import type { BatonConfig } from '../../src/config/schema.ts';
 import type { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
@@ -32,11 +39,36 @@ export interface DiscordPlace {
   guildId: string;
   channelId: string;
   threadId: string | null;
+  /** The thread is private: only its members see it (and the tasks started in it). */
+  privateThread?: boolean;
 }
 
 /** Discord's ConversationRef: the thread's parent channel (or the channel) and the thread (or the channel). */
 export function refOf(place: DiscordPlace): ConversationRef {
-  return { platform: discordPlatform, channel: place.channelId, thread: place.threadId ?? place.channelId };
+  return {
+    platform: discordPlatform,
+    channel: place.channelId,
+    thread: place.threadId ?? place.channelId,
+    ...(place.threadId !== null && place.privateThread ? { privateThread: true } : {}),
+  };
+}
+
+/**
+ * Whether a user is a member of a thread, asked of Discord (GET /channels/{thread}/thread-members/{user}):
+ * membership of private threads changes without events Baton receives. Any failure counts as not a member.
+ */
+export async function isThreadMemberOn(
+  client: Client<true>,
+  threadId: string,
+  userId: string,
+): Promise<boolean> {
+  try {
+    await client.rest.get(Routes.threadMembers(threadId, userId));
+    return true;
+  } catch {
+    // 404 Unknown Member; on any other failure, not a member is the safe answer.
+    return false;
+  }
 }
 
 /** The place of a guild channel or thread, from the cache or, failing that, from Discord. */
@@ -45,7 +77,12 @@ export async function placeOf(client: Client<true>, channelId: string): Promise<
     client.channels.cache.get(channelId) ?? (await client.channels.fetch(channelId).catch(() => null));
   if (!channel || channel.isDMBased()) return null;
   if (channel.isThread()) {
-    return { guildId: channel.guildId, channelId: channel.parentId ?? channel.id, threadId: channel.id };
+    return {
+      guildId: channel.guildId,
+      channelId: channel.parentId ?? channel.id,
+      threadId: channel.id,
+      ...(channel.type === ChannelType.PrivateThread ? { privateThread: true } : {}),
+    };
   }
   return { guildId: channel.guildId, channelId: channel.id, threadId: null };
 }

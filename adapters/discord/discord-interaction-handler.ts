@@ -8,6 +8,7 @@ import {
 } from 'discord.js';
 import type { ChatUser, CommandReply } from '../../src/gateway/chat-adapter.ts';
 import { chunkText } from '../../src/gateway/chunk-text.ts';
+import { tasksListedFrom } from '../../src/gateway/task-visibility.ts';
 import { activeStatuses } from '../../src/tasks/task-record.ts';
 import { parseBoardButtonId } from './discord-board.ts';
 import {
@@ -15,6 +16,7 @@ import {
   type DiscordContext,
   type DiscordPlace,
   discordPlatform,
+  isThreadMemberOn,
   placeOf,
   RecentIds,
   refOf,
@@ -174,7 +176,11 @@ export class DiscordInteractionHandler {
     }
   }
 
-  /** Task ids of this channel for `id:`, newest first; only active ones for steer and cancel. */
+  /**
+   * Task ids for `id:`, newest first, scoped like `/tasks`: inside a thread its tasks, in the channel the
+   * tasks of threads the person may see (a private thread's only for its members); only active ones for
+   * steer and cancel.
+   */
   private async autocomplete(interaction: GuildInteraction<AutocompleteInteraction>): Promise<void> {
     const focused = interaction.options.getFocused(true);
     const place = focused.name === 'id' ? await placeOf(this.context.client, interaction.channelId) : null;
@@ -186,7 +192,11 @@ export class DiscordInteractionHandler {
     const subcommand = interaction.options.getSubcommand(false);
     const activeOnly = subcommand === 'steer' || subcommand === 'cancel';
     const typed = String(focused.value).trim().toLowerCase();
-    const tasks = await this.context.store.listChannel(discordPlatform, place.channelId, 100).catch(() => []);
+    const ref = refOf(place);
+    const all = await this.context.store.listChannel(discordPlatform, place.channelId, 100).catch(() => []);
+    const tasks = await tasksListedFrom(all, ref, (thread) =>
+      isThreadMemberOn(this.context.client, thread, user.id),
+    );
     const choices = tasks
       .filter((task) => !activeOnly || activeStatuses.has(task.status))
       .filter((task) => !typed || task.id.includes(typed) || task.goal.toLowerCase().includes(typed))

@@ -1,4 +1,4 @@
-import { DiscordAPIError, type Message, MessageType } from 'discord.js';
+import { ChannelType, DiscordAPIError, type Message, MessageType } from 'discord.js';
 import type { ChatUser, ConversationRef } from '../../src/gateway/chat-adapter.ts';
 import {
   chatUserOf,
@@ -43,6 +43,7 @@ export class DiscordMessageHandler {
         guildId: message.guildId,
         channelId: channel.parentId ?? channel.id,
         threadId: channel.id,
+        ...(channel.type === ChannelType.PrivateThread ? { privateThread: true } : {}),
       };
       await this.inThread(message, refOf(place), user, text, mentioned);
     } else if (mentioned) {

@@ -82,7 +82,9 @@ export class SlackInbound {
       const user = await this.userOf(author, this.teamOfEvent(mention, body));
       const command = mentionCommandText(text);
       if (command !== null) {
-        this.options.background(() => this.answerInThread(ref, user, command, mention.thread_ts, key));
+        // A command is about where the person is: the thread, or (a mention at the top level) the channel.
+        const asked = mention.thread_ts ? ref : { ...ref, thread: mention.channel };
+        this.options.background(() => this.answerInThread(ref, user, command, mention.thread_ts, key, asked));
         return;
       }
       const outcome = await this.options.sink.onMessage({
@@ -182,10 +184,11 @@ export class SlackInbound {
     text: string,
     threadTs: string | undefined,
     eventId: string,
+    askedIn: ConversationRef = ref,
   ) {
     const { sink, poster } = this.options;
     // The event id makes a redelivered mention-command (even to another gateway process) run once.
-    const reply = await sink.onCommand({ ref, user, text, eventId });
+    const reply = await sink.onCommand({ ref: askedIn, user, text, eventId });
     if (reply.duplicate) return;
     if (reply.ephemeral) await poster.postEphemeral(ref.channel, user.id, threadTs, reply.text);
     else await sendWithRetry(() => poster.send(ref, { kind: 'text', text: reply.text }));

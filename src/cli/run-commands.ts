@@ -3,6 +3,7 @@ import type { BatonConfig } from '../config/schema.ts';
 import { demoConfigLayer } from '../demo/demo-config.ts';
 import { startDemoModelServer } from '../demo/demo-model-server.ts';
 import { BatonError } from '../errors.ts';
+import { AccessPolicy } from '../gateway/access-policy.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { type LocalRedisServer, startLocalRedisServer } from '../redis/local-redis-server.ts';
@@ -50,6 +51,8 @@ function createRuntimeWithMetrics(config: BatonConfig, redisUrl: string, logger:
     redisUrl,
     logger,
     onModelCall: (record) => metrics.recordModelCall(record),
+    // The same decision as the gateway's chat commands (composeGateway builds its own from this config).
+    authorizer: new AccessPolicy(config.access),
   });
   return { runtime, metrics };
 }

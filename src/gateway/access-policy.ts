@@ -1,4 +1,11 @@
 import type { BatonConfig } from '../config/schema.ts';
+import {
+  actionVerb,
+  type TaskAction,
+  type TaskActor,
+  type TaskAuthorizer,
+  type TaskPlace,
+} from '../tasks/task-access.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
 import type { ChatUser, ConversationRef } from './chat-adapter.ts';
 
@@ -8,7 +15,7 @@ export type AccessConfig = BatonConfig['access'];
  * Who may use Baton and who may steer, cancel or collect a task (config group `access`). Default deny:
  * nobody on a chat platform is allowed until the config lists them; the local console is trusted.
  */
-export class AccessPolicy {
+export class AccessPolicy implements TaskAuthorizer {
   /** Who may control a task besides admins: its owner, anyone allowed in its channel, or nobody. */
   readonly taskControl: AccessConfig['task_control'];
   private readonly allowedUsers: ReadonlySet<string>;
@@ -46,7 +53,17 @@ export class AccessPolicy {
     );
   }
 
-  /** Whether the user, writing in `ref`, may steer, cancel or collect `task`. */
+  /**
+   * Null when the person, writing in `place`, may do `action` to `task`; otherwise the refusal. The one
+   * decision behind the chat commands and the delegation tools the parent agent calls for that person.
+   */
+  refusal(actor: TaskActor, place: TaskPlace, task: TaskRecord, action: TaskAction): string | null {
+    if (this.canControlTask(actor, place, task)) return null;
+    const who = this.taskControl === 'admins' ? 'an admin' : "the task's owner or an admin";
+    return `only ${who} can ${actionVerb(action)} ${task.id}`;
+  }
+
+  /** Whether the user, writing in `ref`, may see the details of, steer, cancel or collect `task`. */
   canControlTask(user: ChatUser, ref: ConversationRef, task: TaskRecord): boolean {
     if (user.trusted || this.isAdmin(user)) return true;
     const samePlatform = task.origin.platform === ref.platform;

@@ -10,6 +10,8 @@ export interface ConversationRef {
   channel: string;
   /** Thread id; for platforms without threads, the channel again. */
   thread: string;
+  /** Set by adapters when only the thread's members see it (a Discord private thread). */
+  privateThread?: boolean;
 }
 
 export function sessionKeyOf(ref: ConversationRef): string {
@@ -123,6 +125,11 @@ export interface ChatAdapter {
   edit(ref: ConversationRef, messageId: string, message: OutboundMessage): Promise<void>;
   /** Shows that the bot is working in a conversation (typing indicator), where the platform has one. */
   showTyping?(ref: ConversationRef): Promise<void>;
+  /**
+   * Whether a user is a member of a private thread (`ref.thread`), for platforms that have them: listings
+   * and lookups outside that thread show its tasks only to members. Without it, only from inside.
+   */
+  isThreadMember?(ref: ConversationRef, userId: string): Promise<boolean>;
   /** Whether the adapter is connected, for /healthz. */
   isHealthy(): boolean;
 }

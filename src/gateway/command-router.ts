@@ -6,9 +6,22 @@ import type { TaskCaller, TaskService } from '../tasks/task-service.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { elapsedSeconds, eventLine, shortGoal } from '../tools/delegation/task-views.ts';
 import type { AccessPolicy } from './access-policy.ts';
-import type { ChatCommand, ChatUser, CommandReply, ConversationRef } from './chat-adapter.ts';
+import {
+  type ChatCommand,
+  type ChatUser,
+  type CommandReply,
+  type ConversationRef,
+  sessionKeyOf,
+} from './chat-adapter.ts';
 import { formatDuration, stepCount } from './delivery/result-text.ts';
 import { statusWord } from './render-board.ts';
+import {
+  isChannelLevel,
+  isTaskVisibleFrom,
+  noPrivateThreadMembership,
+  type PrivateThreadMembership,
+  tasksListedFrom,
+} from './task-visibility.ts';
 
 /** A chat command, parsed: what every adapter's slash command, mention words or button comes down to. */
 export type ParsedCommand =
@@ -28,8 +41,8 @@ const usages = {
 
 const helpText = [
   'Baton commands:',
-  `• \`${usages.tasks}\` — this channel's tasks`,
-  `• \`${usages.status}\` — a task's progress and last activity`,
+  `• \`${usages.tasks}\` — this thread's tasks (in a channel: the channel's)`,
+  `• \`${usages.status}\` — a task's progress (its last activity and result if you may collect it)`,
   `• \`${usages.steer}\` — send a running task new instructions`,
   `• \`${usages.cancel}\` — stop a task and the tasks it started`,
   `• \`${usages.collect}\` — a finished task's result`,
@@ -101,7 +114,14 @@ export class CommandRouter {
     this.logger = options.logger;
   }
 
-  async handle(command: ChatCommand): Promise<CommandReply> {
+  /**
+   * `isMember` says whether the asker is a member of a private thread of the channel (the adapter asks its
+   * platform); without it, tasks of private threads are seen only from inside their thread.
+   */
+  async handle(
+    command: ChatCommand,
+    isMember: PrivateThreadMembership = noPrivateThreadMembership,
+  ): Promise<CommandReply> {
     const { user, ref } = command;
     let name = 'unparsed';
     try {
@@ -111,7 +131,7 @@ export class CommandRouter {
       const parsed = parseCommand(command.text);
       if ('error' in parsed) return privately(parsed.error);
       name = parsed.name;
-      return await this.run(parsed, user, ref);
+      return await this.run(parsed, user, ref, isMember);
     } catch (error) {
       if (isBatonError(error) && error.fault === 'user') return privately(error.message);
       this.logger?.error({ err: error, command: name, platform: ref.platform }, 'chat command failed');
@@ -119,33 +139,42 @@ export class CommandRouter {
     }
   }
 
-  private async run(command: ParsedCommand, user: ChatUser, ref: ConversationRef): Promise<CommandReply> {
+  private async run(
+    command: ParsedCommand,
+    user: ChatUser,
+    ref: ConversationRef,
+    isMember: PrivateThreadMembership,
+  ): Promise<CommandReply> {
     switch (command.name) {
       case 'help':
         return privately(helpText);
       case 'tasks':
-        return publicly(await this.listChannel(ref));
-      case 'status':
-        return publicly(await this.status(await this.channelTask(ref, command.taskId)));
+        return publicly(await this.listTasks(ref, isMember));
+      case 'status': {
+        // Private: a summary goes only to who may collect the task; others get status and timing only.
+        const task = await this.visibleTask(ref, command.taskId, isMember);
+        const mayCollect = this.access.refusal(user, ref, task, 'collect') === null;
+        return privately(await this.status(task, mayCollect));
+      }
       case 'steer': {
-        const task = await this.controlledTask(user, ref, command.taskId, 'steer');
+        const task = await this.controlledTask(user, ref, command.taskId, 'steer', isMember);
         if (isTerminal(task.status)) {
           return privately(`${task.id} already ${statusWord(task.status)}; it can't be steered.`);
         }
-        await this.service.steer(callerFor(task, user), task.id, command.message);
+        await this.service.steer(callerFor(task, user, ref), task.id, command.message);
         return privately(`Steering message queued for ${task.id}.`);
       }
       case 'cancel': {
-        const task = await this.controlledTask(user, ref, command.taskId, 'cancel');
+        const task = await this.controlledTask(user, ref, command.taskId, 'cancel', isMember);
         if (isTerminal(task.status)) return privately(`${task.id} already ${statusWord(task.status)}.`);
         const started = await this.activeDescendants(task.id);
-        const { stopped } = await this.service.cancel(callerFor(task, user), task.id);
+        const { stopped } = await this.service.cancel(callerFor(task, user, ref), task.id);
         const descendants = started > 0 ? ` (and ${started} task${started === 1 ? '' : 's'} it started)` : '';
         const lagging = stopped ? '' : ' It may take a few more seconds to stop.';
         return publicly(`Cancelled ${task.id}${descendants}.${lagging}`);
       }
       case 'collect': {
-        const task = await this.controlledTask(user, ref, command.taskId, 'collect');
+        const task = await this.controlledTask(user, ref, command.taskId, 'collect', isMember);
         if (!isTerminal(task.status)) {
           return privately(
             `${task.id} is still ${statusWord(task.status)} (${formatDuration(elapsedSeconds(task))}, ` +
@@ -161,16 +190,23 @@ export class CommandRouter {
     }
   }
 
-  private async listChannel(ref: ConversationRef): Promise<string> {
-    const tasks = await this.store.listChannel(ref.platform, ref.channel, readTasks);
-    if (tasks.length === 0) return 'No tasks in this channel yet.';
+  /** In a thread, its tasks; at the channel, the channel's tasks the asker may see (private threads respected). */
+  private async listTasks(ref: ConversationRef, isMember: PrivateThreadMembership): Promise<string> {
+    const all = isChannelLevel(ref)
+      ? await this.store.listChannel(ref.platform, ref.channel, readTasks)
+      : await this.store.listSession(sessionKeyOf(ref), { limit: readTasks });
+    const tasks = await tasksListedFrom(all, ref, isMember);
+    if (tasks.length === 0) return `No tasks in this ${isChannelLevel(ref) ? 'channel' : 'thread'} yet.`;
     const lines = tasks.slice(0, listedTasks).map(taskLine);
     const more = tasks.length - listedTasks;
     if (more > 0) lines.push(`…and ${more}${tasks.length === readTasks ? '+' : ''} more`);
     return lines.join('\n');
   }
 
-  private async status(task: TaskRecord): Promise<string> {
+  private async status(task: TaskRecord, withDetails: boolean): Promise<string> {
+    if (!withDetails) {
+      return `${[task.id, statusWord(task.status), formatDuration(elapsedSeconds(task))].join(' · ')}`;
+    }
     const lines = [taskLine(task)];
     const [lastEvent] = await this.store.recentEvents(task.id, 1);
     if (lastEvent) lines.push(`last: ${eventLine(lastEvent)}`);
@@ -181,14 +217,18 @@ export class CommandRouter {
     return lines.join('\n');
   }
 
-  /** The task, if it was started from this channel; ids are scoped to the channel a command comes from. */
-  private async channelTask(ref: ConversationRef, taskId: string): Promise<TaskRecord> {
+  /**
+   * The task, if the asker may see it from here (this channel, and not a private thread they are not in).
+   * An id of elsewhere gets the same answer as an id that does not exist.
+   */
+  private async visibleTask(
+    ref: ConversationRef,
+    taskId: string,
+    isMember: PrivateThreadMembership,
+  ): Promise<TaskRecord> {
     const task = await this.store.get(taskId);
-    if (!task) throw new BatonError('unknown_task', `No task ${taskId}.`, { fault: 'user' });
-    if (task.origin.platform !== ref.platform || task.origin.channel !== ref.channel) {
-      throw new BatonError('task_of_other_session', `Task ${taskId} isn't from this channel.`, {
-        fault: 'user',
-      });
+    if (!task || !(await isTaskVisibleFrom(task, ref, isMember))) {
+      throw new BatonError('unknown_task', `No task ${taskId} here.`, { fault: 'user' });
     }
     return task;
   }
@@ -198,12 +238,11 @@ export class CommandRouter {
     ref: ConversationRef,
     taskId: string,
     verb: 'steer' | 'cancel' | 'collect',
+    isMember: PrivateThreadMembership,
   ): Promise<TaskRecord> {
-    const task = await this.channelTask(ref, taskId);
-    if (!this.access.canControlTask(user, ref, task)) {
-      const who = this.access.taskControl === 'admins' ? 'an admin' : "the task's owner or an admin";
-      throw new BatonError('access_denied', `Only ${who} can ${verb} it.`, { fault: 'user' });
-    }
+    const task = await this.visibleTask(ref, taskId, isMember);
+    const refusal = this.access.refusal(user, ref, task, verb);
+    if (refusal) throw new BatonError('access_denied', `${capitalized(refusal)}.`, { fault: 'user' });
     return task;
   }
 
@@ -225,15 +264,23 @@ export class CommandRouter {
   }
 }
 
-/** Steering and cancelling act for the task's own session (the parent's side), named after the person. */
-function callerFor(task: TaskRecord, user: ChatUser): TaskCaller {
+/**
+ * Steering and cancelling act for the task's own session (the parent's side), for the person writing in
+ * `ref`: the task service asks the same access decision again.
+ */
+function callerFor(task: TaskRecord, user: ChatUser, ref: ConversationRef): TaskCaller {
   return {
     sessionKey: task.sessionKey,
-    origin: task.origin,
+    origin: { platform: ref.platform, channel: ref.channel, thread: ref.thread, user: user.id },
     callerTaskId: null,
     depth: 0,
     displayName: user.name,
+    actor: user,
   };
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** `t_7k2m9q · running · 2m 03s · 4 steps · check the deploy logs` */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+import { originFor, ownerOf, type TaskActor } from '../tasks/task-access.ts';
 import type { TaskOrigin, TaskStatus } from '../tasks/task-record.ts';
 import type {
   ChatAdapter,
@@ -22,6 +23,7 @@ import { sendWithRetry } from './send-with-retry.ts';
 import { SessionHistory } from './session-history.ts';
 import { SessionTurnQueue } from './session-turn-queue.ts';
 import { TaskBoards } from './task-boards.ts';
+import type { PrivateThreadMembership } from './task-visibility.ts';
 
 /** A queued unit of parent work for one thread. */
 export type TurnItem =
@@ -29,7 +31,8 @@ export type TurnItem =
   | { kind: 'task-ended'; taskId: string; ref: ConversationRef };
 
 export interface CommandHandler {
-  handle(command: ChatCommand): Promise<CommandReply>;
+  /** `isMember`: whether the asker is a member of a private thread of the channel (see CommandRouter). */
+  handle(command: ChatCommand, isMember?: PrivateThreadMembership): Promise<CommandReply>;
 }
 
 export interface AccessCheck {
@@ -184,7 +187,12 @@ export class Gateway implements GatewaySink {
         return { text: '', ephemeral: true, duplicate: true };
       }
     }
-    return this.options.commands.handle(command);
+    // Only the platform knows who is in a private thread: the command's adapter answers for the asker.
+    const adapter = this.adapters.get(command.ref.platform);
+    const isMember: PrivateThreadMembership | undefined = adapter?.isThreadMember
+      ? (thread) => adapter.isThreadMember!({ ...command.ref, thread }, command.user.id)
+      : undefined;
+    return this.options.commands.handle(command, isMember);
   }
 
   private async runTurn(sessionKey: string, item: TurnItem): Promise<void> {
@@ -196,17 +204,21 @@ export class Gateway implements GatewaySink {
       return;
     }
     let origin: TaskOrigin;
+    let actor: TaskActor;
     let input: string;
     let turnId: string;
     if (item.kind === 'message') {
       const { user, text } = item.message;
-      origin = { ...ref, user: user.id, userName: user.name };
+      actor = user;
+      origin = originFor(ref, user);
       input = `${user.name}: ${text}`;
       turnId = `message-${item.message.eventId}`;
     } else {
       const record = await runtime.store.get(item.taskId);
       if (!record) return;
       origin = record.origin;
+      // The task's ending acts for the person who started it, never for whoever writes in the thread.
+      actor = ownerOf(record.origin);
       input = historyNoteText(record);
       turnId = `task-ended-${item.taskId}`;
     }
@@ -221,6 +233,7 @@ export class Gateway implements GatewaySink {
         origin,
         { role: 'user', content: input },
         this.stopController.signal,
+        actor,
       );
       const firstRecord = await this.history.appendOnce(
         sessionKey,

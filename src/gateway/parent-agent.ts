@@ -1,6 +1,7 @@
 import { type AgentState, runAgentLoop } from '../agent/agent-loop.ts';
 import type { ChatMessage } from '../llm/model-client.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+import type { TaskActor } from '../tasks/task-access.ts';
 import type { TaskOrigin } from '../tasks/task-record.ts';
 import type { SessionHistory } from './session-history.ts';
 
@@ -63,6 +64,8 @@ export class ParentAgent {
     origin: TaskOrigin,
     input: ChatMessage,
     signal: AbortSignal,
+    /** Who the turn acts for: access to tasks through the tools is decided for them. */
+    actor: TaskActor,
   ): Promise<ParentTurnResult> {
     const { config, redis, keys } = this.runtime;
     const checkpointKey = keys.sessionTurnCheckpoint(sessionKey);
@@ -101,7 +104,7 @@ export class ParentAgent {
       model: this.runtime.model,
       route: config.gateway.parent_route ?? config.models.default_route,
       tools: this.runtime.parentTools(),
-      toolContext: { sessionKey, origin, callerTaskId: null, depth: 0, signal },
+      toolContext: { sessionKey, origin, callerTaskId: null, depth: 0, signal, actor },
       toolTimeoutMs: (config.delegation.collect_max_timeout_s + 60) * 1000,
       maxIterations: config.gateway.parent_max_iterations,
       hooks: { afterModelResponse: (current) => save(current), afterStep: (current) => save(current) },

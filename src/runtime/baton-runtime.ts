@@ -7,6 +7,7 @@ import { createOpenAIModelClient } from '../llm/openai-model-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import { createRedisConnection } from '../redis/redis-connection.ts';
 import { RedisKeys } from '../redis/redis-keys.ts';
+import type { TaskAuthorizer } from '../tasks/task-access.ts';
 import { TaskQueue } from '../tasks/task-queue.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
 import { TaskService } from '../tasks/task-service.ts';
@@ -27,6 +28,11 @@ export interface BatonRuntimeOptions {
   model?: ModelClient;
   env?: NodeJS.ProcessEnv;
   onModelCall?: (record: ModelCallRecord) => void;
+  /**
+   * Who may look at or control a task through the delegation tools: the gateway's AccessPolicy (the
+   * composition root passes it). Default: the task's owner only.
+   */
+  authorizer?: TaskAuthorizer;
 }
 
 /**
@@ -73,6 +79,7 @@ export class BatonRuntime {
       signals: this.signals,
       toolsets: this.toolsets,
       logger,
+      ...(options.authorizer ? { authorizer: options.authorizer } : {}),
     });
     this.toolsets.register('web', () => createWebToolset(config.tools));
     // Progress notes only; the offline demo model's children use it to show their steps.

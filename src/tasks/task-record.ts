@@ -29,6 +29,14 @@ export interface TaskOrigin {
   user: string;
   /** Display name, for steering messages and boards. */
   userName?: string;
+  /** The owner's role ids when the task started, so a turn the task's ending starts can act as them. */
+  userRoleIds?: string[];
+  /** The owner's Discord guild / Slack team. */
+  workspaceId?: string;
+  /** The owner was trusted by construction (the local console). */
+  userTrusted?: boolean;
+  /** Started in a thread only its members see (a Discord private thread): listings elsewhere hide it. */
+  privateThread?: boolean;
 }
 
 export type ChildRole = 'leaf' | 'orchestrator';

@@ -2,6 +2,7 @@ import type { BatonConfig } from '../config/schema.ts';
 import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { delegationToolsetName, type ToolsetRegistry } from '../tools/toolset-registry.ts';
+import { ownerOnlyAuthorizer, type TaskAction, type TaskActor, type TaskAuthorizer } from './task-access.ts';
 import type { TaskQueue } from './task-queue.ts';
 import {
   type ChildRole,
@@ -22,6 +23,17 @@ export interface TaskCaller {
   depth: number;
   /** Who is named as the sender of steering messages. */
   displayName: string;
+  /**
+   * The person a depth-0 caller acts for: access to existing tasks is decided for them, and a depth-0
+   * caller without one may not look at or control any. Children act as their task instead.
+   */
+  actor?: TaskActor;
+}
+
+/** One task of a listing; `restricted` when the caller may see only its status and timing. */
+export interface ListedTask {
+  record: TaskRecord;
+  restricted: boolean;
 }
 
 export interface TaskSpecification {
@@ -39,6 +51,8 @@ export interface TaskServiceOptions {
   signals: TaskSignals;
   toolsets: ToolsetRegistry;
   logger: Logger;
+  /** Who may look at or control a task; the gateway passes its AccessPolicy. Default: the owner only. */
+  authorizer?: TaskAuthorizer;
 }
 
 /** The task operations behind the delegation tools and the chat commands, with every limit enforced. */
@@ -49,8 +63,10 @@ export class TaskService {
   private readonly signals: TaskSignals;
   private readonly toolsets: ToolsetRegistry;
   private readonly logger: Logger;
+  private readonly authorizer: TaskAuthorizer;
 
   constructor(options: TaskServiceOptions) {
+    this.authorizer = options.authorizer ?? ownerOnlyAuthorizer;
     this.config = options.config;
     this.store = options.store;
     this.queue = options.queue;
@@ -154,24 +170,56 @@ export class TaskService {
     return records;
   }
 
-  /** The task, if it exists and belongs to the caller's session. */
-  async lookup(caller: Pick<TaskCaller, 'sessionKey'>, taskId: string): Promise<TaskRecord> {
+  /**
+   * The task, if it belongs to the caller's session and the caller may do `action` to it: a child only to
+   * the tasks it started (and theirs), the parent agent only what its turn's person may (the same decision
+   * as the chat commands). An id of another conversation gets the same answer as an id that does not exist.
+   */
+  async lookup(caller: TaskCaller, taskId: string, action: TaskAction = 'check'): Promise<TaskRecord> {
     const record = await this.store.get(taskId.trim());
-    if (!record) {
+    if (!record || record.sessionKey !== caller.sessionKey) {
       throw new BatonError(
         'unknown_task',
-        `no task with id "${taskId}"; list_tasks shows this conversation's tasks`,
-        {
-          fault: 'user',
-        },
+        `no task with id "${taskId}" in this conversation; list_tasks shows this conversation's tasks`,
+        { fault: 'user' },
       );
     }
-    if (record.sessionKey !== caller.sessionKey) {
-      throw new BatonError('task_of_other_session', `task ${taskId} belongs to another conversation`, {
-        fault: 'user',
-      });
-    }
+    const refusal = await this.refusal(caller, record, action);
+    if (refusal) throw new BatonError('access_denied', refusal, { fault: 'user' });
     return record;
+  }
+
+  /** Why the caller may not do `action` to a task of its session; null when it may. */
+  private async refusal(
+    caller: TaskCaller,
+    record: TaskRecord,
+    action: TaskAction,
+    known?: ReadonlyMap<string, TaskRecord>,
+  ): Promise<string | null> {
+    if (caller.callerTaskId !== null) {
+      return (await this.isDescendant(record, caller.callerTaskId, known))
+        ? null
+        : `task ${record.id} was not started by this task (${caller.callerTaskId}); a task may only ` +
+            'look at or control the tasks it started';
+    }
+    if (!caller.actor) return `nobody to act for: ${record.id} can't be looked at or controlled here`;
+    return this.authorizer.refusal(caller.actor, caller.origin, record, action);
+  }
+
+  /** Whether `record` was started by `ancestorId`, directly or through tasks it started. */
+  private async isDescendant(
+    record: TaskRecord,
+    ancestorId: string,
+    known?: ReadonlyMap<string, TaskRecord>,
+  ): Promise<boolean> {
+    let current: TaskRecord | null = record;
+    // Depth only grows downwards, so the walk ends within max_spawn_depth steps; a listing passes the
+    // session's records it read, so most steps need no read.
+    while (current?.parentTaskId) {
+      if (current.parentTaskId === ancestorId) return true;
+      current = known?.get(current.parentTaskId) ?? (await this.store.get(current.parentTaskId));
+    }
+    return false;
   }
 
   /** Waits for tasks to end without blocking other work; see waitForTasksToEnd. */
@@ -179,8 +227,23 @@ export class TaskService {
     return waitForTasksToEnd(this.store, this.signals, taskIds, { timeoutMs, ...(signal ? { signal } : {}) });
   }
 
-  async list(caller: Pick<TaskCaller, 'sessionKey'>, status?: TaskStatus): Promise<TaskRecord[]> {
-    return this.store.listSession(caller.sessionKey, status === undefined ? {} : { status });
+  /**
+   * The session's tasks, newest first. A child sees only the tasks it started (and theirs); the parent
+   * agent sees every task of its thread (they are on the thread's board), restricted to status and timing
+   * where its turn's person may not look at the details.
+   */
+  async list(caller: TaskCaller, status?: TaskStatus): Promise<ListedTask[]> {
+    const records = await this.store.listSession(caller.sessionKey, status === undefined ? {} : { status });
+    const known = new Map(records.map((record) => [record.id, record]));
+    const listed = await Promise.all(
+      records.map(async (record) => ({
+        record,
+        refusal: await this.refusal(caller, record, 'check', known),
+      })),
+    );
+    return listed
+      .filter((entry) => caller.callerTaskId === null || entry.refusal === null)
+      .map((entry) => ({ record: entry.record, restricted: entry.refusal !== null }));
   }
 
   /** Queues a steering message. With an `idempotencyKey` (the tool call id), a replay queues nothing new. */
@@ -190,7 +253,7 @@ export class TaskService {
     message: string,
     options: { idempotencyKey?: string } = {},
   ): Promise<TaskRecord> {
-    const record = await this.lookup(caller, taskId);
+    const record = await this.lookup(caller, taskId, 'steer');
     const scope = caller.callerTaskId ?? caller.sessionKey;
     const result = await this.store.steer(
       record.id,
@@ -216,7 +279,7 @@ export class TaskService {
     signal?: AbortSignal,
   ): Promise<{ record: TaskRecord; timedOut: boolean }> {
     const delegation = this.config.delegation;
-    const record = await this.lookup(caller, taskId);
+    const record = await this.lookup(caller, taskId, 'collect');
     const seconds = Math.min(
       timeoutSeconds ?? delegation.collect_default_timeout_s,
       delegation.collect_max_timeout_s,
@@ -230,7 +293,7 @@ export class TaskService {
    * A finished task is refused with its status.
    */
   async cancel(caller: TaskCaller, taskId: string): Promise<{ record: TaskRecord; stopped: boolean }> {
-    const record = await this.lookup(caller, taskId);
+    const record = await this.lookup(caller, taskId, 'cancel');
     if (isTerminal(record.status)) {
       throw new BatonError('task_finished', `task ${record.id} already ${record.status}; nothing to cancel`, {
         fault: 'user',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ToolDefinition } from '../llm/model-client.ts';
+import type { TaskActor } from '../tasks/task-access.ts';
 import type { TaskOrigin } from '../tasks/task-record.ts';
 
 /** Who is calling a tool and on whose behalf: the parent agent of a session, or a child task. */
@@ -13,6 +14,11 @@ export interface ToolContext {
   depth: number;
   /** Aborted when the calling agent is cancelled, times out or is interrupted. */
   signal: AbortSignal;
+  /**
+   * The person the parent agent's turn acts for (who wrote the message, or the owner of the task whose
+   * ending started the turn); access to tasks is decided for them. Unset for children, which act as their task.
+   */
+  actor?: TaskActor;
   /** Id of the model's tool call being executed; stable across a resume, so it keys idempotent effects. */
   toolCallId?: string;
 }

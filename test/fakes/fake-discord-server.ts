@@ -91,6 +91,8 @@ export class FakeDiscordServer {
   private readonly roles = new Map<string, string>();
   private readonly channels = new Map<string, FakeChannel>();
   private readonly messages = new Map<string, FakeMessage[]>();
+  /** Members of threads people made (addThread); threads the bot made count only the bot. */
+  private readonly threadMembers = new Map<string, Set<string>>();
   private readonly faults: Array<DiscordFault & { remaining: number }> = [];
   private readonly joinedAt = new Date().toISOString();
   private readonly interactions: FakeInteractions;
@@ -181,6 +183,39 @@ export class FakeDiscordServer {
     const id = nextSnowflake();
     this.channels.set(id, { id, type: channelTypes.text, name, guild_id: this.guildId, parent_id: null });
     return id;
+  }
+
+  /**
+   * A thread a person made in a text channel (THREAD_CREATE is dispatched). A private one is seen only by
+   * its members; the bot is always one, as when someone adds it.
+   */
+  addThread(
+    parentId: string,
+    name: string,
+    options: { private?: boolean; memberIds?: string[] } = {},
+  ): FakeChannel {
+    const id = nextSnowflake();
+    const now = new Date().toISOString();
+    const thread: FakeChannel = {
+      id,
+      type: options.private ? channelTypes.privateThread : channelTypes.publicThread,
+      name,
+      guild_id: this.guildId,
+      parent_id: parentId,
+      owner_id: options.memberIds?.[0] ?? this.botUser.id,
+      thread_metadata: {
+        archived: false,
+        auto_archive_duration: 1440,
+        archive_timestamp: now,
+        locked: false,
+        create_timestamp: now,
+        ...(options.private ? { invitable: false } : {}),
+      },
+    };
+    this.channels.set(id, thread);
+    this.threadMembers.set(id, new Set([...(options.memberIds ?? []), this.botUser.id]));
+    this.gateway.dispatch('THREAD_CREATE', { ...channelJson(thread), newly_created: true });
+    return thread;
   }
 
   channel(id: string): FakeChannel | undefined {
@@ -477,6 +512,8 @@ export class FakeDiscordServer {
         return this.createThread(this.channelOrFail(first!), body, null);
       case 'POST /channels/:/messages/:/threads':
         return this.createThread(this.channelOrFail(first!), body, this.messageOrFail(first!, third!));
+      case 'GET /channels/:/thread-members/:':
+        return this.threadMember(this.channelOrFail(first!), third!);
       case 'POST /channels/:/typing':
         this.channelOrFail(first!);
         return { status: 204 };
@@ -580,6 +617,15 @@ export class FakeDiscordServer {
     this.channels.set(id, thread);
     this.gateway.dispatch('THREAD_CREATE', { ...channelJson(thread), newly_created: true });
     return { status: 201, body: channelJson(thread) };
+  }
+
+  /** GET /channels/{thread}/thread-members/{user}: the membership, or 404 Unknown Member. */
+  private threadMember(thread: FakeChannel, userId: string): RestReply {
+    if (!thread.thread_metadata)
+      throw new DiscordFailure(400, 50024, 'Cannot execute action on this channel type');
+    const members = this.threadMembers.get(thread.id) ?? new Set([this.botUser.id]);
+    if (!members.has(userId)) throw new DiscordFailure(404, 10007, 'Unknown Member');
+    return ok({ id: thread.id, user_id: userId, join_timestamp: new Date().toISOString(), flags: 0 });
   }
 
   private overwriteCommands(applicationId: string, guildId: string | null, body: unknown): RestReply {

@@ -133,7 +133,7 @@ describe('CommandRouter', () => {
     const task = await dispatchOne('survey the logs');
     expect(await say(bob, `steer ${task.id} look at warnings instead`)).toEqual({
       ephemeral: true,
-      text: "Only the task's owner or an admin can steer it.",
+      text: `Only the task's owner or an admin can steer ${task.id}.`,
     });
     expect(await runtime.store.readInbox(task.id, '0-0')).toEqual([]);
 
@@ -152,7 +152,7 @@ describe('CommandRouter', () => {
     const mine = await dispatchOne('long survey');
     expect(await say(bob, `cancel ${mine.id}`)).toEqual({
       ephemeral: true,
-      text: "Only the task's owner or an admin can cancel it.",
+      text: `Only the task's owner or an admin can cancel ${mine.id}.`,
     });
     expect(await statusOf(mine.id)).toBe('queued');
 
@@ -188,7 +188,7 @@ describe('CommandRouter', () => {
     const task = await dispatchOne('audit');
     expect(await say(ada, `steer ${task.id} hurry`)).toEqual({
       ephemeral: true,
-      text: 'Only an admin can steer it.',
+      text: `Only an admin can steer ${task.id}.`,
     });
     const lead: ChatUser = { id: 'carol', name: 'Carol', roleIds: ['ops-lead'] };
     expect((await say(lead, `steer ${task.id} hurry`)).text).toBe(`Steering message queued for ${task.id}.`);
@@ -203,18 +203,19 @@ describe('CommandRouter', () => {
       thread: 'x',
     });
     const otherPlatform = await dispatchOne('slack work', { platform: 'slack', channel: 'c1', thread: 'x' });
+    // An id that exists elsewhere gets the same answer as one that does not exist (issue 8 §3).
     for (const verb of ['status', 'cancel', 'collect']) {
-      expect(await say(ada, `${verb} t_zzzz99`)).toEqual({ ephemeral: true, text: 'No task t_zzzz99.' });
+      expect(await say(ada, `${verb} t_zzzz99`)).toEqual({ ephemeral: true, text: 'No task t_zzzz99 here.' });
       for (const task of [elsewhere, otherPlatform]) {
         expect(await say(ada, `${verb} ${task.id}`)).toEqual({
           ephemeral: true,
-          text: `Task ${task.id} isn't from this channel.`,
+          text: `No task ${task.id} here.`,
         });
       }
     }
     expect(await say(ada, `steer ${elsewhere.id} hello`)).toEqual({
       ephemeral: true,
-      text: `Task ${elsewhere.id} isn't from this channel.`,
+      text: `No task ${elsewhere.id} here.`,
     });
     expect(await statusOf(elsewhere.id)).toBe('queued');
     expect(await statusOf(otherPlatform.id)).toBe('queued');
@@ -241,7 +242,11 @@ describe('CommandRouter', () => {
 
   it("lists this channel's tasks, newest first, at most 15", async () => {
     await newRuntime();
-    expect(await say(ada, 'tasks')).toEqual({ ephemeral: false, text: 'No tasks in this channel yet.' });
+    const channelLevel = { ...here, thread: here.channel };
+    expect(await say(ada, 'tasks', channelLevel)).toEqual({
+      ephemeral: false,
+      text: 'No tasks in this channel yet.',
+    });
     const goals: string[] = [];
     for (let batch = 0; batch < 4; batch += 1) {
       const ref = { ...here, thread: `thread-${batch}` };
@@ -252,7 +257,7 @@ describe('CommandRouter', () => {
     }
     await dispatchOne('not in this channel', { ...here, channel: 'c9' });
 
-    const reply = await say(bob, 'tasks');
+    const reply = await say(bob, 'tasks', channelLevel);
     expect(reply.ephemeral).toBe(false);
     const lines = reply.text.split('\n');
     expect(lines).toHaveLength(16);
@@ -267,11 +272,54 @@ describe('CommandRouter', () => {
     expect(reply.text).not.toContain('not in this channel');
   });
 
-  it('shows one status line with the last event', async () => {
+  it('scopes listings to the thread, or to the channel’s threads the asker may see (issue 8 §3)', async () => {
+    await newRuntime();
+    const channelLevel = { ...here, thread: here.channel };
+    const secret: ConversationRef = { ...here, thread: 'secret', privateThread: true };
+    const open = await dispatchOne('open work');
+    const other = await dispatchOne('other thread work', { ...here, thread: 'th2' });
+    const hidden = await dispatchOne('confidential merger work', secret);
+    expect(hidden.origin.privateThread).toBe(true);
+
+    // In a thread: that thread's tasks only.
+    const inThread = await say(bob, 'tasks');
+    expect(inThread.text).toContain(open.id);
+    expect(inThread.text).not.toContain(other.id);
+    expect(inThread.text).not.toContain(hidden.id);
+    // At the channel: every public thread's tasks, and a private thread's only for its members.
+    const members = new Set(['ada']);
+    const isMemberFor = (user: ChatUser) => async (thread: string) =>
+      thread === 'secret' && members.has(user.id);
+    const forBob = await router.handle({ user: bob, ref: channelLevel, text: 'tasks' }, isMemberFor(bob));
+    expect(forBob.text).toContain(open.id);
+    expect(forBob.text).toContain(other.id);
+    expect(forBob.text).not.toContain(hidden.id);
+    expect(forBob.text).not.toContain('merger');
+    const forAda = await router.handle({ user: ada, ref: channelLevel, text: 'tasks' }, isMemberFor(ada));
+    expect(forAda.text).toContain(hidden.id);
+    // Without the platform's answer a private thread's tasks show only inside it.
+    expect((await say(ada, 'tasks', channelLevel)).text).not.toContain(hidden.id);
+    expect((await say(ada, 'tasks', secret)).text).toContain(hidden.id);
+
+    // By id, from outside the private thread, a non-member gets the answer an unknown id gets.
+    const bobAsks = (text: string) => router.handle({ user: bob, ref: channelLevel, text }, isMemberFor(bob));
+    expect(await bobAsks(`status ${hidden.id}`)).toEqual({
+      ephemeral: true,
+      text: `No task ${hidden.id} here.`,
+    });
+    expect(await bobAsks('status t_zzzz99')).toEqual({ ephemeral: true, text: 'No task t_zzzz99 here.' });
+    const adaAsks = await router.handle(
+      { user: ada, ref: channelLevel, text: `status ${hidden.id}` },
+      isMemberFor(ada),
+    );
+    expect(adaAsks.text).toContain('confidential merger work');
+  });
+
+  it('shows the owner one private status line with the last event', async () => {
     await newRuntime();
     const task = await dispatchOne('check the deploy logs for the EU region');
-    const reply = await say(bob, `status ${task.id}`);
-    expect(reply.ephemeral).toBe(false);
+    const reply = await say(ada, `status ${task.id}`);
+    expect(reply.ephemeral).toBe(true);
     const [line, last, ...rest] = reply.text.split('\n');
     expect(line).toMatch(
       new RegExp(`^${task.id} · queued · \\d+s · 0 steps · check the deploy logs for the EU region$`),
@@ -302,9 +350,17 @@ describe('CommandRouter', () => {
     expect(summary.length).toBeLessThanOrEqual(300);
     expect(summary.endsWith('…')).toBe(true);
 
+    expect(status.ephemeral).toBe(true);
+
+    // Bob may not collect it, so his status shows no result, goal or events: status and timing only, privately.
+    const seenByBob = await say(bob, `status ${task.id}`);
+    expect(seenByBob.ephemeral).toBe(true);
+    expect(seenByBob.text).toMatch(new RegExp(`^${task.id} · completed · \\d+s$`));
+    expect(seenByBob.text).not.toContain('42');
+
     expect(await say(bob, `collect ${task.id}`)).toEqual({
       ephemeral: true,
-      text: "Only the task's owner or an admin can collect it.",
+      text: `Only the task's owner or an admin can collect ${task.id}.`,
     });
     expect(await say(ada, `steer ${task.id} more`)).toEqual({
       ephemeral: true,

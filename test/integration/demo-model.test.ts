@@ -315,7 +315,7 @@ describe('offline demo end to end with a real BatonRuntime', () => {
   it('delegates two children that complete, and a steer sent mid-flight shows in the summary', async () => {
     const caller = testCaller();
     const reply = await parentTurn('summarise the incident from last night');
-    const tasks = await runtime.service.list(caller);
+    const tasks = (await runtime.service.list(caller)).map((listed) => listed.record);
     expect(tasks).toHaveLength(2);
     const research = tasks.find((task) => task.goal.startsWith('Research: '))!;
     const draft = tasks.find((task) => task.goal.startsWith('Draft: '))!;

@@ -111,9 +111,9 @@ beforeAll(async () => {
     access,
     // The real router, made slow on demand: Discord must then get a deferred response within 3 s.
     commands: {
-      handle: async (command) => {
+      handle: async (command, isMember) => {
         if (commandDelayMs > 0) await wait(commandDelayMs);
-        return router.handle(command);
+        return router.handle(command, isMember);
       },
     },
     logger,
@@ -327,7 +327,7 @@ describe('the Discord adapter', () => {
     });
     const idOf = (goal: string) => byGoal.get(goal)!.id;
 
-    // Autocomplete offers this channel's active task ids, newest first.
+    // Autocomplete in the thread offers the thread's active task ids, newest first.
     const lookup = discord.autocomplete(ada, thread.id, 'task', {
       subcommand: 'cancel',
       options: { id: '' },
@@ -336,6 +336,7 @@ describe('the Discord adapter', () => {
     const choices = await eventually(async () => lookup.choices ?? undefined);
     const activeIds = (await runtime.store.listChannel('discord', discord.opsChannelId))
       .filter((task) => task.status === 'queued' || task.status === 'running')
+      .filter((task) => task.origin.thread === thread.id)
       .map((task) => task.id);
     expect(choices.map((choice) => choice.value)).toEqual(activeIds);
     expect(choices.map((choice) => choice.value)).toEqual(
@@ -348,7 +349,7 @@ describe('the Discord adapter', () => {
       options: { id: idOf(steerable), message: 'look at 5xx only' },
     });
     expect(await firstReply(bobSteer)).toEqual({
-      content: "Only the task's owner or an admin can steer it.",
+      content: `Only the task's owner or an admin can steer ${idOf(steerable)}.`,
       ephemeral: true,
       embeds: [],
     });
@@ -357,7 +358,7 @@ describe('the Discord adapter', () => {
       options: { id: idOf(byCommand) },
     });
     expect(await firstReply(bobCancel)).toMatchObject({
-      content: "Only the task's owner or an admin can cancel it.",
+      content: `Only the task's owner or an admin can cancel ${idOf(byCommand)}.`,
       ephemeral: true,
     });
 
@@ -394,7 +395,7 @@ describe('the Discord adapter', () => {
     expect(await firstReply(malloryPress)).toMatchObject({ content: refusalText, ephemeral: true });
     const bobPress = discord.pressButton(bob, board, `baton:cancel:${idOf(byButton)}`);
     expect(await firstReply(bobPress)).toMatchObject({
-      content: "Only the task's owner or an admin can cancel it.",
+      content: `Only the task's owner or an admin can cancel ${idOf(byButton)}.`,
       ephemeral: true,
     });
     const refresh = discord.pressButton(bob, board, `baton:refresh:${idOf(byButton)}`);
@@ -447,9 +448,9 @@ describe('the Discord adapter', () => {
     });
     const statusReply = await firstReply(status);
     expect(status.callbacks).toEqual([{ type: 5, data: { flags: 64 } }]);
-    // A public answer replaces the private placeholder.
-    expect(status.originalDeleted).toBe(true);
-    expect(statusReply.ephemeral).toBe(false);
+    // Status answers privately: the private placeholder is edited in place.
+    expect(status.originalDeleted).toBe(false);
+    expect(statusReply.ephemeral).toBe(true);
     expect(statusReply.content).toMatch(new RegExp(`^${task!.id} · (queued|running)`));
     expect(await firstReply(steer)).toMatchObject({
       content: `Steering message queued for ${task!.id}.`,
@@ -472,6 +473,93 @@ describe('the Discord adapter', () => {
     });
     expect(await firstReply(cancel)).toMatchObject({ content: `Cancelled ${task!.id}.`, ephemeral: false });
     expect(cancel.callbacks.map((callback) => callback.type)).toEqual([4]);
+
+    // A slow public answer replaces the private placeholder.
+    childScripts['Another slow one'] = () => hangReply();
+    const [other] = await runtime.service.dispatch(
+      {
+        sessionKey: task!.sessionKey,
+        origin: task!.origin,
+        callerTaskId: null,
+        depth: 0,
+        displayName: 'Ada',
+      },
+      [{ goal: 'Another slow one' }],
+    );
+    commandDelayMs = 2000;
+    const slowCancel = discord.slashCommand(ada, thread.id, 'task', {
+      subcommand: 'cancel',
+      options: { id: other!.id },
+    });
+    expect(await firstReply(slowCancel)).toMatchObject({
+      content: `Cancelled ${other!.id}.`,
+      ephemeral: false,
+    });
+    expect(slowCancel.callbacks).toEqual([{ type: 5, data: { flags: 64 } }]);
+    expect(slowCancel.originalDeleted).toBe(true);
+    commandDelayMs = 0;
+  });
+
+  it('shows a private thread’s tasks outside it only to its members: /tasks, /task status, autocomplete (issue 8 §3)', async () => {
+    const secret = 'Draft the merger memo';
+    childScripts[secret] = () => hangReply();
+    parentScript = (request) =>
+      afterTool(request)
+        ? textReply('Memo task started.')
+        : toolCallReply([{ name: 'delegate_task_async', arguments: { goal: secret } }]);
+    const privateThread = discord.addThread(discord.opsChannelId, 'merger', {
+      private: true,
+      memberIds: [ada.id],
+    });
+    discord.postMessage(ada, privateThread.id, `${mention()} start the memo`);
+    await textIn(privateThread.id, 'Memo task started.');
+    const task = await eventually(async () =>
+      (await runtime.store.listChannel('discord', discord.opsChannelId)).find((each) => each.goal === secret),
+    );
+    expect(task.origin).toMatchObject({ thread: privateThread.id, privateThread: true });
+
+    // At the channel, Bob (allowed, not a member) does not see it; Ada (a member) does.
+    const bobList = await firstReply(discord.slashCommand(bob, discord.opsChannelId, 'tasks'));
+    expect(bobList.content).not.toContain(task.id);
+    expect(bobList.content).not.toContain('merger');
+    const adaList = await firstReply(discord.slashCommand(ada, discord.opsChannelId, 'tasks'));
+    expect(adaList.content).toContain(task.id);
+    expect(
+      discord.callsTo('GET', new RegExp(`/channels/${privateThread.id}/thread-members/`)).length,
+    ).toBeGreaterThan(0);
+
+    // By id, Bob gets the answer an id that does not exist gets.
+    const statusFor = (user: FakeUser, id: string) =>
+      firstReply(
+        discord.slashCommand(user, discord.opsChannelId, 'task', { subcommand: 'status', options: { id } }),
+      );
+    expect(await statusFor(bob, task.id)).toMatchObject({
+      content: `No task ${task.id} here.`,
+      ephemeral: true,
+    });
+    expect(await statusFor(bob, 't_zzzz99')).toMatchObject({
+      content: 'No task t_zzzz99 here.',
+      ephemeral: true,
+    });
+    expect((await statusFor(ada, task.id)).content).toContain(secret);
+
+    // Autocomplete follows the same rule.
+    const choicesFor = async (user: FakeUser) => {
+      const lookup = discord.autocomplete(user, discord.opsChannelId, 'task', {
+        subcommand: 'status',
+        options: { id: '' },
+        focused: 'id',
+      });
+      return (await eventually(async () => lookup.choices ?? undefined)).map((choice) => choice.value);
+    };
+    expect(await choicesFor(bob)).not.toContain(task.id);
+    expect(await choicesFor(ada)).toContain(task.id);
+
+    const cancel = discord.slashCommand(ada, privateThread.id, 'task', {
+      subcommand: 'cancel',
+      options: { id: task.id },
+    });
+    expect((await firstReply(cancel)).content).toBe(`Cancelled ${task.id}.`);
   });
 
   it('splits a 5,000-character reply with a code block into balanced chunks of at most 2,000', async () => {

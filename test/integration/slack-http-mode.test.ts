@@ -120,7 +120,7 @@ describe('Slack in HTTP mode', () => {
     const answer = await postToSlackApp(baton.adapter.url!, interactivityForm(press));
     expect(answer.status).toBe(200);
     const note = await slack.waitForCall('chat.postEphemeral', (call) => call.params.thread_ts === thread);
-    expect(note.params).toMatchObject({ user: slackPeople.bob.id, text: 'No task t_absent1.' });
+    expect(note.params).toMatchObject({ user: slackPeople.bob.id, text: 'No task t_absent1 here.' });
   });
 
   it('posts once after a rate limit: the delivery layer waits Retry-After and retries', async () => {

@@ -157,13 +157,13 @@ describe('which Slack messages become turns', () => {
     await send(mentionEvent({ user: slackPeople.ada.id, channel, threadTs: thread, text: 'tasks' }));
     await slack.waitForCall(
       'chat.postMessage',
-      (call) => call.params.thread_ts === thread && call.params.text === 'No tasks in this channel yet.',
+      (call) => call.params.thread_ts === thread && call.params.text === 'No tasks in this thread yet.',
     );
     await send(
       mentionEvent({ user: slackPeople.ada.id, channel, threadTs: thread, text: 'cancel t_nope12' }),
     );
     const note = await slack.waitForCall('chat.postEphemeral', (call) => call.params.thread_ts === thread);
-    expect(note.params).toMatchObject({ user: slackPeople.ada.id, text: 'No task t_nope12.' });
+    expect(note.params).toMatchObject({ user: slackPeople.ada.id, text: 'No task t_nope12 here.' });
     expect(turnsSaying('').length).toBe(before);
 
     await send(

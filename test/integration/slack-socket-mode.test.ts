@@ -45,7 +45,7 @@ describe('Slack in Socket Mode', () => {
     );
     expect(ack.afterMs).toBeLessThan(3000);
     const response = await slack.waitForResponse((post) => post.id === responseUrl.split('/').at(-1));
-    expect(response.body).toMatchObject({ response_type: 'ephemeral', text: 'No task t_zzzz99.' });
+    expect(response.body).toMatchObject({ response_type: 'ephemeral', text: 'No task t_zzzz99 here.' });
   });
 
   it('acks an interactive envelope (a board button), then answers ephemerally in the thread', async () => {
@@ -66,7 +66,7 @@ describe('Slack in Socket Mode', () => {
     expect(note.params).toMatchObject({
       channel: 'C0OPS',
       user: slackPeople.ada.id,
-      text: 'No task t_gone42.',
+      text: 'No task t_gone42 here.',
     });
   });
 

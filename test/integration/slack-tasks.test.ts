@@ -157,6 +157,18 @@ describe('background tasks in a Slack thread', () => {
     expect(status.params.user).toBe(slackPeople.ada.id);
     expect(String(status.params.text)).toContain(`${cancelId} · running`);
 
+    // status by Bob (not the owner) after a mention in the thread: privately, status and timing only.
+    const bobStatusSince = slack.calls.length;
+    await slack.sendEnvelope(
+      'events_api',
+      eventCallback(mentionEvent({ user: slackPeople.bob.id, threadTs: thread, text: `status ${quickId}` })),
+    );
+    const bobStatus = await slack.waitForCall('chat.postEphemeral', (call) => inThread(call), {
+      since: bobStatusSince,
+    });
+    expect(bobStatus.params.user).toBe(slackPeople.bob.id);
+    expect(String(bobStatus.params.text)).toMatch(new RegExp(`^${quickId} · completed · \\d+s$`));
+
     // Cancel by Bob (allowed in Baton, but not the task's owner): refused ephemerally, task runs on.
     const bobSince = slack.calls.length;
     await press(slackPeople.bob.id, cancelActionId);
@@ -164,7 +176,9 @@ describe('background tasks in a Slack thread', () => {
       since: bobSince,
     });
     expect(refusal.params.user).toBe(slackPeople.bob.id);
-    expect(String(refusal.params.text)).toContain("Only the task's owner or an admin can cancel it.");
+    expect(String(refusal.params.text)).toContain(
+      `Only the task's owner or an admin can cancel ${cancelId}.`,
+    );
     expect((await baton.runtime.store.get(cancelId!))?.status).toBe('running');
 
     // Cancel by Ada, the owner: the task stops, the thread is told, the board settles without buttons.

@@ -5,8 +5,10 @@ import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig, mergeLayers } from '../../src/config/load-config.ts';
 import type { BatonConfig } from '../../src/config/schema.ts';
+import { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import type { TaskActor } from '../../src/tasks/task-access.ts';
 import type { TaskOrigin } from '../../src/tasks/task-record.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
 import type { ToolContext } from '../../src/tools/tool.ts';
@@ -44,7 +46,13 @@ export async function createTestRuntime(
   config: BatonConfig,
   env: NodeJS.ProcessEnv = testEnv(),
 ): Promise<BatonRuntime> {
-  const runtime = new BatonRuntime({ config, redisUrl, logger: createSilentLogger(), env });
+  const runtime = new BatonRuntime({
+    config,
+    redisUrl,
+    logger: createSilentLogger(),
+    env,
+    authorizer: new AccessPolicy(config.access),
+  });
   await runtime.start();
   return runtime;
 }
@@ -57,6 +65,9 @@ export const testOrigin: TaskOrigin = {
   userName: 'Ada',
 };
 
+/** Ada, the person behind most tests' parent turns. */
+export const testActor: TaskActor = { id: 'u1', name: 'Ada', roleIds: [] };
+
 /** Ada's parent agent in `thread` of channel c1: who dispatches, steers and cancels in most tests. */
 export function testCaller(thread = testOrigin.thread): TaskCaller {
   return {
@@ -65,6 +76,7 @@ export function testCaller(thread = testOrigin.thread): TaskCaller {
     callerTaskId: null,
     depth: 0,
     displayName: 'Ada',
+    actor: testActor,
   };
 }
 
@@ -72,7 +84,7 @@ export function parentContext(
   sessionKey = 'test:c1:th1',
   signal = new AbortController().signal,
 ): ToolContext {
-  return { sessionKey, origin: testOrigin, callerTaskId: null, depth: 0, signal };
+  return { sessionKey, origin: testOrigin, callerTaskId: null, depth: 0, signal, actor: testActor };
 }
 
 export interface BatonProcess {

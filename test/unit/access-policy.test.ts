@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { batonConfigSchema } from '../../src/config/schema.ts';
 import { type AccessConfig, AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { ChatUser, ConversationRef } from '../../src/gateway/chat-adapter.ts';
+import { originFor, ownerOf } from '../../src/tasks/task-access.ts';
 import type { TaskRecord } from '../../src/tasks/task-record.ts';
 
 function accessConfig(overrides: Partial<AccessConfig> = {}): AccessConfig {
@@ -202,5 +203,33 @@ describe('AccessPolicy.canControlTask', () => {
 
   it('defaults to owner control', () => {
     expect(new AccessPolicy(accessConfig()).taskControl).toBe('owner');
+  });
+});
+
+describe('acting for a task’s owner (issue 8 §1)', () => {
+  it('records who started a task on its origin, and acts as them later, with the roles they had', () => {
+    const policy = new AccessPolicy(accessConfig({ admin_roles: ['lead'], task_control: 'admins' }));
+    const lead = user('carol', { roleIds: ['lead'], workspaceId: 'guild-1' });
+    const origin = originFor({ ...here, privateThread: true }, lead);
+    expect(origin).toEqual({
+      ...here,
+      user: 'carol',
+      userName: 'carol',
+      userRoleIds: ['lead'],
+      workspaceId: 'guild-1',
+      privateThread: true,
+    });
+    expect(ownerOf(origin)).toEqual(lead);
+    expect(policy.refusal(ownerOf(origin), here, task({ user: 'someone' }), 'cancel')).toBeNull();
+  });
+
+  it('acts for the owner of a task recorded before roles were kept: by id, without roles', () => {
+    const legacy = task().origin;
+    expect(ownerOf(legacy)).toEqual({ id: 'owner', name: 'Owner', roleIds: [] });
+    const policy = new AccessPolicy(accessConfig());
+    expect(policy.refusal(ownerOf(legacy), here, task(), 'steer')).toBeNull();
+    expect(policy.refusal(user('other'), here, task(), 'check')).toBe(
+      "only the task's owner or an admin can see the details of t_abcd23",
+    );
   });
 });

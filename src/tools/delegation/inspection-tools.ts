@@ -13,7 +13,7 @@ export function createCheckTaskTool(service: TaskService): Tool {
       "Look at a task's progress without waiting: status, goal, elapsed time, steps and recent events.",
     inputSchema: z.object({ task_id: taskIdField }),
     async execute(input, context) {
-      const record = await service.lookup(callerFromContext(context), input.task_id);
+      const record = await service.lookup(callerFromContext(context), input.task_id, 'check');
       const events = await service.store.recentEvents(record.id, recentEventCount);
       return {
         task_id: record.id,
@@ -68,16 +68,18 @@ export function createCollectTaskTool(
 export function createListTasksTool(service: TaskService): Tool {
   return defineTool({
     name: 'list_tasks',
-    description: "List this conversation's tasks, newest first, optionally only those with one status.",
+    description:
+      "List this conversation's tasks, newest first, optionally only those with one status. Tasks marked " +
+      'restricted show only status and timing: the person you act for may not see their details.',
     inputSchema: z.object({
       status: z.enum(taskStatuses).optional().describe('Only tasks with this status.'),
     }),
     async execute(input, context) {
-      const records = await service.list(callerFromContext(context), input.status);
+      const listed = await service.list(callerFromContext(context), input.status);
       return {
-        tasks: records.map((record) => ({
+        tasks: listed.map(({ record, restricted }) => ({
           task_id: record.id,
-          goal: shortGoal(record.goal),
+          ...(restricted ? { restricted: true } : { goal: shortGoal(record.goal) }),
           status: record.status,
           elapsed_s: elapsedSeconds(record),
           steps: record.steps,

@@ -12,10 +12,11 @@ export function idempotencyOf(context: ToolContext): { idempotencyKey?: string }
 }
 
 export function callerFromContext(context: ToolContext): TaskCaller {
+  const personName = context.actor?.name ?? context.origin.userName;
   const displayName = context.callerTaskId
     ? `task ${context.callerTaskId}`
-    : context.origin.userName
-      ? `${context.origin.userName} (through the parent agent)`
+    : personName
+      ? `${personName} (through the parent agent)`
       : 'the parent agent';
   return {
     sessionKey: context.sessionKey,
@@ -23,6 +24,7 @@ export function callerFromContext(context: ToolContext): TaskCaller {
     callerTaskId: context.callerTaskId,
     depth: context.depth,
     displayName,
+    ...(context.actor ? { actor: context.actor } : {}),
   };
 }
 
