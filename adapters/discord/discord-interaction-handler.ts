@@ -9,6 +9,7 @@ import {
 import type { ChatUser, CommandReply } from '../../src/gateway/chat-adapter.ts';
 import { chunkText } from '../../src/gateway/chunk-text.ts';
 import { activeStatuses } from '../../src/tasks/task-record.ts';
+import { toWellFormed } from '../../src/well-formed-text.ts';
 import { parseBoardButtonId } from './discord-board.ts';
 import {
   chatUserOf,
@@ -75,6 +76,7 @@ export class DiscordInteractionHandler {
         subcommand === 'steer'
           ? `steer ${id} ${interaction.options.getString('message', true)}`
           : `${subcommand} ${id}`;
+      text = toWellFormed(text);
     } else {
       await interaction.reply({ content: 'Unknown command.', flags: MessageFlags.Ephemeral });
       return;
@@ -91,7 +93,7 @@ export class DiscordInteractionHandler {
   /** `/ask prompt:` — a new thread for the conversation (or this one), then the prompt as a turn in it. */
   private async ask(interaction: GuildInteraction<ChatInputCommandInteraction>): Promise<void> {
     const { context } = this;
-    const prompt = interaction.options.getString('prompt', true).trim();
+    const prompt = toWellFormed(interaction.options.getString('prompt', true).trim());
     const place = await this.placeOrRefuse(interaction);
     if (!place) return;
     const user = this.userOf(interaction);

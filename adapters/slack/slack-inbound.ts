@@ -2,6 +2,7 @@ import type { BatonConfig } from '../../src/config/schema.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
 import { sendWithRetry } from '../../src/gateway/send-with-retry.ts';
 import type { Logger } from '../../src/logging/logger.ts';
+import { toWellFormed } from '../../src/well-formed-text.ts';
 import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
 import { mentionCommandText, plainTextOf } from './slack-inbound-text.ts';
 import { toMrkdwnChunks } from './slack-mrkdwn.ts';
@@ -133,7 +134,7 @@ export class SlackInbound {
     const user = await this.userOf(command.user_id, command.team_id, command.user_name);
     // A slash command has no thread (Slack sends none from threads): the channel is its conversation.
     const ref: ConversationRef = { platform, channel: command.channel_id, thread: command.channel_id };
-    const reply = await this.options.sink.onCommand({ ref, user, text: command.text.trim() });
+    const reply = await this.options.sink.onCommand({ ref, user, text: toWellFormed(command.text.trim()) });
     const response_type = reply.ephemeral ? 'ephemeral' : 'in_channel';
     for (const text of toMrkdwnChunks(reply.text, this.options.maxChars).slice(0, maxResponses)) {
       await respond({ response_type, text });
@@ -147,7 +148,7 @@ export class SlackInbound {
     const press = parsed.data;
     const action = press.actions[0]!;
     const channel = press.channel?.id ?? press.container?.channel_id;
-    const taskId = action.value ?? '';
+    const taskId = toWellFormed(action.value ?? '');
     if (!channel) return this.skip('block_actions', 'no channel');
     const messageTs = press.container?.message_ts ?? press.message?.ts;
     const ref: ConversationRef = {
@@ -204,7 +205,7 @@ export class SlackInbound {
 
   private async userOf(userId: string, teamId: string | undefined, nameHint?: string): Promise<ChatUser> {
     const name = await this.options.names.nameOf(userId, nameHint);
-    return { id: userId, name, roleIds: [], ...(teamId ? { workspaceId: teamId } : {}) };
+    return { id: userId, name: toWellFormed(name), roleIds: [], ...(teamId ? { workspaceId: teamId } : {}) };
   }
 
   /** The writer's team: their own (shared channels), the event's, the envelope's, else the bot's. */
