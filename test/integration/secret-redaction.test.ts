@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { Gateway as GatewayClass } from '../../src/gateway/gateway.ts';
@@ -10,7 +11,12 @@ import { createLogger } from '../../src/logging/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { errorReply, type RecordedRequest } from '../fakes/fake-openai-server.ts';
-import { fakeSlackWorkspace } from '../fakes/fake-slack-server.ts';
+import { eventCallback, mentionEvent, postToSlackApp } from '../fakes/fake-slack-payloads.ts';
+import {
+  type FakeSlackServer,
+  fakeSlackWorkspace,
+  startFakeSlackServer,
+} from '../fakes/fake-slack-server.ts';
 import { RecordingAdapter } from '../fakes/recording-adapter.ts';
 import { eventually, testApiKey, testCaller, testConfigLayer } from '../support/baton-harness.ts';
 import { inboundMessage } from '../support/gateway-harness.ts';
@@ -54,6 +60,8 @@ const keyOf = (request: RecordedRequest) => (request.authorization ?? '').replac
 
 let runtime: BatonRuntime;
 let gateway: Gateway;
+let slack: FakeSlackServer;
+let slackAdapter: SlackAdapter;
 const adapter = new RecordingAdapter();
 const metrics = createMetrics();
 
@@ -100,12 +108,22 @@ beforeAll(async () => {
     logger,
   });
   gateway.addAdapter(adapter);
+  slack = await startFakeSlackServer();
+  slackAdapter = new SlackAdapter({
+    botToken: secrets.slackBotToken,
+    signingSecret: secrets.slackSigningSecret,
+    apiUrl: slack.apiUrl,
+    config: { ...config.slack, http_host: '127.0.0.1', http_port: 0 },
+    logger,
+  });
+  gateway.addAdapter(slackAdapter);
   await gateway.start();
 });
 
 afterAll(async () => {
   await gateway?.stop();
   await runtime?.close(0);
+  await slack?.close();
 });
 
 function expectNoSecretIn(where: string, text: string): void {
@@ -132,6 +150,20 @@ describe('secrets', () => {
     expect(fake.requests.map(keyOf)).toEqual(
       expect.arrayContaining([secrets.defaultRouteKey, secrets.backupRouteKey]),
     );
+    // Slack: the turn fails (the model refuses the key), and posting that fails twice with a server that
+    // echoes every secret in its error body and headers, before it goes through.
+    slack.failNext('chat.postMessage', { kind: 'echo', status: 500, text: everySecret.join(' ') }, 1);
+    slack.failNext('chat.postMessage', { kind: 'echo', status: 200, text: everySecret.join(' ') }, 1);
+    const event = mentionEvent({ user: 'UADA', text: 'hello from slack' });
+    await postToSlackApp(slackAdapter.url!, eventCallback(event));
+    await eventually(
+      async () =>
+        slack.callsTo('chat.postMessage').filter((call) => call.params.thread_ts === event.ts).length >= 2
+          ? true
+          : undefined,
+      20_000,
+      'the slack posts',
+    );
     // Errors logged directly, with secrets deep in causes and aggregates.
     const echoed = new Error(`401 Invalid API key: ${everySecret.join(' ')}`);
     logger.info({ err: new Error('model call failed', { cause: echoed }) }, 'retrying');
@@ -147,6 +179,8 @@ describe('secrets', () => {
     expect(lines.some((line) => line.includes('[redacted]'))).toBe(true);
     for (const line of lines) expectNoSecretIn('a log line', line);
     for (const post of adapter.posts) expectNoSecretIn('a chat post', JSON.stringify(post.message));
+    for (const call of slack.callsTo('chat.postMessage'))
+      expectNoSecretIn('a slack post', JSON.stringify(call.params));
     const record = await runtime.store.get(task!.id);
     expect(record!.error).toMatch(/redacted|401/);
     expectNoSecretIn('the task record', JSON.stringify(record));
