@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
@@ -10,6 +11,7 @@ import { Gateway as GatewayClass } from '../../src/gateway/gateway.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import { type FakeDiscordServer, startFakeDiscordServer } from '../fakes/fake-discord-server.ts';
 import { errorReply, type RecordedRequest } from '../fakes/fake-openai-server.ts';
 import { eventCallback, mentionEvent, postToSlackApp } from '../fakes/fake-slack-payloads.ts';
 import {
@@ -62,6 +64,7 @@ let runtime: BatonRuntime;
 let gateway: Gateway;
 let slack: FakeSlackServer;
 let slackAdapter: SlackAdapter;
+let discord: FakeDiscordServer & { opsChannelId: string };
 const adapter = new RecordingAdapter();
 const metrics = createMetrics();
 
@@ -117,6 +120,17 @@ beforeAll(async () => {
     logger,
   });
   gateway.addAdapter(slackAdapter);
+  discord = await startFakeDiscordServer({ token: secrets.discordToken });
+  gateway.addAdapter(
+    new DiscordAdapter({
+      token: secrets.discordToken,
+      applicationId: discord.applicationId,
+      apiUrl: discord.apiUrl,
+      config: config.discord,
+      store: runtime.store,
+      logger,
+    }),
+  );
   await gateway.start();
 });
 
@@ -124,6 +138,7 @@ afterAll(async () => {
   await gateway?.stop();
   await runtime?.close(0);
   await slack?.close();
+  await discord?.close();
 });
 
 function expectNoSecretIn(where: string, text: string): void {
@@ -164,6 +179,27 @@ describe('secrets', () => {
       20_000,
       'the slack posts',
     );
+    // Discord: the same, with a REST server echoing every secret in its error body and headers.
+    discord.failNext({
+      method: 'POST',
+      path: /\/channels\/\d+\/messages$/,
+      status: 500,
+      echo: everySecret.join(' '),
+    });
+    const ada = discord.addUser('Ada');
+    const mention = discord.postMessage(
+      ada,
+      discord.opsChannelId,
+      `<@${discord.botUser.id}> hello from discord`,
+    );
+    await eventually(
+      async () => (discord.botMessagesIn(mention.id).length > 0 ? true : undefined),
+      20_000,
+      'the discord post in the thread',
+    );
+    // The echoing failures really happened, so the checks below can fail.
+    expect(discord.calls.some((call) => call.status === 500)).toBe(true);
+    expect(lines.some((line) => line.includes('token rejected: [redacted]'))).toBe(true);
     // Errors logged directly, with secrets deep in causes and aggregates.
     const echoed = new Error(`401 Invalid API key: ${everySecret.join(' ')}`);
     logger.info({ err: new Error('model call failed', { cause: echoed }) }, 'retrying');
@@ -179,6 +215,8 @@ describe('secrets', () => {
     expect(lines.some((line) => line.includes('[redacted]'))).toBe(true);
     for (const line of lines) expectNoSecretIn('a log line', line);
     for (const post of adapter.posts) expectNoSecretIn('a chat post', JSON.stringify(post.message));
+    for (const message of discord.botMessagesIn(mention.id))
+      expectNoSecretIn('a discord post', message.content);
     for (const call of slack.callsTo('chat.postMessage'))
       expectNoSecretIn('a slack post', JSON.stringify(call.params));
     const record = await runtime.store.get(task!.id);
