@@ -8,6 +8,7 @@ import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { isTerminal } from '../../src/tasks/task-record.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { durationSeconds, elapsedSeconds, eventLine } from '../../src/tools/delegation/task-views.ts';
+import { toWellFormed } from '../../src/well-formed-text.ts';
 import type { ConsoleLiveEvents } from './console-live-events.ts';
 import { consoleSecurity } from './console-security.ts';
 import type { StaticFile } from './console-static-files.ts';
@@ -22,19 +23,21 @@ export const maxConsoleInputChars = 8000;
 /** Events shown in a task's detail panel. */
 const detailEventCount = 30;
 
-const newThreadBody = z.strictObject({ title: z.string().trim().min(1).max(120).optional() });
+const newThreadBody = z.strictObject({
+  title: z.string().trim().min(1).max(120).transform(toWellFormed).optional(),
+});
 const newMessageBody = z.strictObject({
   text: z
     .string()
     .max(maxConsoleInputChars)
-    .transform((text) => text.trim())
+    .transform((text) => toWellFormed(text.trim()))
     .pipe(z.string().min(1, 'text must not be empty')),
 });
 const steerBody = z.strictObject({
   message: z
     .string()
     .max(4000)
-    .transform((text) => text.trim())
+    .transform((text) => toWellFormed(text.trim()))
     .pipe(z.string().min(1, 'message must not be empty')),
 });
 const cancelBody = z.strictObject({});

@@ -11,6 +11,7 @@ import type { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
+import { toWellFormed } from '../../src/well-formed-text.ts';
 
 export const discordPlatform = 'discord';
 
@@ -105,7 +106,7 @@ export function chatUserOf(
     roleIds = [guildId, ...member.roles];
     name = member.nick ?? name;
   }
-  return { id: user.id, name, roleIds, workspaceId: guildId };
+  return { id: user.id, name: toWellFormed(name), roleIds, workspaceId: guildId };
 }
 
 /** Remembers recently seen ids, so a replayed or duplicated event is handled once per process. */

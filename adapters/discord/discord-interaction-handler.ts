@@ -10,6 +10,7 @@ import type { ChatUser, CommandReply } from '../../src/gateway/chat-adapter.ts';
 import { chunkText } from '../../src/gateway/chunk-text.ts';
 import { tasksListedFrom } from '../../src/gateway/task-visibility.ts';
 import { activeStatuses } from '../../src/tasks/task-record.ts';
+import { toWellFormed } from '../../src/well-formed-text.ts';
 import { parseBoardButtonId } from './discord-board.ts';
 import {
   chatUserOf,
@@ -77,6 +78,7 @@ export class DiscordInteractionHandler {
         subcommand === 'steer'
           ? `steer ${id} ${interaction.options.getString('message', true)}`
           : `${subcommand} ${id}`;
+      text = toWellFormed(text);
     } else {
       await interaction.reply({ content: 'Unknown command.', flags: MessageFlags.Ephemeral });
       return;
@@ -93,7 +95,7 @@ export class DiscordInteractionHandler {
   /** `/ask prompt:` — a new thread for the conversation (or this one), then the prompt as a turn in it. */
   private async ask(interaction: GuildInteraction<ChatInputCommandInteraction>): Promise<void> {
     const { context } = this;
-    const prompt = interaction.options.getString('prompt', true).trim();
+    const prompt = toWellFormed(interaction.options.getString('prompt', true).trim());
     const place = await this.placeOrRefuse(interaction);
     if (!place) return;
     const user = this.userOf(interaction);

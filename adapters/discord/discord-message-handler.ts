@@ -1,5 +1,6 @@
 import { ChannelType, DiscordAPIError, type Message, MessageType } from 'discord.js';
 import type { ChatUser, ConversationRef } from '../../src/gateway/chat-adapter.ts';
+import { toWellFormed } from '../../src/well-formed-text.ts';
 import {
   chatUserOf,
   type DiscordContext,
@@ -140,5 +141,5 @@ function textOf(message: Message, botId: string, botRoleId: string | undefined):
   const attachments = [...message.attachments.values()].map(
     (attachment) => `[attachment: ${attachment.name} ${attachment.url}]`,
   );
-  return [text, ...attachments].filter(Boolean).join('\n');
+  return toWellFormed([text, ...attachments].filter(Boolean).join('\n'));
 }

@@ -13,6 +13,7 @@ import type {
 import type { Logger } from '../../src/logging/logger.ts';
 import { registerSecret } from '../../src/logging/redact-secrets.ts';
 import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
+import { guardSlackBodies } from './slack-body-guard.ts';
 import { boltLoggerFor } from './slack-bolt-logger.ts';
 import { type SlackIdentity, SlackInbound, type SlashRespond } from './slack-inbound.ts';
 import { SlackPoster } from './slack-poster.ts';
@@ -227,7 +228,7 @@ export class SlackAdapter implements ChatAdapter {
         },
       });
     }
-    return new HTTPReceiver({
+    const receiver = new HTTPReceiver({
       signingSecret: this.options.signingSecret!,
       endpoints: slackEventsPath,
       // The answer to Slack waits until a turn is queued (a few ms): an error there gets a 500 and Slack
@@ -236,6 +237,8 @@ export class SlackAdapter implements ChatAdapter {
       processBeforeResponse: true,
       logger,
     });
+    guardSlackBodies(receiver, slackEventsPath, this.logger);
+    return receiver;
   }
 
   private registerListeners(app: App, inbound: SlackInbound): void {

@@ -1,5 +1,6 @@
 import { chatCommandNames } from '../../src/gateway/chat-adapter.ts';
 import { parseCommand } from '../../src/gateway/command-router.ts';
+import { toWellFormed } from '../../src/well-formed-text.ts';
 
 /**
  * A Slack message's text as the agents should read it: the bot's own mention removed, links and channel
@@ -7,7 +8,7 @@ import { parseCommand } from '../../src/gateway/command-router.ts';
  * parent can mention them back.
  */
 export function plainTextOf(text: string, botUserId: string): string {
-  return text
+  return toWellFormed(text)
     .replace(/<([^<>]*)>/g, (whole, inner: string) => {
       const [target = '', label] = inner.split('|', 2);
       if (target === `@${botUserId}`) return '';

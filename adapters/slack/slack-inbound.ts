@@ -2,6 +2,7 @@ import type { BatonConfig } from '../../src/config/schema.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
 import { sendWithRetry } from '../../src/gateway/send-with-retry.ts';
 import type { Logger } from '../../src/logging/logger.ts';
+import { toWellFormed } from '../../src/well-formed-text.ts';
 import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
 import { mentionCommandText, plainTextOf } from './slack-inbound-text.ts';
 import { toMrkdwnChunks } from './slack-mrkdwn.ts';
@@ -135,7 +136,14 @@ export class SlackInbound {
     const user = await this.userOf(command.user_id, command.team_id, command.user_name);
     // A slash command has no thread (Slack sends none from threads): the channel is its conversation.
     const ref: ConversationRef = { platform, channel: command.channel_id, thread: command.channel_id };
-    const reply = await this.options.sink.onCommand({ ref, user, text: command.text.trim() });
+    // The same signed request posted again (a retry, a replay) carries the same trigger_id: run it once.
+    const reply = await this.options.sink.onCommand({
+      ref,
+      user,
+      text: toWellFormed(command.text.trim()),
+      ...eventIdOf(command.trigger_id),
+    });
+    if (reply.duplicate) return;
     const response_type = reply.ephemeral ? 'ephemeral' : 'in_channel';
     for (const text of toMrkdwnChunks(reply.text, this.options.maxChars).slice(0, maxResponses)) {
       await respond({ response_type, text });
@@ -149,7 +157,7 @@ export class SlackInbound {
     const press = parsed.data;
     const action = press.actions[0]!;
     const channel = press.channel?.id ?? press.container?.channel_id;
-    const taskId = action.value ?? '';
+    const taskId = toWellFormed(action.value ?? '');
     if (!channel) return this.skip('block_actions', 'no channel');
     const messageTs = press.container?.message_ts ?? press.message?.ts;
     const ref: ConversationRef = {
@@ -163,8 +171,10 @@ export class SlackInbound {
       press.user.name ?? press.user.username,
     );
     const { sink, poster } = this.options;
+    const eventId = eventIdOf(press.trigger_id);
     if (action.action_id === cancelActionId) {
-      const reply = await sink.onCommand({ ref, user, text: `cancel ${taskId}` });
+      const reply = await sink.onCommand({ ref, user, text: `cancel ${taskId}`, ...eventId });
+      if (reply.duplicate) return;
       if (reply.ephemeral) await poster.postEphemeral(channel, user.id, threadTsOf(ref), reply.text);
       else await sendWithRetry(() => poster.send(ref, { kind: 'text', text: reply.text }));
       return;
@@ -172,7 +182,8 @@ export class SlackInbound {
     if (action.action_id === refreshActionId) {
       // `status` applies the access rules (the sink has no other way to ask): a public answer means the
       // person may look at this task, and then the board is re-rendered at once.
-      const reply = await sink.onCommand({ ref, user, text: `status ${taskId}` });
+      const reply = await sink.onCommand({ ref, user, text: `status ${taskId}`, ...eventId });
+      if (reply.duplicate) return;
       if (!reply.ephemeral) await sink.refreshBoard(ref);
       await poster.postEphemeral(channel, user.id, threadTsOf(ref), reply.text);
     }
@@ -207,7 +218,7 @@ export class SlackInbound {
 
   private async userOf(userId: string, teamId: string | undefined, nameHint?: string): Promise<ChatUser> {
     const name = await this.options.names.nameOf(userId, nameHint);
-    return { id: userId, name, roleIds: [], ...(teamId ? { workspaceId: teamId } : {}) };
+    return { id: userId, name: toWellFormed(name), roleIds: [], ...(teamId ? { workspaceId: teamId } : {}) };
   }
 
   /** The writer's team: their own (shared channels), the event's, the envelope's, else the bot's. */
@@ -218,6 +229,11 @@ export class SlackInbound {
   private skip(what: string, reason: unknown): void {
     this.options.logger.warn({ reason: String(reason) }, `slack ${what} payload not understood; ignored`);
   }
+}
+
+/** A slash command's or button press's event id, from its trigger_id (namespaced apart from messages). */
+function eventIdOf(triggerId: string | undefined): { eventId?: string } {
+  return triggerId ? { eventId: `trigger:${triggerId}` } : {};
 }
 
 function teamOf(body: unknown): string | undefined {

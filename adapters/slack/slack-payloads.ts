@@ -41,11 +41,15 @@ export const slashCommandSchema = z.looseObject({
   user_name: z.string().optional(),
   channel_id: z.string(),
   team_id: z.string().optional(),
+  /** One per invocation, the same in every redelivery: the command's event id. */
+  trigger_id: z.string().min(1).optional(),
 });
 
 /** A button press (`block_actions`) on a message Baton posted. */
 export const blockActionsSchema = z.looseObject({
   type: z.literal('block_actions'),
+  /** One per press, the same in every redelivery: the press's event id. */
+  trigger_id: z.string().min(1).optional(),
   user: z.looseObject({
     id: z.string(),
     username: z.string().optional(),

@@ -9,6 +9,7 @@ import { createMetrics } from '../observability/metrics.ts';
 import { type LocalRedisServer, startLocalRedisServer } from '../redis/local-redis-server.ts';
 import { BatonRuntime } from '../runtime/baton-runtime.ts';
 import { composeGateway } from './compose-gateway.ts';
+import { installProcessGuards } from './process-guards.ts';
 import { onShutdownSignal } from './shutdown.ts';
 
 function requireSharedRedis(config: BatonConfig, command: string): string {
@@ -65,6 +66,7 @@ function announce(text: string): void {
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level });
+  const guards = installProcessGuards(logger);
   const runtime = new BatonRuntime({ config, redisUrl: requireSharedRedis(config, 'worker'), logger });
   await runtime.start();
   const worker = await runtime.startWorker();
@@ -72,13 +74,16 @@ export async function runWorker(): Promise<void> {
     { workerId: worker.id, concurrency: config.worker.concurrency, pid: process.pid },
     'worker ready',
   );
-  onShutdownSignal(logger, () => runtime.close());
+  const stop = () => runtime.close();
+  guards.onFatal(stop);
+  onShutdownSignal(logger, stop);
 }
 
 /** `baton gateway`: the chat-facing process: adapters, parent turns, delivery, boards, console. */
 export async function runGateway(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level });
+  const guards = installProcessGuards(logger);
   const { runtime, metrics } = createRuntimeWithMetrics(
     config,
     requireSharedRedis(config, 'gateway'),
@@ -89,10 +94,12 @@ export async function runGateway(): Promise<void> {
   if (model.warning) logger.warn(model.warning);
   const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
   logger.info({ pid: process.pid, console: composed.console?.url ?? null }, 'gateway ready');
-  onShutdownSignal(logger, async () => {
+  const stop = async () => {
     await composed.stop();
     await runtime.close();
-  });
+  };
+  guards.onFatal(stop);
+  onShutdownSignal(logger, stop);
 }
 
 /**
@@ -107,6 +114,7 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
       : {},
   );
   const logger = createLogger({ level: config.log.level });
+  const guards = installProcessGuards(logger);
   let localRedis: LocalRedisServer | null = null;
   let redisUrl = config.redis.url;
   if (!redisUrl) {
@@ -132,12 +140,14 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
       `Baton is running${demoModel ? ' with the offline demo model' : ''}: open ${composed.console.url}`,
     );
   }
-  onShutdownSignal(logger, async () => {
+  const stop = async () => {
     await composed.stop();
     await runtime.close();
     await localRedis?.stop();
     await demoModel?.close();
-  });
+  };
+  guards.onFatal(stop);
+  onShutdownSignal(logger, stop);
 }
 
 /** The demo must not be redirected to a real endpoint by variables meant for `npm start`. */

@@ -3,8 +3,14 @@ const referencePattern = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 /**
  * Replaces `${NAME}` and `${NAME:-fallback}` in every string of a parsed YAML tree.
  * A string that is exactly one unset reference without a fallback becomes null, so optional keys stay optional.
+ * `used` collects the names whose values went in (their values are treated as secrets in logs).
  */
-export function expandEnvReferences(value: unknown, env: NodeJS.ProcessEnv, missing: string[] = []): unknown {
+export function expandEnvReferences(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  missing: string[] = [],
+  used: string[] = [],
+): unknown {
   if (typeof value === 'string') {
     const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value);
     if (whole && env[whole[1]!] === undefined) {
@@ -13,16 +19,19 @@ export function expandEnvReferences(value: unknown, env: NodeJS.ProcessEnv, miss
     }
     return value.replace(referencePattern, (_match, name: string, fallback: string | undefined) => {
       const found = env[name];
-      if (found !== undefined && found !== '') return found;
+      if (found !== undefined && found !== '') {
+        used.push(name);
+        return found;
+      }
       if (fallback !== undefined) return fallback;
       missing.push(name);
       return '';
     });
   }
-  if (Array.isArray(value)) return value.map((item) => expandEnvReferences(item, env, missing));
+  if (Array.isArray(value)) return value.map((item) => expandEnvReferences(item, env, missing, used));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, expandEnvReferences(item, env, missing)]),
+      Object.entries(value).map(([key, item]) => [key, expandEnvReferences(item, env, missing, used)]),
     );
   }
   return value;

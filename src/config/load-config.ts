@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { BatonError } from '../errors.ts';
+import { registerConfigSecrets } from '../logging/config-secrets.ts';
 import { expandEnvReferences } from './expand-env-references.ts';
 import { type BatonConfig, batonConfigSchema } from './schema.ts';
 
@@ -24,7 +25,7 @@ export function mergeLayers(base: unknown, override: unknown): unknown {
   return merged;
 }
 
-function readYamlLayer(filePath: string, env: NodeJS.ProcessEnv): PlainObject {
+function readYamlLayer(filePath: string, env: NodeJS.ProcessEnv, used: string[] = []): PlainObject {
   if (!existsSync(filePath)) {
     throw new BatonError('config_invalid', `config file not found: ${filePath}`, { fault: 'user' });
   }
@@ -43,7 +44,7 @@ function readYamlLayer(filePath: string, env: NodeJS.ProcessEnv): PlainObject {
       fault: 'user',
     });
   }
-  return expandEnvReferences(parsed, env) as PlainObject;
+  return expandEnvReferences(parsed, env, [], used) as PlainObject;
 }
 
 /** The environment variables of the design, as a config layer. Secrets are not copied: they are read by name. */
@@ -86,15 +87,20 @@ export interface LoadConfigOptions {
  */
 export function loadConfig(options: LoadConfigOptions = {}): BatonConfig {
   const env = options.env ?? process.env;
-  let merged = mergeLayers({}, readYamlLayer(defaultConfigPath, env));
-  if (env.BATON_CONFIG) merged = mergeLayers(merged, readYamlLayer(path.resolve(env.BATON_CONFIG), env));
+  const referencedNames: string[] = [];
+  let merged = mergeLayers({}, readYamlLayer(defaultConfigPath, env, referencedNames));
+  if (env.BATON_CONFIG) {
+    merged = mergeLayers(merged, readYamlLayer(path.resolve(env.BATON_CONFIG), env, referencedNames));
+  }
   if (options.overrides !== undefined) merged = mergeLayers(merged, options.overrides);
   const routeName =
     isPlainObject(merged) && isPlainObject(merged.models) && typeof merged.models.default_route === 'string'
       ? merged.models.default_route
       : 'default';
   merged = mergeLayers(merged, environmentLayer(env, routeName));
-  return validateConfig(merged);
+  const config = validateConfig(merged);
+  registerConfigSecrets(config, env, referencedNames);
+  return config;
 }
 
 function validateConfig(candidate: unknown): BatonConfig {

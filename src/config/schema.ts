@@ -1,7 +1,28 @@
 import { z } from 'zod';
+import { estimatedTokenBits, minimumTokenBits } from './token-entropy.ts';
 
 const positiveInteger = z.number().int().positive();
-const seconds = z.number().positive();
+
+/** Node runs a timer longer than 2^31-1 ms (about 24.8 days) at once, so no duration may exceed it. */
+export const maxTimerMs = 2 ** 31 - 1;
+const seconds = z
+  .number()
+  .positive()
+  .max(Math.floor(maxTimerMs / 1000), 'at most 2147483 s (about 24.8 days, the longest timer Node can set)');
+const milliseconds = positiveInteger.max(
+  maxTimerMs,
+  'at most 2147483647 ms (about 24.8 days, the longest timer Node can set)',
+);
+
+/** A shared secret people type or paste: long, no spaces, and not one character repeated. */
+const consoleToken = z
+  .string()
+  .min(16, 'at least 16 characters (generate one with `openssl rand -hex 32`)')
+  .regex(/^\S+$/, 'no spaces or other blank characters')
+  .refine(
+    (token) => estimatedTokenBits(token) >= minimumTokenBits,
+    'too guessable: use at least 16 different characters, e.g. `openssl rand -hex 32`',
+  );
 
 const modelRouteSchema = z.strictObject({
   /** Model name sent to the endpoint. */
@@ -20,15 +41,19 @@ const redisSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, dot, dash and underscore only')
     .default('baton'),
   local_data_dir: z.string().min(1).default('.baton/redis'),
-  retention_days: z.number().positive().default(30),
+  retention_days: z
+    .number()
+    .min(1 / 24, 'at least 1/24 of a day (one hour): Redis expiries are whole seconds')
+    .max(36_500, 'at most 36500 days')
+    .default(30),
 });
 
 const modelsSchema = z.strictObject({
   default_route: z.string().min(1).default('default'),
   call_timeout_s: seconds.default(120),
   max_retries: z.number().int().min(0).default(4),
-  retry_base_delay_ms: positiveInteger.default(500),
-  retry_max_delay_ms: positiveInteger.default(30_000),
+  retry_base_delay_ms: milliseconds.default(500),
+  retry_max_delay_ms: milliseconds.default(30_000),
   key_cooldown_s: seconds.default(60),
   routes: z.record(z.string().min(1), modelRouteSchema).default({
     default: { model: 'gpt-5-mini', base_url: null, api_key_env: ['OPENAI_API_KEY'] },
@@ -55,13 +80,13 @@ const delegationSchema = z.strictObject({
 
 const workerSchema = z.strictObject({
   concurrency: positiveInteger.default(50),
-  lock_duration_ms: positiveInteger.default(3000),
-  stalled_interval_ms: positiveInteger.default(1000),
+  lock_duration_ms: milliseconds.default(3000),
+  stalled_interval_ms: milliseconds.default(1000),
   max_stalled_count: z.number().int().min(0).default(20),
   shutdown_grace_s: seconds.default(10),
   global_concurrency: positiveInteger.nullable().default(null),
   start_rate_max: positiveInteger.nullable().default(null),
-  start_rate_window_ms: positiveInteger.default(1000),
+  start_rate_window_ms: milliseconds.default(1000),
 });
 
 const fetchUrlSchema = z.strictObject({
@@ -89,7 +114,7 @@ const consoleSchema = z.strictObject({
   enabled: z.boolean().default(true),
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65_535).default(8787),
-  token: z.string().min(16).nullable().default(null),
+  token: consoleToken.nullable().default(null),
 });
 
 const gatewaySchema = z.strictObject({
@@ -98,7 +123,7 @@ const gatewaySchema = z.strictObject({
   max_concurrent_turns: positiveInteger.default(64),
   parent_max_iterations: positiveInteger.default(12),
   parent_route: z.string().min(1).nullable().default(null),
-  board_interval_ms: z.number().int().min(250).default(2000),
+  board_interval_ms: milliseconds.min(250).default(2000),
   delivery_max_attempts: positiveInteger.default(12),
 });
 

@@ -4,6 +4,7 @@ import { redactSecrets } from '../logging/redact-secrets.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
 import { originFor, ownerOf, type TaskActor } from '../tasks/task-access.ts';
 import type { TaskOrigin, TaskStatus } from '../tasks/task-record.ts';
+import { toWellFormed, wellFormedDeep } from '../well-formed-text.ts';
 import type {
   ChatAdapter,
   ChatCommand,
@@ -146,8 +147,10 @@ export class Gateway implements GatewaySink {
   }
 
   async onMessage(
-    message: InboundMessage,
+    inbound: InboundMessage,
   ): Promise<{ accepted: boolean; queuedBehind: number; refusal?: string }> {
+    // Adapters make their text well-formed; this is the one door every adapter's input passes, so once more.
+    const message = wellFormedDeep(inbound);
     if (!this.options.access.isAllowed(message.user, message.ref)) {
       return { accepted: false, queuedBehind: 0, refusal: "You're not allowed to use Baton here." };
     }
@@ -179,7 +182,8 @@ export class Gateway implements GatewaySink {
     await this.boards.requestRefresh(sessionKeyOf(ref));
   }
 
-  async onCommand(command: ChatCommand): Promise<CommandReply> {
+  async onCommand(inbound: ChatCommand): Promise<CommandReply> {
+    const command = { ...inbound, text: toWellFormed(inbound.text), user: wellFormedDeep(inbound.user) };
     if (command.eventId) {
       const { keys, redis } = this.options.runtime;
       const key = keys.seenEvent(command.ref.platform, `command:${command.eventId}`);

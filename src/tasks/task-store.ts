@@ -3,6 +3,7 @@ import { BatonError } from '../errors.ts';
 import { type ChatMessage, emptyUsage, type TokenUsage } from '../llm/model-client.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import { toWellFormed, wellFormedDeep } from '../well-formed-text.ts';
 import { TaskEvents } from './task-events.ts';
 import { newTaskId } from './task-ids.ts';
 import { TaskInbox } from './task-inbox.ts';
@@ -119,12 +120,13 @@ export class TaskStore {
       const records: TaskRecord[] = request.tasks.map((task) => ({
         id: newTaskId(),
         sessionKey: request.sessionKey,
-        origin: request.origin,
+        // The records travel as JSON into a Lua script, whose decoder refuses a lone surrogate.
+        origin: wellFormedDeep(request.origin),
         parentTaskId: request.parent?.taskId ?? null,
         depth: (request.parent?.depth ?? 0) + 1,
         role: task.role,
-        goal: task.goal,
-        context: task.context,
+        goal: toWellFormed(task.goal),
+        context: toWellFormed(task.context),
         toolsets: task.toolsets,
         route: task.route,
         status: 'queued',
@@ -422,7 +424,7 @@ export class TaskStore {
 
   /** Queues a steering message; refused when the task has finished. */
   steer(taskId: string, from: string, text: string, idempotencyKey?: string) {
-    return this.inbox.steer(taskId, from, text, idempotencyKey);
+    return this.inbox.steer(taskId, toWellFormed(from), toWellFormed(text), idempotencyKey);
   }
 
   /** Steering messages after `afterId`, oldest first. */

@@ -60,6 +60,8 @@ export interface DiscordFault {
   landed?: boolean;
   /** How many matching requests fail; default 1. */
   times?: number;
+  /** Text (a token, say) echoed in the error body and an `x-echo` header, as careless servers do. */
+  echo?: string;
 }
 
 export interface FakeDiscordServerOptions {
@@ -656,6 +658,13 @@ function failureReply(fault: DiscordFault): RestReply {
       status: 429,
       headers: { 'retry-after': String(retryAfter), 'x-ratelimit-scope': 'user' },
       body: { message: 'You are being rate limited.', retry_after: retryAfter, global: false },
+    };
+  }
+  if (fault.echo !== undefined) {
+    return {
+      status: fault.status,
+      headers: { 'x-echo': fault.echo },
+      body: { message: `fake failure ${fault.status}: ${fault.echo}`, code: 0, echoed: fault.echo },
     };
   }
   return { status: fault.status, body: { message: `fake failure ${fault.status}`, code: 0 } };

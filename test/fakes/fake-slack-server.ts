@@ -54,7 +54,9 @@ export type SlackFailure =
   | { kind: 'http'; status: number }
   | { kind: 'error'; error: string }
   /** The connection is destroyed before any answer: a network error to the client. */
-  | { kind: 'drop' };
+  | { kind: 'drop' }
+  /** Answers `status` with `text` (a token, say) in the error body and an `x-echo` header, as careless servers do. */
+  | { kind: 'echo'; status: number; text: string };
 
 export interface SocketEnvelope {
   envelope_id: string;
@@ -374,6 +376,14 @@ function fail(request: http.IncomingMessage, response: http.ServerResponse, fail
       return;
     case 'drop':
       request.socket.destroy();
+      return;
+    case 'echo':
+      sendJson(
+        response,
+        failure.status,
+        { ok: false, error: 'invalid_auth', detail: `token rejected: ${failure.text}` },
+        { 'x-echo': failure.text },
+      );
       return;
   }
 }

@@ -1,10 +1,19 @@
 import { z } from 'zod';
+import { taskIdPattern } from '../../tasks/task-ids.ts';
 import type { TaskEvent, TaskRecord } from '../../tasks/task-record.ts';
 import type { TaskCaller } from '../../tasks/task-service.ts';
 import type { ToolContext } from '../tool.ts';
 
-/** The `task_id` argument of the tools that act on one task. */
-export const taskIdField = z.string().trim().min(1).describe('The task id, e.g. t_7k2m9q.');
+/**
+ * The `task_id` argument of the tools that act on one task. Checked against the id pattern here, at the
+ * edge, so a malformed id (a key pattern, a path, a megabyte of text) never reaches Redis.
+ */
+export const taskIdField = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(taskIdPattern, 'not a task id: task ids look like t_7k2m9q')
+  .describe('The task id, e.g. t_7k2m9q.');
 
 /** The tool call id keys a dispatch or a steer, so a call replayed after a crash has no second effect. */
 export function idempotencyOf(context: ToolContext): { idempotencyKey?: string } {
