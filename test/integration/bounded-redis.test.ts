@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { ConsoleStore } from '../../adapters/console/console-store.ts';
 import { KnownThreads } from '../../src/gateway/known-threads.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
@@ -233,5 +234,26 @@ describe('bounded Redis: the threads index', () => {
     // A sweep right away keeps migrated threads: they count as active at the migration.
     expect(await sweeper.sweepOnce()).toMatchObject({ threadsForgotten: 0 });
     expect(await threads.has('test:c1:old-4')).toBe(true);
+  });
+});
+
+describe('bounded Redis: the console transcripts', () => {
+  it('lets a console thread idle for the retention period expire and leave the thread list', async () => {
+    const consoleStore = new ConsoleStore({ redis: redis.client, keys, retentionSeconds });
+    const idle = await consoleStore.createThread('idle');
+    await consoleStore.append(idle.id, { role: 'user', text: 'hello' });
+    await consoleStore.append(idle.id, { role: 'bot', text: 'hi' });
+    expect((await consoleStore.listThreads()).map((thread) => thread.id)).toEqual([idle.id]);
+
+    await pastRetention();
+    const busy = await consoleStore.createThread('busy');
+    expect((await consoleStore.listThreads()).map((thread) => thread.id)).toEqual([busy.id]);
+    expect(await consoleStore.getThread(idle.id)).toBeNull();
+    expect(await consoleStore.entries(idle.id)).toEqual([]);
+    const [, left] = await redis.client.scan('0', 'MATCH', `${keys.prefix}:console:*`, 'COUNT', 1000);
+    expect(left.sort()).toEqual([
+      `${keys.prefix}:console:thread:${busy.id}`,
+      `${keys.prefix}:console:threads`,
+    ]);
   });
 });
