@@ -3,14 +3,15 @@ import { ConsoleStore } from '../../adapters/console/console-store.ts';
 import { KnownThreads } from '../../src/gateway/known-threads.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
+import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { RetentionSweeper } from '../../src/runtime/retention-sweeper.ts';
 import type { TaskOrigin, TaskRecord } from '../../src/tasks/task-record.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
-import { eventually } from '../support/baton-harness.ts';
+import { buildTestConfig, eventually, testConfigLayer, testEnv } from '../support/baton-harness.ts';
 import { uniquePrefix } from '../support/redis.ts';
-import { useTestRedis } from '../support/test-environment.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
 
-const redis = useTestRedis();
+const { redis, fake } = useTestEnvironment();
 // The public setting is in days (redis.retention_days); the store and the sweeper take seconds, which lets
 // these tests run a whole retention period in a second.
 const retentionSeconds = 1;
@@ -255,5 +256,28 @@ describe('bounded Redis: the console transcripts', () => {
       `${keys.prefix}:console:thread:${busy.id}`,
       `${keys.prefix}:console:threads`,
     ]);
+  });
+});
+
+describe('bounded Redis: every process sweeps', () => {
+  it('runs the retention sweeper of a started runtime on its own timer', async () => {
+    const config = buildTestConfig(testConfigLayer(fake, { redis: { prefix: keys.prefix } }));
+    const runtime = new BatonRuntime({
+      config,
+      redisUrl: redis.url,
+      logger: createSilentLogger(),
+      env: testEnv(),
+      retentionSweepIntervalMs: 100,
+    });
+    await runtime.start();
+    try {
+      const retentionMs = config.redis.retention_days * 24 * 3600 * 1000;
+      await threads.touch('test:c1:long-idle', Date.now() - retentionMs - 60_000);
+      await threads.touch('test:c1:recent');
+      await eventually(async () => ((await threads.has('test:c1:long-idle')) ? undefined : true), 15_000);
+      expect(await threads.has('test:c1:recent')).toBe(true);
+    } finally {
+      await runtime.close(0);
+    }
   });
 });
