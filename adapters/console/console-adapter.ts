@@ -64,6 +64,7 @@ export class ConsoleAdapter implements ChatAdapter {
       redis: options.redis,
       keys: options.keys,
       ...(options.maxEntriesPerThread ? { maxEntriesPerThread: options.maxEntriesPerThread } : {}),
+      retentionSeconds: options.store.retentionSeconds,
     });
     this.taskTree = new TaskTreeReader(options.store, this.consoleStore);
     this.live = new ConsoleLiveEvents({

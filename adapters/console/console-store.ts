@@ -53,7 +53,8 @@ export const defaultThreadTitle = 'New thread';
 // Appends an entry id to the thread's order list and its JSON to the entry hash, touches the thread index,
 // gives an untitled thread the title offered (ARGV[6]), and trims the oldest entries past the cap.
 // Answers with the thread's fields (for the published event), or, for a repeated idempotency key, with
-// the entry the first append made ('' once trimmed away).
+// the entry the first append made ('' once trimmed away). A thread idle for the retention period
+// (ARGV[8], seconds) expires, as its parent session's history does.
 const appendScript = `
 if KEYS[5] ~= '' then
   local earlier = redis.call('GET', KEYS[5])
@@ -76,6 +77,7 @@ while excess > 0 do
   excess = excess - 1
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[2], 'EX', 86400) end
+for index = 2, 4 do redis.call('EXPIRE', KEYS[index], ARGV[8]) end
 return {'appended', redis.call('HGETALL', KEYS[2])}
 `;
 
@@ -91,6 +93,8 @@ export interface ConsoleStoreOptions {
   keys: RedisKeys;
   /** Entries kept per thread; older ones are dropped. Default 500. */
   maxEntriesPerThread?: number;
+  /** A thread idle this long (seconds) expires, as thread histories do (redis.retention_days; default 30 days). */
+  retentionSeconds?: number;
 }
 
 /** Console threads and transcripts in Redis, shared by every gateway process, plus the event channel. */
@@ -99,12 +103,14 @@ export class ConsoleStore {
   private readonly scripts: RedisScriptRunner;
   private readonly prefix: string;
   private readonly maxEntries: number;
+  private readonly retentionSeconds: number;
 
   constructor(options: ConsoleStoreOptions) {
     this.redis = options.redis;
     this.scripts = new RedisScriptRunner(options.redis);
     this.prefix = `${options.keys.prefix}:console`;
     this.maxEntries = options.maxEntriesPerThread ?? 500;
+    this.retentionSeconds = options.retentionSeconds ?? 30 * 24 * 3600;
   }
 
   /** Pub/sub channel of ConsoleEvent JSON. */
@@ -141,6 +147,7 @@ export class ConsoleStore {
         updatedAt: String(now),
         autoTitle: title ? '0' : '1',
       })
+      .expire(this.threadKey(thread.id), this.retentionSeconds)
       .zadd(this.threadIndexKey(), now, thread.id)
       .exec();
     await this.publish({ type: 'thread', thread });
@@ -154,7 +161,14 @@ export class ConsoleStore {
 
   /** Threads by last activity, newest first. */
   async listThreads(limit = 100): Promise<ConsoleThread[]> {
-    const ids = await this.redis.zrevrange(this.threadIndexKey(), 0, limit - 1);
+    // Threads idle for the retention period have expired: their ids leave the index here.
+    const cutoff = Date.now() - this.retentionSeconds * 1000;
+    const indexReplies = await this.redis
+      .multi()
+      .zremrangebyscore(this.threadIndexKey(), '-inf', `(${cutoff}`)
+      .zrevrange(this.threadIndexKey(), 0, limit - 1)
+      .exec();
+    const ids = (indexReplies?.[1]?.[1] ?? []) as string[];
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.threadKey(id));
@@ -221,6 +235,7 @@ export class ConsoleStore {
         this.maxEntries,
         offeredTitle,
         defaultThreadTitle,
+        this.retentionSeconds,
       ],
     );
     if (reply[0] === 'existing') {

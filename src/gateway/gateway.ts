@@ -19,6 +19,7 @@ import { chunkText } from './chunk-text.ts';
 import { type DeliveryOutcome, DeliveryService } from './delivery/delivery-worker.ts';
 import { EndingsPump } from './delivery/endings-pump.ts';
 import { historyNoteText } from './delivery/result-text.ts';
+import { KnownThreads } from './known-threads.ts';
 import { ParentAgent } from './parent-agent.ts';
 import { sendWithRetry } from './send-with-retry.ts';
 import { SessionHistory } from './session-history.ts';
@@ -61,6 +62,7 @@ const seenEventSeconds = 24 * 3600;
 export class Gateway implements GatewaySink {
   readonly id = randomUUID();
   readonly history: SessionHistory;
+  private readonly threads: KnownThreads;
   private readonly adapters = new Map<string, ChatAdapter>();
   private readonly turns: SessionTurnQueue<TurnItem>;
   private readonly parent: ParentAgent;
@@ -77,6 +79,7 @@ export class Gateway implements GatewaySink {
       maxMessages: config.gateway.max_history_messages,
       retentionSeconds: Math.round(config.redis.retention_days * 24 * 3600),
     });
+    this.threads = new KnownThreads(redis, keys);
     this.parent = new ParentAgent(runtime, this.history);
     this.turns = new SessionTurnQueue<TurnItem>(
       redis,
@@ -169,13 +172,12 @@ export class Gateway implements GatewaySink {
   }
 
   async knowsThread(ref: ConversationRef): Promise<boolean> {
-    const { keys, redis } = this.options.runtime;
-    return (await redis.sismember(keys.knownThreads(), sessionKeyOf(ref))) === 1;
+    return this.threads.has(sessionKeyOf(ref));
   }
 
+  /** Also called for every accepted message: a thread is forgotten only after a retention period idle. */
   async claimThread(ref: ConversationRef): Promise<void> {
-    const { keys, redis } = this.options.runtime;
-    await redis.sadd(keys.knownThreads(), sessionKeyOf(ref));
+    await this.threads.touch(sessionKeyOf(ref));
   }
 
   async refreshBoard(ref: ConversationRef): Promise<void> {

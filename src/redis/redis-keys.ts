@@ -63,7 +63,22 @@ export class RedisKeys {
   sessionBoardLock(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:board-lock`;
   }
-  /** Threads Baton converses in (by session key). */
+  /**
+   * Finished tasks by the time their record expires (ms), each member a JSON array [task id, session key,
+   * platform, channel]: what the retention sweeper removes from the task indexes once the record is gone.
+   */
+  taskExpirySchedule(): string {
+    return `${this.prefix}:tasks:expiring`;
+  }
+  /** Held by the one process sweeping expired entries out of the indexes (see RetentionSweeper). */
+  retentionSweepLock(): string {
+    return `${this.prefix}:retention-sweep:lock`;
+  }
+  /** Set once the indexes written before the expiry schedule existed have been swept whole. */
+  retentionBackfillDone(): string {
+    return `${this.prefix}:retention-sweep:backfilled`;
+  }
+  /** Threads Baton converses in: a sorted set of session keys scored by their last activity (ms). */
   knownThreads(): string {
     return `${this.prefix}:threads`;
   }

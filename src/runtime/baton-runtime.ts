@@ -19,6 +19,7 @@ import { delegationToolsetName, ToolsetRegistry } from '../tools/toolset-registr
 import { createWebToolset } from '../tools/web/web-toolset.ts';
 import { ChildWorker } from '../worker/child-worker.ts';
 import { QueueReconciler } from '../worker/queue-reconciler.ts';
+import { RetentionSweeper } from './retention-sweeper.ts';
 
 export interface BatonRuntimeOptions {
   config: BatonConfig;
@@ -33,6 +34,8 @@ export interface BatonRuntimeOptions {
    * composition root passes it). Default: the task's owner only.
    */
   authorizer?: TaskAuthorizer;
+  /** How often the retention sweeper tries a sweep, in ms (default 60 s). */
+  retentionSweepIntervalMs?: number;
 }
 
 /**
@@ -55,6 +58,8 @@ export class BatonRuntime {
   private readonly workers: ChildWorker[] = [];
   private readonly workerConnections: Redis[] = [];
   private reconciler: QueueReconciler | null = null;
+  /** Removes expired tasks from the indexes and idle threads; every process runs one, one sweeps at a time. */
+  readonly sweeper: RetentionSweeper;
 
   constructor(private readonly options: BatonRuntimeOptions) {
     const { config, redisUrl, logger } = options;
@@ -69,6 +74,13 @@ export class BatonRuntime {
       keys: this.keys,
       maxEventsPerTask: config.delegation.max_events_per_task,
       retentionSeconds: Math.round(config.redis.retention_days * 24 * 3600),
+    });
+    this.sweeper = new RetentionSweeper({
+      redis: this.redis,
+      keys: this.keys,
+      retentionSeconds: this.store.retentionSeconds,
+      logger,
+      ...(options.retentionSweepIntervalMs ? { intervalMs: options.retentionSweepIntervalMs } : {}),
     });
     this.signals = new TaskSignals(this.redis, this.subscriber, this.keys, logger);
     this.queue = new TaskQueue(this.queueConnection, config.redis.prefix);
@@ -100,6 +112,7 @@ export class BatonRuntime {
   async start(): Promise<void> {
     await this.redis.ping();
     await this.signals.start();
+    this.sweeper.start();
   }
 
   /** The parent agent's tools: the delegation toolset. */
@@ -168,6 +181,7 @@ export class BatonRuntime {
   /** Drains workers (running children go back to the queue after the grace period), then closes connections. */
   async close(graceMs = this.config.worker.shutdown_grace_s * 1000): Promise<void> {
     this.reconciler?.stop();
+    await this.sweeper.stop();
     await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));
     await this.queue.close();
     await this.signals.stop();

@@ -3,6 +3,8 @@
  * Each returns a short status string the caller maps to an outcome; none throws for expected refusals.
  */
 
+import { scheduleExpiry } from './retention-scripts.ts';
+
 // Compares two stream ids "ms-seq"; true when a is greater than b.
 const streamIdGreater = `
 local function stream_id_greater(a, b)
@@ -86,14 +88,17 @@ return {'ok', tostring(active + #records)}
 
 // A finished task keeps its record, events, inbox and full summary for the retention period, then they
 // expire; its checkpoint (the whole conversation, the largest thing a task holds) is no longer needed.
-// Key names must match RedisKeys.task*.
+// The indexes that list it cannot expire an entry: it goes on the expiry schedule the retention sweeper
+// reads (retention-scripts.ts). Key names must match RedisKeys.task*.
 const retireTask = `
-local function retire_task(prefix, task_id, seconds)
+${scheduleExpiry}
+local function retire_task(prefix, task_id, seconds, now)
   local base = prefix .. ':task:' .. task_id
   redis.call('DEL', base .. ':checkpoint')
   for _, suffix in ipairs({'', ':events', ':inbox', ':summary', ':children'}) do
     redis.call('EXPIRE', base .. suffix, seconds)
   end
+  schedule_expiry(prefix, task_id, tonumber(now) + tonumber(seconds) * 1000)
 end
 `;
 
@@ -170,7 +175,7 @@ if terminal then redis.call('SREM', session_active_key(ARGV[9], current[4]), tas
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then
   record_ending(KEYS[3], task_id, new_status, current[5])
-  retire_task(ARGV[9], task_id, ARGV[10])
+  retire_task(ARGV[9], task_id, ARGV[10], ARGV[3])
   redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', taskId = task_id, status = new_status}))
 elseif release then
   announce_stopped(ARGV[6], task_id)
@@ -258,7 +263,7 @@ if ARGV[7] ~= ARGV[6] then redis.call('SET', KEYS[4], ARGV[7]) end
 redis.call('SREM', session_active_key(ARGV[10], current[4]), task_id)
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], 'running -> completed')
 record_ending(KEYS[5], task_id, 'completed', current[5])
-retire_task(ARGV[10], task_id, ARGV[11])
+retire_task(ARGV[10], task_id, ARGV[11], ARGV[3])
 redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
 return {'ok', status}
 `;

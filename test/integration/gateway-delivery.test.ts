@@ -143,5 +143,7 @@ describe('delivery of task results', () => {
     expect(adapter.textsIn('announce')[0]).toBe(
       `parent saw: [Background task ${task!.id} completed] Goal: quiet work`,
     );
+    // The mark that the turn was queued expires like every delivery's progress.
+    expect(await redis.client.ttl(runtime.keys.delivery(task!.id))).toBeGreaterThan(0);
   });
 });

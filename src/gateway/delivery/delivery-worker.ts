@@ -52,7 +52,13 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
   const announce = config.delegation.announce;
   if (announce === 'parent') {
     // The parent's turn takes the note as its input and records it in the history itself.
-    if ((await redis.hsetnx(progressKey, 'turnQueued', '1')) === 1) {
+    // The mark expires as the other modes' progress does.
+    const replies = await redis
+      .multi()
+      .hsetnx(progressKey, 'turnQueued', '1')
+      .expire(progressKey, 7 * 24 * 3600)
+      .exec();
+    if (replies?.[0]?.[1] === 1) {
       await dependencies.queueParentTurn(ref, record.sessionKey, taskId);
     }
     return;
