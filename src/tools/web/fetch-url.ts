@@ -2,12 +2,13 @@ import http from 'node:http';
 import https from 'node:https';
 import { addAbortSignal, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { htmlToText } from 'html-to-text';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { z } from 'zod';
 import type { BatonConfig } from '../../config/schema.ts';
 import { BatonError, describeError } from '../../errors.ts';
 import { defineTool, type Tool } from '../tool.ts';
+import { convertPageText } from './page-text-pool.ts';
+import { findPageTitle } from './page-title.ts';
 
 export type FetchUrlOptions = BatonConfig['tools']['fetch_url'];
 
@@ -95,7 +96,7 @@ export function createFetchUrlTool(options: FetchUrlOptions, overrides: FetchUrl
       try {
         signal.throwIfAborted();
         const { response, finalUrl } = await openFollowingRedirects(requested, agents, signal);
-        const page = await readPage(response, finalUrl, options.max_bytes, signal);
+        const page = await readPage(response, finalUrl, options, signal);
         const text = cutText(page.text, maxChars);
         return {
           url: withoutCredentials(requested),
@@ -209,7 +210,7 @@ interface Page {
 async function readPage(
   response: http.IncomingMessage,
   url: URL,
-  maxBytes: number,
+  options: FetchUrlOptions,
   signal: AbortSignal,
 ): Promise<Page> {
   const header = parseContentType(response.headers['content-type']);
@@ -225,7 +226,7 @@ async function readPage(
   let body: Buffer;
   let truncated: boolean;
   try {
-    ({ body, truncated } = await readBody(response, maxBytes, signal));
+    ({ body, truncated } = await readBody(response, options.max_bytes, signal));
   } catch (error) {
     throw new BatonError(
       'fetch_failed',
@@ -247,8 +248,19 @@ async function readPage(
   const charset = header?.charset ?? (kind === 'html' ? metaCharset(body) : undefined);
   const source = decodeText(body, charset);
   if (kind === 'text') return { contentType, text: source, truncated };
-  const title = pageTitle(source);
-  return { contentType, ...(title ? { title } : {}), text: readableText(source, url), truncated };
+  // Only a prefix is converted: the conversion's cost grows with the page, and the model gets max_chars anyway.
+  const html = cutText(source, options.max_html_chars);
+  const title = findPageTitle(html);
+  const converted = await convertPageText(
+    { html, baseUrl: url.href },
+    { timeoutMs: options.convert_timeout_s * 1000, signal },
+  );
+  return {
+    contentType,
+    ...(title ? { title } : {}),
+    text: converted.text,
+    truncated: truncated || converted.cut || html.length < source.length,
+  };
 }
 
 /** Reads the (decompressed) body, stopping at `maxBytes`; decompressed size counts, so a zip bomb stops too. */
@@ -330,52 +342,6 @@ function decodeText(body: Buffer, charset: string | undefined): string {
   } catch {
     // An unknown charset label: UTF-8 is the likeliest truth on today's web.
     return new TextDecoder('utf-8').decode(body);
-  }
-}
-
-function pageTitle(html: string): string | undefined {
-  const raw = /<title[^>]*>([\s\S]*?)<\/title\s*>/i.exec(html)?.[1];
-  if (raw === undefined) return undefined;
-  const title = htmlToText(raw, { wordwrap: false }).replace(/\s+/g, ' ').trim();
-  return title || undefined;
-}
-
-const skippedElements = ['script', 'style', 'noscript', 'template', 'nav', 'svg', 'img', 'picture', 'iframe'];
-
-function readableText(html: string, base: URL): string {
-  const text = htmlToText(html, {
-    wordwrap: false,
-    selectors: [
-      ...skippedElements.map((selector) => ({ selector, format: 'skip' })),
-      {
-        selector: 'a',
-        options: {
-          hideLinkHrefIfSameAsText: true,
-          noAnchorUrl: true,
-          pathRewrite: (path: string) => absoluteLink(path, base),
-        },
-      },
-      ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({
-        selector,
-        options: { uppercase: false },
-      })),
-    ],
-  });
-  return text
-    .replace(/[ \t]+$/gm, '')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
-}
-
-/** Relative links made absolute so the model can fetch them; `javascript:` and the like dropped. */
-function absoluteLink(path: string, base: URL): string {
-  // html-to-text has already stripped `mailto:`, leaving a bare address.
-  if (/^[^/:?#@\s]+@[^/:?#@\s]+$/.test(path)) return path;
-  try {
-    const link = new URL(path, base);
-    return link.protocol === 'http:' || link.protocol === 'https:' ? link.href : '';
-  } catch {
-    return '';
   }
 }
 
