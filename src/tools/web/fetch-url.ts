@@ -81,6 +81,8 @@ export function createFetchUrlTool(options: FetchUrlOptions, overrides: FetchUrl
 
   return defineTool({
     name: 'fetch_url',
+    // A GET: fetching again is harmless (and bounded, see maxToolCallStarts).
+    retrySafe: true,
     description:
       'Fetch a web page or text document with HTTP GET and return its readable text: HTML is converted to ' +
       'plain text with links kept as URLs, plus the page title; JSON and other text come back as is. ' +
