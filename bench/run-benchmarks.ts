@@ -12,6 +12,7 @@ import path from 'node:path';
 import { startLocalRedisServer } from '../src/redis/local-redis-server.ts';
 import { benchThousandChildren } from './capacity-benchmark.ts';
 import { benchCancel, benchDispatch, benchSteer } from './latency-benchmarks.ts';
+import { benchLockRenewal } from './lock-renewal-benchmark.ts';
 import { describeMachine, type Failure, formatTable, updateReadme, writeResultsJson } from './report.ts';
 import { type BenchContext, type BenchResult, CleanupStack, withTimeout } from './support.ts';
 import { benchThroughput } from './throughput-benchmark.ts';
@@ -26,6 +27,7 @@ const benchmarks: Array<{
   { name: 'cancel', run: benchCancel, limitMs: 120_000 },
   { name: 'throughput', run: benchThroughput, limitMs: 180_000 },
   { name: 'children_1000', run: benchThousandChildren, limitMs: 180_000 },
+  { name: 'lock_renewal', run: benchLockRenewal, limitMs: 150_000 },
 ];
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
