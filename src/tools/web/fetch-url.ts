@@ -7,8 +7,9 @@ import { z } from 'zod';
 import type { BatonConfig } from '../../config/schema.ts';
 import { BatonError, describeError } from '../../errors.ts';
 import { defineTool, type Tool } from '../tool.ts';
+import { cutText } from './cut-text.ts';
+import { decodeText } from './decode-text.ts';
 import { convertPageText } from './page-text-pool.ts';
-import { findPageTitle } from './page-title.ts';
 
 export type FetchUrlOptions = BatonConfig['tools']['fetch_url'];
 
@@ -247,21 +248,30 @@ async function readPage(
     );
   }
   const contentType = header?.mediaType ?? (kind === 'html' ? 'text/html' : 'text/plain');
-  const charset = header?.charset ?? (kind === 'html' ? metaCharset(body) : undefined);
-  const source = decodeText(body, charset);
-  if (kind === 'text') return { contentType, text: source, truncated };
-  // Only a prefix is converted: the conversion's cost grows with the page, and the model gets max_chars anyway.
-  const html = cutText(source, options.max_html_chars);
-  const title = findPageTitle(html);
+  if (kind === 'text') {
+    // Only what can be returned is decoded (a UTF-16 unit takes at most 3 bytes of UTF-8, 2 of UTF-16):
+    // decoding the whole 2 MB would hold the event loop for tens of milliseconds.
+    const prefixBytes = options.max_chars * 4;
+    const text = decodeText(body.subarray(0, prefixBytes), header?.charset);
+    return { contentType, text, truncated: truncated || body.length > prefixBytes };
+  }
+  // Decoding, the title and the conversion all run on a worker thread: each is CPU-heavy on a large page.
+  const charset = header?.charset ?? metaCharset(body);
   const converted = await convertPageText(
-    { html, baseUrl: url.href },
+    {
+      body,
+      ...(charset ? { charset } : {}),
+      baseUrl: url.href,
+      maxHtmlChars: options.max_html_chars,
+      maxTextChars: options.max_chars,
+    },
     { timeoutMs: options.convert_timeout_s * 1000, signal },
   );
   return {
     contentType,
-    ...(title ? { title } : {}),
+    ...(converted.title ? { title: converted.title } : {}),
     text: converted.text,
-    truncated: truncated || converted.cut || html.length < source.length,
+    truncated: truncated || converted.cut,
   };
 }
 
@@ -336,22 +346,6 @@ function sniffKind(body: Buffer): BodyKind | null {
 
 function metaCharset(body: Buffer): string | undefined {
   return /<meta[^>]+charset\s*=\s*["']?([\w-]+)/i.exec(body.subarray(0, 2048).toString('latin1'))?.[1];
-}
-
-function decodeText(body: Buffer, charset: string | undefined): string {
-  try {
-    return new TextDecoder(charset ?? 'utf-8').decode(body);
-  } catch {
-    // An unknown charset label: UTF-8 is the likeliest truth on today's web.
-    return new TextDecoder('utf-8').decode(body);
-  }
-}
-
-/** Cuts to `maxChars` UTF-16 units without leaving half a surrogate pair. */
-function cutText(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(maxChars - 1)) ? maxChars - 1 : maxChars;
-  return text.slice(0, end);
 }
 
 /** The URL as shown to the model and in logs: user:password@ never leaves the process. */

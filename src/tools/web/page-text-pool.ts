@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { BatonError, describeError } from '../../errors.ts';
-import type { PageTextTask } from './page-text-worker.ts';
+import type { PageTextResult, PageTextTask } from './page-text-worker.ts';
 
 /** Heap of one page-text thread; a page whose DOM needs more ends that thread, not the process. */
 const threadHeapMb = 256;
@@ -25,6 +25,8 @@ function sharedPool(): Piscina {
     minThreads: 1,
     maxThreads: Math.max(2, Math.min(4, availableParallelism())),
     idleTimeout: idleThreadMs,
+    // Below the event loop's thread: on a busy machine the conversions wait, not lock renewal and the chat.
+    niceIncrement: 10,
     resourceLimits: { maxOldGenerationSizeMb: threadHeapMb, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
   });
   return pool;
@@ -43,14 +45,20 @@ export interface PageTextOptions {
  * process, BullMQ's lock renewal included, and a fetch time-out cannot interrupt synchronous work. A thread
  * that runs out of time or memory is terminated; the caller gets a BatonError.
  */
-export async function convertPageText(
-  task: PageTextTask,
-  options: PageTextOptions,
-): Promise<{ text: string; cut: boolean }> {
+export async function convertPageText(task: PageTextTask, options: PageTextOptions): Promise<PageTextResult> {
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   try {
-    return await sharedPool().run(task, { signal });
+    // A body with a buffer of its own moves to the thread instead of being copied; the caller is done with it.
+    const { body } = task;
+    const movable =
+      body.buffer instanceof ArrayBuffer &&
+      body.byteOffset === 0 &&
+      body.buffer.byteLength === body.byteLength;
+    return await sharedPool().run(task, {
+      signal,
+      ...(movable ? { transferList: [body.buffer as ArrayBuffer] } : {}),
+    });
   } catch (error) {
     if (options.signal.aborted) throw options.signal.reason ?? error;
     if (timeout.aborted) {
