@@ -31,27 +31,65 @@ export async function benchLockRenewal(context: BenchContext): Promise<BenchResu
   const { lock_duration_ms: lockDuration, stalled_interval_ms: stalledInterval } = batonConfigSchema.parse(
     {},
   ).worker;
+  const prefix = benchPrefix('lock');
+  const rows: Array<{ blockMs: number; lost: number }> = [];
+  for (const blockMs of blocksMs) {
+    // A queue and worker of its own per trial: lost jobs of one trial cannot disturb the next.
+    const lost = await runTrial(context.redisUrl, prefix, `bench-lock-${blockMs}`, blockMs, {
+      lockDuration,
+      stalledInterval,
+    });
+    rows.push({ blockMs, lost });
+    context.log(`event loop blocked ${blockMs} ms: ${lost} of ${jobsPerTrial} locks lost`);
+  }
+  const firstLostIndex = rows.findIndex((row) => row.lost > 0);
+  const firstLost = firstLostIndex === -1 ? Number.NaN : rows[firstLostIndex]!.blockMs;
+  // The longest block below which no trial lost a lock.
+  const safe = firstLostIndex === -1 ? rows.at(-1)!.blockMs : (rows[firstLostIndex - 1]?.blockMs ?? 0);
+  const setUp =
+    `one BullMQ worker, lockDuration ${lockDuration} ms and stalledInterval ${stalledInterval} ms (Baton's ` +
+    `defaults), holding ${jobsPerTrial} jobs started ${staggerMs} ms apart, its event loop blocked once per ` +
+    `trial; a lock counts as lost on lockRenewalFailed; locks lost per block: ` +
+    rows.map((row) => `${row.blockMs} ms ${row.lost}/${jobsPerTrial}`).join(', ');
+  return [
+    figure('lock_safe_block_ms', safe, 'ms', {
+      decimals: 0,
+      notes: `${setUp}; the figure is the longest block that lost no lock, nor did any shorter one`,
+    }),
+    figure('lock_first_lost_block_ms', firstLost, 'ms', {
+      decimals: 0,
+      notes: `${setUp}; the figure is the shortest block that lost a lock`,
+    }),
+  ];
+}
+
+/** Holds `jobsPerTrial` jobs with locks of spread ages, blocks the loop once, and counts the locks lost. */
+async function runTrial(
+  redisUrl: string,
+  prefix: string,
+  queueName: string,
+  blockMs: number,
+  lockOptions: { lockDuration: number; stalledInterval: number },
+): Promise<number> {
   const cleanup = new CleanupStack();
   try {
-    const prefix = benchPrefix('lock');
-    const queueConnection = createRedisConnection(context.redisUrl, { connectionName: 'bench-lock-queue' });
-    const workerConnection = createRedisConnection(context.redisUrl, { connectionName: 'bench-lock-worker' });
+    const queueConnection = createRedisConnection(redisUrl, { connectionName: 'bench-lock-queue' });
+    const workerConnection = createRedisConnection(redisUrl, { connectionName: 'bench-lock-worker' });
     cleanup.add('disconnect', () => {
       queueConnection.disconnect();
       workerConnection.disconnect();
     });
-    const queue = new Queue('bench-lock', { connection: queueConnection, prefix });
+    const queue = new Queue(queueName, { connection: queueConnection, prefix });
     cleanup.add('close queue', () => queue.close());
     const release = new Map<string, () => void>();
-    let trial = 0;
     const worker = new Worker(
-      'bench-lock',
-      // A job whose lock was lost comes back (stalled); it ends at once instead of holding a slot.
+      queueName,
+      // A job whose lock was lost may come back (stalled): it ends at once.
       async (job) => {
-        if (job.data.trial !== trial) return;
+        if (release.has(job.id!)) return;
         await new Promise<void>((resolve) => release.set(job.id!, resolve));
       },
-      { connection: workerConnection, prefix, concurrency: 2 * jobsPerTrial, lockDuration, stalledInterval },
+      { connection: workerConnection, prefix, concurrency: 2 * jobsPerTrial, ...lockOptions },
     );
     cleanup.add('close worker', () => worker.close(true));
     const lost = new Set<string>();
@@ -65,54 +103,24 @@ export async function benchLockRenewal(context: BenchContext): Promise<BenchResu
     });
     await worker.waitUntilReady();
 
-    const rows: Array<{ blockMs: number; lost: number }> = [];
-    for (const blockMs of blocksMs) {
-      trial += 1;
-      lost.clear();
-      const ids: string[] = [];
-      for (let index = 0; index < jobsPerTrial; index += 1) {
-        const job = await queue.add('hold', { trial }, { removeOnComplete: true, removeOnFail: true });
-        ids.push(job.id!);
-        await sleep(staggerMs);
-      }
-      const startDeadline = Date.now() + 20_000;
-      while (ids.some((id) => !release.has(id))) {
-        if (Date.now() > startDeadline) {
-          throw new Error(
-            `only ${ids.filter((id) => release.has(id)).length} of ${jobsPerTrial} jobs started; ` +
-              `active ${await queue.getActiveCount()}, waiting ${await queue.getWaitingCount()}`,
-          );
-        }
-        await sleep(20);
-      }
-      blockEventLoop(blockMs);
-      await sleep(settleMs);
-      for (const id of ids) release.get(id)?.();
-      release.clear();
-      await sleep(200);
-      const lostHere = ids.filter((id) => lost.has(id)).length;
-      rows.push({ blockMs, lost: lostHere });
-      context.log(`event loop blocked ${blockMs} ms: ${lostHere} of ${jobsPerTrial} locks lost`);
+    const ids: string[] = [];
+    for (let index = 0; index < jobsPerTrial; index += 1) {
+      const job = await queue.add('hold', {}, { removeOnComplete: true, removeOnFail: true });
+      ids.push(job.id!);
+      await sleep(staggerMs);
     }
-    const firstLostIndex = rows.findIndex((row) => row.lost > 0);
-    const firstLost = firstLostIndex === -1 ? Number.NaN : rows[firstLostIndex]!.blockMs;
-    // The longest block below which no trial lost a lock.
-    const safe = firstLostIndex === -1 ? rows.at(-1)!.blockMs : (rows[firstLostIndex - 1]?.blockMs ?? 0);
-    const setUp =
-      `one BullMQ worker, lockDuration ${lockDuration} ms and stalledInterval ${stalledInterval} ms (Baton's ` +
-      `defaults), holding ${jobsPerTrial} jobs started ${staggerMs} ms apart, its event loop blocked once per ` +
-      `trial; a lock counts as lost on lockRenewalFailed; locks lost per block: ` +
-      rows.map((row) => `${row.blockMs} ms ${row.lost}/${jobsPerTrial}`).join(', ');
-    return [
-      figure('lock_safe_block_ms', safe, 'ms', {
-        decimals: 0,
-        notes: `${setUp}; the figure is the longest block that lost no lock, nor did any shorter one`,
-      }),
-      figure('lock_first_lost_block_ms', firstLost, 'ms', {
-        decimals: 0,
-        notes: `${setUp}; the figure is the shortest block that lost a lock`,
-      }),
-    ];
+    const startDeadline = Date.now() + 20_000;
+    while (ids.some((id) => !release.has(id))) {
+      if (Date.now() > startDeadline) {
+        throw new Error(`only ${ids.filter((id) => release.has(id)).length} of ${jobsPerTrial} jobs started`);
+      }
+      await sleep(20);
+    }
+    blockEventLoop(blockMs);
+    await sleep(settleMs);
+    for (const id of ids) release.get(id)?.();
+    await sleep(200);
+    return ids.filter((id) => lost.has(id)).length;
   } finally {
     await cleanup.run();
   }
