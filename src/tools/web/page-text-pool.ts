@@ -65,7 +65,7 @@ export async function convertPageText(task: PageTextTask, options: PageTextOptio
       throw new BatonError(
         'fetch_failed',
         `converting the page to text took longer than ${formatSeconds(options.timeoutMs)} ` +
-          '(it is too large or too deeply nested); try another page',
+          '(it is too large or too deeply nested, or many pages were being converted at once); try another page',
         { fault: 'model', cause: error },
       );
     }
