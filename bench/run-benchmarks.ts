@@ -11,7 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { startLocalRedisServer } from '../src/redis/local-redis-server.ts';
 import { benchThousandChildren } from './capacity-benchmark.ts';
+import { benchHostilePages } from './hostile-pages-benchmark.ts';
 import { benchCancel, benchDispatch, benchSteer } from './latency-benchmarks.ts';
+import { benchLockRenewal } from './lock-renewal-benchmark.ts';
 import { describeMachine, type Failure, formatTable, updateReadme, writeResultsJson } from './report.ts';
 import { benchRetention } from './retention-benchmark.ts';
 import { type BenchContext, type BenchResult, CleanupStack, withTimeout } from './support.ts';
@@ -28,6 +30,8 @@ const benchmarks: Array<{
   { name: 'throughput', run: benchThroughput, limitMs: 180_000 },
   { name: 'children_1000', run: benchThousandChildren, limitMs: 180_000 },
   { name: 'retention', run: benchRetention, limitMs: 600_000 },
+  { name: 'lock_renewal', run: benchLockRenewal, limitMs: 150_000 },
+  { name: 'hostile_pages', run: benchHostilePages, limitMs: 240_000 },
 ];
 
 const log = (line: string) => process.stdout.write(`${line}\n`);

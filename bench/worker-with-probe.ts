@@ -5,7 +5,8 @@
  *   REDIS_URL=… BATON_CONFIG=… node --import tsx bench/worker-with-probe.ts
  *
  * stdout gets JSON lines: `{"event":"ready",…}` once the worker runs; stdin lines `reset` (clear the
- * histogram, answers `{"event":"reset"}`) and `sample` (answers `{"event":"sample",…}`).
+ * histogram, answers `{"event":"reset"}`) and `sample` (answers `{"event":"sample",…}`, with the locks
+ * the worker lost since it started: `lockRenewalFailures`, `failedJobs`).
  *
  * `monitorEventLoopDelay` records the interval between its timer ticks, so an idle loop reads about
  * `resolution` ms; the lag is that value minus the resolution.
@@ -28,6 +29,15 @@ if (!config.redis.url) throw new BatonError('config_invalid', 'the probe worker 
 const runtime = new BatonRuntime({ config, redisUrl: config.redis.url, logger });
 await runtime.start();
 const worker = await runtime.startWorker();
+// Locks this worker lost: a renewal that came too late, or a job that then failed.
+let lockRenewalFailures = 0;
+let failedJobs = 0;
+worker.worker.on('lockRenewalFailed', (jobIds: string[]) => {
+  lockRenewalFailures += jobIds.length;
+});
+worker.worker.on('failed', () => {
+  failedJobs += 1;
+});
 onShutdownSignal(logger, () => runtime.close());
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (stopping = true));
@@ -56,6 +66,8 @@ createInterface({ input: process.stdin })
         lagMaxMs: Math.max(0, ms(histogram.max) - resolutionMs),
         rssMb: process.memoryUsage().rss / 1024 / 1024,
         heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,
+        lockRenewalFailures,
+        failedJobs,
       });
     }
   })

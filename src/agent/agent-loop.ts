@@ -16,6 +16,11 @@ export interface AgentState {
   /** Finished steps (model call plus its tool batch). */
   steps: number;
   usage: TokenUsage;
+  /**
+   * How many times each call of the tool batch under way was started. A call still listed when a run
+   * resumes was interrupted mid-call; see resumeToolBatch. Absent when no batch is under way.
+   */
+  toolCallStarts?: Record<string, number>;
 }
 
 /** How one step ended: the closed set of outcomes the loop acts on. */
@@ -26,7 +31,10 @@ export type StepOutcome =
 export interface AgentLoopHooks {
   /** Runs before every model call: apply steering, check for shutdown. */
   beforeStep?(state: AgentState): Promise<void>;
-  /** Runs after a model response with tool calls, before the tools run: checkpoint. */
+  /**
+   * Runs before a tool batch starts, with its calls marked started in `toolCallStarts`: after a model
+   * response with tool calls, and on resume before interrupted calls are run again. Checkpoint here.
+   */
   afterModelResponse?(state: AgentState): Promise<void>;
   /** Runs after every finished step: checkpoint. */
   afterStep?(state: AgentState, outcome: StepOutcome): Promise<void>;
@@ -57,6 +65,12 @@ const finalAnswerRequest =
 const finalStepNote = `You have reached your step limit. ${finalAnswerRequest}`;
 const budgetSpentNote = `You have used your token budget. ${finalAnswerRequest}`;
 
+/**
+ * Most starts of one tool call, retry-safe or not: a page that kills every worker fetching it must not be
+ * fetched forever, each takeover by another worker starting it again.
+ */
+export const maxToolCallStarts = 2;
+
 /** Runs model ⇄ tools steps until the model answers without tool calls; returns that answer. */
 export async function runAgentLoop(state: AgentState, options: AgentLoopOptions): Promise<string> {
   const { model, hooks, toolContext } = options;
@@ -66,7 +80,7 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
     const pending = pendingToolCalls(state.messages);
     if (pending.length > 0) {
       // Resumed after a crash between the model's answer and the end of its tool batch.
-      await runToolBatch(state, pending, toolsByName, options);
+      await resumeToolBatch(state, pending, toolsByName, options);
       continue;
     }
     await hooks?.beforeStep?.(state);
@@ -102,26 +116,74 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
       content: response.message.content ?? null,
       tool_calls: toolCalls,
     });
+    state.toolCallStarts = Object.fromEntries(toolCalls.map((call) => [call.id, 1]));
     await hooks?.afterModelResponse?.(state);
-    await runToolBatch(state, toolCalls, toolsByName, options);
+    await runToolBatch(state, toolCalls, new Map(), toolsByName, options);
   }
 }
 
+/**
+ * Resumes a batch whose run stopped mid-call: each pending call was started and never finished. A call
+ * is run again only when its tool is retry-safe and it has not been started `maxToolCallStarts` times;
+ * any other gets a tool error saying it was interrupted, so a terminal command is never run twice.
+ */
+async function resumeToolBatch(
+  state: AgentState,
+  pending: ToolCall[],
+  toolsByName: ReadonlyMap<string, Tool>,
+  options: AgentLoopOptions,
+): Promise<void> {
+  // Checkpoints written before starts were recorded hold no count; their batch was started right after.
+  const starts = state.toolCallStarts ?? {};
+  const settled = new Map<string, ToolCallOutcome>();
+  for (const call of pending) {
+    const started = starts[call.id] ?? 1;
+    const tool = toolsByName.get(call.function.name);
+    // An unknown tool ran nothing; executeToolCall reports it.
+    const retrySafe = tool ? tool.retrySafe === true : true;
+    if (retrySafe && started < maxToolCallStarts) {
+      starts[call.id] = started + 1;
+      continue;
+    }
+    settled.set(call.id, interruptedOutcome(call, started, retrySafe));
+  }
+  state.toolCallStarts = starts;
+  if (settled.size < pending.length) await options.hooks?.afterModelResponse?.(state);
+  await runToolBatch(state, pending, settled, toolsByName, options);
+}
+
+function interruptedOutcome(call: ToolCall, started: number, retrySafe: boolean): ToolCallOutcome {
+  const error = retrySafe
+    ? `the call was interrupted ${started} times (the worker stopped mid-call each time); it was not run ` +
+      'again. The input may be what stops the worker: do not repeat it as is.'
+    : 'the call was interrupted (the worker stopped mid-call); it was not run again. It may or may not have ' +
+      'taken effect: check before repeating it.';
+  return { call, ok: false, content: JSON.stringify({ error }) };
+}
+
+/** Runs the batch's calls, except those already `settled`, and records every result in order. */
 async function runToolBatch(
   state: AgentState,
   toolCalls: ToolCall[],
+  settled: ReadonlyMap<string, ToolCallOutcome>,
   toolsByName: ReadonlyMap<string, Tool>,
   options: AgentLoopOptions,
 ): Promise<void> {
   const { hooks, toolContext } = options;
-  for (const call of toolCalls) hooks?.onToolCall?.(call.function.name, call.function.arguments);
+  for (const call of toolCalls) {
+    if (!settled.has(call.id)) hooks?.onToolCall?.(call.function.name, call.function.arguments);
+  }
   const outcomes = await Promise.all(
-    toolCalls.map((call) => executeToolCall(call, toolsByName, toolContext, options.toolTimeoutMs)),
+    toolCalls.map(
+      (call) =>
+        settled.get(call.id) ?? executeToolCall(call, toolsByName, toolContext, options.toolTimeoutMs),
+    ),
   );
   for (const outcome of outcomes) {
     hooks?.onToolResult?.(outcome);
     state.messages.push({ role: 'tool', tool_call_id: outcome.call.id, content: outcome.content });
   }
+  delete state.toolCallStarts;
   state.steps += 1;
   await hooks?.afterStep?.(state, { kind: 'tool-calls', outcomes });
 }

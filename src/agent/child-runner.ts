@@ -135,6 +135,7 @@ async function runToEnd(
     messages: saved.messages,
     steps: saved.steps,
     usage: saved.usage,
+    ...(saved.toolCallStarts ? { toolCallStarts: saved.toolCallStarts } : {}),
   };
   let inboxCursor = saved.inboxCursor;
   // An inbox that was empty at the claim has nothing to apply before the first step. A steer sent after
@@ -172,6 +173,7 @@ async function runToEnd(
       steps: current.steps,
       usage: current.usage,
       inboxCursor,
+      ...(current.toolCallStarts ? { toolCallStarts: current.toolCallStarts } : {}),
     });
     throwIfWriteRefused(outcome);
   };
@@ -214,7 +216,8 @@ async function runToEnd(
         recordEvent('tool-result', `${outcome.call.function.name} ${verdict}`);
       },
       // Saved before the tools run too, so a crash mid-batch resumes with the same tool calls
-      // instead of asking the model again (which would mint new calls and redo side effects).
+      // instead of asking the model again (which would mint new calls and redo side effects), and
+      // knows they were started (see AgentState.toolCallStarts).
       afterModelResponse(current) {
         return checkpoint(current);
       },

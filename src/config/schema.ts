@@ -93,6 +93,8 @@ const fetchUrlSchema = z.strictObject({
   timeout_s: seconds.default(20),
   max_bytes: positiveInteger.default(2_000_000),
   max_chars: positiveInteger.default(20_000),
+  max_html_chars: positiveInteger.default(1_000_000),
+  convert_timeout_s: seconds.default(10),
   allow_private_addresses: z.boolean().default(false),
 });
 

@@ -13,6 +13,7 @@ export function createDemoTools(): Tool[] {
   return [
     defineTool({
       name: demoProgressToolName,
+      retrySafe: true,
       description:
         'Record a short note on your progress; people watching the task see it. Has no other effect.',
       inputSchema: z.object({

@@ -41,6 +41,8 @@ interface ParentTurnCheckpoint {
   firstNew: number;
   /** Set once the turn has its reply: a replay returns it without asking the model again. */
   reply?: string;
+  /** Starts of the tool calls under way (see AgentState); absent in checkpoints written before it existed. */
+  toolCallStarts?: Record<string, number>;
 }
 
 // A turn left unfinished longer than this (its gateway died and no other took over) starts afresh.
@@ -78,7 +80,12 @@ export class ParentAgent {
     let state: AgentState;
     let firstNew: number;
     if (resumed) {
-      state = { messages: resumed.messages, steps: resumed.steps, usage: resumed.usage };
+      state = {
+        messages: resumed.messages,
+        steps: resumed.steps,
+        usage: resumed.usage,
+        ...(resumed.toolCallStarts ? { toolCallStarts: resumed.toolCallStarts } : {}),
+      };
       firstNew = resumed.firstNew;
     } else {
       const past = await this.history.load(sessionKey);
@@ -97,6 +104,7 @@ export class ParentAgent {
         usage: current.usage,
         firstNew,
         ...(reply === undefined ? {} : { reply }),
+        ...(current.toolCallStarts ? { toolCallStarts: current.toolCallStarts } : {}),
       };
       await redis.set(checkpointKey, JSON.stringify(checkpoint), 'EX', checkpointSeconds);
     };

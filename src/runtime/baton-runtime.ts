@@ -16,6 +16,7 @@ import { TaskStore } from '../tasks/task-store.ts';
 import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts';
 import type { Tool } from '../tools/tool.ts';
 import { delegationToolsetName, ToolsetRegistry } from '../tools/toolset-registry.ts';
+import { closePageTextPool } from '../tools/web/page-text-pool.ts';
 import { createWebToolset } from '../tools/web/web-toolset.ts';
 import { ChildWorker } from '../worker/child-worker.ts';
 import { QueueReconciler } from '../worker/queue-reconciler.ts';
@@ -186,6 +187,8 @@ export class BatonRuntime {
     await this.queue.close();
     await this.signals.stop();
     for (const connection of this.connections()) connection.disconnect();
+    // The page-text threads are shared by the process; idle ones never hold it open, running ones stop here.
+    await closePageTextPool();
   }
 
   private connections(): Redis[] {

@@ -33,6 +33,8 @@ export interface TaskCheckpoint {
   usage: TokenUsage;
   /** Id of the last steering message already placed in `messages` ('0-0' for none). */
   inboxCursor: string;
+  /** Starts of the tool calls under way (see AgentState); absent in checkpoints written before it existed. */
+  toolCallStarts?: Record<string, number>;
 }
 
 export interface AdmitRequest {

@@ -28,6 +28,12 @@ export interface Tool<Input = unknown> {
   name: string;
   description: string;
   inputSchema: z.ZodType<Input>;
+  /**
+   * Whether running a call again is harmless when the first run was interrupted (its worker died or
+   * stalled mid-call): true for reads and for effects keyed by the tool call id. Left out means false:
+   * an interrupted call is reported to the model as interrupted and never run again.
+   */
+  retrySafe?: boolean;
   execute(input: Input, context: ToolContext): Promise<unknown>;
 }
 

@@ -6,6 +6,8 @@ import { callerFromContext, idempotencyOf, taskIdField } from './task-views.ts';
 export function createSteerTaskTool(service: TaskService): Tool {
   return defineTool({
     name: 'steer_task',
+    // The steer is keyed by the tool call id: a replay finds it queued and adds none.
+    retrySafe: true,
     description:
       'Send a message to a queued or running task. The child reads it at its next step boundary, in order, ' +
       'and takes it into account; a task about to finish takes one more step for it.',
@@ -28,6 +30,8 @@ export function createSteerTaskTool(service: TaskService): Tool {
 export function createCancelTaskTool(service: TaskService): Tool {
   return defineTool({
     name: 'cancel_task',
+    // Cancelling again changes nothing; a replay after a finished cancel says the task already ended.
+    retrySafe: true,
     description:
       'Cancel a queued or running task and every task it started. Returns once the child has stopped.',
     inputSchema: z.object({ task_id: taskIdField }),

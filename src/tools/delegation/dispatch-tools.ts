@@ -47,6 +47,8 @@ export function createDelegateTaskTool(service: TaskService, waitLimitMs: number
   });
   return defineTool({
     name: 'delegate_task',
+    // Dispatch is keyed by the tool call id: a replay finds the same children and waits for them.
+    retrySafe: true,
     description:
       `Run 1 to ${maxBatchSize} tasks in parallel as background child agents and wait until all have ended; ` +
       `returns each one's status and summary. At most ${maxConcurrentChildren} tasks may be queued or running ` +
@@ -74,6 +76,8 @@ export function createDelegateTaskAsyncTool(service: TaskService): Tool {
   const { maxConcurrentChildren } = service.limits;
   return defineTool({
     name: 'delegate_task_async',
+    // Dispatch is keyed by the tool call id: a replay returns the same task.
+    retrySafe: true,
     description:
       'Start one background child agent and return at once with its task id. Its result is posted to this ' +
       'conversation when it ends; use check_task, steer_task, collect_task or cancel_task with the id. ' +

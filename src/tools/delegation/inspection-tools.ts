@@ -9,6 +9,7 @@ const recentEventCount = 8;
 export function createCheckTaskTool(service: TaskService): Tool {
   return defineTool({
     name: 'check_task',
+    retrySafe: true,
     description:
       "Look at a task's progress without waiting: status, goal, elapsed time, steps and recent events.",
     inputSchema: z.object({ task_id: taskIdField }),
@@ -34,6 +35,7 @@ export function createCollectTaskTool(
 ): Tool {
   return defineTool({
     name: 'collect_task',
+    retrySafe: true,
     description:
       `Wait for a task to end and return its summary. Waits up to timeout_s seconds (default ${defaultSeconds}, ` +
       `max ${maxSeconds}); on time-out returns timed_out: true and the task keeps running.`,
@@ -68,6 +70,7 @@ export function createCollectTaskTool(
 export function createListTasksTool(service: TaskService): Tool {
   return defineTool({
     name: 'list_tasks',
+    retrySafe: true,
     description:
       "List this conversation's tasks, newest first, optionally only those with one status. Tasks marked " +
       'restricted show only status and timing: the person you act for may not see their details.',

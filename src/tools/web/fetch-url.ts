@@ -2,12 +2,14 @@ import http from 'node:http';
 import https from 'node:https';
 import { addAbortSignal, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { htmlToText } from 'html-to-text';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { z } from 'zod';
 import type { BatonConfig } from '../../config/schema.ts';
 import { BatonError, describeError } from '../../errors.ts';
 import { defineTool, type Tool } from '../tool.ts';
+import { cutText } from './cut-text.ts';
+import { decodeText } from './decode-text.ts';
+import { convertPageText } from './page-text-pool.ts';
 
 export type FetchUrlOptions = BatonConfig['tools']['fetch_url'];
 
@@ -80,6 +82,8 @@ export function createFetchUrlTool(options: FetchUrlOptions, overrides: FetchUrl
 
   return defineTool({
     name: 'fetch_url',
+    // A GET: fetching again is harmless (and bounded, see maxToolCallStarts).
+    retrySafe: true,
     description:
       'Fetch a web page or text document with HTTP GET and return its readable text: HTML is converted to ' +
       'plain text with links kept as URLs, plus the page title; JSON and other text come back as is. ' +
@@ -95,7 +99,7 @@ export function createFetchUrlTool(options: FetchUrlOptions, overrides: FetchUrl
       try {
         signal.throwIfAborted();
         const { response, finalUrl } = await openFollowingRedirects(requested, agents, signal);
-        const page = await readPage(response, finalUrl, options.max_bytes, signal);
+        const page = await readPage(response, finalUrl, options, signal);
         const text = cutText(page.text, maxChars);
         return {
           url: withoutCredentials(requested),
@@ -209,7 +213,7 @@ interface Page {
 async function readPage(
   response: http.IncomingMessage,
   url: URL,
-  maxBytes: number,
+  options: FetchUrlOptions,
   signal: AbortSignal,
 ): Promise<Page> {
   const header = parseContentType(response.headers['content-type']);
@@ -225,7 +229,7 @@ async function readPage(
   let body: Buffer;
   let truncated: boolean;
   try {
-    ({ body, truncated } = await readBody(response, maxBytes, signal));
+    ({ body, truncated } = await readBody(response, options.max_bytes, signal));
   } catch (error) {
     throw new BatonError(
       'fetch_failed',
@@ -244,11 +248,31 @@ async function readPage(
     );
   }
   const contentType = header?.mediaType ?? (kind === 'html' ? 'text/html' : 'text/plain');
-  const charset = header?.charset ?? (kind === 'html' ? metaCharset(body) : undefined);
-  const source = decodeText(body, charset);
-  if (kind === 'text') return { contentType, text: source, truncated };
-  const title = pageTitle(source);
-  return { contentType, ...(title ? { title } : {}), text: readableText(source, url), truncated };
+  if (kind === 'text') {
+    // Only what can be returned is decoded (a UTF-16 unit takes at most 3 bytes of UTF-8, 2 of UTF-16):
+    // decoding the whole 2 MB would hold the event loop for tens of milliseconds.
+    const prefixBytes = options.max_chars * 4;
+    const text = decodeText(body.subarray(0, prefixBytes), header?.charset);
+    return { contentType, text, truncated: truncated || body.length > prefixBytes };
+  }
+  // Decoding, the title and the conversion all run on a worker thread: each is CPU-heavy on a large page.
+  const charset = header?.charset ?? metaCharset(body);
+  const converted = await convertPageText(
+    {
+      body,
+      ...(charset ? { charset } : {}),
+      baseUrl: url.href,
+      maxHtmlChars: options.max_html_chars,
+      maxTextChars: options.max_chars,
+    },
+    { timeoutMs: options.convert_timeout_s * 1000, signal },
+  );
+  return {
+    contentType,
+    ...(converted.title ? { title: converted.title } : {}),
+    text: converted.text,
+    truncated: truncated || converted.cut,
+  };
 }
 
 /** Reads the (decompressed) body, stopping at `maxBytes`; decompressed size counts, so a zip bomb stops too. */
@@ -322,68 +346,6 @@ function sniffKind(body: Buffer): BodyKind | null {
 
 function metaCharset(body: Buffer): string | undefined {
   return /<meta[^>]+charset\s*=\s*["']?([\w-]+)/i.exec(body.subarray(0, 2048).toString('latin1'))?.[1];
-}
-
-function decodeText(body: Buffer, charset: string | undefined): string {
-  try {
-    return new TextDecoder(charset ?? 'utf-8').decode(body);
-  } catch {
-    // An unknown charset label: UTF-8 is the likeliest truth on today's web.
-    return new TextDecoder('utf-8').decode(body);
-  }
-}
-
-function pageTitle(html: string): string | undefined {
-  const raw = /<title[^>]*>([\s\S]*?)<\/title\s*>/i.exec(html)?.[1];
-  if (raw === undefined) return undefined;
-  const title = htmlToText(raw, { wordwrap: false }).replace(/\s+/g, ' ').trim();
-  return title || undefined;
-}
-
-const skippedElements = ['script', 'style', 'noscript', 'template', 'nav', 'svg', 'img', 'picture', 'iframe'];
-
-function readableText(html: string, base: URL): string {
-  const text = htmlToText(html, {
-    wordwrap: false,
-    selectors: [
-      ...skippedElements.map((selector) => ({ selector, format: 'skip' })),
-      {
-        selector: 'a',
-        options: {
-          hideLinkHrefIfSameAsText: true,
-          noAnchorUrl: true,
-          pathRewrite: (path: string) => absoluteLink(path, base),
-        },
-      },
-      ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({
-        selector,
-        options: { uppercase: false },
-      })),
-    ],
-  });
-  return text
-    .replace(/[ \t]+$/gm, '')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
-}
-
-/** Relative links made absolute so the model can fetch them; `javascript:` and the like dropped. */
-function absoluteLink(path: string, base: URL): string {
-  // html-to-text has already stripped `mailto:`, leaving a bare address.
-  if (/^[^/:?#@\s]+@[^/:?#@\s]+$/.test(path)) return path;
-  try {
-    const link = new URL(path, base);
-    return link.protocol === 'http:' || link.protocol === 'https:' ? link.href : '';
-  } catch {
-    return '';
-  }
-}
-
-/** Cuts to `maxChars` UTF-16 units without leaving half a surrogate pair. */
-function cutText(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(maxChars - 1)) ? maxChars - 1 : maxChars;
-  return text.slice(0, end);
 }
 
 /** The URL as shown to the model and in logs: user:password@ never leaves the process. */
