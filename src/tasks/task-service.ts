@@ -131,6 +131,12 @@ export class TaskService {
       parent: caller.callerTaskId ? { taskId: caller.callerTaskId, depth: caller.depth } : null,
       tasks,
       maxActivePerSession: delegation.max_concurrent_children,
+      quotas: {
+        perUser: this.config.quotas.max_active_tasks_per_user,
+        perChannel: this.config.quotas.max_active_tasks_per_channel,
+        total: this.config.quotas.max_active_tasks,
+        queued: this.config.quotas.max_queued_tasks,
+      },
       ...(options.idempotencyKey
         ? { idempotencyKey: `${caller.callerTaskId ?? caller.sessionKey}:${options.idempotencyKey}` }
         : {}),
