@@ -3,6 +3,7 @@ import type { ChatMessage } from '../llm/model-client.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
 import type { TaskOrigin } from '../tasks/task-record.ts';
 import type { SessionHistory } from './session-history.ts';
+import type { TurnSlot } from './session-turn-queue.ts';
 
 /**
  * The parent's system prompt. It never changes between calls (no task roster, no clock), so provider
@@ -63,6 +64,7 @@ export class ParentAgent {
     origin: TaskOrigin,
     input: ChatMessage,
     signal: AbortSignal,
+    slot?: TurnSlot,
   ): Promise<ParentTurnResult> {
     const { config, redis, keys } = this.runtime;
     const checkpointKey = keys.sessionTurnCheckpoint(sessionKey);
@@ -101,7 +103,14 @@ export class ParentAgent {
       model: this.runtime.model,
       route: config.gateway.parent_route ?? config.models.default_route,
       tools: this.runtime.parentTools(),
-      toolContext: { sessionKey, origin, callerTaskId: null, depth: 0, signal },
+      toolContext: {
+        sessionKey,
+        origin,
+        callerTaskId: null,
+        depth: 0,
+        signal,
+        ...(slot ? { releaseTurnSlotWhile: <T>(work: () => Promise<T>) => slot.releaseWhile(work) } : {}),
+      },
       toolTimeoutMs: (config.delegation.collect_max_timeout_s + 60) * 1000,
       maxIterations: config.gateway.parent_max_iterations,
       hooks: { afterModelResponse: (current) => save(current), afterStep: (current) => save(current) },
