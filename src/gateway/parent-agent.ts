@@ -100,7 +100,13 @@ export class ParentAgent {
       await redis.set(checkpointKey, JSON.stringify(checkpoint), 'EX', checkpointSeconds);
     };
     const reply = await runAgentLoop(state, {
-      model: this.runtime.model,
+      model: this.runtime.modelFor({
+        platform: origin.platform,
+        channel: origin.channel,
+        user: origin.user,
+        ...(origin.userName ? { userName: origin.userName } : {}),
+        taskId: null,
+      }),
       route: config.gateway.parent_route ?? config.models.default_route,
       tools: this.runtime.parentTools(),
       toolContext: {

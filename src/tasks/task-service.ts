@@ -2,6 +2,7 @@ import type { BatonConfig } from '../config/schema.ts';
 import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { delegationToolsetName, type ToolsetRegistry } from '../tools/toolset-registry.ts';
+import type { BudgetGuard } from '../usage/budget-guard.ts';
 import type { TaskQueue } from './task-queue.ts';
 import {
   type ChildRole,
@@ -39,6 +40,8 @@ export interface TaskServiceOptions {
   signals: TaskSignals;
   toolsets: ToolsetRegistry;
   logger: Logger;
+  /** Daily budgets checked before a task is admitted (quotas.daily_*). */
+  budgets?: BudgetGuard;
 }
 
 /** The task operations behind the delegation tools and the chat commands, with every limit enforced. */
@@ -49,8 +52,10 @@ export class TaskService {
   private readonly signals: TaskSignals;
   private readonly toolsets: ToolsetRegistry;
   private readonly logger: Logger;
+  private readonly budgets: BudgetGuard | undefined;
 
   constructor(options: TaskServiceOptions) {
+    this.budgets = options.budgets;
     this.config = options.config;
     this.store = options.store;
     this.queue = options.queue;
@@ -125,6 +130,7 @@ export class TaskService {
       }
       return { goal: specification.goal, context: specification.context ?? '', toolsets, route, role };
     });
+    await this.budgets?.assertWithin(caller.origin);
     const { records, replayed } = await this.store.admit({
       sessionKey: caller.sessionKey,
       origin: caller.origin,

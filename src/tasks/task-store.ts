@@ -290,6 +290,8 @@ export class TaskStore {
     to: TaskStatus,
     options: {
       error?: string;
+      /** What the task had done when it ended early (budget_exhausted), for its result. */
+      summary?: string;
       note?: string;
       runnerToken?: string;
       from?: TaskStatus[];
@@ -300,6 +302,7 @@ export class TaskStore {
       .filter((status) => legalTransitions[status].includes(to))
       .join(',');
     const fields: string[] = options.error === undefined ? [] : ['error', options.error];
+    if (options.summary !== undefined) fields.push('summary', options.summary);
     const [outcome, previous, released] = await this.run(
       transitionScript,
       [this.keys.task(taskId), this.keys.taskEvents(taskId), this.keys.taskEndings()],
