@@ -9,6 +9,7 @@ import type { Logger } from '../logging/logger.ts';
 import { checkHealth } from '../observability/health.ts';
 import type { BatonMetrics } from '../observability/metrics.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+import { usageOverview, usageReportText } from '../usage/usage-report.ts';
 
 export interface ComposedGateway {
   gateway: Gateway;
@@ -39,6 +40,13 @@ function metricsRoute(metrics: BatonMetrics) {
   };
 }
 
+/** /api/usage: tokens and cost per person, channel, task and route, today and over 30 days (the console's panel). */
+function usageRoute(runtime: BatonRuntime) {
+  return (app: Hono) => {
+    app.get('/api/usage', async (context) => context.json(await usageOverview(runtime.usage)));
+  };
+}
+
 /**
  * Wires the gateway of one process: access policy, command router, the chat adapters whose credentials
  * are present (the local console always, unless disabled; Slack with SLACK_BOT_TOKEN; Discord with
@@ -53,7 +61,22 @@ export async function composeGateway(
   const env = options.env ?? process.env;
   const { config } = runtime;
   const access = new AccessPolicy(config.access);
-  const commands = new CommandRouter({ service: runtime.service, store: runtime.store, access, logger });
+  const commands = new CommandRouter({
+    service: runtime.service,
+    store: runtime.store,
+    access,
+    logger,
+    usageReport: (user, ref) =>
+      usageReportText({
+        ledger: runtime.usage,
+        store: runtime.store,
+        quotas: config.quotas,
+        platform: ref.platform,
+        channel: ref.channel,
+        user: user.id,
+        userName: user.name,
+      }),
+  });
   const gateway = new Gateway({
     runtime,
     access,
@@ -74,7 +97,10 @@ export async function composeGateway(
       logger,
       ...(options.modelLabel ? { modelLabel: options.modelLabel } : {}),
       publicRoutes: healthRoute(runtime, () => gateway),
-      extraRoutes: metricsRoute(metrics),
+      extraRoutes: (app) => {
+        metricsRoute(metrics)(app);
+        usageRoute(runtime)(app);
+      },
     });
     gateway.addAdapter(consoleAdapter);
   }

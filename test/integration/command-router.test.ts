@@ -93,7 +93,7 @@ describe('parseCommand', () => {
     [
       'frobnicate t_7k2m9q',
       'Unknown command "frobnicate". Try: tasks, status <task id>, steer <task id> <message>, ' +
-        'cancel <task id>, collect <task id>, help.',
+        'cancel <task id>, collect <task id>, usage, help.',
     ],
   ])('%j → %s', (text, error) => {
     expect(parseCommand(text)).toEqual({ error });
@@ -240,7 +240,8 @@ describe('CommandRouter', () => {
   });
 
   it("lists this channel's tasks, newest first, at most 15", async () => {
-    await newRuntime();
+    // One person starts 21 tasks here, more than the default per-person quota.
+    await newRuntime({ quotas: { max_active_tasks_per_user: null } });
     expect(await say(ada, 'tasks')).toEqual({ ephemeral: false, text: 'No tasks in this channel yet.' });
     const goals: string[] = [];
     for (let batch = 0; batch < 4; batch += 1) {
