@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import { consoleUsageRoute } from '../../adapters/console/console-usage-route.ts';
 import { discordAdapterFromEnv } from '../../adapters/discord/discord-adapter-from-env.ts';
 import { slackAdapterFromEnv } from '../../adapters/slack/slack-adapter-from-env.ts';
 import { AccessPolicy } from '../gateway/access-policy.ts';
@@ -9,7 +10,7 @@ import type { Logger } from '../logging/logger.ts';
 import { checkHealth } from '../observability/health.ts';
 import type { BatonMetrics } from '../observability/metrics.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
-import { usageOverview, usageReportText } from '../usage/usage-report.ts';
+import { usageReportText } from '../usage/usage-report.ts';
 
 export interface ComposedGateway {
   gateway: Gateway;
@@ -37,13 +38,6 @@ function metricsRoute(metrics: BatonMetrics) {
     app.get('/metrics', async (context) =>
       context.body(await metrics.render(), 200, { 'content-type': metrics.contentType }),
     );
-  };
-}
-
-/** /api/usage: tokens and cost per person, channel, task and route, today and over 30 days (the console's panel). */
-function usageRoute(runtime: BatonRuntime) {
-  return (app: Hono) => {
-    app.get('/api/usage', async (context) => context.json(await usageOverview(runtime.usage)));
   };
 }
 
@@ -99,7 +93,7 @@ export async function composeGateway(
       publicRoutes: healthRoute(runtime, () => gateway),
       extraRoutes: (app) => {
         metricsRoute(metrics)(app);
-        usageRoute(runtime)(app);
+        consoleUsageRoute(runtime.usage)(app);
       },
     });
     gateway.addAdapter(consoleAdapter);
