@@ -1,13 +1,19 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isBatonError } from '../../src/errors.ts';
 import { resultMessageText } from '../../src/gateway/delivery/result-text.ts';
+import type { Gateway } from '../../src/gateway/gateway.ts';
 import { scopeNames } from '../../src/usage/usage-ledger.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
-import { buildTestConfig, testCaller, testConfigLayer } from '../support/baton-harness.ts';
+import { buildTestConfig, eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
+import { inboundMessage, startTestGateway } from '../support/gateway-harness.ts';
 import { goalOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { fake, startRuntime } = useTestEnvironment({ clearScriptAfterEach: true });
+const gateways: Gateway[] = [];
+afterEach(async () => {
+  for (const gateway of gateways.splice(0)) await gateway.stop();
+});
 
 const price = { input: 2, cached_input: 0.5, output: 8 };
 
@@ -104,5 +110,21 @@ describe('daily budgets and usage accounting', () => {
     expect((refusal as Error).message).toMatch(
       /this channel's daily cost budget is spent \(0\.6000 of 0\.5 today/,
     );
+  });
+
+  it('answers a parent turn over its person’s budget with the reason, without calling the model', async () => {
+    const runtime = await startRuntime(
+      buildTestConfig(testConfigLayer(fake, { quotas: { daily_tokens_per_user: 500 } })),
+    );
+    const { gateway, adapter } = await startTestGateway(runtime);
+    gateways.push(gateway);
+    fake.setHandler(() => textReply('hello', { usage: { prompt_tokens: 450, completion_tokens: 100 } }));
+    await gateway.onMessage(inboundMessage('over-budget', 'first'));
+    await eventually(async () => adapter.textsIn('over-budget')[0], 15_000, 'the first reply');
+    const calls = fake.requests.length;
+    await gateway.onMessage(inboundMessage('over-budget', 'second'));
+    const refusal = await eventually(async () => adapter.textsIn('over-budget')[1], 15_000, 'the refusal');
+    expect(refusal).toMatch(/budget_exhausted: Ada's daily token budget is spent \(550 of 500 tokens today/);
+    expect(fake.requests.length).toBe(calls);
   });
 });
