@@ -59,6 +59,7 @@ export function benchLayer(label: string, baseURL: string, overrides: unknown = 
         max_active_tasks_per_channel: null,
         max_active_tasks: null,
         max_queued_tasks: null,
+        max_turns_per_user: null,
       },
       worker: { shutdown_grace_s: 1 },
       console: { enabled: false },
