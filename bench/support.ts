@@ -55,6 +55,13 @@ export function benchLayer(label: string, baseURL: string, overrides: unknown = 
         routes: { default: { model: 'fake-model', base_url: baseURL, api_key_env: [benchApiKeyEnv] } },
       },
       delegation: { default_toolsets: [], max_concurrent_children: 100_000, max_batch_size: 100 },
+      quotas: {
+        max_active_tasks_per_user: null,
+        max_active_tasks_per_channel: null,
+        max_active_tasks: null,
+        max_queued_tasks: null,
+        max_turns_per_user: null,
+      },
       worker: { shutdown_grace_s: 1 },
       console: { enabled: false },
       log: { level: 'silent' },

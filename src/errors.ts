@@ -9,6 +9,8 @@ export type BatonErrorCode =
   | 'task_finished'
   | 'task_not_steerable'
   | 'limit_concurrent_children'
+  | 'limit_quota'
+  | 'budget_exhausted'
   | 'limit_batch_size'
   | 'limit_spawn_depth'
   | 'unknown_toolset'

@@ -26,7 +26,7 @@ const onlyInGuilds: Pick<RESTPostAPIChatInputApplicationCommandsJSONBody, 'conte
     integration_types: [ApplicationIntegrationType.GuildInstall],
   };
 
-/** Baton's slash commands (contract): `/ask prompt:`, `/tasks`, `/task status|steer|cancel|collect id: [message:]`. */
+/** Baton's slash commands (contract): `/ask prompt:`, `/tasks`, `/usage`, `/task status|steer|cancel|collect id: [message:]`. */
 export const slashCommands: RESTPostAPIChatInputApplicationCommandsJSONBody[] = [
   {
     type: ApplicationCommandType.ChatInput,
@@ -89,6 +89,12 @@ export const slashCommands: RESTPostAPIChatInputApplicationCommandsJSONBody[] = 
         options: [taskIdOption],
       },
     ],
+  },
+  {
+    type: ApplicationCommandType.ChatInput,
+    name: 'usage',
+    description: 'Tokens and cost: yours, this channel and its tasks (today and 30 days)',
+    ...onlyInGuilds,
   },
 ];
 

@@ -71,6 +71,8 @@ export class DiscordInteractionHandler {
     let text: string;
     if (interaction.commandName === 'tasks') {
       text = 'tasks';
+    } else if (interaction.commandName === 'usage') {
+      text = 'usage';
     } else if (interaction.commandName === 'task') {
       const subcommand = interaction.options.getSubcommand(true);
       const id = interaction.options.getString('id', true).replace(/\s+/g, '');

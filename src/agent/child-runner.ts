@@ -29,6 +29,8 @@ export interface ChildRunnerDependencies {
   store: TaskStore;
   signals: TaskSignals;
   model: ModelClient;
+  /** The model client of one task (budgets and usage counting); `model` when not given. */
+  modelFor?(record: TaskRecord): ModelClient;
   /** The tools a task gets: its toolsets, plus delegation for orchestrators with depth to spare. */
   toolsFor(record: TaskRecord): Tool[];
   logger: Logger;
@@ -115,8 +117,9 @@ async function runToEnd(
   holding: Holding,
   log: Logger,
 ): Promise<ChildRunResult> {
-  const { store, config, model } = dependencies;
+  const { store, config } = dependencies;
   const { record } = claim;
+  const model = dependencies.modelFor?.(record) ?? dependencies.model;
   const tools = dependencies.toolsFor(record);
   // Checkpoints are only written while a task runs, so a task claimed from 'queued' has none.
   const checkpointed = claim.previous === 'queued' ? null : await store.loadCheckpoint(record.id);
@@ -178,75 +181,104 @@ async function runToEnd(
     throwIfWriteRefused(outcome);
   };
 
-  const finalText = await runAgentLoop(state, {
-    model,
-    route: record.route,
-    tools,
-    toolContext: {
-      sessionKey: record.sessionKey,
-      origin: record.origin,
-      callerTaskId: record.id,
-      depth: record.depth,
-      signal,
-    },
-    toolTimeoutMs: config.delegation.tool_timeout_s * 1000,
-    maxIterations: config.delegation.max_iterations,
-    maxTotalTokens: config.delegation.max_tokens_per_task,
-    hooks: {
-      async beforeStep() {
-        if (isDraining()) throw new RunStopped('shutdown');
-        if (skipNextInboxRead) {
-          skipNextInboxRead = false;
-          return;
-        }
-        await applySteers();
+  let finalText: string;
+  try {
+    finalText = await runAgentLoop(state, {
+      model,
+      route: record.route,
+      tools,
+      toolContext: {
+        sessionKey: record.sessionKey,
+        origin: record.origin,
+        callerTaskId: record.id,
+        depth: record.depth,
+        signal,
       },
-      onStepStart(step) {
-        if (step === 1 && firstStepRecorded) {
-          firstStepRecorded = false;
-          return;
-        }
-        recordEvent('step-start', stepStartText(step));
-      },
-      onToolCall(name, argumentsText) {
-        recordEvent('tool-call', `${name} ${redactSecrets(argumentsText).slice(0, 200)}`);
-      },
-      onToolResult(outcome) {
-        const verdict = outcome.ok ? `ok (${outcome.content.length} chars)` : outcome.content.slice(0, 200);
-        recordEvent('tool-result', `${outcome.call.function.name} ${verdict}`);
-      },
-      // Saved before the tools run too, so a crash mid-batch resumes with the same tool calls
-      // instead of asking the model again (which would mint new calls and redo side effects), and
-      // knows they were started (see AgentState.toolCallStarts).
-      afterModelResponse(current) {
-        return checkpoint(current);
-      },
-      afterStep(current) {
-        return checkpoint(current);
-      },
-      async onFinal(current, content) {
-        const outcome = await store.complete(record.id, runnerToken, {
-          inboxCursor,
-          summary: capSummary(content, config.delegation.max_summary_chars),
-          fullText: content,
-          steps: current.steps,
-          usage: current.usage,
-        });
-        if (outcome === 'ok') {
-          holding.released = true;
-          return 'finish';
-        }
-        if (outcome === 'pending_steer') {
+      toolTimeoutMs: config.delegation.tool_timeout_s * 1000,
+      maxIterations: config.delegation.max_iterations,
+      maxTotalTokens: config.delegation.max_tokens_per_task,
+      hooks: {
+        async beforeStep() {
+          if (isDraining()) throw new RunStopped('shutdown');
+          if (skipNextInboxRead) {
+            skipNextInboxRead = false;
+            return;
+          }
           await applySteers();
-          return 'continue';
-        }
-        throwIfWriteRefused(outcome);
-        return 'finish';
+        },
+        onStepStart(step) {
+          if (step === 1 && firstStepRecorded) {
+            firstStepRecorded = false;
+            return;
+          }
+          recordEvent('step-start', stepStartText(step));
+        },
+        onToolCall(name, argumentsText) {
+          recordEvent('tool-call', `${name} ${redactSecrets(argumentsText).slice(0, 200)}`);
+        },
+        onToolResult(outcome) {
+          const verdict = outcome.ok ? `ok (${outcome.content.length} chars)` : outcome.content.slice(0, 200);
+          recordEvent('tool-result', `${outcome.call.function.name} ${verdict}`);
+        },
+        // Saved before the tools run too, so a crash mid-batch resumes with the same tool calls
+        // instead of asking the model again (which would mint new calls and redo side effects), and
+          // knows they were started (see AgentState.toolCallStarts).
+        afterModelResponse(current) {
+          return checkpoint(current);
+        },
+        afterStep(current) {
+          return checkpoint(current);
+        },
+        async onFinal(current, content) {
+          const outcome = await store.complete(record.id, runnerToken, {
+            inboxCursor,
+            summary: capSummary(content, config.delegation.max_summary_chars),
+            fullText: content,
+            steps: current.steps,
+            usage: current.usage,
+          });
+          if (outcome === 'ok') {
+            holding.released = true;
+            return 'finish';
+          }
+          if (outcome === 'pending_steer') {
+            await applySteers();
+            return 'continue';
+          }
+          throwIfWriteRefused(outcome);
+          return 'finish';
+        },
       },
-    },
-  });
+    });
+  } catch (error) {
+    if (!isBatonError(error, 'budget_exhausted')) throw error;
+    // A budget ran out before a model call: the task ends now, and its result says so and carries what
+    // it had done, rather than stopping silently.
+    const partial = partialWork(state);
+    const written = await store.transition(record.id, 'failed', {
+      error: `${error.message}. Stopped after ${state.steps} step(s); partial work:\n${partial}`,
+      summary: partial,
+      runnerToken,
+      release: true,
+    });
+    holding.released = written.released;
+    log.warn({ steps: state.steps }, 'child stopped: budget exhausted');
+    return { kind: 'ended', status: 'failed' };
+  }
   log.info({ steps: state.steps, chars: finalText.length }, 'child completed');
   return { kind: 'ended', status: 'completed' };
+}
+
+/** What a child stopped early had: its last words, or else the tools it had called. */
+function partialWork(state: AgentState): string {
+  const assistant = state.messages.filter((message) => message.role === 'assistant');
+  const lastText = assistant
+    .map((message) => message.content ?? '')
+    .filter((text) => text.trim() !== '')
+    .at(-1);
+  if (lastText) return lastText;
+  const calls = assistant.flatMap((message) => message.tool_calls ?? []).map((call) => call.function.name);
+  return calls.length > 0 ? `(no text yet; tools called: ${calls.join(', ')})` : '(nothing yet)';
 }
 
 async function settleFailure(

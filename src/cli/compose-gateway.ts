@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import { consoleUsageRoute } from '../../adapters/console/console-usage-route.ts';
 import { discordAdapterFromEnv } from '../../adapters/discord/discord-adapter-from-env.ts';
 import { slackAdapterFromEnv } from '../../adapters/slack/slack-adapter-from-env.ts';
 import { AccessPolicy } from '../gateway/access-policy.ts';
@@ -9,6 +10,7 @@ import type { Logger } from '../logging/logger.ts';
 import { checkHealth } from '../observability/health.ts';
 import type { BatonMetrics } from '../observability/metrics.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+import { usageReportText } from '../usage/usage-report.ts';
 
 export interface ComposedGateway {
   gateway: Gateway;
@@ -53,7 +55,22 @@ export async function composeGateway(
   const env = options.env ?? process.env;
   const { config } = runtime;
   const access = new AccessPolicy(config.access);
-  const commands = new CommandRouter({ service: runtime.service, store: runtime.store, access, logger });
+  const commands = new CommandRouter({
+    service: runtime.service,
+    store: runtime.store,
+    access,
+    logger,
+    usageReport: (user, ref) =>
+      usageReportText({
+        ledger: runtime.usage,
+        store: runtime.store,
+        quotas: config.quotas,
+        platform: ref.platform,
+        channel: ref.channel,
+        user: user.id,
+        userName: user.name,
+      }),
+  });
   const gateway = new Gateway({
     runtime,
     access,
@@ -74,7 +91,10 @@ export async function composeGateway(
       logger,
       ...(options.modelLabel ? { modelLabel: options.modelLabel } : {}),
       publicRoutes: healthRoute(runtime, () => gateway),
-      extraRoutes: metricsRoute(metrics),
+      extraRoutes: (app) => {
+        metricsRoute(metrics)(app);
+        consoleUsageRoute(runtime.usage)(app);
+      },
     });
     gateway.addAdapter(consoleAdapter);
   }

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../logging/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { type LocalRedisServer, startLocalRedisServer } from '../redis/local-redis-server.ts';
 import { BatonRuntime } from '../runtime/baton-runtime.ts';
+import { usageOverview } from '../usage/usage-report.ts';
 import { composeGateway } from './compose-gateway.ts';
 import { installProcessGuards } from './process-guards.ts';
 import { onShutdownSignal } from './shutdown.ts';
@@ -46,6 +47,11 @@ function createRuntimeWithMetrics(config: BatonConfig, redisUrl: string, logger:
     countTasksByStatus: async () => (await runtime?.store.countRecentByStatus(1000)) ?? {},
     queueCounts: async () =>
       (await runtime?.queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed')) ?? {},
+    usageByRoute: async () => {
+      if (!runtime) return { today: {}, last_30_days: {} };
+      const overview = await usageOverview(runtime.usage);
+      return { today: overview.today.routes, last_30_days: overview.last30Days.routes };
+    },
   });
   runtime = new BatonRuntime({
     config,

@@ -31,6 +31,15 @@ const modelRouteSchema = z.strictObject({
   base_url: z.url().nullable().default(null),
   /** Names of environment variables holding API keys; several form a pool rotated on 429. */
   api_key_env: z.array(z.string().min(1)).min(1).default(['OPENAI_API_KEY']),
+  /** Price per million tokens, for usage reports and cost budgets; null = free (cost 0). */
+  price: z
+    .strictObject({
+      input: z.number().min(0),
+      /** Prompt tokens the provider served from its cache; null = the input price. */
+      cached_input: z.number().min(0).nullable().default(null),
+      output: z.number().min(0),
+    })
+    .nullish(),
 });
 
 const redisSchema = z.strictObject({
@@ -76,6 +85,21 @@ const delegationSchema = z.strictObject({
   cancel_wait_s: seconds.default(15),
   max_events_per_task: positiveInteger.default(500),
   max_tokens_per_task: positiveInteger.nullable().default(null),
+});
+
+const optionalLimit = positiveInteger.nullable();
+const optionalAmount = z.number().positive().nullable();
+
+const quotasSchema = z.strictObject({
+  max_active_tasks_per_user: optionalLimit.default(16),
+  max_active_tasks_per_channel: optionalLimit.default(64),
+  max_active_tasks: optionalLimit.default(1000),
+  max_queued_tasks: optionalLimit.default(5000),
+  max_turns_per_user: optionalLimit.default(4),
+  daily_tokens_per_user: optionalLimit.default(null),
+  daily_cost_per_user: optionalAmount.default(null),
+  daily_tokens_per_channel: optionalLimit.default(null),
+  daily_cost_per_channel: optionalAmount.default(null),
 });
 
 const workerSchema = z.strictObject({
@@ -158,6 +182,7 @@ export const batonConfigSchema = z.strictObject({
   redis: redisSchema.default(redisSchema.parse({})),
   models: modelsSchema.default(modelsSchema.parse({})),
   delegation: delegationSchema.default(delegationSchema.parse({})),
+  quotas: quotasSchema.default(quotasSchema.parse({})),
   worker: workerSchema.default(workerSchema.parse({})),
   tools: toolsSchema.default(toolsSchema.parse({})),
   access: accessSchema.default(accessSchema.parse({})),

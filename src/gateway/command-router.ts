@@ -27,6 +27,7 @@ import {
 export type ParsedCommand =
   | { name: 'tasks' }
   | { name: 'help' }
+  | { name: 'usage' }
   | { name: 'status' | 'cancel' | 'collect'; taskId: string }
   | { name: 'steer'; taskId: string; message: string };
 
@@ -36,6 +37,7 @@ const usages = {
   steer: 'steer <task id> <message>',
   cancel: 'cancel <task id>',
   collect: 'collect <task id>',
+  usage: 'usage',
   help: 'help',
 } as const;
 
@@ -46,6 +48,7 @@ const helpText = [
   `• \`${usages.steer}\` — send a running task new instructions`,
   `• \`${usages.cancel}\` — stop a task and the tasks it started`,
   `• \`${usages.collect}\` — a finished task's result`,
+  `• \`${usages.usage}\` — tokens and cost of you, this channel and its tasks (today, 30 days)`,
   `• \`${usages.help}\` — this list`,
 ].join('\n');
 
@@ -64,6 +67,8 @@ export function parseCommand(text: string): ParsedCommand | { error: string } {
       return { name: 'help' };
     case 'tasks':
       return argument === undefined ? { name: 'tasks' } : usageError('tasks');
+    case 'usage':
+      return argument === undefined ? { name: 'usage' } : usageError('usage');
     case 'status':
     case 'cancel':
     case 'collect':
@@ -90,6 +95,8 @@ export interface CommandRouterOptions {
   service: TaskService;
   store: TaskStore;
   access: AccessPolicy;
+  /** Answers `usage` (tokens and cost); without it the command says usage is not available. */
+  usageReport?: (user: ChatUser, ref: ConversationRef) => Promise<string>;
   /** Where unexpected failures are logged; the person sees one generic line. */
   logger?: Logger;
 }
@@ -106,8 +113,10 @@ export class CommandRouter {
   private readonly store: TaskStore;
   private readonly access: AccessPolicy;
   private readonly logger: Logger | undefined;
+  private readonly usageReport: CommandRouterOptions['usageReport'];
 
   constructor(options: CommandRouterOptions) {
+    this.usageReport = options.usageReport;
     this.service = options.service;
     this.store = options.store;
     this.access = options.access;
@@ -150,6 +159,11 @@ export class CommandRouter {
         return privately(helpText);
       case 'tasks':
         return publicly(await this.listTasks(ref, isMember));
+      case 'usage':
+        // Personal figures: only the person who asked sees them.
+        return privately(
+          this.usageReport ? await this.usageReport(user, ref) : 'Usage reports are not available here.',
+        );
       case 'status': {
         // Private: a summary goes only to who may collect the task; others get status and timing only.
         const task = await this.visibleTask(ref, command.taskId, isMember);

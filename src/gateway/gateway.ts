@@ -23,9 +23,10 @@ import { KnownThreads } from './known-threads.ts';
 import { ParentAgent } from './parent-agent.ts';
 import { sendWithRetry } from './send-with-retry.ts';
 import { SessionHistory } from './session-history.ts';
-import { SessionTurnQueue } from './session-turn-queue.ts';
+import { SessionTurnQueue, type TurnSlot } from './session-turn-queue.ts';
 import { TaskBoards } from './task-boards.ts';
 import type { PrivateThreadMembership } from './task-visibility.ts';
+import { UserTurnQuota } from './user-turn-quota.ts';
 
 /** A queued unit of parent work for one thread. */
 export type TurnItem =
@@ -70,6 +71,7 @@ export class Gateway implements GatewaySink {
   private readonly delivery: DeliveryService;
   private readonly pump: EndingsPump;
   private readonly stopController = new AbortController();
+  private readonly userTurns: UserTurnQuota;
 
   constructor(private readonly options: GatewayOptions) {
     const { runtime, logger } = options;
@@ -81,10 +83,11 @@ export class Gateway implements GatewaySink {
     });
     this.threads = new KnownThreads(redis, keys);
     this.parent = new ParentAgent(runtime, this.history);
+    this.userTurns = new UserTurnQuota(redis, keys, config.quotas.max_turns_per_user);
     this.turns = new SessionTurnQueue<TurnItem>(
       redis,
       keys,
-      (sessionKey, item) => this.runTurn(sessionKey, item),
+      (sessionKey, item, slot) => this.runTurn(sessionKey, item, slot),
       {
         maxConcurrentSessions: config.gateway.max_concurrent_turns,
         logger,
@@ -201,7 +204,7 @@ export class Gateway implements GatewaySink {
     return this.options.commands.handle(command, isMember);
   }
 
-  private async runTurn(sessionKey: string, item: TurnItem): Promise<void> {
+  private async runTurn(sessionKey: string, item: TurnItem, slot: TurnSlot): Promise<void> {
     const { runtime, logger } = this.options;
     const ref = item.kind === 'message' ? item.message.ref : item.ref;
     const adapter = this.adapters.get(ref.platform);
@@ -228,6 +231,41 @@ export class Gateway implements GatewaySink {
       input = historyNoteText(record);
       turnId = `task-ended-${item.taskId}`;
     }
+    // A person's own messages count against their share of turns; task endings are Baton's own work.
+    const lease =
+      item.kind === 'message'
+        ? await this.userTurns.acquire(ref.platform, origin.user, `${sessionKey}:${turnId}`)
+        : null;
+    if (lease && !lease.granted) {
+      const limit = runtime.config.quotas.max_turns_per_user;
+      await this.post(
+        adapter,
+        ref,
+        `⚠️ ${origin.userName ?? origin.user}, you already have ${lease.inProgress} turn(s) in progress; at most ` +
+          `${limit} per person at once (quotas.max_turns_per_user). I did not act on this message: send it ` +
+          'again once one of them has answered.',
+        `refusal:${sessionKey}:${turnId}`,
+      );
+      return;
+    }
+    try {
+      await this.runAdmittedTurn(sessionKey, turnId, ref, adapter, origin, actor, input, slot);
+    } finally {
+      if (lease?.granted) await lease.release().catch(() => undefined);
+    }
+  }
+
+  private async runAdmittedTurn(
+    sessionKey: string,
+    turnId: string,
+    ref: ConversationRef,
+    adapter: ChatAdapter,
+    origin: TaskOrigin,
+    actor: TaskActor,
+    input: string,
+    slot: TurnSlot,
+  ): Promise<void> {
+    const { runtime, logger } = this.options;
     // What this turn already recorded survives a crash too: a replay neither appends nor posts twice.
     const recordKey = runtime.keys.sessionTurnRecord(sessionKey, turnId);
     const typing = setInterval(() => void adapter.showTyping?.(ref).catch(() => undefined), typingEveryMs);
@@ -240,6 +278,7 @@ export class Gateway implements GatewaySink {
         { role: 'user', content: input },
         this.stopController.signal,
         actor,
+        slot,
       );
       const firstRecord = await this.history.appendOnce(
         sessionKey,

@@ -4,6 +4,7 @@ import type { BatonRuntime } from '../runtime/baton-runtime.ts';
 import type { TaskActor } from '../tasks/task-access.ts';
 import type { TaskOrigin } from '../tasks/task-record.ts';
 import type { SessionHistory } from './session-history.ts';
+import type { TurnSlot } from './session-turn-queue.ts';
 
 /**
  * The parent's system prompt. It never changes between calls (no task roster, no clock), so provider
@@ -68,6 +69,7 @@ export class ParentAgent {
     signal: AbortSignal,
     /** Who the turn acts for: access to tasks through the tools is decided for them. */
     actor: TaskActor,
+    slot?: TurnSlot,
   ): Promise<ParentTurnResult> {
     const { config, redis, keys } = this.runtime;
     const checkpointKey = keys.sessionTurnCheckpoint(sessionKey);
@@ -109,10 +111,24 @@ export class ParentAgent {
       await redis.set(checkpointKey, JSON.stringify(checkpoint), 'EX', checkpointSeconds);
     };
     const reply = await runAgentLoop(state, {
-      model: this.runtime.model,
+      model: this.runtime.modelFor({
+        platform: origin.platform,
+        channel: origin.channel,
+        user: origin.user,
+        ...(origin.userName ? { userName: origin.userName } : {}),
+        taskId: null,
+      }),
       route: config.gateway.parent_route ?? config.models.default_route,
       tools: this.runtime.parentTools(),
-      toolContext: { sessionKey, origin, callerTaskId: null, depth: 0, signal, actor },
+      toolContext: {
+        sessionKey,
+        origin,
+        callerTaskId: null,
+        depth: 0,
+        signal,
+        actor,
+        ...(slot ? { releaseTurnSlotWhile: <T>(work: () => Promise<T>) => slot.releaseWhile(work) } : {}),
+      },
       toolTimeoutMs: (config.delegation.collect_max_timeout_s + 60) * 1000,
       maxIterations: config.gateway.parent_max_iterations,
       hooks: { afterModelResponse: (current) => save(current), afterStep: (current) => save(current) },

@@ -44,7 +44,17 @@ const lockMs = 10_000;
 const renewEveryMs = 3_000;
 const sweepEveryMs = 2_000;
 
-export type TurnHandler<Item> = (sessionKey: string, item: Item) => Promise<void>;
+/**
+ * A running turn's hold on one of the process's turn slots. A turn that blocks on something slow that is
+ * not its own work (children it waits for) lends the slot out meanwhile: the session's lock stays held, so
+ * order within the thread holds and a crash mid-wait still resumes the turn from its checkpoint.
+ */
+export interface TurnSlot {
+  /** Runs `work` without holding a turn slot, then waits for a free slot before returning. */
+  releaseWhile<T>(work: () => Promise<T>): Promise<T>;
+}
+
+export type TurnHandler<Item> = (sessionKey: string, item: Item, slot: TurnSlot) => Promise<void>;
 
 type AdvanceReply = ['lost'] | ['released'] | ['next', string];
 
@@ -119,6 +129,30 @@ export class SessionTurnQueue<Item> {
     this.waiters.shift()?.();
   }
 
+  /** The slot of one turn; parallel waits of one tool batch give it up once and take it back once. */
+  private turnSlot(): TurnSlot {
+    let waits = 0;
+    let reacquiring: Promise<void> = Promise.resolve();
+    return {
+      releaseWhile: async <T>(work: () => Promise<T>): Promise<T> => {
+        await reacquiring;
+        waits += 1;
+        if (waits === 1) this.releaseSlot();
+        try {
+          return await work();
+        } finally {
+          waits -= 1;
+          if (waits === 0) {
+            reacquiring = this.acquireSlot();
+            await reacquiring;
+          } else {
+            await reacquiring;
+          }
+        }
+      },
+    };
+  }
+
   private async drain(sessionKey: string): Promise<void> {
     if (this.stopped || this.draining.has(sessionKey)) return;
     this.draining.add(sessionKey);
@@ -141,7 +175,7 @@ export class SessionTurnQueue<Item> {
       await this.acquireSlot();
       try {
         for (let step = await advance(false); step[0] === 'next'; step = await advance(true)) {
-          if (!this.stopped) await this.runTurn(sessionKey, step[1]);
+          if (!this.stopped) await this.runTurn(sessionKey, step[1], this.turnSlot());
           if (this.stopped) {
             // Interrupted by shutdown: leave the turn at the head for the next process to run.
             await this.scripts.run(releaseLockOnlyScript, [lockKey], [this.token]);
@@ -159,9 +193,9 @@ export class SessionTurnQueue<Item> {
     }
   }
 
-  private async runTurn(sessionKey: string, turn: string): Promise<void> {
+  private async runTurn(sessionKey: string, turn: string, slot: TurnSlot): Promise<void> {
     try {
-      await this.handler(sessionKey, JSON.parse(turn) as Item);
+      await this.handler(sessionKey, JSON.parse(turn) as Item, slot);
     } catch (error) {
       // A turn that throws is dropped after logging: replaying it forever would wedge the thread.
       if (!this.stopped) this.options.logger.error({ err: error, sessionKey }, 'turn failed');

@@ -24,7 +24,12 @@ export const completionSchema = z.object({
     )
     .min(1),
   usage: z
-    .object({ prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number().optional() })
+    .object({
+      prompt_tokens: z.number(),
+      completion_tokens: z.number(),
+      total_tokens: z.number().optional(),
+      prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
+    })
     .nullish(),
 });
 
@@ -64,6 +69,9 @@ export function toModelResponse(
           prompt_tokens: usage.prompt_tokens,
           completion_tokens: usage.completion_tokens,
           total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
+          ...(usage.prompt_tokens_details?.cached_tokens
+            ? { cached_tokens: usage.prompt_tokens_details.cached_tokens }
+            : {}),
         }
       : emptyUsage(),
     model: completion.model ?? requestedModel,

@@ -22,6 +22,8 @@ export interface TokenUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Of the prompt tokens, those the provider served from its prompt cache (usage.prompt_tokens_details). */
+  cached_tokens?: number;
 }
 
 export interface ModelRequest {
@@ -55,5 +57,8 @@ export function addUsage(total: TokenUsage, more: TokenUsage): TokenUsage {
     prompt_tokens: total.prompt_tokens + more.prompt_tokens,
     completion_tokens: total.completion_tokens + more.completion_tokens,
     total_tokens: total.total_tokens + more.total_tokens,
+    ...(total.cached_tokens || more.cached_tokens
+      ? { cached_tokens: (total.cached_tokens ?? 0) + (more.cached_tokens ?? 0) }
+      : {}),
   };
 }

@@ -30,7 +30,9 @@ export interface WireToolCall {
 }
 
 /** The `usage` object, in the same shape Baton's model port reads back. */
-export type WireUsage = TokenUsage;
+export type WireUsage = Omit<TokenUsage, 'cached_tokens'> & {
+  prompt_tokens_details?: { cached_tokens: number };
+};
 
 export interface WriteCompletionOptions {
   /** The request's `stream`: server-sent events instead of one JSON body. */

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { DeliveryOutcome } from '../gateway/delivery/delivery-worker.ts';
 import type { ModelCallRecord } from '../llm/openai-model-client.ts';
 import { type TaskStatus, taskStatuses } from '../tasks/task-record.ts';
+import type { UsageAmounts } from '../usage/usage-cost.ts';
 import { withTimeout } from './with-timeout.ts';
 
 export interface MetricsOptions {
@@ -9,6 +10,11 @@ export interface MetricsOptions {
   countTasksByStatus?: () => Promise<Partial<Record<TaskStatus, number>>>;
   /** Read on every scrape for `baton_queue_jobs`, e.g. BullMQ `queue.getJobCounts('waiting', 'active', 'delayed', 'failed')`. */
   queueCounts?: () => Promise<Record<string, number>>;
+  /**
+   * Read on every scrape for `baton_usage_tokens` and `baton_usage_cost`: tokens and cost per model route
+   * for today and the last 30 days (UTC), from the usage ledger in Redis, so every process's calls count.
+   */
+  usageByRoute?: () => Promise<Record<'today' | 'last_30_days', Record<string, UsageAmounts>>>;
   /** Longest a scrape-time read may take before its gauge is left empty for that scrape; default 2000 ms. */
   readTimeoutMs?: number;
   /** Node process metrics (`process_*`, `nodejs_*`, standard names for stock dashboards); default true. */
@@ -95,6 +101,47 @@ export function createMetrics(options: MetricsOptions = {}): BatonMetrics {
     label: 'state',
     collector: 'queue',
     read: queueCounts,
+  });
+  const { usageByRoute } = options;
+  // One read fills both usage gauges: the cost gauge, registered second, waits for the tokens gauge's read.
+  let usageRead: Promise<Record<'today' | 'last_30_days', Record<string, UsageAmounts>> | null> =
+    Promise.resolve(null);
+  new Gauge({
+    name: 'baton_usage_tokens',
+    help: 'Tokens used by model route, kind (input, cached, output) and period (today, last_30_days; UTC days).',
+    labelNames: ['route', 'kind', 'period'] as const,
+    registers,
+    async collect() {
+      if (!usageByRoute) return;
+      usageRead = usageByRoute().catch(() => null);
+      await readSafely(this, 'usage', async () => {
+        const usage = await usageRead;
+        if (!usage) throw new Error('usage not read');
+        this.reset();
+        for (const [period, routes] of Object.entries(usage)) {
+          for (const [route, amounts] of Object.entries(routes)) {
+            for (const kind of ['input', 'cached', 'output'] as const) {
+              this.set({ route, kind, period }, amounts[kind]);
+            }
+          }
+        }
+      });
+    },
+  });
+  new Gauge({
+    name: 'baton_usage_cost',
+    help: 'Cost (in the unit of models.routes.*.price) by model route and period (today, last_30_days; UTC days).',
+    labelNames: ['route', 'period'] as const,
+    registers,
+    async collect() {
+      if (!usageByRoute) return;
+      const usage = await usageRead;
+      this.reset();
+      if (!usage) return;
+      for (const [period, routes] of Object.entries(usage)) {
+        for (const [route, amounts] of Object.entries(routes)) this.set({ route, period }, amounts.cost);
+      }
+    },
   });
   // Registered after the gauges, so a scrape has started their reads (prom-client starts every metric's
   // collect in registration order) and this one can wait for them and count this scrape's failures.

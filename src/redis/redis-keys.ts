@@ -115,4 +115,26 @@ export class RedisKeys {
   workerHeartbeatPattern(): string {
     return `${this.prefix}:worker:*`;
   }
+  // Quota sets of active (queued or running) task ids; the Lua scripts build the same names (quota_keys in
+  // task-scripts.ts).
+  quotaUserActive(platform: string, user: string): string {
+    return `${this.prefix}:quota:user:${platform}:${user}:active`;
+  }
+  quotaChannelActive(platform: string, channel: string): string {
+    return `${this.prefix}:quota:channel:${platform}:${channel}:active`;
+  }
+  quotaActive(): string {
+    return `${this.prefix}:quota:active`;
+  }
+  quotaQueued(): string {
+    return `${this.prefix}:quota:queued`;
+  }
+  /** Parent turns a person has in progress (sorted set: turn id → lease expiry in ms). */
+  quotaUserTurns(platform: string, user: string): string {
+    return `${this.prefix}:quota:user:${platform}:${user}:turns`;
+  }
+  /** Tokens and cost of one UTC day (YYYY-MM-DD) for one scope, e.g. `user:slack:U1`, `route:default`. */
+  usage(day: string, scope: string): string {
+    return `${this.prefix}:usage:${day}:${scope}`;
+  }
 }

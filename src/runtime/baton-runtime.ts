@@ -18,6 +18,9 @@ import type { Tool } from '../tools/tool.ts';
 import { delegationToolsetName, ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { closePageTextPool } from '../tools/web/page-text-pool.ts';
 import { createWebToolset } from '../tools/web/web-toolset.ts';
+import { BudgetGuard } from '../usage/budget-guard.ts';
+import { meteredModel } from '../usage/metered-model-client.ts';
+import { UsageLedger, type UsageScope } from '../usage/usage-ledger.ts';
 import { ChildWorker } from '../worker/child-worker.ts';
 import { QueueReconciler } from '../worker/queue-reconciler.ts';
 import { RetentionSweeper } from './retention-sweeper.ts';
@@ -54,6 +57,10 @@ export class BatonRuntime {
   readonly toolsets = new ToolsetRegistry();
   readonly service: TaskService;
   readonly model: ModelClient;
+  /** Tokens and cost per day, person, channel, task and route. */
+  readonly usage: UsageLedger;
+  /** The daily budgets of quotas.*. */
+  readonly budgets: BudgetGuard;
   private readonly subscriber: Redis;
   private readonly queueConnection: Redis;
   private readonly workers: ChildWorker[] = [];
@@ -85,7 +92,10 @@ export class BatonRuntime {
     });
     this.signals = new TaskSignals(this.redis, this.subscriber, this.keys, logger);
     this.queue = new TaskQueue(this.queueConnection, config.redis.prefix);
+    this.usage = new UsageLedger(this.redis, this.keys);
+    this.budgets = new BudgetGuard(this.usage, config.quotas);
     this.service = new TaskService({
+      budgets: this.budgets,
       config,
       store: this.store,
       queue: this.queue,
@@ -108,6 +118,16 @@ export class BatonRuntime {
         ...(options.env ? { env: options.env } : {}),
         ...(options.onModelCall ? { onCall: options.onModelCall } : {}),
       });
+  }
+
+  /** The model client of one agent run: budgets checked before each call, usage counted after it. */
+  modelFor(scope: UsageScope & { userName?: string }): ModelClient {
+    return meteredModel(this.model, scope, {
+      ledger: this.usage,
+      guard: this.budgets,
+      models: this.config.models,
+      logger: this.logger,
+    });
   }
 
   async start(): Promise<void> {
@@ -161,6 +181,14 @@ export class BatonRuntime {
         store: this.store,
         signals: this.signals,
         model: this.model,
+        modelFor: (record) =>
+          this.modelFor({
+            platform: record.origin.platform,
+            channel: record.origin.channel,
+            user: record.origin.user,
+            ...(record.origin.userName ? { userName: record.origin.userName } : {}),
+            taskId: record.id,
+          }),
         toolsFor: (record) => this.toolsFor(record),
         logger: this.logger,
       },

@@ -32,17 +32,41 @@ local function record_ending(endings_key, task_id, status, parent_task_id)
 end
 `;
 
+// Quota sets (see RedisKeys.quota*): the active tasks of each person and each channel, of the whole
+// deployment, and the queued ones. Built from the task's origin like session_active_key, so every script
+// that admits or ends a task keeps them exact without the caller naming them.
+const quotaKeys = `
+local function quota_keys(prefix, origin_json)
+  local origin = cjson.decode(origin_json or '{}')
+  local platform = tostring(origin.platform or '')
+  return prefix .. ':quota:user:' .. platform .. ':' .. tostring(origin.user or '') .. ':active',
+    prefix .. ':quota:channel:' .. platform .. ':' .. tostring(origin.channel or '') .. ':active',
+    prefix .. ':quota:active', prefix .. ':quota:queued'
+end
+local function release_quota(prefix, task_id, origin_json)
+  local user_key, channel_key, active_key, queued_key = quota_keys(prefix, origin_json)
+  redis.call('SREM', user_key, task_id)
+  redis.call('SREM', channel_key, task_id)
+  redis.call('SREM', active_key, task_id)
+  redis.call('SREM', queued_key, task_id)
+end
+`;
+
 /**
  * Admits a batch of new tasks for one session, or none. A repeated dispatch (same idempotency key, e.g. a
  * tool call replayed after a crash) returns the tasks of the first one instead of starting new ones.
  * KEYS: session active set, session task index, parent task hash (or ''), parent children set (or ''),
  *       idempotency key (or ''), channel task index, global task index, then one task hash key per task.
  * ARGV: max active, now, idempotency TTL in seconds, JSON array of flat field lists (one per task),
- *       key prefix (for each task's event stream), max events, signal channel, session key, then the task
- *       ids in the order of the records.
+ *       key prefix (for each task's event stream), max events, signal channel, session key, quotas as JSON
+ *       {origin (JSON), user, channel, total, queued} (limits; 0 = none), then the task ids in the order
+ *       of the records.
+ * Outcomes: ok, existing, over_limit (session), over_user, over_channel, over_total, over_queued (each
+ * with the count found), parent_not_running, id_taken. Nothing is written unless all limits hold.
  */
 export const admitTasksScript = `
 ${addEvent}
+${quotaKeys}
 local max_active = tonumber(ARGV[1])
 local now = ARGV[2]
 local records = cjson.decode(ARGV[4])
@@ -53,6 +77,16 @@ end
 local active = redis.call('SCARD', KEYS[1])
 if active + #records > max_active then
   return {'over_limit', tostring(active)}
+end
+local quota = cjson.decode(ARGV[9])
+local user_key, channel_key, all_active_key, queued_key = quota_keys(ARGV[5], quota.origin)
+for _, check in ipairs({{'over_user', user_key, quota.user}, {'over_channel', channel_key, quota.channel},
+    {'over_total', all_active_key, quota.total}, {'over_queued', queued_key, quota.queued}}) do
+  local limit = tonumber(check[3]) or 0
+  if limit > 0 then
+    local count = redis.call('SCARD', check[2])
+    if count + #records > limit then return {check[1], tostring(count)} end
+  end
 end
 if KEYS[3] ~= '' then
   local parent_status = redis.call('HGET', KEYS[3], 'status')
@@ -68,7 +102,7 @@ end
 local ids = {}
 local scored = {}
 for index = 1, #records do
-  local task_id = ARGV[8 + index]
+  local task_id = ARGV[9 + index]
   ids[index] = task_id
   scored[2 * index - 1] = now
   scored[2 * index] = task_id
@@ -78,6 +112,7 @@ for index = 1, #records do
 end
 -- One call per set for the whole batch: each redis.call has a cost of its own.
 redis.call('SADD', KEYS[1], unpack(ids))
+for _, key in ipairs({user_key, channel_key, all_active_key, queued_key}) do redis.call('SADD', key, unpack(ids)) end
 redis.call('ZADD', KEYS[2], unpack(scored))
 redis.call('ZADD', KEYS[6], unpack(scored))
 redis.call('ZADD', KEYS[7], unpack(scored))
@@ -138,7 +173,8 @@ ${recordEnding}
 ${retireTask}
 ${sessionActiveKey}
 ${announceStopped}
-local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId')
+${quotaKeys}
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin')
 local status, runner, task_id = current[1], current[2], current[3]
 if not status then return {'missing'} end
 local holds = ARGV[7] ~= '' and runner == ARGV[7]
@@ -171,7 +207,10 @@ if release then
   fields[#fields + 1] = ARGV[3]
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-if terminal then redis.call('SREM', session_active_key(ARGV[9], current[4]), task_id) end
+if terminal then
+  redis.call('SREM', session_active_key(ARGV[9], current[4]), task_id)
+  release_quota(ARGV[9], task_id, current[6])
+end
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then
   record_ending(KEYS[3], task_id, new_status, current[5])
@@ -190,7 +229,8 @@ return {'ok', status, release and '1' or ''}
  * is much cheaper for the client to decode than a list of fields), and '1' when
  * it recorded the first step's start. It does that for a task claimed from 'queued' with an empty inbox,
  * given the event's text: such a run goes straight to its first model call, so this saves it a write.
- * KEYS: task hash, events stream, inbox stream.  ARGV: runner token, now, max events, first step's text.
+ * KEYS: task hash, events stream, inbox stream, queued-tasks quota set (or '').
+ * ARGV: runner token, now, max events, first step's text.
  */
 export const claimScript = `
 ${addEvent}
@@ -205,6 +245,7 @@ else
   redis.call('HSET', KEYS[1], 'status', 'running', 'runnerToken', ARGV[1], 'attempts', attempts)
 end
 if current[5] then redis.call('HDEL', KEYS[1], 'stoppedAt') end
+if KEYS[4] and KEYS[4] ~= '' then redis.call('SREM', KEYS[4], redis.call('HGET', KEYS[1], 'id')) end
 local inbox_length = redis.call('XLEN', KEYS[3])
 local first_step = ''
 if status == 'queued' then
@@ -250,7 +291,8 @@ ${addEvent}
 ${recordEnding}
 ${retireTask}
 ${sessionActiveKey}
-local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId')
+${quotaKeys}
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin')
 local status, task_id = current[1], current[3]
 if status ~= 'running' then return {'refused', tostring(status)} end
 if current[2] ~= ARGV[1] then return {'lost', status} end
@@ -261,6 +303,7 @@ redis.call('HSET', KEYS[1], 'status', 'completed', 'endedAt', ARGV[3], 'summary'
 -- The full text gets a key of its own only when the summary had to be cut (see TaskStore.fullSummary).
 if ARGV[7] ~= ARGV[6] then redis.call('SET', KEYS[4], ARGV[7]) end
 redis.call('SREM', session_active_key(ARGV[10], current[4]), task_id)
+release_quota(ARGV[10], task_id, current[6])
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], 'running -> completed')
 record_ending(KEYS[5], task_id, 'completed', current[5])
 retire_task(ARGV[10], task_id, ARGV[11], ARGV[3])

@@ -3,6 +3,7 @@ import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { delegationToolsetName, type ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { ownerOnlyAuthorizer, type TaskAction, type TaskActor, type TaskAuthorizer } from './task-access.ts';
+import type { BudgetGuard } from '../usage/budget-guard.ts';
 import type { TaskQueue } from './task-queue.ts';
 import {
   type ChildRole,
@@ -53,6 +54,8 @@ export interface TaskServiceOptions {
   logger: Logger;
   /** Who may look at or control a task; the gateway passes its AccessPolicy. Default: the owner only. */
   authorizer?: TaskAuthorizer;
+  /** Daily budgets checked before a task is admitted (quotas.daily_*). */
+  budgets?: BudgetGuard;
 }
 
 /** The task operations behind the delegation tools and the chat commands, with every limit enforced. */
@@ -65,8 +68,11 @@ export class TaskService {
   private readonly logger: Logger;
   private readonly authorizer: TaskAuthorizer;
 
+  private readonly budgets: BudgetGuard | undefined;
+
   constructor(options: TaskServiceOptions) {
     this.authorizer = options.authorizer ?? ownerOnlyAuthorizer;
+    this.budgets = options.budgets;
     this.config = options.config;
     this.store = options.store;
     this.queue = options.queue;
@@ -141,12 +147,19 @@ export class TaskService {
       }
       return { goal: specification.goal, context: specification.context ?? '', toolsets, route, role };
     });
+    await this.budgets?.assertWithin(caller.origin);
     const { records, replayed } = await this.store.admit({
       sessionKey: caller.sessionKey,
       origin: caller.origin,
       parent: caller.callerTaskId ? { taskId: caller.callerTaskId, depth: caller.depth } : null,
       tasks,
       maxActivePerSession: delegation.max_concurrent_children,
+      quotas: {
+        perUser: this.config.quotas.max_active_tasks_per_user,
+        perChannel: this.config.quotas.max_active_tasks_per_channel,
+        total: this.config.quotas.max_active_tasks,
+        queued: this.config.quotas.max_queued_tasks,
+      },
       ...(options.idempotencyKey
         ? { idempotencyKey: `${caller.callerTaskId ?? caller.sessionKey}:${options.idempotencyKey}` }
         : {}),

@@ -43,8 +43,18 @@ export interface AdmitRequest {
   parent: { taskId: string; depth: number } | null;
   tasks: NewTask[];
   maxActivePerSession: number;
+  /** Limits across sessions (quotas.*); null = no limit. */
+  quotas?: ActiveTaskQuotas;
   /** Makes a replayed dispatch return the first one's tasks; see admitTasksScript. */
   idempotencyKey?: string;
+}
+
+/** Most active (queued or running) tasks per person, per channel, overall, and most queued overall. */
+export interface ActiveTaskQuotas {
+  perUser: number | null;
+  perChannel: number | null;
+  total: number | null;
+  queued: number | null;
 }
 
 /** How long a dispatch is remembered for replays (a crashed step is redone well within this). */
@@ -163,6 +173,13 @@ export class TaskStore {
           this.maxEvents,
           this.keys.signalChannel(),
           request.sessionKey,
+          JSON.stringify({
+            origin: JSON.stringify(request.origin),
+            user: request.quotas?.perUser ?? 0,
+            channel: request.quotas?.perChannel ?? 0,
+            total: request.quotas?.total ?? 0,
+            queued: request.quotas?.queued ?? 0,
+          }),
           ...records.map((record) => record.id),
         ],
       );
@@ -180,6 +197,7 @@ export class TaskStore {
           { fault: 'user' },
         );
       }
+      if (outcome?.startsWith('over_')) throw quotaRefusal(outcome, Number(detail), request, records.length);
       if (outcome === 'parent_not_running') {
         throw new BatonError('task_finished', `the calling task is ${detail}; it cannot start new tasks`, {
           fault: 'user',
@@ -276,6 +294,8 @@ export class TaskStore {
     to: TaskStatus,
     options: {
       error?: string;
+      /** What the task had done when it ended early (budget_exhausted), for its result. */
+      summary?: string;
       note?: string;
       runnerToken?: string;
       from?: TaskStatus[];
@@ -286,6 +306,7 @@ export class TaskStore {
       .filter((status) => legalTransitions[status].includes(to))
       .join(',');
     const fields: string[] = options.error === undefined ? [] : ['error', options.error];
+    if (options.summary !== undefined) fields.push('summary', options.summary);
     const [outcome, previous, released] = await this.run(
       transitionScript,
       [this.keys.task(taskId), this.keys.taskEvents(taskId), this.keys.taskEndings()],
@@ -324,7 +345,12 @@ export class TaskStore {
       [string, string?, string?, number?, string?, string?]
     >(
       claimScript,
-      [this.keys.task(taskId), this.keys.taskEvents(taskId), this.keys.taskInbox(taskId)],
+      [
+        this.keys.task(taskId),
+        this.keys.taskEvents(taskId),
+        this.keys.taskInbox(taskId),
+        this.keys.quotaQueued(),
+      ],
       [runnerToken, Date.now(), this.maxEvents, options.firstStepEvent ?? ''],
     );
     if (outcome !== 'ok') {
@@ -447,4 +473,35 @@ export class TaskStore {
   recentEvents(taskId: string, count: number) {
     return this.events.recent(taskId, count);
   }
+}
+
+/** The clear refusal of a batch that a quota would not fit (see admitTasksScript). */
+function quotaRefusal(outcome: string, found: number, request: AdmitRequest, asked: number): BatonError {
+  const who = request.origin.userName ?? request.origin.user;
+  const described: Record<string, [string, number | null | undefined, string]> = {
+    over_user: [
+      `${who} already has`,
+      request.quotas?.perUser,
+      'per person, across all conversations (quotas.max_active_tasks_per_user)',
+    ],
+    over_channel: [
+      'this channel already has',
+      request.quotas?.perChannel,
+      'per channel (quotas.max_active_tasks_per_channel)',
+    ],
+    over_total: ['Baton already has', request.quotas?.total, 'in all (quotas.max_active_tasks)'],
+    over_queued: [
+      'Baton already has',
+      request.quotas?.queued,
+      'waiting in the queue (quotas.max_queued_tasks)',
+    ],
+  };
+  const [subject, limit, scope] = described[outcome] ?? ['there are', null, ''];
+  const what = outcome === 'over_queued' ? 'queued task(s)' : 'active task(s)';
+  return new BatonError(
+    'limit_quota',
+    `${subject} ${found} ${what}; at most ${limit} may be ${outcome === 'over_queued' ? 'queued' : 'queued or running'} ` +
+      `at once ${scope} (asked for ${asked} more). Wait for a task to finish or cancel one.`,
+    { fault: 'user' },
+  );
 }

@@ -21,6 +21,11 @@ export interface ToolContext {
   actor?: TaskActor;
   /** Id of the model's tool call being executed; stable across a resume, so it keys idempotent effects. */
   toolCallId?: string;
+  /**
+   * Parent turns only: runs a long wait for other work (children) without holding one of the gateway's
+   * turn slots (gateway.max_concurrent_turns), so waiting threads do not starve the others.
+   */
+  releaseTurnSlotWhile?<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /** A tool: zod validates the model's arguments before `execute` runs; the result is sent back as JSON. */

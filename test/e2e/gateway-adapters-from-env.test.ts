@@ -49,7 +49,7 @@ describe('baton gateway', () => {
         .get(discord.guildId)
         ?.map((command) => command.name)
         .sort(),
-    ).toEqual(['ask', 'task', 'tasks']);
+    ).toEqual(['ask', 'task', 'tasks', 'usage']);
     expect(slack.callsTo('auth.test').length).toBeGreaterThan(0);
     expect(slack.callsTo('apps.connections.open').length).toBeGreaterThan(0);
     const health = await eventually(async () => {

@@ -26,7 +26,7 @@ interface ReplyTiming {
 
 interface CompletionExtras extends ReplyTiming {
   /** Token usage to report; default: estimated from the sizes; null sends no usage at all. */
-  usage?: Partial<FakeUsage> | null;
+  usage?: (Partial<FakeUsage> & { cached_tokens?: number }) | null;
   /** Model name to report; default: the requested one. */
   model?: string;
   /** Default: `stop` for text, `tool_calls` for tool calls. */
@@ -362,6 +362,9 @@ function toWireCompletion(
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
       total_tokens: reply.usage?.total_tokens ?? promptTokens + completionTokens,
+      ...(reply.usage?.cached_tokens
+        ? { prompt_tokens_details: { cached_tokens: reply.usage.cached_tokens } }
+        : {}),
     };
   }
   return {

@@ -93,7 +93,7 @@ describe('parseCommand', () => {
     [
       'frobnicate t_7k2m9q',
       'Unknown command "frobnicate". Try: tasks, status <task id>, steer <task id> <message>, ' +
-        'cancel <task id>, collect <task id>, help.',
+        'cancel <task id>, collect <task id>, usage, help.',
     ],
   ])('%j → %s', (text, error) => {
     expect(parseCommand(text)).toEqual({ error });
@@ -241,7 +241,8 @@ describe('CommandRouter', () => {
   });
 
   it("lists this channel's tasks, newest first, at most 15", async () => {
-    await newRuntime();
+    // One person starts 21 tasks here, more than the default per-person quota.
+    await newRuntime({ quotas: { max_active_tasks_per_user: null } });
     const channelLevel = { ...here, thread: here.channel };
     expect(await say(ada, 'tasks', channelLevel)).toEqual({
       ephemeral: false,

@@ -10,6 +10,8 @@ import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskRecord } from '../../src/tasks/task-record.ts';
+import { scopeNames } from '../../src/usage/usage-ledger.ts';
+import { describeAmounts, usageReportText } from '../../src/usage/usage-report.ts';
 import {
   type FakeChannel,
   type FakeDiscordServer,
@@ -105,7 +107,22 @@ beforeAll(async () => {
   await runtime.startWorker();
   const access = new AccessPolicy(config.access);
   const logger = createSilentLogger();
-  const router = new CommandRouter({ service: runtime.service, store: runtime.store, access, logger });
+  const router = new CommandRouter({
+    service: runtime.service,
+    store: runtime.store,
+    access,
+    logger,
+    usageReport: (user, ref) =>
+      usageReportText({
+        ledger: runtime.usage,
+        store: runtime.store,
+        quotas: runtime.config.quotas,
+        platform: ref.platform,
+        channel: ref.channel,
+        user: user.id,
+        userName: user.name,
+      }),
+  });
   gateway = new Gateway({
     runtime,
     access,
@@ -153,7 +170,7 @@ describe('the Discord adapter', () => {
     expect(guildPuts).toHaveLength(1);
     expect(discord.callsTo('PUT', /^\/applications\/\d+\/commands$/)).toHaveLength(0);
     const commands = guildPuts[0]!.body as Array<Record<string, unknown>>;
-    expect(commands.map((command) => command.name)).toEqual(['ask', 'tasks', 'task']);
+    expect(commands.map((command) => command.name)).toEqual(['ask', 'tasks', 'task', 'usage']);
     expect(commands[0]!.options).toEqual([
       expect.objectContaining({ name: 'prompt', type: 3, required: true }),
     ]);
@@ -203,8 +220,9 @@ describe('the Discord adapter', () => {
         'ask',
         'tasks',
         'task',
+        'usage',
       ]);
-      expect(discord.registeredCommands.global).toHaveLength(3);
+      expect(discord.registeredCommands.global).toHaveLength(4);
     } finally {
       await global.stop();
     }
@@ -654,6 +672,24 @@ describe('the Discord adapter', () => {
     await wait(300);
     expect(openai.requests.length).toBe(requestsBefore);
     expect(discord.threads().length).toBe(threadsBefore);
+  });
+
+  it('/usage answers privately with the person’s and the channel’s tokens and cost', async () => {
+    await runtime.usage.record(
+      { platform: 'discord', channel: discord.opsChannelId, user: ada.id, taskId: null },
+      'default',
+      { input: 1200, cached: 300, output: 500, cost: 0.25, calls: 2 },
+    );
+    // Earlier tests' parent turns count too: compare with the ledger rather than fixed figures.
+    const today = await runtime.usage.total(scopeNames.user('discord', ada.id), 1);
+    expect(today.input).toBeGreaterThanOrEqual(1200);
+    const usage = discord.slashCommand(ada, discord.opsChannelId, 'usage');
+    const reply = await firstReply(usage);
+    expect(reply).toMatchObject({ ephemeral: true });
+    expect(reply.content).toContain(`You (Ada) today: ${describeAmounts(today)}`);
+    expect(reply.content).toMatch(
+      /This channel, last 30 days: [\d,]+ tokens \(in [\d,]+ · cached [\d,]+ · out [\d,]+\)/,
+    );
   });
 
   it("never makes a turn of a bot's message, an edit, or a repeated delivery", async () => {

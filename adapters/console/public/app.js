@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { renderMarkdown } from './markdown.js';
 import { createTaskPanel } from './tasks.js';
+import { createUsagePanel } from './usage.js';
 import {
   el,
   formatElapsed,
@@ -361,6 +362,10 @@ function connect() {
 }
 
 async function start() {
+  createUsagePanel(
+    document.querySelector('[data-testid="usage-panel"]'),
+    document.querySelector('[data-testid="usage-body"]'),
+  );
   api('/api/info')
     .then((info) => {
       if (info.modelLabel) {

@@ -23,6 +23,10 @@ export function resultMessageText(record: TaskRecord, fullSummary: string | null
     case 'completed':
       return `✅ **Task ${record.id} completed** · ${facts}\n${goal}\n\n${fullSummary ?? record.summary ?? ''}`.trim();
     case 'failed':
+      // Over a daily budget (quotas.daily_*): the error carries the budget and the partial work.
+      if (record.error?.startsWith('budget_exhausted:')) {
+        return `💸 **Task ${record.id} stopped: budget exhausted** · ${facts}\n${goal}\n\n${record.error}`;
+      }
       return `❌ **Task ${record.id} failed** · ${facts}\n${goal}\n\n${record.error ?? 'no reason recorded'}`;
     case 'timed_out':
       return `⏱️ **Task ${record.id} timed out** · ${facts}\n${goal}\n\n${record.error ?? ''}`.trim();

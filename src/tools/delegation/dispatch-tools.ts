@@ -58,7 +58,9 @@ export function createDelegateTaskTool(service: TaskService, waitLimitMs: number
       const caller = callerFromContext(context);
       const records = await service.dispatch(caller, input.tasks, idempotencyOf(context));
       const ids = records.map((record) => record.id);
-      const waited = await service.waitForEnd(ids, waitLimitMs, context.signal);
+      // The parent's turn slot is lent out while it waits, so other threads are answered meanwhile.
+      const wait = () => service.waitForEnd(ids, waitLimitMs, context.signal);
+      const waited = context.releaseTurnSlotWhile ? await context.releaseTurnSlotWhile(wait) : await wait();
       if (context.signal.aborted) {
         // A cancelled caller takes its synchronous children with it. An interrupted one (shutdown) resumes
         // elsewhere, replays this call and finds the same children still running.

@@ -49,12 +49,12 @@ export function createCollectTaskTool(
         .describe(`Seconds to wait, at most ${maxSeconds}.`),
     }),
     async execute(input, context) {
-      const { record, timedOut } = await service.collect(
-        callerFromContext(context),
-        input.task_id,
-        input.timeout_s,
-        context.signal,
-      );
+      const collect = () =>
+        service.collect(callerFromContext(context), input.task_id, input.timeout_s, context.signal);
+      // The parent's turn slot is lent out while it waits (see ToolContext.releaseTurnSlotWhile).
+      const { record, timedOut } = context.releaseTurnSlotWhile
+        ? await context.releaseTurnSlotWhile(collect)
+        : await collect();
       context.signal.throwIfAborted();
       return {
         task_id: record.id,

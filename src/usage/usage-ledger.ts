@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import { addAmounts, noUsage, type UsageAmounts } from './usage-cost.ts';
+
+/** Who a model call is counted for: the person and channel whose message led to it, its task, its route. */
+export interface UsageScope {
+  platform: string;
+  channel: string;
+  user: string;
+  /** The child task making the call; null for a parent turn. */
+  taskId: string | null;
+}
+
+/** Names of the scopes one call is counted under (the suffix of RedisKeys.usage). */
+export const scopeNames = {
+  user: (platform: string, user: string) => `user:${platform}:${user}`,
+  channel: (platform: string, channel: string) => `channel:${platform}:${channel}`,
+  task: (taskId: string) => `task:${taskId}`,
+  route: (route: string) => `route:${route}`,
+  all: () => 'all',
+};
+
+// Kept a little longer than the 30 days the reports cover.
+const keepSeconds = 32 * 24 * 3600;
+
+/** `YYYY-MM-DD` of a UTC day, `daysAgo` days before `now`. */
+export function utcDay(now: number, daysAgo = 0): string {
+  return new Date(now - daysAgo * 24 * 3600 * 1000).toISOString().slice(0, 10);
+}
+
+function toAmounts(hash: Record<string, string> | null | undefined): UsageAmounts {
+  if (!hash) return noUsage();
+  return {
+    input: Number(hash.input ?? 0),
+    cached: Number(hash.cached ?? 0),
+    output: Number(hash.output ?? 0),
+    cost: Number(hash.cost ?? 0),
+    calls: Number(hash.calls ?? 0),
+  };
+}
+
+/**
+ * Tokens and cost per UTC day, per person, channel, task and route, in Redis hashes that expire after 32
+ * days. Each call is added in one MULTI, so every scope sees it or none does, from any process.
+ */
+export class UsageLedger {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async record(scope: UsageScope, route: string, amounts: UsageAmounts, now = Date.now()): Promise<void> {
+    const day = utcDay(now);
+    const names = [
+      scopeNames.user(scope.platform, scope.user),
+      scopeNames.channel(scope.platform, scope.channel),
+      scopeNames.route(route),
+      scopeNames.all(),
+      ...(scope.taskId ? [scopeNames.task(scope.taskId)] : []),
+    ];
+    const transaction = this.redis.multi();
+    for (const name of names) {
+      const key = this.keys.usage(day, name);
+      transaction
+        .hincrby(key, 'input', amounts.input)
+        .hincrby(key, 'cached', amounts.cached)
+        .hincrby(key, 'output', amounts.output)
+        .hincrbyfloat(key, 'cost', amounts.cost)
+        .hincrby(key, 'calls', amounts.calls)
+        .expire(key, keepSeconds);
+    }
+    // The day's index of scopes, for reports that list every person, channel, task or route.
+    const index = this.keys.usage(day, 'scopes');
+    transaction.sadd(index, ...names).expire(index, keepSeconds);
+    await transaction.exec();
+  }
+
+  /** One scope's usage on each of the last `days` UTC days (today included), summed. */
+  async total(scopeName: string, days: number, now = Date.now()): Promise<UsageAmounts> {
+    const pipeline = this.redis.pipeline();
+    for (let ago = 0; ago < days; ago += 1) pipeline.hgetall(this.keys.usage(utcDay(now, ago), scopeName));
+    let total = noUsage();
+    for (const [error, hash] of (await pipeline.exec()) ?? []) {
+      if (!error) total = addAmounts(total, toAmounts(hash as Record<string, string>));
+    }
+    return total;
+  }
+
+  /** Every scope with usage in the last `days` UTC days, summed per scope. */
+  async allScopes(days: number, now = Date.now()): Promise<Map<string, UsageAmounts>> {
+    const indexes = this.redis.pipeline();
+    for (let ago = 0; ago < days; ago += 1) indexes.smembers(this.keys.usage(utcDay(now, ago), 'scopes'));
+    const perDay = ((await indexes.exec()) ?? []).map(([error, names]) => (error ? [] : (names as string[])));
+    const reads = this.redis.pipeline();
+    const order: string[] = [];
+    perDay.forEach((names, ago) => {
+      for (const name of names) {
+        order.push(name);
+        reads.hgetall(this.keys.usage(utcDay(now, ago), name));
+      }
+    });
+    const totals = new Map<string, UsageAmounts>();
+    const replies = order.length > 0 ? ((await reads.exec()) ?? []) : [];
+    replies.forEach(([error, hash], index) => {
+      if (error) return;
+      const name = order[index]!;
+      totals.set(name, addAmounts(totals.get(name) ?? noUsage(), toAmounts(hash as Record<string, string>)));
+    });
+    return totals;
+  }
+}
