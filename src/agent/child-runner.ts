@@ -222,7 +222,7 @@ async function runToEnd(
         },
         // Saved before the tools run too, so a crash mid-batch resumes with the same tool calls
         // instead of asking the model again (which would mint new calls and redo side effects), and
-          // knows they were started (see AgentState.toolCallStarts).
+        // knows they were started (see AgentState.toolCallStarts).
         afterModelResponse(current) {
           return checkpoint(current);
         },

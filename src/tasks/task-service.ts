@@ -2,8 +2,8 @@ import type { BatonConfig } from '../config/schema.ts';
 import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { delegationToolsetName, type ToolsetRegistry } from '../tools/toolset-registry.ts';
-import { ownerOnlyAuthorizer, type TaskAction, type TaskActor, type TaskAuthorizer } from './task-access.ts';
 import type { BudgetGuard } from '../usage/budget-guard.ts';
+import { ownerOnlyAuthorizer, type TaskAction, type TaskActor, type TaskAuthorizer } from './task-access.ts';
 import type { TaskQueue } from './task-queue.ts';
 import {
   type ChildRole,
