@@ -128,12 +128,13 @@ export class TaskStore {
    */
   async admit(request: AdmitRequest): Promise<{ records: TaskRecord[]; replayed: boolean }> {
     const now = Date.now();
+    // The records travel as JSON into a Lua script, whose decoder refuses a lone surrogate.
+    const origin = wellFormedDeep(request.origin);
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const records: TaskRecord[] = request.tasks.map((task) => ({
         id: newTaskId(),
         sessionKey: request.sessionKey,
-        // The records travel as JSON into a Lua script, whose decoder refuses a lone surrogate.
-        origin: wellFormedDeep(request.origin),
+        origin,
         parentTaskId: request.parent?.taskId ?? null,
         depth: (request.parent?.depth ?? 0) + 1,
         role: task.role,
@@ -174,7 +175,7 @@ export class TaskStore {
           this.keys.signalChannel(),
           request.sessionKey,
           JSON.stringify({
-            origin: JSON.stringify(request.origin),
+            origin: JSON.stringify(origin),
             user: request.quotas?.perUser ?? 0,
             channel: request.quotas?.perChannel ?? 0,
             total: request.quotas?.total ?? 0,

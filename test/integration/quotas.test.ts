@@ -19,6 +19,7 @@ function callerOf(user: string, channel: string, thread: string): TaskCaller {
     sessionKey: `test:${channel}:${thread}`,
     origin: { ...base.origin, channel, user, userName: user },
     displayName: user,
+    actor: { id: user, name: user, roleIds: [] },
   };
 }
 
