@@ -126,7 +126,11 @@ export class RetentionSweeper {
   private async backfill(now: number): Promise<number> {
     const { redis, keys } = this.options;
     let dropped = await this.forEachIndexBatch(keys.allTasks(), (ids) =>
-      this.scripts.run<number>(scheduleIndexedScript, [keys.allTasks()], [now, keys.prefix, ...ids]),
+      this.scripts.run<number>(
+        scheduleIndexedScript,
+        [keys.allTasks(), keys.taskExpirySchedule(), ...ids.map((id) => keys.task(id))],
+        [now, ...ids],
+      ),
     );
     const escapedPrefix = keys.prefix.replace(/[*?[\]\\]/g, '\\$&');
     for (const pattern of [`${escapedPrefix}:session:*:tasks`, `${escapedPrefix}:channel:*:tasks`]) {
@@ -136,7 +140,7 @@ export class RetentionSweeper {
         cursor = next;
         for (const indexKey of found) {
           dropped += await this.forEachIndexBatch(indexKey, (ids) =>
-            this.scripts.run<number>(dropMissingScript, [indexKey], [keys.prefix, ...ids]),
+            this.scripts.run<number>(dropMissingScript, [indexKey, ...ids.map((id) => keys.task(id))], ids),
           );
         }
       } while (cursor !== '0');
