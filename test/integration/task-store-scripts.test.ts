@@ -205,6 +205,71 @@ describe('terminal writes of the runner', () => {
     expect((await store.get(admitted.id))?.status).toBe('running');
   });
 
+  it('complete gives every key the task has an expiry and deletes its checkpoint, whichever it has', async () => {
+    const [parent, plain] = await Promise.all([admitOne(), admitOne()]);
+    await store.claim(parent.id, 'runner-1');
+    await store.claim(plain.id, 'runner-2');
+    // The parent was steered, started a child and saved a checkpoint; `plain` did none of these.
+    const steered = await store.steer(parent.id, 'Ada', 'one more thing');
+    await store.admit({
+      sessionKey,
+      origin: testOrigin,
+      parent: { taskId: parent.id, depth: parent.depth },
+      tasks: [{ goal: 'sub', context: '', toolsets: [], route: 'default', role: 'leaf' }],
+      maxActivePerSession: 10,
+    });
+    const usage = result.usage;
+    await store.saveCheckpoint(parent.id, 'runner-1', { messages: [], steps: 1, usage, inboxCursor: '0-0' });
+    const cursor = steered.messageId!;
+
+    expect(await store.complete(parent.id, 'runner-1', { ...result, inboxCursor: cursor })).toBe('ok');
+    expect(await store.complete(plain.id, 'runner-2', result)).toBe('ok');
+    for (const key of [
+      keys.task(parent.id),
+      keys.taskEvents(parent.id),
+      keys.taskInbox(parent.id),
+      keys.taskChildren(parent.id),
+      keys.taskSummary(parent.id),
+      keys.task(plain.id),
+      keys.taskEvents(plain.id),
+    ]) {
+      expect([key, await redis.client.ttl(key)]).toEqual([key, expect.toSatisfy((ttl: number) => ttl > 0)]);
+    }
+    expect(await redis.client.exists(keys.taskCheckpoint(parent.id))).toBe(0);
+    expect(await redis.client.exists(keys.taskInbox(plain.id), keys.taskChildren(plain.id))).toBe(0);
+  });
+
+  it('complete still sees an unread steer, and expires the inbox and children, of a record from before lastSteerId', async () => {
+    const admitted = await admitOne();
+    await store.claim(admitted.id, 'runner-1');
+    // As an earlier version left it: no lastSteerId / hasChildren fields, a steer and a child set anyway.
+    await redis.client.hdel(keys.task(admitted.id), 'lastSteerId');
+    const steerId = await redis.client.xadd(
+      keys.taskInbox(admitted.id),
+      '*',
+      'from',
+      'Ada',
+      'text',
+      'more',
+      'at',
+      '1',
+    );
+    await redis.client.sadd(keys.taskChildren(admitted.id), 't_child');
+
+    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('pending_steer');
+    expect(await store.complete(admitted.id, 'runner-1', { ...result, inboxCursor: steerId! })).toBe('ok');
+    expect(await redis.client.ttl(keys.taskInbox(admitted.id))).toBeGreaterThan(0);
+    expect(await redis.client.ttl(keys.taskChildren(admitted.id))).toBeGreaterThan(0);
+  });
+
+  it('claim counts the inbox of a record from before lastSteerId', async () => {
+    const admitted = await admitOne();
+    await redis.client.hdel(keys.task(admitted.id), 'lastSteerId');
+    await redis.client.xadd(keys.taskInbox(admitted.id), '*', 'from', 'Ada', 'text', 'more', 'at', '1');
+    const claim = await store.claim(admitted.id, 'runner-1', { firstStepEvent: 'step 1' });
+    expect(claim).toMatchObject({ outcome: 'ok', inboxLength: 1, firstStepRecorded: false });
+  });
+
   it('a refused transition with release still lets go (a cancel got there first) and says stopped', async () => {
     const admitted = await admitOne();
     await store.claim(admitted.id, 'runner-1');

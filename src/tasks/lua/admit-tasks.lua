@@ -81,6 +81,10 @@ for key_index = 8, 11 do redis.call('SADD', KEYS[key_index], unpack(ids)) end
 redis.call('ZADD', KEYS[2], unpack(scored))
 redis.call('ZADD', KEYS[6], unpack(scored))
 redis.call('ZADD', KEYS[7], unpack(scored))
-if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], unpack(ids)) end
+if KEYS[4] ~= '' then
+  redis.call('SADD', KEYS[4], unpack(ids))
+  -- Marks that the parent has a children set, so that the parent's end expires it only then (complete-task).
+  redis.call('HSET', KEYS[3], 'hasChildren', '1')
+end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], cjson.encode(ids), 'EX', request.idempotencySeconds) end
 return {'ok', tostring(active + count)}

@@ -31,7 +31,7 @@
 
 local request = cjson.decode(ARGV[1])
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
-  'lastSteerId', 'steps', 'checkpointed')
+  'lastSteerId', 'steps', 'checkpointed', 'hasChildren')
 local status, task_id = current[1], current[3]
 if status ~= 'running' then return {'refused', tostring(status)} end
 if current[2] ~= request.runnerToken then return {'lost', status} end
@@ -59,11 +59,13 @@ redis.call('SREM', session_active_key(request.prefix, current[4]), task_id)
 release_quota(request.prefix, task_id, origin, false)
 add_event(KEYS[2], request.maxEvents, 'status-change', now, 'running -> completed')
 record_ending(KEYS[5], task_id, 'completed', current[5])
--- Only keys that exist need an expiry or a delete: an unsteered task has no inbox, and a task that never
--- saved a checkpoint (save-checkpoint marks it; steps > 0 covers records checkpointed before the mark) has
--- none to delete.
-local to_expire = {KEYS[1], KEYS[2], KEYS[7]}
+-- Only keys that exist need an expiry or a delete: an unsteered task has no inbox, a task that started no
+-- child has no children set (admit-tasks marks the parent; a record admitted before lastSteerId existed may
+-- have one unmarked), and a task that never saved a checkpoint (save-checkpoint marks it; steps > 0 covers
+-- records checkpointed before the mark) has none to delete.
+local to_expire = {KEYS[1], KEYS[2]}
 if last_steer ~= '0-0' then to_expire[#to_expire + 1] = KEYS[3] end
+if current[10] == '1' or not current[7] then to_expire[#to_expire + 1] = KEYS[7] end
 local checkpointed = current[9] == '1' or (current[8] or '') ~= '0'
 retire_task({checkpoint = checkpointed and KEYS[6] or false, schedule = KEYS[8], expire = to_expire},
   task_id, current[4], origin, request.retentionSeconds, now)
