@@ -2,7 +2,9 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
+import { RedisScriptRunner } from '../../src/redis/redis-script-runner.ts';
 import type { TaskRecord } from '../../src/tasks/task-record.ts';
+import { admitTasksScript } from '../../src/tasks/task-scripts.ts';
 import { type TaskSignal, TaskSignals } from '../../src/tasks/task-signals.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
 import { testOrigin } from '../support/baton-harness.ts';
@@ -57,6 +59,52 @@ function nextSignal(taskId: string, kind: TaskSignal['kind']): Promise<TaskSigna
     });
   });
 }
+
+describe('admit', () => {
+  it('refuses a batch whose drawn id is already a task (listed in the global index), writing nothing', async () => {
+    const existing = await admitOne();
+    const runner = new RedisScriptRunner(redis.client);
+    const fresh = 't_fresh1';
+    const request = {
+      maxActive: 10,
+      now: String(Date.now()),
+      idempotencySeconds: 60,
+      maxEvents: 100,
+      channel: keys.signalChannel(),
+      sessionKey,
+      quotas: { user: 0, channel: 0, total: 0, queued: 0 },
+      records: [
+        ['id', fresh, 'status', 'queued'],
+        ['id', existing.id, 'status', 'queued'],
+      ],
+      ids: [fresh, existing.id],
+    };
+    const reply = await runner.run<string[]>(
+      admitTasksScript,
+      [
+        keys.sessionActive(sessionKey),
+        keys.sessionTasks(sessionKey),
+        '',
+        '',
+        '',
+        keys.channelTasks('test', 'c1'),
+        keys.allTasks(),
+        keys.quotaUserActive('test', 'u1'),
+        keys.quotaChannelActive('test', 'c1'),
+        keys.quotaActive(),
+        keys.quotaQueued(),
+        keys.task(fresh),
+        keys.task(existing.id),
+        keys.taskEvents(fresh),
+        keys.taskEvents(existing.id),
+      ],
+      [JSON.stringify(request)],
+    );
+    expect(reply).toEqual(['id_taken', '2']);
+    expect(await redis.client.exists(keys.task(fresh))).toBe(0);
+    expect((await store.get(existing.id))?.goal).toBe('look it up');
+  });
+});
 
 describe('claim', () => {
   it('returns the record after the claim, the previous status and the inbox length, and records step 1', async () => {

@@ -56,10 +56,12 @@ if KEYS[3] ~= '' then
     return {'parent_not_running', tostring(parent_status)}
   end
 end
+-- A drawn id is taken when the global index lists it: every task is listed there for as long as its record
+-- exists (the retention sweeper and the readers drop an entry only once the record is gone), so one ZMSCORE
+-- answers for the whole batch instead of an EXISTS per task.
+local listed = redis.call('ZMSCORE', KEYS[7], unpack(ids))
 for index = 1, count do
-  if redis.call('EXISTS', KEYS[11 + index]) == 1 then
-    return {'id_taken', tostring(index)}
-  end
+  if listed[index] then return {'id_taken', tostring(index)} end
 end
 local scored = {}
 for index = 1, count do
