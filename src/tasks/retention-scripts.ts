@@ -13,3 +13,4 @@ export const trimExpiredScript = loadLuaScript(folder, 'trim-expired');
 export const scheduleIndexedScript = loadLuaScript(folder, 'schedule-indexed');
 export const dropMissingScript = loadLuaScript(folder, 'drop-missing');
 export const trimEndingsScript = loadLuaScript(folder, 'trim-endings');
+export const releaseSweepLockScript = loadLuaScript(folder, 'release-sweep-lock');
