@@ -305,7 +305,7 @@ export async function benchThroughput(context: BenchContext): Promise<BenchResul
       `${measured.commandsPerJob.toFixed(1)} Redis commands per job (INFO total_commands_processed, Lua-internal included)`;
     return [
       figure('throughput_ratio_vs_bullmq', medianOf(inMemoryRatios), 'ratio', {
-        atLeast: 0.5,
+        atLeast: 0.7,
         notes:
           "one-step children per second with the in-process model / BullMQ no-op jobs per second: Baton's own " +
           `cost per child against BullMQ's per job, the model call being free; median of the ${trials} ` +

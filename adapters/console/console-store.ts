@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { customAlphabet } from 'nanoid';
 import type { TaskBoardView } from '../../src/gateway/chat-adapter.ts';
+import { loadLuaScript } from '../../src/redis/lua-script.ts';
 import type { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { RedisScriptRunner } from '../../src/redis/redis-script-runner.ts';
 
@@ -50,43 +51,11 @@ const newThreadId = customAlphabet('23456789abcdefghjkmnpqrstuvwxyz', 8);
 const newEntryId = customAlphabet('23456789abcdefghjkmnpqrstuvwxyz', 12);
 export const defaultThreadTitle = 'New thread';
 
-// Appends an entry id to the thread's order list and its JSON to the entry hash, touches the thread index,
-// gives an untitled thread the title offered (ARGV[6]), and trims the oldest entries past the cap.
-// Answers with the thread's fields (for the published event), or, for a repeated idempotency key, with
-// the entry the first append made ('' once trimmed away). A thread idle for the retention period
-// (ARGV[8], seconds) expires, as its parent session's history does.
-const appendScript = `
-if KEYS[5] ~= '' then
-  local earlier = redis.call('GET', KEYS[5])
-  if earlier then return {'existing', earlier, redis.call('HGET', KEYS[4], earlier) or ''} end
-end
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('HSET', KEYS[2], 'id', ARGV[1], 'title', ARGV[7], 'createdAt', ARGV[4], 'autoTitle', '1')
-end
-redis.call('HSET', KEYS[2], 'updatedAt', ARGV[4])
-if ARGV[6] ~= '' and redis.call('HGET', KEYS[2], 'autoTitle') == '1' then
-  redis.call('HSET', KEYS[2], 'title', ARGV[6], 'autoTitle', '0')
-end
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-redis.call('RPUSH', KEYS[3], ARGV[2])
-redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
-local excess = redis.call('LLEN', KEYS[3]) - tonumber(ARGV[5])
-while excess > 0 do
-  local oldest = redis.call('LPOP', KEYS[3])
-  redis.call('HDEL', KEYS[4], oldest)
-  excess = excess - 1
-end
-if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[2], 'EX', 86400) end
-for index = 2, 4 do redis.call('EXPIRE', KEYS[index], ARGV[8]) end
-return {'appended', redis.call('HGETALL', KEYS[2])}
-`;
-
-// Replaces an entry only while it still exists (it may have been trimmed away).
-const replaceScript = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
-`;
+// A console post may be retried (even by another process) for this long and still append once.
+const postMemorySeconds = 86400;
+const scriptFolder = new URL('./lua/', import.meta.url);
+const appendScript = loadLuaScript(scriptFolder, 'append-entry');
+const replaceScript = loadLuaScript(scriptFolder, 'replace-entry');
 
 export interface ConsoleStoreOptions {
   redis: Redis;
@@ -236,6 +205,7 @@ export class ConsoleStore {
         offeredTitle,
         defaultThreadTitle,
         this.retentionSeconds,
+        postMemorySeconds,
       ],
     );
     if (reply[0] === 'existing') {

@@ -115,8 +115,8 @@ export class RedisKeys {
   workerHeartbeatPattern(): string {
     return `${this.prefix}:worker:*`;
   }
-  // Quota sets of active (queued or running) task ids; the Lua scripts build the same names (quota_keys in
-  // task-scripts.ts).
+  // Quota sets of active (queued or running) task ids; the scripts that end a task build the same names
+  // (src/tasks/lua/quota-keys.lua).
   quotaUserActive(platform: string, user: string): string {
     return `${this.prefix}:quota:user:${platform}:${user}:active`;
   }

@@ -6,6 +6,7 @@ import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 import {
   dropMissingScript,
+  releaseSweepLockScript,
   scheduleIndexedScript,
   trimEndingsScript,
   trimExpiredScript,
@@ -34,10 +35,6 @@ export interface SweepReport {
 const batchSize = 500;
 /** A sweep is bounded: what is left over waits for the next one. */
 const maxBatchesPerSweep = 200;
-const releaseLockScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
 
 /**
  * Keeps the indexes as bounded as the records they list: task records, their events and thread histories
@@ -98,7 +95,7 @@ export class RetentionSweeper {
       }
       return report;
     } finally {
-      await this.scripts.run(releaseLockScript, [lockKey], [this.token]);
+      await this.scripts.run(releaseSweepLockScript, [lockKey], [this.token]);
     }
   }
 
@@ -126,7 +123,11 @@ export class RetentionSweeper {
   private async backfill(now: number): Promise<number> {
     const { redis, keys } = this.options;
     let dropped = await this.forEachIndexBatch(keys.allTasks(), (ids) =>
-      this.scripts.run<number>(scheduleIndexedScript, [keys.allTasks()], [now, keys.prefix, ...ids]),
+      this.scripts.run<number>(
+        scheduleIndexedScript,
+        [keys.allTasks(), keys.taskExpirySchedule(), ...ids.map((id) => keys.task(id))],
+        [now, ...ids],
+      ),
     );
     const escapedPrefix = keys.prefix.replace(/[*?[\]\\]/g, '\\$&');
     for (const pattern of [`${escapedPrefix}:session:*:tasks`, `${escapedPrefix}:channel:*:tasks`]) {
@@ -136,7 +137,7 @@ export class RetentionSweeper {
         cursor = next;
         for (const indexKey of found) {
           dropped += await this.forEachIndexBatch(indexKey, (ids) =>
-            this.scripts.run<number>(dropMissingScript, [indexKey], [keys.prefix, ...ids]),
+            this.scripts.run<number>(dropMissingScript, [indexKey, ...ids.map((id) => keys.task(id))], ids),
           );
         }
       } while (cursor !== '0');

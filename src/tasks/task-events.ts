@@ -5,7 +5,7 @@ import { streamFieldsToObject } from './task-serialization.ts';
 
 /**
  * Each task's event stream (what it did, step by step), written directly. The Lua scripts of
- * task-scripts.ts add their own events to the same stream as part of their status changes.
+ * src/tasks/lua/ add their own events to the same stream as part of their status changes.
  */
 export class TaskEvents {
   constructor(

@@ -5,6 +5,9 @@ import type { TaskStatus } from './task-record.ts';
 import { steerScript } from './task-scripts.ts';
 import { streamFieldsToObject } from './task-serialization.ts';
 
+/** How long a steer's idempotency key is remembered (a replayed steer_task tool call comes well within it). */
+const steerMemorySeconds = 7 * 24 * 3600;
+
 export interface SteeringMessage {
   id: string;
   from: string;
@@ -22,7 +25,7 @@ export class TaskInbox {
     private readonly maxEvents: number,
   ) {}
 
-  /** Queues a steering message; refused when the task has finished. See steerScript for the idempotency key. */
+  /** Queues a steering message; refused when the task has finished. See lua/steer-task.lua for the idempotency key. */
   async steer(
     taskId: string,
     from: string,
@@ -37,7 +40,7 @@ export class TaskInbox {
         this.keys.taskEvents(taskId),
         idempotencyKey ? this.keys.steerRecord(idempotencyKey) : '',
       ],
-      [from, text, Date.now(), this.maxEvents, this.keys.signalChannel()],
+      [from, text, Date.now(), this.maxEvents, this.keys.signalChannel(), steerMemorySeconds],
     );
     if (outcome === 'ok') return { outcome, messageId: detail! };
     return { outcome: outcome as 'refused' | 'missing', status: detail as TaskStatus };

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { BatonError } from '../errors.ts';
 import { type ChatMessage, emptyUsage, type TokenUsage } from '../llm/model-client.ts';
+import type { LuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 import { toWellFormed, wellFormedDeep } from '../well-formed-text.ts';
@@ -45,7 +46,7 @@ export interface AdmitRequest {
   maxActivePerSession: number;
   /** Limits across sessions (quotas.*); null = no limit. */
   quotas?: ActiveTaskQuotas;
-  /** Makes a replayed dispatch return the first one's tasks; see admitTasksScript. */
+  /** Makes a replayed dispatch return the first one's tasks; see lua/admit-tasks.lua. */
   idempotencyKey?: string;
 }
 
@@ -115,7 +116,7 @@ export class TaskStore {
   }
 
   private run<Reply = ScriptReply>(
-    script: string,
+    script: LuaScript,
     keys: string[],
     args: (string | number)[],
   ): Promise<Reply> {
@@ -153,6 +154,7 @@ export class TaskStore {
         attempts: 0,
       }));
       const parentId = request.parent?.taskId;
+      const { platform, user, channel } = origin;
       const [outcome, detail] = await this.run(
         admitTasksScript,
         [
@@ -161,27 +163,33 @@ export class TaskStore {
           parentId ? this.keys.task(parentId) : '',
           parentId ? this.keys.taskChildren(parentId) : '',
           request.idempotencyKey ? this.keys.dispatchRecord(request.idempotencyKey) : '',
-          this.keys.channelTasks(request.origin.platform, request.origin.channel),
+          this.keys.channelTasks(platform, channel),
           this.keys.allTasks(),
+          this.keys.quotaUserActive(platform, user),
+          this.keys.quotaChannelActive(platform, channel),
+          this.keys.quotaActive(),
+          this.keys.quotaQueued(),
           ...records.map((record) => this.keys.task(record.id)),
+          ...records.map((record) => this.keys.taskEvents(record.id)),
         ],
         [
-          request.maxActivePerSession,
-          now,
-          dispatchMemorySeconds,
-          JSON.stringify(records.map((record) => recordToFields(record))),
-          this.keys.prefix,
-          this.maxEvents,
-          this.keys.signalChannel(),
-          request.sessionKey,
+          // One packed argument (see lua/admit-tasks.lua); numbers Lua must print back go as strings.
           JSON.stringify({
-            origin: JSON.stringify(origin),
-            user: request.quotas?.perUser ?? 0,
-            channel: request.quotas?.perChannel ?? 0,
-            total: request.quotas?.total ?? 0,
-            queued: request.quotas?.queued ?? 0,
+            maxActive: request.maxActivePerSession,
+            now: String(now),
+            idempotencySeconds: dispatchMemorySeconds,
+            maxEvents: this.maxEvents,
+            channel: this.keys.signalChannel(),
+            sessionKey: request.sessionKey,
+            quotas: {
+              user: request.quotas?.perUser ?? 0,
+              channel: request.quotas?.perChannel ?? 0,
+              total: request.quotas?.total ?? 0,
+              queued: request.quotas?.queued ?? 0,
+            },
+            records: records.map((record) => recordToFields(record)),
+            ids: records.map((record) => record.id),
           }),
-          ...records.map((record) => record.id),
         ],
       );
       if (outcome === 'ok') return { records, replayed: false };
@@ -310,7 +318,15 @@ export class TaskStore {
     if (options.summary !== undefined) fields.push('summary', options.summary);
     const [outcome, previous, released] = await this.run(
       transitionScript,
-      [this.keys.task(taskId), this.keys.taskEvents(taskId), this.keys.taskEndings()],
+      [
+        this.keys.task(taskId),
+        this.keys.taskEvents(taskId),
+        this.keys.taskEndings(),
+        this.keys.taskCheckpoint(taskId),
+        this.keys.taskInbox(taskId),
+        this.keys.taskChildren(taskId),
+        this.keys.taskExpirySchedule(),
+      ],
       [
         allowedFrom,
         to,
@@ -335,7 +351,7 @@ export class TaskStore {
   /**
    * A worker takes the task. On success the reply carries the record after the claim and the inbox
    * length, so the runner needs no other read before its first step. With `firstStepEvent`, a task
-   * claimed from 'queued' with an empty inbox also gets that `step-start` event (see claimScript).
+   * claimed from 'queued' with an empty inbox also gets that `step-start` event (see lua/claim-task.lua).
    */
   async claim(
     taskId: string,
@@ -408,19 +424,26 @@ export class TaskStore {
         this.keys.taskInbox(taskId),
         this.keys.taskSummary(taskId),
         this.keys.taskEndings(),
+        this.keys.taskCheckpoint(taskId),
+        this.keys.taskChildren(taskId),
+        this.keys.taskExpirySchedule(),
       ],
       [
-        runnerToken,
-        result.inboxCursor,
-        Date.now(),
-        this.maxEvents,
-        this.keys.signalChannel(),
-        result.summary,
-        result.fullText,
-        result.steps,
-        JSON.stringify(result.usage),
-        this.keys.prefix,
-        this.retentionSeconds,
+        // One packed argument (see lua/complete-task.lua), every value a string. Lua's JSON decoder refuses
+        // a lone surrogate; as a raw argument it was stored as U+FFFD anyway, which toWellFormed gives too.
+        JSON.stringify({
+          runnerToken,
+          inboxCursor: result.inboxCursor,
+          now: String(Date.now()),
+          maxEvents: String(this.maxEvents),
+          channel: this.keys.signalChannel(),
+          summary: toWellFormed(result.summary),
+          fullText: toWellFormed(result.fullText),
+          steps: String(result.steps),
+          usage: JSON.stringify(result.usage),
+          prefix: this.keys.prefix,
+          retentionSeconds: String(this.retentionSeconds),
+        }),
       ],
     );
     return outcome as WriteOutcome;
@@ -476,7 +499,7 @@ export class TaskStore {
   }
 }
 
-/** The clear refusal of a batch that a quota would not fit (see admitTasksScript). */
+/** The clear refusal of a batch that a quota would not fit (see lua/admit-tasks.lua). */
 function quotaRefusal(outcome: string, found: number, request: AdmitRequest, asked: number): BatonError {
   const who = request.origin.userName ?? request.origin.user;
   const described: Record<string, [string, number | null | undefined, string]> = {

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import { loadLuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 import { addAmounts, noUsage, type UsageAmounts } from './usage-cost.ts';
 
 /** Who a model call is counted for: the person and channel whose message led to it, its task, its route. */
@@ -39,40 +41,38 @@ function toAmounts(hash: Record<string, string> | null | undefined): UsageAmount
   };
 }
 
+const recordUsageScript = loadLuaScript(new URL('./lua/', import.meta.url), 'record-usage');
+
 /**
  * Tokens and cost per UTC day, per person, channel, task and route, in Redis hashes that expire after 32
- * days. Each call is added in one MULTI, so every scope sees it or none does, from any process.
+ * days. Each call is added by one script (lua/record-usage.lua), so every scope sees it or none does, from
+ * any process.
  */
 export class UsageLedger {
+  private readonly scripts: RedisScriptRunner;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    this.scripts = new RedisScriptRunner(redis);
+  }
 
   async record(scope: UsageScope, route: string, amounts: UsageAmounts, now = Date.now()): Promise<void> {
     const day = utcDay(now);
+    // 'all' first: the script gives the day's index its expiry along with the day's first 'all' hash.
     const names = [
+      scopeNames.all(),
       scopeNames.user(scope.platform, scope.user),
       scopeNames.channel(scope.platform, scope.channel),
       scopeNames.route(route),
-      scopeNames.all(),
       ...(scope.taskId ? [scopeNames.task(scope.taskId)] : []),
     ];
-    const transaction = this.redis.multi();
-    for (const name of names) {
-      const key = this.keys.usage(day, name);
-      transaction
-        .hincrby(key, 'input', amounts.input)
-        .hincrby(key, 'cached', amounts.cached)
-        .hincrby(key, 'output', amounts.output)
-        .hincrbyfloat(key, 'cost', amounts.cost)
-        .hincrby(key, 'calls', amounts.calls)
-        .expire(key, keepSeconds);
-    }
-    // The day's index of scopes, for reports that list every person, channel, task or route.
-    const index = this.keys.usage(day, 'scopes');
-    transaction.sadd(index, ...names).expire(index, keepSeconds);
-    await transaction.exec();
+    await this.scripts.run(
+      recordUsageScript,
+      [this.keys.usage(day, 'scopes'), ...names.map((name) => this.keys.usage(day, name))],
+      [keepSeconds, amounts.input, amounts.cached, amounts.output, amounts.cost, amounts.calls, ...names],
+    );
   }
 
   /** One scope's usage on each of the last `days` UTC days (today included), summed. */

@@ -2,7 +2,9 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
+import { RedisScriptRunner } from '../../src/redis/redis-script-runner.ts';
 import type { TaskRecord } from '../../src/tasks/task-record.ts';
+import { admitTasksScript } from '../../src/tasks/task-scripts.ts';
 import { type TaskSignal, TaskSignals } from '../../src/tasks/task-signals.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
 import { testOrigin } from '../support/baton-harness.ts';
@@ -57,6 +59,52 @@ function nextSignal(taskId: string, kind: TaskSignal['kind']): Promise<TaskSigna
     });
   });
 }
+
+describe('admit', () => {
+  it('refuses a batch whose drawn id is already a task (listed in the global index), writing nothing', async () => {
+    const existing = await admitOne();
+    const runner = new RedisScriptRunner(redis.client);
+    const fresh = 't_fresh1';
+    const request = {
+      maxActive: 10,
+      now: String(Date.now()),
+      idempotencySeconds: 60,
+      maxEvents: 100,
+      channel: keys.signalChannel(),
+      sessionKey,
+      quotas: { user: 0, channel: 0, total: 0, queued: 0 },
+      records: [
+        ['id', fresh, 'status', 'queued'],
+        ['id', existing.id, 'status', 'queued'],
+      ],
+      ids: [fresh, existing.id],
+    };
+    const reply = await runner.run<string[]>(
+      admitTasksScript,
+      [
+        keys.sessionActive(sessionKey),
+        keys.sessionTasks(sessionKey),
+        '',
+        '',
+        '',
+        keys.channelTasks('test', 'c1'),
+        keys.allTasks(),
+        keys.quotaUserActive('test', 'u1'),
+        keys.quotaChannelActive('test', 'c1'),
+        keys.quotaActive(),
+        keys.quotaQueued(),
+        keys.task(fresh),
+        keys.task(existing.id),
+        keys.taskEvents(fresh),
+        keys.taskEvents(existing.id),
+      ],
+      [JSON.stringify(request)],
+    );
+    expect(reply).toEqual(['id_taken', '2']);
+    expect(await redis.client.exists(keys.task(fresh))).toBe(0);
+    expect((await store.get(existing.id))?.goal).toBe('look it up');
+  });
+});
 
 describe('claim', () => {
   it('returns the record after the claim, the previous status and the inbox length, and records step 1', async () => {
@@ -203,6 +251,71 @@ describe('terminal writes of the runner', () => {
     expect(await store.complete(admitted.id, 'runner-1', result)).toBe('pending_steer');
     expect(await store.isHeldByRunner(admitted.id)).toBe(true);
     expect((await store.get(admitted.id))?.status).toBe('running');
+  });
+
+  it('complete gives every key the task has an expiry and deletes its checkpoint, whichever it has', async () => {
+    const [parent, plain] = await Promise.all([admitOne(), admitOne()]);
+    await store.claim(parent.id, 'runner-1');
+    await store.claim(plain.id, 'runner-2');
+    // The parent was steered, started a child and saved a checkpoint; `plain` did none of these.
+    const steered = await store.steer(parent.id, 'Ada', 'one more thing');
+    await store.admit({
+      sessionKey,
+      origin: testOrigin,
+      parent: { taskId: parent.id, depth: parent.depth },
+      tasks: [{ goal: 'sub', context: '', toolsets: [], route: 'default', role: 'leaf' }],
+      maxActivePerSession: 10,
+    });
+    const usage = result.usage;
+    await store.saveCheckpoint(parent.id, 'runner-1', { messages: [], steps: 1, usage, inboxCursor: '0-0' });
+    const cursor = steered.messageId!;
+
+    expect(await store.complete(parent.id, 'runner-1', { ...result, inboxCursor: cursor })).toBe('ok');
+    expect(await store.complete(plain.id, 'runner-2', result)).toBe('ok');
+    for (const key of [
+      keys.task(parent.id),
+      keys.taskEvents(parent.id),
+      keys.taskInbox(parent.id),
+      keys.taskChildren(parent.id),
+      keys.taskSummary(parent.id),
+      keys.task(plain.id),
+      keys.taskEvents(plain.id),
+    ]) {
+      expect([key, await redis.client.ttl(key)]).toEqual([key, expect.toSatisfy((ttl: number) => ttl > 0)]);
+    }
+    expect(await redis.client.exists(keys.taskCheckpoint(parent.id))).toBe(0);
+    expect(await redis.client.exists(keys.taskInbox(plain.id), keys.taskChildren(plain.id))).toBe(0);
+  });
+
+  it('complete still sees an unread steer, and expires the inbox and children, of a record from before lastSteerId', async () => {
+    const admitted = await admitOne();
+    await store.claim(admitted.id, 'runner-1');
+    // As an earlier version left it: no lastSteerId / hasChildren fields, a steer and a child set anyway.
+    await redis.client.hdel(keys.task(admitted.id), 'lastSteerId');
+    const steerId = await redis.client.xadd(
+      keys.taskInbox(admitted.id),
+      '*',
+      'from',
+      'Ada',
+      'text',
+      'more',
+      'at',
+      '1',
+    );
+    await redis.client.sadd(keys.taskChildren(admitted.id), 't_child');
+
+    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('pending_steer');
+    expect(await store.complete(admitted.id, 'runner-1', { ...result, inboxCursor: steerId! })).toBe('ok');
+    expect(await redis.client.ttl(keys.taskInbox(admitted.id))).toBeGreaterThan(0);
+    expect(await redis.client.ttl(keys.taskChildren(admitted.id))).toBeGreaterThan(0);
+  });
+
+  it('claim counts the inbox of a record from before lastSteerId', async () => {
+    const admitted = await admitOne();
+    await redis.client.hdel(keys.task(admitted.id), 'lastSteerId');
+    await redis.client.xadd(keys.taskInbox(admitted.id), '*', 'from', 'Ada', 'text', 'more', 'at', '1');
+    const claim = await store.claim(admitted.id, 'runner-1', { firstStepEvent: 'step 1' });
+    expect(claim).toMatchObject({ outcome: 'ok', inboxLength: 1, firstStepRecorded: false });
   });
 
   it('a refused transition with release still lets go (a cancel got there first) and says stopped', async () => {

@@ -1,0 +1,73 @@
+--[[
+  Ends a running task as completed, unless a steer arrived that the child has not read yet. The runner is
+  done with the task once it is completed, so this also releases it: its token is cleared, and the `ended`
+  signal stands for `stopped` (see announce-stopped).
+
+  Input:
+    KEYS[1] task hash
+    KEYS[2] events stream
+    KEYS[3] inbox stream
+    KEYS[4] full summary
+    KEYS[5] task endings stream (the delivery outbox)
+    KEYS[6] checkpoint
+    KEYS[7] children set
+    KEYS[8] expiry schedule
+    Not declared: the session's active set and the person's / channel's quota sets, found from the
+    record (see session-active-key and quota-keys for why).
+
+    ARGV[1] JSON, every value a string: {runnerToken, inboxCursor, now, maxEvents, channel (signals),
+            summary, fullText, steps, usage (JSON), prefix (for the undeclared keys), retentionSeconds}
+
+  Output: {outcome, status found}
+    ok, refused (not running), lost (another runner holds it), pending_steer (a steer after the cursor).
+  Signals: `ended` (completed).
+]]
+--- @include "stream-id-greater"
+--- @include "add-event"
+--- @include "record-ending"
+--- @include "retire-task"
+--- @include "session-active-key"
+--- @include "quota-keys"
+
+local request = cjson.decode(ARGV[1])
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
+  'lastSteerId', 'steps', 'checkpointed', 'hasChildren')
+local status, task_id = current[1], current[3]
+if status ~= 'running' then return {'refused', tostring(status)} end
+if current[2] ~= request.runnerToken then return {'lost', status} end
+-- The newest steer's id is kept in the hash (steer-task); a record admitted before it was has none, and
+-- the inbox itself is read.
+local last_steer = current[7]
+if not last_steer then
+  local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+  last_steer = #newest > 0 and newest[1][1] or '0-0'
+end
+if last_steer ~= '0-0' and stream_id_greater(last_steer, request.inboxCursor) then
+  return {'pending_steer', status}
+end
+local now = request.now
+redis.call('HSET', KEYS[1], 'status', 'completed', 'endedAt', now, 'summary', request.summary,
+  'steps', request.steps, 'usage', request.usage, 'runnerToken', '', 'stoppedAt', now)
+-- The full text gets a key of its own only when the summary had to be cut (see TaskStore.fullSummary);
+-- it is written with its expiry.
+if request.fullText ~= request.summary then
+  redis.call('SET', KEYS[4], request.fullText, 'EX', request.retentionSeconds)
+end
+local origin = cjson.decode(current[6] or '{}')
+redis.call('SREM', session_active_key(request.prefix, current[4]), task_id)
+-- A running task left the queued set when it was claimed.
+release_quota(request.prefix, task_id, origin, false)
+add_event(KEYS[2], request.maxEvents, 'status-change', now, 'running -> completed')
+record_ending(KEYS[5], task_id, 'completed', current[5])
+-- Only keys that exist need an expiry or a delete: an unsteered task has no inbox, a task that started no
+-- child has no children set (admit-tasks marks the parent; a record admitted before lastSteerId existed may
+-- have one unmarked), and a task that never saved a checkpoint (save-checkpoint marks it; steps > 0 covers
+-- records checkpointed before the mark) has none to delete.
+local to_expire = {KEYS[1], KEYS[2]}
+if last_steer ~= '0-0' then to_expire[#to_expire + 1] = KEYS[3] end
+if current[10] == '1' or not current[7] then to_expire[#to_expire + 1] = KEYS[7] end
+local checkpointed = current[9] == '1' or (current[8] or '') ~= '0'
+retire_task({checkpoint = checkpointed and KEYS[6] or false, schedule = KEYS[8], expire = to_expire},
+  task_id, current[4], origin, request.retentionSeconds, now)
+redis.call('PUBLISH', request.channel, cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
+return {'ok', status}

@@ -1,0 +1,22 @@
+--[[
+  Saves the child's conversation after a finished step, only while this runner still owns the task. It
+  also marks the hash `checkpointed`, so that complete-task deletes a checkpoint only when one exists.
+
+  Input:
+    KEYS[1] task hash
+    KEYS[2] checkpoint
+
+    ARGV[1] runner token
+    ARGV[2] checkpoint JSON
+    ARGV[3] steps
+    ARGV[4] usage JSON
+
+  Output: {outcome, status found}: ok, refused (not running), lost (another runner holds it).
+]]
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken')
+local status = current[1]
+if status ~= 'running' then return {'refused', tostring(status)} end
+if current[2] ~= ARGV[1] then return {'lost', status} end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'steps', ARGV[3], 'usage', ARGV[4], 'checkpointed', '1')
+return {'ok', status}
