@@ -3,9 +3,10 @@ import { BatonError, describeError, isBatonError } from '../errors.ts';
 import { emptyUsage, type ModelClient, type ToolCall } from '../llm/model-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
+import type { TaskCheckpoint } from '../tasks/task-checkpoint.ts';
 import type { TaskEventType, TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
-import type { ClaimedTask, TaskCheckpoint, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
+import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
 import type { Tool } from '../tools/tool.ts';
 import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
 import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
@@ -283,7 +284,8 @@ export class ChildRun {
       await this.end('timed_out', { error: `ran longer than delegation.child_timeout_s (${limit} s)` });
       return { kind: 'ended', status: 'timed_out' };
     }
-    if (isBatonError(error) && error.fault !== 'system') {
+    // A checkpoint this worker cannot read would fail every retry the same way: end the task, saying why.
+    if (isBatonError(error) && (error.fault !== 'system' || error.code === 'checkpoint_invalid')) {
       const message = redactSecrets(describeError(error));
       this.log.warn({ code: error.code, message }, 'child failed');
       await this.end('failed', { error: message });
