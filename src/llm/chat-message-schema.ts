@@ -23,7 +23,8 @@ export const chatMessageSchema: z.ZodType<ChatMessage> = z.discriminatedUnion('r
   z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() }),
 ]);
 
-const tokenCount = z.number().int().nonnegative();
+// Any number: a provider reporting odd counts must not make a checkpoint unreadable.
+const tokenCount = z.number();
 
 export const tokenUsageSchema: z.ZodType<TokenUsage> = z.object({
   prompt_tokens: tokenCount,
