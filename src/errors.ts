@@ -26,6 +26,8 @@ export type BatonErrorCode =
   | 'fetch_refused'
   | 'fetch_failed'
   | 'lost_ownership'
+  | 'checkpoint_invalid'
+  | 'task_record_invalid'
   | 'platform_send_failed'
   | 'platform_rate_limited'
   | 'access_denied'

@@ -28,24 +28,27 @@ export type StepOutcome =
   | { kind: 'tool-calls'; outcomes: ToolCallOutcome[] }
   | { kind: 'final'; content: string };
 
+/**
+ * What the caller does around the loop's steps, in the shape of the Vercel AI SDK's `prepareStep` /
+ * `onStepFinish`: four points, each with the state as it is there. Every hook is optional.
+ */
 export interface AgentLoopHooks {
-  /** Runs before every model call: apply steering, check for shutdown. */
-  beforeStep?(state: AgentState): Promise<void>;
+  /** Before each model call; `step` is the number of the step about to start (1-based). Apply steers here. */
+  prepareStep?(state: AgentState, step: number): Promise<void>;
   /**
-   * Runs before a tool batch starts, with its calls marked started in `toolCallStarts`: after a model
-   * response with tool calls, and on resume before interrupted calls are run again. Checkpoint here.
+   * Before a tool batch runs, with `calls` (those about to run) marked started in `toolCallStarts`: after a
+   * model response with tool calls, and on resume before interrupted calls are run again. Checkpoint here,
+   * so a crash mid-batch resumes these calls instead of asking the model again (which would mint new calls
+   * and redo side effects), and knows they were started.
    */
-  afterModelResponse?(state: AgentState): Promise<void>;
-  /** Runs after every finished step: checkpoint. */
-  afterStep?(state: AgentState, outcome: StepOutcome): Promise<void>;
+  onToolBatchStart?(state: AgentState, calls: ToolCall[]): Promise<void>;
+  /** After every finished step, with what it did (its tool calls and their results): checkpoint here. */
+  onStepFinish?(state: AgentState, outcome: StepOutcome): Promise<void>;
   /**
    * Asked when the model gives a final answer. 'continue' means new input arrived (a steer) and was
    * appended, so the agent takes another step instead of ending without it.
    */
   onFinal?(state: AgentState, content: string): Promise<'finish' | 'continue'>;
-  onToolCall?(name: string, argumentsText: string): void;
-  onToolResult?(outcome: ToolCallOutcome): void;
-  onStepStart?(step: number): void;
 }
 
 export interface AgentLoopOptions {
@@ -83,14 +86,13 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
       await resumeToolBatch(state, pending, toolsByName, options);
       continue;
     }
-    await hooks?.beforeStep?.(state);
+    await hooks?.prepareStep?.(state, state.steps + 1);
     toolContext.signal.throwIfAborted();
     const budgetSpent = options.maxTotalTokens != null && state.usage.total_tokens >= options.maxTotalTokens;
     const lastAllowedStep = budgetSpent || state.steps >= options.maxIterations - 1;
     if (lastAllowedStep && toolDefinitions.length > 0) {
       state.messages.push({ role: 'user', content: budgetSpent ? budgetSpentNote : finalStepNote });
     }
-    hooks?.onStepStart?.(state.steps + 1);
     const response = await model.complete({
       route: options.route,
       messages: state.messages,
@@ -108,7 +110,7 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
       const decision = (await hooks?.onFinal?.(state, content)) ?? 'finish';
       if (decision === 'finish') return content;
       // A steer arrived with the final answer: keep both in the conversation and take another step.
-      await hooks?.afterStep?.(state, { kind: 'final', content });
+      await hooks?.onStepFinish?.(state, { kind: 'final', content });
       continue;
     }
     state.messages.push({
@@ -117,7 +119,7 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
       tool_calls: toolCalls,
     });
     state.toolCallStarts = Object.fromEntries(toolCalls.map((call) => [call.id, 1]));
-    await hooks?.afterModelResponse?.(state);
+    await hooks?.onToolBatchStart?.(state, toolCalls);
     await runToolBatch(state, toolCalls, new Map(), toolsByName, options);
   }
 }
@@ -148,7 +150,8 @@ async function resumeToolBatch(
     settled.set(call.id, interruptedOutcome(call, started, retrySafe));
   }
   state.toolCallStarts = starts;
-  if (settled.size < pending.length) await options.hooks?.afterModelResponse?.(state);
+  const toRun = pending.filter((call) => !settled.has(call.id));
+  if (toRun.length > 0) await options.hooks?.onToolBatchStart?.(state, toRun);
   await runToolBatch(state, pending, settled, toolsByName, options);
 }
 
@@ -170,9 +173,6 @@ async function runToolBatch(
   options: AgentLoopOptions,
 ): Promise<void> {
   const { hooks, toolContext } = options;
-  for (const call of toolCalls) {
-    if (!settled.has(call.id)) hooks?.onToolCall?.(call.function.name, call.function.arguments);
-  }
   const outcomes = await Promise.all(
     toolCalls.map(
       (call) =>
@@ -180,12 +180,11 @@ async function runToolBatch(
     ),
   );
   for (const outcome of outcomes) {
-    hooks?.onToolResult?.(outcome);
     state.messages.push({ role: 'tool', tool_call_id: outcome.call.id, content: outcome.content });
   }
   delete state.toolCallStarts;
   state.steps += 1;
-  await hooks?.afterStep?.(state, { kind: 'tool-calls', outcomes });
+  await hooks?.onStepFinish?.(state, { kind: 'tool-calls', outcomes });
 }
 
 /**

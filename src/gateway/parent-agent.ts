@@ -131,7 +131,7 @@ export class ParentAgent {
       },
       toolTimeoutMs: (config.delegation.collect_max_timeout_s + 60) * 1000,
       maxIterations: config.gateway.parent_max_iterations,
-      hooks: { afterModelResponse: (current) => save(current), afterStep: (current) => save(current) },
+      hooks: { onToolBatchStart: (current) => save(current), onStepFinish: (current) => save(current) },
     });
     await save(state, reply);
     return { reply, newMessages: state.messages.slice(firstNew) };

@@ -1,5 +1,22 @@
+import { z } from 'zod';
+import { BatonError } from '../errors.ts';
+import { tokenUsageSchema } from '../llm/chat-message-schema.ts';
 import { emptyUsage, type TokenUsage } from '../llm/model-client.ts';
 import type { ChildRole, TaskOrigin, TaskRecord, TaskStatus } from './task-record.ts';
+
+/** The JSON fields of a task hash. Loose, so fields a newer release adds to an origin are kept, not dropped. */
+const originSchema: z.ZodType<TaskOrigin> = z.looseObject({
+  platform: z.string(),
+  channel: z.string(),
+  thread: z.string(),
+  user: z.string(),
+  userName: z.string().optional(),
+  userRoleIds: z.array(z.string()).optional(),
+  workspaceId: z.string().optional(),
+  userTrusted: z.boolean().optional(),
+  privateThread: z.boolean().optional(),
+});
+const toolsetsSchema = z.array(z.string());
 
 /** Flat field/value list for HSET. Nulls are stored as empty strings, which Lua can compare. */
 export function recordToFields(record: TaskRecord): string[] {
@@ -36,9 +53,28 @@ function optionalText(value: string | undefined): string | null {
   return value === undefined || value === '' ? null : value;
 }
 
-function parseUsage(value: string | undefined): TokenUsage {
+/** Reads one JSON field of a task hash with its schema; a field that does not match is an error, never a guess. */
+function parseField<T>(taskId: string, field: string, value: string, schema: z.ZodType<T>): T {
+  let parsed: ReturnType<typeof schema.safeParse>;
+  try {
+    parsed = schema.safeParse(JSON.parse(value));
+  } catch {
+    throw invalidField(taskId, field, 'not JSON');
+  }
+  if (!parsed.success) throw invalidField(taskId, field, parsed.error.issues[0]?.message ?? 'invalid');
+  return parsed.data;
+}
+
+function invalidField(taskId: string, field: string, reason: string): BatonError {
+  return new BatonError(
+    'task_record_invalid',
+    `task ${taskId}: its stored ${field} cannot be read (${reason})`,
+  );
+}
+
+function parseUsage(taskId: string, value: string | undefined): TokenUsage {
   if (!value) return emptyUsage();
-  return JSON.parse(value) as TokenUsage;
+  return parseField(taskId, 'usage', value, tokenUsageSchema);
 }
 
 /** Reads a task hash back; null when the hash does not exist. */
@@ -47,20 +83,20 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
   return {
     id: hash.id,
     sessionKey: hash.sessionKey ?? '',
-    origin: JSON.parse(hash.origin ?? '{}') as TaskOrigin,
+    origin: parseField(hash.id, 'origin', hash.origin ?? '{}', originSchema),
     parentTaskId: optionalText(hash.parentTaskId),
     depth: Number(hash.depth ?? 1),
     role: (hash.role ?? 'leaf') as ChildRole,
     goal: hash.goal ?? '',
     context: hash.context ?? '',
-    toolsets: JSON.parse(hash.toolsets ?? '[]') as string[],
+    toolsets: parseField(hash.id, 'toolsets', hash.toolsets ?? '[]', toolsetsSchema),
     route: hash.route ?? '',
     status: hash.status as TaskStatus,
     createdAt: Number(hash.createdAt ?? 0),
     startedAt: optionalNumber(hash.startedAt),
     endedAt: optionalNumber(hash.endedAt),
     steps: Number(hash.steps ?? 0),
-    usage: parseUsage(hash.usage),
+    usage: parseUsage(hash.id, hash.usage),
     summary: optionalText(hash.summary),
     error: optionalText(hash.error),
     attempts: Number(hash.attempts ?? 0),

@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import { BatonError } from '../errors.ts';
-import { type ChatMessage, emptyUsage, type TokenUsage } from '../llm/model-client.ts';
+import { emptyUsage, type TokenUsage } from '../llm/model-client.ts';
 import type { LuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 import { toWellFormed, wellFormedDeep } from '../well-formed-text.ts';
+import { parseTaskCheckpoint, serializeTaskCheckpoint, type TaskCheckpoint } from './task-checkpoint.ts';
 import { TaskEvents } from './task-events.ts';
 import { newTaskId } from './task-ids.ts';
 import { TaskInbox } from './task-inbox.ts';
@@ -26,17 +27,6 @@ import {
   transitionScript,
 } from './task-scripts.ts';
 import { fieldsToRecord, recordToFields } from './task-serialization.ts';
-
-/** The child's conversation after its last finished step: what a resumed run starts from. */
-export interface TaskCheckpoint {
-  messages: ChatMessage[];
-  steps: number;
-  usage: TokenUsage;
-  /** Id of the last steering message already placed in `messages` ('0-0' for none). */
-  inboxCursor: string;
-  /** Starts of the tool calls under way (see AgentState); absent in checkpoints written before it existed. */
-  toolCallStarts?: Record<string, number>;
-}
 
 export interface AdmitRequest {
   sessionKey: string;
@@ -397,14 +387,15 @@ export class TaskStore {
     const [outcome] = await this.run(
       checkpointScript,
       [this.keys.task(taskId), this.keys.taskCheckpoint(taskId)],
-      [runnerToken, JSON.stringify(checkpoint), checkpoint.steps, JSON.stringify(checkpoint.usage)],
+      [runnerToken, serializeTaskCheckpoint(checkpoint), checkpoint.steps, JSON.stringify(checkpoint.usage)],
     );
     return outcome as WriteOutcome;
   }
 
+  /** The task's checkpoint, of any version this code reads; throws `checkpoint_invalid` (see parseTaskCheckpoint). */
   async loadCheckpoint(taskId: string): Promise<TaskCheckpoint | null> {
     const raw = await this.redis.get(this.keys.taskCheckpoint(taskId));
-    return raw ? (JSON.parse(raw) as TaskCheckpoint) : null;
+    return raw ? parseTaskCheckpoint(raw) : null;
   }
 
   /**

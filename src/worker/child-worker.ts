@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type ChildRunnerDependencies, runChildTask } from '../agent/child-runner.ts';
+import type { ChildRunnerDependencies } from '../agent/child-run.ts';
+import { runChildTask } from '../agent/child-runner.ts';
 import { type ChildJobData, childQueueName } from '../tasks/task-queue.ts';
 
 export interface ChildWorkerOptions {

@@ -143,7 +143,7 @@ describe('tool calls interrupted mid-call', () => {
       toolTimeoutMs: 10_000,
       maxIterations: 5,
       hooks: {
-        async afterModelResponse(current) {
+        async onToolBatchStart(current) {
           saved.push({ ...current.toolCallStarts });
         },
       },

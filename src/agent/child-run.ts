@@ -1,0 +1,330 @@
+import type { BatonConfig } from '../config/schema.ts';
+import { BatonError, describeError, isBatonError } from '../errors.ts';
+import { emptyUsage, type ModelClient, type ToolCall } from '../llm/model-client.ts';
+import type { Logger } from '../logging/logger.ts';
+import { redactSecrets } from '../logging/redact-secrets.ts';
+import type { TaskCheckpoint } from '../tasks/task-checkpoint.ts';
+import type { TaskEventType, TaskRecord } from '../tasks/task-record.ts';
+import type { TaskSignals } from '../tasks/task-signals.ts';
+import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
+import type { Tool } from '../tools/tool.ts';
+import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
+import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
+import { RunStopped } from './run-stopped.ts';
+
+/** How a run of a child ended, for the job processor. */
+export type ChildRunResult =
+  | { kind: 'ended'; status: 'completed' | 'failed' | 'cancelled' | 'timed_out' }
+  | { kind: 'interrupted' }
+  | { kind: 'not-runnable'; reason: string }
+  | { kind: 'lost' };
+
+export interface ChildRunnerDependencies {
+  config: BatonConfig;
+  store: TaskStore;
+  signals: TaskSignals;
+  model: ModelClient;
+  /** The model client of one task (budgets and usage counting); `model` when not given. */
+  modelFor?(record: TaskRecord): ModelClient;
+  /** The tools a task gets: its toolsets, plus delegation for orchestrators with depth to spare. */
+  toolsFor(record: TaskRecord): Tool[];
+  logger: Logger;
+}
+
+/** What a run needs besides the claim: `signal` aborts it (cancel, time-out, shutdown). */
+export interface ChildRunOptions {
+  runnerToken: string;
+  signal: AbortSignal;
+  /** True once the worker is shutting down: the child stops at its next step boundary. */
+  isDraining(): boolean;
+  logger: Logger;
+}
+
+export const stepStartText = (step: number) => `step ${step}`;
+
+function throwIfWriteRefused(outcome: WriteOutcome): void {
+  if (outcome === 'lost') throw new RunStopped('lost');
+  if (outcome === 'refused') throw new RunStopped('cancel');
+}
+
+/**
+ * One run of a claimed child task, from its claim to its end: resumes the agent from the task's checkpoint,
+ * applies steers at step boundaries, checkpoints, and ends the task (completed, out of budget, cancelled,
+ * timed out, failed), or leaves it to another worker (shutdown, lost ownership). It holds the task
+ * (`runnerToken`) until a terminal write lets go of it, or `run` releases it on the way out.
+ */
+export class ChildRun {
+  private readonly record: TaskRecord;
+  private readonly store: TaskStore;
+  private readonly log: Logger;
+  /** The agent's conversation; set from the checkpoint (or the opening prompt) when the run starts. */
+  private state: AgentState = { messages: [], steps: 0, usage: emptyUsage() };
+  /** Id of the last steering message placed in the conversation ('0-0' for none). */
+  private inboxCursor = '0-0';
+  /** False once a terminal write of this runner (complete, or a transition with `release`) let go of the task. */
+  private holding = true;
+  /**
+   * An inbox that was empty at the claim has nothing to apply before the first step. A steer sent after
+   * the claim is still applied: the complete script refuses while the inbox holds an unread message.
+   */
+  private skipNextInboxRead: boolean;
+  /** A fresh task with an empty inbox goes straight to step 1: the claim recorded that step's start. */
+  private firstStepRecorded: boolean;
+
+  constructor(
+    private readonly dependencies: ChildRunnerDependencies,
+    private readonly claim: ClaimedTask,
+    private readonly options: ChildRunOptions,
+  ) {
+    this.record = claim.record;
+    this.store = dependencies.store;
+    this.log = options.logger;
+    this.skipNextInboxRead = claim.inboxLength === 0;
+    this.firstStepRecorded = claim.firstStepRecorded;
+  }
+
+  /** Runs the child to its end or interruption; never returns still holding the task. */
+  async run(): Promise<ChildRunResult> {
+    try {
+      return await this.runToEnd();
+    } catch (error) {
+      return await this.settleFailure(error);
+    } finally {
+      if (this.holding) {
+        await this.store
+          .release(this.record.id, this.options.runnerToken)
+          .catch((error: unknown) => this.log.warn({ err: error }, 'release failed'));
+      }
+    }
+  }
+
+  private async runToEnd(): Promise<ChildRunResult> {
+    const { config } = this.dependencies;
+    const model = this.dependencies.modelFor?.(this.record) ?? this.dependencies.model;
+    const tools = this.dependencies.toolsFor(this.record);
+    await this.resume(tools);
+    let finalText: string;
+    try {
+      finalText = await runAgentLoop(this.state, {
+        model,
+        route: this.record.route,
+        tools,
+        toolContext: {
+          sessionKey: this.record.sessionKey,
+          origin: this.record.origin,
+          callerTaskId: this.record.id,
+          depth: this.record.depth,
+          signal: this.options.signal,
+        },
+        toolTimeoutMs: config.delegation.tool_timeout_s * 1000,
+        maxIterations: config.delegation.max_iterations,
+        maxTotalTokens: config.delegation.max_tokens_per_task,
+        hooks: this.hooks(),
+      });
+    } catch (error) {
+      if (!isBatonError(error, 'budget_exhausted')) throw error;
+      return await this.exhaustBudget(error);
+    }
+    this.log.info({ steps: this.state.steps, chars: finalText.length }, 'child completed');
+    return { kind: 'ended', status: 'completed' };
+  }
+
+  /** Starts from the task's checkpoint, or from the opening prompt for a task that has none. */
+  private async resume(tools: Tool[]): Promise<void> {
+    // Checkpoints are only written while a task runs, so a task claimed from 'queued' has none.
+    const checkpointed =
+      this.claim.previous === 'queued' ? null : await this.store.loadCheckpoint(this.record.id);
+    const saved: TaskCheckpoint = checkpointed ?? {
+      messages: childOpeningMessages(
+        this.record.goal,
+        this.record.context,
+        tools.map((tool) => tool.name),
+      ),
+      steps: 0,
+      usage: emptyUsage(),
+      inboxCursor: '0-0',
+    };
+    if (saved.steps > 0) this.log.info({ steps: saved.steps }, 'resuming child from its checkpoint');
+    this.state = {
+      messages: saved.messages,
+      steps: saved.steps,
+      usage: saved.usage,
+      ...(saved.toolCallStarts ? { toolCallStarts: saved.toolCallStarts } : {}),
+    };
+    this.inboxCursor = saved.inboxCursor;
+  }
+
+  private hooks(): AgentLoopHooks {
+    return {
+      prepareStep: (_state, step) => this.prepareStep(step),
+      onToolBatchStart: (_state, calls) => this.startToolBatch(calls),
+      onStepFinish: (_state, outcome) => this.finishStep(outcome),
+      onFinal: (_state, content) => this.finish(content),
+    };
+  }
+
+  /** Before each model call: stop if the worker drains, apply steers, record the step's start. */
+  private async prepareStep(step: number): Promise<void> {
+    if (this.options.isDraining()) throw new RunStopped('shutdown');
+    if (this.skipNextInboxRead) this.skipNextInboxRead = false;
+    else await this.applySteers();
+    // A stopped run starts no step, so it records none.
+    this.options.signal.throwIfAborted();
+    if (step === 1 && this.firstStepRecorded) {
+      this.firstStepRecorded = false;
+      return;
+    }
+    this.recordEvent('step-start', stepStartText(step));
+  }
+
+  /** Appends the steers that arrived since the cursor to the conversation; returns how many. */
+  private async applySteers(): Promise<number> {
+    const steers = await this.store.readInbox(this.record.id, this.inboxCursor);
+    for (const steer of steers) {
+      this.state.messages.push(steeringMessage(steer));
+      this.inboxCursor = steer.id;
+    }
+    if (steers.length > 0) {
+      await this.store.appendEvents(
+        steers.map((steer) => [
+          this.record.id,
+          'steer-applied',
+          `from ${steer.from}: ${steer.text.slice(0, 200)}`,
+        ]),
+      );
+    }
+    return steers.length;
+  }
+
+  /** A tool batch is about to run: saved first (with its calls marked started), then its calls recorded. */
+  private async startToolBatch(calls: ToolCall[]): Promise<void> {
+    await this.checkpoint();
+    for (const call of calls) {
+      this.recordEvent(
+        'tool-call',
+        `${call.function.name} ${redactSecrets(call.function.arguments).slice(0, 200)}`,
+      );
+    }
+  }
+
+  /** A step ended: its tool results recorded, then the conversation saved. */
+  private async finishStep(outcome: StepOutcome): Promise<void> {
+    if (outcome.kind === 'tool-calls') {
+      for (const result of outcome.outcomes) {
+        const verdict = result.ok ? `ok (${result.content.length} chars)` : result.content.slice(0, 200);
+        this.recordEvent('tool-result', `${result.call.function.name} ${verdict}`);
+      }
+    }
+    await this.checkpoint();
+  }
+
+  /** Saves the conversation so a run that stops resumes from here; throws if the task is no longer ours. */
+  private async checkpoint(): Promise<void> {
+    const outcome = await this.store.saveCheckpoint(this.record.id, this.options.runnerToken, {
+      messages: this.state.messages,
+      steps: this.state.steps,
+      usage: this.state.usage,
+      inboxCursor: this.inboxCursor,
+      ...(this.state.toolCallStarts ? { toolCallStarts: this.state.toolCallStarts } : {}),
+    });
+    throwIfWriteRefused(outcome);
+  }
+
+  /**
+   * The model answered: complete the task with that answer, unless a steer arrived after the cursor
+   * (the complete script refuses then): it is applied and the agent goes on.
+   */
+  private async finish(content: string): Promise<'finish' | 'continue'> {
+    const outcome = await this.store.complete(this.record.id, this.options.runnerToken, {
+      inboxCursor: this.inboxCursor,
+      summary: capSummary(content, this.dependencies.config.delegation.max_summary_chars),
+      fullText: content,
+      steps: this.state.steps,
+      usage: this.state.usage,
+    });
+    if (outcome === 'ok') {
+      this.holding = false;
+      return 'finish';
+    }
+    if (outcome === 'pending_steer') {
+      await this.applySteers();
+      return 'continue';
+    }
+    throwIfWriteRefused(outcome);
+    return 'finish';
+  }
+
+  /**
+   * A budget ran out before a model call: the task ends now, and its result says so and carries what it
+   * had done, rather than stopping silently.
+   */
+  private async exhaustBudget(error: BatonError): Promise<ChildRunResult> {
+    const partial = partialWork(this.state);
+    await this.end('failed', {
+      error: `${error.message}. Stopped after ${this.state.steps} step(s); partial work:\n${partial}`,
+      summary: partial,
+    });
+    this.log.warn({ steps: this.state.steps }, 'child stopped: budget exhausted');
+    return { kind: 'ended', status: 'failed' };
+  }
+
+  /** The run stopped on an error or an abort: ends the task, leaves it to another worker, or rethrows. */
+  private async settleFailure(error: unknown): Promise<ChildRunResult> {
+    const { signal } = this.options;
+    const stopped =
+      error instanceof RunStopped ? error : signal.reason instanceof RunStopped ? signal.reason : null;
+    if (stopped?.reason === 'shutdown') return { kind: 'interrupted' };
+    if (stopped?.reason === 'lost') return { kind: 'lost' };
+    if (stopped?.reason === 'cancel') {
+      await this.end('cancelled', { note: 'stopped' });
+      return { kind: 'ended', status: 'cancelled' };
+    }
+    if (stopped?.reason === 'timeout') {
+      const limit = this.dependencies.config.delegation.child_timeout_s;
+      await this.end('timed_out', { error: `ran longer than delegation.child_timeout_s (${limit} s)` });
+      return { kind: 'ended', status: 'timed_out' };
+    }
+    // A checkpoint this worker cannot read would fail every retry the same way: end the task, saying why.
+    if (isBatonError(error) && (error.fault !== 'system' || error.code === 'checkpoint_invalid')) {
+      const message = redactSecrets(describeError(error));
+      this.log.warn({ code: error.code, message }, 'child failed');
+      await this.end('failed', { error: message });
+      return { kind: 'ended', status: 'failed' };
+    }
+    // Unexpected (a bug, Redis trouble): let BullMQ retry the job; it resumes from the checkpoint.
+    this.log.error({ err: error }, 'child run crashed; the job will be retried from its checkpoint');
+    throw error instanceof Error ? error : new BatonError('tool_failed', describeError(error));
+  }
+
+  /** Ends the task and lets go of it in one script. */
+  private async end(
+    status: 'cancelled' | 'timed_out' | 'failed',
+    details: { error?: string; note?: string; summary?: string },
+  ): Promise<void> {
+    const written = await this.store.transition(this.record.id, status, {
+      ...details,
+      runnerToken: this.options.runnerToken,
+      release: true,
+    });
+    if (written.released) this.holding = false;
+  }
+
+  // Progress events are not awaited (the step goes on), but a failed write must not become an unhandled rejection.
+  private recordEvent(type: TaskEventType, text: string): void {
+    this.store.appendEvent(this.record.id, type, text).catch((error: unknown) => {
+      this.log.debug({ err: error, type }, 'task event not recorded');
+    });
+  }
+}
+
+/** What a child stopped early had: its last words, or else the tools it had called. */
+function partialWork(state: AgentState): string {
+  const assistant = state.messages.filter((message) => message.role === 'assistant');
+  const lastText = assistant
+    .map((message) => message.content ?? '')
+    .filter((text) => text.trim() !== '')
+    .at(-1);
+  if (lastText) return lastText;
+  const calls = assistant.flatMap((message) => message.tool_calls ?? []).map((call) => call.function.name);
+  return calls.length > 0 ? `(no text yet; tools called: ${calls.join(', ')})` : '(nothing yet)';
+}
