@@ -1,8 +1,8 @@
 import { countTokens } from 'gpt-tokenizer';
 import { describe, expect, it } from 'vitest';
-import { SessionHistory } from '../../src/gateway/session-history.ts';
 import type { ChatMessage } from '../../src/llm/model-client.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
+import { SessionHistory } from '../../src/sessions/session-history.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { useTestRedis } from '../support/test-environment.ts';
 
@@ -60,12 +60,11 @@ describe('session history', () => {
     const keys = new RedisKeys(uniquePrefix());
     const history = new SessionHistory(redis.client, keys, { tokenBudget: 1000, maxMessages: 100 });
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      await history.appendOnce(
-        's',
-        [user('[Background task t_abc123 completed]')],
-        keys.delivery('t_abc123'),
-        'h',
-      );
+      await history.appendOnce('s', [user('[Background task t_abc123 completed]')], {
+        key: keys.delivery('t_abc123'),
+        field: 'h',
+        seconds: 60,
+      });
     }
     expect(await history.load('s')).toHaveLength(1);
   });
