@@ -68,6 +68,9 @@ export function ttlSeconds(family: KeyFamily, retentionSeconds: number): number 
   return seconds;
 }
 
+/** redis.retention_days by default (config/default.yaml), for stores built without a config. */
+export const defaultRetentionSeconds = 30 * day;
+
 /** redis.retention_days in seconds. */
 export function retentionSecondsOf(retentionDays: number): number {
   return Math.round(retentionDays * day);

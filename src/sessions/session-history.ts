@@ -2,6 +2,7 @@ import { countTokens } from 'gpt-tokenizer';
 import type { Redis } from 'ioredis';
 import type { ChatMessage } from '../llm/model-client.ts';
 import type { Logger } from '../logging/logger.ts';
+import { defaultRetentionSeconds } from '../redis/key-lifetimes.ts';
 import { loadLuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
@@ -56,7 +57,7 @@ export class SessionHistory {
   }
 
   private get retentionSeconds(): number {
-    return this.options.retentionSeconds ?? 30 * 24 * 3600;
+    return this.options.retentionSeconds ?? defaultRetentionSeconds;
   }
 
   async append(sessionKey: string, messages: ChatMessage[]): Promise<void> {

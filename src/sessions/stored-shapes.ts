@@ -42,24 +42,29 @@ export type HistoryItem = z.infer<typeof historyItemSchema>;
 export const parentTurnCheckpointVersion = 1;
 
 /** A parent turn in progress, saved after each model answer and each tool batch. */
-export const parentTurnCheckpointSchema = z.object({
-  version: z.union([z.literal(0), z.literal(parentTurnCheckpointVersion)]).default(0),
-  turnId: z.string(),
-  messages: z.array(chatMessageSchema),
-  steps: z.number().int().nonnegative(),
-  usage: z.object({
-    prompt_tokens: z.number(),
-    completion_tokens: z.number(),
-    total_tokens: z.number(),
-    cached_tokens: z.number().optional(),
-  }),
-  /** Index of the turn's input in `messages`: what follows is new in this turn. */
-  firstNew: z.number().int().nonnegative(),
-  /** Set once the turn has its reply: a replay returns it without asking the model again. */
-  reply: z.string().optional(),
-  /** Starts of the tool calls under way (see AgentState); absent in checkpoints written before it existed. */
-  toolCallStarts: z.record(z.string(), z.number()).optional(),
-});
+export const parentTurnCheckpointSchema = z
+  .object({
+    version: z.union([z.literal(0), z.literal(parentTurnCheckpointVersion)]).default(0),
+    turnId: z.string(),
+    messages: z.array(chatMessageSchema),
+    steps: z.number().int().nonnegative(),
+    usage: z.object({
+      prompt_tokens: z.number(),
+      completion_tokens: z.number(),
+      total_tokens: z.number(),
+      cached_tokens: z.number().optional(),
+    }),
+    /** Index of the turn's input in `messages`: what follows is new in this turn. */
+    firstNew: z.number().int().nonnegative(),
+    /** Set once the turn has its reply: a replay returns it without asking the model again. */
+    reply: z.string().optional(),
+    /** Starts of the tool calls under way (see AgentState); absent in checkpoints written before it existed. */
+    toolCallStarts: z.record(z.string(), z.number()).optional(),
+  })
+  // The turn's input must be among its messages, or the turn could not tell what it added.
+  .refine((checkpoint) => checkpoint.firstNew < checkpoint.messages.length, {
+    message: 'firstNew is past the end of messages',
+  });
 
 export type ParentTurnCheckpoint = z.infer<typeof parentTurnCheckpointSchema>;
 
