@@ -5,7 +5,8 @@ import { discordAdapterFromEnv } from '../../adapters/discord/discord-adapter-fr
 import { slackAdapterFromEnv } from '../../adapters/slack/slack-adapter-from-env.ts';
 import { AccessPolicy } from '../gateway/access-policy.ts';
 import { CommandRouter } from '../gateway/command-router.ts';
-import { Gateway } from '../gateway/gateway.ts';
+import { Gateway, type GatewayOptions } from '../gateway/gateway.ts';
+import { ParentAgent } from '../gateway/parent-agent.ts';
 import type { Logger } from '../logging/logger.ts';
 import { checkHealth } from '../observability/health.ts';
 import type { BatonMetrics } from '../observability/metrics.ts';
@@ -41,6 +42,34 @@ function metricsRoute(metrics: BatonMetrics) {
   };
 }
 
+/** What a gateway takes from the runtime: its stores, the parent agent, connections. */
+export type GatewayParts = Omit<
+  GatewayOptions,
+  'commands' | 'access' | 'logger' | 'onDelivery' | 'onTaskEnded'
+>;
+
+/** The runtime's stores and clients, shaped as a gateway and its parent agent take them. */
+export function gatewayParts(runtime: BatonRuntime): GatewayParts {
+  const { config, sessions } = runtime;
+  const parent = new ParentAgent({
+    config,
+    history: sessions.history,
+    checkpoints: sessions.checkpoints,
+    modelFor: (scope) => runtime.modelFor(scope),
+    tools: () => runtime.parentTools(),
+  });
+  return {
+    config,
+    sessions,
+    tasks: runtime.store,
+    signals: runtime.signals,
+    parent,
+    redis: runtime.redis,
+    keys: runtime.keys,
+    connect: (name) => runtime.connect(name),
+  };
+}
+
 /**
  * Wires the gateway of one process: access policy, command router, the chat adapters whose credentials
  * are present (the local console always, unless disabled; Slack with SLACK_BOT_TOKEN; Discord with
@@ -72,7 +101,7 @@ export async function composeGateway(
       }),
   });
   const gateway = new Gateway({
-    runtime,
+    ...gatewayParts(runtime),
     access,
     commands,
     logger,

@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { BatonConfig } from '../config/schema.ts';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
-import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import type { SessionHistory } from '../sessions/session-history.ts';
+import type { SessionStore } from '../sessions/session-store.ts';
 import { originFor, ownerOf, type TaskActor } from '../tasks/task-access.ts';
 import type { TaskOrigin, TaskStatus } from '../tasks/task-record.ts';
+import type { TaskSignals } from '../tasks/task-signals.ts';
+import type { TaskStore } from '../tasks/task-store.ts';
 import { toWellFormed, wellFormedDeep } from '../well-formed-text.ts';
 import type {
   ChatAdapter,
@@ -19,19 +25,14 @@ import { chunkText } from './chunk-text.ts';
 import { type DeliveryOutcome, DeliveryService } from './delivery/delivery-worker.ts';
 import { EndingsPump } from './delivery/endings-pump.ts';
 import { historyNoteText } from './delivery/result-text.ts';
-import { KnownThreads } from './known-threads.ts';
-import { ParentAgent } from './parent-agent.ts';
+import type { ParentAgent } from './parent-agent.ts';
 import { sendWithRetry } from './send-with-retry.ts';
-import { SessionHistory } from './session-history.ts';
 import { SessionTurnQueue, type TurnSlot } from './session-turn-queue.ts';
 import { TaskBoards } from './task-boards.ts';
 import type { PrivateThreadMembership } from './task-visibility.ts';
-import { UserTurnQuota } from './user-turn-quota.ts';
+import { parseTurnItem, type TurnItem } from './turn-item.ts';
 
-/** A queued unit of parent work for one thread. */
-export type TurnItem =
-  | { kind: 'message'; message: InboundMessage }
-  | { kind: 'task-ended'; taskId: string; ref: ConversationRef };
+export type { TurnItem } from './turn-item.ts';
 
 export interface CommandHandler {
   /** `isMember`: whether the asker is a member of a private thread of the channel (see CommandRouter). */
@@ -43,7 +44,16 @@ export interface AccessCheck {
 }
 
 export interface GatewayOptions {
-  runtime: BatonRuntime;
+  config: BatonConfig;
+  sessions: SessionStore;
+  tasks: TaskStore;
+  signals: TaskSignals;
+  parent: ParentAgent;
+  /** Commands connection and key names, for the delivery progress and the endings stream. */
+  redis: Redis;
+  keys: RedisKeys;
+  /** A new connection of the process's own (blocking reads, BullMQ), closed by whoever owns it. */
+  connect(name: string): Redis;
   commands: CommandHandler;
   access: AccessCheck;
   logger: Logger;
@@ -53,7 +63,6 @@ export interface GatewayOptions {
 }
 
 const typingEveryMs = 8000;
-const seenEventSeconds = 24 * 3600;
 
 /**
  * The platform-free gateway: receives messages and commands from every adapter, runs each thread's parent
@@ -62,53 +71,39 @@ const seenEventSeconds = 24 * 3600;
  */
 export class Gateway implements GatewaySink {
   readonly id = randomUUID();
-  readonly history: SessionHistory;
-  private readonly threads: KnownThreads;
   private readonly adapters = new Map<string, ChatAdapter>();
   private readonly turns: SessionTurnQueue<TurnItem>;
-  private readonly parent: ParentAgent;
   private readonly boards: TaskBoards;
   private readonly delivery: DeliveryService;
   private readonly pump: EndingsPump;
   private readonly stopController = new AbortController();
-  private readonly userTurns: UserTurnQuota;
 
   constructor(private readonly options: GatewayOptions) {
-    const { runtime, logger } = options;
-    const { config, keys, redis } = runtime;
-    this.history = new SessionHistory(redis, keys, {
-      tokenBudget: config.gateway.history_token_budget,
-      maxMessages: config.gateway.max_history_messages,
-      retentionSeconds: Math.round(config.redis.retention_days * 24 * 3600),
-    });
-    this.threads = new KnownThreads(redis, keys);
-    this.parent = new ParentAgent(runtime, this.history);
-    this.userTurns = new UserTurnQuota(redis, keys, config.quotas.max_turns_per_user);
+    const { config, sessions, tasks, keys, redis, logger } = options;
     this.turns = new SessionTurnQueue<TurnItem>(
-      redis,
-      keys,
+      sessions.turns,
       (sessionKey, item, slot) => this.runTurn(sessionKey, item, slot),
       {
         maxConcurrentSessions: config.gateway.max_concurrent_turns,
         logger,
+        parse: parseTurnItem,
       },
     );
     const adapterFor = (platform: string) => this.adapters.get(platform);
     this.boards = new TaskBoards({
-      redis,
-      keys,
-      store: runtime.store,
-      signals: runtime.signals,
+      boards: sessions.boards,
+      store: tasks,
+      signals: options.signals,
       adapterFor,
       intervalMs: config.gateway.board_interval_ms,
       logger,
     });
-    this.delivery = new DeliveryService(runtime.connect('deliveries'), {
+    this.delivery = new DeliveryService(options.connect('deliveries'), {
       config,
       redis,
       keys,
-      store: runtime.store,
-      history: this.history,
+      store: tasks,
+      history: sessions.history,
       adapterFor,
       queueParentTurn: async (ref, sessionKey, taskId) => {
         await this.turns.enqueue(sessionKey, { kind: 'task-ended', taskId, ref });
@@ -117,13 +112,18 @@ export class Gateway implements GatewaySink {
       ...(options.onDelivery ? { onDelivery: options.onDelivery } : {}),
     });
     this.pump = new EndingsPump(
-      runtime.connect('endings'),
+      options.connect('endings'),
       keys,
       this.delivery.queue,
       this.id,
       logger,
       (status) => options.onTaskEnded?.(status),
     );
+  }
+
+  /** The threads' conversations with the parent (tests read them). */
+  get history(): SessionHistory {
+    return this.options.sessions.history;
   }
 
   addAdapter(adapter: ChatAdapter): void {
@@ -160,27 +160,21 @@ export class Gateway implements GatewaySink {
     if (!this.options.access.isAllowed(message.user, message.ref)) {
       return { accepted: false, queuedBehind: 0, refusal: "You're not allowed to use Baton here." };
     }
-    const { keys, redis } = this.options.runtime;
-    const firstTime = await redis.set(
-      keys.seenEvent(message.ref.platform, message.eventId),
-      '1',
-      'EX',
-      seenEventSeconds,
-      'NX',
-    );
-    if (firstTime !== 'OK') return { accepted: false, queuedBehind: 0 };
+    if (!(await this.options.sessions.firstSeen(message.ref.platform, message.eventId))) {
+      return { accepted: false, queuedBehind: 0 };
+    }
     await this.claimThread(message.ref);
     const queuedBehind = await this.turns.enqueue(sessionKeyOf(message.ref), { kind: 'message', message });
     return { accepted: true, queuedBehind };
   }
 
   async knowsThread(ref: ConversationRef): Promise<boolean> {
-    return this.threads.has(sessionKeyOf(ref));
+    return this.options.sessions.threads.has(sessionKeyOf(ref));
   }
 
   /** Also called for every accepted message: a thread is forgotten only after a retention period idle. */
   async claimThread(ref: ConversationRef): Promise<void> {
-    await this.threads.touch(sessionKeyOf(ref));
+    await this.options.sessions.threads.touch(sessionKeyOf(ref));
   }
 
   async refreshBoard(ref: ConversationRef): Promise<void> {
@@ -189,12 +183,11 @@ export class Gateway implements GatewaySink {
 
   async onCommand(inbound: ChatCommand): Promise<CommandReply> {
     const command = { ...inbound, text: toWellFormed(inbound.text), user: wellFormedDeep(inbound.user) };
-    if (command.eventId) {
-      const { keys, redis } = this.options.runtime;
-      const key = keys.seenEvent(command.ref.platform, `command:${command.eventId}`);
-      if ((await redis.set(key, '1', 'EX', seenEventSeconds, 'NX')) !== 'OK') {
-        return { text: '', ephemeral: true, duplicate: true };
-      }
+    if (
+      command.eventId &&
+      !(await this.options.sessions.firstSeen(command.ref.platform, `command:${command.eventId}`))
+    ) {
+      return { text: '', ephemeral: true, duplicate: true };
     }
     // Only the platform knows who is in a private thread: the command's adapter answers for the asker.
     const adapter = this.adapters.get(command.ref.platform);
@@ -205,7 +198,7 @@ export class Gateway implements GatewaySink {
   }
 
   private async runTurn(sessionKey: string, item: TurnItem, slot: TurnSlot): Promise<void> {
-    const { runtime, logger } = this.options;
+    const { config, sessions, tasks, logger } = this.options;
     const ref = item.kind === 'message' ? item.message.ref : item.ref;
     const adapter = this.adapters.get(ref.platform);
     if (!adapter) {
@@ -223,7 +216,7 @@ export class Gateway implements GatewaySink {
       input = `${user.name}: ${text}`;
       turnId = `message-${item.message.eventId}`;
     } else {
-      const record = await runtime.store.get(item.taskId);
+      const record = await tasks.get(item.taskId);
       if (!record) return;
       origin = record.origin;
       // The task's ending acts for the person who started it, never for whoever writes in the thread.
@@ -234,10 +227,10 @@ export class Gateway implements GatewaySink {
     // A person's own messages count against their share of turns; task endings are Baton's own work.
     const lease =
       item.kind === 'message'
-        ? await this.userTurns.acquire(ref.platform, origin.user, `${sessionKey}:${turnId}`)
+        ? await sessions.userTurns.acquire(ref.platform, origin.user, `${sessionKey}:${turnId}`)
         : null;
     if (lease && !lease.granted) {
-      const limit = runtime.config.quotas.max_turns_per_user;
+      const limit = config.quotas.max_turns_per_user;
       await this.post(
         adapter,
         ref,
@@ -265,13 +258,13 @@ export class Gateway implements GatewaySink {
     input: string,
     slot: TurnSlot,
   ): Promise<void> {
-    const { runtime, logger } = this.options;
+    const { sessions, parent, logger } = this.options;
     // What this turn already recorded survives a crash too: a replay neither appends nor posts twice.
-    const recordKey = runtime.keys.sessionTurnRecord(sessionKey, turnId);
+    const historyAppended = sessions.turnRecords.historyAppended(sessionKey, turnId);
     const typing = setInterval(() => void adapter.showTyping?.(ref).catch(() => undefined), typingEveryMs);
     void adapter.showTyping?.(ref).catch(() => undefined);
     try {
-      const result = await this.parent.runTurn(
+      const result = await parent.runTurn(
         sessionKey,
         turnId,
         origin,
@@ -280,37 +273,23 @@ export class Gateway implements GatewaySink {
         actor,
         slot,
       );
-      const firstRecord = await this.history.appendOnce(
-        sessionKey,
-        result.newMessages,
-        recordKey,
-        'historyAppended',
-      );
+      const firstRecord = await sessions.history.appendOnce(sessionKey, result.newMessages, historyAppended);
       // The reply is posted only after the history is appended, so only a replay needs to ask.
-      if (firstRecord || (await runtime.redis.hget(recordKey, 'replyPosted')) === null) {
+      if (firstRecord || !(await sessions.turnRecords.replyPosted(sessionKey, turnId))) {
         await this.post(adapter, ref, result.reply || '(no reply)', `reply:${sessionKey}:${turnId}`);
-        await runtime.redis
-          .multi()
-          .hset(recordKey, 'replyPosted', '1')
-          .expire(recordKey, 24 * 3600)
-          .exec();
+        await sessions.turnRecords.markReplyPosted(sessionKey, turnId);
       }
     } catch (error) {
       if (this.stopController.signal.aborted) throw error;
       logger.error({ err: error, sessionKey }, 'parent turn failed');
       // Keep what the person said, so the next turn still sees it.
-      await this.history.appendOnce(
-        sessionKey,
-        [{ role: 'user', content: input }],
-        recordKey,
-        'historyAppended',
-      );
+      await sessions.history.appendOnce(sessionKey, [{ role: 'user', content: input }], historyAppended);
       const reason = error instanceof Error ? error.message : String(error);
       await this.post(adapter, ref, `⚠️ I couldn't finish that turn: ${redactSecrets(reason)}`);
     } finally {
       clearInterval(typing);
     }
-    await this.parent.finishTurn(sessionKey);
+    await parent.finishTurn(sessionKey);
   }
 
   /** Posts a reply in chunks within the platform's limit, retrying what the platform says is retryable. */

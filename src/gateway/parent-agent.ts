@@ -1,9 +1,12 @@
 import { type AgentState, runAgentLoop } from '../agent/agent-loop.ts';
-import type { ChatMessage } from '../llm/model-client.ts';
-import type { BatonRuntime } from '../runtime/baton-runtime.ts';
+import type { BatonConfig } from '../config/schema.ts';
+import type { ChatMessage, ModelClient } from '../llm/model-client.ts';
+import type { ParentTurnCheckpoints } from '../sessions/parent-turn-checkpoints.ts';
+import type { SessionHistory } from '../sessions/session-history.ts';
 import type { TaskActor } from '../tasks/task-access.ts';
 import type { TaskOrigin } from '../tasks/task-record.ts';
-import type { SessionHistory } from './session-history.ts';
+import type { Tool } from '../tools/tool.ts';
+import type { UsageScope } from '../usage/usage-ledger.ts';
 import type { TurnSlot } from './session-turn-queue.ts';
 
 /**
@@ -32,22 +35,16 @@ export interface ParentTurnResult {
   newMessages: ChatMessage[];
 }
 
-/** A parent turn in progress, saved after each model answer and each tool batch. */
-interface ParentTurnCheckpoint {
-  turnId: string;
-  messages: ChatMessage[];
-  steps: number;
-  usage: AgentState['usage'];
-  /** Index of the turn's input in `messages`: what follows is new in this turn. */
-  firstNew: number;
-  /** Set once the turn has its reply: a replay returns it without asking the model again. */
-  reply?: string;
-  /** Starts of the tool calls under way (see AgentState); absent in checkpoints written before it existed. */
-  toolCallStarts?: Record<string, number>;
+export interface ParentAgentOptions {
+  /** gateway.* (route, iterations), models.default_route, delegation.collect_max_timeout_s. */
+  config: Pick<BatonConfig, 'gateway' | 'models' | 'delegation'>;
+  history: SessionHistory;
+  checkpoints: ParentTurnCheckpoints;
+  /** The model client of one turn: budgets checked and usage counted for whom it acts. */
+  modelFor(scope: UsageScope & { userName?: string }): ModelClient;
+  /** The parent's tools (the delegation toolset). */
+  tools(): Tool[];
 }
-
-// A turn left unfinished longer than this (its gateway died and no other took over) starts afresh.
-const checkpointSeconds = 24 * 3600;
 
 /**
  * Runs one parent turn for a session: history + the new message → tool loop → the reply. Like a
@@ -56,10 +53,7 @@ const checkpointSeconds = 24 * 3600;
  * replayed with their ids, which keeps dispatch idempotent (no second child).
  */
 export class ParentAgent {
-  constructor(
-    private readonly runtime: BatonRuntime,
-    private readonly history: SessionHistory,
-  ) {}
+  constructor(private readonly options: ParentAgentOptions) {}
 
   async runTurn(
     sessionKey: string,
@@ -71,10 +65,8 @@ export class ParentAgent {
     actor: TaskActor,
     slot?: TurnSlot,
   ): Promise<ParentTurnResult> {
-    const { config, redis, keys } = this.runtime;
-    const checkpointKey = keys.sessionTurnCheckpoint(sessionKey);
-    const raw = await redis.get(checkpointKey);
-    const saved = raw ? (JSON.parse(raw) as ParentTurnCheckpoint) : null;
+    const { config, checkpoints } = this.options;
+    const saved = await checkpoints.load(sessionKey);
     const resumed = saved?.turnId === turnId ? saved : null;
     if (resumed?.reply !== undefined) {
       return { reply: resumed.reply, newMessages: resumed.messages.slice(resumed.firstNew) };
@@ -90,7 +82,7 @@ export class ParentAgent {
       };
       firstNew = resumed.firstNew;
     } else {
-      const past = await this.history.load(sessionKey);
+      const past = await this.options.history.load(sessionKey);
       state = {
         messages: [{ role: 'system', content: parentSystemPrompt }, ...past, input],
         steps: 0,
@@ -99,7 +91,7 @@ export class ParentAgent {
       firstNew = state.messages.length - 1;
     }
     const save = async (current: AgentState, reply?: string) => {
-      const checkpoint: ParentTurnCheckpoint = {
+      await checkpoints.save(sessionKey, {
         turnId,
         messages: current.messages,
         steps: current.steps,
@@ -107,11 +99,10 @@ export class ParentAgent {
         firstNew,
         ...(reply === undefined ? {} : { reply }),
         ...(current.toolCallStarts ? { toolCallStarts: current.toolCallStarts } : {}),
-      };
-      await redis.set(checkpointKey, JSON.stringify(checkpoint), 'EX', checkpointSeconds);
+      });
     };
     const reply = await runAgentLoop(state, {
-      model: this.runtime.modelFor({
+      model: this.options.modelFor({
         platform: origin.platform,
         channel: origin.channel,
         user: origin.user,
@@ -119,7 +110,7 @@ export class ParentAgent {
         taskId: null,
       }),
       route: config.gateway.parent_route ?? config.models.default_route,
-      tools: this.runtime.parentTools(),
+      tools: this.options.tools(),
       toolContext: {
         sessionKey,
         origin,
@@ -139,6 +130,6 @@ export class ParentAgent {
 
   /** Forgets the turn's checkpoint once its results are recorded and posted. */
   async finishTurn(sessionKey: string): Promise<void> {
-    await this.runtime.redis.del(this.runtime.keys.sessionTurnCheckpoint(sessionKey));
+    await this.options.checkpoints.clear(sessionKey);
   }
 }

@@ -1,44 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.ts';
-import type { RedisKeys } from '../redis/redis-keys.ts';
-import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
-
-/** Appends a turn to a session's inbox and marks the session pending. KEYS: inbox, pending set. ARGV: item, session. */
-const enqueueScript = `
-local length = redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-return length
-`;
-
-/**
- * Moves a session on: drops the finished head turn (when ARGV[3] is '1'), then returns the next turn,
- * or releases the session when its inbox is empty, all only while this process still holds the session.
- * One script for both, so a turn pushed while the holder was finishing is never stranded, and each turn
- * costs one round trip. KEYS: lock, inbox, pending. ARGV: token, session, drop head ('1' or '0').
- * Returns {'lost'}, {'released'} or {'next', turn}.
- */
-const advanceScript = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost'} end
-if ARGV[3] == '1' then redis.call('LPOP', KEYS[2]) end
-local head = redis.call('LINDEX', KEYS[2], 0)
-if head then return {'next', head} end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[3], ARGV[2])
-return {'released'}
-`;
-
-const renewScript = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`;
-
-/** On shutdown with turns still waiting: let another process take the session at once. */
-const releaseLockOnlyScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
-`;
+import type { SessionTurnLists } from '../sessions/session-turn-lists.ts';
 
 const lockMs = 10_000;
 const renewEveryMs = 3_000;
@@ -56,12 +18,10 @@ export interface TurnSlot {
 
 export type TurnHandler<Item> = (sessionKey: string, item: Item, slot: TurnSlot) => Promise<void>;
 
-type AdvanceReply = ['lost'] | ['released'] | ['next', string];
-
 /**
  * Runs each session's turns one at a time in arrival order, across every gateway process on one Redis,
- * while different sessions run in parallel. A session's inbox is a Redis list; whoever holds the
- * session's lock drains it. A turn is removed only after it ran, so a gateway that dies mid-turn leaves it
+ * while different sessions run in parallel. A session's pending turns are a Redis list (SessionTurnLists);
+ * whoever holds the session's lock drains it. A turn is removed only after it ran, so a gateway that dies mid-turn leaves it
  * for the next holder (the lock expires), and a sweeper picks up sessions nobody is draining.
  */
 export class SessionTurnQueue<Item> {
@@ -71,16 +31,17 @@ export class SessionTurnQueue<Item> {
   private running = 0;
   private readonly waiters: Array<() => void> = [];
   private stopped = false;
-  private readonly scripts: RedisScriptRunner;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: RedisKeys,
+    private readonly lists: SessionTurnLists,
     private readonly handler: TurnHandler<Item>,
-    private readonly options: { maxConcurrentSessions: number; logger: Logger },
-  ) {
-    this.scripts = new RedisScriptRunner(redis);
-  }
+    private readonly options: {
+      maxConcurrentSessions: number;
+      logger: Logger;
+      /** Reads a stored turn back; throws on one that is not a turn (it is then dropped with the error). */
+      parse(raw: string): Item;
+    },
+  ) {}
 
   start(): void {
     this.sweeper = setInterval(() => void this.sweep(), sweepEveryMs);
@@ -96,11 +57,7 @@ export class SessionTurnQueue<Item> {
 
   /** Queues a turn; returns how many turns of the session are ahead of it (including a running one). */
   async enqueue(sessionKey: string, item: Item): Promise<number> {
-    const length = await this.scripts.run<number>(
-      enqueueScript,
-      [this.keys.sessionInbox(sessionKey), this.keys.pendingSessions()],
-      [JSON.stringify(item), sessionKey],
-    );
+    const length = await this.lists.push(sessionKey, JSON.stringify(item));
     void this.drain(sessionKey);
     return length - 1;
   }
@@ -108,7 +65,7 @@ export class SessionTurnQueue<Item> {
   private async sweep(): Promise<void> {
     if (this.stopped) return;
     try {
-      const sessions = await this.redis.smembers(this.keys.pendingSessions());
+      const sessions = await this.lists.pendingSessions();
       for (const sessionKey of sessions) void this.drain(sessionKey);
     } catch (error) {
       this.options.logger.warn({ err: error }, 'turn sweep failed');
@@ -156,20 +113,12 @@ export class SessionTurnQueue<Item> {
   private async drain(sessionKey: string): Promise<void> {
     if (this.stopped || this.draining.has(sessionKey)) return;
     this.draining.add(sessionKey);
-    const lockKey = this.keys.sessionTurnLock(sessionKey);
-    const advanceKeys = [lockKey, this.keys.sessionInbox(sessionKey), this.keys.pendingSessions()];
-    const advance = (dropHead: boolean) =>
-      this.scripts.run<AdvanceReply>(advanceScript, advanceKeys, [
-        this.token,
-        sessionKey,
-        dropHead ? '1' : '0',
-      ]);
+    const advance = (dropHead: boolean) => this.lists.advance(sessionKey, this.token, dropHead);
     try {
-      const acquired = await this.redis.set(lockKey, this.token, 'PX', lockMs, 'NX');
-      if (acquired !== 'OK') return;
+      if (!(await this.lists.tryLock(sessionKey, this.token, lockMs))) return;
       // Renew from the start: waiting for a free slot must not let the session's lock lapse.
       const renew = setInterval(
-        () => void this.scripts.run(renewScript, [lockKey], [this.token, lockMs]).catch(() => undefined),
+        () => void this.lists.renewLock(sessionKey, this.token, lockMs).catch(() => undefined),
         renewEveryMs,
       );
       await this.acquireSlot();
@@ -178,7 +127,7 @@ export class SessionTurnQueue<Item> {
           if (!this.stopped) await this.runTurn(sessionKey, step[1], this.turnSlot());
           if (this.stopped) {
             // Interrupted by shutdown: leave the turn at the head for the next process to run.
-            await this.scripts.run(releaseLockOnlyScript, [lockKey], [this.token]);
+            await this.lists.releaseLock(sessionKey, this.token);
             return;
           }
         }
@@ -195,7 +144,7 @@ export class SessionTurnQueue<Item> {
 
   private async runTurn(sessionKey: string, turn: string, slot: TurnSlot): Promise<void> {
     try {
-      await this.handler(sessionKey, JSON.parse(turn) as Item, slot);
+      await this.handler(sessionKey, this.options.parse(turn), slot);
     } catch (error) {
       // A turn that throws is dropped after logging: replaying it forever would wedge the thread.
       if (!this.stopped) this.options.logger.error({ err: error, sessionKey }, 'turn failed');

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.ts';
-import type { RedisKeys } from '../redis/redis-keys.ts';
+import type { BoardState, BoardStates } from '../sessions/board-states.ts';
 import { isTerminal, type TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
@@ -13,8 +12,7 @@ import { renderBoardText } from './render-board.ts';
 const clockOnlyEditMs = 10_000;
 
 export interface TaskBoardsOptions {
-  redis: Redis;
-  keys: RedisKeys;
+  boards: BoardStates;
   store: TaskStore;
   signals: TaskSignals;
   adapterFor(platform: string): ChatAdapter | undefined;
@@ -35,16 +33,11 @@ export class TaskBoards {
   constructor(private readonly options: TaskBoardsOptions) {}
 
   async start(): Promise<void> {
-    const { signals, redis, keys } = this.options;
+    const { signals, boards } = this.options;
     await signals.start();
     this.unsubscribe = signals.onAny((signal) => {
       if (signal.kind !== 'queued') return;
-      void redis
-        .multi()
-        .hsetnx(keys.sessionBoard(signal.sessionKey), 'since', String(Date.now() - 1000))
-        .sadd(keys.liveBoards(), signal.sessionKey)
-        .exec()
-        .catch(() => undefined);
+      void boards.open(signal.sessionKey).catch(() => undefined);
     });
     // Ticks several times per interval; each board is edited only once a full interval has passed since its
     // last edit (by the clock), so timer jitter can neither exceed the edit rate nor halve it.
@@ -65,26 +58,17 @@ export class TaskBoards {
   private async refreshAll(): Promise<void> {
     if (this.refreshing) return;
     this.refreshing = true;
-    const { redis, keys, logger } = this.options;
+    const { boards, logger } = this.options;
     try {
-      const sessions = await redis.smembers(keys.liveBoards()).catch((error: unknown) => {
+      const sessions = await boards.liveSessions().catch((error: unknown) => {
         logger.warn({ err: error }, 'reading live task boards failed');
         return [] as string[];
       });
       await Promise.all(
         sessions.map(async (sessionKey) => {
           try {
-            // The lock and the board state in one round trip: most ticks end right after it.
-            const replies =
-              (await redis
-                .pipeline()
-                .set(keys.sessionBoardLock(sessionKey), '1', 'PX', this.tickMs, 'NX')
-                .hgetall(keys.sessionBoard(sessionKey))
-                .exec()) ?? [];
-            const failure = replies.find(([error]) => error !== null)?.[0];
-            if (failure) throw failure;
-            if (replies[0]?.[1] !== 'OK') return;
-            await this.refresh(sessionKey, replies[1]![1] as Record<string, string>);
+            const board = await boards.lockAndRead(sessionKey, this.tickMs);
+            if (board) await this.refresh(sessionKey, board);
           } catch (error) {
             logger.warn({ err: error, sessionKey }, 'task board refresh failed');
           }
@@ -101,14 +85,12 @@ export class TaskBoards {
    * the last edit is kept).
    */
   async requestRefresh(sessionKey: string): Promise<void> {
-    const { redis, keys } = this.options;
-    await redis.hdel(keys.sessionBoard(sessionKey), 'signature');
+    await this.options.boards.forgetSignature(sessionKey);
   }
 
   /** Renders the board of one thread from its stored state, and posts or edits it when it changed. */
-  private async refresh(sessionKey: string, board: Record<string, string>): Promise<void> {
-    const { redis, keys, store } = this.options;
-    const boardKey = keys.sessionBoard(sessionKey);
+  private async refresh(sessionKey: string, board: BoardState): Promise<void> {
+    const { boards, store } = this.options;
     const now = Date.now();
     const sinceLastEdit = now - Number(board.editedAt ?? 0);
     // Checked first, before reading any task: most ticks end here.
@@ -118,7 +100,7 @@ export class TaskBoards {
       (record) => record.createdAt >= since,
     );
     if (records.length === 0) {
-      await redis.srem(keys.liveBoards(), sessionKey);
+      await boards.dropLive(sessionKey);
       return;
     }
     const view = await this.viewOf(sessionKey, records);
@@ -141,25 +123,17 @@ export class TaskBoards {
       } catch (error) {
         // The board message is gone (deleted) or can no longer be edited: post a fresh one next time
         // instead of failing the same edit forever. Retryable failures are simply tried at the next tick.
-        if (error instanceof PlatformSendError && !error.retryable) await redis.hdel(boardKey, 'messageId');
+        if (error instanceof PlatformSendError && !error.retryable) await boards.forgetMessage(sessionKey);
         throw error;
       }
-      await redis.hset(boardKey, 'signature', signature, 'editedAt', String(now));
+      await boards.recordShown(sessionKey, signature, now);
     } else {
       const sent = await adapter.send(ref, message);
-      await redis.hset(
-        boardKey,
-        'messageId',
-        sent.messageId,
-        'signature',
-        signature,
-        'editedAt',
-        String(now),
-      );
+      await boards.recordShown(sessionKey, signature, now, sent.messageId);
     }
     if (view.settled) {
       // The board is final; the next task in this thread opens a new one below the conversation.
-      await redis.multi().del(boardKey).srem(keys.liveBoards(), sessionKey).exec();
+      await boards.close(sessionKey);
     }
   }
 

@@ -1,4 +1,7 @@
-/** Every Redis key Baton uses, built in one place so all of them sit under the configured prefix. */
+/**
+ * Every Redis key Baton uses, built in one place so all of them sit under the configured prefix. How long
+ * each family lives is in key-lifetimes.ts.
+ */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
@@ -43,7 +46,11 @@ export class RedisKeys {
   sessionHistory(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:history`;
   }
-  sessionInbox(sessionKey: string): string {
+  /**
+   * A session's pending turns (a list). The key keeps its old `inbox` name so turns queued by a running
+   * deployment are not stranded by an upgrade; in code a session has turns, a task has an inbox.
+   */
+  sessionTurns(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:inbox`;
   }
   sessionTurnLock(sessionKey: string): string {
@@ -82,7 +89,7 @@ export class RedisKeys {
   knownThreads(): string {
     return `${this.prefix}:threads`;
   }
-  /** Sessions with turns waiting in their inbox. */
+  /** Sessions with turns waiting in their turn list. */
   pendingSessions(): string {
     return `${this.prefix}:sessions:pending`;
   }

@@ -5,8 +5,10 @@ import type { ModelClient } from '../llm/model-client.ts';
 import type { ModelCallRecord } from '../llm/openai-model-client.ts';
 import { createOpenAIModelClient } from '../llm/openai-model-client.ts';
 import type { Logger } from '../logging/logger.ts';
+import { retentionSecondsOf } from '../redis/key-lifetimes.ts';
 import { createRedisConnection } from '../redis/redis-connection.ts';
 import { RedisKeys } from '../redis/redis-keys.ts';
+import { SessionStore } from '../sessions/session-store.ts';
 import type { TaskAuthorizer } from '../tasks/task-access.ts';
 import { TaskQueue } from '../tasks/task-queue.ts';
 import type { TaskRecord } from '../tasks/task-record.ts';
@@ -52,6 +54,8 @@ export class BatonRuntime {
   readonly keys: RedisKeys;
   readonly redis: Redis;
   readonly store: TaskStore;
+  /** The conversations' state: threads, histories, pending turns, checkpoints, boards. */
+  readonly sessions: SessionStore;
   readonly signals: TaskSignals;
   readonly queue: TaskQueue;
   readonly toolsets = new ToolsetRegistry();
@@ -81,7 +85,18 @@ export class BatonRuntime {
       redis: this.redis,
       keys: this.keys,
       maxEventsPerTask: config.delegation.max_events_per_task,
-      retentionSeconds: Math.round(config.redis.retention_days * 24 * 3600),
+      retentionSeconds: retentionSecondsOf(config.redis.retention_days),
+    });
+    this.sessions = new SessionStore({
+      redis: this.redis,
+      keys: this.keys,
+      retentionSeconds: this.store.retentionSeconds,
+      history: {
+        tokenBudget: config.gateway.history_token_budget,
+        maxMessages: config.gateway.max_history_messages,
+      },
+      maxTurnsPerUser: config.quotas.max_turns_per_user,
+      logger,
     });
     this.sweeper = new RetentionSweeper({
       redis: this.redis,

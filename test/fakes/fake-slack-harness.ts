@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
+import { gatewayParts } from '../../src/cli/compose-gateway.ts';
 import { mergeLayers } from '../../src/config/load-config.ts';
 import { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import { CommandRouter } from '../../src/gateway/command-router.ts';
@@ -61,7 +62,7 @@ export async function startSlackBaton(options: {
   const logger = createSilentLogger();
   const access = new AccessPolicy(runtime.config.access);
   const gateway = new Gateway({
-    runtime,
+    ...gatewayParts(runtime),
     access,
     commands: new CommandRouter({ service: runtime.service, store: runtime.store, access, logger }),
     logger,

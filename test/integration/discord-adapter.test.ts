@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
 import { refusalText } from '../../adapters/discord/discord-context.ts';
+import { gatewayParts } from '../../src/cli/compose-gateway.ts';
 import type { BatonConfig } from '../../src/config/schema.ts';
 import { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { GatewaySink } from '../../src/gateway/chat-adapter.ts';
@@ -124,7 +125,7 @@ beforeAll(async () => {
       }),
   });
   gateway = new Gateway({
-    runtime,
+    ...gatewayParts(runtime),
     access,
     // The real router, made slow on demand: Discord must then get a deferred response within 3 s.
     commands: {

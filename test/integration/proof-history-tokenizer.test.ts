@@ -1,8 +1,8 @@
 import { countTokens } from 'gpt-tokenizer';
 import { describe, expect, it } from 'vitest';
-import { SessionHistory } from '../../src/gateway/session-history.ts';
 import type { ChatMessage } from '../../src/llm/model-client.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
+import { SessionHistory } from '../../src/sessions/session-history.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { useTestRedis } from '../support/test-environment.ts';
 

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
+import { gatewayParts } from '../../src/cli/compose-gateway.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { Gateway as GatewayClass } from '../../src/gateway/gateway.ts';
@@ -105,7 +106,7 @@ beforeAll(async () => {
   await runtime.start();
   await runtime.startWorker();
   gateway = new GatewayClass({
-    runtime,
+    ...gatewayParts(runtime),
     access: { isAllowed: () => true },
     commands: { handle: async (command) => ({ text: command.text, ephemeral: true }) },
     logger,

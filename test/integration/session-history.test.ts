@@ -1,8 +1,9 @@
 import { countTokens } from 'gpt-tokenizer';
 import { describe, expect, it } from 'vitest';
-import { SessionHistory } from '../../src/gateway/session-history.ts';
 import type { ChatMessage } from '../../src/llm/model-client.ts';
+import type { Logger } from '../../src/logging/logger.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
+import { SessionHistory } from '../../src/sessions/session-history.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { useTestRedis } from '../support/test-environment.ts';
 
@@ -60,13 +61,43 @@ describe('session history', () => {
     const keys = new RedisKeys(uniquePrefix());
     const history = new SessionHistory(redis.client, keys, { tokenBudget: 1000, maxMessages: 100 });
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      await history.appendOnce(
-        's',
-        [user('[Background task t_abc123 completed]')],
-        keys.delivery('t_abc123'),
-        'h',
-      );
+      await history.appendOnce('s', [user('[Background task t_abc123 completed]')], {
+        key: keys.delivery('t_abc123'),
+        field: 'h',
+        seconds: 60,
+      });
     }
     expect(await history.load('s')).toHaveLength(1);
+  });
+
+  it('keeps the record of an append as long as the caller says, not a fixed week', async () => {
+    const keys = new RedisKeys(uniquePrefix());
+    const history = new SessionHistory(redis.client, keys, { tokenBudget: 1000, maxMessages: 100 });
+    await history.appendOnce('s', [user('note')], { key: keys.delivery('t_ttl'), field: 'h', seconds: 60 });
+    const ttl = await redis.client.ttl(keys.delivery('t_ttl'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60);
+  });
+
+  it('loads items stored before they had a version, and skips one that fails validation', async () => {
+    const keys = new RedisKeys(uniquePrefix());
+    const warnings: unknown[] = [];
+    const logger = { warn: (details: unknown) => warnings.push(details) } as unknown as Logger;
+    const history = new SessionHistory(redis.client, keys, { tokenBudget: 1000, maxMessages: 100, logger });
+    // Exactly as the code before versioned state stored them: { message, tokens }.
+    await redis.client.rpush(
+      keys.sessionHistory('s'),
+      JSON.stringify({ message: user('from before the upgrade'), tokens: 9 }),
+      'not json at all',
+      JSON.stringify({ message: { role: 'robot', content: 'no such role' }, tokens: 3 }),
+      JSON.stringify({ message: assistant('answer from before'), tokens: 7 }),
+    );
+    await history.append('s', [user('after the upgrade')]);
+    expect(await history.load('s')).toEqual([
+      user('from before the upgrade'),
+      assistant('answer from before'),
+      user('after the upgrade'),
+    ]);
+    expect(warnings).toHaveLength(2);
   });
 });

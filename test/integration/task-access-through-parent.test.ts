@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { gatewayParts } from '../../src/cli/compose-gateway.ts';
 import { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { ChatUser, ConversationRef } from '../../src/gateway/chat-adapter.ts';
 import { CommandRouter } from '../../src/gateway/command-router.ts';
@@ -64,7 +65,7 @@ async function newGateway(taskControl: 'owner' | 'channel' | 'admins') {
   const access = new AccessPolicy(runtime.config.access);
   const adapter = new RecordingAdapter();
   const gateway = new Gateway({
-    runtime,
+    ...gatewayParts(runtime),
     access,
     commands: new CommandRouter({ service: runtime.service, store: runtime.store, access }),
     logger: createSilentLogger(),
@@ -264,7 +265,7 @@ describe('a turn started by a task ending acts as that taskâ€™s owner (issue 8 Â
     const adapter = new RecordingAdapter();
     const access = new AccessPolicy(runtime.config.access);
     const gateway = new Gateway({
-      runtime,
+      ...gatewayParts(runtime),
       access,
       commands: new CommandRouter({ service: runtime.service, store: runtime.store, access }),
       logger: createSilentLogger(),

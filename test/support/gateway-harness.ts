@@ -1,3 +1,4 @@
+import { gatewayParts } from '../../src/cli/compose-gateway.ts';
 import type { ChatCommand, CommandReply, InboundMessage } from '../../src/gateway/chat-adapter.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
@@ -10,7 +11,7 @@ export async function startTestGateway(
   adapter = new RecordingAdapter(),
 ): Promise<{ gateway: Gateway; adapter: RecordingAdapter }> {
   const gateway = new Gateway({
-    runtime,
+    ...gatewayParts(runtime),
     access: { isAllowed: () => true },
     commands: {
       handle: async (command: ChatCommand): Promise<CommandReply> => ({

@@ -4,16 +4,19 @@ import type { BatonConfig } from '../../config/schema.ts';
 import { describeError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { redactSecrets } from '../../logging/redact-secrets.ts';
+import { keyLifetimes } from '../../redis/key-lifetimes.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
+import type { SessionHistory } from '../../sessions/session-history.ts';
 import { isTerminal } from '../../tasks/task-record.ts';
 import type { TaskStore } from '../../tasks/task-store.ts';
 import type { ChatAdapter, ConversationRef } from '../chat-adapter.ts';
 import { chunkText } from '../chunk-text.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
-import type { SessionHistory } from '../session-history.ts';
 import { historyNoteText, resultMessageText } from './result-text.ts';
 
 export const deliveryQueueName = 'baton-deliveries';
+
+const progressSeconds = keyLifetimes.deliveryProgress;
 
 export interface DeliveryJobData {
   taskId: string;
@@ -56,7 +59,7 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
     const replies = await redis
       .multi()
       .hsetnx(progressKey, 'turnQueued', '1')
-      .expire(progressKey, 7 * 24 * 3600)
+      .expire(progressKey, progressSeconds)
       .exec();
     if (replies?.[0]?.[1] === 1) {
       await dependencies.queueParentTurn(ref, record.sessionKey, taskId);
@@ -66,8 +69,7 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
   await dependencies.history.appendOnce(
     record.sessionKey,
     [{ role: 'user', content: historyNoteText(record) }],
-    progressKey,
-    'historyAppended',
+    { key: progressKey, field: 'historyAppended', seconds: progressSeconds },
   );
   if (announce === 'silent') return;
   const adapter = dependencies.adapterFor(ref.platform);
@@ -83,7 +85,7 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
     });
     await redis.hset(progressKey, 'chunksSent', String(index + 1));
   }
-  await redis.expire(progressKey, 7 * 24 * 3600);
+  await redis.expire(progressKey, progressSeconds);
 }
 
 /** Delay before the next attempt: the platform's retry-after when it gave one, else exponential backoff. */

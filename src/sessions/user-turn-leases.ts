@@ -1,33 +1,22 @@
 import type { Redis } from 'ioredis';
+import { loadLuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 
-/**
- * Takes (or renews) a lease on one of a person's turn slots. Leases are members of a sorted set scored by
- * their expiry, so a gateway that dies mid-turn frees its lease when it lapses; a replayed turn (same id)
- * renews the lease it already had instead of taking a second one.
- * KEYS: the person's turn set.  ARGV: turn id, now (ms), lease (ms), limit.
- * Returns {'ok'} or {'over', count}.
- */
-const acquireScript = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local expiry = tonumber(ARGV[2]) + tonumber(ARGV[3])
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  local count = redis.call('ZCARD', KEYS[1])
-  if count >= tonumber(ARGV[4]) then return {'over', tostring(count)} end
-end
-redis.call('ZADD', KEYS[1], expiry, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {'ok'}
-`;
+// Takes (or renews) a lease on one of a person's turn slots; see the script's header.
+const acquireScript = loadLuaScript(new URL('./lua/', import.meta.url), 'acquire-turn-lease');
 
 const leaseMs = 60_000;
 const renewEveryMs = 15_000;
 
 export type TurnLease = { granted: true; release(): Promise<void> } | { granted: false; inProgress: number };
 
-/** Parent turns one person may have in progress at once, across every gateway (quotas.max_turns_per_user). */
-export class UserTurnQuota {
+/**
+ * Parent turns one person may have in progress at once, across every gateway (quotas.max_turns_per_user).
+ * Leases are members of a sorted set scored by their expiry, so a gateway that dies mid-turn frees its
+ * lease when it lapses.
+ */
+export class UserTurnLeases {
   private readonly scripts: RedisScriptRunner;
 
   constructor(

@@ -1,26 +1,12 @@
 import type { Redis } from 'ioredis';
+import { loadLuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 
-/**
- * Turns the plain set the threads index used to be into the sorted set it is now, scoring every thread
- * with the time of the migration (so each keeps a whole retention period). A no-op once migrated, so
- * several processes may race to it. KEYS: threads index. ARGV: now (ms). Returns how many it moved.
- */
-const migrateFromSetScript = `
-if redis.call('TYPE', KEYS[1]).ok ~= 'set' then return 0 end
-local members = redis.call('SMEMBERS', KEYS[1])
-redis.call('DEL', KEYS[1])
-for first = 1, #members, 500 do
-  local scored = {}
-  for index = first, math.min(first + 499, #members) do
-    scored[#scored + 1] = ARGV[1]
-    scored[#scored + 1] = members[index]
-  end
-  redis.call('ZADD', KEYS[1], unpack(scored))
-end
-return #members
-`;
+const migrateFromSetScript = loadLuaScript(
+  new URL('./lua/', import.meta.url),
+  'migrate-threads-to-sorted-set',
+);
 
 /**
  * The threads Baton converses in (by session key), scored by their last activity, so a thread idle for

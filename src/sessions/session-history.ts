@@ -1,14 +1,14 @@
 import { countTokens } from 'gpt-tokenizer';
 import type { Redis } from 'ioredis';
 import type { ChatMessage } from '../llm/model-client.ts';
+import type { Logger } from '../logging/logger.ts';
+import { defaultRetentionSeconds } from '../redis/key-lifetimes.ts';
+import { loadLuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import { type HistoryItem, historyItemSchema, historyItemVersion, parseStored } from './stored-shapes.ts';
 
-interface StoredMessage {
-  message: ChatMessage;
-  /** Counted once when stored, so loading never re-tokenizes the whole history. */
-  tokens: number;
-}
+const appendOnceScript = loadLuaScript(new URL('./lua/', import.meta.url), 'append-history-once');
 
 function tokensOf(message: ChatMessage): number {
   const text =
@@ -20,18 +20,26 @@ function tokensOf(message: ChatMessage): number {
 
 function storedEntries(messages: ChatMessage[]): string[] {
   return messages.map((message) =>
-    JSON.stringify({ message, tokens: tokensOf(message) } satisfies StoredMessage),
+    JSON.stringify({ version: historyItemVersion, message, tokens: tokensOf(message) } satisfies HistoryItem),
   );
 }
 
-const appendOnceScript = `
-if redis.call('HSETNX', KEYS[2], ARGV[1], '1') == 0 then return 0 end
-redis.call('EXPIRE', KEYS[2], 604800)
-for index = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[index]) end
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-`;
+/** Where an append is recorded as done, so doing it again is a no-op (a turn record, a delivery's progress). */
+export interface AppendRecord {
+  key: string;
+  field: string;
+  /** How long the record is kept (its key family's lifetime). */
+  seconds: number;
+}
+
+export interface SessionHistoryOptions {
+  tokenBudget: number;
+  maxMessages: number;
+  /** An idle thread's history expires after this long (keyLifetimes.sessionHistory; default 30 days). */
+  retentionSeconds?: number;
+  /** Warned on a stored item that fails validation (it is skipped). */
+  logger?: Logger;
+}
 
 /**
  * A thread's conversation with its parent agent, in Redis. Loading returns the newest messages that fit
@@ -43,14 +51,13 @@ export class SessionHistory {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    private readonly options: { tokenBudget: number; maxMessages: number; retentionSeconds?: number },
+    private readonly options: SessionHistoryOptions,
   ) {
     this.scripts = new RedisScriptRunner(redis);
   }
 
-  /** An idle thread's history expires after this long (default 30 days). */
   private get retentionSeconds(): number {
-    return this.options.retentionSeconds ?? 30 * 24 * 3600;
+    return this.options.retentionSeconds ?? defaultRetentionSeconds;
   }
 
   async append(sessionKey: string, messages: ChatMessage[]): Promise<void> {
@@ -66,27 +73,28 @@ export class SessionHistory {
   }
 
   /**
-   * Appends once per (onceKey, onceField): a retried delivery must not add the same note twice. The
+   * Appends once per record (key and field): a retried delivery must not add the same note twice. The
    * check and the append are one atomic script.
    */
-  async appendOnce(
-    sessionKey: string,
-    messages: ChatMessage[],
-    onceKey: string,
-    onceField: string,
-  ): Promise<boolean> {
+  async appendOnce(sessionKey: string, messages: ChatMessage[], record: AppendRecord): Promise<boolean> {
     const entries = storedEntries(messages);
     const appended = await this.scripts.run<number>(
       appendOnceScript,
-      [this.keys.sessionHistory(sessionKey), onceKey],
-      [onceField, this.options.maxMessages, this.retentionSeconds, ...entries],
+      [this.keys.sessionHistory(sessionKey), record.key],
+      [record.field, this.options.maxMessages, this.retentionSeconds, record.seconds, ...entries],
     );
     return appended === 1;
   }
 
   async load(sessionKey: string): Promise<ChatMessage[]> {
     const raw = await this.redis.lrange(this.keys.sessionHistory(sessionKey), 0, -1);
-    const stored = raw.map((entry) => JSON.parse(entry) as StoredMessage);
+    const stored: HistoryItem[] = [];
+    for (const [index, entry] of raw.entries()) {
+      const parsed = parseStored(historyItemSchema, entry);
+      if (parsed.ok) stored.push(parsed.value);
+      // One bad item must not cost the thread its whole context, nor crash the turn.
+      else this.options.logger?.warn({ sessionKey, index, reason: parsed.reason }, 'history item skipped');
+    }
     let budget = this.options.tokenBudget;
     let start = stored.length;
     for (let index = stored.length - 1; index >= 0; index -= 1) {

@@ -1,0 +1,54 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger.ts';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import {
+  type ParentTurnCheckpoint,
+  parentTurnCheckpointSchema,
+  parentTurnCheckpointVersion,
+  parseStored,
+} from './stored-shapes.ts';
+
+/** A checkpoint as the parent agent saves it; the version is added here. */
+export type ParentTurnCheckpointInput = Omit<ParentTurnCheckpoint, 'version'>;
+
+/**
+ * The parent turn in progress in each thread (one per thread, since a thread runs one turn at a time),
+ * resumed rather than restarted by the next gateway after a crash.
+ */
+export class ParentTurnCheckpoints {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: { seconds: number; logger: Logger },
+  ) {}
+
+  /**
+   * The thread's checkpoint, or null when there is none or it does not pass validation: a turn whose
+   * checkpoint cannot be read starts afresh (with a warning) instead of failing again on every replay.
+   */
+  async load(sessionKey: string): Promise<ParentTurnCheckpoint | null> {
+    const raw = await this.redis.get(this.keys.sessionTurnCheckpoint(sessionKey));
+    if (raw === null) return null;
+    const parsed = parseStored(parentTurnCheckpointSchema, raw);
+    if (parsed.ok) return parsed.value;
+    this.options.logger.warn(
+      { sessionKey, reason: parsed.reason },
+      'parent turn checkpoint unreadable; the turn starts afresh',
+    );
+    return null;
+  }
+
+  async save(sessionKey: string, checkpoint: ParentTurnCheckpointInput): Promise<void> {
+    const stored: ParentTurnCheckpoint = { version: parentTurnCheckpointVersion, ...checkpoint };
+    await this.redis.set(
+      this.keys.sessionTurnCheckpoint(sessionKey),
+      JSON.stringify(stored),
+      'EX',
+      this.options.seconds,
+    );
+  }
+
+  async clear(sessionKey: string): Promise<void> {
+    await this.redis.del(this.keys.sessionTurnCheckpoint(sessionKey));
+  }
+}
