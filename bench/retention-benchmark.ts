@@ -5,11 +5,11 @@
  * no queue, so the figures are about what a finished task leaves in Redis and nothing else.
  */
 import type { Redis } from 'ioredis';
-import { KnownThreads } from '../src/gateway/known-threads.ts';
 import { createSilentLogger } from '../src/logging/logger.ts';
 import { createRedisConnection } from '../src/redis/redis-connection.ts';
 import { RedisKeys } from '../src/redis/redis-keys.ts';
 import { RetentionSweeper } from '../src/runtime/retention-sweeper.ts';
+import { KnownThreads } from '../src/sessions/known-threads.ts';
 import type { TaskOrigin, TaskRecord } from '../src/tasks/task-record.ts';
 import { TaskStore } from '../src/tasks/task-store.ts';
 import {

@@ -3,6 +3,7 @@ import { BatonError, describeError, isBatonError } from '../errors.ts';
 import { emptyUsage, type ModelClient } from '../llm/model-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
+import { RunStopped, type StopReason } from '../tasks/run-stopped.ts';
 import type { TaskEventType, TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type {
@@ -15,7 +16,6 @@ import type {
 import type { Tool } from '../tools/tool.ts';
 import { type AgentState, runAgentLoop } from './agent-loop.ts';
 import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
-import { RunStopped, type StopReason } from './run-stopped.ts';
 
 /** How a run of a child ended, for the job processor. */
 export type ChildRunResult =

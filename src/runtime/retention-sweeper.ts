@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { KnownThreads } from '../gateway/known-threads.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import { KnownThreads } from '../sessions/known-threads.ts';
 import {
   dropMissingScript,
   scheduleIndexedScript,

@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConsoleStore } from '../../adapters/console/console-store.ts';
-import { KnownThreads } from '../../src/gateway/known-threads.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { RetentionSweeper } from '../../src/runtime/retention-sweeper.ts';
+import { KnownThreads } from '../../src/sessions/known-threads.ts';
 import type { TaskOrigin, TaskRecord } from '../../src/tasks/task-record.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
 import { buildTestConfig, eventually, testConfigLayer, testEnv } from '../support/baton-harness.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { isInterruption } from '../../agent/run-stopped.ts';
 import { BatonError } from '../../errors.ts';
+import { isInterruption } from '../../tasks/run-stopped.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { defineTool, type Tool } from '../tool.ts';
 import { callerFromContext, idempotencyOf, resultView } from './task-views.ts';
