@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../config/schema.ts';
-import { createDemoTools, demoToolsetName } from '../demo/demo-toolset.ts';
 import type { ModelClient } from '../llm/model-client.ts';
 import type { ModelCallRecord } from '../llm/openai-model-client.ts';
 import { createOpenAIModelClient } from '../llm/openai-model-client.ts';
@@ -40,6 +39,11 @@ export interface BatonRuntimeOptions {
   authorizer?: TaskAuthorizer;
   /** How often the retention sweeper tries a sweep, in ms (default 60 s). */
   retentionSweepIntervalMs?: number;
+  /**
+   * Toolsets beside `web` and `delegation`, by name: `baton start --demo` adds the offline demo's `demo`.
+   * Children may name them, and the delegation tools list them as available.
+   */
+  extraToolsets?: Record<string, () => Tool[]>;
 }
 
 /**
@@ -105,8 +109,9 @@ export class BatonRuntime {
       ...(options.authorizer ? { authorizer: options.authorizer } : {}),
     });
     this.toolsets.register('web', () => createWebToolset(config.tools));
-    // Progress notes only; the offline demo model's children use it to show their steps.
-    this.toolsets.register(demoToolsetName, () => createDemoTools());
+    for (const [name, createTools] of Object.entries(options.extraToolsets ?? {})) {
+      this.toolsets.register(name, createTools);
+    }
     this.toolsets.register(delegationToolsetName, () => createDelegationTools(this.service, config));
     this.model =
       options.model ??
