@@ -100,7 +100,7 @@ export class TaskService {
     const delegation = this.config.delegation;
     return {
       maxBatchSize: delegation.max_batch_size,
-      maxConcurrentChildren: delegation.max_concurrent_children,
+      maxActiveTasksPerConversation: delegation.max_concurrent_children,
       maxSpawnDepth: delegation.max_spawn_depth,
       toolsets: this.toolsets.names().filter((name) => name !== delegationToolsetName),
       routes: Object.keys(this.config.models.routes),
@@ -168,7 +168,7 @@ export class TaskService {
       origin: caller.origin,
       parent: caller.callerTaskId ? { taskId: caller.callerTaskId, depth: caller.depth } : null,
       tasks,
-      maxActivePerSession: delegation.max_concurrent_children,
+      maxActiveTasksPerConversation: delegation.max_concurrent_children,
       quotas: {
         perUser: this.config.quotas.max_active_tasks_per_user,
         perChannel: this.config.quotas.max_active_tasks_per_channel,

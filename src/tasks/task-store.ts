@@ -42,7 +42,8 @@ export interface AdmitRequest {
   origin: TaskOrigin;
   parent: { taskId: string; depth: number } | null;
   tasks: NewTask[];
-  maxActivePerSession: number;
+  /** Queued + running tasks the session (conversation) may hold, these included (delegation.max_concurrent_children). */
+  maxActiveTasksPerConversation: number;
   /** Limits across sessions (quotas.*); null = no limit. */
   quotas?: ActiveTaskQuotas;
   /** Makes a replayed dispatch return the first one's tasks; see admitTasksScript. */
@@ -165,7 +166,7 @@ export class TaskStore {
           ...records.map((record) => this.keys.task(record.id)),
         ],
         [
-          request.maxActivePerSession,
+          request.maxActiveTasksPerConversation,
           now,
           dispatchMemorySeconds,
           JSON.stringify(records.map((record) => recordToFields(record))),
@@ -192,7 +193,7 @@ export class TaskStore {
       if (outcome === 'over_limit') {
         throw new BatonError(
           'limit_concurrent_children',
-          `this conversation already has ${detail} active task(s); at most ${request.maxActivePerSession} may be ` +
+          `this conversation already has ${detail} active task(s); at most ${request.maxActiveTasksPerConversation} may be ` +
             `queued or running at once (asked for ${records.length} more). Wait for one to finish or cancel one.`,
           { fault: 'user' },
         );

@@ -39,7 +39,7 @@ async function admitOne(): Promise<TaskRecord> {
     origin: testOrigin,
     parent: null,
     tasks: [{ goal: 'look it up', context: 'some context', toolsets: [], route: 'default', role: 'leaf' }],
-    maxActivePerSession: 10,
+    maxActiveTasksPerConversation: 10,
   });
   return records[0]!;
 }
@@ -95,7 +95,7 @@ describe('claim', () => {
       origin: { ...testOrigin, userName: 'Zoë 👩‍💻' },
       parent: null,
       tasks: [{ goal, context: '{"json": [1, 2]}', toolsets: ['web'], route: 'default', role: 'leaf' }],
-      maxActivePerSession: 10,
+      maxActiveTasksPerConversation: 10,
     });
     const claim = await store.claim(records[0]!.id, 'runner-1');
     expect(claim.record).toEqual(await store.get(records[0]!.id));
