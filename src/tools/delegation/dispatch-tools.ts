@@ -3,7 +3,7 @@ import { BatonError } from '../../errors.ts';
 import { isInterruption } from '../../tasks/run-stopped.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { callerFromContext, idempotencyOf, resultView } from './task-views.ts';
+import { callerFromContext, idempotencyOf, resultView } from './delegation-tool-parts.ts';
 
 function taskFields(service: TaskService) {
   const { toolsets, routes } = service.limits;
