@@ -10,7 +10,7 @@ import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter
 import { orderAsTree, statusLabel } from '../../src/gateway/render-board.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
-import { formatDuration, stepCount } from '../../src/tasks/task-views.ts';
+import { formatDuration, statusWord, stepCount } from '../../src/tasks/task-views.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 
 /** Discord allows 5 action rows a message: buttons go to the first 5 active tasks, in tree order. */
@@ -117,7 +117,7 @@ function fieldOf(row: TaskBoardRow): APIEmbedField {
 function summaryOf(rows: TaskBoardRow[], settled: boolean): string {
   const counts = new Map<string, number>();
   for (const row of rows) counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
-  const parts = [...counts].map(([status, count]) => `${count} ${status.replace('_', ' ')}`);
+  const parts = [...counts].map(([status, count]) => `${count} ${statusWord(status)}`);
   return `${parts.join(' · ')}${settled ? ' · all done' : ''}`;
 }
 

@@ -10,7 +10,8 @@ import type { ChatUser, CommandReply } from '../../src/gateway/chat-adapter.ts';
 import { chunkText } from '../../src/gateway/chunk-text.ts';
 import { tasksListedFrom } from '../../src/gateway/task-visibility.ts';
 import { activeStatuses } from '../../src/tasks/task-record.ts';
-import { cutText } from '../../src/text/cut-text.ts';
+import { statusWord } from '../../src/tasks/task-views.ts';
+import { cutText, oneLine } from '../../src/text/cut-text.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { parseBoardButtonId } from './discord-board.ts';
 import {
@@ -207,10 +208,7 @@ export class DiscordInteractionHandler {
       .filter((task) => !typed || task.id.includes(typed) || task.goal.toLowerCase().includes(typed))
       .slice(0, maxChoices)
       .map((task) => ({
-        name: cutText(
-          `${task.id} · ${task.status.replace('_', ' ')} · ${task.goal.replace(/\s+/g, ' ')}`,
-          100,
-        ),
+        name: cutText(`${task.id} · ${statusWord(task.status)} · ${oneLine(task.goal)}`, 100),
         value: task.id,
       }));
     await interaction.respond(choices);
