@@ -175,7 +175,7 @@ export class TaskStore {
           this.keys.signalChannel(),
           request.sessionKey,
           JSON.stringify({
-            origin: JSON.stringify(request.origin),
+            origin: JSON.stringify(wellFormedDeep(request.origin)),
             user: request.quotas?.perUser ?? 0,
             channel: request.quotas?.perChannel ?? 0,
             total: request.quotas?.total ?? 0,
