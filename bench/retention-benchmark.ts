@@ -82,7 +82,7 @@ async function runBatch(store: TaskStore, threads: KnownThreads, batch: number):
       route: 'default',
       role: 'leaf' as const,
     })),
-    maxActivePerSession: batchSize * parallelBatches,
+    maxActiveTasksPerConversation: batchSize * parallelBatches,
   });
   await Promise.all(
     records.map(async (record: TaskRecord) => {

@@ -5,7 +5,6 @@ export type BatonErrorCode =
   | 'config_invalid'
   | 'redis_unavailable'
   | 'unknown_task'
-  | 'task_of_other_session'
   | 'task_finished'
   | 'task_not_steerable'
   | 'limit_concurrent_children'
@@ -16,8 +15,6 @@ export type BatonErrorCode =
   | 'unknown_toolset'
   | 'unknown_route'
   | 'invalid_arguments'
-  | 'unknown_tool'
-  | 'tool_timeout'
   | 'tool_failed'
   | 'model_request_failed'
   | 'model_rate_limited'
@@ -25,13 +22,11 @@ export type BatonErrorCode =
   | 'model_missing_key'
   | 'fetch_refused'
   | 'fetch_failed'
-  | 'lost_ownership'
   | 'checkpoint_invalid'
   | 'task_record_invalid'
   | 'platform_send_failed'
   | 'platform_rate_limited'
   | 'access_denied'
-  | 'invalid_command'
   | 'aborted';
 
 /** The one error type of Baton: a stable `code` to branch on, and who is at fault. */

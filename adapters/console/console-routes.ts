@@ -7,7 +7,7 @@ import type { Logger } from '../../src/logging/logger.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { isTerminal } from '../../src/tasks/task-record.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
-import { durationSeconds, elapsedSeconds, eventLine } from '../../src/tools/delegation/task-views.ts';
+import { durationSeconds, elapsedSeconds, eventLine } from '../../src/tasks/task-views.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import type { ConsoleLiveEvents } from './console-live-events.ts';
 import { consoleSecurity } from './console-security.ts';

@@ -4,6 +4,7 @@ import type { TaskBoardView } from '../../src/gateway/chat-adapter.ts';
 import { loadLuaScript } from '../../src/redis/lua-script.ts';
 import type { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { RedisScriptRunner } from '../../src/redis/redis-script-runner.ts';
+import { cutText } from '../../src/text/cut-text.ts';
 
 /** A console thread: one conversation (one parent session) in the console's channel. */
 export interface ConsoleThread {
@@ -277,5 +278,5 @@ function titleFrom(text: string): string {
       .split('\n')[0]
       ?.replace(/\s+/g, ' ')
       .trim() ?? '';
-  return firstLine.length <= 60 ? firstLine : `${firstLine.slice(0, 59)}…`;
+  return cutText(firstLine, 60);
 }

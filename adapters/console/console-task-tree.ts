@@ -7,7 +7,7 @@ import {
   type TaskStatus,
 } from '../../src/tasks/task-record.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
-import { elapsedSeconds, eventLine, shortGoal } from '../../src/tools/delegation/task-views.ts';
+import { elapsedSeconds, eventLine, shortGoal } from '../../src/tasks/task-views.ts';
 import type { ConsoleStore } from './console-store.ts';
 
 /** One task of the console's tree; `children` are the tasks it started. */

@@ -22,6 +22,7 @@ import type {
 import { chunkText } from '../../src/gateway/chunk-text.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
+import { cutText } from '../../src/text/cut-text.ts';
 import { boardMessageBody } from './discord-board.ts';
 import { registerSlashCommands } from './discord-commands.ts';
 import {
@@ -35,7 +36,7 @@ import { DiscordInteractionHandler } from './discord-interaction-handler.ts';
 import { DiscordMessageHandler } from './discord-message-handler.ts';
 import { nonceFor, postKey, RetryNonces } from './discord-retry-nonces.ts';
 import { toPlatformSendError } from './discord-send-error.ts';
-import { maxMessageChars, truncateText } from './discord-text.ts';
+import { maxMessageChars } from './discord-text.ts';
 
 export interface DiscordAdapterOptions {
   /** Bot token (DISCORD_TOKEN). Never logged. */
@@ -221,7 +222,7 @@ export class DiscordAdapter implements ChatAdapter {
       // The gateway chunks to `limits`; this only guards against a caller that did not.
       this.options.logger.warn({ chars: message.text.length }, 'discord message over 2,000 characters cut');
     }
-    const content = truncateText(message.text, maxMessageChars);
+    const content = cutText(message.text, maxMessageChars);
     // An edit from a board to text must clear the embed and buttons.
     return mode === 'edit'
       ? { content, embeds: [], components: [], allowed_mentions: noPings }

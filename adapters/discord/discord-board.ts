@@ -7,11 +7,11 @@ import {
   ComponentType,
 } from 'discord.js';
 import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
-import { formatDuration, stepCount } from '../../src/gateway/delivery/result-text.ts';
 import { orderAsTree, statusLabel } from '../../src/gateway/render-board.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
-import { truncateText } from './discord-text.ts';
+import { formatDuration, statusWord, stepCount } from '../../src/tasks/task-views.ts';
+import { cutText } from '../../src/text/cut-text.ts';
 
 /** Discord allows 5 action rows a message: buttons go to the first 5 active tasks, in tree order. */
 export const maxButtonRows = 5;
@@ -104,21 +104,20 @@ function isActive(row: TaskBoardRow): boolean {
 function fieldOf(row: TaskBoardRow): APIEmbedField {
   const indent = '↳ '.repeat(Math.max(0, row.depth - 1));
   const lines = [
-    truncateText(row.goal, fieldGoalChars),
+    cutText(row.goal, fieldGoalChars),
     `${formatDuration(row.elapsedSeconds)} · ${stepCount(row.steps)}`,
   ];
-  if (isActive(row) && row.lastActivity)
-    lines.push(`↳ ${truncateText(row.lastActivity, fieldActivityChars)}`);
+  if (isActive(row) && row.lastActivity) lines.push(`↳ ${cutText(row.lastActivity, fieldActivityChars)}`);
   return {
-    name: truncateText(`${indent}${row.taskId} · ${statusLabel(row.status)}`, 256),
-    value: truncateText(lines.join('\n'), 1024),
+    name: cutText(`${indent}${row.taskId} · ${statusLabel(row.status)}`, 256),
+    value: cutText(lines.join('\n'), 1024),
   };
 }
 
 function summaryOf(rows: TaskBoardRow[], settled: boolean): string {
   const counts = new Map<string, number>();
   for (const row of rows) counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
-  const parts = [...counts].map(([status, count]) => `${count} ${status.replace('_', ' ')}`);
+  const parts = [...counts].map(([status, count]) => `${count} ${statusWord(status)}`);
   return `${parts.join(' · ')}${settled ? ' · all done' : ''}`;
 }
 

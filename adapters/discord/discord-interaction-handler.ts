@@ -10,6 +10,8 @@ import type { ChatUser, CommandReply } from '../../src/gateway/chat-adapter.ts';
 import { chunkText } from '../../src/gateway/chunk-text.ts';
 import { tasksListedFrom } from '../../src/gateway/task-visibility.ts';
 import { activeStatuses } from '../../src/tasks/task-record.ts';
+import { statusWord } from '../../src/tasks/task-views.ts';
+import { cutText, oneLine } from '../../src/text/cut-text.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { parseBoardButtonId } from './discord-board.ts';
 import {
@@ -23,7 +25,7 @@ import {
   refOf,
   refusalText,
 } from './discord-context.ts';
-import { maxMessageChars, threadNameFor, truncateText } from './discord-text.ts';
+import { maxMessageChars, threadNameFor } from './discord-text.ts';
 
 /** Answer directly when the gateway answers this fast; otherwise defer first (Discord allows 3 s). */
 const quickAnswerMs = 1500;
@@ -135,8 +137,8 @@ export class DiscordInteractionHandler {
         : '';
     await interaction.editReply(
       place.threadId === null
-        ? `🧵 Continuing in <#${threadId}>${waiting}: ${truncateText(prompt.replace(/\s+/g, ' '), 300)}`
-        : truncateText(`>>> ${prompt}`, maxMessageChars - waiting.length) + waiting,
+        ? `🧵 Continuing in <#${threadId}>${waiting}: ${cutText(prompt.replace(/\s+/g, ' '), 300)}`
+        : cutText(`>>> ${prompt}`, maxMessageChars - waiting.length) + waiting,
     );
   }
 
@@ -206,10 +208,7 @@ export class DiscordInteractionHandler {
       .filter((task) => !typed || task.id.includes(typed) || task.goal.toLowerCase().includes(typed))
       .slice(0, maxChoices)
       .map((task) => ({
-        name: truncateText(
-          `${task.id} · ${task.status.replace('_', ' ')} · ${task.goal.replace(/\s+/g, ' ')}`,
-          100,
-        ),
+        name: cutText(`${task.id} · ${statusWord(task.status)} · ${oneLine(task.goal)}`, 100),
         value: task.id,
       }));
     await interaction.respond(choices);

@@ -1,18 +1,11 @@
 /** Text helpers for Discord: thread names, mention stripping, length guards. */
 
+import { cutText } from '../../src/text/cut-text.ts';
+
 /** Discord's limit on a message's content, in UTF-16 code units. */
 export const maxMessageChars = 2000;
 /** Discord's limit on a channel or thread name. */
 export const maxThreadNameChars = 100;
-
-/** `text` cut to at most `maxChars` code units with an ellipsis, never halving a surrogate pair. */
-export function truncateText(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  let cut = maxChars - 1;
-  const code = text.charCodeAt(cut - 1);
-  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
-  return `${text.slice(0, cut).trimEnd()}…`;
-}
 
 /** A thread name from a request's first words: `prefix` + the text on one line, within Discord's limit. */
 export function threadNameFor(text: string, prefix: string): string {
@@ -22,7 +15,7 @@ export function threadNameFor(text: string, prefix: string): string {
     .replace(/[`*_~|>#]+/g, '')
     .replace(/\s+/g, ' ')
     .trim();
-  return truncateText(`${prefix}${oneLine || 'Conversation'}`, maxThreadNameChars);
+  return cutText(`${prefix}${oneLine || 'Conversation'}`, maxThreadNameChars);
 }
 
 /** The text with mentions of the bot (`<@id>`, `<@!id>`, and its managed role `<@&roleId>`) removed. */

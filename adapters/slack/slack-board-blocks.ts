@@ -1,8 +1,9 @@
 import type { types } from '@slack/bolt';
 import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
-import { formatDuration, stepCount } from '../../src/gateway/delivery/result-text.ts';
 import { orderAsTree, statusLabel } from '../../src/gateway/render-board.ts';
 import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
+import { formatDuration, statusWord, stepCount } from '../../src/tasks/task-views.ts';
+import { cutText } from '../../src/text/cut-text.ts';
 import { escapeMrkdwn } from './slack-mrkdwn.ts';
 
 /** Button action ids: the value of each is a task id. */
@@ -46,9 +47,9 @@ export function boardBlocks(view: TaskBoardView): types.KnownBlock[] {
 function headerText(view: TaskBoardView): string {
   const counts = new Map<string, number>();
   for (const row of view.rows) counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
-  const summary = [...counts].map(([status, count]) => `${count} ${status.replace('_', ' ')}`).join(' · ');
+  const summary = [...counts].map(([status, count]) => `${count} ${statusWord(status)}`).join(' · ');
   const text = `Tasks · ${summary}${view.settled ? ' · all done' : ''}`;
-  return text.length <= maxHeaderChars ? text : `${text.slice(0, maxHeaderChars - 1)}…`;
+  return cutText(text, maxHeaderChars);
 }
 
 function isActive(row: TaskBoardRow): boolean {

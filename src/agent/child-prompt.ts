@@ -1,5 +1,6 @@
 import type { ChatMessage } from '../llm/model-client.ts';
 import type { SteeringMessage } from '../tasks/task-inbox.ts';
+import { cutText } from '../text/cut-text.ts';
 
 /** The child's opening conversation: a system prompt built from its goal and context. */
 export function childOpeningMessages(goal: string, context: string, toolNames: string[]): ChatMessage[] {
@@ -29,9 +30,9 @@ export function steeringMessage(steer: SteeringMessage): ChatMessage {
 /** Caps the summary handed back to the parent; the full text is kept on the task. */
 export function capSummary(text: string, maxChars: number): string {
   const trimmed = text.trim() || '(the task ended without a summary)';
-  if (trimmed.length <= maxChars) return trimmed;
   // The marker counts toward the cap; a cap too small for it gets a plain cut.
-  const marker = '… [summary cut; full text kept on the task]';
-  if (maxChars <= marker.length) return trimmed.slice(0, maxChars);
-  return `${trimmed.slice(0, maxChars - marker.length)}${marker}`;
+  return cutText(trimmed, maxChars, {
+    marker: '… [summary cut; full text kept on the task]',
+    trimEnd: false,
+  });
 }

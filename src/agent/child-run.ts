@@ -3,6 +3,7 @@ import { BatonError, describeError, isBatonError } from '../errors.ts';
 import { emptyUsage, type ModelClient, type ToolCall } from '../llm/model-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
+import { RunStopped } from '../tasks/run-stopped.ts';
 import type { TaskCheckpoint } from '../tasks/task-checkpoint.ts';
 import type { TaskEventType, TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
@@ -10,7 +11,6 @@ import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.t
 import type { Tool } from '../tools/tool.ts';
 import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
 import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
-import { RunStopped } from './run-stopped.ts';
 
 /** How a run of a child ended, for the job processor. */
 export type ChildRunResult =

@@ -1,6 +1,6 @@
+import { RunStopped, type StopReason } from '../tasks/run-stopped.ts';
 import type { ClaimResult } from '../tasks/task-store.ts';
 import { ChildRun, type ChildRunnerDependencies, type ChildRunResult, stepStartText } from './child-run.ts';
-import { RunStopped, type StopReason } from './run-stopped.ts';
 
 /**
  * Runs (or resumes) one child task to its end: claims it, then hands it to a ChildRun whose signal aborts on

@@ -1,6 +1,7 @@
 import { describeError } from '../errors.ts';
 import type { ToolCall } from '../llm/model-client.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
+import { cutText } from '../text/cut-text.ts';
 import type { Tool, ToolContext } from '../tools/tool.ts';
 
 /** Longest tool result handed back to the model, in characters; a runaway tool cannot flood the context. */
@@ -58,7 +59,7 @@ export async function executeToolCall(
     if (content.length > maxToolResultChars) {
       content = JSON.stringify({
         truncated: true,
-        result: content.slice(0, maxToolResultChars),
+        result: cutText(content, maxToolResultChars, { marker: '' }),
       });
     }
     return { call, ok: true, content: redactSecrets(content) };

@@ -2,12 +2,14 @@ import { loadConfig, mergeLayers } from '../config/load-config.ts';
 import type { BatonConfig } from '../config/schema.ts';
 import { demoConfigLayer } from '../demo/demo-config.ts';
 import { startDemoModelServer } from '../demo/demo-model-server.ts';
+import { createDemoTools, demoToolsetName } from '../demo/demo-toolset.ts';
 import { BatonError } from '../errors.ts';
 import { AccessPolicy } from '../gateway/access-policy.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { type LocalRedisServer, startLocalRedisServer } from '../redis/local-redis-server.ts';
 import { BatonRuntime } from '../runtime/baton-runtime.ts';
+import type { Tool } from '../tools/tool.ts';
 import { usageOverview } from '../usage/usage-report.ts';
 import { composeGateway } from './compose-gateway.ts';
 import { installProcessGuards } from './process-guards.ts';
@@ -40,7 +42,12 @@ function describeModel(config: BatonConfig, env: NodeJS.ProcessEnv): { label: st
   return { label: route.model };
 }
 
-function createRuntimeWithMetrics(config: BatonConfig, redisUrl: string, logger: Logger) {
+function createRuntimeWithMetrics(
+  config: BatonConfig,
+  redisUrl: string,
+  logger: Logger,
+  extraToolsets: Record<string, () => Tool[]> = {},
+) {
   let runtime: BatonRuntime | null = null;
   const metrics = createMetrics({
     // The most recent tasks stand for the current picture; counting every task ever made would not scale.
@@ -60,6 +67,7 @@ function createRuntimeWithMetrics(config: BatonConfig, redisUrl: string, logger:
     onModelCall: (record) => metrics.recordModelCall(record),
     // The same decision as the gateway's chat commands (composeGateway builds its own from this config).
     authorizer: new AccessPolicy(config.access),
+    extraToolsets,
   });
   return { runtime, metrics };
 }
@@ -134,7 +142,9 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
       'started a private redis-server',
     );
   }
-  const { runtime, metrics } = createRuntimeWithMetrics(config, redisUrl, logger);
+  // Progress notes only: the offline demo model's children call them to show their steps.
+  const demoToolsets: Record<string, () => Tool[]> = demoModel ? { [demoToolsetName]: createDemoTools } : {};
+  const { runtime, metrics } = createRuntimeWithMetrics(config, redisUrl, logger, demoToolsets);
   await runtime.start();
   await runtime.startWorker();
   const model = demoModel ? { label: 'offline demo model' } : describeModel(config, process.env);

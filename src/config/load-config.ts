@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { BatonError } from '../errors.ts';
-import { registerConfigSecrets } from '../logging/config-secrets.ts';
+import { registerConfigSecrets } from './config-secrets.ts';
 import { expandEnvReferences } from './expand-env-references.ts';
 import { type BatonConfig, batonConfigSchema } from './schema.ts';
 

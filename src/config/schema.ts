@@ -71,6 +71,7 @@ const modelsSchema = z.strictObject({
 
 const delegationSchema = z.strictObject({
   max_spawn_depth: positiveInteger.default(1),
+  /** Queued + running tasks per conversation (maxActiveTasksPerConversation in code); the key name is kept. */
   max_concurrent_children: positiveInteger.default(8),
   max_batch_size: positiveInteger.default(5),
   max_iterations: positiveInteger.default(30),

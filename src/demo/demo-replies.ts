@@ -1,3 +1,5 @@
+import { cutText, oneLine as textOnOneLine } from '../text/cut-text.ts';
+
 /**
  * How the offline demo model answers (see demo-model-server.ts): by rule, from the request's messages
  * and offered tools alone, so it keeps no state between requests.
@@ -147,7 +149,7 @@ function parentReply(request: DemoRequest, delayMs: number): DemoReply {
   if (mentionedIds.length > 0 && !asksStatus && !userText.includes('?') && endedPattern.test(userText)) {
     // A task's result handed to the parent (announce: parent): pass it on.
     return text(
-      `Task \`${mentionedIds[0]}\` has ended. What it reported:\n\n${userText.slice(0, 3000)}`,
+      `Task \`${mentionedIds[0]}\` has ended. What it reported:\n\n${cutText(userText, 3000)}`,
       delayMs,
     );
   }
@@ -270,6 +272,5 @@ function parseObject(raw: string): Record<string, unknown> {
 }
 
 function oneLine(value: string, maxLength: number): string {
-  const flat = value.replace(/\s+/g, ' ').trim();
-  return flat.length <= maxLength ? flat : `${flat.slice(0, maxLength - 1)}…`;
+  return cutText(textOnOneLine(value), maxLength);
 }

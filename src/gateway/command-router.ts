@@ -4,7 +4,16 @@ import { taskIdPattern } from '../tasks/task-ids.ts';
 import { activeStatuses, isTerminal, type TaskRecord } from '../tasks/task-record.ts';
 import type { TaskCaller, TaskService } from '../tasks/task-service.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-import { elapsedSeconds, eventLine, shortGoal } from '../tools/delegation/task-views.ts';
+import {
+  elapsedSeconds,
+  eventLine,
+  formatDuration,
+  shortGoal,
+  statusWord,
+  stepCount,
+  taskLine,
+} from '../tasks/task-views.ts';
+import { cutText } from '../text/cut-text.ts';
 import type { AccessPolicy } from './access-policy.ts';
 import {
   type ChatCommand,
@@ -13,8 +22,6 @@ import {
   type ConversationRef,
   sessionKeyOf,
 } from './chat-adapter.ts';
-import { formatDuration, stepCount } from './delivery/result-text.ts';
-import { statusWord } from './render-board.ts';
 import {
   isChannelLevel,
   isTaskVisibleFrom,
@@ -226,7 +233,7 @@ export class CommandRouter {
     if (lastEvent) lines.push(`last: ${eventLine(lastEvent)}`);
     if (isTerminal(task.status)) {
       const outcome = task.status === 'completed' ? task.summary : (task.error ?? task.summary);
-      if (outcome) lines.push(capped(outcome, statusSummaryChars));
+      if (outcome) lines.push(cutText(outcome, statusSummaryChars));
     }
     return lines.join('\n');
   }
@@ -295,23 +302,6 @@ function callerFor(task: TaskRecord, user: ChatUser, ref: ConversationRef): Task
 
 function capitalized(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-/** `t_7k2m9q · running · 2m 03s · 4 steps · check the deploy logs` */
-function taskLine(task: TaskRecord): string {
-  return [
-    task.id,
-    statusWord(task.status),
-    formatDuration(elapsedSeconds(task)),
-    stepCount(task.steps),
-    shortGoal(task.goal, 60),
-  ].join(' · ');
-}
-
-function capped(text: string, length: number): string {
-  if (text.length <= length) return text;
-  // Array.from counts code points, so an emoji at the edge is kept whole or dropped, never halved.
-  return `${Array.from(text.slice(0, length)).slice(0, -1).join('').trimEnd()}…`;
 }
 
 function privately(text: string): CommandReply {

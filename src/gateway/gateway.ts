@@ -22,7 +22,7 @@ import type {
 } from './chat-adapter.ts';
 import { sessionKeyOf } from './chat-adapter.ts';
 import { chunkText } from './chunk-text.ts';
-import { type DeliveryOutcome, DeliveryService } from './delivery/delivery-worker.ts';
+import { type DeliveryOutcome, DeliveryService } from './delivery/delivery-service.ts';
 import { EndingsPump } from './delivery/endings-pump.ts';
 import { historyNoteText } from './delivery/result-text.ts';
 import type { ParentAgent } from './parent-agent.ts';

@@ -1,5 +1,5 @@
+import { formatDuration, statusWord, stepCount } from '../tasks/task-views.ts';
 import type { TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
-import { formatDuration, stepCount } from './delivery/result-text.ts';
 
 const statusMarks: Record<string, string> = {
   queued: '⏳ queued',
@@ -12,11 +12,6 @@ const statusMarks: Record<string, string> = {
 
 export function statusLabel(status: string): string {
   return statusMarks[status] ?? status;
-}
-
-/** The status as a plain word: `timed out`, not `timed_out`. */
-export function statusWord(status: string): string {
-  return status.replace('_', ' ');
 }
 
 /** Rows in tree order: each task followed by the tasks it started. */

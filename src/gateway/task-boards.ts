@@ -3,7 +3,8 @@ import type { BoardState, BoardStates } from '../sessions/board-states.ts';
 import { isTerminal, type TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-import { elapsedSeconds, shortGoal } from '../tools/delegation/task-views.ts';
+import { elapsedSeconds, shortGoal } from '../tasks/task-views.ts';
+import { cutText } from '../text/cut-text.ts';
 import type { ChatAdapter, ConversationRef, TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
 import { PlatformSendError } from './platform-send-error.ts';
 import { renderBoardText } from './render-board.ts';
@@ -149,7 +150,7 @@ export class TaskBoards {
           status: record.status,
           elapsedSeconds: Math.round(elapsedSeconds(record)),
           steps: record.steps,
-          lastActivity: last ? `${last.type} ${last.text}`.slice(0, 140) : '',
+          lastActivity: last ? cutText(`${last.type} ${last.text}`, 140, { marker: '' }) : '',
         };
       }),
     );

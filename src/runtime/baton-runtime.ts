@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../config/schema.ts';
-import { createDemoTools, demoToolsetName } from '../demo/demo-toolset.ts';
 import type { ModelClient } from '../llm/model-client.ts';
 import type { ModelCallRecord } from '../llm/openai-model-client.ts';
 import { createOpenAIModelClient } from '../llm/openai-model-client.ts';
@@ -11,13 +10,13 @@ import { RedisKeys } from '../redis/redis-keys.ts';
 import { SessionStore } from '../sessions/session-store.ts';
 import type { TaskAuthorizer } from '../tasks/task-access.ts';
 import { TaskQueue } from '../tasks/task-queue.ts';
-import type { TaskRecord } from '../tasks/task-record.ts';
+import { delegationToolsetName, type TaskRecord } from '../tasks/task-record.ts';
 import { TaskService } from '../tasks/task-service.ts';
 import { TaskSignals } from '../tasks/task-signals.ts';
 import { TaskStore } from '../tasks/task-store.ts';
 import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts';
 import type { Tool } from '../tools/tool.ts';
-import { delegationToolsetName, ToolsetRegistry } from '../tools/toolset-registry.ts';
+import { ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { closePageTextPool } from '../tools/web/page-text-pool.ts';
 import { createWebToolset } from '../tools/web/web-toolset.ts';
 import { BudgetGuard } from '../usage/budget-guard.ts';
@@ -42,6 +41,11 @@ export interface BatonRuntimeOptions {
   authorizer?: TaskAuthorizer;
   /** How often the retention sweeper tries a sweep, in ms (default 60 s). */
   retentionSweepIntervalMs?: number;
+  /**
+   * Toolsets beside `web` and `delegation`, by name: `baton start --demo` adds the offline demo's `demo`.
+   * Children may name them, and the delegation tools list them as available.
+   */
+  extraToolsets?: Record<string, () => Tool[]>;
 }
 
 /**
@@ -120,8 +124,9 @@ export class BatonRuntime {
       ...(options.authorizer ? { authorizer: options.authorizer } : {}),
     });
     this.toolsets.register('web', () => createWebToolset(config.tools));
-    // Progress notes only; the offline demo model's children use it to show their steps.
-    this.toolsets.register(demoToolsetName, () => createDemoTools());
+    for (const [name, createTools] of Object.entries(options.extraToolsets ?? {})) {
+      this.toolsets.register(name, createTools);
+    }
     this.toolsets.register(delegationToolsetName, () => createDelegationTools(this.service, config));
     this.model =
       options.model ??

@@ -20,6 +20,9 @@ export function isTerminal(status: TaskStatus): boolean {
   return terminalStatuses.has(status);
 }
 
+/** Names a toolset's tools; `delegation` is special: only orchestrator children with depth to spare get it. */
+export const delegationToolsetName = 'delegation';
+
 /** Where a task came from: the chat thread its result goes back to, and the person who asked. */
 export interface TaskOrigin {
   platform: string;

@@ -1,12 +1,11 @@
 import type { BatonConfig } from '../config/schema.ts';
 import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { delegationToolsetName, type ToolsetRegistry } from '../tools/toolset-registry.ts';
-import type { BudgetGuard } from '../usage/budget-guard.ts';
 import { ownerOnlyAuthorizer, type TaskAction, type TaskActor, type TaskAuthorizer } from './task-access.ts';
 import type { TaskQueue } from './task-queue.ts';
 import {
   type ChildRole,
+  delegationToolsetName,
   isTerminal,
   type TaskOrigin,
   type TaskRecord,
@@ -45,17 +44,33 @@ export interface TaskSpecification {
   role?: ChildRole;
 }
 
+/**
+ * The toolsets a task may name (the runtime's ToolsetRegistry): passed in, so the task layer knows the
+ * names but not the tools behind them.
+ */
+export interface ToolsetCatalog {
+  names(): string[];
+  /** Throws `unknown_toolset`, with the known names, for a name that is not registered. */
+  validate(names: string[]): void;
+}
+
+/** The daily budgets checked before a task is admitted (the runtime's BudgetGuard). */
+export interface AdmissionBudgets {
+  /** Throws `budget_exhausted` when the person or channel of `origin` has spent a daily budget. */
+  assertWithin(origin: TaskOrigin): Promise<void>;
+}
+
 export interface TaskServiceOptions {
   config: BatonConfig;
   store: TaskStore;
   queue: TaskQueue;
   signals: TaskSignals;
-  toolsets: ToolsetRegistry;
+  toolsets: ToolsetCatalog;
   logger: Logger;
   /** Who may look at or control a task; the gateway passes its AccessPolicy. Default: the owner only. */
   authorizer?: TaskAuthorizer;
   /** Daily budgets checked before a task is admitted (quotas.daily_*). */
-  budgets?: BudgetGuard;
+  budgets?: AdmissionBudgets;
 }
 
 /** The task operations behind the delegation tools and the chat commands, with every limit enforced. */
@@ -64,11 +79,11 @@ export class TaskService {
   private readonly config: BatonConfig;
   private readonly queue: TaskQueue;
   private readonly signals: TaskSignals;
-  private readonly toolsets: ToolsetRegistry;
+  private readonly toolsets: ToolsetCatalog;
   private readonly logger: Logger;
   private readonly authorizer: TaskAuthorizer;
 
-  private readonly budgets: BudgetGuard | undefined;
+  private readonly budgets: AdmissionBudgets | undefined;
 
   constructor(options: TaskServiceOptions) {
     this.authorizer = options.authorizer ?? ownerOnlyAuthorizer;
@@ -85,7 +100,7 @@ export class TaskService {
     const delegation = this.config.delegation;
     return {
       maxBatchSize: delegation.max_batch_size,
-      maxConcurrentChildren: delegation.max_concurrent_children,
+      maxActiveTasksPerConversation: delegation.max_concurrent_children,
       maxSpawnDepth: delegation.max_spawn_depth,
       toolsets: this.toolsets.names().filter((name) => name !== delegationToolsetName),
       routes: Object.keys(this.config.models.routes),
@@ -153,7 +168,7 @@ export class TaskService {
       origin: caller.origin,
       parent: caller.callerTaskId ? { taskId: caller.callerTaskId, depth: caller.depth } : null,
       tasks,
-      maxActivePerSession: delegation.max_concurrent_children,
+      maxActiveTasksPerConversation: delegation.max_concurrent_children,
       quotas: {
         perUser: this.config.quotas.max_active_tasks_per_user,
         perChannel: this.config.quotas.max_active_tasks_per_channel,

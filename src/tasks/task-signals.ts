@@ -71,7 +71,10 @@ export class TaskSignals {
     };
   }
 
-  /** Listens to every signal (the worker uses it to route cancels to the jobs it holds). */
+  /**
+   * Listens to every signal of every task: the gateway's task boards learn of newly queued tasks this way,
+   * and the web console refreshes its task list. Returns the function that stops listening.
+   */
   onAny(listener: Listener): () => void {
     this.anyListeners.add(listener);
     return () => this.anyListeners.delete(listener);

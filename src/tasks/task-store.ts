@@ -33,7 +33,8 @@ export interface AdmitRequest {
   origin: TaskOrigin;
   parent: { taskId: string; depth: number } | null;
   tasks: NewTask[];
-  maxActivePerSession: number;
+  /** Queued + running tasks the session (conversation) may hold, these included (delegation.max_concurrent_children). */
+  maxActiveTasksPerConversation: number;
   /** Limits across sessions (quotas.*); null = no limit. */
   quotas?: ActiveTaskQuotas;
   /** Makes a replayed dispatch return the first one's tasks; see lua/admit-tasks.lua. */
@@ -165,7 +166,7 @@ export class TaskStore {
         [
           // One packed argument (see lua/admit-tasks.lua); numbers Lua must print back go as strings.
           JSON.stringify({
-            maxActive: request.maxActivePerSession,
+            maxActive: request.maxActiveTasksPerConversation,
             now: String(now),
             idempotencySeconds: dispatchMemorySeconds,
             maxEvents: this.maxEvents,
@@ -191,7 +192,7 @@ export class TaskStore {
       if (outcome === 'over_limit') {
         throw new BatonError(
           'limit_concurrent_children',
-          `this conversation already has ${detail} active task(s); at most ${request.maxActivePerSession} may be ` +
+          `this conversation already has ${detail} active task(s); at most ${request.maxActiveTasksPerConversation} may be ` +
             `queued or running at once (asked for ${records.length} more). Wait for one to finish or cancel one.`,
           { fault: 'user' },
         );

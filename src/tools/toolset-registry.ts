@@ -1,9 +1,6 @@
 import { BatonError } from '../errors.ts';
 import type { Tool } from './tool.ts';
 
-/** Names a toolset's tools; `delegation` is special: only orchestrator children with depth to spare get it. */
-export const delegationToolsetName = 'delegation';
-
 /**
  * The toolsets children draw their tools from, by name. A toolset's tools are created once, when first
  * resolved, and shared by every run: a child does not rebuild them (nor their HTTP agents and schemas).

@@ -1,6 +1,6 @@
 import type { BatonConfig } from '../config/schema.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-import { shortGoal } from '../tools/delegation/task-views.ts';
+import { shortGoal } from '../tasks/task-views.ts';
 import { noUsage, tokensOf, type UsageAmounts } from './usage-cost.ts';
 import { scopeNames, type UsageLedger } from './usage-ledger.ts';
 

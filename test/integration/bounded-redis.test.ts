@@ -57,7 +57,7 @@ async function admit(
       route: 'default',
       role: 'leaf' as const,
     })),
-    maxActivePerSession: 100,
+    maxActiveTasksPerConversation: 100,
   });
   return records;
 }

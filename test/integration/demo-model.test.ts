@@ -284,8 +284,8 @@ describe('offline demo end to end with a real BatonRuntime', () => {
         modelCalls.push(record);
         metrics.recordModelCall(record);
       },
+      extraToolsets: { [demoToolsetName]: createDemoTools },
     });
-    runtime.toolsets.register(demoToolsetName, () => createDemoTools());
     await runtime.start();
     await runtime.startWorker();
   });

@@ -9,9 +9,10 @@ import {
 } from '../../adapters/discord/discord-board.ts';
 import { RetryNonces } from '../../adapters/discord/discord-retry-nonces.ts';
 import { toPlatformSendError } from '../../adapters/discord/discord-send-error.ts';
-import { stripBotMentions, threadNameFor, truncateText } from '../../adapters/discord/discord-text.ts';
+import { stripBotMentions, threadNameFor } from '../../adapters/discord/discord-text.ts';
 import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
+import { cutText } from '../../src/text/cut-text.ts';
 import { validateMessageBody } from '../fakes/fake-discord-payloads.ts';
 
 function row(taskId: string, status: string, extra: Partial<TaskBoardRow> = {}): TaskBoardRow {
@@ -120,9 +121,9 @@ describe('Discord text helpers', () => {
   });
 
   it('never halves a surrogate pair when cutting', () => {
-    const cut = truncateText(`${'a'.repeat(8)}😀😀`, 10);
+    const cut = cutText(`${'a'.repeat(8)}😀😀`, 10);
     expect(cut).toBe(`${'a'.repeat(8)}…`);
-    expect(truncateText('short', 10)).toBe('short');
+    expect(cutText('short', 10)).toBe('short');
   });
 
   it('strips mentions of the bot and its role, and keeps other mentions', () => {

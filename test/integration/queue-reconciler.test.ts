@@ -28,7 +28,7 @@ describe('queue reconciler', () => {
       origin,
       parent: null,
       tasks: [{ goal: 'orphaned work', context: '', toolsets: [], route: 'default', role: 'leaf' }],
-      maxActivePerSession: 8,
+      maxActiveTasksPerConversation: 8,
     });
     const orphan = records[0]!;
     const [normal] = await runtime.service.dispatch(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createDemoTools, demoToolsetName } from '../../src/demo/demo-toolset.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { hangReply, type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
@@ -11,6 +12,8 @@ async function runtimeWith(layer: Record<string, unknown>, workers: number): Pro
   const started: BatonRuntime[] = [];
   for (let index = 0; index < workers; index += 1) {
     const runtime = await startRuntime(buildTestConfig(layer));
+    // The demo's effect-free note_progress stands in for any tool (only `baton start --demo` registers it).
+    runtime.toolsets.register(demoToolsetName, createDemoTools);
     await runtime.startWorker();
     started.push(runtime);
   }
@@ -81,7 +84,7 @@ describe('limits that hold across workers', () => {
       }),
     );
     const [task] = await first!.service.dispatch(testCaller('budget'), [
-      { goal: 'budgeted work', toolsets: ['demo'] },
+      { goal: 'budgeted work', toolsets: [demoToolsetName] },
     ]);
     const { records } = await first!.service.waitForEnd([task!.id], 10_000);
     expect(records[0]).toMatchObject({ status: 'completed', summary: 'final within budget', steps: 2 });
@@ -104,7 +107,7 @@ describe('limits that hold across workers', () => {
       }),
     );
     const [task] = await first!.service.dispatch(testCaller('iterations'), [
-      { goal: 'endless work', toolsets: ['demo'] },
+      { goal: 'endless work', toolsets: [demoToolsetName] },
     ]);
     const { records } = await first!.service.waitForEnd([task!.id], 10_000);
     expect(records[0]).toMatchObject({ status: 'completed', summary: 'stopped at the limit', steps: 3 });

@@ -19,6 +19,7 @@ function callerOf(user: string, channel: string, thread: string): TaskCaller {
     sessionKey: `test:${channel}:${thread}`,
     origin: { ...base.origin, channel, user, userName: user },
     displayName: user,
+    // The person acts for themselves: the task they started is theirs to cancel.
     actor: { id: user, name: user, roleIds: [] },
   };
 }

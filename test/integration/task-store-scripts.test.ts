@@ -41,7 +41,7 @@ async function admitOne(): Promise<TaskRecord> {
     origin: testOrigin,
     parent: null,
     tasks: [{ goal: 'look it up', context: 'some context', toolsets: [], route: 'default', role: 'leaf' }],
-    maxActivePerSession: 10,
+    maxActiveTasksPerConversation: 10,
   });
   return records[0]!;
 }
@@ -143,7 +143,7 @@ describe('claim', () => {
       origin: { ...testOrigin, userName: 'Zoë 👩‍💻' },
       parent: null,
       tasks: [{ goal, context: '{"json": [1, 2]}', toolsets: ['web'], route: 'default', role: 'leaf' }],
-      maxActivePerSession: 10,
+      maxActiveTasksPerConversation: 10,
     });
     const claim = await store.claim(records[0]!.id, 'runner-1');
     expect(claim.record).toEqual(await store.get(records[0]!.id));
@@ -264,7 +264,7 @@ describe('terminal writes of the runner', () => {
       origin: testOrigin,
       parent: { taskId: parent.id, depth: parent.depth },
       tasks: [{ goal: 'sub', context: '', toolsets: [], route: 'default', role: 'leaf' }],
-      maxActivePerSession: 10,
+      maxActiveTasksPerConversation: 10,
     });
     const usage = result.usage;
     await store.saveCheckpoint(parent.id, 'runner-1', { messages: [], steps: 1, usage, inboxCursor: '0-0' });

@@ -65,7 +65,7 @@ async function runningTask(store: TaskStore, runnerToken: string): Promise<strin
     origin: testOrigin,
     parent: null,
     tasks: [{ goal: 'wait for me', context: '', toolsets: [], route: 'default', role: 'leaf' }],
-    maxActivePerSession: 10,
+    maxActiveTasksPerConversation: 10,
   });
   await store.claim(records[0]!.id, runnerToken);
   return records[0]!.id;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseBoardButtonId } from '../../adapters/discord/discord-board.ts';
-import { stripBotMentions, threadNameFor, truncateText } from '../../adapters/discord/discord-text.ts';
+import { stripBotMentions, threadNameFor } from '../../adapters/discord/discord-text.ts';
 import { isReadableSlackBody } from '../../adapters/slack/slack-body-guard.ts';
 import { mentionCommandText, plainTextOf } from '../../adapters/slack/slack-inbound-text.ts';
 import { toMrkdwnChunks } from '../../adapters/slack/slack-mrkdwn.ts';
@@ -20,6 +20,7 @@ import { isBatonError } from '../../src/errors.ts';
 import { chunkText, minimumChunkChars } from '../../src/gateway/chunk-text.ts';
 import { parseCommand } from '../../src/gateway/command-router.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
+import { cutText } from '../../src/text/cut-text.ts';
 
 // Random input never throws anything but a clear Baton error. Runs are kept modest so the file stays quick.
 const runs = { numRuns: Number(process.env.PROPERTY_RUNS ?? 200) };
@@ -158,7 +159,7 @@ describe('the Discord text parsers', () => {
         (text, botId, prefix) => {
           expect(typeof stripBotMentions(text, botId, [botId])).toBe('string');
           expect(threadNameFor(text, prefix).length).toBeLessThanOrEqual(100);
-          expect(truncateText(text, 50).length).toBeLessThanOrEqual(50);
+          expect(cutText(text, 50).length).toBeLessThanOrEqual(50);
           const button = parseBoardButtonId(text);
           if (button) expect(button.taskId).toMatch(taskIdPattern);
         },

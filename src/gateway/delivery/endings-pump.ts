@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../logging/logger.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { TaskStatus } from '../../tasks/task-record.ts';
-import type { DeliveryJobData } from './delivery-worker.ts';
+import type { DeliveryJobData } from './delivery-service.ts';
 
 const groupName = 'gateways';
 const blockMs = 2000;

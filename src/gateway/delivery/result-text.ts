@@ -1,19 +1,5 @@
 import type { TaskRecord } from '../../tasks/task-record.ts';
-import { durationSeconds, shortGoal } from '../../tools/delegation/task-views.ts';
-
-/** `42s`, `2m 03s`, `1h 05m`: whole seconds, rounded down. */
-export function formatDuration(seconds: number): string {
-  const whole = Math.max(0, Math.floor(seconds));
-  if (whole < 60) return `${whole}s`;
-  const minutes = Math.floor(whole / 60);
-  if (minutes < 60) return `${minutes}m ${String(whole % 60).padStart(2, '0')}s`;
-  return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-/** `1 step`, `4 steps`. */
-export function stepCount(steps: number): string {
-  return `${steps} step${steps === 1 ? '' : 's'}`;
-}
+import { durationSeconds, formatDuration, shortGoal, stepCount } from '../../tasks/task-views.ts';
 
 /** The message posted in the thread when a task ends (delegation.announce: result). */
 export function resultMessageText(record: TaskRecord, fullSummary: string | null): string {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { callerFromContext, idempotencyOf, taskIdField } from './task-views.ts';
+import { callerFromContext, idempotencyOf, taskIdField } from './delegation-tool-parts.ts';
 
 export function createSteerTaskTool(service: TaskService): Tool {
   return defineTool({

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { isInterruption } from '../../agent/run-stopped.ts';
 import { BatonError } from '../../errors.ts';
+import { isInterruption } from '../../tasks/run-stopped.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { callerFromContext, idempotencyOf, resultView } from './task-views.ts';
+import { callerFromContext, idempotencyOf, resultView } from './delegation-tool-parts.ts';
 
 function taskFields(service: TaskService) {
   const { toolsets, routes } = service.limits;
@@ -37,7 +37,7 @@ function taskFields(service: TaskService) {
 }
 
 export function createDelegateTaskTool(service: TaskService, waitLimitMs: number): Tool {
-  const { maxBatchSize, maxConcurrentChildren } = service.limits;
+  const { maxBatchSize, maxActiveTasksPerConversation } = service.limits;
   const inputSchema = z.object({
     tasks: z
       .array(z.object(taskFields(service)))
@@ -51,7 +51,7 @@ export function createDelegateTaskTool(service: TaskService, waitLimitMs: number
     retrySafe: true,
     description:
       `Run 1 to ${maxBatchSize} tasks in parallel as background child agents and wait until all have ended; ` +
-      `returns each one's status and summary. At most ${maxConcurrentChildren} tasks may be queued or running ` +
+      `returns each one's status and summary. At most ${maxActiveTasksPerConversation} tasks may be queued or running ` +
       'in this conversation at once. Prefer delegate_task_async for long work, so the conversation stays free.',
     inputSchema,
     async execute(input, context) {
@@ -75,7 +75,7 @@ export function createDelegateTaskTool(service: TaskService, waitLimitMs: number
 }
 
 export function createDelegateTaskAsyncTool(service: TaskService): Tool {
-  const { maxConcurrentChildren } = service.limits;
+  const { maxActiveTasksPerConversation } = service.limits;
   return defineTool({
     name: 'delegate_task_async',
     // Dispatch is keyed by the tool call id: a replay returns the same task.
@@ -83,7 +83,7 @@ export function createDelegateTaskAsyncTool(service: TaskService): Tool {
     description:
       'Start one background child agent and return at once with its task id. Its result is posted to this ' +
       'conversation when it ends; use check_task, steer_task, collect_task or cancel_task with the id. ' +
-      `At most ${maxConcurrentChildren} tasks may be queued or running in this conversation at once.`,
+      `At most ${maxActiveTasksPerConversation} tasks may be queued or running in this conversation at once.`,
     inputSchema: z.object(taskFields(service)),
     async execute(input, context) {
       const [record] = await service.dispatch(callerFromContext(context), [input], idempotencyOf(context));

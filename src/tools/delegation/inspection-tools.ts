@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { taskStatuses } from '../../tasks/task-record.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
+import { elapsedSeconds, eventLine, shortGoal } from '../../tasks/task-views.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { callerFromContext, elapsedSeconds, eventLine, shortGoal, taskIdField } from './task-views.ts';
+import { callerFromContext, taskIdField } from './delegation-tool-parts.ts';
 
 const recentEventCount = 8;
 

@@ -6,8 +6,8 @@ import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-f
 import { z } from 'zod';
 import type { BatonConfig } from '../../config/schema.ts';
 import { BatonError, describeError } from '../../errors.ts';
+import { cutText } from '../../text/cut-text.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { cutText } from './cut-text.ts';
 import { decodeText } from './decode-text.ts';
 import { convertPageText } from './page-text-pool.ts';
 
@@ -100,7 +100,7 @@ export function createFetchUrlTool(options: FetchUrlOptions, overrides: FetchUrl
         signal.throwIfAborted();
         const { response, finalUrl } = await openFollowingRedirects(requested, agents, signal);
         const page = await readPage(response, finalUrl, options, signal);
-        const text = cutText(page.text, maxChars);
+        const text = cutText(page.text, maxChars, { marker: '' });
         return {
           url: withoutCredentials(requested),
           final_url: withoutCredentials(finalUrl),

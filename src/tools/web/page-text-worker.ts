@@ -1,6 +1,6 @@
 // Entry point of a page-text worker thread (loaded by piscina, through tsx; see page-text-pool.ts).
 
-import { cutText } from './cut-text.ts';
+import { cutText } from '../../text/cut-text.ts';
 import { decodeText } from './decode-text.ts';
 import { pageText } from './page-text.ts';
 import { findPageTitle } from './page-title.ts';
@@ -26,10 +26,10 @@ export interface PageTextResult {
 
 export default function convert(task: PageTextTask): PageTextResult {
   const source = decodeText(task.body, task.charset);
-  const html = cutText(source, task.maxHtmlChars);
+  const html = cutText(source, task.maxHtmlChars, { marker: '' });
   const title = findPageTitle(html);
   const converted = pageText(html, new URL(task.baseUrl));
-  const text = cutText(converted.text, task.maxTextChars);
+  const text = cutText(converted.text, task.maxTextChars, { marker: '' });
   return {
     ...(title ? { title } : {}),
     text,

@@ -1,8 +1,12 @@
 import { z } from 'zod';
+
 import { taskIdPattern } from '../../tasks/task-ids.ts';
-import type { TaskEvent, TaskRecord } from '../../tasks/task-record.ts';
+import type { TaskRecord } from '../../tasks/task-record.ts';
 import type { TaskCaller } from '../../tasks/task-service.ts';
+import { durationSeconds } from '../../tasks/task-views.ts';
 import type { ToolContext } from '../tool.ts';
+
+/* What the delegation tools share: the task id argument, a call's caller and idempotency key, a result. */
 
 /**
  * The `task_id` argument of the tools that act on one task. Checked against the id pattern here, at the
@@ -35,31 +39,6 @@ export function callerFromContext(context: ToolContext): TaskCaller {
     displayName,
     ...(context.actor ? { actor: context.actor } : {}),
   };
-}
-
-function secondsBetween(start: number | null, end: number | null): number {
-  if (start === null) return 0;
-  return Math.round(((end ?? Date.now()) - start) / 100) / 10;
-}
-
-/** Seconds since the task was created, up to its end. */
-export function elapsedSeconds(record: TaskRecord): number {
-  return secondsBetween(record.createdAt, record.endedAt);
-}
-
-/** Seconds the task ran (from its first start to its end). */
-export function durationSeconds(record: TaskRecord): number {
-  return secondsBetween(record.startedAt, record.endedAt);
-}
-
-export function shortGoal(goal: string, length = 80): string {
-  const oneLine = goal.replace(/\s+/g, ' ').trim();
-  return oneLine.length <= length ? oneLine : `${oneLine.slice(0, length - 1)}…`;
-}
-
-export function eventLine(event: TaskEvent): string {
-  const time = new Date(event.at).toISOString().slice(11, 19);
-  return `${time} ${event.type}${event.text ? ` ${event.text}` : ''}`;
 }
 
 /** The per-task result of delegate_task. */

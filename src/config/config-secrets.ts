@@ -1,5 +1,5 @@
-import type { BatonConfig } from '../config/schema.ts';
-import { registerSecret } from './redact-secrets.ts';
+import { registerSecret } from '../logging/redact-secrets.ts';
+import type { BatonConfig } from './schema.ts';
 
 /** Environment variables that hold credentials whatever the config says. */
 const platformSecretNames = [
