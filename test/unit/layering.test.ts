@@ -11,8 +11,8 @@ const sourceRoot = path.resolve(import.meta.dirname, '../../src');
 const layers: string[][] = [
   ['errors.ts', 'well-formed-text.ts', 'text', 'logging', 'net'],
   ['config', 'redis'],
-  ['llm', 'sessions'],
-  ['tasks'],
+  ['llm'],
+  ['tasks', 'sessions'],
   ['tools', 'usage'],
   ['agent', 'demo'],
   ['worker'],
