@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { customAlphabet } from 'nanoid';
 import type { TaskBoardView } from '../../src/gateway/chat-adapter.ts';
+import { defaultRetentionSeconds, keyLifetimes } from '../../src/redis/key-lifetimes.ts';
 import { loadLuaScript } from '../../src/redis/lua-script.ts';
 import type { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { RedisScriptRunner } from '../../src/redis/redis-script-runner.ts';
@@ -53,7 +54,7 @@ const newEntryId = customAlphabet('23456789abcdefghjkmnpqrstuvwxyz', 12);
 export const defaultThreadTitle = 'New thread';
 
 // A console post may be retried (even by another process) for this long and still append once.
-const postMemorySeconds = 86400;
+const postMemorySeconds = keyLifetimes.consoleRequestRecord;
 const scriptFolder = new URL('./lua/', import.meta.url);
 const appendScript = loadLuaScript(scriptFolder, 'append-entry');
 const replaceScript = loadLuaScript(scriptFolder, 'replace-entry');
@@ -80,7 +81,7 @@ export class ConsoleStore {
     this.scripts = new RedisScriptRunner(options.redis);
     this.prefix = `${options.keys.prefix}:console`;
     this.maxEntries = options.maxEntriesPerThread ?? 500;
-    this.retentionSeconds = options.retentionSeconds ?? 30 * 24 * 3600;
+    this.retentionSeconds = options.retentionSeconds ?? defaultRetentionSeconds;
   }
 
   /** Pub/sub channel of ConsoleEvent JSON. */

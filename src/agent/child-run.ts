@@ -8,9 +8,13 @@ import type { TaskCheckpoint } from '../tasks/task-checkpoint.ts';
 import type { TaskEventType, TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
+import { cutText } from '../text/cut-text.ts';
 import type { Tool } from '../tools/tool.ts';
 import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
 import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
+
+/** Longest text of one task event (a steer, a tool call's arguments, a tool's error), in characters. */
+const eventTextChars = 200;
 
 /** How a run of a child ended, for the job processor. */
 export type ChildRunResult =
@@ -189,7 +193,7 @@ export class ChildRun {
         steers.map((steer) => [
           this.record.id,
           'steer-applied',
-          `from ${steer.from}: ${steer.text.slice(0, 200)}`,
+          `from ${steer.from}: ${cutText(steer.text, eventTextChars, { marker: '' })}`,
         ]),
       );
     }
@@ -202,7 +206,7 @@ export class ChildRun {
     for (const call of calls) {
       this.recordEvent(
         'tool-call',
-        `${call.function.name} ${redactSecrets(call.function.arguments).slice(0, 200)}`,
+        `${call.function.name} ${cutText(redactSecrets(call.function.arguments), eventTextChars, { marker: '' })}`,
       );
     }
   }
@@ -211,7 +215,9 @@ export class ChildRun {
   private async finishStep(outcome: StepOutcome): Promise<void> {
     if (outcome.kind === 'tool-calls') {
       for (const result of outcome.outcomes) {
-        const verdict = result.ok ? `ok (${result.content.length} chars)` : result.content.slice(0, 200);
+        const verdict = result.ok
+          ? `ok (${result.content.length} chars)`
+          : cutText(result.content, eventTextChars, { marker: '' });
         this.recordEvent('tool-result', `${result.call.function.name} ${verdict}`);
       }
     }

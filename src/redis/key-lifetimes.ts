@@ -36,7 +36,7 @@ export const keyLifetimes = {
   // --- delivery (src/gateway/delivery) ---
   /** Progress of posting one task's result: kept past any retry of its delivery job. */
   deliveryProgress: 7 * day,
-  // --- tasks (src/tasks: to be taken up by the task scripts) ---
+  // --- tasks (src/tasks) ---
   /** A task record, its events, summary, checkpoint and children. */
   taskRecord: 'retention',
   /** Which tasks one dispatch (one tool call) started, so a replay starts none. */

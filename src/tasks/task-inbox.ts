@@ -1,12 +1,14 @@
 import type { Redis } from 'ioredis';
+import { keyLifetimes } from '../redis/key-lifetimes.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import { cutText } from '../text/cut-text.ts';
 import type { TaskStatus } from './task-record.ts';
 import { steerScript } from './task-scripts.ts';
 import { streamFieldsToObject } from './task-serialization.ts';
 
-/** How long a steer's idempotency key is remembered (a replayed steer_task tool call comes well within it). */
-const steerMemorySeconds = 7 * 24 * 3600;
+/** Longest text of a steer's `steer-queued` event, in characters. */
+const steerEventChars = 200;
 
 export interface SteeringMessage {
   id: string;
@@ -40,7 +42,15 @@ export class TaskInbox {
         this.keys.taskEvents(taskId),
         idempotencyKey ? this.keys.steerRecord(idempotencyKey) : '',
       ],
-      [from, text, Date.now(), this.maxEvents, this.keys.signalChannel(), steerMemorySeconds],
+      [
+        from,
+        text,
+        Date.now(),
+        this.maxEvents,
+        this.keys.signalChannel(),
+        keyLifetimes.steerRecord,
+        `from ${from}: ${cutText(text, steerEventChars, { marker: '' })}`,
+      ],
     );
     if (outcome === 'ok') return { outcome, messageId: detail! };
     return { outcome: outcome as 'refused' | 'missing', status: detail as TaskStatus };

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { BatonError } from '../errors.ts';
 import { emptyUsage, type TokenUsage } from '../llm/model-client.ts';
+import { defaultRetentionSeconds, keyLifetimes } from '../redis/key-lifetimes.ts';
 import type { LuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
@@ -50,7 +51,7 @@ export interface ActiveTaskQuotas {
 }
 
 /** How long a dispatch is remembered for replays (a crashed step is redone well within this). */
-const dispatchMemorySeconds = 7 * 24 * 3600;
+const dispatchMemorySeconds = keyLifetimes.dispatchRecord;
 
 export type WriteOutcome = 'ok' | 'refused' | 'lost' | 'missing' | 'pending_steer';
 
@@ -100,7 +101,7 @@ export class TaskStore {
     this.redis = options.redis;
     this.keys = options.keys;
     this.maxEvents = options.maxEventsPerTask;
-    this.retentionSeconds = options.retentionSeconds ?? 30 * 24 * 3600;
+    this.retentionSeconds = options.retentionSeconds ?? defaultRetentionSeconds;
     this.scripts = new RedisScriptRunner(options.redis);
     this.inbox = new TaskInbox(options.redis, options.keys, this.scripts, this.maxEvents);
     this.events = new TaskEvents(options.redis, options.keys, this.maxEvents);

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { keyLifetimes } from '../redis/key-lifetimes.ts';
 import { loadLuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
@@ -23,7 +24,7 @@ export const scopeNames = {
 };
 
 // Kept a little longer than the 30 days the reports cover.
-const keepSeconds = 32 * 24 * 3600;
+const keepSeconds = keyLifetimes.usageDay;
 
 /** `YYYY-MM-DD` of a UTC day, `daysAgo` days before `now`. */
 export function utcDay(now: number, daysAgo = 0): string {

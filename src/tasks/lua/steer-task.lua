@@ -16,6 +16,7 @@
     ARGV[4] max events
     ARGV[5] signal channel
     ARGV[6] seconds an idempotency key is remembered
+    ARGV[7] the event's line (the text cut in TypeScript, where a cut cannot split a character)
 
   Output: {outcome, message id or status found}: ok, refused (finished), missing.
   Signals: `steer`.
@@ -33,6 +34,6 @@ if status ~= 'queued' and status ~= 'running' then return {'refused', status} en
 local message_id = redis.call('XADD', KEYS[2], '*', 'from', ARGV[1], 'text', ARGV[2], 'at', ARGV[3])
 redis.call('HSET', KEYS[1], 'lastSteerId', message_id)
 if KEYS[4] ~= '' then redis.call('SET', KEYS[4], message_id, 'EX', ARGV[6]) end
-add_event(KEYS[3], ARGV[4], 'steer-queued', ARGV[3], 'from ' .. ARGV[1] .. ': ' .. string.sub(ARGV[2], 1, 200))
+add_event(KEYS[3], ARGV[4], 'steer-queued', ARGV[3], ARGV[7])
 redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'steer', taskId = task_id, messageId = message_id}))
 return {'ok', message_id}
