@@ -70,6 +70,30 @@ export function gatewayParts(runtime: BatonRuntime): GatewayParts {
   };
 }
 
+/** The command router of one process: task commands over the runtime, and /usage over its ledger. */
+export function composeCommandRouter(
+  runtime: BatonRuntime,
+  access: AccessPolicy,
+  logger: Logger,
+): CommandRouter {
+  return new CommandRouter({
+    service: runtime.service,
+    store: runtime.store,
+    access,
+    logger,
+    usageReport: (user, ref) =>
+      usageReportText({
+        ledger: runtime.usage,
+        store: runtime.store,
+        quotas: runtime.config.quotas,
+        platform: ref.platform,
+        channel: ref.channel,
+        user: user.id,
+        userName: user.name,
+      }),
+  });
+}
+
 /**
  * Wires the gateway of one process: access policy, command router, the chat adapters whose credentials
  * are present (the local console always, unless disabled; Slack with SLACK_BOT_TOKEN; Discord with
@@ -84,22 +108,7 @@ export async function composeGateway(
   const env = options.env ?? process.env;
   const { config } = runtime;
   const access = new AccessPolicy(config.access);
-  const commands = new CommandRouter({
-    service: runtime.service,
-    store: runtime.store,
-    access,
-    logger,
-    usageReport: (user, ref) =>
-      usageReportText({
-        ledger: runtime.usage,
-        store: runtime.store,
-        quotas: config.quotas,
-        platform: ref.platform,
-        channel: ref.channel,
-        user: user.id,
-        userName: user.name,
-      }),
-  });
+  const commands = composeCommandRouter(runtime, access, logger);
   const gateway = new Gateway({
     ...gatewayParts(runtime),
     access,

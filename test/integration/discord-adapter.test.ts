@@ -1,18 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
 import { refusalText } from '../../adapters/discord/discord-context.ts';
-import { gatewayParts } from '../../src/cli/compose-gateway.ts';
+import { composeCommandRouter, gatewayParts } from '../../src/cli/compose-gateway.ts';
 import type { BatonConfig } from '../../src/config/schema.ts';
 import { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { GatewaySink } from '../../src/gateway/chat-adapter.ts';
-import { CommandRouter } from '../../src/gateway/command-router.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskRecord } from '../../src/tasks/task-record.ts';
 import { scopeNames } from '../../src/usage/usage-ledger.ts';
-import { describeAmounts, usageReportText } from '../../src/usage/usage-report.ts';
+import { describeAmounts } from '../../src/usage/usage-report.ts';
 import {
   type FakeChannel,
   type FakeDiscordServer,
@@ -108,22 +107,7 @@ beforeAll(async () => {
   await runtime.startWorker();
   const access = new AccessPolicy(config.access);
   const logger = createSilentLogger();
-  const router = new CommandRouter({
-    service: runtime.service,
-    store: runtime.store,
-    access,
-    logger,
-    usageReport: (user, ref) =>
-      usageReportText({
-        ledger: runtime.usage,
-        store: runtime.store,
-        quotas: runtime.config.quotas,
-        platform: ref.platform,
-        channel: ref.channel,
-        user: user.id,
-        userName: user.name,
-      }),
-  });
+  const router = composeCommandRouter(runtime, access, logger);
   gateway = new Gateway({
     ...gatewayParts(runtime),
     access,
