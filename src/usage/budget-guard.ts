@@ -19,14 +19,14 @@ type Quotas = BatonConfig['quotas'];
  * budget can be passed by at most one call per running agent.
  */
 export class BudgetGuard {
+  /** Whether any daily budget is set; fixed with the config, so worked out once. */
+  readonly enabled: boolean;
+
   constructor(
     private readonly ledger: UsageLedger,
     private readonly quotas: Quotas,
-  ) {}
-
-  get enabled(): boolean {
-    const quotas = this.quotas;
-    return [
+  ) {
+    this.enabled = [
       quotas.daily_tokens_per_user,
       quotas.daily_cost_per_user,
       quotas.daily_tokens_per_channel,
@@ -37,15 +37,15 @@ export class BudgetGuard {
   /** Throws `budget_exhausted` when today's usage of the person or the channel has reached a budget. */
   async assertWithin(owner: BudgetOwner): Promise<void> {
     if (!this.enabled) return;
-    const [user, channel] = await Promise.all([
-      this.ledger.total(scopeNames.user(owner.platform, owner.user), 1),
-      this.ledger.total(scopeNames.channel(owner.platform, owner.channel), 1),
-    ]);
+    const [user, channel] = await this.ledger.totals(
+      [scopeNames.user(owner.platform, owner.user), scopeNames.channel(owner.platform, owner.channel)],
+      1,
+    );
     const quotas = this.quotas;
     const who = owner.userName ?? owner.user;
-    check(user, quotas.daily_tokens_per_user, quotas.daily_cost_per_user, `${who}'s`, 'per_user');
+    check(user!, quotas.daily_tokens_per_user, quotas.daily_cost_per_user, `${who}'s`, 'per_user');
     check(
-      channel,
+      channel!,
       quotas.daily_tokens_per_channel,
       quotas.daily_cost_per_channel,
       "this channel's",
