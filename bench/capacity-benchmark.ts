@@ -2,12 +2,10 @@
  * One worker process holding 1,000 concurrent children, each waiting on a slow model call: the worker's
  * resident memory and its event-loop lag while it holds them.
  */
-import { childEnvironment, startFakeModelProcess, startProcess } from './processes.ts';
+import { startFakeModelProcess, startProbeWorker } from './processes.ts';
 import {
   type BenchContext,
   type BenchResult,
-  benchApiKey,
-  benchApiKeyEnv,
   benchLayer,
   CleanupStack,
   figure,
@@ -25,16 +23,6 @@ const childCount = 1000;
 const modelLatencyMs = 20_000;
 const holdWindowMs = 5000;
 
-interface ProbeSample {
-  event: 'sample';
-  count: number;
-  lagP50Ms: number;
-  lagP99Ms: number;
-  lagMaxMs: number;
-  rssMb: number;
-  heapUsedMb: number;
-}
-
 export async function benchThousandChildren(context: BenchContext): Promise<BenchResult[]> {
   const cleanup = new CleanupStack();
   try {
@@ -45,33 +33,13 @@ export async function benchThousandChildren(context: BenchContext): Promise<Benc
       log: { level: 'warn' },
     });
     const configFile = writeConfigFile(cleanup, layer, 'capacity');
-    const worker = await startProcess({
-      label: 'probe worker',
-      args: ['--import', 'tsx', 'bench/worker-with-probe.ts'],
-      env: childEnvironment({
-        REDIS_URL: context.redisUrl,
-        BATON_CONFIG: configFile,
-        [benchApiKeyEnv]: benchApiKey,
-      }),
-      isReady: (line) => line.includes('"event":"ready"'),
-    });
-    // Stopped with SIGTERM: the worker drains, and after shutdown_grace_s aborts the held children, which go
-    // back to the queue (nobody else consumes this prefix).
-    cleanup.add('stop probe worker', () => worker.stop(15_000));
-    const probe = async (command: 'sample' | 'reset') => {
-      const answer = worker.nextMessage<ProbeSample | { event: 'reset' }>(
-        (message) => message.event === command,
-        10_000,
-      );
-      worker.send(command);
-      return answer;
-    };
+    const worker = await startProbeWorker(cleanup, context.redisUrl, configFile);
 
     const parent = await startRuntime(cleanup, context.redisUrl, layer, 'dispatcher');
     await sleep(500);
-    const idleRssMb = readRssMb(worker.pid);
+    const idleRssMb = readRssMb(worker.process.pid);
 
-    await probe('reset');
+    await worker.reset();
     const started = performance.now();
     const ids: string[] = [];
     for (let start = 0; start < childCount; start += 100) {
@@ -90,27 +58,27 @@ export async function benchThousandChildren(context: BenchContext): Promise<Benc
     const rampMs = performance.now() - started;
     const running = (await parent.store.getMany(ids)).filter((record) => record?.status === 'running').length;
     if (running !== childCount) throw new Error(`${running} of ${childCount} children are running`);
-    const ramp = (await probe('sample')) as ProbeSample;
+    const ramp = await worker.sample();
     context.log(
       `1000 children: all running and waiting on the model after ${rampMs.toFixed(0)} ms ` +
         `(loop lag p99 during ramp-up ${ramp.lagP99Ms.toFixed(2)} ms, max ${ramp.lagMaxMs.toFixed(2)} ms)`,
     );
 
     // The window: all 1,000 held; VmRSS read from /proc every 250 ms, loop lag from the probe.
-    await probe('reset');
+    await worker.reset();
     const rssSamples: number[] = [];
     const windowEnd = Date.now() + holdWindowMs;
     while (Date.now() < windowEnd) {
-      rssSamples.push(readRssMb(worker.pid));
+      rssSamples.push(readRssMb(worker.process.pid));
       await sleep(250);
     }
-    const held = (await probe('sample')) as ProbeSample;
+    const held = await worker.sample();
     const after = await fake.stats();
     if (after.received !== childCount || after.answered !== 0 || after.aborted !== 0) {
       throw new Error(`the children did not all wait through the window: ${JSON.stringify(after)}`);
     }
     const rssMb = Math.max(...rssSamples);
-    const peakRssMb = readRssMb(worker.pid, 'VmHWM');
+    const peakRssMb = readRssMb(worker.process.pid, 'VmHWM');
     context.log(
       `1000 children held ${holdWindowMs} ms: VmRSS max ${rssMb.toFixed(1)} MB (idle ${idleRssMb.toFixed(1)} MB, ` +
         `peak ${peakRssMb.toFixed(1)} MB), loop lag p50 ${held.lagP50Ms.toFixed(2)} / p99 ` +

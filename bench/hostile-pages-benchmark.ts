@@ -6,12 +6,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startFakeOpenAIServer, textReply, toolCallReply } from '../test/fakes/fake-openai-server.ts';
-import { childEnvironment, startProcess } from './processes.ts';
+import { startProbeWorker } from './processes.ts';
 import {
   type BenchContext,
   type BenchResult,
-  benchApiKey,
-  benchApiKeyEnv,
   benchLayer,
   CleanupStack,
   figure,
@@ -33,15 +31,6 @@ const hostilePages: Record<string, string> = {
 const controlPage = `<html><head><title>Article</title></head><body>${'<p>An ordinary paragraph of text with a <a href="/x">link</a>.</p>\n'.repeat(1500)}</body></html>`;
 const childrenPerPage = 4;
 const rounds = 3;
-
-interface ProbeSample {
-  event: 'sample';
-  lagP50Ms: number;
-  lagP99Ms: number;
-  lagMaxMs: number;
-  lockRenewalFailures: number;
-  failedJobs: number;
-}
 
 export async function benchHostilePages(context: BenchContext): Promise<BenchResult[]> {
   const cleanup = new CleanupStack();
@@ -81,25 +70,7 @@ export async function benchHostilePages(context: BenchContext): Promise<BenchRes
       log: { level: 'warn' },
     });
     const configFile = writeConfigFile(cleanup, layer, 'hostile');
-    const worker = await startProcess({
-      label: 'probe worker',
-      args: ['--import', 'tsx', 'bench/worker-with-probe.ts'],
-      env: childEnvironment({
-        REDIS_URL: context.redisUrl,
-        BATON_CONFIG: configFile,
-        [benchApiKeyEnv]: benchApiKey,
-      }),
-      isReady: (line) => line.includes('"event":"ready"'),
-    });
-    cleanup.add('stop probe worker', () => worker.stop(15_000));
-    const probe = async (command: 'sample' | 'reset') => {
-      const answer = worker.nextMessage<ProbeSample | { event: 'reset' }>(
-        (message) => message.event === command,
-        10_000,
-      );
-      worker.send(command);
-      return answer;
-    };
+    const worker = await startProbeWorker(cleanup, context.redisUrl, configFile);
     const parent = await startRuntime(cleanup, context.redisUrl, layer, 'dispatcher');
 
     const runRounds = async (paths: string[], count: number, ids: string[]) => {
@@ -119,16 +90,16 @@ export async function benchHostilePages(context: BenchContext): Promise<BenchRes
       }
     };
     // Control first (it also warms the page-text threads): as many children, fetching an ordinary page.
-    await probe('reset');
+    await worker.reset();
     await runRounds(['/control', '/control', '/control'], rounds, []);
-    const control = (await probe('sample')) as ProbeSample;
+    const control = await worker.sample();
 
-    await probe('reset');
+    await worker.reset();
     const started = performance.now();
     const ids: string[] = [];
     await runRounds(Object.keys(hostilePages), rounds, ids);
     const elapsedMs = performance.now() - started;
-    const sample = (await probe('sample')) as ProbeSample;
+    const sample = await worker.sample();
 
     const records = await parent.store.getMany(ids);
     const completed = records.filter((record) => record?.status === 'completed').length;

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { sleep, withTimeout } from './support.ts';
+import { benchApiKey, benchApiKeyEnv, type CleanupStack, sleep, withTimeout } from './support.ts';
 
 /** The repository root; child processes run there so `--import tsx` and relative paths resolve. */
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -179,5 +179,56 @@ export async function startFakeModelProcess(latencyMs: number): Promise<FakeMode
       managed.send('stats');
       return answer;
     },
+  };
+}
+
+/** What bench/worker-with-probe.ts answers to `sample`: its event-loop lag, memory, and locks it lost. */
+export interface ProbeSample {
+  event: 'sample';
+  count: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  rssMb: number;
+  heapUsedMb: number;
+  lockRenewalFailures: number;
+  failedJobs: number;
+}
+
+export interface ProbeWorker {
+  process: ManagedProcess;
+  /** Clears the worker's event-loop histogram. */
+  reset(): Promise<void>;
+  sample(): Promise<ProbeSample>;
+}
+
+/**
+ * `baton worker` plus its event-loop probe (bench/worker-with-probe.ts) in its own process, on `configFile`.
+ * Stopped by `cleanup` with SIGTERM: the worker drains, and after shutdown_grace_s aborts the children it
+ * holds, which go back to the queue (nobody else consumes the benchmark's prefix).
+ */
+export async function startProbeWorker(
+  cleanup: CleanupStack,
+  redisUrl: string,
+  configFile: string,
+): Promise<ProbeWorker> {
+  const worker = await startProcess({
+    label: 'probe worker',
+    args: ['--import', 'tsx', 'bench/worker-with-probe.ts'],
+    env: childEnvironment({ REDIS_URL: redisUrl, BATON_CONFIG: configFile, [benchApiKeyEnv]: benchApiKey }),
+    isReady: (line) => line.includes('"event":"ready"'),
+  });
+  cleanup.add('stop probe worker', () => worker.stop(15_000));
+  const ask = <T extends { event: string }>(command: 'sample' | 'reset'): Promise<T> => {
+    const answer = worker.nextMessage<T>((message) => message.event === command, 10_000);
+    worker.send(command);
+    return answer;
+  };
+  return {
+    process: worker,
+    reset: async () => {
+      await ask('reset');
+    },
+    sample: () => ask<ProbeSample>('sample'),
   };
 }

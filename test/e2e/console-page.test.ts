@@ -3,9 +3,8 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import type { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import type { ConversationRef } from '../../src/gateway/chat-adapter.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskOrigin } from '../../src/tasks/task-record.ts';
@@ -13,6 +12,7 @@ import type { TaskCaller } from '../../src/tasks/task-service.ts';
 import { RecordingSink } from '../fakes/recording-sink.ts';
 import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { launchChromium } from '../support/browser.ts';
+import { consoleAdapterOn } from '../support/console-adapter-on.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const screenshotPath = path.resolve('test-output/console-page.png');
@@ -58,16 +58,7 @@ beforeAll(async () => {
   const config = buildTestConfig(testConfigLayer(fake, { delegation: { max_spawn_depth: 2 } }));
   runtime = await startRuntime(config);
   subscriberRedis = createRedisConnection(redis.url, { connectionName: 'console-e2e-subscriber' });
-  adapter = new ConsoleAdapter({
-    config: { ...config.console, port: 0 },
-    redis: runtime.redis,
-    subscriberRedis,
-    keys: runtime.keys,
-    store: runtime.store,
-    signals: runtime.signals,
-    logger: createSilentLogger(),
-    modelLabel: 'offline demo model',
-  });
+  adapter = consoleAdapterOn(runtime, subscriberRedis, {}, { modelLabel: 'offline demo model' });
   await adapter.start(sink);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import type { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import { consoleUsageRoute } from '../../adapters/console/console-usage-route.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { RecordingSink } from '../fakes/recording-sink.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
 import { launchChromium } from '../support/browser.ts';
+import { consoleAdapterOn } from '../support/console-adapter-on.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { redis, fake, startRuntime } = useTestEnvironment();
@@ -21,16 +21,7 @@ beforeAll(async () => {
   const config = buildTestConfig(testConfigLayer(fake));
   runtime = await startRuntime(config);
   subscriberRedis = createRedisConnection(redis.url, { connectionName: 'console-usage-subscriber' });
-  adapter = new ConsoleAdapter({
-    config: { ...config.console, port: 0 },
-    redis: runtime.redis,
-    subscriberRedis,
-    keys: runtime.keys,
-    store: runtime.store,
-    signals: runtime.signals,
-    logger: createSilentLogger(),
-    extraRoutes: consoleUsageRoute(runtime.usage),
-  });
+  adapter = consoleAdapterOn(runtime, subscriberRedis, {}, { extraRoutes: consoleUsageRoute(runtime.usage) });
   await adapter.start(new RecordingSink());
   browser = await launchChromium();
 });

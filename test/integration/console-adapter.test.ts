@@ -1,18 +1,18 @@
 import http from 'node:http';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import type { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import type { TranscriptEntry } from '../../adapters/console/console-store.ts';
 import type { TaskTreeNode, TaskTreeSnapshot } from '../../adapters/console/console-task-tree.ts';
 import type { BatonConfig } from '../../src/config/schema.ts';
 import type { ConversationRef, GatewaySink, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
 import { RecordingSink } from '../fakes/recording-sink.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
+import { consoleAdapterOn } from '../support/console-adapter-on.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 interface StreamEvent {
@@ -98,14 +98,7 @@ const adapters: ConsoleAdapter[] = [];
 function newConsole(overrides: Partial<BatonConfig['console']> = {}, maxEntriesPerThread?: number) {
   const subscriberRedis = createRedisConnection(redis.url, { connectionName: 'console-test-subscriber' });
   connections.push(subscriberRedis);
-  const adapter = new ConsoleAdapter({
-    config: { ...config.console, port: 0, ...overrides },
-    redis: runtime.redis,
-    subscriberRedis,
-    keys: runtime.keys,
-    store: runtime.store,
-    signals: runtime.signals,
-    logger: createSilentLogger(),
+  const adapter = consoleAdapterOn(runtime, subscriberRedis, overrides, {
     modelLabel: 'test model',
     extraRoutes: (app) => app.get('/healthz', (c) => c.json({ ok: true })),
     publicRoutes: (app) => app.get('/probe', (c) => c.json({ up: true })),

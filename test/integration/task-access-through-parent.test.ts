@@ -1,16 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { gatewayParts } from '../../src/cli/compose-gateway.ts';
-import { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { ChatUser, ConversationRef } from '../../src/gateway/chat-adapter.ts';
-import { CommandRouter } from '../../src/gateway/command-router.ts';
-import { Gateway } from '../../src/gateway/gateway.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
+import type { Gateway } from '../../src/gateway/gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { FakeToolCall, RecordedRequest } from '../fakes/fake-openai-server.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
-import { RecordingAdapter } from '../fakes/recording-adapter.ts';
 import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { deferred } from '../support/deferred.ts';
+import { startRoutedGateway } from '../support/gateway-harness.ts';
 import { goalOf, messagesOf, scriptByGoal, toolResultsOf, turnInputOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
@@ -62,16 +58,7 @@ async function newGateway(taskControl: 'owner' | 'channel' | 'admins') {
     ),
   );
   fake.setHandler((request) => (goalOf(request) === null ? parentScript(request) : undefined));
-  const access = new AccessPolicy(runtime.config.access);
-  const adapter = new RecordingAdapter();
-  const gateway = new Gateway({
-    ...gatewayParts(runtime),
-    access,
-    commands: new CommandRouter({ service: runtime.service, store: runtime.store, access }),
-    logger: createSilentLogger(),
-  });
-  gateway.addAdapter(adapter);
-  await gateway.start();
+  const { gateway, adapter } = await startRoutedGateway(runtime);
   gateways.push(gateway);
   let events = 0;
   /** One message in the shared thread; resolves with the JSON the tool answered, as the reply quotes it. */
@@ -262,16 +249,7 @@ describe('a turn started by a task ending acts as that taskâ€™s owner (issue 8 Â
         }),
       ),
     );
-    const adapter = new RecordingAdapter();
-    const access = new AccessPolicy(runtime.config.access);
-    const gateway = new Gateway({
-      ...gatewayParts(runtime),
-      access,
-      commands: new CommandRouter({ service: runtime.service, store: runtime.store, access }),
-      logger: createSilentLogger(),
-    });
-    gateway.addAdapter(adapter);
-    await gateway.start();
+    const { gateway, adapter } = await startRoutedGateway(runtime);
     gateways.push(gateway);
     const release = deferred();
     const hold = async () => {
