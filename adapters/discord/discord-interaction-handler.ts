@@ -82,7 +82,6 @@ export class DiscordInteractionHandler {
         subcommand === 'steer'
           ? `steer ${id} ${interaction.options.getString('message', true)}`
           : `${subcommand} ${id}`;
-      text = toWellFormed(text);
     } else {
       await interaction.reply({ content: 'Unknown command.', flags: MessageFlags.Ephemeral });
       return;
