@@ -136,7 +136,7 @@ export class DiscordInteractionHandler {
         : '';
     await interaction.editReply(
       place.threadId === null
-        ? `🧵 Continuing in <#${threadId}>${waiting}: ${cutText(prompt.replace(/\s+/g, ' '), 300)}`
+        ? `🧵 Continuing in <#${threadId}>${waiting}: ${cutText(oneLine(prompt), 300)}`
         : cutText(`>>> ${prompt}`, maxMessageChars - waiting.length) + waiting,
     );
   }
