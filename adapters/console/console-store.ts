@@ -5,7 +5,7 @@ import { defaultRetentionSeconds, keyLifetimes } from '../../src/redis/key-lifet
 import { loadLuaScript } from '../../src/redis/lua-script.ts';
 import type { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { RedisScriptRunner } from '../../src/redis/redis-script-runner.ts';
-import { cutText } from '../../src/text/cut-text.ts';
+import { cutText, oneLine } from '../../src/text/cut-text.ts';
 
 /** A console thread: one conversation (one parent session) in the console's channel. */
 export interface ConsoleThread {
@@ -276,8 +276,6 @@ function titleFrom(text: string): string {
     text
       .replace(/[`*_#>]/g, '')
       .trim()
-      .split('\n')[0]
-      ?.replace(/\s+/g, ' ')
-      .trim() ?? '';
-  return cutText(firstLine, 60);
+      .split('\n')[0] ?? '';
+  return cutText(oneLine(firstLine), 60);
 }

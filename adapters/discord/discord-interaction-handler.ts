@@ -82,7 +82,6 @@ export class DiscordInteractionHandler {
         subcommand === 'steer'
           ? `steer ${id} ${interaction.options.getString('message', true)}`
           : `${subcommand} ${id}`;
-      text = toWellFormed(text);
     } else {
       await interaction.reply({ content: 'Unknown command.', flags: MessageFlags.Ephemeral });
       return;
@@ -137,7 +136,7 @@ export class DiscordInteractionHandler {
         : '';
     await interaction.editReply(
       place.threadId === null
-        ? `🧵 Continuing in <#${threadId}>${waiting}: ${cutText(prompt.replace(/\s+/g, ' '), 300)}`
+        ? `🧵 Continuing in <#${threadId}>${waiting}: ${cutText(oneLine(prompt), 300)}`
         : cutText(`>>> ${prompt}`, maxMessageChars - waiting.length) + waiting,
     );
   }

@@ -1,6 +1,6 @@
 /** Text helpers for Discord: thread names, mention stripping, length guards. */
 
-import { cutText } from '../../src/text/cut-text.ts';
+import { cutText, oneLine } from '../../src/text/cut-text.ts';
 
 /** Discord's limit on a message's content, in UTF-16 code units. */
 export const maxMessageChars = 2000;
@@ -9,13 +9,13 @@ export const maxThreadNameChars = 100;
 
 /** A thread name from a request's first words: `prefix` + the text on one line, within Discord's limit. */
 export function threadNameFor(text: string, prefix: string): string {
-  const oneLine = text
-    .replace(/<(?:@[!&]?|#)\d+>/g, ' ')
-    .replace(/```[\s\S]*?(```|$)/g, ' ')
-    .replace(/[`*_~|>#]+/g, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return cutText(`${prefix}${oneLine || 'Conversation'}`, maxThreadNameChars);
+  const words = oneLine(
+    text
+      .replace(/<(?:@[!&]?|#)\d+>/g, ' ')
+      .replace(/```[\s\S]*?(```|$)/g, ' ')
+      .replace(/[`*_~|>#]+/g, ''),
+  );
+  return cutText(`${prefix}${words || 'Conversation'}`, maxThreadNameChars);
 }
 
 /** The text with mentions of the bot (`<@id>`, `<@!id>`, and its managed role `<@&roleId>`) removed. */

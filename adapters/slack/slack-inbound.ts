@@ -140,7 +140,7 @@ export class SlackInbound {
     const reply = await this.options.sink.onCommand({
       ref,
       user,
-      text: toWellFormed(command.text.trim()),
+      text: command.text.trim(),
       ...eventIdOf(command.trigger_id),
     });
     if (reply.duplicate) return;
@@ -157,7 +157,7 @@ export class SlackInbound {
     const press = parsed.data;
     const action = press.actions[0]!;
     const channel = press.channel?.id ?? press.container?.channel_id;
-    const taskId = toWellFormed(action.value ?? '');
+    const taskId = action.value ?? '';
     if (!channel) return this.skip('block_actions', 'no channel');
     const messageTs = press.container?.message_ts ?? press.message?.ts;
     const ref: ConversationRef = {

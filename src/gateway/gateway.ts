@@ -182,6 +182,7 @@ export class Gateway implements GatewaySink {
   }
 
   async onCommand(inbound: ChatCommand): Promise<CommandReply> {
+    // The one place a command's text is made well-formed: adapters pass it on as the platform sent it.
     const command = { ...inbound, text: toWellFormed(inbound.text), user: wellFormedDeep(inbound.user) };
     if (
       command.eventId &&

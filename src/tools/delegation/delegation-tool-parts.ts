@@ -24,6 +24,14 @@ export function idempotencyOf(context: ToolContext): { idempotencyKey?: string }
   return context.toolCallId ? { idempotencyKey: context.toolCallId } : {};
 }
 
+/**
+ * Runs a long wait for other work, lending the parent's turn slot out meanwhile when there is one (see
+ * ToolContext.releaseTurnSlotWhile), so other threads are answered while this one waits.
+ */
+export function waitingWithoutTurnSlot<T>(context: ToolContext, work: () => Promise<T>): Promise<T> {
+  return context.releaseTurnSlotWhile ? context.releaseTurnSlotWhile(work) : work();
+}
+
 export function callerFromContext(context: ToolContext): TaskCaller {
   const personName = context.actor?.name ?? context.origin.userName;
   const displayName = context.callerTaskId

@@ -3,7 +3,12 @@ import { BatonError } from '../../errors.ts';
 import { isInterruption } from '../../tasks/run-stopped.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { callerFromContext, idempotencyOf, resultView } from './delegation-tool-parts.ts';
+import {
+  callerFromContext,
+  idempotencyOf,
+  resultView,
+  waitingWithoutTurnSlot,
+} from './delegation-tool-parts.ts';
 
 function taskFields(service: TaskService) {
   const { toolsets, routes } = service.limits;
@@ -58,9 +63,9 @@ export function createDelegateTaskTool(service: TaskService, waitLimitMs: number
       const caller = callerFromContext(context);
       const records = await service.dispatch(caller, input.tasks, idempotencyOf(context));
       const ids = records.map((record) => record.id);
-      // The parent's turn slot is lent out while it waits, so other threads are answered meanwhile.
-      const wait = () => service.waitForEnd(ids, waitLimitMs, context.signal);
-      const waited = context.releaseTurnSlotWhile ? await context.releaseTurnSlotWhile(wait) : await wait();
+      const waited = await waitingWithoutTurnSlot(context, () =>
+        service.waitForEnd(ids, waitLimitMs, context.signal),
+      );
       if (context.signal.aborted) {
         // A cancelled caller takes its synchronous children with it. An interrupted one (shutdown) resumes
         // elsewhere, replays this call and finds the same children still running.

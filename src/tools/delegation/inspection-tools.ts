@@ -3,7 +3,7 @@ import { taskStatuses } from '../../tasks/task-record.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { elapsedSeconds, eventLine, shortGoal } from '../../tasks/task-views.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { callerFromContext, taskIdField } from './delegation-tool-parts.ts';
+import { callerFromContext, taskIdField, waitingWithoutTurnSlot } from './delegation-tool-parts.ts';
 
 const recentEventCount = 8;
 
@@ -52,10 +52,7 @@ export function createCollectTaskTool(
     async execute(input, context) {
       const collect = () =>
         service.collect(callerFromContext(context), input.task_id, input.timeout_s, context.signal);
-      // The parent's turn slot is lent out while it waits (see ToolContext.releaseTurnSlotWhile).
-      const { record, timedOut } = context.releaseTurnSlotWhile
-        ? await context.releaseTurnSlotWhile(collect)
-        : await collect();
+      const { record, timedOut } = await waitingWithoutTurnSlot(context, collect);
       context.signal.throwIfAborted();
       return {
         task_id: record.id,

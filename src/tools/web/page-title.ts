@@ -1,4 +1,5 @@
 import { htmlToText } from 'html-to-text';
+import { oneLine } from '../../text/cut-text.ts';
 
 /** Longest raw title kept: a real title is a line, and decoding it must stay cheap whatever the page. */
 const maxTitleSourceChars = 2000;
@@ -20,6 +21,6 @@ export function findPageTitle(html: string): string | undefined {
   // No closing tag means no title (browsers would show none either); no later `<title` can have one.
   if (!close) return undefined;
   const raw = html.slice(contentStart + 1, Math.min(close.index, contentStart + 1 + maxTitleSourceChars));
-  const title = htmlToText(raw, { wordwrap: false }).replace(/\s+/g, ' ').trim();
+  const title = oneLine(htmlToText(raw, { wordwrap: false }));
   return title || undefined;
 }
