@@ -90,7 +90,7 @@ export async function runWorker(): Promise<void> {
   );
   const stop = () => runtime.close();
   guards.onFatal(stop);
-  onShutdownSignal(logger, stop);
+  onShutdownSignal(logger, stop, shutdownDeadlineMs(config));
 }
 
 /** `baton gateway`: the chat-facing process: adapters, parent turns, delivery, boards, console. */
@@ -113,7 +113,7 @@ export async function runGateway(): Promise<void> {
     await runtime.close();
   };
   guards.onFatal(stop);
-  onShutdownSignal(logger, stop);
+  onShutdownSignal(logger, stop, shutdownDeadlineMs(config));
 }
 
 /**
@@ -163,11 +163,16 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
     await demoModel?.close();
   };
   guards.onFatal(stop);
-  onShutdownSignal(logger, stop);
+  onShutdownSignal(logger, stop, shutdownDeadlineMs(config));
 }
 
 /** The demo must not be redirected to a real endpoint by variables meant for `npm start`. */
 function withoutModelEnv(): NodeJS.ProcessEnv {
   const { OPENAI_BASE_URL: _baseUrl, BATON_MODEL: _model, ...rest } = process.env;
   return rest;
+}
+
+/** The worker's grace for running children, plus room for the drains around it. */
+function shutdownDeadlineMs(config: BatonConfig): number {
+  return (config.worker.shutdown_grace_s + 30) * 1000;
 }

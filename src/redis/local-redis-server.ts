@@ -82,7 +82,9 @@ function spawnOnPort(binary: string, port: number, dataDirectory: string, persis
       '--daemonize',
       'no',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and Redis must outlive
+    // the drain that follows (Baton stops it last), or the shutdown would wait on a Redis that is gone.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   return new Promise<LocalRedisServer>((resolve, reject) => {
     let output = '';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,6 +49,23 @@ describe('private redis-server', () => {
       await server.stop();
     }
     expect(await portIsOpen(server.port)).toBe(false);
+  });
+
+  // Ctrl-C signals a terminal's whole foreground process group. Were Redis in Baton's group it would exit at
+  // once, and the drain that follows could wait on it: Baton stops its Redis itself, last.
+  it('runs in a process group of its own, so Ctrl-C reaches Baton and not Redis', async () => {
+    const server = await startLocalRedisServer({
+      dataDirectory: path.join(directory, 'group'),
+      persistent: true,
+    });
+    try {
+      const processGroupOf = (pid: number) =>
+        Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
+      expect(processGroupOf(server.pid)).toBe(server.pid);
+      expect(processGroupOf(server.pid)).not.toBe(processGroupOf(process.pid));
+    } finally {
+      await server.stop();
+    }
   });
 
   it('says exactly how to get redis-server when there is none', async () => {
