@@ -5,6 +5,7 @@ import { defaultRetentionSeconds, keyLifetimes } from '../redis/key-lifetimes.ts
 import type { LuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import type { UsageWrite } from '../redis/usage-write.ts';
 import { toWellFormed, wellFormedDeep } from '../well-formed-text.ts';
 import { parseTaskCheckpoint, serializeTaskCheckpoint, type TaskCheckpoint } from './task-checkpoint.ts';
 import { TaskEvents } from './task-events.ts';
@@ -381,15 +382,26 @@ export class TaskStore {
     };
   }
 
+  /**
+   * Saves the conversation while `runnerToken` holds the task. `modelCall` (the usage of the call that led
+   * here) is counted in the same script, whatever the outcome.
+   */
   async saveCheckpoint(
     taskId: string,
     runnerToken: string,
     checkpoint: TaskCheckpoint,
+    modelCall: UsageWrite | null = null,
   ): Promise<WriteOutcome> {
     const [outcome] = await this.run(
       checkpointScript,
-      [this.keys.task(taskId), this.keys.taskCheckpoint(taskId)],
-      [runnerToken, serializeTaskCheckpoint(checkpoint), checkpoint.steps, JSON.stringify(checkpoint.usage)],
+      [this.keys.task(taskId), this.keys.taskCheckpoint(taskId), ...(modelCall?.keys ?? [])],
+      [
+        runnerToken,
+        serializeTaskCheckpoint(checkpoint),
+        checkpoint.steps,
+        JSON.stringify(checkpoint.usage),
+        ...(modelCall?.args ?? []),
+      ],
     );
     return outcome as WriteOutcome;
   }
@@ -402,12 +414,14 @@ export class TaskStore {
 
   /**
    * Completes a running task and releases it (no `release` needed after 'ok'); refused with
-   * 'pending_steer' when a steer arrived after `inboxCursor`.
+   * 'pending_steer' when a steer arrived after `inboxCursor`. `modelCall` (the usage of the call that gave
+   * the answer) is counted in the same script, whatever the outcome.
    */
   async complete(
     taskId: string,
     runnerToken: string,
     result: { inboxCursor: string; summary: string; fullText: string; steps: number; usage: TokenUsage },
+    modelCall: UsageWrite | null = null,
   ): Promise<WriteOutcome> {
     const [outcome] = await this.run(
       completeScript,
@@ -420,6 +434,7 @@ export class TaskStore {
         this.keys.taskCheckpoint(taskId),
         this.keys.taskChildren(taskId),
         this.keys.taskExpirySchedule(),
+        ...(modelCall?.keys ?? []),
       ],
       [
         // One packed argument (see lua/complete-task.lua), every value a string. Lua's JSON decoder refuses
@@ -437,6 +452,7 @@ export class TaskStore {
           prefix: this.keys.prefix,
           retentionSeconds: String(this.retentionSeconds),
         }),
+        ...(modelCall?.args ?? []),
       ],
     );
     return outcome as WriteOutcome;

@@ -1,7 +1,8 @@
 --[[
   Ends a running task as completed, unless a steer arrived that the child has not read yet. The runner is
   done with the task once it is completed, so this also releases it: its token is cleared, and the `ended`
-  signal stands for `stopped` (see announce-stopped).
+  signal stands for `stopped` (see announce-stopped). Given the usage of the model call that gave the answer,
+  it counts it first, whatever the outcome: the call was made (see add-usage).
 
   Input:
     KEYS[1] task hash
@@ -12,11 +13,13 @@
     KEYS[6] checkpoint
     KEYS[7] children set
     KEYS[8] expiry schedule
+    KEYS[9..] the usage write's keys (the day's index, then its scope hashes); none when not given
     Not declared: the session's active set and the person's / channel's quota sets, found from the
     record (see session-active-key and quota-keys for why).
 
     ARGV[1] JSON, every value a string: {runnerToken, inboxCursor, now, maxEvents, channel (signals),
             summary, fullText, steps, usage (JSON), prefix (for the undeclared keys), retentionSeconds}
+    ARGV[2..] the usage write's arguments
 
   Output: {outcome, status found}
     ok, refused (not running), lost (another runner holds it), pending_steer (a steer after the cursor).
@@ -28,7 +31,9 @@
 --- @include "retire-task"
 --- @include "session-active-key"
 --- @include "quota-keys"
+--- @include "../../redis/lua/add-usage"
 
+if #KEYS > 8 then add_usage({unpack(KEYS, 9)}, {unpack(ARGV, 2)}) end
 local request = cjson.decode(ARGV[1])
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
   'lastSteerId', 'steps', 'checkpointed', 'hasChildren')
