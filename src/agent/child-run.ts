@@ -283,7 +283,7 @@ export class ChildRun {
    */
   private async finish(content: string): Promise<'finish' | 'continue'> {
     const outcome = await this.store.complete(
-      this.record.id,
+      this.record,
       this.options.runnerToken,
       {
         inboxCursor: this.inboxCursor,

@@ -54,6 +54,9 @@ export interface ActiveTaskQuotas {
 /** How long a dispatch is remembered for replays (a crashed step is redone well within this). */
 const dispatchMemorySeconds = keyLifetimes.dispatchRecord;
 
+/** What a script that ends a task needs of its record to name every key it touches (see complete). */
+export type TaskRef = Pick<TaskRecord, 'id' | 'sessionKey' | 'origin'>;
+
 export type WriteOutcome = 'ok' | 'refused' | 'lost' | 'missing' | 'pending_steer';
 
 export interface TaskStoreOptions {
@@ -418,11 +421,13 @@ export class TaskStore {
    * the answer) is counted in the same script, whatever the outcome.
    */
   async complete(
-    taskId: string,
+    task: TaskRef,
     runnerToken: string,
     result: { inboxCursor: string; summary: string; fullText: string; steps: number; usage: TokenUsage },
     modelCall: UsageWrite | null = null,
   ): Promise<WriteOutcome> {
+    const taskId = task.id;
+    const { platform, user, channel } = task.origin;
     const [outcome] = await this.run(
       completeScript,
       [
@@ -434,6 +439,10 @@ export class TaskStore {
         this.keys.taskCheckpoint(taskId),
         this.keys.taskChildren(taskId),
         this.keys.taskExpirySchedule(),
+        this.keys.sessionActive(task.sessionKey),
+        this.keys.quotaUserActive(platform, user),
+        this.keys.quotaChannelActive(platform, channel),
+        this.keys.quotaActive(),
         ...(modelCall?.keys ?? []),
       ],
       [
@@ -449,7 +458,6 @@ export class TaskStore {
           fullText: toWellFormed(result.fullText),
           steps: String(result.steps),
           usage: JSON.stringify(result.usage),
-          prefix: this.keys.prefix,
           retentionSeconds: String(this.retentionSeconds),
         }),
         ...(modelCall?.args ?? []),

@@ -168,7 +168,7 @@ describe('console page in a real browser', () => {
       { goal: 'Find the flaky integration tests of the last week' },
     ]);
     await runtime.store.claim(report!.id, 'runner-report');
-    await runtime.store.complete(report!.id, 'runner-report', {
+    await runtime.store.complete(report!, 'runner-report', {
       inboxCursor: '0-0',
       summary: 'Three incidents this week; all resolved within SLO.',
       fullText:

@@ -69,7 +69,7 @@ async function complete(task: TaskRecord): Promise<void> {
   const usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 };
   await store.saveCheckpoint(task.id, token, { messages: [], steps: 1, usage, inboxCursor: '0-0' });
   const summary = 'done '.repeat(20);
-  const outcome = await store.complete(task.id, token, {
+  const outcome = await store.complete(task, token, {
     inboxCursor: '0-0',
     summary,
     fullText: `${summary} and more`,

@@ -7,6 +7,7 @@ import type { TaskRecord } from '../../src/tasks/task-record.ts';
 import { admitTasksScript } from '../../src/tasks/task-scripts.ts';
 import { type TaskSignal, TaskSignals } from '../../src/tasks/task-signals.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
+import { UsageLedger } from '../../src/usage/usage-ledger.ts';
 import { testOrigin } from '../support/baton-harness.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { useTestRedis } from '../support/test-environment.ts';
@@ -199,6 +200,34 @@ describe('terminal writes of the runner', () => {
     usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
   };
 
+  it("declares every key the completion touches in KEYS, its model call's usage included (Redis Cluster needs it)", async () => {
+    const admitted = await admitOne();
+    await store.claim(admitted.id, 'runner-1');
+    const ledger = new UsageLedger(redis.client, keys);
+    const modelCall = ledger.write(
+      { platform: 'test', channel: 'c1', user: 'u1', taskId: admitted.id },
+      'default',
+      { input: 3, cached: 0, output: 2, cost: 0.5, calls: 1 },
+    );
+    const monitor = await redis.client.duplicate().monitor();
+    const commands: { source: string; args: string[] }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => commands.push({ source, args }));
+    try {
+      expect(await store.complete(admitted, 'runner-1', result, modelCall)).toBe('ok');
+      await redis.client.ping();
+    } finally {
+      monitor.disconnect();
+    }
+    const call = commands.findIndex(({ args }) => args[0]?.toLowerCase() === 'evalsha');
+    const declared = new Set(commands[call]!.args.slice(3, 3 + Number(commands[call]!.args[2])));
+    const inner = commands.slice(call + 1).filter(({ source }) => source === 'lua');
+    const touched = inner.filter(({ args }) => args[0] !== 'PUBLISH').map(({ args }) => args[1]!);
+    expect(inner.length).toBeGreaterThan(10);
+    expect(touched.filter((key) => !declared.has(key))).toEqual([]);
+    expect(touched).toContain(keys.quotaUserActive('test', 'u1'));
+    expect(touched).toContain(keys.sessionActive(sessionKey));
+  });
+
   it('complete also lets go of the task: no runner token, out of the active set, one ended signal', async () => {
     const admitted = await admitOne();
     await store.claim(admitted.id, 'runner-1');
@@ -206,7 +235,7 @@ describe('terminal writes of the runner', () => {
     expect(await store.activeCount(sessionKey)).toBe(1);
     const ended = nextSignal(admitted.id, 'ended');
 
-    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('ok');
+    expect(await store.complete(admitted, 'runner-1', result)).toBe('ok');
     expect(await ended).toEqual({ kind: 'ended', taskId: admitted.id, status: 'completed' });
     expect(await store.isHeldByRunner(admitted.id)).toBe(false);
     expect(await redis.client.hget(keys.task(admitted.id), 'stoppedAt')).toMatch(/^\d+$/);
@@ -238,7 +267,7 @@ describe('terminal writes of the runner', () => {
     expect(await store.fullSummary(admitted.id)).toBeNull();
     const short = { ...result, summary: 'All of it.', fullText: 'All of it.' };
 
-    expect(await store.complete(admitted.id, 'runner-1', short)).toBe('ok');
+    expect(await store.complete(admitted, 'runner-1', short)).toBe('ok');
     expect(await redis.client.exists(keys.taskSummary(admitted.id))).toBe(0);
     expect(await store.fullSummary(admitted.id)).toBe('All of it.');
   });
@@ -248,7 +277,7 @@ describe('terminal writes of the runner', () => {
     await store.claim(admitted.id, 'runner-1');
     await store.steer(admitted.id, 'Ada', 'one more thing');
 
-    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('pending_steer');
+    expect(await store.complete(admitted, 'runner-1', result)).toBe('pending_steer');
     expect(await store.isHeldByRunner(admitted.id)).toBe(true);
     expect((await store.get(admitted.id))?.status).toBe('running');
   });
@@ -270,8 +299,8 @@ describe('terminal writes of the runner', () => {
     await store.saveCheckpoint(parent.id, 'runner-1', { messages: [], steps: 1, usage, inboxCursor: '0-0' });
     const cursor = steered.messageId!;
 
-    expect(await store.complete(parent.id, 'runner-1', { ...result, inboxCursor: cursor })).toBe('ok');
-    expect(await store.complete(plain.id, 'runner-2', result)).toBe('ok');
+    expect(await store.complete(parent, 'runner-1', { ...result, inboxCursor: cursor })).toBe('ok');
+    expect(await store.complete(plain, 'runner-2', result)).toBe('ok');
     for (const key of [
       keys.task(parent.id),
       keys.taskEvents(parent.id),
@@ -304,8 +333,8 @@ describe('terminal writes of the runner', () => {
     );
     await redis.client.sadd(keys.taskChildren(admitted.id), 't_child');
 
-    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('pending_steer');
-    expect(await store.complete(admitted.id, 'runner-1', { ...result, inboxCursor: steerId! })).toBe('ok');
+    expect(await store.complete(admitted, 'runner-1', result)).toBe('pending_steer');
+    expect(await store.complete(admitted, 'runner-1', { ...result, inboxCursor: steerId! })).toBe('ok');
     expect(await redis.client.ttl(keys.taskInbox(admitted.id))).toBeGreaterThan(0);
     expect(await redis.client.ttl(keys.taskChildren(admitted.id))).toBeGreaterThan(0);
   });

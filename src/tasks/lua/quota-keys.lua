@@ -1,11 +1,11 @@
 -- Helper: the quota sets (see RedisKeys.quota*) of a task: the active tasks of its person and its channel,
 -- of the whole deployment, and the queued ones.
 --
--- The scripts that END a task (transition-task, complete-task) are called with the task id alone (cancel,
--- timeouts and failures know nothing else), so they find the person's and the channel's sets from the
--- origin stored in the task hash. These two keys are therefore built here and not declared in KEYS:
--- declaring them would cost every caller a read of the record first. Fine on a standalone Redis (what
--- Baton runs on); on Redis Cluster they would need a hash tag shared with the task. Names must match
+-- transition-task (cancel, time-outs, failures) is called with the task id alone, so it finds the person's
+-- and the channel's sets from the origin stored in the task hash. These two keys are therefore built here
+-- and not declared in KEYS: declaring them would cost every such caller a read of the record first.
+-- (complete-task's runner holds the record from its claim, and declares them.) Fine on a standalone Redis
+-- (what Baton runs on); on Redis Cluster they would need a hash tag shared with the task. Names must match
 -- RedisKeys.quotaUserActive / quotaChannelActive / quotaActive / quotaQueued.
 local function quota_keys(prefix, origin)
   local platform = tostring(origin.platform or '')
@@ -15,7 +15,7 @@ local function quota_keys(prefix, origin)
 end
 
 -- An ending task leaves the active sets, and the queued one unless the caller knows it already left it
--- (`in_queued` false: complete-task, whose task was claimed, and claim-task takes it out of that set).
+-- (`in_queued` false: a task that was claimed, as claim-task takes it out of that set).
 local function release_quota(prefix, task_id, origin, in_queued)
   local user_key, channel_key, active_key, queued_key = quota_keys(prefix, origin)
   redis.call('SREM', user_key, task_id)
