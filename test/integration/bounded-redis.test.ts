@@ -5,6 +5,7 @@ import { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { RetentionSweeper } from '../../src/runtime/retention-sweeper.ts';
 import { KnownThreads } from '../../src/sessions/known-threads.ts';
+import { trimExpiredScript } from '../../src/tasks/retention-scripts.ts';
 import type { TaskOrigin, TaskRecord } from '../../src/tasks/task-record.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
 import { buildTestConfig, eventually, testConfigLayer, testEnv } from '../support/baton-harness.ts';
@@ -189,6 +190,37 @@ describe('bounded Redis: indexes shed tasks as their records expire', () => {
     await pastRetention();
     expect(await sweeper.sweepOnce()).toMatchObject({ tasksUnindexed: 1, backfillDropped: 0 });
     expect(await redis.client.exists(keys.allTasks())).toBe(0);
+  });
+
+  it('unindexes expired tasks with a script that declares every key it touches (Redis Cluster needs it)', async () => {
+    await sweeper.sweepOnce();
+    const [task] = await admit(origins[0]!, 1);
+    await complete(task!);
+    await pastRetention();
+    const monitor = await redis.client.duplicate().monitor();
+    const commands: { source: string; args: string[] }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => commands.push({ source, args }));
+    try {
+      expect(await sweeper.sweepOnce()).toMatchObject({ tasksUnindexed: 1 });
+      await redis.client.ping();
+    } finally {
+      monitor.disconnect();
+    }
+    // The commands run inside trim-expired (those after its EVALSHA, up to the next command of a client).
+    let declared: Set<string> | null = null;
+    const touched: string[] = [];
+    for (const { source, args } of commands) {
+      if (source !== 'lua') {
+        const isTrim = args[0]!.toLowerCase() === 'evalsha' && args[1] === trimExpiredScript.sha;
+        declared = isTrim ? new Set(args.slice(3, 3 + Number(args[2]))) : null;
+      } else if (declared) {
+        touched.push(args[1]!);
+        if (!declared.has(args[1]!))
+          throw new Error(`trim-expired touched an undeclared key: ${args.join(' ')}`);
+      }
+    }
+    expect(touched).toContain(keys.sessionTasks(sessionOf(origins[0]!)));
+    for (const index of indexKeys()) expect(await redis.client.zscore(index, task!.id)).toBeNull();
   });
 
   it('trims only what is due, and only one process sweeps at a time', async () => {
