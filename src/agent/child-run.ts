@@ -353,7 +353,7 @@ export class ChildRun {
     status: 'cancelled' | 'timed_out' | 'failed',
     details: { error?: string; note?: string; summary?: string },
   ): Promise<void> {
-    const written = await this.store.transition(this.record.id, status, {
+    const written = await this.store.transition(this.record, status, {
       ...details,
       runnerToken: this.options.runnerToken,
       release: true,

@@ -292,10 +292,11 @@ export class TaskStore {
    * while that runner owns it). Returns the outcome and the status found before the move. With
    * `runnerToken` and `release`, the runner also lets go of the task in the same script, whether the move
    * is made or refused (a cancel got there first); `released` says whether it did, and when it did no
-   * separate `release` is needed.
+   * separate `release` is needed. `task` is the record (or its id, session and origin), so that every key
+   * the script touches is named by the caller.
    */
   async transition(
-    taskId: string,
+    task: TaskRef,
     to: TaskStatus,
     options: {
       error?: string;
@@ -312,6 +313,8 @@ export class TaskStore {
       .join(',');
     const fields: string[] = options.error === undefined ? [] : ['error', options.error];
     if (options.summary !== undefined) fields.push('summary', options.summary);
+    const taskId = task.id;
+    const { platform, user, channel } = task.origin;
     const [outcome, previous, released] = await this.run(
       transitionScript,
       [
@@ -322,6 +325,11 @@ export class TaskStore {
         this.keys.taskInbox(taskId),
         this.keys.taskChildren(taskId),
         this.keys.taskExpirySchedule(),
+        this.keys.sessionActive(task.sessionKey),
+        this.keys.quotaUserActive(platform, user),
+        this.keys.quotaChannelActive(platform, channel),
+        this.keys.quotaActive(),
+        this.keys.quotaQueued(),
       ],
       [
         allowedFrom,
@@ -332,7 +340,6 @@ export class TaskStore {
         this.keys.signalChannel(),
         options.runnerToken ?? '',
         options.release ? '1' : '',
-        this.keys.prefix,
         this.retentionSeconds,
         ...fields,
       ],

@@ -112,14 +112,14 @@ describe('bounded Redis: indexes shed tasks as their records expire', () => {
       const [first, second, third, parent] = await admit(origin, 4);
       await complete(first!);
       await store.steer(second!.id, 'u1', 'change of plan');
-      await store.transition(second!.id, 'cancelled');
-      await store.transition(third!.id, 'running');
-      await store.transition(third!.id, 'failed', { error: 'broke' });
+      await store.transition(second!, 'cancelled');
+      await store.transition(third!, 'running');
+      await store.transition(third!, 'failed', { error: 'broke' });
       // A nested task: the parent's children set, the child in the same indexes.
-      await store.transition(parent!.id, 'running');
+      await store.transition(parent!, 'running');
       const [child] = await admit(origin, 1, parent!);
       await complete(child!);
-      await store.transition(parent!.id, 'completed');
+      await store.transition(parent!, 'completed');
       ended.push(first!, second!, third!, parent!, child!);
     }
     // Listed far beyond what any reader asks for: the lazy shedding on read never sees these.
@@ -141,7 +141,7 @@ describe('bounded Redis: indexes shed tasks as their records expire', () => {
   it('never drops a task whose record still exists: active ones, and finished ones kept longer', async () => {
     const origin = origins[0]!;
     const [active, keptLonger, expiring] = await admit(origin, 3);
-    await store.transition(active!.id, 'running');
+    await store.transition(active!, 'running');
     await complete(keptLonger!);
     await complete(expiring!);
     // Something kept this record longer than the retention period (as a reopened task would be).
@@ -160,7 +160,7 @@ describe('bounded Redis: indexes shed tasks as their records expire', () => {
     expect(entry).toContain(keptLonger!.id);
 
     // The active task ends long after it was created: it still gets a whole retention period.
-    await store.transition(active!.id, 'completed');
+    await store.transition(active!, 'completed');
     await sweeper.sweepOnce();
     expect(await redis.client.zscore(keys.allTasks(), active!.id)).not.toBeNull();
     await pastRetention();
