@@ -71,14 +71,36 @@ export function writeResultsJson(results: BenchResult[]): string {
   return file;
 }
 
+/**
+ * The figures of bench/results.json with those of `results` put in place of the figures of the same name
+ * (new names at the end): what a partial run with `--merge` records.
+ */
+export function mergedResults(results: BenchResult[]): BenchResult[] {
+  const file = path.join(projectRoot, 'bench/results.json');
+  const current = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BenchResult[]) : [];
+  const byName = new Map(results.map((result) => [result.name, result]));
+  const merged = current.map((result) => byName.get(result.name) ?? result);
+  const known = new Set(current.map((result) => result.name));
+  return [...merged, ...results.filter((result) => !known.has(result.name))];
+}
+
 const startMarker = '<!-- bench:results:start -->';
 const endMarker = '<!-- bench:results:end -->';
 
-function markdownBlock(results: BenchResult[], failures: Failure[], machine: Machine): string {
+function markdownBlock(
+  results: BenchResult[],
+  failures: Failure[],
+  machine: Machine,
+  remeasured: string[] | null,
+): string {
   const escapeCell = (text: string) => text.replace(/\|/g, '\\|');
+  const which = remeasured
+    ? ` (a partial run, \`--merge\`: only ${remeasured.map((name) => `\`${name}\``).join(', ')} re-measured; ` +
+      'the other figures are those of the run before)'
+    : '';
   const lines = [
     startMarker,
-    `Last run: ${machine.date} — ${machine.nproc} CPU(s) (\`nproc\`), ${escapeCell(machine.cpu)}, ` +
+    `Last run${which}: ${machine.date} — ${machine.nproc} CPU(s) (\`nproc\`), ${escapeCell(machine.cpu)}, ` +
       `${machine.memoryGb} GB RAM, Node ${machine.node}, redis-server ${machine.redis}, ${machine.os}; ` +
       `1-minute load average ${machine.load.start.toFixed(2)} at the start, ${machine.load.end.toFixed(2)} at the end` +
       `${Math.max(machine.load.start, machine.load.end) > machine.nproc / 2 ? ' (other work was running: figures are skewed)' : ''}.`,
@@ -105,10 +127,18 @@ function markdownBlock(results: BenchResult[], failures: Failure[], machine: Mac
   return lines.join('\n');
 }
 
-/** Replaces the figures block of bench/README.md (between its markers), keeping the prose around it. */
-export function updateReadme(results: BenchResult[], failures: Failure[], machine: Machine): string {
+/**
+ * Replaces the figures block of bench/README.md (between its markers), keeping the prose around it.
+ * `remeasured` names the figures a partial run (`--merge`) measured; null for a full run.
+ */
+export function updateReadme(
+  results: BenchResult[],
+  failures: Failure[],
+  machine: Machine,
+  remeasured: string[] | null = null,
+): string {
   const file = path.join(projectRoot, 'bench/README.md');
-  const block = markdownBlock(results, failures, machine);
+  const block = markdownBlock(results, failures, machine, remeasured);
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Baton benchmarks\n';
   const start = current.indexOf(startMarker);
   const end = current.indexOf(endMarker);

@@ -88,7 +88,7 @@ async function runBatch(store: TaskStore, threads: KnownThreads, batch: number):
     records.map(async (record: TaskRecord) => {
       const token = `bench-${record.id}`;
       await store.claim(record.id, token);
-      await store.complete(record.id, token, {
+      await store.complete(record, token, {
         inboxCursor: '0-0',
         summary,
         fullText: summary,

@@ -4,7 +4,8 @@
  * also on failure; the exit code is non-zero when a benchmark crashed.
  *
  * Only some benchmarks: `npm run bench -- dispatch steer` (names: see `benchmarks` below); such a partial
- * run prints its table but leaves results.json and README.md as they were.
+ * run prints its table but leaves results.json and README.md as they were, unless given `--merge`: then its
+ * figures replace those of the same name in results.json and the README's figures block says which.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -14,7 +15,14 @@ import { benchThousandChildren } from './capacity-benchmark.ts';
 import { benchHostilePages } from './hostile-pages-benchmark.ts';
 import { benchCancel, benchDispatch, benchSteer } from './latency-benchmarks.ts';
 import { benchLockRenewal } from './lock-renewal-benchmark.ts';
-import { describeMachine, type Failure, formatTable, updateReadme, writeResultsJson } from './report.ts';
+import {
+  describeMachine,
+  type Failure,
+  formatTable,
+  mergedResults,
+  updateReadme,
+  writeResultsJson,
+} from './report.ts';
 import { benchRetention } from './retention-benchmark.ts';
 import { type BenchContext, type BenchResult, CleanupStack, withTimeout } from './support.ts';
 import { benchThroughput } from './throughput-benchmark.ts';
@@ -37,7 +45,8 @@ const benchmarks: Array<{
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<number> {
-  const only = process.argv.slice(2);
+  const merge = process.argv.includes('--merge');
+  const only = process.argv.slice(2).filter((argument) => argument !== '--merge');
   const unknown = only.filter((name) => !benchmarks.some((benchmark) => benchmark.name === name));
   if (unknown.length > 0) {
     process.stderr.write(`bench: unknown benchmark(s): ${unknown.join(', ')}\n`);
@@ -98,7 +107,12 @@ async function main(): Promise<number> {
   log('');
   log(formatTable(results));
   log('');
-  if (only.length > 0) {
+  if (only.length > 0 && merge && failures.length === 0) {
+    const merged = mergedResults(results);
+    log(`results (merged): ${writeResultsJson(merged)}`);
+    const remeasured = results.map((result) => result.name);
+    log(`readme:  ${updateReadme(merged, failures, describeMachine(loadAtStart), remeasured)}`);
+  } else if (only.length > 0) {
     log('partial run: bench/results.json and bench/README.md are left as they were');
   } else {
     log(`results: ${writeResultsJson(results)}`);

@@ -3,6 +3,7 @@ import { BatonError, describeError, isBatonError } from '../errors.ts';
 import { emptyUsage, type ModelClient, type ToolCall } from '../llm/model-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
+import type { UsageWrite } from '../redis/usage-write.ts';
 import { RunStopped } from '../tasks/run-stopped.ts';
 import type { TaskCheckpoint } from '../tasks/task-checkpoint.ts';
 import type { TaskEventType, TaskRecord } from '../tasks/task-record.ts';
@@ -28,8 +29,13 @@ export interface ChildRunnerDependencies {
   store: TaskStore;
   signals: TaskSignals;
   model: ModelClient;
-  /** The model client of one task (budgets and usage counting); `model` when not given. */
-  modelFor?(record: TaskRecord): ModelClient;
+  /**
+   * The model client of one task (budgets and usage counting); `model` when not given. Each call's usage
+   * goes to `deferUsage`: the run hands it to the write that ends the step (checkpoint or completion).
+   */
+  modelFor?(record: TaskRecord, deferUsage: (write: UsageWrite) => void): ModelClient;
+  /** Counts a call's usage that no step-end write took (a run that stopped in between). */
+  recordUsage?(write: UsageWrite): Promise<void>;
   /** The tools a task gets: its toolsets, plus delegation for orchestrators with depth to spare. */
   toolsFor(record: TaskRecord): Tool[];
   logger: Logger;
@@ -74,6 +80,8 @@ export class ChildRun {
   private skipNextInboxRead: boolean;
   /** A fresh task with an empty inbox goes straight to step 1: the claim recorded that step's start. */
   private firstStepRecorded: boolean;
+  /** The usage of the last model call, until the write that ends its step counts it. */
+  private pendingUsage: UsageWrite | null = null;
 
   constructor(
     private readonly dependencies: ChildRunnerDependencies,
@@ -94,6 +102,7 @@ export class ChildRun {
     } catch (error) {
       return await this.settleFailure(error);
     } finally {
+      await this.recordPendingUsage();
       if (this.holding) {
         await this.store
           .release(this.record.id, this.options.runnerToken)
@@ -104,7 +113,8 @@ export class ChildRun {
 
   private async runToEnd(): Promise<ChildRunResult> {
     const { config } = this.dependencies;
-    const model = this.dependencies.modelFor?.(this.record) ?? this.dependencies.model;
+    const model =
+      this.dependencies.modelFor?.(this.record, (write) => this.deferUsage(write)) ?? this.dependencies.model;
     const tools = this.dependencies.toolsFor(this.record);
     await this.resume(tools);
     let finalText: string;
@@ -131,6 +141,32 @@ export class ChildRun {
     }
     this.log.info({ steps: this.state.steps, chars: finalText.length }, 'child completed');
     return { kind: 'ended', status: 'completed' };
+  }
+
+  /**
+   * Every model call is followed by a step-end write (the checkpoint before its tool batch, or the
+   * completion) before the next call, so at most one is pending; should another come first, the older is
+   * counted on its own.
+   */
+  private deferUsage(write: UsageWrite): void {
+    if (this.pendingUsage) void this.recordPendingUsage();
+    this.pendingUsage = write;
+  }
+
+  /** The pending usage, for the write about to run, which counts it whatever its outcome. */
+  private takeUsage(): UsageWrite | null {
+    const write = this.pendingUsage;
+    this.pendingUsage = null;
+    return write;
+  }
+
+  /** Counts a usage no step-end write took (the run stopped between a model call and its write). */
+  private async recordPendingUsage(): Promise<void> {
+    const write = this.takeUsage();
+    if (!write || !this.dependencies.recordUsage) return;
+    await this.dependencies
+      .recordUsage(write)
+      .catch((error: unknown) => this.log.warn({ err: error }, 'usage not recorded'));
   }
 
   /** Starts from the task's checkpoint, or from the opening prompt for a task that has none. */
@@ -226,13 +262,18 @@ export class ChildRun {
 
   /** Saves the conversation so a run that stops resumes from here; throws if the task is no longer ours. */
   private async checkpoint(): Promise<void> {
-    const outcome = await this.store.saveCheckpoint(this.record.id, this.options.runnerToken, {
-      messages: this.state.messages,
-      steps: this.state.steps,
-      usage: this.state.usage,
-      inboxCursor: this.inboxCursor,
-      ...(this.state.toolCallStarts ? { toolCallStarts: this.state.toolCallStarts } : {}),
-    });
+    const outcome = await this.store.saveCheckpoint(
+      this.record.id,
+      this.options.runnerToken,
+      {
+        messages: this.state.messages,
+        steps: this.state.steps,
+        usage: this.state.usage,
+        inboxCursor: this.inboxCursor,
+        ...(this.state.toolCallStarts ? { toolCallStarts: this.state.toolCallStarts } : {}),
+      },
+      this.takeUsage(),
+    );
     throwIfWriteRefused(outcome);
   }
 
@@ -241,13 +282,18 @@ export class ChildRun {
    * (the complete script refuses then): it is applied and the agent goes on.
    */
   private async finish(content: string): Promise<'finish' | 'continue'> {
-    const outcome = await this.store.complete(this.record.id, this.options.runnerToken, {
-      inboxCursor: this.inboxCursor,
-      summary: capSummary(content, this.dependencies.config.delegation.max_summary_chars),
-      fullText: content,
-      steps: this.state.steps,
-      usage: this.state.usage,
-    });
+    const outcome = await this.store.complete(
+      this.record,
+      this.options.runnerToken,
+      {
+        inboxCursor: this.inboxCursor,
+        summary: capSummary(content, this.dependencies.config.delegation.max_summary_chars),
+        fullText: content,
+        steps: this.state.steps,
+        usage: this.state.usage,
+      },
+      this.takeUsage(),
+    );
     if (outcome === 'ok') {
       this.holding = false;
       return 'finish';
@@ -307,7 +353,7 @@ export class ChildRun {
     status: 'cancelled' | 'timed_out' | 'failed',
     details: { error?: string; note?: string; summary?: string },
   ): Promise<void> {
-    const written = await this.store.transition(this.record.id, status, {
+    const written = await this.store.transition(this.record, status, {
       ...details,
       runnerToken: this.options.runnerToken,
       release: true,

@@ -122,8 +122,7 @@ export class RedisKeys {
   workerHeartbeatPattern(): string {
     return `${this.prefix}:worker:*`;
   }
-  // Quota sets of active (queued or running) task ids; the scripts that end a task build the same names
-  // (src/tasks/lua/quota-keys.lua).
+  // Quota sets of active (queued or running) task ids; every script that touches them is given them in KEYS.
   quotaUserActive(platform: string, user: string): string {
     return `${this.prefix}:quota:user:${platform}:${user}:active`;
   }

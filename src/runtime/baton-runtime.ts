@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger.ts';
 import { retentionSecondsOf } from '../redis/key-lifetimes.ts';
 import { createRedisConnection } from '../redis/redis-connection.ts';
 import { RedisKeys } from '../redis/redis-keys.ts';
+import type { UsageWrite } from '../redis/usage-write.ts';
 import { SessionStore } from '../sessions/session-store.ts';
 import type { TaskAuthorizer } from '../tasks/task-access.ts';
 import { TaskQueue } from '../tasks/task-queue.ts';
@@ -140,13 +141,17 @@ export class BatonRuntime {
       });
   }
 
-  /** The model client of one agent run: budgets checked before each call, usage counted after it. */
-  modelFor(scope: UsageScope & { userName?: string }): ModelClient {
+  /**
+   * The model client of one agent run: budgets checked before each call, usage counted after it (or, with
+   * `deferUsage`, handed there for a script to count; see MeteringOptions.defer).
+   */
+  modelFor(scope: UsageScope & { userName?: string }, deferUsage?: (write: UsageWrite) => void): ModelClient {
     return meteredModel(this.model, scope, {
       ledger: this.usage,
       guard: this.budgets,
       models: this.config.models,
       logger: this.logger,
+      ...(deferUsage ? { defer: deferUsage } : {}),
     });
   }
 
@@ -201,14 +206,18 @@ export class BatonRuntime {
         store: this.store,
         signals: this.signals,
         model: this.model,
-        modelFor: (record) =>
-          this.modelFor({
-            platform: record.origin.platform,
-            channel: record.origin.channel,
-            user: record.origin.user,
-            ...(record.origin.userName ? { userName: record.origin.userName } : {}),
-            taskId: record.id,
-          }),
+        modelFor: (record, deferUsage) =>
+          this.modelFor(
+            {
+              platform: record.origin.platform,
+              channel: record.origin.channel,
+              user: record.origin.user,
+              ...(record.origin.userName ? { userName: record.origin.userName } : {}),
+              taskId: record.id,
+            },
+            deferUsage,
+          ),
+        recordUsage: (write) => this.usage.apply(write),
         toolsFor: (record) => this.toolsFor(record),
         logger: this.logger,
       },

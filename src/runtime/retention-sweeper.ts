@@ -6,6 +6,8 @@ import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 import { KnownThreads } from '../sessions/known-threads.ts';
 import {
   dropMissingScript,
+  type ExpiryEntry,
+  readExpiryEntry,
   releaseSweepLockScript,
   scheduleIndexedScript,
   trimEndingsScript,
@@ -99,17 +101,37 @@ export class RetentionSweeper {
     }
   }
 
+  /**
+   * Reads the due entries of the expiry schedule, then hands them with their tasks' keys to trim-expired,
+   * which re-checks each is still due (so that every key it touches is declared).
+   */
   private async unindexExpired(now: number): Promise<number> {
-    const { keys } = this.options;
+    const { redis, keys } = this.options;
+    const schedule = keys.taskExpirySchedule();
     let removed = 0;
     for (let batch = 0; batch < maxBatchesPerSweep; batch += 1) {
-      const [examined, unindexed] = await this.scripts.run<[number, number]>(
-        trimExpiredScript,
-        [keys.taskExpirySchedule(), keys.allTasks()],
-        [now, batchSize, keys.prefix],
-      );
-      removed += unindexed;
-      if (examined < batchSize) break;
+      const due = await redis.zrangebyscore(schedule, '-inf', now, 'LIMIT', 0, batchSize);
+      const entries = due.map(readExpiryEntry);
+      // A malformed entry names no task: nothing to unindex, and nothing can make it valid.
+      const malformed = due.filter((_entry, index) => entries[index] === null);
+      if (malformed.length > 0) await redis.zrem(schedule, ...malformed);
+      const valid = entries.filter((entry): entry is ExpiryEntry => entry !== null);
+      if (valid.length > 0) {
+        removed += await this.scripts.run<number>(
+          trimExpiredScript,
+          [
+            schedule,
+            keys.allTasks(),
+            ...valid.flatMap((entry) => [
+              keys.task(entry.taskId),
+              keys.sessionTasks(entry.sessionKey),
+              keys.channelTasks(entry.platform, entry.channel),
+            ]),
+          ],
+          [now, ...valid.flatMap((entry) => [entry.entry, entry.taskId])],
+        );
+      }
+      if (due.length < batchSize) break;
     }
     return removed;
   }

@@ -188,7 +188,7 @@ export class TaskService {
       // Nothing half-started: tasks that could not be queued end as failed and free their slots.
       await Promise.all(
         records.map((record) =>
-          this.store.transition(record.id, 'failed', { error: `could not be queued: ${String(error)}` }),
+          this.store.transition(record, 'failed', { error: `could not be queued: ${String(error)}` }),
         ),
       );
       throw new BatonError('redis_unavailable', 'the task queue is unavailable; nothing was started', {
@@ -334,13 +334,16 @@ export class TaskService {
   /** Cancels tasks and their descendants; used by cancel and by a synchronous delegate_task whose caller stops. */
   async cancelTree(rootIds: string[], note: string): Promise<boolean> {
     const allIds = await this.descendantsWithRoots(rootIds);
+    // The records name the session and quota sets the cancel script leaves (one pipelined read); a task
+    // whose record is gone has nothing to cancel.
+    const records = (await this.store.getMany(allIds)).filter((record) => record !== null);
     // Sent together, not one after another: Redis still runs them in this order (roots first).
     await Promise.all(
-      allIds.map(async (id) => {
-        const { outcome, previous } = await this.store.transition(id, 'cancelled', { note });
+      records.map(async (record) => {
+        const { outcome, previous } = await this.store.transition(record, 'cancelled', { note });
         if (outcome !== 'ok') return;
-        if (previous === 'queued') await this.queue.removeWaiting(id);
-        else await this.signals.publish({ kind: 'cancel', taskId: id });
+        if (previous === 'queued') await this.queue.removeWaiting(record.id);
+        else await this.signals.publish({ kind: 'cancel', taskId: record.id });
       }),
     );
     const stopped = await waitForTasksToStop(

@@ -21,19 +21,23 @@ export class TaskSignals {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly anyListeners = new Set<Listener>();
   private subscribed: Promise<unknown> | null = null;
+  /** The channel's name, built once: every message of every task is checked against it. */
+  private readonly channel: string;
 
   constructor(
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
-    private readonly keys: RedisKeys,
+    keys: RedisKeys,
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    this.channel = keys.signalChannel();
+  }
 
   /** Subscribes once; resolves when the subscription is confirmed, so no signal sent after it is missed. */
   start(): Promise<unknown> {
     if (!this.subscribed) {
       this.subscriber.on('message', (channel: string, payload: string) => {
-        if (channel !== this.keys.signalChannel()) return;
+        if (channel !== this.channel) return;
         let signal: TaskSignal;
         try {
           signal = JSON.parse(payload) as TaskSignal;
@@ -43,7 +47,7 @@ export class TaskSignals {
         }
         this.dispatch(signal);
       });
-      this.subscribed = this.subscriber.subscribe(this.keys.signalChannel());
+      this.subscribed = this.subscriber.subscribe(this.channel);
     }
     return this.subscribed;
   }
@@ -54,7 +58,7 @@ export class TaskSignals {
   }
 
   async publish(signal: TaskSignal): Promise<void> {
-    await this.publisher.publish(this.keys.signalChannel(), JSON.stringify(signal));
+    await this.publisher.publish(this.channel, JSON.stringify(signal));
   }
 
   /** Listens to the signals of one task; returns the function that stops listening. */
@@ -83,6 +87,6 @@ export class TaskSignals {
   async stop(): Promise<void> {
     this.listeners.clear();
     this.anyListeners.clear();
-    if (this.subscribed) await this.subscriber.unsubscribe(this.keys.signalChannel()).catch(() => undefined);
+    if (this.subscribed) await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@ import { defaultRetentionSeconds, keyLifetimes } from '../redis/key-lifetimes.ts
 import type { LuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import type { UsageWrite } from '../redis/usage-write.ts';
 import { toWellFormed, wellFormedDeep } from '../well-formed-text.ts';
 import { parseTaskCheckpoint, serializeTaskCheckpoint, type TaskCheckpoint } from './task-checkpoint.ts';
 import { TaskEvents } from './task-events.ts';
@@ -52,6 +53,9 @@ export interface ActiveTaskQuotas {
 
 /** How long a dispatch is remembered for replays (a crashed step is redone well within this). */
 const dispatchMemorySeconds = keyLifetimes.dispatchRecord;
+
+/** What a script that ends a task needs of its record to name every key it touches (see complete). */
+export type TaskRef = Pick<TaskRecord, 'id' | 'sessionKey' | 'origin'>;
 
 export type WriteOutcome = 'ok' | 'refused' | 'lost' | 'missing' | 'pending_steer';
 
@@ -288,10 +292,11 @@ export class TaskStore {
    * while that runner owns it). Returns the outcome and the status found before the move. With
    * `runnerToken` and `release`, the runner also lets go of the task in the same script, whether the move
    * is made or refused (a cancel got there first); `released` says whether it did, and when it did no
-   * separate `release` is needed.
+   * separate `release` is needed. `task` is the record (or its id, session and origin), so that every key
+   * the script touches is named by the caller.
    */
   async transition(
-    taskId: string,
+    task: TaskRef,
     to: TaskStatus,
     options: {
       error?: string;
@@ -308,6 +313,8 @@ export class TaskStore {
       .join(',');
     const fields: string[] = options.error === undefined ? [] : ['error', options.error];
     if (options.summary !== undefined) fields.push('summary', options.summary);
+    const taskId = task.id;
+    const { platform, user, channel } = task.origin;
     const [outcome, previous, released] = await this.run(
       transitionScript,
       [
@@ -318,6 +325,11 @@ export class TaskStore {
         this.keys.taskInbox(taskId),
         this.keys.taskChildren(taskId),
         this.keys.taskExpirySchedule(),
+        this.keys.sessionActive(task.sessionKey),
+        this.keys.quotaUserActive(platform, user),
+        this.keys.quotaChannelActive(platform, channel),
+        this.keys.quotaActive(),
+        this.keys.quotaQueued(),
       ],
       [
         allowedFrom,
@@ -328,7 +340,6 @@ export class TaskStore {
         this.keys.signalChannel(),
         options.runnerToken ?? '',
         options.release ? '1' : '',
-        this.keys.prefix,
         this.retentionSeconds,
         ...fields,
       ],
@@ -381,15 +392,26 @@ export class TaskStore {
     };
   }
 
+  /**
+   * Saves the conversation while `runnerToken` holds the task. `modelCall` (the usage of the call that led
+   * here) is counted in the same script, whatever the outcome.
+   */
   async saveCheckpoint(
     taskId: string,
     runnerToken: string,
     checkpoint: TaskCheckpoint,
+    modelCall: UsageWrite | null = null,
   ): Promise<WriteOutcome> {
     const [outcome] = await this.run(
       checkpointScript,
-      [this.keys.task(taskId), this.keys.taskCheckpoint(taskId)],
-      [runnerToken, serializeTaskCheckpoint(checkpoint), checkpoint.steps, JSON.stringify(checkpoint.usage)],
+      [this.keys.task(taskId), this.keys.taskCheckpoint(taskId), ...(modelCall?.keys ?? [])],
+      [
+        runnerToken,
+        serializeTaskCheckpoint(checkpoint),
+        checkpoint.steps,
+        JSON.stringify(checkpoint.usage),
+        ...(modelCall?.args ?? []),
+      ],
     );
     return outcome as WriteOutcome;
   }
@@ -402,13 +424,17 @@ export class TaskStore {
 
   /**
    * Completes a running task and releases it (no `release` needed after 'ok'); refused with
-   * 'pending_steer' when a steer arrived after `inboxCursor`.
+   * 'pending_steer' when a steer arrived after `inboxCursor`. `modelCall` (the usage of the call that gave
+   * the answer) is counted in the same script, whatever the outcome.
    */
   async complete(
-    taskId: string,
+    task: TaskRef,
     runnerToken: string,
     result: { inboxCursor: string; summary: string; fullText: string; steps: number; usage: TokenUsage },
+    modelCall: UsageWrite | null = null,
   ): Promise<WriteOutcome> {
+    const taskId = task.id;
+    const { platform, user, channel } = task.origin;
     const [outcome] = await this.run(
       completeScript,
       [
@@ -420,6 +446,11 @@ export class TaskStore {
         this.keys.taskCheckpoint(taskId),
         this.keys.taskChildren(taskId),
         this.keys.taskExpirySchedule(),
+        this.keys.sessionActive(task.sessionKey),
+        this.keys.quotaUserActive(platform, user),
+        this.keys.quotaChannelActive(platform, channel),
+        this.keys.quotaActive(),
+        ...(modelCall?.keys ?? []),
       ],
       [
         // One packed argument (see lua/complete-task.lua), every value a string. Lua's JSON decoder refuses
@@ -434,9 +465,9 @@ export class TaskStore {
           fullText: toWellFormed(result.fullText),
           steps: String(result.steps),
           usage: JSON.stringify(result.usage),
-          prefix: this.keys.prefix,
           retentionSeconds: String(this.retentionSeconds),
         }),
+        ...(modelCall?.args ?? []),
       ],
     );
     return outcome as WriteOutcome;

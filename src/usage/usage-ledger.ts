@@ -3,6 +3,7 @@ import { keyLifetimes } from '../redis/key-lifetimes.ts';
 import { loadLuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import type { UsageWrite } from '../redis/usage-write.ts';
 import { addAmounts, noUsage, type UsageAmounts } from './usage-cost.ts';
 
 /** Who a model call is counted for: the person and channel whose message led to it, its task, its route. */
@@ -60,6 +61,14 @@ export class UsageLedger {
   }
 
   async record(scope: UsageScope, route: string, amounts: UsageAmounts, now = Date.now()): Promise<void> {
+    await this.apply(this.write(scope, route, amounts, now));
+  }
+
+  /**
+   * What adding one call takes (the keys and arguments of lua/add-usage.lua), for a script to carry: a
+   * child's calls are counted by the write that ends their step (see ChildRun).
+   */
+  write(scope: UsageScope, route: string, amounts: UsageAmounts, now = Date.now()): UsageWrite {
     const day = utcDay(now);
     // 'all' first: the script gives the day's index its expiry along with the day's first 'all' hash.
     const names = [
@@ -69,11 +78,23 @@ export class UsageLedger {
       scopeNames.route(route),
       ...(scope.taskId ? [scopeNames.task(scope.taskId)] : []),
     ];
-    await this.scripts.run(
-      recordUsageScript,
-      [this.keys.usage(day, 'scopes'), ...names.map((name) => this.keys.usage(day, name))],
-      [keepSeconds, amounts.input, amounts.cached, amounts.output, amounts.cost, amounts.calls, ...names],
-    );
+    return {
+      keys: [this.keys.usage(day, 'scopes'), ...names.map((name) => this.keys.usage(day, name))],
+      args: [
+        String(keepSeconds),
+        String(amounts.input),
+        String(amounts.cached),
+        String(amounts.output),
+        String(amounts.cost),
+        String(amounts.calls),
+        ...names,
+      ],
+    };
+  }
+
+  /** Adds a write that no other script took (see `write`). */
+  async apply(write: UsageWrite): Promise<void> {
+    await this.scripts.run(recordUsageScript, write.keys, write.args);
   }
 
   /** One scope's usage on each of the last `days` UTC days (today included), summed. */

@@ -51,9 +51,12 @@ export class ChildWorker {
     });
     this.worker.on('failed', (job, error) => {
       if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-      // Out of retries: the task must not stay "running" forever.
+      // Out of retries: the task must not stay "running" forever. Its record names the sets it leaves.
       store
-        .transition(job.data.taskId, 'failed', { error: `worker error: ${error.message}` })
+        .get(job.data.taskId)
+        .then((record) =>
+          record ? store.transition(record, 'failed', { error: `worker error: ${error.message}` }) : null,
+        )
         .catch((transitionError: unknown) =>
           logger.error({ err: transitionError, taskId: job.data.taskId }, 'could not fail the task'),
         );

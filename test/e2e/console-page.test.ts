@@ -168,7 +168,7 @@ describe('console page in a real browser', () => {
       { goal: 'Find the flaky integration tests of the last week' },
     ]);
     await runtime.store.claim(report!.id, 'runner-report');
-    await runtime.store.complete(report!.id, 'runner-report', {
+    await runtime.store.complete(report!, 'runner-report', {
       inboxCursor: '0-0',
       summary: 'Three incidents this week; all resolved within SLO.',
       fullText:
@@ -176,7 +176,7 @@ describe('console page in a real browser', () => {
       steps: 6,
       usage: { prompt_tokens: 5200, completion_tokens: 900, total_tokens: 6100 },
     });
-    await runtime.store.transition(flaky!.id, 'failed', { error: 'the CI API answered 503 three times' });
+    await runtime.store.transition(flaky!, 'failed', { error: 'the CI API answered 503 three times' });
 
     const logsRow = page.locator(`[data-testid="task-row"][data-task-id="${logs!.id}"]`);
     await logsRow.waitFor();
@@ -269,7 +269,7 @@ describe('console page in a real browser', () => {
     await detail.waitFor({ state: 'hidden' });
 
     // A task ending elsewhere reaches the open page without a reload.
-    await runtime.store.transition(metrics!.id, 'cancelled', { note: 'not needed' });
+    await runtime.store.transition(metrics!, 'cancelled', { note: 'not needed' });
     await page
       .locator(`[data-testid="task-row"][data-task-id="${metrics!.id}"][data-status="cancelled"]`)
       .waitFor();

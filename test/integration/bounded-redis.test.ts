@@ -5,6 +5,7 @@ import { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { RetentionSweeper } from '../../src/runtime/retention-sweeper.ts';
 import { KnownThreads } from '../../src/sessions/known-threads.ts';
+import { trimExpiredScript } from '../../src/tasks/retention-scripts.ts';
 import type { TaskOrigin, TaskRecord } from '../../src/tasks/task-record.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
 import { buildTestConfig, eventually, testConfigLayer, testEnv } from '../support/baton-harness.ts';
@@ -69,7 +70,7 @@ async function complete(task: TaskRecord): Promise<void> {
   const usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 };
   await store.saveCheckpoint(task.id, token, { messages: [], steps: 1, usage, inboxCursor: '0-0' });
   const summary = 'done '.repeat(20);
-  const outcome = await store.complete(task.id, token, {
+  const outcome = await store.complete(task, token, {
     inboxCursor: '0-0',
     summary,
     fullText: `${summary} and more`,
@@ -111,14 +112,14 @@ describe('bounded Redis: indexes shed tasks as their records expire', () => {
       const [first, second, third, parent] = await admit(origin, 4);
       await complete(first!);
       await store.steer(second!.id, 'u1', 'change of plan');
-      await store.transition(second!.id, 'cancelled');
-      await store.transition(third!.id, 'running');
-      await store.transition(third!.id, 'failed', { error: 'broke' });
+      await store.transition(second!, 'cancelled');
+      await store.transition(third!, 'running');
+      await store.transition(third!, 'failed', { error: 'broke' });
       // A nested task: the parent's children set, the child in the same indexes.
-      await store.transition(parent!.id, 'running');
+      await store.transition(parent!, 'running');
       const [child] = await admit(origin, 1, parent!);
       await complete(child!);
-      await store.transition(parent!.id, 'completed');
+      await store.transition(parent!, 'completed');
       ended.push(first!, second!, third!, parent!, child!);
     }
     // Listed far beyond what any reader asks for: the lazy shedding on read never sees these.
@@ -140,7 +141,7 @@ describe('bounded Redis: indexes shed tasks as their records expire', () => {
   it('never drops a task whose record still exists: active ones, and finished ones kept longer', async () => {
     const origin = origins[0]!;
     const [active, keptLonger, expiring] = await admit(origin, 3);
-    await store.transition(active!.id, 'running');
+    await store.transition(active!, 'running');
     await complete(keptLonger!);
     await complete(expiring!);
     // Something kept this record longer than the retention period (as a reopened task would be).
@@ -159,7 +160,7 @@ describe('bounded Redis: indexes shed tasks as their records expire', () => {
     expect(entry).toContain(keptLonger!.id);
 
     // The active task ends long after it was created: it still gets a whole retention period.
-    await store.transition(active!.id, 'completed');
+    await store.transition(active!, 'completed');
     await sweeper.sweepOnce();
     expect(await redis.client.zscore(keys.allTasks(), active!.id)).not.toBeNull();
     await pastRetention();
@@ -189,6 +190,37 @@ describe('bounded Redis: indexes shed tasks as their records expire', () => {
     await pastRetention();
     expect(await sweeper.sweepOnce()).toMatchObject({ tasksUnindexed: 1, backfillDropped: 0 });
     expect(await redis.client.exists(keys.allTasks())).toBe(0);
+  });
+
+  it('unindexes expired tasks with a script that declares every key it touches (Redis Cluster needs it)', async () => {
+    await sweeper.sweepOnce();
+    const [task] = await admit(origins[0]!, 1);
+    await complete(task!);
+    await pastRetention();
+    const monitor = await redis.client.duplicate().monitor();
+    const commands: { source: string; args: string[] }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => commands.push({ source, args }));
+    try {
+      expect(await sweeper.sweepOnce()).toMatchObject({ tasksUnindexed: 1 });
+      await redis.client.ping();
+    } finally {
+      monitor.disconnect();
+    }
+    // The commands run inside trim-expired (those after its EVALSHA, up to the next command of a client).
+    let declared: Set<string> | null = null;
+    const touched: string[] = [];
+    for (const { source, args } of commands) {
+      if (source !== 'lua') {
+        const isTrim = args[0]!.toLowerCase() === 'evalsha' && args[1] === trimExpiredScript.sha;
+        declared = isTrim ? new Set(args.slice(3, 3 + Number(args[2]))) : null;
+      } else if (declared) {
+        touched.push(args[1]!);
+        if (!declared.has(args[1]!))
+          throw new Error(`trim-expired touched an undeclared key: ${args.join(' ')}`);
+      }
+    }
+    expect(touched).toContain(keys.sessionTasks(sessionOf(origins[0]!)));
+    for (const index of indexKeys()) expect(await redis.client.zscore(index, task!.id)).toBeNull();
   });
 
   it('trims only what is due, and only one process sweeps at a time', async () => {

@@ -171,7 +171,7 @@ describe('CommandRouter', () => {
   it('counts the tasks a cancelled task had started', async () => {
     await newRuntime({ delegation: { max_spawn_depth: 2 } });
     const parent = await dispatchOne('orchestrate');
-    await runtime.store.transition(parent.id, 'running');
+    await runtime.store.transition(parent, 'running');
     const [child] = await runtime.service.dispatch(
       { ...parentOf(here), callerTaskId: parent.id, depth: 1, displayName: `task ${parent.id}` },
       [{ goal: 'sub job' }],

@@ -486,7 +486,7 @@ describe('console adapter: tasks', () => {
     expect((await postJson(`${url}/api/tasks/${task!.id}/steer`, {})).status).toBe(400);
 
     // A task ending (a signal) reaches the stream as a fresh tree.
-    await runtime.store.transition(task!.id, 'cancelled', { note: 'test' });
+    await runtime.store.transition(task!, 'cancelled', { note: 'test' });
     const ended = await stream.next<TaskTreeSnapshot>(
       'tasks',
       (snapshot) => findNode(snapshot, task!.id)?.status === 'cancelled',

@@ -7,6 +7,7 @@ import type { TaskRecord } from '../../src/tasks/task-record.ts';
 import { admitTasksScript } from '../../src/tasks/task-scripts.ts';
 import { type TaskSignal, TaskSignals } from '../../src/tasks/task-signals.ts';
 import { TaskStore } from '../../src/tasks/task-store.ts';
+import { UsageLedger } from '../../src/usage/usage-ledger.ts';
 import { testOrigin } from '../support/baton-harness.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { useTestRedis } from '../support/test-environment.ts';
@@ -44,6 +45,29 @@ async function admitOne(): Promise<TaskRecord> {
     maxActiveTasksPerConversation: 10,
   });
   return records[0]!;
+}
+
+/**
+ * Runs `write` (one script call) under MONITOR and returns the keys the script's commands touched; throws
+ * when one of them is not among the keys the script was given.
+ */
+async function keysTouchedByScript(write: () => Promise<void>): Promise<string[]> {
+  const monitor = await redis.client.duplicate().monitor();
+  const commands: { source: string; args: string[] }[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => commands.push({ source, args }));
+  try {
+    await write();
+    await redis.client.ping();
+  } finally {
+    monitor.disconnect();
+  }
+  const call = commands.findIndex(({ args }) => args[0]?.toLowerCase() === 'evalsha');
+  const declared = new Set(commands[call]!.args.slice(3, 3 + Number(commands[call]!.args[2])));
+  const inner = commands.slice(call + 1).filter(({ source }) => source === 'lua');
+  const touched = inner.filter(({ args }) => args[0] !== 'PUBLISH').map(({ args }) => args[1]!);
+  expect(inner.length).toBeGreaterThan(5);
+  expect(touched.filter((key) => !declared.has(key))).toEqual([]);
+  return touched;
 }
 
 const eventsOf = async (taskId: string) =>
@@ -179,7 +203,7 @@ describe('claim', () => {
 
   it('refuses a finished task and a missing one', async () => {
     const admitted = await admitOne();
-    await store.transition(admitted.id, 'cancelled', { note: 'test' });
+    await store.transition(admitted, 'cancelled', { note: 'test' });
 
     expect(await store.claim(admitted.id, 'runner-1')).toMatchObject({
       outcome: 'finished',
@@ -199,6 +223,33 @@ describe('terminal writes of the runner', () => {
     usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
   };
 
+  it("declares every key the completion touches in KEYS, its model call's usage included (Redis Cluster needs it)", async () => {
+    const admitted = await admitOne();
+    await store.claim(admitted.id, 'runner-1');
+    const ledger = new UsageLedger(redis.client, keys);
+    const modelCall = ledger.write(
+      { platform: 'test', channel: 'c1', user: 'u1', taskId: admitted.id },
+      'default',
+      { input: 3, cached: 0, output: 2, cost: 0.5, calls: 1 },
+    );
+    const touched = await keysTouchedByScript(async () => {
+      expect(await store.complete(admitted, 'runner-1', result, modelCall)).toBe('ok');
+    });
+    expect(touched).toContain(keys.quotaUserActive('test', 'u1'));
+    expect(touched).toContain(keys.sessionActive(sessionKey));
+  });
+
+  it('declares every key a cancel touches in KEYS (Redis Cluster needs it)', async () => {
+    const admitted = await admitOne();
+    const touched = await keysTouchedByScript(async () => {
+      expect((await store.transition(admitted, 'cancelled', { note: 'test' })).outcome).toBe('ok');
+    });
+    expect(touched).toContain(keys.quotaChannelActive('test', 'c1'));
+    expect(touched).toContain(keys.quotaQueued());
+    expect(touched).toContain(keys.sessionActive(sessionKey));
+    expect(await store.activeCount(sessionKey)).toBe(0);
+  });
+
   it('complete also lets go of the task: no runner token, out of the active set, one ended signal', async () => {
     const admitted = await admitOne();
     await store.claim(admitted.id, 'runner-1');
@@ -206,7 +257,7 @@ describe('terminal writes of the runner', () => {
     expect(await store.activeCount(sessionKey)).toBe(1);
     const ended = nextSignal(admitted.id, 'ended');
 
-    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('ok');
+    expect(await store.complete(admitted, 'runner-1', result)).toBe('ok');
     expect(await ended).toEqual({ kind: 'ended', taskId: admitted.id, status: 'completed' });
     expect(await store.isHeldByRunner(admitted.id)).toBe(false);
     expect(await redis.client.hget(keys.task(admitted.id), 'stoppedAt')).toMatch(/^\d+$/);
@@ -238,7 +289,7 @@ describe('terminal writes of the runner', () => {
     expect(await store.fullSummary(admitted.id)).toBeNull();
     const short = { ...result, summary: 'All of it.', fullText: 'All of it.' };
 
-    expect(await store.complete(admitted.id, 'runner-1', short)).toBe('ok');
+    expect(await store.complete(admitted, 'runner-1', short)).toBe('ok');
     expect(await redis.client.exists(keys.taskSummary(admitted.id))).toBe(0);
     expect(await store.fullSummary(admitted.id)).toBe('All of it.');
   });
@@ -248,7 +299,7 @@ describe('terminal writes of the runner', () => {
     await store.claim(admitted.id, 'runner-1');
     await store.steer(admitted.id, 'Ada', 'one more thing');
 
-    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('pending_steer');
+    expect(await store.complete(admitted, 'runner-1', result)).toBe('pending_steer');
     expect(await store.isHeldByRunner(admitted.id)).toBe(true);
     expect((await store.get(admitted.id))?.status).toBe('running');
   });
@@ -270,8 +321,8 @@ describe('terminal writes of the runner', () => {
     await store.saveCheckpoint(parent.id, 'runner-1', { messages: [], steps: 1, usage, inboxCursor: '0-0' });
     const cursor = steered.messageId!;
 
-    expect(await store.complete(parent.id, 'runner-1', { ...result, inboxCursor: cursor })).toBe('ok');
-    expect(await store.complete(plain.id, 'runner-2', result)).toBe('ok');
+    expect(await store.complete(parent, 'runner-1', { ...result, inboxCursor: cursor })).toBe('ok');
+    expect(await store.complete(plain, 'runner-2', result)).toBe('ok');
     for (const key of [
       keys.task(parent.id),
       keys.taskEvents(parent.id),
@@ -304,8 +355,8 @@ describe('terminal writes of the runner', () => {
     );
     await redis.client.sadd(keys.taskChildren(admitted.id), 't_child');
 
-    expect(await store.complete(admitted.id, 'runner-1', result)).toBe('pending_steer');
-    expect(await store.complete(admitted.id, 'runner-1', { ...result, inboxCursor: steerId! })).toBe('ok');
+    expect(await store.complete(admitted, 'runner-1', result)).toBe('pending_steer');
+    expect(await store.complete(admitted, 'runner-1', { ...result, inboxCursor: steerId! })).toBe('ok');
     expect(await redis.client.ttl(keys.taskInbox(admitted.id))).toBeGreaterThan(0);
     expect(await redis.client.ttl(keys.taskChildren(admitted.id))).toBeGreaterThan(0);
   });
@@ -321,13 +372,13 @@ describe('terminal writes of the runner', () => {
   it('a refused transition with release still lets go (a cancel got there first) and says stopped', async () => {
     const admitted = await admitOne();
     await store.claim(admitted.id, 'runner-1');
-    const cancel = await store.transition(admitted.id, 'cancelled', { note: 'by Ada' });
+    const cancel = await store.transition(admitted, 'cancelled', { note: 'by Ada' });
     expect(cancel).toEqual({ outcome: 'ok', previous: 'running', released: false });
     expect(await store.activeCount(sessionKey)).toBe(0);
     expect(await store.isHeldByRunner(admitted.id)).toBe(true);
     const stopped = nextSignal(admitted.id, 'stopped');
 
-    const written = await store.transition(admitted.id, 'cancelled', {
+    const written = await store.transition(admitted, 'cancelled', {
       runnerToken: 'runner-1',
       note: 'stopped',
       release: true,
@@ -342,11 +393,11 @@ describe('terminal writes of the runner', () => {
     await store.claim(admitted.id, 'runner-1');
 
     expect(
-      await store.transition(admitted.id, 'failed', { runnerToken: 'runner-2', error: 'x', release: true }),
+      await store.transition(admitted, 'failed', { runnerToken: 'runner-2', error: 'x', release: true }),
     ).toEqual({ outcome: 'lost', previous: 'running', released: false });
     expect(await store.isHeldByRunner(admitted.id)).toBe(true);
 
-    const written = await store.transition(admitted.id, 'failed', {
+    const written = await store.transition(admitted, 'failed', {
       runnerToken: 'runner-1',
       error: 'the model refused',
       release: true,
@@ -361,8 +412,8 @@ describe('terminal writes of the runner', () => {
 describe('countRecentByStatus', () => {
   it('counts the newest tasks by status from their status field alone, skipping expired ones', async () => {
     const [first, second, third] = [await admitOne(), await admitOne(), await admitOne()];
-    await store.transition(first!.id, 'cancelled');
-    await store.transition(second!.id, 'failed', { error: 'boom' });
+    await store.transition(first!, 'cancelled');
+    await store.transition(second!, 'failed', { error: 'boom' });
     expect(await store.countRecentByStatus(10)).toEqual({ cancelled: 1, failed: 1, queued: 1 });
     // Only the newest `limit` tasks are read.
     const two = await store.countRecentByStatus(2);

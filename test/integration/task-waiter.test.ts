@@ -114,7 +114,7 @@ describe('waitForTasksToStop', () => {
     const waiting = waitForTasksToStop(store, signals, [taskId], 5000);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const completedAt = performance.now();
-    expect(await store.complete(taskId, 'runner-1', completion)).toBe('ok');
+    expect(await store.complete((await store.get(taskId))!, 'runner-1', completion)).toBe('ok');
 
     expect(await waiting).toBe(true);
     expect(performance.now() - completedAt).toBeLessThan(200);
@@ -128,7 +128,7 @@ describe('waitForTasksToEnd', () => {
     let overtakenAt = 0;
     store.overtake = async () => {
       const delivered = signalDelivered(taskId, 'ended');
-      expect(await store.complete(taskId, 'runner-1', completion)).toBe('ok');
+      expect(await store.complete((await store.get(taskId))!, 'runner-1', completion)).toBe('ok');
       await delivered;
       overtakenAt = performance.now();
     };

@@ -3,9 +3,10 @@ import { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import { CommandRouter, parseCommand } from '../../src/gateway/command-router.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
+import { loadLuaScript } from '../../src/redis/lua-script.ts';
 import { scopeNames } from '../../src/usage/usage-ledger.ts';
 import { usageOverview, usageReportText } from '../../src/usage/usage-report.ts';
-import { textReply } from '../fakes/fake-openai-server.ts';
+import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
 import { inboundMessage, startTestGateway } from '../support/gateway-harness.ts';
 import { scriptByGoal } from '../support/model-scripts.ts';
@@ -24,6 +25,34 @@ describe('usage reports', () => {
     expect(parseCommand('usage')).toEqual({ name: 'usage' });
     expect(parseCommand('  USAGE ')).toEqual({ name: 'usage' });
     expect(parseCommand('usage me')).toEqual({ error: 'Usage: usage' });
+  });
+
+  it("counts a child's model calls in the scripts that end its steps, with no usage script of their own", async () => {
+    const runtime = await startRuntime(
+      buildTestConfig(testConfigLayer(fake, { models: { routes: { default: { price } } } })),
+    );
+    // The usage script is loaded by its first run: after the flush, only a run of it can bring it back.
+    await runtime.redis.script('FLUSH');
+    const recordUsage = loadLuaScript(new URL('../../src/usage/lua/', import.meta.url), 'record-usage');
+    await runtime.startWorker();
+    let call = 0;
+    fake.setHandler(() => {
+      call += 1;
+      // Step 1 asks for a tool (its usage goes with the checkpoint), step 2 answers (with the completion).
+      return call === 1
+        ? toolCallReply([{ name: 'missing_tool', arguments: {} }], {
+            usage: { prompt_tokens: 100, completion_tokens: 10 },
+          })
+        : textReply('done', { usage: { prompt_tokens: 200, completion_tokens: 20 } });
+    });
+    const [task] = await runtime.service.dispatch(testCaller('step-usage-thread'), [{ goal: 'two steps' }]);
+    await runtime.service.waitForEnd([task!.id], 15_000);
+
+    expect((await runtime.store.get(task!.id))?.status).toBe('completed');
+    for (const scope of [scopeNames.task(task!.id), scopeNames.user('test', 'u1'), scopeNames.all()]) {
+      expect(await runtime.usage.total(scope, 1)).toMatchObject({ input: 300, output: 30, calls: 2 });
+    }
+    expect(await runtime.redis.script('EXISTS', recordUsage.sha)).toEqual([0]);
   });
 
   it('counts parent turns and children per person, channel, task and route, and reports them', async () => {

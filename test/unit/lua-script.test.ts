@@ -26,6 +26,18 @@ describe('loadLuaScript', () => {
     expect(script.sha).toMatch(/^[0-9a-f]{40}$/);
   });
 
+  it('resolves an include from another folder, relative to the including file, once', () => {
+    const shared = folderWith({ 'shared.lua': 'local function shared() return 2 end\n' });
+    const sharedName = new URL('.', shared).pathname.split('/').filter(Boolean).at(-1);
+    const folder = folderWith({
+      'helper.lua': `--- @include "../${sharedName}/shared"\nlocal function helper() return shared() end\n`,
+      'main.lua': `--- @include "../${sharedName}/shared"\n--- @include "helper"\nreturn helper()\n`,
+    });
+    const script = loadLuaScript(folder, 'main');
+    expect(script.text.match(/local function shared/g)).toHaveLength(1);
+    expect(script.text).not.toContain('@include');
+  });
+
   it('names the missing file when an include does not exist', () => {
     const folder = folderWith({ 'main.lua': '--- @include "absent"\nreturn 1\n' });
     expect(() => loadLuaScript(folder, 'main')).toThrow(/absent\.lua/);

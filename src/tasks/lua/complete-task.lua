@@ -1,7 +1,8 @@
 --[[
   Ends a running task as completed, unless a steer arrived that the child has not read yet. The runner is
   done with the task once it is completed, so this also releases it: its token is cleared, and the `ended`
-  signal stands for `stopped` (see announce-stopped).
+  signal stands for `stopped` (see announce-stopped). Given the usage of the model call that gave the answer,
+  it counts it first, whatever the outcome: the call was made (see add-usage).
 
   Input:
     KEYS[1] task hash
@@ -12,11 +13,16 @@
     KEYS[6] checkpoint
     KEYS[7] children set
     KEYS[8] expiry schedule
-    Not declared: the session's active set and the person's / channel's quota sets, found from the
-    record (see session-active-key and quota-keys for why).
+    KEYS[9] the session's active set
+    KEYS[10] quota: the person's active set
+    KEYS[11] quota: the channel's active set
+    KEYS[12] quota: all active tasks
+    KEYS[13..] the usage write's keys (the day's index, then its scope hashes); none when not given
+    Every key is declared: the runner has the task's record (session and origin) from its claim.
 
     ARGV[1] JSON, every value a string: {runnerToken, inboxCursor, now, maxEvents, channel (signals),
-            summary, fullText, steps, usage (JSON), prefix (for the undeclared keys), retentionSeconds}
+            summary, fullText, steps, usage (JSON), retentionSeconds}
+    ARGV[2..] the usage write's arguments
 
   Output: {outcome, status found}
     ok, refused (not running), lost (another runner holds it), pending_steer (a steer after the cursor).
@@ -26,9 +32,9 @@
 --- @include "add-event"
 --- @include "record-ending"
 --- @include "retire-task"
---- @include "session-active-key"
---- @include "quota-keys"
+--- @include "../../redis/lua/add-usage"
 
+if #KEYS > 12 then add_usage({unpack(KEYS, 13)}, {unpack(ARGV, 2)}) end
 local request = cjson.decode(ARGV[1])
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
   'lastSteerId', 'steps', 'checkpointed', 'hasChildren')
@@ -54,9 +60,8 @@ if request.fullText ~= request.summary then
   redis.call('SET', KEYS[4], request.fullText, 'EX', request.retentionSeconds)
 end
 local origin = cjson.decode(current[6] or '{}')
-redis.call('SREM', session_active_key(request.prefix, current[4]), task_id)
--- A running task left the queued set when it was claimed.
-release_quota(request.prefix, task_id, origin, false)
+-- A running task left the queued-tasks quota set when it was claimed.
+for key_index = 9, 12 do redis.call('SREM', KEYS[key_index], task_id) end
 add_event(KEYS[2], request.maxEvents, 'status-change', now, 'running -> completed')
 record_ending(KEYS[5], task_id, 'completed', current[5])
 -- Only keys that exist need an expiry or a delete: an unsteered task has no inbox, a task that started no

@@ -11,8 +11,12 @@
     KEYS[5] inbox stream
     KEYS[6] children set
     KEYS[7] expiry schedule
-    Not declared: the session's active set and the person's / channel's quota sets, found from the
-    record (see session-active-key and quota-keys for why).
+    KEYS[8] the session's active set
+    KEYS[9] quota: the person's active set
+    KEYS[10] quota: the channel's active set
+    KEYS[11] quota: all active tasks
+    KEYS[12] quota: queued tasks
+    Every key is declared: the caller passes the task's record (session and origin), which it has or reads.
 
     ARGV[1]  allowed statuses (comma separated)
     ARGV[2]  new status
@@ -22,9 +26,8 @@
     ARGV[6]  signal channel
     ARGV[7]  runner token required ('' = any)
     ARGV[8]  release ('1' or '')
-    ARGV[9]  key prefix (for the undeclared keys above)
-    ARGV[10] retention in seconds
-    ARGV[11..] field/value pairs to set
+    ARGV[9]  retention in seconds
+    ARGV[10..] field/value pairs to set
 
   Output: {outcome, status found, '1' when released}
     ok, refused (status not allowed), lost (another runner holds it), missing.
@@ -33,9 +36,7 @@
 --- @include "add-event"
 --- @include "record-ending"
 --- @include "retire-task"
---- @include "session-active-key"
 --- @include "announce-stopped"
---- @include "quota-keys"
 
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin')
 local status, runner, task_id = current[1], current[2], current[3]
@@ -58,7 +59,7 @@ local new_status = ARGV[2]
 local terminal = new_status == 'completed' or new_status == 'failed' or new_status == 'cancelled'
   or new_status == 'timed_out'
 local fields = {'status', new_status}
-for index = 11, #ARGV do fields[#fields + 1] = ARGV[index] end
+for index = 10, #ARGV do fields[#fields + 1] = ARGV[index] end
 if terminal then
   fields[#fields + 1] = 'endedAt'
   fields[#fields + 1] = ARGV[3]
@@ -72,16 +73,16 @@ end
 redis.call('HSET', KEYS[1], unpack(fields))
 local origin = cjson.decode(current[6] or '{}')
 if terminal then
-  redis.call('SREM', session_active_key(ARGV[9], current[4]), task_id)
-  -- Always the queued set too: a task can be moved to running without a claim (see claim-task).
-  release_quota(ARGV[9], task_id, origin, true)
+  -- The session's and the quota sets; always the queued set too: a task can be moved to running without a
+  -- claim (see claim-task).
+  for key_index = 8, 12 do redis.call('SREM', KEYS[key_index], task_id) end
 end
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then
   record_ending(KEYS[3], task_id, new_status, current[5])
   -- The full summary key is only written by complete-task, so it has nothing to expire here.
   retire_task({checkpoint = KEYS[4], schedule = KEYS[7], expire = {KEYS[1], KEYS[2], KEYS[5], KEYS[6]}},
-    task_id, current[4], origin, ARGV[10], ARGV[3])
+    task_id, current[4], origin, ARGV[9], ARGV[3])
   redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', taskId = task_id, status = new_status}))
 elseif release then
   announce_stopped(ARGV[6], task_id)
