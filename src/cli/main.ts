@@ -30,10 +30,12 @@ program
 program
   .command('gateway')
   .description('the chat-facing process (needs REDIS_URL)')
-  .action(() => runGateway().catch(fail));
+  .option('--demo', 'use the built-in offline demo model (every process of a deployment runs its own)')
+  .action((options: { demo?: boolean }) => runGateway({ demo: options.demo === true }).catch(fail));
 program
   .command('worker')
   .description('runs child agents from the shared queue (needs REDIS_URL); run as many as you like')
-  .action(() => runWorker().catch(fail));
+  .option('--demo', 'use the built-in offline demo model and its toolset for children')
+  .action((options: { demo?: boolean }) => runWorker({ demo: options.demo === true }).catch(fail));
 
 await program.parseAsync(process.argv);

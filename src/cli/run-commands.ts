@@ -76,41 +76,69 @@ function announce(text: string): void {
   process.stderr.write(`\n  ${text}\n\n`);
 }
 
+/**
+ * The set-up every command shares: the config and, with `demo`, the offline demo model. The demo model is
+ * stateless, so each process of a deployment (`gateway --demo`, `worker --demo`) can run its own.
+ */
+async function prepare(options: { demo: boolean }) {
+  const demoModel = options.demo ? await startDemoModelServer() : null;
+  const config = loadConfig(
+    demoModel
+      ? { overrides: mergeLayers({}, demoConfigLayer(demoModel.baseURL)), env: withoutModelEnv() }
+      : {},
+  );
+  // Progress notes only: the offline demo model's children call them to show their steps.
+  const demoToolsets: Record<string, () => Tool[]> = demoModel ? { [demoToolsetName]: createDemoTools } : {};
+  const modelLabel = (): { label: string; warning?: string } =>
+    demoModel ? { label: 'offline demo model' } : describeModel(config, process.env);
+  return { demoModel, config, demoToolsets, modelLabel };
+}
+
 /** `baton worker`: runs child agents from the shared queue until SIGTERM, then drains gracefully. */
-export async function runWorker(): Promise<void> {
-  const config = loadConfig();
+export async function runWorker(options: { demo: boolean } = { demo: false }): Promise<void> {
+  const { demoModel, config, demoToolsets } = await prepare(options);
   const logger = createLogger({ level: config.log.level });
   const guards = installProcessGuards(logger);
-  const runtime = new BatonRuntime({ config, redisUrl: requireSharedRedis(config, 'worker'), logger });
+  const runtime = new BatonRuntime({
+    config,
+    redisUrl: requireSharedRedis(config, 'worker'),
+    logger,
+    extraToolsets: demoToolsets,
+  });
   await runtime.start();
   const worker = await runtime.startWorker();
   logger.info(
     { workerId: worker.id, concurrency: config.worker.concurrency, pid: process.pid },
     'worker ready',
   );
-  const stop = () => runtime.close();
+  const stop = async () => {
+    await runtime.close();
+    await demoModel?.close();
+  };
   guards.onFatal(stop);
   onShutdownSignal(logger, stop, shutdownDeadlineMs(config));
 }
 
 /** `baton gateway`: the chat-facing process: adapters, parent turns, delivery, boards, console. */
-export async function runGateway(): Promise<void> {
-  const config = loadConfig();
+export async function runGateway(options: { demo: boolean } = { demo: false }): Promise<void> {
+  const { demoModel, config, demoToolsets, modelLabel } = await prepare(options);
   const logger = createLogger({ level: config.log.level });
   const guards = installProcessGuards(logger);
   const { runtime, metrics } = createRuntimeWithMetrics(
     config,
     requireSharedRedis(config, 'gateway'),
     logger,
+    demoToolsets,
   );
   await runtime.start();
-  const model = describeModel(config, process.env);
+  const model = modelLabel();
   if (model.warning) logger.warn(model.warning);
   const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
   logger.info({ pid: process.pid, console: composed.console?.url ?? null }, 'gateway ready');
   const stop = async () => {
     await composed.stop();
     await runtime.close();
+    await demoModel?.close();
   };
   guards.onFatal(stop);
   onShutdownSignal(logger, stop, shutdownDeadlineMs(config));
@@ -121,12 +149,7 @@ export async function runGateway(): Promise<void> {
  * With `demo`, the offline demo model answers instead of a real one.
  */
 export async function runStart(options: { demo: boolean }): Promise<void> {
-  const demoModel = options.demo ? await startDemoModelServer() : null;
-  const config = loadConfig(
-    demoModel
-      ? { overrides: mergeLayers({}, demoConfigLayer(demoModel.baseURL)), env: withoutModelEnv() }
-      : {},
-  );
+  const { demoModel, config, demoToolsets, modelLabel } = await prepare(options);
   const logger = createLogger({ level: config.log.level });
   const guards = installProcessGuards(logger);
   let localRedis: LocalRedisServer | null = null;
@@ -142,13 +165,11 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
       'started a private redis-server',
     );
   }
-  // Progress notes only: the offline demo model's children call them to show their steps.
-  const demoToolsets: Record<string, () => Tool[]> = demoModel ? { [demoToolsetName]: createDemoTools } : {};
   const { runtime, metrics } = createRuntimeWithMetrics(config, redisUrl, logger, demoToolsets);
   await runtime.start();
   await runtime.startWorker();
-  const model = demoModel ? { label: 'offline demo model' } : describeModel(config, process.env);
-  if ('warning' in model && model.warning) logger.warn(model.warning);
+  const model = modelLabel();
+  if (model.warning) logger.warn(model.warning);
   const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
   logger.info({ pid: process.pid, console: composed.console?.url ?? null }, 'baton ready');
   if (composed.console?.url) {

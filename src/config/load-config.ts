@@ -25,7 +25,12 @@ export function mergeLayers(base: unknown, override: unknown): unknown {
   return merged;
 }
 
-function readYamlLayer(filePath: string, env: NodeJS.ProcessEnv, used: string[] = []): PlainObject {
+function readYamlLayer(
+  filePath: string,
+  env: NodeJS.ProcessEnv,
+  used: string[] = [],
+  sources: Map<string, string[]> = new Map(),
+): PlainObject {
   if (!existsSync(filePath)) {
     throw new BatonError('config_invalid', `config file not found: ${filePath}`, { fault: 'user' });
   }
@@ -44,7 +49,7 @@ function readYamlLayer(filePath: string, env: NodeJS.ProcessEnv, used: string[] 
       fault: 'user',
     });
   }
-  return expandEnvReferences(parsed, env, [], used) as PlainObject;
+  return expandEnvReferences(parsed, env, [], used, sources) as PlainObject;
 }
 
 /** The environment variables of the design, as a config layer. Secrets are not copied: they are read by name. */
@@ -69,9 +74,19 @@ function environmentLayer(env: NodeJS.ProcessEnv, routeName: string): PlainObjec
   return layer;
 }
 
-function formatConfigIssues(issues: z.core.$ZodIssue[]): string {
+/** ` (set from ${NAME})` for a key whose value came from environment variables, else nothing. */
+function fromNote(sources: Map<string, string[]>, key: string): string {
+  const names = sources.get(key);
+  return names ? ` (set from ${names.map((name) => `\${${name}}`).join(', ')})` : '';
+}
+
+/** One line per issue; a key whose value came from `${NAME}` names the variable, which is what to fix. */
+function formatConfigIssues(issues: z.core.$ZodIssue[], sources: Map<string, string[]>): string {
   return issues
-    .map((issue) => `  - ${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${issue.message}`)
+    .map((issue) => {
+      const key = issue.path.join('.');
+      return `  - ${key.length > 0 ? key : '(top level)'}${fromNote(sources, key)}: ${issue.message}`;
+    })
     .join('\n');
 }
 
@@ -88,9 +103,13 @@ export interface LoadConfigOptions {
 export function loadConfig(options: LoadConfigOptions = {}): BatonConfig {
   const env = options.env ?? process.env;
   const referencedNames: string[] = [];
-  let merged = mergeLayers({}, readYamlLayer(defaultConfigPath, env, referencedNames));
+  const sources = new Map<string, string[]>();
+  let merged = mergeLayers({}, readYamlLayer(defaultConfigPath, env, referencedNames, sources));
   if (env.BATON_CONFIG) {
-    merged = mergeLayers(merged, readYamlLayer(path.resolve(env.BATON_CONFIG), env, referencedNames));
+    merged = mergeLayers(
+      merged,
+      readYamlLayer(path.resolve(env.BATON_CONFIG), env, referencedNames, sources),
+    );
   }
   if (options.overrides !== undefined) merged = mergeLayers(merged, options.overrides);
   const routeName =
@@ -98,17 +117,17 @@ export function loadConfig(options: LoadConfigOptions = {}): BatonConfig {
       ? merged.models.default_route
       : 'default';
   merged = mergeLayers(merged, environmentLayer(env, routeName));
-  const config = validateConfig(merged);
+  const config = validateConfig(merged, sources);
   registerConfigSecrets(config, env, referencedNames);
   return config;
 }
 
-function validateConfig(candidate: unknown): BatonConfig {
+function validateConfig(candidate: unknown, sources: Map<string, string[]>): BatonConfig {
   const result = batonConfigSchema.safeParse(candidate);
   if (!result.success) {
     throw new BatonError(
       'config_invalid',
-      `invalid configuration:\n${formatConfigIssues(result.error.issues)}`,
+      `invalid configuration:\n${formatConfigIssues(result.error.issues, sources)}`,
       {
         fault: 'user',
       },
@@ -136,7 +155,9 @@ function validateConfig(candidate: unknown): BatonConfig {
     config.console.host !== '::1'
   ) {
     if (config.console.token === null) {
-      problems.push('  - console.token: required when console.host is not a loopback address');
+      problems.push(
+        `  - console.token${fromNote(sources, 'console.token')}: required when console.host is not a loopback address`,
+      );
     }
   }
   if (problems.length > 0) {

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { maxTimerMs } from '../../src/config/schema.ts';
@@ -72,5 +73,20 @@ describe('config bounds', () => {
     expect(estimatedTokenBits(token)).toBeGreaterThanOrEqual(64);
     expect(refusal({ console: { token, host: '0.0.0.0' } })).toBeNull();
     expect(refusal({ console: { token: 'console-test-token-0123456789' } })).toBeNull();
+  });
+
+  // The compose file's config takes the token from the environment: the error must say which variable to set.
+  it.each([
+    ['unset', {}],
+    ['too short', { BATON_CONSOLE_TOKEN: 'short' }],
+  ])('names BATON_CONSOLE_TOKEN when the Docker config has no usable token (%s)', (_name, tokenEnv) => {
+    const dockerConfig = fileURLToPath(new URL('../../config/docker.yaml', import.meta.url));
+    let message = '';
+    try {
+      loadConfig({ env: { BATON_CONFIG: dockerConfig, ...tokenEnv } });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/console\.token \(set from \$\{BATON_CONSOLE_TOKEN\}\): /);
   });
 });

@@ -10,10 +10,16 @@ const threadHeapMb = 256;
 /** An idle thread above the first exits after this long. */
 const idleThreadMs = 30_000;
 
-const workerFile = fileURLToPath(new URL('./page-text-worker.ts', import.meta.url));
-// The worker is TypeScript like the rest; each thread registers tsx itself. Resolved from this file, so it
-// does not depend on the working directory (`npx baton` from anywhere, the Docker image, vitest).
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+// Run from source (tsx, vitest) the worker is TypeScript too and each thread registers tsx itself; run as the
+// compiled build (the Docker image) it is the JavaScript beside this file and needs no loader. The loader is
+// resolved from this file, so it does not depend on the working directory (`npx baton` from anywhere).
+const runFromSource = import.meta.url.endsWith('.ts');
+const workerFile = fileURLToPath(
+  new URL(`./page-text-worker.${runFromSource ? 'ts' : 'js'}`, import.meta.url),
+);
+const workerExecArgv = runFromSource
+  ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
+  : [];
 
 let pool: Piscina | null = null;
 
@@ -21,7 +27,7 @@ let pool: Piscina | null = null;
 function sharedPool(): Piscina {
   pool ??= new Piscina({
     filename: workerFile,
-    execArgv: ['--import', tsxLoader],
+    execArgv: workerExecArgv,
     minThreads: 1,
     maxThreads: Math.max(2, Math.min(4, availableParallelism())),
     idleTimeout: idleThreadMs,
