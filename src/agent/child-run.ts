@@ -3,15 +3,22 @@ import { BatonError, describeError, isBatonError } from '../errors.ts';
 import { emptyUsage, type ModelClient, type ToolCall } from '../llm/model-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
+import { checkOutput } from '../tasks/output-schema.ts';
 import { RunStopped } from '../tasks/run-stopped.ts';
 import type { TaskCheckpoint } from '../tasks/task-checkpoint.ts';
-import type { TaskEventType, TaskRecord } from '../tasks/task-record.ts';
+import type { StructuredResult, TaskEventType, TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
 import { cutText } from '../text/cut-text.ts';
 import type { Tool } from '../tools/tool.ts';
 import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
-import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
+import {
+  capSummary,
+  childOpeningMessages,
+  hasSchemaCorrection,
+  schemaCorrectionMessage,
+  steeringMessage,
+} from './child-prompt.ts';
 
 /** Longest text of one task event (a steer, a tool call's arguments, a tool's error), in characters. */
 const eventTextChars = 200;
@@ -143,6 +150,7 @@ export class ChildRun {
         this.record.goal,
         this.record.context,
         tools.map((tool) => tool.name),
+        this.record.outputSchema,
       ),
       steps: 0,
       usage: emptyUsage(),
@@ -241,12 +249,24 @@ export class ChildRun {
    * (the complete script refuses then): it is applied and the agent goes on.
    */
   private async finish(content: string): Promise<'finish' | 'continue'> {
+    let structured: StructuredResult | undefined;
+    if (this.record.outputSchema) {
+      const check = checkOutput(this.record.outputSchema, content);
+      if (check.valid) structured = { schemaValid: true, output: check.output };
+      else if (!hasSchemaCorrection(this.state.messages)) {
+        // One correction turn, with what did not match; the loop saves the conversation and goes on.
+        this.state.messages.push(schemaCorrectionMessage(check.errors));
+        this.recordEvent('note', `answer does not match output_schema (${check.errors.length} error(s))`);
+        return 'continue';
+      } else structured = { schemaValid: false, errors: check.errors };
+    }
     const outcome = await this.store.complete(this.record.id, this.options.runnerToken, {
       inboxCursor: this.inboxCursor,
       summary: capSummary(content, this.dependencies.config.delegation.max_summary_chars),
       fullText: content,
       steps: this.state.steps,
       usage: this.state.usage,
+      ...(structured ? { structured } : {}),
     });
     if (outcome === 'ok') {
       this.holding = false;

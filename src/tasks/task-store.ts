@@ -13,6 +13,7 @@ import { TaskInbox } from './task-inbox.ts';
 import {
   legalTransitions,
   type NewTask,
+  type StructuredResult,
   type TaskEventType,
   type TaskOrigin,
   type TaskRecord,
@@ -144,6 +145,7 @@ export class TaskStore {
         summary: null,
         error: null,
         attempts: 0,
+        ...(task.outputSchema ? { outputSchema: task.outputSchema } : {}),
       }));
       const parentId = request.parent?.taskId;
       const { platform, user, channel } = origin;
@@ -407,7 +409,15 @@ export class TaskStore {
   async complete(
     taskId: string,
     runnerToken: string,
-    result: { inboxCursor: string; summary: string; fullText: string; steps: number; usage: TokenUsage },
+    result: {
+      inboxCursor: string;
+      summary: string;
+      fullText: string;
+      steps: number;
+      usage: TokenUsage;
+      /** The answer checked against the task's output_schema; only for tasks that have one. */
+      structured?: StructuredResult;
+    },
   ): Promise<WriteOutcome> {
     const [outcome] = await this.run(
       completeScript,
@@ -436,6 +446,7 @@ export class TaskStore {
           usage: JSON.stringify(result.usage),
           prefix: this.keys.prefix,
           retentionSeconds: String(this.retentionSeconds),
+          ...(result.structured ? { structured: JSON.stringify(wellFormedDeep(result.structured)) } : {}),
         }),
       ],
     );

@@ -16,7 +16,8 @@
     record (see session-active-key and quota-keys for why).
 
     ARGV[1] JSON, every value a string: {runnerToken, inboxCursor, now, maxEvents, channel (signals),
-            summary, fullText, steps, usage (JSON), prefix (for the undeclared keys), retentionSeconds}
+            summary, fullText, steps, usage (JSON), prefix (for the undeclared keys), retentionSeconds,
+            structured? (JSON: the answer checked against the task's output_schema; only tasks with one)}
 
   Output: {outcome, status found}
     ok, refused (not running), lost (another runner holds it), pending_steer (a steer after the cursor).
@@ -48,6 +49,7 @@ end
 local now = request.now
 redis.call('HSET', KEYS[1], 'status', 'completed', 'endedAt', now, 'summary', request.summary,
   'steps', request.steps, 'usage', request.usage, 'runnerToken', '', 'stoppedAt', now)
+if request.structured then redis.call('HSET', KEYS[1], 'structured', request.structured) end
 -- The full text gets a key of its own only when the summary had to be cut (see TaskStore.fullSummary);
 -- it is written with its expiry.
 if request.fullText ~= request.summary then

@@ -38,6 +38,13 @@ function taskFields(service: TaskService) {
       .enum(['leaf', 'orchestrator'])
       .optional()
       .describe('"orchestrator" children may delegate further when depth allows; default "leaf".'),
+    output_schema: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        'A JSON Schema the final answer must match; the result then carries `output` (the parsed JSON) ' +
+          'and `schema_valid`. The child gets one correction turn if its answer does not match.',
+      ),
   };
 }
 
