@@ -37,8 +37,11 @@ export interface ChildRunnerDependencies {
   model: ModelClient;
   /** The model client of one task (budgets and usage counting); `model` when not given. */
   modelFor?(record: TaskRecord): ModelClient;
-  /** The tools a task gets: its toolsets, plus delegation for orchestrators with depth to spare. */
-  toolsFor(record: TaskRecord): Tool[];
+  /**
+   * The tools a task gets: its toolsets, plus delegation for orchestrators with depth to spare. Loading may
+   * wait for an MCP server to start; `signal` is the run's.
+   */
+  toolsFor(record: TaskRecord, signal: AbortSignal): Tool[] | Promise<Tool[]>;
   logger: Logger;
 }
 
@@ -112,7 +115,7 @@ export class ChildRun {
   private async runToEnd(): Promise<ChildRunResult> {
     const { config } = this.dependencies;
     const model = this.dependencies.modelFor?.(this.record) ?? this.dependencies.model;
-    const tools = this.dependencies.toolsFor(this.record);
+    const tools = await this.dependencies.toolsFor(this.record, this.options.signal);
     await this.resume(tools);
     let finalText: string;
     try {
