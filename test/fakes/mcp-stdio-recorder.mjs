@@ -8,7 +8,10 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 
 const [logFile, serverScript, ...serverArgs] = process.argv.slice(2);
 writeFileSync(logFile, `${JSON.stringify({ pid: process.pid })}\n`);
-const server = spawn(process.execPath, [serverScript, ...serverArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+// stderr is piped, not inherited: the server must hold none of Baton's pipes, so that killing this process
+// closes them at once, as a crash of the server itself would.
+const server = spawn(process.execPath, [serverScript, ...serverArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
+server.stderr.pipe(process.stderr);
 let pending = '';
 process.stdin.on('data', (chunk) => {
   server.stdin.write(chunk);
