@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { isBatonError } from '../errors.ts';
+import { runMcpList } from './mcp-list.ts';
 import { runGateway, runStart, runWorker } from './run-commands.ts';
 
 function fail(error: unknown): never {
@@ -35,5 +36,17 @@ program
   .command('worker')
   .description('runs child agents from the shared queue (needs REDIS_URL); run as many as you like')
   .action(() => runWorker().catch(fail));
+
+const mcp = program.command('mcp').description('Model Context Protocol servers (mcp_servers in the config)');
+mcp
+  .command('list')
+  .description(
+    'start every configured MCP server and print its tools as the model sees them, or why it failed',
+  )
+  .action(() =>
+    runMcpList()
+      .then((code) => process.exit(code))
+      .catch(fail),
+  );
 
 await program.parseAsync(process.argv);

@@ -76,6 +76,15 @@ function announce(text: string): void {
   process.stderr.write(`\n  ${text}\n\n`);
 }
 
+/** The configured MCP servers as one short string each, for the worker's start-up line. */
+function describeMcpServers(config: BatonConfig): string[] {
+  return Object.entries(config.mcp_servers).map(([name, server]) =>
+    'url' in server
+      ? `mcp:${name} (http ${new URL(server.url).host})`
+      : `mcp:${name} (stdio ${server.command})`,
+  );
+}
+
 /** `baton worker`: runs child agents from the shared queue until SIGTERM, then drains gracefully. */
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
@@ -85,7 +94,13 @@ export async function runWorker(): Promise<void> {
   await runtime.start();
   const worker = await runtime.startWorker();
   logger.info(
-    { workerId: worker.id, concurrency: config.worker.concurrency, pid: process.pid },
+    {
+      workerId: worker.id,
+      concurrency: config.worker.concurrency,
+      pid: process.pid,
+      // Each is started here when a child first uses it.
+      mcpServers: describeMcpServers(config),
+    },
     'worker ready',
   );
   const stop = () => runtime.close();
@@ -150,7 +165,10 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
   const model = demoModel ? { label: 'offline demo model' } : describeModel(config, process.env);
   if ('warning' in model && model.warning) logger.warn(model.warning);
   const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
-  logger.info({ pid: process.pid, console: composed.console?.url ?? null }, 'baton ready');
+  logger.info(
+    { pid: process.pid, console: composed.console?.url ?? null, mcpServers: describeMcpServers(config) },
+    'baton ready',
+  );
   if (composed.console?.url) {
     announce(
       `Baton is running${demoModel ? ' with the offline demo model' : ''}: open ${composed.console.url}`,

@@ -257,9 +257,14 @@ export class McpConnection {
     return transport;
   }
 
+  /** The server's own word on why it stopped: its error line if it printed one, else its last line. */
   private stderrNote(): string {
-    const tail = this.stderrTail.trim();
-    return tail ? ` (stderr: ${tail.split('\n').slice(-3).join(' / ')})` : '';
+    const lines = this.stderrTail
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
+    const said = lines.find((line) => /^\w*Error\b/.test(line)) ?? lines.at(-1);
+    return said ? ` (stderr: ${said})` : '';
   }
 
   /** The connection closed without close(): the server crashed or was killed. Start it again, with backoff. */

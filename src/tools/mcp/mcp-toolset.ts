@@ -22,6 +22,8 @@ const argumentsSchema = z.record(z.string(), z.unknown());
  */
 export class McpToolset {
   private built: { version: number; tools: Tool[] } | null = null;
+  /** Model-facing names of the tools listed under `approval`. */
+  private readonly approvalToolNames = new Set<string>();
 
   constructor(
     private readonly connection: McpConnection,
@@ -39,11 +41,36 @@ export class McpToolset {
     return this.built.tools;
   }
 
+  /**
+   * What `baton mcp list` prints: the tools as the model sees them, which need approval, how many the
+   * allow-list hides, and allow-listed names the server does not have (a typo in the config).
+   */
+  async listing(signal?: AbortSignal): Promise<McpToolsetListing> {
+    const tools = await this.tools(signal);
+    const { tools: listed } = await this.connection.listTools(signal);
+    const allowed = this.config.tools;
+    const serverNames = new Set(listed.map((tool) => tool.name));
+    return {
+      tools: tools.map((tool) => ({
+        name: tool.name,
+        description: tool.description,
+        needsApproval: this.approvalToolNames.has(tool.name),
+      })),
+      hidden: listed.length - tools.length,
+      unknownAllowed: allowed ? allowed.filter((name) => !serverNames.has(name)) : [],
+    };
+  }
+
   private build(listed: McpTool[]): Tool[] {
     const allowed = this.config.tools;
     const visible = allowed ? listed.filter((tool) => allowed.includes(tool.name)) : listed;
     const taken = new Set<string>();
-    return visible.map((tool) => this.toTool(tool, modelToolName(this.connection.name, tool.name, taken)));
+    this.approvalToolNames.clear();
+    return visible.map((tool) => {
+      const name = modelToolName(this.connection.name, tool.name, taken);
+      if (this.config.approval.includes(tool.name)) this.approvalToolNames.add(name);
+      return this.toTool(tool, name);
+    });
   }
 
   private toTool(tool: McpTool, name: string): Tool {
@@ -70,6 +97,14 @@ export class McpToolset {
       },
     });
   }
+}
+
+export interface McpToolsetListing {
+  tools: Array<{ name: string; description: string; needsApproval: boolean }>;
+  /** Tools of the server the allow-list hides. */
+  hidden: number;
+  /** Allow-listed names the server does not have. */
+  unknownAllowed: string[];
 }
 
 /**
