@@ -39,6 +39,7 @@ const { fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 let httpServer: HttpMcpServer;
 
+const growingServerScript = path.resolve('test/fakes/mcp-growing-server.mjs');
 const directory = mkdtempSync(path.join(os.tmpdir(), 'baton-mcp-'));
 const everythingLog = path.join(directory, 'everything.log');
 const limitedLog = path.join(directory, 'limited.log');
@@ -73,6 +74,8 @@ function mcpServersLayer() {
     },
     web_everything: { url: httpServer.url, timeout_s: 5 },
     files: { command: 'node', args: [filesystemServerScript, sharedDirectory] },
+    growing: { command: 'node', args: [growingServerScript] },
+    missing: { command: 'node', args: [path.join(directory, 'no-such-server.js')], timeout_s: 10 },
   };
 }
 
@@ -312,6 +315,53 @@ describe('server-filesystem given a temporary directory', () => {
     const [, second, third] = requestsFor('find the launch code');
     expect(String(lastToolResult(second!).text)).toContain('[FILE] launch.txt');
     expect(String(lastToolResult(third!).text)).toContain('The launch code is 4711.');
+  });
+});
+
+describe('a server whose tools change, and one that does not start', () => {
+  it('a tool added at run time (notifications/tools/list_changed) is offered to the children started after it', async () => {
+    const record = await runChild('grow the server', ['mcp:growing'], (_request, call) =>
+      call === 1
+        ? toolCallReply([{ name: 'growing__grow', arguments: {} }])
+        : call === 2
+          ? toolCallReply([{ name: 'growing__grown_1', arguments: {} }])
+          : textReply('grown'),
+    );
+    expect(record.status).toBe('completed');
+    const [first, second, third] = requestsFor('grow the server');
+    expect(toolNamesOf(first!)).toEqual(['growing__grow']);
+    expect(lastToolResult(second!)).toEqual({ text: 'added grown_1' });
+    // The refreshed list reaches the next child; this one keeps the tools it started with.
+    expect(lastToolResult(third!)).toMatchObject({ error: expect.stringContaining('unknown tool') });
+    // The notification arrives on its own; the list is read again once it has.
+    await eventually(async () =>
+      runtime.mcp.connection('growing')!.status().tools === 2 ? true : undefined,
+    );
+    const next = await runChild('use the grown tool', ['mcp:growing'], (_request, call) =>
+      call === 1 ? toolCallReply([{ name: 'growing__grown_1', arguments: {} }]) : textReply('used'),
+    );
+    expect(next.status).toBe('completed');
+    const [nextFirst, nextSecond] = requestsFor('use the grown tool');
+    expect(toolNamesOf(nextFirst!).sort()).toEqual(['growing__grow', 'growing__grown_1']);
+    expect(lastToolResult(nextSecond!)).toEqual({ text: 'grown_1 ran' });
+  });
+
+  it('a server that cannot start: the child runs on without its tools, and its events say why', async () => {
+    const record = await runChild('work without the missing server', ['mcp:missing', 'mcp:limited'], () =>
+      textReply('did without it'),
+    );
+    expect(record).toMatchObject({ status: 'completed', summary: 'did without it' });
+    expect(toolNamesOf(requestsFor('work without the missing server')[0]!).sort()).toEqual([
+      'limited__echo',
+      'limited__get-sum',
+    ]);
+    const events = await runtime.store.recentEvents(record.id, 20);
+    expect(events.map((event) => event.text)).toContainEqual(
+      expect.stringMatching(
+        /^toolset mcp:missing unavailable: MCP server "missing" could not be started: .*Cannot find module/,
+      ),
+    );
+    expect(runtime.mcp.connection('missing')!.status()).toMatchObject({ state: 'failed' });
   });
 });
 

@@ -179,6 +179,8 @@ export class McpConnection {
         capabilities: {},
         listChanged: {
           tools: {
+            // A burst of changes (a server registering several tools) is listed once.
+            debounceMs: 100,
             onChanged: (error, tools) => {
               if (error || !tools || this.client !== client) return;
               this.toolList = tools;
