@@ -158,7 +158,11 @@ const mcpHttpServerSchema = z.strictObject({
   ...mcpServerCommon,
 });
 
-export const mcpServerSchema = z.union([mcpStdioServerSchema, mcpHttpServerSchema]);
+export const mcpServerSchema = z.union([mcpStdioServerSchema, mcpHttpServerSchema], {
+  error:
+    'either a stdio server (command, args?, cwd?, env?) or a Streamable HTTP server (url, headers?), ' +
+    'each with tools?, timeout_s?, approval?',
+});
 
 /** Server names become toolset names (`mcp:<name>`) and tool name prefixes (`<name>__<tool>`). */
 export const mcpServerNamePattern = /^[A-Za-z0-9_-]{1,32}$/;
