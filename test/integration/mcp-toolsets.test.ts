@@ -21,8 +21,10 @@ import {
   everythingServerScript,
   filesystemServerScript,
   type HttpMcpServer,
+  type RecordingProxy,
   readRecorderLog,
   startEverythingHttpServer,
+  startRecordingProxy,
   stdioRecorderScript,
 } from '../support/mcp-servers.ts';
 import { goalOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
@@ -38,6 +40,7 @@ import { useTestEnvironment } from '../support/test-environment.ts';
 const { fake, startRuntime } = useTestEnvironment();
 let runtime: BatonRuntime;
 let httpServer: HttpMcpServer;
+let httpProxy: RecordingProxy;
 
 const growingServerScript = path.resolve('test/fakes/mcp-growing-server.mjs');
 const directory = mkdtempSync(path.join(os.tmpdir(), 'baton-mcp-'));
@@ -73,6 +76,7 @@ function mcpServersLayer() {
       approval: ['get-sum'],
     },
     web_everything: { url: httpServer.url, timeout_s: 5 },
+    web_recorded: { url: httpProxy.url, tools: ['trigger-long-running-operation'] },
     files: { command: 'node', args: [filesystemServerScript, sharedDirectory] },
     growing: { command: 'node', args: [growingServerScript] },
     missing: { command: 'node', args: [path.join(directory, 'no-such-server.js')], timeout_s: 10 },
@@ -81,12 +85,14 @@ function mcpServersLayer() {
 
 beforeAll(async () => {
   httpServer = await startEverythingHttpServer();
+  httpProxy = await startRecordingProxy(httpServer.url);
   const config = buildTestConfig(testConfigLayer(fake, { mcp_servers: mcpServersLayer() }));
   runtime = await startRuntime(config, batonEnvironment);
   await runtime.startWorker();
 }, 60_000);
 
 afterAll(async () => {
+  await httpProxy?.close();
   await httpServer?.stop();
 });
 
@@ -259,6 +265,39 @@ describe('an MCP server over Streamable HTTP (server-everything)', () => {
       state: 'ready',
       transport: 'http',
     });
+  });
+
+  it('cancelling the task sends notifications/cancelled for its call in flight', async () => {
+    const goal = 'wait on a long http call';
+    fake.setHandler(
+      scriptByGoal({
+        [goal]: () =>
+          toolCallReply([
+            { name: 'web_recorded__trigger-long-running-operation', arguments: { duration: 30, steps: 30 } },
+          ]),
+      }),
+    );
+    const [dispatched] = await runtime.service.dispatch(testCaller(), [
+      { goal, toolsets: ['mcp:web_recorded'] },
+    ]);
+    const requestId = await eventually(async () => {
+      const call = httpProxy.received.find(
+        (message) =>
+          message.method === 'tools/call' &&
+          (message.params as { name: string }).name === 'trigger-long-running-operation',
+      );
+      return call ? (call.id as number) : undefined;
+    });
+    const { record } = await runtime.service.cancel(testCaller(), dispatched!.id);
+    expect(record.status).toBe('cancelled');
+    const cancellation = await eventually(async () =>
+      httpProxy.received.find(
+        (message) =>
+          message.method === 'notifications/cancelled' &&
+          (message.params as { requestId: number }).requestId === requestId,
+      ),
+    );
+    expect(cancellation).toBeDefined();
   });
 
   it('a server killed mid-call: the call returns a tool error, the session is made again, the next call works', async () => {

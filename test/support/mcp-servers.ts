@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { findFreePort } from '../../src/net/free-port.ts';
+import { listenOnLoopback } from '../../src/net/listen-on-loopback.ts';
 
 /* The real MCP servers the tests run (installed as devDependencies), and a recorder in front of them. */
 
@@ -68,5 +70,65 @@ export async function startEverythingHttpServer(port?: number): Promise<HttpMcpS
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
+  };
+}
+
+export interface RecordingProxy {
+  url: string;
+  /** JSON-RPC messages the server was sent through the proxy (batches flattened), in order. */
+  received: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP pass-through in front of a Streamable HTTP MCP server that records every JSON-RPC message sent
+ * to it, so a test can see what the real server received (a cancellation, say). Responses, server-sent
+ * event streams included, are piped back unchanged.
+ */
+export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+  const upstream = new URL(target);
+  const received: Array<Record<string, unknown>> = [];
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (body.length > 0) {
+        try {
+          const parsed = JSON.parse(body.toString()) as
+            | Record<string, unknown>
+            | Array<Record<string, unknown>>;
+          received.push(...(Array.isArray(parsed) ? parsed : [parsed]));
+        } catch {
+          // Not JSON: passed on, not recorded.
+        }
+      }
+      const forwarded = http.request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: request.url,
+          method: request.method,
+          headers: { ...request.headers, host: upstream.host },
+        },
+        (upstreamResponse) => {
+          response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+          upstreamResponse.pipe(response);
+        },
+      );
+      forwarded.on('error', () => response.destroy());
+      response.on('close', () => forwarded.destroy());
+      forwarded.end(body);
+    });
+  });
+  const port = await listenOnLoopback(server);
+  return {
+    url: `http://127.0.0.1:${port}${upstream.pathname}`,
+    received,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -71,6 +71,8 @@ export class McpConnection {
   private startMs: number | undefined;
   private stderrTail = '';
   private restartTimer: NodeJS.Timeout | null = null;
+  /** A ping under way after a failed call; calls wait for it. */
+  private healthCheck: Promise<void> | null = null;
   private readonly timeoutMs: number;
 
   constructor(
@@ -122,8 +124,12 @@ export class McpConnection {
     } catch (error) {
       // Cancelled or out of time in the agent: the SDK has told the server (notifications/cancelled).
       if (signal.aborted) throw signal.reason ?? error;
-      if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-        void this.restartIfHung(client);
+      const timedOut = error instanceof McpError && error.code === ErrorCode.RequestTimeout;
+      // Not an answer of the server (those are McpErrors): the transport failed, e.g. an HTTP server that
+      // restarted and forgot the session, or that is down.
+      const unreachable = !(error instanceof McpError);
+      if (timedOut || unreachable) this.checkHealth(client);
+      if (timedOut) {
         throw new BatonError(
           'mcp_call_failed',
           `${toolName} on MCP server "${this.name}" did not answer within ${this.config.timeout_s} s`,
@@ -137,6 +143,13 @@ export class McpConnection {
           'mcp_call_failed',
           `MCP server "${this.name}" stopped during the call (it is being started again); the call may or ` +
             'may not have taken effect',
+        );
+      }
+      if (unreachable) {
+        throw new BatonError(
+          'mcp_call_failed',
+          `MCP server "${this.name}" could not be reached (${describeError(error)}); it is checked and ` +
+            'connected again if needed',
         );
       }
       throw new BatonError('mcp_call_failed', `MCP server "${this.name}": ${describeError(error)}`);
@@ -153,9 +166,13 @@ export class McpConnection {
     await transport?.close().catch(() => undefined);
   }
 
-  /** The live client, starting the server first if needed (after the backoff of a recent failure). */
-  private connected(signal?: AbortSignal): Promise<Client> {
-    if (this.client) return Promise.resolve(this.client);
+  /**
+   * The live client, starting the server first if needed (after the backoff of a recent failure). While a
+   * failed call has the server checked, new calls wait for the verdict instead of using a dead connection.
+   */
+  private async connected(signal?: AbortSignal): Promise<Client> {
+    if (this.healthCheck) await (signal ? untilAborted(this.healthCheck, signal) : this.healthCheck);
+    if (this.client) return this.client;
     if (this.state === 'closed') {
       return Promise.reject(new BatonError('mcp_unavailable', `MCP server "${this.name}" is shut down`));
     }
@@ -302,16 +319,26 @@ export class McpConnection {
     }
   }
 
-  /** After a call timed out: a server that does not answer a ping either is hung, and is killed and restarted. */
-  private async restartIfHung(client: Client): Promise<void> {
-    try {
-      await client.ping({ timeout: pingTimeoutMs });
-    } catch {
-      if (this.client !== client) return;
-      this.options.logger.warn({ mcpServer: this.name }, 'MCP server does not answer; restarting it');
-      // Closing the transport kills a stdio server; onclose then starts it again.
-      await this.transport?.close().catch(() => undefined);
-    }
+  /**
+   * After a call timed out or the transport failed: a server that does not answer a ping either is hung or
+   * gone, and its connection is closed (a stdio server killed) so that it is started again.
+   */
+  private checkHealth(client: Client): void {
+    if (this.healthCheck || this.client !== client) return;
+    this.healthCheck = (async () => {
+      try {
+        await client.ping({ timeout: pingTimeoutMs });
+      } catch {
+        if (this.client !== client) return;
+        this.options.logger.warn({ mcpServer: this.name }, 'MCP server does not answer; restarting it');
+        // Closing the transport kills a stdio server; onclose then starts it again.
+        await this.transport?.close().catch(() => undefined);
+        // A transport that closed without saying so (some HTTP failures) is dropped here all the same.
+        if (this.client === client) this.onConnectionLost(client);
+      }
+    })().finally(() => {
+      this.healthCheck = null;
+    });
   }
 }
 
