@@ -1,6 +1,7 @@
 // A small stdio MCP server built with the official SDK whose tool list grows: calling `grow` registers a
 // new tool `grown_<n>`, and the SDK then sends notifications/tools/list_changed, as a real server whose
-// tools change at run time would.
+// tools change at run time would. Calling `freeze` hangs it for good (a busy loop: not even a ping is
+// answered), as a wedged server would.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 
@@ -16,5 +17,10 @@ server.registerTool('grow', { description: 'Adds one more tool to this server.' 
     content: [{ type: 'text', text: `${name} ran` }],
   }));
   return { content: [{ type: 'text', text: `added ${name}` }] };
+});
+server.registerTool('freeze', { description: 'Hangs this server for good.' }, async () => {
+  while (true) {
+    // Busy: the event loop never turns again.
+  }
 });
 await server.connect(new StdioServerTransport());

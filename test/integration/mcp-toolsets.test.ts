@@ -78,7 +78,7 @@ function mcpServersLayer() {
     web_everything: { url: httpServer.url, timeout_s: 5 },
     web_recorded: { url: httpProxy.url, tools: ['trigger-long-running-operation'] },
     files: { command: 'node', args: [filesystemServerScript, sharedDirectory] },
-    growing: { command: 'node', args: [growingServerScript] },
+    growing: { command: 'node', args: [growingServerScript], timeout_s: 2 },
     missing: { command: 'node', args: [path.join(directory, 'no-such-server.js')], timeout_s: 10 },
   };
 }
@@ -368,21 +368,42 @@ describe('a server whose tools change, and one that does not start', () => {
     );
     expect(record.status).toBe('completed');
     const [first, second, third] = requestsFor('grow the server');
-    expect(toolNamesOf(first!)).toEqual(['growing__grow']);
+    expect(toolNamesOf(first!).sort()).toEqual(['growing__freeze', 'growing__grow']);
     expect(lastToolResult(second!)).toEqual({ text: 'added grown_1' });
     // The refreshed list reaches the next child; this one keeps the tools it started with.
     expect(lastToolResult(third!)).toMatchObject({ error: expect.stringContaining('unknown tool') });
     // The notification arrives on its own; the list is read again once it has.
     await eventually(async () =>
-      runtime.mcp.connection('growing')!.status().tools === 2 ? true : undefined,
+      runtime.mcp.connection('growing')!.status().tools === 3 ? true : undefined,
     );
     const next = await runChild('use the grown tool', ['mcp:growing'], (_request, call) =>
       call === 1 ? toolCallReply([{ name: 'growing__grown_1', arguments: {} }]) : textReply('used'),
     );
     expect(next.status).toBe('completed');
     const [nextFirst, nextSecond] = requestsFor('use the grown tool');
-    expect(toolNamesOf(nextFirst!).sort()).toEqual(['growing__grow', 'growing__grown_1']);
+    expect(toolNamesOf(nextFirst!).sort()).toEqual(['growing__freeze', 'growing__grow', 'growing__grown_1']);
     expect(lastToolResult(nextSecond!)).toEqual({ text: 'grown_1 ran' });
+  });
+
+  it('a server that hangs: the call times out into a tool error, the server is killed and started again', async () => {
+    const connection = runtime.mcp.connection('growing')!;
+    const before = { restarts: connection.status().restarts, pid: connection.pid };
+    const record = await runChild('outlive a hung server', ['mcp:growing'], (_request, call) =>
+      call === 1
+        ? toolCallReply([{ name: 'growing__freeze', arguments: {} }])
+        : call === 2
+          ? toolCallReply([{ name: 'growing__grow', arguments: {} }])
+          : textReply('outlived it'),
+    );
+    expect(record.status).toBe('completed');
+    const [, second, third] = requestsFor('outlive a hung server');
+    expect(lastToolResult(second!)).toEqual({
+      error: 'freeze on MCP server "growing" did not answer within 2 s',
+    });
+    // The restarted server is a new process: its tool list starts again from the beginning.
+    expect(lastToolResult(third!)).toEqual({ text: 'added grown_1' });
+    expect(connection.status()).toMatchObject({ state: 'ready', restarts: before.restarts + 1 });
+    expect(connection.pid).not.toBe(before.pid);
   });
 
   it('a server that cannot start: the child runs on without its tools, and its events say why', async () => {
