@@ -76,7 +76,11 @@ function mcpServersLayer() {
       approval: ['get-sum'],
     },
     web_everything: { url: httpServer.url, timeout_s: 5 },
-    web_recorded: { url: httpProxy.url, tools: ['trigger-long-running-operation'] },
+    web_recorded: {
+      url: httpProxy.url,
+      headers: { 'x-dashboards-key': 'dashboards-key-for-this-server-only' },
+      tools: ['trigger-long-running-operation'],
+    },
     files: { command: 'node', args: [filesystemServerScript, sharedDirectory] },
     growing: { command: 'node', args: [growingServerScript], timeout_s: 2 },
     missing: { command: 'node', args: [path.join(directory, 'no-such-server.js')], timeout_s: 10 },
@@ -298,6 +302,12 @@ describe('an MCP server over Streamable HTTP (server-everything)', () => {
       ),
     );
     expect(cancellation).toBeDefined();
+    // Its configured headers, and no credential of Baton's, went with every request.
+    expect(httpProxy.headers.length).toBeGreaterThan(2);
+    for (const headers of httpProxy.headers) {
+      expect(headers['x-dashboards-key']).toBe('dashboards-key-for-this-server-only');
+      expect(JSON.stringify(headers)).not.toMatch(/never-for-mcp-servers|tracker-token|sk-test-key/);
+    }
   });
 
   it('a server killed mid-call: the call returns a tool error, the session is made again, the next call works', async () => {

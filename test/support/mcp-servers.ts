@@ -77,6 +77,8 @@ export interface RecordingProxy {
   url: string;
   /** JSON-RPC messages the server was sent through the proxy (batches flattened), in order. */
   received: Array<Record<string, unknown>>;
+  /** The headers of every request, in order. */
+  headers: http.IncomingHttpHeaders[];
   close(): Promise<void>;
 }
 
@@ -88,7 +90,9 @@ export interface RecordingProxy {
 export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
   const upstream = new URL(target);
   const received: Array<Record<string, unknown>> = [];
+  const headers: http.IncomingHttpHeaders[] = [];
   const server = http.createServer((request, response) => {
+    headers.push(request.headers);
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -125,6 +129,7 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
   return {
     url: `http://127.0.0.1:${port}${upstream.pathname}`,
     received,
+    headers,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
