@@ -21,10 +21,22 @@ const maxReportedErrors = 10;
 const ajv = new Ajv({ allErrors: true, strict: false });
 addFormats.default(ajv);
 
-/** Compiles a schema; never cached in Ajv's registry (each task brings its own). */
+/**
+ * Compiles a schema and drops it from Ajv's cache at once: each task brings its own, and the cache (keyed
+ * by schema object) would otherwise keep every one a long-running worker has seen.
+ */
 function compile(schema: OutputSchema): ValidateFunction {
   const { $id: _ignored, ...withoutId } = schema;
-  return ajv.compile(withoutId);
+  try {
+    return ajv.compile(withoutId);
+  } finally {
+    ajv.removeSchema(withoutId);
+  }
+}
+
+/** How many compiled schemas Ajv holds (a test checks that checking outputs does not grow it). */
+export function cachedSchemaCount(): number {
+  return (ajv as unknown as { _cache: Map<unknown, unknown> })._cache.size;
 }
 
 /** Refuses what is not a usable JSON Schema object, saying why, so the model can correct its call. */

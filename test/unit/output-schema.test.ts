@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { assertOutputSchema, checkOutput, jsonCandidates } from '../../src/tasks/output-schema.ts';
+import {
+  assertOutputSchema,
+  cachedSchemaCount,
+  checkOutput,
+  jsonCandidates,
+} from '../../src/tasks/output-schema.ts';
 
 const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
 
@@ -29,5 +34,17 @@ describe('assertOutputSchema', () => {
     expect(() =>
       assertOutputSchema({ type: 'object', properties: { a: { type: 'string', format: 'email' } } }),
     ).not.toThrow();
+  });
+});
+
+describe('a long-running worker', () => {
+  it("keeps no compiled schema per task: Ajv's cache does not grow with the schemas it checked", () => {
+    const before = cachedSchemaCount();
+    for (let index = 0; index < 200; index += 1) {
+      const taskSchema = { type: 'object', properties: { [`field${index}`]: { type: 'string' } } };
+      assertOutputSchema(taskSchema);
+      checkOutput(taskSchema, '{}');
+    }
+    expect(cachedSchemaCount()).toBe(before);
   });
 });
