@@ -21,14 +21,24 @@ const schema = {
   additionalProperties: false,
 };
 
+/**
+ * Whether the child is answering its correction turn. Read off the request, not counted: each parent turn
+ * installs a fresh script, so a child's calls may be answered by the scripts of two turns.
+ */
+function isCorrectionTurn(request: RecordedRequest): boolean {
+  return String(messagesOf(request).at(-1)?.content ?? '').startsWith('[Answer format check]');
+}
+
 const childScripts: Record<string, GoalScript> = {
   'valid first': () => textReply('{"count": 2, "names": ["a", "b"]}'),
-  'invalid then valid': (_request, call) =>
-    call === 1
-      ? textReply('I found two: a and b.')
-      : textReply('Here it is:\n```json\n{"count": 2, "names": ["a", "b"]}\n```\nHope that helps.'),
-  'invalid twice': (_request, call) =>
-    call === 1 ? textReply('{"count": "two"}') : textReply('{"count": "still two", "names": "a,b"}'),
+  'invalid then valid': (request) =>
+    isCorrectionTurn(request)
+      ? textReply('Here it is:\n```json\n{"count": 2, "names": ["a", "b"]}\n```\nHope that helps.')
+      : textReply('I found two: a and b.'),
+  'invalid twice': (request) =>
+    isCorrectionTurn(request)
+      ? textReply('{"count": "still two", "names": "a,b"}')
+      : textReply('{"count": "two"}'),
   'no schema': () => textReply('plain answer'),
   'fails at once': () => errorReply(400, { message: 'bad request' }),
   'hangs until cancelled': () => hangReply(),
