@@ -156,6 +156,11 @@ export class McpConnection {
     }
   }
 
+  /** A method, not a field read, so TypeScript does not narrow it away across awaits. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
   /** Stops the server (or the HTTP session) for good. */
   async close(): Promise<void> {
     this.state = 'closed';
@@ -174,7 +179,7 @@ export class McpConnection {
     if (this.healthCheck) await (signal ? untilAborted(this.healthCheck, signal) : this.healthCheck);
     if (this.client) return this.client;
     if (this.state === 'closed') {
-      return Promise.reject(new BatonError('mcp_unavailable', `MCP server "${this.name}" is shut down`));
+      throw new BatonError('mcp_unavailable', `MCP server "${this.name}" is shut down`);
     }
     this.connecting ??= this.connectWhenDue().finally(() => {
       this.connecting = null;
@@ -216,12 +221,17 @@ export class McpConnection {
       await client.connect(transport, { timeout: this.timeoutMs });
       this.transport = transport;
       const tools = await this.listAllTools(client);
+      // Shut down while it was starting: it must not outlive close().
+      if (this.isClosed()) throw new Error('shut down while starting');
       this.client = client;
       this.toolList = tools;
       this.listVersion += 1;
     } catch (error) {
       this.transport = null;
       await transport.close().catch(() => undefined);
+      if (this.isClosed()) {
+        throw new BatonError('mcp_unavailable', `MCP server "${this.name}" is shut down`);
+      }
       this.failures += 1;
       this.retryAt = Date.now() + backoffMs(this.failures);
       this.state = 'failed';
