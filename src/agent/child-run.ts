@@ -4,15 +4,22 @@ import { emptyUsage, type ModelClient, type ToolCall } from '../llm/model-client
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
 import type { UsageWrite } from '../redis/usage-write.ts';
+import { checkOutput } from '../tasks/output-schema.ts';
 import { RunStopped } from '../tasks/run-stopped.ts';
 import type { TaskCheckpoint } from '../tasks/task-checkpoint.ts';
-import type { TaskEventType, TaskRecord } from '../tasks/task-record.ts';
+import type { StructuredResult, TaskEventType, TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
 import { cutText } from '../text/cut-text.ts';
 import type { Tool } from '../tools/tool.ts';
 import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
-import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
+import {
+  capSummary,
+  childOpeningMessages,
+  hasSchemaCorrection,
+  schemaCorrectionMessage,
+  steeringMessage,
+} from './child-prompt.ts';
 
 /** Longest text of one task event (a steer, a tool call's arguments, a tool's error), in characters. */
 const eventTextChars = 200;
@@ -36,8 +43,11 @@ export interface ChildRunnerDependencies {
   modelFor?(record: TaskRecord, deferUsage: (write: UsageWrite) => void): ModelClient;
   /** Counts a call's usage that no step-end write took (a run that stopped in between). */
   recordUsage?(write: UsageWrite): Promise<void>;
-  /** The tools a task gets: its toolsets, plus delegation for orchestrators with depth to spare. */
-  toolsFor(record: TaskRecord): Tool[];
+  /**
+   * The tools a task gets: its toolsets, plus delegation for orchestrators with depth to spare. Loading may
+   * wait for an MCP server to start; `signal` is the run's.
+   */
+  toolsFor(record: TaskRecord, signal: AbortSignal): Tool[] | Promise<Tool[]>;
   logger: Logger;
 }
 
@@ -115,7 +125,7 @@ export class ChildRun {
     const { config } = this.dependencies;
     const model =
       this.dependencies.modelFor?.(this.record, (write) => this.deferUsage(write)) ?? this.dependencies.model;
-    const tools = this.dependencies.toolsFor(this.record);
+    const tools = await this.dependencies.toolsFor(this.record, this.options.signal);
     await this.resume(tools);
     let finalText: string;
     try {
@@ -179,6 +189,7 @@ export class ChildRun {
         this.record.goal,
         this.record.context,
         tools.map((tool) => tool.name),
+        this.record.outputSchema,
       ),
       steps: 0,
       usage: emptyUsage(),
@@ -282,6 +293,17 @@ export class ChildRun {
    * (the complete script refuses then): it is applied and the agent goes on.
    */
   private async finish(content: string): Promise<'finish' | 'continue'> {
+    let structured: StructuredResult | undefined;
+    if (this.record.outputSchema) {
+      const check = checkOutput(this.record.outputSchema, content);
+      if (check.valid) structured = { schemaValid: true, output: check.output };
+      else if (!hasSchemaCorrection(this.state.messages)) {
+        // One correction turn, with what did not match; the loop saves the conversation and goes on.
+        this.state.messages.push(schemaCorrectionMessage(check.errors));
+        this.recordEvent('note', `answer does not match output_schema (${check.errors.length} error(s))`);
+        return 'continue';
+      } else structured = { schemaValid: false, errors: check.errors };
+    }
     const outcome = await this.store.complete(
       this.record,
       this.options.runnerToken,
@@ -291,6 +313,7 @@ export class ChildRun {
         fullText: content,
         steps: this.state.steps,
         usage: this.state.usage,
+        ...(structured ? { structured } : {}),
       },
       this.takeUsage(),
     );

@@ -27,6 +27,7 @@ function healthRoute(runtime: BatonRuntime, gatewayOf: () => Gateway) {
         redis: runtime.redis,
         keys: runtime.keys,
         adapters: gatewayOf().adapterList(),
+        mcpServers: () => runtime.mcp.statuses(),
       });
       return context.json(report, report.ok ? 200 : 503);
     });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { isBatonError } from '../errors.ts';
+import { runMcpList } from './mcp-list.ts';
 import { runGateway, runStart, runWorker } from './run-commands.ts';
 
 function fail(error: unknown): never {
@@ -37,5 +38,17 @@ program
   .description('runs child agents from the shared queue (needs REDIS_URL); run as many as you like')
   .option('--demo', 'use the built-in offline demo model and its toolset for children')
   .action((options: { demo?: boolean }) => runWorker({ demo: options.demo === true }).catch(fail));
+
+const mcp = program.command('mcp').description('Model Context Protocol servers (mcp_servers in the config)');
+mcp
+  .command('list')
+  .description(
+    'start every configured MCP server and print its tools as the model sees them, or why it failed',
+  )
+  .action(() =>
+    runMcpList()
+      .then((code) => process.exit(code))
+      .catch(fail),
+  );
 
 await program.parseAsync(process.argv);

@@ -94,6 +94,15 @@ async function prepare(options: { demo: boolean }) {
   return { demoModel, config, demoToolsets, modelLabel };
 }
 
+/** The configured MCP servers as one short string each, for the worker's start-up line. */
+function describeMcpServers(config: BatonConfig): string[] {
+  return Object.entries(config.mcp_servers).map(([name, server]) =>
+    'url' in server
+      ? `mcp:${name} (http ${new URL(server.url).host})`
+      : `mcp:${name} (stdio ${server.command})`,
+  );
+}
+
 /** `baton worker`: runs child agents from the shared queue until SIGTERM, then drains gracefully. */
 export async function runWorker(options: { demo: boolean } = { demo: false }): Promise<void> {
   const { demoModel, config, demoToolsets } = await prepare(options);
@@ -108,7 +117,13 @@ export async function runWorker(options: { demo: boolean } = { demo: false }): P
   await runtime.start();
   const worker = await runtime.startWorker();
   logger.info(
-    { workerId: worker.id, concurrency: config.worker.concurrency, pid: process.pid },
+    {
+      workerId: worker.id,
+      concurrency: config.worker.concurrency,
+      pid: process.pid,
+      // Each is started here when a child first uses it.
+      mcpServers: describeMcpServers(config),
+    },
     'worker ready',
   );
   const stop = async () => {
@@ -171,7 +186,10 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
   const model = modelLabel();
   if (model.warning) logger.warn(model.warning);
   const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
-  logger.info({ pid: process.pid, console: composed.console?.url ?? null }, 'baton ready');
+  logger.info(
+    { pid: process.pid, console: composed.console?.url ?? null, mcpServers: describeMcpServers(config) },
+    'baton ready',
+  );
   if (composed.console?.url) {
     announce(
       `Baton is running${demoModel ? ' with the offline demo model' : ''}: open ${composed.console.url}`,

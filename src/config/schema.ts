@@ -127,6 +127,46 @@ const toolsSchema = z.strictObject({
   fetch_url: fetchUrlSchema.default(fetchUrlSchema.parse({})),
 });
 
+/** An environment variable's name, as a shell would accept it. */
+const environmentName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+
+/** What every MCP server entry has, whichever transport reaches it. */
+const mcpServerCommon = {
+  /** Allow-list of the server's tool names the children see; null = all of them. */
+  tools: z.array(z.string().min(1)).nullable().default(null),
+  /** Longest one request to the server (a tool call, a listing) may take, in seconds. */
+  timeout_s: seconds.default(60),
+  /** Tools that need a person's approval; refused until the approval flow exists. */
+  approval: z.array(z.string().min(1)).default([]),
+};
+
+/** An MCP server Baton starts itself and talks to over stdin/stdout. */
+const mcpStdioServerSchema = z.strictObject({
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  cwd: z.string().min(1).nullable().default(null),
+  /** The only environment variables the server gets from Baton's environment (none by default). */
+  env: z.array(environmentName).default([]),
+  ...mcpServerCommon,
+});
+
+/** An MCP server already running, reached over Streamable HTTP. */
+const mcpHttpServerSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'an absolute http:// or https:// URL' }),
+  /** Request headers; write secrets as ${ENV} references, which are expanded when the config loads. */
+  headers: z.record(z.string().min(1), z.string()).default({}),
+  ...mcpServerCommon,
+});
+
+export const mcpServerSchema = z.union([mcpStdioServerSchema, mcpHttpServerSchema], {
+  error:
+    'either a stdio server (command, args?, cwd?, env?) or a Streamable HTTP server (url, headers?), ' +
+    'each with tools?, timeout_s?, approval?',
+});
+
+/** Server names become toolset names (`mcp:<name>`) and tool name prefixes (`<name>__<tool>`). */
+export const mcpServerNamePattern = /^[A-Za-z0-9_-]{1,32}$/;
+
 const accessSchema = z.strictObject({
   allowed_users: z.array(z.string()).default([]),
   allowed_roles: z.array(z.string()).default([]),
@@ -186,6 +226,12 @@ export const batonConfigSchema = z.strictObject({
   quotas: quotasSchema.default(quotasSchema.parse({})),
   worker: workerSchema.default(workerSchema.parse({})),
   tools: toolsSchema.default(toolsSchema.parse({})),
+  mcp_servers: z
+    .record(
+      z.string().regex(mcpServerNamePattern, 'letters, digits, dash and underscore, at most 32'),
+      mcpServerSchema,
+    )
+    .default({}),
   access: accessSchema.default(accessSchema.parse({})),
   console: consoleSchema.default(consoleSchema.parse({})),
   gateway: gatewaySchema.default(gatewaySchema.parse({})),
@@ -196,3 +242,5 @@ export const batonConfigSchema = z.strictObject({
 
 export type BatonConfig = z.infer<typeof batonConfigSchema>;
 export type ModelRouteConfig = z.infer<typeof modelRouteSchema>;
+export type McpServerConfig = z.infer<typeof mcpServerSchema>;
+export type McpStdioServerConfig = z.infer<typeof mcpStdioServerSchema>;

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import type { McpServerStatus } from '../tools/mcp/mcp-connection.ts';
 import { withTimeout } from './with-timeout.ts';
 
 export interface HealthCheckOptions {
@@ -9,6 +10,8 @@ export interface HealthCheckOptions {
   adapters: Array<{ platform: string; isHealthy(): boolean }>;
   /** Longest the Redis checks may take before Redis counts as down; default 1000 ms. */
   timeoutMs?: number;
+  /** The configured MCP servers' states in this process (runtime.mcp.statuses); left out of the report when not given. */
+  mcpServers?: () => Record<string, McpServerStatus>;
 }
 
 export interface HealthReport {
@@ -18,6 +21,12 @@ export interface HealthReport {
   adapters: Record<string, 'ok' | 'down'>;
   /** Worker processes that wrote a heartbeat in the last 30 s (keys with a 30 s TTL, renewed every 10 s). */
   workers: number;
+  /**
+   * Each MCP server's connection in this process: `idle` until a child here used it, then `ready`,
+   * `restarting` or `failed` (with the error). A failing server does not make `ok` false: the children
+   * that use it get tool errors and go on.
+   */
+  mcp_servers?: Record<string, McpServerStatus>;
 }
 
 /** The `/healthz` check: Redis PING, adapters, and live workers counted from their heartbeat keys. */
@@ -48,7 +57,13 @@ export async function checkHealth(options: HealthCheckOptions): Promise<HealthRe
       : 0;
 
   const adaptersOk = Object.values(adapters).every((state) => state === 'ok');
-  return { ok: redis === 'ok' && adaptersOk, redis, adapters, workers };
+  return {
+    ok: redis === 'ok' && adaptersOk,
+    redis,
+    adapters,
+    workers,
+    ...(options.mcpServers ? { mcp_servers: options.mcpServers() } : {}),
+  };
 }
 
 /** SCAN, never KEYS: a large keyspace must not block Redis for everyone else. */

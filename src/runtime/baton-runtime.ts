@@ -16,6 +16,7 @@ import { TaskService } from '../tasks/task-service.ts';
 import { TaskSignals } from '../tasks/task-signals.ts';
 import { TaskStore } from '../tasks/task-store.ts';
 import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts';
+import { McpServers } from '../tools/mcp/mcp-servers.ts';
 import type { Tool } from '../tools/tool.ts';
 import { ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { closePageTextPool } from '../tools/web/page-text-pool.ts';
@@ -70,6 +71,8 @@ export class BatonRuntime {
   readonly usage: UsageLedger;
   /** The daily budgets of quotas.*. */
   readonly budgets: BudgetGuard;
+  /** The configured MCP servers (toolsets `mcp:<name>`), each started in this process on first use. */
+  readonly mcp: McpServers;
   private readonly subscriber: Redis;
   private readonly queueConnection: Redis;
   private readonly workers: ChildWorker[] = [];
@@ -128,6 +131,8 @@ export class BatonRuntime {
     for (const [name, createTools] of Object.entries(options.extraToolsets ?? {})) {
       this.toolsets.register(name, createTools);
     }
+    this.mcp = new McpServers(config.mcp_servers, { env: options.env ?? process.env, logger });
+    this.mcp.registerToolsets(this.toolsets);
     this.toolsets.register(delegationToolsetName, () => createDelegationTools(this.service, config));
     this.model =
       options.model ??
@@ -168,9 +173,28 @@ export class BatonRuntime {
 
   /** A child's tools: its toolsets, plus delegation when it is an orchestrator with depth to spare. */
   toolsFor(record: TaskRecord): Tool[] {
+    return this.toolsets.resolve(this.toolsetNamesOf(record));
+  }
+
+  /**
+   * A child's tools for a run, MCP servers' included (started here on first use). A server that cannot be
+   * started is left out, and the task's events say so; the child goes on with the rest.
+   */
+  async toolsForRun(record: TaskRecord, signal?: AbortSignal): Promise<Tool[]> {
+    const { tools, unavailable } = await this.toolsets.resolveForRun(this.toolsetNamesOf(record), signal);
+    for (const { toolset, reason } of unavailable) {
+      this.logger.warn({ taskId: record.id, toolset, reason }, 'toolset unavailable for a child');
+      await this.store
+        .appendEvent(record.id, 'note', `toolset ${toolset} unavailable: ${reason}`.slice(0, 300))
+        .catch(() => undefined);
+    }
+    return tools;
+  }
+
+  private toolsetNamesOf(record: TaskRecord): string[] {
     const mayDelegate =
       record.role === 'orchestrator' && record.depth < this.config.delegation.max_spawn_depth;
-    return this.toolsets.resolve(mayDelegate ? [...record.toolsets, delegationToolsetName] : record.toolsets);
+    return mayDelegate ? [...record.toolsets, delegationToolsetName] : record.toolsets;
   }
 
   /**
@@ -218,7 +242,7 @@ export class BatonRuntime {
             deferUsage,
           ),
         recordUsage: (write) => this.usage.apply(write),
-        toolsFor: (record) => this.toolsFor(record),
+        toolsFor: (record, signal) => this.toolsForRun(record, signal),
         logger: this.logger,
       },
     });
@@ -242,6 +266,7 @@ export class BatonRuntime {
     await this.sweeper.stop();
     await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));
     await this.queue.close();
+    await this.mcp.close();
     await this.signals.stop();
     for (const connection of this.connections()) connection.disconnect();
     // The page-text threads are shared by the process; idle ones never hold it open, running ones stop here.

@@ -1,4 +1,5 @@
 import type { TokenUsage } from '../llm/model-client.ts';
+import type { OutputSchema } from './output-schema.ts';
 
 export const taskStatuses = ['queued', 'running', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
 export type TaskStatus = (typeof taskStatuses)[number];
@@ -67,6 +68,20 @@ export interface TaskRecord {
   error: string | null;
   /** How many times a worker has picked the task up (more than one after a crash or a restart). */
   attempts: number;
+  /** The JSON Schema the final answer must match (`output_schema`); absent when the caller gave none. */
+  outputSchema?: OutputSchema;
+  /** How the final answer measured against `outputSchema`; absent without a schema or before completion. */
+  structured?: StructuredResult;
+}
+
+/** A completed task's answer checked against its `output_schema`. */
+export interface StructuredResult {
+  /** True when the answer held JSON matching the schema (at once or after the one correction turn). */
+  schemaValid: boolean;
+  /** The parsed JSON; present only when valid. */
+  output?: unknown;
+  /** What did not match, after the correction turn; present only when not valid. */
+  errors?: string[];
 }
 
 export interface NewTask {
@@ -75,6 +90,7 @@ export interface NewTask {
   toolsets: string[];
   route: string;
   role: ChildRole;
+  outputSchema?: OutputSchema;
 }
 
 /** Event kinds of a task's event stream, named noun-verb. */

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { BatonError } from '../errors.ts';
 import { tokenUsageSchema } from '../llm/chat-message-schema.ts';
 import { emptyUsage, type TokenUsage } from '../llm/model-client.ts';
-import type { ChildRole, TaskOrigin, TaskRecord, TaskStatus } from './task-record.ts';
+import type { OutputSchema } from './output-schema.ts';
+import type { ChildRole, StructuredResult, TaskOrigin, TaskRecord, TaskStatus } from './task-record.ts';
 
 /** The JSON fields of a task hash. Loose, so fields a newer release adds to an origin are kept, not dropped. */
 const originSchema: z.ZodType<TaskOrigin> = z.looseObject({
@@ -17,6 +18,12 @@ const originSchema: z.ZodType<TaskOrigin> = z.looseObject({
   privateThread: z.boolean().optional(),
 });
 const toolsetsSchema = z.array(z.string());
+const outputSchemaSchema: z.ZodType<OutputSchema> = z.record(z.string(), z.unknown());
+const structuredSchema: z.ZodType<StructuredResult> = z.object({
+  schemaValid: z.boolean(),
+  output: z.unknown().optional(),
+  errors: z.array(z.string()).optional(),
+});
 
 /**
  * Flat field/value list for HSET. Nulls are stored as empty strings, which Lua can compare. Written out as
@@ -24,7 +31,7 @@ const toolsetsSchema = z.array(z.string());
  * more.
  */
 export function recordToFields(record: TaskRecord): string[] {
-  return [
+  const fields = [
     'id',
     record.id,
     'sessionKey',
@@ -66,6 +73,9 @@ export function recordToFields(record: TaskRecord): string[] {
     'runnerToken',
     '',
   ];
+  // Written only when there is one, so a task without a schema is stored exactly as before.
+  if (record.outputSchema) fields.push('outputSchema', JSON.stringify(record.outputSchema));
+  return fields;
 }
 
 function optionalNumber(value: string | undefined): number | null {
@@ -123,6 +133,12 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
     summary: optionalText(hash.summary),
     error: optionalText(hash.error),
     attempts: Number(hash.attempts ?? 0),
+    ...(hash.outputSchema
+      ? { outputSchema: parseField(hash.id, 'outputSchema', hash.outputSchema, outputSchemaSchema) }
+      : {}),
+    ...(hash.structured
+      ? { structured: parseField(hash.id, 'structured', hash.structured, structuredSchema) }
+      : {}),
   };
 }
 

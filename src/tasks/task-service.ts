@@ -1,6 +1,7 @@
 import type { BatonConfig } from '../config/schema.ts';
 import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
+import { assertOutputSchema, type OutputSchema } from './output-schema.ts';
 import { ownerOnlyAuthorizer, type TaskAction, type TaskActor, type TaskAuthorizer } from './task-access.ts';
 import type { TaskQueue } from './task-queue.ts';
 import {
@@ -42,6 +43,8 @@ export interface TaskSpecification {
   toolsets?: string[];
   route?: string;
   role?: ChildRole;
+  /** JSON Schema the child's final answer must match; checked here, before anything runs. */
+  output_schema?: OutputSchema;
 }
 
 /**
@@ -160,7 +163,15 @@ export class TaskService {
           { fault: 'model' },
         );
       }
-      return { goal: specification.goal, context: specification.context ?? '', toolsets, route, role };
+      if (specification.output_schema !== undefined) assertOutputSchema(specification.output_schema);
+      return {
+        goal: specification.goal,
+        context: specification.context ?? '',
+        toolsets,
+        route,
+        role,
+        ...(specification.output_schema ? { outputSchema: specification.output_schema } : {}),
+      };
     });
     await this.budgets?.assertWithin(caller.origin);
     const { records, replayed } = await this.store.admit({

@@ -14,6 +14,7 @@ import { TaskInbox } from './task-inbox.ts';
 import {
   legalTransitions,
   type NewTask,
+  type StructuredResult,
   type TaskEventType,
   type TaskOrigin,
   type TaskRecord,
@@ -148,6 +149,7 @@ export class TaskStore {
         summary: null,
         error: null,
         attempts: 0,
+        ...(task.outputSchema ? { outputSchema: task.outputSchema } : {}),
       }));
       const parentId = request.parent?.taskId;
       const { platform, user, channel } = origin;
@@ -430,7 +432,15 @@ export class TaskStore {
   async complete(
     task: TaskRef,
     runnerToken: string,
-    result: { inboxCursor: string; summary: string; fullText: string; steps: number; usage: TokenUsage },
+    result: {
+      inboxCursor: string;
+      summary: string;
+      fullText: string;
+      steps: number;
+      usage: TokenUsage;
+      /** The answer checked against the task's output_schema; only for tasks that have one. */
+      structured?: StructuredResult;
+    },
     modelCall: UsageWrite | null = null,
   ): Promise<WriteOutcome> {
     const taskId = task.id;
@@ -466,6 +476,7 @@ export class TaskStore {
           steps: String(result.steps),
           usage: JSON.stringify(result.usage),
           retentionSeconds: String(this.retentionSeconds),
+          ...(result.structured ? { structured: JSON.stringify(wellFormedDeep(result.structured)) } : {}),
         }),
         ...(modelCall?.args ?? []),
       ],

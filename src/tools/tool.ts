@@ -34,6 +34,11 @@ export interface Tool<Input = unknown> {
   description: string;
   inputSchema: z.ZodType<Input>;
   /**
+   * The JSON Schema of the arguments the model sees, for a tool that brings its own (an MCP server's);
+   * `inputSchema` then checks only what Baton relies on. Left out: derived from `inputSchema`.
+   */
+  parameters?: Record<string, unknown>;
+  /**
    * Whether running a call again is harmless when the first run was interrupted (its worker died or
    * stalled mid-call): true for reads and for effects keyed by the tool call id. Left out means false:
    * an interrupted call is reported to the model as interrupted and never run again.
@@ -56,11 +61,20 @@ const definitions = new WeakMap<Tool, ToolDefinition>();
 export function toToolDefinition(tool: Tool): ToolDefinition {
   let definition = definitions.get(tool);
   if (!definition) {
-    const { $schema: _ignored, ...parameters } = z.toJSONSchema(tool.inputSchema, {
-      io: 'input',
-    }) as Record<string, unknown>;
-    definition = { name: tool.name, description: tool.description, parameters };
+    definition = {
+      name: tool.name,
+      description: tool.description,
+      parameters: tool.parameters ?? derivedParameters(tool.inputSchema),
+    };
     definitions.set(tool, definition);
   }
   return definition;
+}
+
+function derivedParameters(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _ignored, ...parameters } = z.toJSONSchema(schema, { io: 'input' }) as Record<
+    string,
+    unknown
+  >;
+  return parameters;
 }

@@ -21,7 +21,8 @@
     Every key is declared: the runner has the task's record (session and origin) from its claim.
 
     ARGV[1] JSON, every value a string: {runnerToken, inboxCursor, now, maxEvents, channel (signals),
-            summary, fullText, steps, usage (JSON), retentionSeconds}
+            summary, fullText, steps, usage (JSON), retentionSeconds,
+            structured? (JSON: the answer checked against the task's output_schema; only tasks with one)}
     ARGV[2..] the usage write's arguments
 
   Output: {outcome, status found}
@@ -54,6 +55,7 @@ end
 local now = request.now
 redis.call('HSET', KEYS[1], 'status', 'completed', 'endedAt', now, 'summary', request.summary,
   'steps', request.steps, 'usage', request.usage, 'runnerToken', '', 'stoppedAt', now)
+if request.structured then redis.call('HSET', KEYS[1], 'structured', request.structured) end
 -- The full text gets a key of its own only when the summary had to be cut (see TaskStore.fullSummary);
 -- it is written with its expiry.
 if request.fullText ~= request.summary then

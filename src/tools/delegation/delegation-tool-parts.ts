@@ -56,8 +56,23 @@ export function resultView(record: TaskRecord) {
     status: record.status,
     summary: record.summary ?? '',
     ...(record.error ? { error: record.error } : {}),
+    ...structuredView(record),
     steps: record.steps,
     tokens: record.usage.total_tokens,
     duration_s: durationSeconds(record),
   };
+}
+
+/**
+ * What a finished task with an output_schema adds to its result: `output` (the parsed JSON, null when it
+ * did not match) and `schema_valid`, with the errors when not valid. Nothing for a task without a schema,
+ * so those results keep their shape.
+ */
+export function structuredView(record: TaskRecord) {
+  if (!record.outputSchema || record.status !== 'completed') return {};
+  const structured = record.structured;
+  if (!structured) return { output: null, schema_valid: false };
+  return structured.schemaValid
+    ? { output: structured.output ?? null, schema_valid: true }
+    : { output: null, schema_valid: false, schema_errors: structured.errors ?? [] };
 }

@@ -38,6 +38,15 @@ function taskFields(service: TaskService) {
       .enum(['leaf', 'orchestrator'])
       .optional()
       .describe('"orchestrator" children may delegate further when depth allows; default "leaf".'),
+    // A loose object rather than a record: its JSON Schema (an object with properties) is one every
+    // provider's function-parameter checker accepts.
+    output_schema: z
+      .looseObject({})
+      .optional()
+      .describe(
+        'A JSON Schema the final answer must match; the result then carries `output` (the parsed JSON) ' +
+          'and `schema_valid`. The child gets one correction turn if its answer does not match.',
+      ),
   };
 }
 

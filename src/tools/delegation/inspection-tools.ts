@@ -3,7 +3,12 @@ import { taskStatuses } from '../../tasks/task-record.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { elapsedSeconds, eventLine, shortGoal } from '../../tasks/task-views.ts';
 import { defineTool, type Tool } from '../tool.ts';
-import { callerFromContext, taskIdField, waitingWithoutTurnSlot } from './delegation-tool-parts.ts';
+import {
+  callerFromContext,
+  structuredView,
+  taskIdField,
+  waitingWithoutTurnSlot,
+} from './delegation-tool-parts.ts';
 
 const recentEventCount = 8;
 
@@ -23,6 +28,7 @@ export function createCheckTaskTool(service: TaskService): Tool {
         goal: record.goal,
         elapsed_s: elapsedSeconds(record),
         steps: record.steps,
+        ...structuredView(record),
         recent: events.map(eventLine),
       };
     },
@@ -59,6 +65,7 @@ export function createCollectTaskTool(
         status: record.status,
         summary: record.summary ?? '',
         ...(record.error ? { error: record.error } : {}),
+        ...structuredView(record),
         timed_out: timedOut,
       };
     },
