@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { isBatonError } from '../errors.ts';
+import { runStatus, runStop } from './local-instance-commands.ts';
 import { runGateway, runStart, runWorker } from './run-commands.ts';
 
 function fail(error: unknown): never {
@@ -35,5 +36,23 @@ program
   .command('worker')
   .description('runs child agents from the shared queue (needs REDIS_URL); run as many as you like')
   .action(() => runWorker().catch(fail));
+program
+  .command('status')
+  .description(
+    'whether a `baton start` runs on this data directory, its URLs and health (exit 3 if not running)',
+  )
+  .action(() =>
+    runStatus()
+      .then((code) => process.exit(code))
+      .catch(fail),
+  );
+program
+  .command('stop')
+  .description('stops the `baton start` of this data directory gracefully and waits until it has')
+  .action(() =>
+    runStop()
+      .then((code) => process.exit(code))
+      .catch(fail),
+  );
 
 await program.parseAsync(process.argv);

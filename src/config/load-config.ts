@@ -65,7 +65,12 @@ function environmentLayer(env: NodeJS.ProcessEnv, routeName: string): PlainObjec
     const port = Number(env.BATON_CONSOLE_PORT);
     set(['console', 'port'], Number.isInteger(port) ? port : env.BATON_CONSOLE_PORT);
   }
+  if (env.BATON_OPS_PORT) {
+    const port = Number(env.BATON_OPS_PORT);
+    set(['ops', 'port'], Number.isInteger(port) ? port : env.BATON_OPS_PORT);
+  }
   if (env.LOG_LEVEL) set(['log', 'level'], env.LOG_LEVEL);
+  if (env.LOG_FORMAT) set(['log', 'format'], env.LOG_FORMAT.trim().toLowerCase());
   return layer;
 }
 

@@ -5,7 +5,8 @@ import type { ModelCallRecord } from '../llm/openai-model-client.ts';
 import { createOpenAIModelClient } from '../llm/openai-model-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import { retentionSecondsOf } from '../redis/key-lifetimes.ts';
-import { createRedisConnection } from '../redis/redis-connection.ts';
+import { RedisAvailability } from '../redis/redis-availability.ts';
+import { createRedisConnection, displayRedisUrl } from '../redis/redis-connection.ts';
 import { RedisKeys } from '../redis/redis-keys.ts';
 import { SessionStore } from '../sessions/session-store.ts';
 import type { TaskAuthorizer } from '../tasks/task-access.ts';
@@ -69,6 +70,8 @@ export class BatonRuntime {
   readonly usage: UsageLedger;
   /** The daily budgets of quotas.*. */
   readonly budgets: BudgetGuard;
+  /** Whether Redis answers right now, reported once per change of state (health, console banner, log). */
+  readonly redisAvailability: RedisAvailability;
   private readonly subscriber: Redis;
   private readonly queueConnection: Redis;
   private readonly workers: ChildWorker[] = [];
@@ -85,6 +88,7 @@ export class BatonRuntime {
     this.redis = createRedisConnection(redisUrl, { connectionName: 'baton-commands' });
     this.subscriber = createRedisConnection(redisUrl, { connectionName: 'baton-signals' });
     this.queueConnection = createRedisConnection(redisUrl, { connectionName: 'baton-queue' });
+    this.redisAvailability = new RedisAvailability(this.redis, logger, displayRedisUrl(redisUrl));
     this.store = new TaskStore({
       redis: this.redis,
       keys: this.keys,
@@ -229,6 +233,7 @@ export class BatonRuntime {
 
   /** Drains workers (running children go back to the queue after the grace period), then closes connections. */
   async close(graceMs = this.config.worker.shutdown_grace_s * 1000): Promise<void> {
+    this.redisAvailability.stop();
     this.reconciler?.stop();
     await this.sweeper.stop();
     await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));
