@@ -11,8 +11,8 @@ import { type BatonMetrics, createMetrics } from '../observability/metrics.ts';
 import { type OpsServer, startOpsServer } from '../observability/ops-server.ts';
 import { withTimeout } from '../observability/with-timeout.ts';
 import { type LocalRedisServer, startLocalRedisServer } from '../redis/local-redis-server.ts';
-import { displayRedisUrl } from '../redis/redis-connection.ts';
 import { assertRedisReachable } from '../redis/redis-probe.ts';
+import { type RedisTarget, redisTargetOf, redisTargetOfUrl } from '../redis/redis-target.ts';
 import { BatonRuntime } from '../runtime/baton-runtime.ts';
 import type { Tool } from '../tools/tool.ts';
 import { usageOverview } from '../usage/usage-report.ts';
@@ -22,16 +22,17 @@ import { acquireLocalInstance, type LocalInstanceLock } from './local-instance.t
 import { installProcessGuards } from './process-guards.ts';
 import { onShutdownSignal } from './shutdown.ts';
 
-function requireSharedRedis(config: BatonConfig, command: string): string {
-  if (!config.redis.url) {
+function requireSharedRedis(config: BatonConfig, command: string): RedisTarget {
+  const target = redisTargetOf(config.redis);
+  if (!target) {
     throw new BatonError(
       'config_invalid',
-      `baton ${command} needs REDIS_URL (or redis.url): the Redis shared with the other Baton processes. ` +
-        'For everything in one process on one machine, run `baton start`.',
+      `baton ${command} needs REDIS_URL (or redis.url, or redis.sentinels): the Redis shared with the other ` +
+        'Baton processes. For everything in one process on one machine, run `baton start`.',
       { fault: 'user' },
     );
   }
-  return config.redis.url;
+  return target;
 }
 
 /** What the console's header says about the model, and a warning when none can be reached. */
@@ -53,13 +54,17 @@ function describeModel(config: BatonConfig, env: NodeJS.ProcessEnv): { label: st
  * A wrong REDIS_URL ends the process with one clear line within `redis.startup_timeout_s`, before any
  * connection that would retry forever is opened.
  */
-async function checkRedisAtStart(config: BatonConfig, redisUrl: string): Promise<void> {
-  await assertRedisReachable(redisUrl, { timeoutMs: config.redis.startup_timeout_s * 1000 });
+async function checkRedisAtStart(config: BatonConfig, target: RedisTarget): Promise<void> {
+  await assertRedisReachable(target.url, {
+    timeoutMs: config.redis.startup_timeout_s * 1000,
+    redisOptions: target.options,
+    display: target.display,
+  });
 }
 
 function createRuntimeWithMetrics(
   config: BatonConfig,
-  redisUrl: string,
+  target: RedisTarget,
   logger: Logger,
   extraToolsets: Record<string, () => Tool[]> = {},
 ) {
@@ -77,7 +82,9 @@ function createRuntimeWithMetrics(
   });
   runtime = new BatonRuntime({
     config,
-    redisUrl,
+    redisUrl: target.url,
+    redisOptions: target.options,
+    redisDisplay: target.display,
     logger,
     onModelCall: (record) => metrics.recordModelCall(record),
     // The same decision as the gateway's chat commands (composeGateway builds its own from this config).
@@ -115,9 +122,9 @@ export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const logger = loggerFor(config);
   const guards = installProcessGuards(logger);
-  const redisUrl = requireSharedRedis(config, 'worker');
-  await checkRedisAtStart(config, redisUrl);
-  const { runtime, metrics } = createRuntimeWithMetrics(config, redisUrl, logger);
+  const target = requireSharedRedis(config, 'worker');
+  await checkRedisAtStart(config, target);
+  const { runtime, metrics } = createRuntimeWithMetrics(config, target, logger);
   const undoSteps: Array<() => Promise<void>> = [];
   let ops: OpsServer;
   let worker: ChildWorker;
@@ -151,9 +158,9 @@ export async function runGateway(): Promise<void> {
   const config = loadConfig();
   const logger = loggerFor(config);
   const guards = installProcessGuards(logger);
-  const redisUrl = requireSharedRedis(config, 'gateway');
-  await checkRedisAtStart(config, redisUrl);
-  const { runtime, metrics } = createRuntimeWithMetrics(config, redisUrl, logger);
+  const target = requireSharedRedis(config, 'gateway');
+  await checkRedisAtStart(config, target);
+  const { runtime, metrics } = createRuntimeWithMetrics(config, target, logger);
   const undoSteps: Array<() => Promise<void>> = [];
   let composed: ComposedGateway;
   let ops: OpsServer;
@@ -212,28 +219,28 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
   let metrics: BatonMetrics;
   let composed: ComposedGateway;
   let ops: OpsServer;
-  let redisUrl = config.redis.url;
+  let target = redisTargetOf(config.redis);
   try {
-    if (!redisUrl) {
+    if (!target) {
       localRedis = await startLocalRedisServer({
         dataDirectory: config.redis.local_data_dir,
         persistent: true,
       });
       const started = localRedis;
       undoSteps.push(() => started.stop());
-      redisUrl = localRedis.url;
+      target = redisTargetOfUrl(localRedis.url);
       logger.info(
-        { url: redisUrl, dataDirectory: config.redis.local_data_dir, redisPid: localRedis.pid },
+        { url: localRedis.url, dataDirectory: config.redis.local_data_dir, redisPid: localRedis.pid },
         'started a private redis-server',
       );
     } else {
-      await checkRedisAtStart(config, redisUrl);
+      await checkRedisAtStart(config, target);
     }
     // Progress notes only: the offline demo model's children call them to show their steps.
     const demoToolsets: Record<string, () => Tool[]> = demoModel
       ? { [demoToolsetName]: createDemoTools }
       : {};
-    ({ runtime, metrics } = createRuntimeWithMetrics(config, redisUrl, logger, demoToolsets));
+    ({ runtime, metrics } = createRuntimeWithMetrics(config, target, logger, demoToolsets));
     await runtime.start();
     const startedRuntime = runtime;
     undoSteps.push(() => startedRuntime.close(0));
@@ -251,7 +258,7 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
   instance.update({
     console: composed.console?.url ?? null,
     ops: ops.url,
-    redis: displayRedisUrl(redisUrl),
+    redis: target.display,
     redisPid: localRedis?.pid ?? null,
   });
   logger.info({ pid: process.pid, console: composed.console?.url ?? null, ops: ops.url }, 'baton ready');

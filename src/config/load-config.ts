@@ -126,6 +126,11 @@ function validateConfig(candidate: unknown): BatonConfig {
       `  - models.default_route: no route named "${config.models.default_route}" in models.routes`,
     );
   }
+  if (config.redis.sentinels.length > 0 && config.redis.sentinel_name === null) {
+    problems.push(
+      '  - redis.sentinel_name: required with redis.sentinels (the name in `sentinel monitor <name>`)',
+    );
+  }
   const delegationRoute = config.delegation.default_route;
   if (delegationRoute !== null && !config.models.routes[delegationRoute]) {
     problems.push(`  - delegation.default_route: no route named "${delegationRoute}" in models.routes`);

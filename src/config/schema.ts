@@ -56,6 +56,10 @@ const redisSchema = z.strictObject({
     .max(36_500, 'at most 36500 days')
     .default(30),
   startup_timeout_s: seconds.default(5),
+  /** Sentinels (`host:port`) that know the master; when set, Baton asks them where the master is. */
+  sentinels: z.array(z.string().regex(/^\S+:\d{1,5}$/, 'host:port')).default([]),
+  /** The master's name as the sentinels know it (`sentinel monitor <name> …`). */
+  sentinel_name: z.string().min(1).nullable().default(null),
 });
 
 const modelsSchema = z.strictObject({

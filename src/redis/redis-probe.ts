@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { BatonError } from '../errors.ts';
 import { describeRedisConnectionError, displayRedisUrl } from './redis-connection.ts';
 
@@ -7,6 +7,10 @@ export interface RedisProbeOptions {
   timeoutMs: number;
   /** Pause between attempts; default 250 ms. */
   retryDelayMs?: number;
+  /** Sentinel settings, as every connection gets them. */
+  redisOptions?: RedisOptions;
+  /** How Redis is named in the message; default the URL without its password. */
+  display?: string;
 }
 
 function hostOf(url: string): string {
@@ -17,9 +21,12 @@ function hostOf(url: string): string {
   }
 }
 
-async function tryOnce(url: string, timeoutMs: number): Promise<unknown> {
+async function tryOnce(url: string, timeoutMs: number, redisOptions: RedisOptions): Promise<unknown> {
   // Its own connection without retries or an offline queue: it answers "reachable or not" once.
   const probe = new Redis(url, {
+    ...redisOptions,
+    // With sentinels: ask each once, do not wait for one to come up.
+    sentinelRetryStrategy: () => null,
     lazyConnect: true,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
@@ -51,13 +58,13 @@ export async function assertRedisReachable(url: string, options: RedisProbeOptio
   const deadline = Date.now() + options.timeoutMs;
   let lastError: unknown;
   do {
-    lastError = await tryOnce(url, deadline - Date.now());
+    lastError = await tryOnce(url, deadline - Date.now(), options.redisOptions ?? {});
     if (lastError === null) return;
     await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 250));
   } while (Date.now() < deadline);
   throw new BatonError(
     'redis_unavailable',
-    `cannot reach Redis at ${displayRedisUrl(url)}: ${describeRedisConnectionError(lastError, hostOf(url))}`,
+    `cannot reach ${options.display ?? `Redis at ${displayRedisUrl(url)}`}: ${describeRedisConnectionError(lastError, hostOf(url))}`,
     { fault: 'user', cause: lastError },
   );
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { BatonConfig } from '../config/schema.ts';
 import type { ModelClient } from '../llm/model-client.ts';
 import type { ModelCallRecord } from '../llm/openai-model-client.ts';
@@ -30,6 +30,10 @@ import { RetentionSweeper } from './retention-sweeper.ts';
 export interface BatonRuntimeOptions {
   config: BatonConfig;
   redisUrl: string;
+  /** Sentinel settings (redisTargetOf) added to every connection; default none (a plain URL). */
+  redisOptions?: RedisOptions;
+  /** How Redis is named in logs; default the URL without its password. */
+  redisDisplay?: string;
   logger: Logger;
   /** Replaces the OpenAI-compatible client (tests use scripted models through the real client instead). */
   model?: ModelClient;
@@ -85,10 +89,18 @@ export class BatonRuntime {
     this.config = config;
     this.logger = logger;
     this.keys = new RedisKeys(config.redis.prefix);
-    this.redis = createRedisConnection(redisUrl, { connectionName: 'baton-commands' });
-    this.subscriber = createRedisConnection(redisUrl, { connectionName: 'baton-signals' });
-    this.queueConnection = createRedisConnection(redisUrl, { connectionName: 'baton-queue' });
-    this.redisAvailability = new RedisAvailability(this.redis, logger, displayRedisUrl(redisUrl));
+    const redisOptions = options.redisOptions ?? {};
+    this.redis = createRedisConnection(redisUrl, { ...redisOptions, connectionName: 'baton-commands' });
+    this.subscriber = createRedisConnection(redisUrl, { ...redisOptions, connectionName: 'baton-signals' });
+    this.queueConnection = createRedisConnection(redisUrl, {
+      ...redisOptions,
+      connectionName: 'baton-queue',
+    });
+    this.redisAvailability = new RedisAvailability(
+      this.redis,
+      logger,
+      options.redisDisplay ?? displayRedisUrl(redisUrl),
+    );
     this.store = new TaskStore({
       redis: this.redis,
       keys: this.keys,
@@ -187,7 +199,10 @@ export class BatonRuntime {
 
   /** A new Redis connection owned by the runtime (closed with it), for blocking reads and BullMQ. */
   connect(name: string): Redis {
-    const connection = createRedisConnection(this.options.redisUrl, { connectionName: `baton-${name}` });
+    const connection = createRedisConnection(this.options.redisUrl, {
+      ...this.options.redisOptions,
+      connectionName: `baton-${name}`,
+    });
     this.workerConnections.push(connection);
     return connection;
   }
