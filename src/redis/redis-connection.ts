@@ -46,8 +46,20 @@ export function isRedisConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as NodeJS.ErrnoException).code;
   if (code && connectionErrorCodes.has(code)) return true;
-  return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable|LOADING|READONLY|MASTERDOWN/.test(
+  return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable|LOADING|READONLY|MASTERDOWN|All sentinels are unreachable/.test(
     error.message,
+  );
+}
+
+/**
+ * Whether a BullMQ error says a job's lock lapsed: what a Redis outage (or a failover) longer than the lock
+ * leaves behind. The stall check hands such a job out again and the child resumes from its checkpoint, so
+ * it is no fault of its own; the outage itself was reported once when it began.
+ */
+export function isLapsedLockError(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    /Missing lock for job|could not renew lock for job|Lock mismatch for job/.test(error.message)
   );
 }
 

@@ -35,13 +35,13 @@ export function redisTargetOf(redis: BatonConfig['redis']): RedisTarget | null {
     options: {
       sentinels: redis.sentinels.map(parseSentinel),
       name,
-      // A failover announced by the sentinels (+switch-master) reconnects at once, instead of writing on to
-      // a demoted master until the connection breaks.
-      failoverDetector: true,
-      // A write that reached a demoted master (now a read-only replica): reconnect to the new one and resend.
+      // No `failoverDetector`: in ioredis 6 its disconnect can land while a connection is being made after
+      // the master died, which ends that connection for good ("Connection is closed" on every command).
+      // A master demoted while alive answers writes with READONLY: reconnect (asking the sentinels again)
+      // and resend the command.
       reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
     },
-    display: `Redis master "${name}" via Sentinel ${redis.sentinels.join(', ')}`,
+    display: `sentinel master "${name}" (${redis.sentinels.join(', ')})`,
   };
 }
 

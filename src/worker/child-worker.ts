@@ -3,7 +3,7 @@ import { type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ChildRunnerDependencies } from '../agent/child-run.ts';
 import { runChildTask } from '../agent/child-runner.ts';
-import { isRedisConnectionError } from '../redis/redis-connection.ts';
+import { isLapsedLockError, isRedisConnectionError } from '../redis/redis-connection.ts';
 import { type ChildJobData, childQueueName } from '../tasks/task-queue.ts';
 
 export interface ChildWorkerOptions {
@@ -60,8 +60,9 @@ export class ChildWorker {
         );
     });
     this.worker.on('error', (error) => {
-      // A lost Redis is reported once by RedisAvailability; BullMQ repeats it on every reconnect attempt.
-      if (isRedisConnectionError(error))
+      // A lost Redis is reported once by RedisAvailability; BullMQ repeats it on every reconnect attempt, and
+      // after it, once per job whose lock lapsed meanwhile (the stall check hands those out again).
+      if (isRedisConnectionError(error) || isLapsedLockError(error))
         logger.debug({ err: error }, 'child worker error (Redis connection)');
       else logger.error({ err: error }, 'child worker error');
     });

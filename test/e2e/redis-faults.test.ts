@@ -1,13 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import {
   type BatonProcess,
   eventually,
   spawnBatonProcess,
   testConfigLayer,
 } from '../support/baton-harness.ts';
-import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
-import { goalOf, messagesOf, toolResultsOf } from '../support/model-scripts.ts';
+import {
+  manyChildrenLimits,
+  postedCounts,
+  startManyChildren,
+  waitForResults,
+} from '../support/many-children.ts';
 import { type RestartableRedis, startRestartableRedis } from '../support/restartable-redis.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
@@ -32,29 +35,8 @@ afterEach(async (context) => {
 });
 
 const childCount = 50;
-const goals = Array.from({ length: childCount }, (_, index) => `child ${index}`);
 
-const layer = () =>
-  testConfigLayer(fake, {
-    console: { port: 0 },
-    delegation: { max_concurrent_children: 100 },
-    quotas: { max_active_tasks_per_user: 100, max_active_tasks_per_channel: 100 },
-    worker: { concurrency: 50 },
-  });
-
-/** The parent starts 50 children at once; each child answers after 0.5–4 s. */
-function fiftyChildren(): void {
-  fake.setHandler(async (request) => {
-    const goal = goalOf(request);
-    if (goal !== null) {
-      await new Promise((resolve) => setTimeout(resolve, 500 + Math.random() * 3500));
-      return textReply(`result of ${goal}.`);
-    }
-    return messagesOf(request).at(-1)?.role === 'tool'
-      ? textReply('Started fifty tasks.')
-      : toolCallReply(goals.map((goal) => ({ name: 'delegate_task_async', arguments: { goal } })));
-  });
-}
+const layer = () => testConfigLayer(fake, { console: { port: 0 }, ...manyChildrenLimits(childCount) });
 
 async function startBaton(url: string) {
   // One layer for both: it carries the key prefix they share.
@@ -64,44 +46,6 @@ async function startBaton(url: string) {
   const gateway = await spawnBatonProcess('gateway', url, shared);
   processes.push(gateway);
   return { worker, gateway, ops: /"ops":"(http:[^"]+)"/.exec(gateway.output())![1]! };
-}
-
-/** How many times each child's result was posted in the thread. */
-async function postedCounts(consoleUrl: string, thread: string): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const text of await botTexts(consoleUrl, thread)) {
-    for (const [, goal] of text.matchAll(/result of (child \d+)\./g))
-      counts.set(goal!, (counts.get(goal!) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** What the thread and the model saw, for a failure's message. */
-async function describeRun(consoleUrl: string, thread: string): Promise<string> {
-  const texts = await botTexts(consoleUrl, thread).catch((error: unknown) => [String(error)]);
-  const childCalls = fake.requests.filter((request) => goalOf(request) !== null).length;
-  const lastParent = fake.requests.filter((request) => goalOf(request) === null).at(-1);
-  const toolResults = lastParent ? JSON.stringify(toolResultsOf(lastParent)).slice(0, 600) : 'none';
-  return `${childCalls} child model calls (of ${fake.requests.length}); parent's tool results: ${toolResults}; thread:\n${texts.map((text) => text.slice(0, 300)).join('\n')}`;
-}
-
-async function waitForFirstResults(consoleUrl: string, thread: string): Promise<void> {
-  try {
-    await eventually(
-      async () => ((await postedCounts(consoleUrl, thread)).size >= 5 ? true : undefined),
-      120_000,
-      'the first results',
-    );
-  } catch (error) {
-    throw new Error(`${(error as Error).message}: ${await describeRun(consoleUrl, thread)}`);
-  }
-}
-
-async function runFifty(consoleUrl: string) {
-  fiftyChildren();
-  const thread = await createConsoleThread(consoleUrl, 'redis faults');
-  await postConsoleMessage(consoleUrl, thread, 'start fifty things');
-  return thread;
 }
 
 async function expectEveryResultPostedOnce(consoleUrl: string, thread: string): Promise<void> {
@@ -129,9 +73,9 @@ describe('Redis restarted while 50 children run and results are delivered', () =
     }, async () => {
       redis = await startRestartableRedis({ appendfsync: fsync });
       const { worker, gateway } = await startBaton(redis.url);
-      const thread = await runFifty(gateway.consoleUrl!);
+      const thread = await startManyChildren(fake, gateway.consoleUrl!, childCount);
       // Some results are posted, the rest of the children still run.
-      await waitForFirstResults(gateway.consoleUrl!, thread);
+      await waitForResults(fake, gateway.consoleUrl!, thread, 5);
       await redis.stop(signal);
       await new Promise((resolve) => setTimeout(resolve, 2000));
       await redis.start();
@@ -151,8 +95,8 @@ describe('Redis unreachable for 30 s mid-run', () => {
   }, async () => {
     redis = await startRestartableRedis();
     const { worker, gateway, ops } = await startBaton(redis.url);
-    const thread = await runFifty(gateway.consoleUrl!);
-    await waitForFirstResults(gateway.consoleUrl!, thread);
+    const thread = await startManyChildren(fake, gateway.consoleUrl!, childCount);
+    await waitForResults(fake, gateway.consoleUrl!, thread, 5);
     await redis.stop('SIGTERM');
     const downAt = Date.now();
     await eventually(

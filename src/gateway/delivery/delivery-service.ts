@@ -5,7 +5,7 @@ import { describeError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { redactSecrets } from '../../logging/redact-secrets.ts';
 import { keyLifetimes } from '../../redis/key-lifetimes.ts';
-import { isRedisConnectionError } from '../../redis/redis-connection.ts';
+import { isLapsedLockError, isRedisConnectionError } from '../../redis/redis-connection.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
 import { isTerminal } from '../../tasks/task-record.ts';
@@ -132,7 +132,8 @@ export class DeliveryService {
     };
     // A lost Redis is reported once by RedisAvailability; calls that fail reject where they are handled.
     this.queue.on('error', (error) => {
-      if (!isRedisConnectionError(error)) logger.error({ err: error }, 'delivery queue error');
+      if (!isRedisConnectionError(error) && !isLapsedLockError(error))
+        logger.error({ err: error }, 'delivery queue error');
     });
     this.worker = new Worker<DeliveryJobData>(deliveryQueueName, processor, {
       connection,
@@ -150,8 +151,9 @@ export class DeliveryService {
       }
     });
     this.worker.on('error', (error) => {
-      // A lost Redis is reported once by RedisAvailability; BullMQ repeats it on every reconnect attempt.
-      if (isRedisConnectionError(error))
+      // A lost Redis is reported once by RedisAvailability; BullMQ repeats it on every reconnect attempt, and
+      // after it, once per job whose lock lapsed meanwhile (the stall check hands those out again).
+      if (isRedisConnectionError(error) || isLapsedLockError(error))
         logger.debug({ err: error }, 'delivery worker error (Redis connection)');
       else logger.error({ err: error }, 'delivery worker error');
     });
