@@ -135,7 +135,8 @@ export async function spawnBatonProcess(
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const readyLine =
     command === 'worker' ? 'worker ready' : command === 'gateway' ? 'gateway ready' : 'baton ready';
-  const deadline = Date.now() + 45_000;
+  // Generous: on a shared, loaded machine node alone can take many seconds to load the sources.
+  const deadline = Date.now() + 90_000;
   while (!output.includes(readyLine)) {
     if (child.exitCode !== null) throw new Error(`baton ${command} exited early: ${output}`);
     if (Date.now() > deadline) {
