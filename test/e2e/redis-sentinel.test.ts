@@ -110,8 +110,9 @@ describe('Redis Sentinel failover while children run', () => {
     for (const started of [worker, gateway]) {
       expect(started.child.exitCode).toBe(null);
       // Reported per change of state (a failover may flap a few times), never per retry or per job.
-      expect(started.output()).toContain(`lost Redis at sentinel master "${masterName}"`);
-      expect(started.output()).toContain(`Redis is back at sentinel master "${masterName}"`);
+      // (JSON lines: the quotes around the master's name are escaped.)
+      expect(started.output()).toContain(`lost Redis at sentinel master \\"${masterName}\\"`);
+      expect(started.output()).toContain(`Redis is back at sentinel master \\"${masterName}\\"`);
       expect(
         started
           .output()
