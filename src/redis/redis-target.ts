@@ -1,5 +1,4 @@
 import type { RedisOptions } from 'ioredis';
-import type { BatonConfig } from '../config/schema.ts';
 import { displayRedisUrl } from './redis-connection.ts';
 
 /** Where Baton's Redis is: a URL, or a master found through Sentinel (the URL then gives password and db). */
@@ -9,6 +8,13 @@ export interface RedisTarget {
   options: RedisOptions;
   /** For messages and logs (no password). */
   display: string;
+}
+
+/** The `redis.*` keys this reads (config sits beside redis in the layers, so its shape is restated). */
+export interface RedisTargetSettings {
+  url: string | null;
+  sentinels: string[];
+  sentinel_name: string | null;
 }
 
 /** `host:port` as ioredis takes a sentinel. */
@@ -24,7 +30,7 @@ function parseSentinel(address: string): { host: string; port: number } {
  * The shared Redis of `redis.url` / `REDIS_URL`, or of `redis.sentinels` + `redis.sentinel_name`; null when
  * neither is set (then `baton start` runs a private redis-server).
  */
-export function redisTargetOf(redis: BatonConfig['redis']): RedisTarget | null {
+export function redisTargetOf(redis: RedisTargetSettings): RedisTarget | null {
   if (redis.sentinels.length === 0) {
     return redis.url ? { url: redis.url, options: {}, display: displayRedisUrl(redis.url) } : null;
   }
