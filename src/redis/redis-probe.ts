@@ -64,7 +64,7 @@ export async function assertRedisReachable(url: string, options: RedisProbeOptio
   } while (Date.now() < deadline);
   throw new BatonError(
     'redis_unavailable',
-    `cannot reach ${options.display ?? `Redis at ${displayRedisUrl(url)}`}: ${describeRedisConnectionError(lastError, hostOf(url))}`,
+    `cannot reach Redis at ${options.display ?? displayRedisUrl(url)}: ${describeRedisConnectionError(lastError, hostOf(url))}`,
     { fault: 'user', cause: lastError },
   );
 }
