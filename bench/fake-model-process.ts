@@ -4,16 +4,32 @@
  * completion answers a fixed final text after `--latency-ms`.
  *
  *   node --import tsx bench/fake-model-process.ts --latency-ms 15000
+ *   node --import tsx bench/fake-model-process.ts --latency-ms 50 --latency-max-ms 500 --error-rate 0.02 --echo-goal
+ *
+ * With `--latency-max-ms`, each answer takes a uniformly random time between the two; `--error-rate` answers
+ * that share of calls with 429 or 500 (half each) instead; `--echo-goal` ends the text with "result of
+ * <the child's goal>." so a soak can tell whose result a posted message is.
  *
  * stdout: `{"event":"ready","baseURL":…}` once listening; a stdin line `stats` answers
  * `{"event":"stats","received":n,"answered":n,"aborted":n}`. SIGTERM closes it.
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { startFakeOpenAIServer, textReply } from '../test/fakes/fake-openai-server.ts';
+import { errorReply, startFakeOpenAIServer, textReply } from '../test/fakes/fake-openai-server.ts';
+import { goalOf } from '../test/support/model-scripts.ts';
 
-const { values } = parseArgs({ options: { 'latency-ms': { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    'latency-ms': { type: 'string' },
+    'latency-max-ms': { type: 'string' },
+    'error-rate': { type: 'string' },
+    'echo-goal': { type: 'boolean' },
+  },
+});
 const latencyMs = Number(values['latency-ms'] ?? '0');
+const latencyMaxMs = Number(values['latency-max-ms'] ?? values['latency-ms'] ?? '0');
+const errorRate = Number(values['error-rate'] ?? '0');
+const echoGoal = values['echo-goal'] === true;
 if (!Number.isFinite(latencyMs) || latencyMs < 0) {
   process.stderr.write(`fake-model: not a non-negative number: ${values['latency-ms']}\n`);
   process.exit(2);
@@ -44,7 +60,17 @@ const server = await startFakeOpenAIServer({
         isAborted = value;
       },
     });
-    return textReply('Done: the fake model finished the task.', { delayMs: latencyMs, usage: null });
+    const delayMs = latencyMs + Math.random() * Math.max(0, latencyMaxMs - latencyMs);
+    if (Math.random() < errorRate) {
+      const status = Math.random() < 0.5 ? 429 : 500;
+      return errorReply(status, {
+        delayMs,
+        ...(status === 429 ? { headers: { 'retry-after-ms': '100' } } : {}),
+      });
+    }
+    const goal = echoGoal ? goalOf(request) : null;
+    const text = `Done: the fake model finished the task.${goal ? ` result of ${goal}.` : ''}`;
+    return textReply(text, { delayMs, usage: null });
   },
 });
 

@@ -151,10 +151,13 @@ export interface FakeModelProcess {
 }
 
 /** The fake OpenAI server in its own process (bench/fake-model-process.ts), answering after `latencyMs`. */
-export async function startFakeModelProcess(latencyMs: number): Promise<FakeModelProcess> {
+export async function startFakeModelProcess(
+  latencyMs: number,
+  extraArgs: string[] = [],
+): Promise<FakeModelProcess> {
   const managed = await startProcess({
     label: 'fake model process',
-    args: ['--import', 'tsx', 'bench/fake-model-process.ts', '--latency-ms', String(latencyMs)],
+    args: ['--import', 'tsx', 'bench/fake-model-process.ts', '--latency-ms', String(latencyMs), ...extraArgs],
     env: childEnvironment({}),
     isReady: (line) => line.includes('"event":"ready"'),
   });

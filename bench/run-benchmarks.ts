@@ -24,6 +24,7 @@ import {
   writeResultsJson,
 } from './report.ts';
 import { benchRetention } from './retention-benchmark.ts';
+import { benchScaleOut } from './scale-out-benchmark.ts';
 import { type BenchContext, type BenchResult, CleanupStack, withTimeout } from './support.ts';
 import { benchThroughput } from './throughput-benchmark.ts';
 
@@ -40,6 +41,7 @@ const benchmarks: Array<{
   { name: 'retention', run: benchRetention, limitMs: 600_000 },
   { name: 'lock_renewal', run: benchLockRenewal, limitMs: 150_000 },
   { name: 'hostile_pages', run: benchHostilePages, limitMs: 240_000 },
+  { name: 'scale_out', run: benchScaleOut, limitMs: 420_000 },
 ];
 
 const log = (line: string) => process.stdout.write(`${line}\n`);

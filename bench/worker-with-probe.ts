@@ -38,7 +38,7 @@ worker.worker.on('lockRenewalFailed', (jobIds: string[]) => {
 worker.worker.on('failed', () => {
   failedJobs += 1;
 });
-onShutdownSignal(logger, () => runtime.close(), (config.worker.shutdown_grace_s + 30) * 1000);
+onShutdownSignal(logger, { stop: () => runtime.close(), deadlineMs: config.ops.shutdown_timeout_s * 1000 });
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (stopping = true));
 

@@ -32,6 +32,8 @@ export type BatonErrorCode =
   | 'platform_send_failed'
   | 'platform_rate_limited'
   | 'access_denied'
+  | 'instance_running'
+  | 'listen_failed'
   | 'aborted';
 
 /** The one error type of Baton: a stable `code` to branch on, and who is at fault. */

@@ -40,6 +40,8 @@ export interface ConsoleAdapterOptions {
   extraRoutes?: (app: Hono) => void;
   /** Mounts routes answered without the token or Host checks, e.g. /healthz for container probes. */
   publicRoutes?: (app: Hono) => void;
+  /** Whether Redis answers right now, for the page's banner; default always up. */
+  redisState?: () => 'up' | 'down';
   /** Transcript entries kept per thread; default 500. */
   maxEntriesPerThread?: number;
 }
@@ -105,6 +107,7 @@ export class ConsoleAdapter implements ChatAdapter {
       modelLabel: this.options.modelLabel ?? null,
       ...(this.options.extraRoutes ? { extraRoutes: this.options.extraRoutes } : {}),
       ...(this.options.publicRoutes ? { publicRoutes: this.options.publicRoutes } : {}),
+      ...(this.options.redisState ? { redisState: this.options.redisState } : {}),
     });
     await this.live.start();
     try {
@@ -123,10 +126,19 @@ export class ConsoleAdapter implements ChatAdapter {
       this.logger.info({ url: this.address, token: token ? 'required' : 'none' }, 'console listening');
     } catch (error) {
       await this.live.stop();
-      throw new BatonError('config_invalid', `the console could not listen on ${host}:${port}`, {
-        fault: 'system',
-        cause: error,
-      });
+      // A taken port is the user's to fix: one line that says how, not a stack trace.
+      const code = (error as NodeJS.ErrnoException | undefined)?.code;
+      const reason =
+        code === 'EADDRINUSE'
+          ? 'the port is already in use (another Baton, or another program)'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : String((error as Error | undefined)?.message ?? error);
+      throw new BatonError(
+        'listen_failed',
+        `the console cannot listen on ${host}:${port}: ${reason}; set BATON_CONSOLE_PORT to a free port`,
+        { fault: 'user', cause: error },
+      );
     }
   }
 

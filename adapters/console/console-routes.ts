@@ -57,6 +57,8 @@ export interface ConsoleRoutesOptions {
   extraRoutes?: (app: Hono) => void;
   /** Routes answered before the token and Host checks (a health probe); they must reveal nothing private. */
   publicRoutes?: (app: Hono) => void;
+  /** Whether Redis answers right now (the runtime's RedisAvailability); default always up. */
+  redisState?: () => 'up' | 'down';
 }
 
 type ParsedBody<T> = { ok: true; value: T } | { ok: false; response: Response };
@@ -101,6 +103,9 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
   app.get('/api/info', (c) =>
     c.json({ platform: 'console', modelLabel: options.modelLabel, maxInputChars: maxConsoleInputChars }),
   );
+
+  // From memory, never Redis: it must answer while Redis is away (the page's banner reads it).
+  app.get('/api/status', (c) => c.json({ redis: options.redisState?.() ?? 'up' }));
 
   app.get('/api/threads', async (c) => c.json({ threads: await consoleStore.listThreads() }));
 

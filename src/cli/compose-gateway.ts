@@ -8,7 +8,7 @@ import { CommandRouter } from '../gateway/command-router.ts';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.ts';
 import { ParentAgent } from '../gateway/parent-agent.ts';
 import type { Logger } from '../logging/logger.ts';
-import { checkHealth } from '../observability/health.ts';
+import { checkHealth, type HealthReport } from '../observability/health.ts';
 import type { BatonMetrics } from '../observability/metrics.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
 import { usageReportText } from '../usage/usage-report.ts';
@@ -19,16 +19,34 @@ export interface ComposedGateway {
   stop(): Promise<void>;
 }
 
+/** A worker-only process's health: Redis, the live workers, and the MCP servers its children use. */
+export function processHealth(runtime: BatonRuntime): Promise<HealthReport> {
+  return checkHealth({
+    redis: runtime.redis,
+    keys: runtime.keys,
+    adapters: [],
+    redisState: () => runtime.redisAvailability.state,
+    mcpServers: () => runtime.mcp.statuses(),
+  });
+}
+
+/** A gateway's health: Redis, its adapters, and a worker to run the children it has queued. */
+export function gatewayHealth(runtime: BatonRuntime, gateway: Gateway): Promise<HealthReport> {
+  return checkHealth({
+    redis: runtime.redis,
+    keys: runtime.keys,
+    adapters: gateway.adapterList(),
+    redisState: () => runtime.redisAvailability.state,
+    queuedChildren: () => runtime.queue.queue.getWaitingCount(),
+    mcpServers: () => runtime.mcp.statuses(),
+  });
+}
+
 /** /healthz: open to probes (container health checks), since it says only what is up. */
 function healthRoute(runtime: BatonRuntime, gatewayOf: () => Gateway) {
   return (app: Hono) => {
     app.get('/healthz', async (context) => {
-      const report = await checkHealth({
-        redis: runtime.redis,
-        keys: runtime.keys,
-        adapters: gatewayOf().adapterList(),
-        mcpServers: () => runtime.mcp.statuses(),
-      });
+      const report = await gatewayHealth(runtime, gatewayOf());
       return context.json(report, report.ok ? 200 : 503);
     });
   };
@@ -129,6 +147,7 @@ export async function composeGateway(
       signals: runtime.signals,
       logger,
       ...(options.modelLabel ? { modelLabel: options.modelLabel } : {}),
+      redisState: () => runtime.redisAvailability.state,
       publicRoutes: healthRoute(runtime, () => gateway),
       extraRoutes: (app) => {
         metricsRoute(metrics)(app);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { isBatonError } from '../errors.ts';
+import { runStatus, runStop } from './local-instance-commands.ts';
 import { runMcpList } from './mcp-list.ts';
 import { runGateway, runStart, runWorker } from './run-commands.ts';
 
@@ -47,6 +48,24 @@ mcp
   )
   .action(() =>
     runMcpList()
+      .then((code) => process.exit(code))
+      .catch(fail),
+  );
+program
+  .command('status')
+  .description(
+    'whether a `baton start` runs on this data directory, its URLs and health (exit 3 if not running)',
+  )
+  .action(() =>
+    runStatus()
+      .then((code) => process.exit(code))
+      .catch(fail),
+  );
+program
+  .command('stop')
+  .description('stops the `baton start` of this data directory gracefully and waits until it has')
+  .action(() =>
+    runStop()
       .then((code) => process.exit(code))
       .catch(fail),
   );

@@ -70,7 +70,12 @@ function environmentLayer(env: NodeJS.ProcessEnv, routeName: string): PlainObjec
     const port = Number(env.BATON_CONSOLE_PORT);
     set(['console', 'port'], Number.isInteger(port) ? port : env.BATON_CONSOLE_PORT);
   }
+  if (env.BATON_OPS_PORT) {
+    const port = Number(env.BATON_OPS_PORT);
+    set(['ops', 'port'], Number.isInteger(port) ? port : env.BATON_OPS_PORT);
+  }
   if (env.LOG_LEVEL) set(['log', 'level'], env.LOG_LEVEL);
+  if (env.LOG_FORMAT) set(['log', 'format'], env.LOG_FORMAT.trim().toLowerCase());
   return layer;
 }
 
@@ -138,6 +143,11 @@ function validateConfig(candidate: unknown, sources: Map<string, string[]>): Bat
   if (!config.models.routes[config.models.default_route]) {
     problems.push(
       `  - models.default_route: no route named "${config.models.default_route}" in models.routes`,
+    );
+  }
+  if (config.redis.sentinels.length > 0 && config.redis.sentinel_name === null) {
+    problems.push(
+      '  - redis.sentinel_name: required with redis.sentinels (the name in `sentinel monitor <name>`)',
     );
   }
   const delegationRoute = config.delegation.default_route;

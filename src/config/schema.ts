@@ -55,6 +55,11 @@ const redisSchema = z.strictObject({
     .min(1 / 24, 'at least 1/24 of a day (one hour): Redis expiries are whole seconds')
     .max(36_500, 'at most 36500 days')
     .default(30),
+  startup_timeout_s: seconds.default(5),
+  /** Sentinels (`host:port`) that know the master; when set, Baton asks them where the master is. */
+  sentinels: z.array(z.string().regex(/^\S+:\d{1,5}$/, 'host:port')).default([]),
+  /** The master's name as the sentinels know it (`sentinel monitor <name> …`). */
+  sentinel_name: z.string().min(1).nullable().default(null),
 });
 
 const modelsSchema = z.strictObject({
@@ -214,8 +219,18 @@ const slackSchema = z.strictObject({
     .default('/baton'),
 });
 
+const opsSchema = z.strictObject({
+  /** The ops endpoint (/healthz, /metrics) every process serves. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0 = any free port (several processes on one machine); the URL is logged at start. */
+  port: z.number().int().min(0).max(65_535).default(0),
+  /** Longest a graceful stop may take before the process stops at once. */
+  shutdown_timeout_s: seconds.default(30),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  format: z.enum(['auto', 'pretty', 'json']).default('auto'),
 });
 
 /** The whole validated configuration; `config/default.yaml` documents every key. */
@@ -237,6 +252,7 @@ export const batonConfigSchema = z.strictObject({
   gateway: gatewaySchema.default(gatewaySchema.parse({})),
   discord: discordSchema.default(discordSchema.parse({})),
   slack: slackSchema.default(slackSchema.parse({})),
+  ops: opsSchema.default(opsSchema.parse({})),
   log: logSchema.default(logSchema.parse({})),
 });
 

@@ -12,10 +12,23 @@ export interface HealthCheckOptions {
   timeoutMs?: number;
   /** The configured MCP servers' states in this process (runtime.mcp.statuses); left out of the report when not given. */
   mcpServers?: () => Record<string, McpServerStatus>;
+  /**
+   * Children waiting in the queue (a gateway passes it): with some queued and no live worker, nothing will
+   * run them, so the gateway is not ok. A worker-only process leaves it out.
+   */
+  queuedChildren?: () => Promise<number>;
+  /**
+   * What the process itself knows of Redis (RedisAvailability): when it says down, Redis is reported down
+   * at once, without waiting for the PING to time out.
+   */
+  redisState?: () => 'up' | 'down';
 }
 
 export interface HealthReport {
-  /** Redis answers and every adapter is healthy. Zero workers is reported, not failing. */
+  /**
+   * Redis answers and every adapter is healthy. Zero workers fails only when children are queued (a
+   * gateway that passes `queuedChildren`), since nothing would run them.
+   */
   ok: boolean;
   redis: 'ok' | 'down';
   adapters: Record<string, 'ok' | 'down'>;
@@ -27,6 +40,10 @@ export interface HealthReport {
    * that use it get tool errors and go on.
    */
   mcp_servers?: Record<string, McpServerStatus>;
+  /** Children waiting for a worker (gateways only). */
+  queued?: number;
+  /** Why ok is false, in words, when it is. */
+  problems?: string[];
 }
 
 /** The `/healthz` check: Redis PING, adapters, and live workers counted from their heartbeat keys. */
@@ -45,23 +62,37 @@ export async function checkHealth(options: HealthCheckOptions): Promise<HealthRe
   }
 
   // ioredis queues commands while disconnected (maxRetriesPerRequest: null), so only a time-out tells.
-  const redis: HealthReport['redis'] = await withTimeout(options.redis.ping(), timeoutMs).then(
-    () => 'ok' as const,
-    () => 'down' as const,
-  );
+  const redis: HealthReport['redis'] =
+    options.redisState?.() === 'down'
+      ? 'down'
+      : await withTimeout(options.redis.ping(), timeoutMs).then(
+          () => 'ok' as const,
+          () => 'down' as const,
+        );
   const workers =
     redis === 'ok'
       ? await withTimeout(countKeys(options.redis, options.keys.workerHeartbeatPattern()), timeoutMs).catch(
           () => 0,
         )
       : 0;
+  const queued =
+    redis === 'ok' && options.queuedChildren
+      ? await withTimeout(options.queuedChildren(), timeoutMs).catch(() => 0)
+      : undefined;
 
-  const adaptersOk = Object.values(adapters).every((state) => state === 'ok');
+  const problems: string[] = [];
+  if (redis === 'down') problems.push('Redis does not answer');
+  for (const [platform, state] of Object.entries(adapters))
+    if (state === 'down') problems.push(`the ${platform} adapter is down`);
+  if (queued !== undefined && queued > 0 && workers === 0)
+    problems.push(`${queued} children are queued and no worker is running`);
   return {
-    ok: redis === 'ok' && adaptersOk,
+    ok: problems.length === 0,
     redis,
     adapters,
     workers,
+    ...(queued !== undefined ? { queued } : {}),
+    ...(problems.length > 0 ? { problems } : {}),
     ...(options.mcpServers ? { mcp_servers: options.mcpServers() } : {}),
   };
 }

@@ -33,7 +33,11 @@ export function hasRedisServerBinary(binary = 'redis-server'): boolean {
   return probe.error === undefined && probe.status === 0;
 }
 
-/** Starts a private redis-server on a free loopback port, and stops it when this process exits. */
+/**
+ * Starts a private redis-server on a free loopback port, and stops it when this process exits. With
+ * `persistent`, the caller holds the data directory (acquireLocalInstance), so a redis-server recorded there
+ * is a leftover of a Baton that was killed outright, and is stopped first.
+ */
 export async function startLocalRedisServer(options: LocalRedisOptions): Promise<LocalRedisServer> {
   const binary = options.binary ?? 'redis-server';
   if (!hasRedisServerBinary(binary))
@@ -82,8 +86,8 @@ function spawnOnPort(binary: string, port: number, dataDirectory: string, persis
       '--daemonize',
       'no',
     ],
-    // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and Redis must outlive
-    // the drain that follows (Baton stops it last), or the shutdown would wait on a Redis that is gone.
+    // Its own process group: a terminal's Ctrl-C (SIGINT to the whole foreground group) must not stop Redis
+    // under Baton while it drains; Baton stops it last, after the gateway and worker are done.
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   return new Promise<LocalRedisServer>((resolve, reject) => {

@@ -1,11 +1,12 @@
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { BatonConfig } from '../config/schema.ts';
 import type { ModelClient } from '../llm/model-client.ts';
 import type { ModelCallRecord } from '../llm/openai-model-client.ts';
 import { createOpenAIModelClient } from '../llm/openai-model-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import { retentionSecondsOf } from '../redis/key-lifetimes.ts';
-import { createRedisConnection } from '../redis/redis-connection.ts';
+import { RedisAvailability } from '../redis/redis-availability.ts';
+import { createRedisConnection, displayRedisUrl } from '../redis/redis-connection.ts';
 import { RedisKeys } from '../redis/redis-keys.ts';
 import type { UsageWrite } from '../redis/usage-write.ts';
 import { SessionStore } from '../sessions/session-store.ts';
@@ -31,6 +32,10 @@ import { RetentionSweeper } from './retention-sweeper.ts';
 export interface BatonRuntimeOptions {
   config: BatonConfig;
   redisUrl: string;
+  /** Sentinel settings (redisTargetOf) added to every connection; default none (a plain URL). */
+  redisOptions?: RedisOptions;
+  /** How Redis is named in logs; default the URL without its password. */
+  redisDisplay?: string;
   logger: Logger;
   /** Replaces the OpenAI-compatible client (tests use scripted models through the real client instead). */
   model?: ModelClient;
@@ -73,6 +78,8 @@ export class BatonRuntime {
   readonly budgets: BudgetGuard;
   /** The configured MCP servers (toolsets `mcp:<name>`), each started in this process on first use. */
   readonly mcp: McpServers;
+  /** Whether Redis answers right now, reported once per change of state (health, console banner, log). */
+  readonly redisAvailability: RedisAvailability;
   private readonly subscriber: Redis;
   private readonly queueConnection: Redis;
   private readonly workers: ChildWorker[] = [];
@@ -86,9 +93,18 @@ export class BatonRuntime {
     this.config = config;
     this.logger = logger;
     this.keys = new RedisKeys(config.redis.prefix);
-    this.redis = createRedisConnection(redisUrl, { connectionName: 'baton-commands' });
-    this.subscriber = createRedisConnection(redisUrl, { connectionName: 'baton-signals' });
-    this.queueConnection = createRedisConnection(redisUrl, { connectionName: 'baton-queue' });
+    const redisOptions = options.redisOptions ?? {};
+    this.redis = createRedisConnection(redisUrl, { ...redisOptions, connectionName: 'baton-commands' });
+    this.subscriber = createRedisConnection(redisUrl, { ...redisOptions, connectionName: 'baton-signals' });
+    this.queueConnection = createRedisConnection(redisUrl, {
+      ...redisOptions,
+      connectionName: 'baton-queue',
+    });
+    this.redisAvailability = new RedisAvailability(
+      this.redis,
+      logger,
+      options.redisDisplay ?? displayRedisUrl(redisUrl),
+    );
     this.store = new TaskStore({
       redis: this.redis,
       keys: this.keys,
@@ -212,7 +228,10 @@ export class BatonRuntime {
 
   /** A new Redis connection owned by the runtime (closed with it), for blocking reads and BullMQ. */
   connect(name: string): Redis {
-    const connection = createRedisConnection(this.options.redisUrl, { connectionName: `baton-${name}` });
+    const connection = createRedisConnection(this.options.redisUrl, {
+      ...this.options.redisOptions,
+      connectionName: `baton-${name}`,
+    });
     this.workerConnections.push(connection);
     return connection;
   }
@@ -262,6 +281,7 @@ export class BatonRuntime {
 
   /** Drains workers (running children go back to the queue after the grace period), then closes connections. */
   async close(graceMs = this.config.worker.shutdown_grace_s * 1000): Promise<void> {
+    this.redisAvailability.stop();
     this.reconciler?.stop();
     await this.sweeper.stop();
     await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));

@@ -25,6 +25,9 @@ export class TaskQueue {
         removeOnFail: { count: 5000 },
       },
     });
+    // Without a listener BullMQ prints every reconnect failure. A lost Redis is reported once by
+    // RedisAvailability; any other failure of a queue call rejects that call, where it is handled.
+    this.queue.on('error', () => undefined);
   }
 
   async enqueue(taskIds: string[]): Promise<void> {

@@ -3,6 +3,7 @@ import { type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ChildRunnerDependencies } from '../agent/child-run.ts';
 import { runChildTask } from '../agent/child-runner.ts';
+import { isLapsedLockError, isRedisConnectionError } from '../redis/redis-connection.ts';
 import { type ChildJobData, childQueueName } from '../tasks/task-queue.ts';
 
 export interface ChildWorkerOptions {
@@ -61,7 +62,13 @@ export class ChildWorker {
           logger.error({ err: transitionError, taskId: job.data.taskId }, 'could not fail the task'),
         );
     });
-    this.worker.on('error', (error) => logger.error({ err: error }, 'child worker error'));
+    this.worker.on('error', (error) => {
+      // A lost Redis is reported once by RedisAvailability; BullMQ repeats it on every reconnect attempt, and
+      // after it, once per job whose lock lapsed meanwhile (the stall check hands those out again).
+      if (isRedisConnectionError(error) || isLapsedLockError(error))
+        logger.debug({ err: error }, 'child worker error (Redis connection)');
+      else logger.error({ err: error }, 'child worker error');
+    });
     this.heartbeat = setInterval(() => void this.beat(), heartbeatIntervalMs);
     this.heartbeat.unref();
     void this.beat();

@@ -159,6 +159,7 @@ describe('health', () => {
       redis: 'ok',
       adapters: { discord: 'ok', slack: 'down' },
       workers: 2,
+      problems: ['the slack adapter is down'],
     });
 
     const allHealthy = await checkHealth({ redis: redis.client, keys, adapters: [healthy] });
@@ -172,6 +173,42 @@ describe('health', () => {
       adapters: [],
     });
     expect(report).toEqual({ ok: true, redis: 'ok', adapters: {}, workers: 0 });
+  });
+
+  it('is not ok for a gateway with children queued and no worker to run them', async () => {
+    const emptyKeys = new RedisKeys(uniquePrefix('queued'));
+    const queued = await checkHealth({
+      redis: redis.client,
+      keys: emptyKeys,
+      adapters: [],
+      queuedChildren: async () => 3,
+    });
+    expect(queued).toEqual({
+      ok: false,
+      redis: 'ok',
+      adapters: {},
+      workers: 0,
+      queued: 3,
+      problems: ['3 children are queued and no worker is running'],
+    });
+    await redis.client.set(emptyKeys.workerHeartbeat('w1'), '{}', 'PX', 30_000);
+    const served = await checkHealth({
+      redis: redis.client,
+      keys: emptyKeys,
+      adapters: [],
+      queuedChildren: async () => 3,
+    });
+    expect(served).toMatchObject({ ok: true, workers: 1, queued: 3 });
+  });
+
+  it('says Redis is down at once when the process already knows it is', async () => {
+    const report = await checkHealth({
+      redis: redis.client,
+      keys: new RedisKeys('x'),
+      adapters: [],
+      redisState: () => 'down',
+    });
+    expect(report).toMatchObject({ ok: false, redis: 'down' });
   });
 
   it('counts an adapter whose check throws as down', async () => {
@@ -201,7 +238,13 @@ describe('health', () => {
         adapters: [healthy],
         timeoutMs: 300,
       });
-      expect(report).toEqual({ ok: false, redis: 'down', adapters: { discord: 'ok' }, workers: 0 });
+      expect(report).toEqual({
+        ok: false,
+        redis: 'down',
+        adapters: { discord: 'ok' },
+        workers: 0,
+        problems: ['Redis does not answer'],
+      });
       expect(Date.now() - startedAt).toBeLessThan(2000);
     } finally {
       unreachable.disconnect();

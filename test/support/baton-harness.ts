@@ -107,6 +107,7 @@ export async function spawnBatonProcess(
   layer: Record<string, unknown>,
   extraEnv: NodeJS.ProcessEnv = {},
   args: string[] = [],
+  options: { detached?: boolean } = {},
 ): Promise<BatonProcess> {
   const directory = mkdtempSync(path.join(os.tmpdir(), `baton-${command}-`));
   const configFile = path.join(directory, 'baton.yaml');
@@ -121,6 +122,8 @@ export async function spawnBatonProcess(
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a test can signal the group as a terminal's Ctrl-C does.
+    detached: options.detached === true,
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -132,7 +135,8 @@ export async function spawnBatonProcess(
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const readyLine =
     command === 'worker' ? 'worker ready' : command === 'gateway' ? 'gateway ready' : 'baton ready';
-  const deadline = Date.now() + 45_000;
+  // Generous: on a shared, loaded machine node alone can take many seconds to load the sources.
+  const deadline = Date.now() + 90_000;
   while (!output.includes(readyLine)) {
     if (child.exitCode !== null) throw new Error(`baton ${command} exited early: ${output}`);
     if (Date.now() > deadline) {
@@ -163,4 +167,48 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** The config file `spawnBatonProcess` would write, for commands run to their end with `runBatonCommand`. */
+export function writeTestConfigFile(layer: Record<string, unknown>): string {
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'baton-config-'));
+  const configFile = path.join(directory, 'baton.yaml');
+  writeFileSync(configFile, toYaml(mergeLayers(layer, { log: { level: 'info' } })));
+  return configFile;
+}
+
+export interface FinishedCommand {
+  code: number | null;
+  output: string;
+  durationMs: number;
+}
+
+/** Runs `baton <args>` to its end (status, stop, or a start that must refuse), with a time limit. */
+export function runBatonCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+): Promise<FinishedCommand> {
+  const startedAt = Date.now();
+  const child = spawn(process.execPath, [path.resolve('bin/baton.js'), ...args], {
+    env: { ...process.env, ...testEnv(), LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`baton ${args.join(' ')} did not end within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output, durationMs: Date.now() - startedAt });
+    });
+  });
 }

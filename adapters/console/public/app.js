@@ -30,6 +30,7 @@ const view = {
   composerError: byTestId('composer-error'),
   connection: byTestId('connection-status'),
   modelBadge: byTestId('model-badge'),
+  redisBanner: byTestId('redis-banner'),
 };
 
 const state = {
@@ -361,6 +362,18 @@ function connect() {
   source.addEventListener('error', () => setConnection('offline', 'Reconnecting…'));
 }
 
+/** The server answers this from memory, so it works while Redis is away: a banner says so. */
+function watchRedis() {
+  const check = () =>
+    api('/api/status')
+      .then((status) => {
+        view.redisBanner.hidden = status.redis !== 'down';
+      })
+      .catch(() => undefined);
+  check();
+  setInterval(check, 3000);
+}
+
 async function start() {
   createUsagePanel(
     document.querySelector('[data-testid="usage-panel"]'),
@@ -383,6 +396,7 @@ async function start() {
   else if (initial) await selectThread(initial);
   else renderHeader();
   updateComposer();
+  watchRedis();
   connect();
   setInterval(renderThreadList, 30_000);
 }

@@ -5,6 +5,7 @@ import { describeError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { redactSecrets } from '../../logging/redact-secrets.ts';
 import { keyLifetimes } from '../../redis/key-lifetimes.ts';
+import { isLapsedLockError, isRedisConnectionError } from '../../redis/redis-connection.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
 import { isTerminal } from '../../tasks/task-record.ts';
@@ -129,6 +130,11 @@ export class DeliveryService {
         throw error;
       }
     };
+    // A lost Redis is reported once by RedisAvailability; calls that fail reject where they are handled.
+    this.queue.on('error', (error) => {
+      if (!isRedisConnectionError(error) && !isLapsedLockError(error))
+        logger.error({ err: error }, 'delivery queue error');
+    });
     this.worker = new Worker<DeliveryJobData>(deliveryQueueName, processor, {
       connection,
       prefix: config.redis.prefix,
@@ -144,7 +150,13 @@ export class DeliveryService {
         logger.error({ taskId: job.data.taskId, error: error.message }, 'gave up posting a task result');
       }
     });
-    this.worker.on('error', (error) => logger.error({ err: error }, 'delivery worker error'));
+    this.worker.on('error', (error) => {
+      // A lost Redis is reported once by RedisAvailability; BullMQ repeats it on every reconnect attempt, and
+      // after it, once per job whose lock lapsed meanwhile (the stall check hands those out again).
+      if (isRedisConnectionError(error) || isLapsedLockError(error))
+        logger.debug({ err: error }, 'delivery worker error (Redis connection)');
+      else logger.error({ err: error }, 'delivery worker error');
+    });
   }
 
   async waitUntilReady(): Promise<void> {

@@ -1,0 +1,320 @@
+/**
+ * `npm run soak` (not part of `npm test` or `npm run bench`): many children over 3 worker processes while
+ * things break, then a count of what was posted.
+ *
+ *   - a redis-server with AOF (everysec) that is restarted once (clean stop, start on the same data);
+ *   - the fake model in its own process: 50–500 ms per call, 2% of calls answered 429 or 500;
+ *   - one `baton gateway` (console on a fixed port), SIGKILLed twice and started again;
+ *   - three `baton worker` processes (concurrency 20), one of them SIGKILLed every 20 s and started again.
+ *
+ * Children are dispatched from this process into console threads (100 children per thread), so their
+ * results are delivered by the gateway to the console, where they are counted: each must be posted exactly
+ * once. Figures go to bench/results.json as `soak_*` (other figures there are kept).
+ *
+ *   SOAK_CHILDREN=10000 SOAK_WORKER_KILL_S=20 npm run soak
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { findFreePort } from '../src/net/free-port.ts';
+import { createRedisConnection } from '../src/redis/redis-connection.ts';
+import { botTexts, createConsoleThread } from '../test/support/console-client.ts';
+import { startRestartableRedis } from '../test/support/restartable-redis.ts';
+import {
+  childEnvironment,
+  type ManagedProcess,
+  projectRoot,
+  startFakeModelProcess,
+  startProcess,
+} from './processes.ts';
+import {
+  type BenchResult,
+  benchActor,
+  benchEnv,
+  benchLayer,
+  CleanupStack,
+  figure,
+  readRssMb,
+  round,
+  sleep,
+  startRuntime,
+  writeConfigFile,
+} from './support.ts';
+
+const childCount = Number(process.env.SOAK_CHILDREN ?? 10_000);
+const perThread = 100;
+const workerKillEveryMs = Number(process.env.SOAK_WORKER_KILL_S ?? 20) * 1000;
+const workerCount = 3;
+const log = (line: string) => process.stdout.write(`soak: ${line}\n`);
+
+interface Role {
+  name: string;
+  command: 'gateway' | 'worker';
+  process: ManagedProcess | null;
+  /** RSS samples of the current incarnation: [ms since it started, MB]. */
+  rss: Array<[number, number]>;
+  startedAt: number;
+  /** Each incarnation's RSS after warm-up and at its end, for those that lived long enough. */
+  lifetimes: Array<{ warmMb: number; endMb: number; livedS: number }>;
+}
+
+async function main(): Promise<number> {
+  const cleanup = new CleanupStack();
+  process.once('SIGINT', () => void cleanup.run().finally(() => process.exit(130)));
+  try {
+    const redis = await startRestartableRedis({ appendfsync: 'everysec' });
+    cleanup.add('remove redis', () => redis.destroy());
+    const fake = await startFakeModelProcess(50, [
+      '--latency-max-ms',
+      '500',
+      '--error-rate',
+      '0.02',
+      '--echo-goal',
+    ]);
+    cleanup.add('stop fake model', () => fake.process.stop());
+    const consolePort = await findFreePort();
+    const layer = benchLayer('soak', fake.baseURL, {
+      models: { max_retries: 6, retry_base_delay_ms: 50, retry_max_delay_ms: 1000 },
+      worker: { concurrency: 20, lock_duration_ms: 3000, stalled_interval_ms: 1000, shutdown_grace_s: 1 },
+      console: { enabled: true, port: consolePort },
+      log: { level: 'warn' },
+    });
+    const configFile = writeConfigFile(cleanup, layer, 'soak');
+    const env = childEnvironment({
+      ...benchEnv(),
+      REDIS_URL: redis.url,
+      BATON_CONFIG: configFile,
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    });
+    const roles: Role[] = [
+      { name: 'gateway', command: 'gateway', process: null, rss: [], startedAt: 0, lifetimes: [] },
+      ...Array.from({ length: workerCount }, (_unused, index) => ({
+        name: `worker ${index + 1}`,
+        command: 'worker' as const,
+        process: null,
+        rss: [],
+        startedAt: 0,
+        lifetimes: [],
+      })),
+    ];
+    const endLifetime = (role: Role) => {
+      const livedMs = Date.now() - role.startedAt;
+      const warm = role.rss.find(([atMs]) => atMs >= 30_000);
+      const last = role.rss.at(-1);
+      if (warm && last && livedMs >= 60_000)
+        role.lifetimes.push({ warmMb: warm[1], endMb: last[1], livedS: Math.round(livedMs / 1000) });
+    };
+    const start = async (role: Role) => {
+      role.process = await startProcess({
+        label: role.name,
+        args: ['bin/baton.js', role.command],
+        env,
+        isReady: (line) => line.includes(role.command === 'gateway' ? 'gateway ready' : 'worker ready'),
+        readyTimeoutMs: 120_000,
+      });
+      role.startedAt = Date.now();
+      role.rss = [];
+    };
+    const kill = async (role: Role) => {
+      endLifetime(role);
+      const running = role.process;
+      role.process = null;
+      if (!running || running.child.exitCode !== null || running.child.signalCode !== null) return;
+      const exited = new Promise((resolve) => running.child.once('exit', resolve));
+      running.child.kill('SIGKILL');
+      await exited;
+    };
+    for (const role of roles) {
+      await start(role);
+      cleanup.add(`stop ${role.name}`, async () => {
+        if (role.process) await role.process.stop(5000);
+      });
+    }
+    const consoleUrl = `http://127.0.0.1:${consolePort}`;
+    log(
+      `redis ${redis.url}, console ${consoleUrl}, ${childCount} children, a worker killed every ${workerKillEveryMs / 1000} s`,
+    );
+
+    const metrics = createRedisConnection(redis.url);
+    cleanup.add('disconnect', () => metrics.disconnect());
+    const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await metrics.info('memory'))?.[1]);
+    const baselineRedisBytes = await usedMemory();
+
+    // The children's threads, and the children, dispatched from here as a parent agent would.
+    const dispatcher = await startRuntime(cleanup, redis.url, layer, 'soak dispatcher');
+    const threads: string[] = [];
+    for (let index = 0; index < childCount / perThread; index += 1)
+      threads.push(await createConsoleThread(consoleUrl, `soak ${index}`));
+    const ids: string[] = [];
+    const startedAt = Date.now();
+    for (const [threadIndex, thread] of threads.entries()) {
+      const origin = {
+        platform: 'console',
+        channel: 'console',
+        thread,
+        user: benchActor.id,
+        userName: 'Bench',
+      };
+      for (let start = 0; start < perThread; start += 50) {
+        const records = await dispatcher.service.dispatch(
+          {
+            sessionKey: `console:console:${thread}`,
+            origin,
+            callerTaskId: null,
+            depth: 0,
+            displayName: 'Bench',
+            actor: benchActor,
+          },
+          Array.from({ length: 50 }, (_unused, index) => ({
+            goal: `soak child ${threadIndex * perThread + start + index}`,
+          })),
+        );
+        for (const record of records) ids.push(record.id);
+      }
+    }
+    log(`dispatched ${ids.length} children in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+
+    // Faults, until every task has ended.
+    const faults: string[] = [];
+    let nextWorkerKill = Date.now() + workerKillEveryMs;
+    let workerToKill = 1;
+    let gatewayKills = 0;
+    let redisRestarted = false;
+    let ended = 0;
+    let lastProgressAt = Date.now();
+    const pending = new Set<Promise<void>>();
+    let lastLogAt = Date.now();
+    while (ended < ids.length) {
+      await sleep(1000);
+      for (const role of roles) {
+        if (role.process) role.rss.push([Date.now() - role.startedAt, readRssMb(role.process.pid)]);
+      }
+      const records = await dispatcher.store.getMany(ids);
+      const nowEnded = records.filter(
+        (record) => record && ['completed', 'failed', 'cancelled', 'timed_out'].includes(record.status),
+      ).length;
+      if (nowEnded > ended) lastProgressAt = Date.now();
+      ended = nowEnded;
+      const share = ended / ids.length;
+      if (ended === ids.length) break;
+      // A restart runs beside the loop (a process takes seconds to start): the schedule keeps its pace.
+      const restart = (role: Role, what: string) => {
+        const restarting = kill(role).then(() => start(role));
+        pending.add(restarting);
+        void restarting.finally(() => pending.delete(restarting));
+        faults.push(`${what} at ${ended} ended`);
+      };
+      if (Date.now() >= nextWorkerKill) {
+        const role = roles[workerToKill]!;
+        if (role.process) restart(role, `${role.name} SIGKILLed and restarted`);
+        workerToKill = (workerToKill % workerCount) + 1;
+        nextWorkerKill = Date.now() + workerKillEveryMs;
+      }
+      if (
+        roles[0]!.process &&
+        ((gatewayKills === 0 && share >= 0.25) || (gatewayKills === 1 && share >= 0.6))
+      ) {
+        restart(roles[0]!, 'gateway SIGKILLed and restarted');
+        gatewayKills += 1;
+      }
+      if (!redisRestarted && share >= 0.45) {
+        await redis.stop('SIGTERM');
+        await sleep(2000);
+        await redis.start();
+        redisRestarted = true;
+        faults.push(`redis-server restarted at ${ended} ended`);
+      }
+      if (Date.now() - lastProgressAt > 180_000)
+        throw new Error(`no task ended for 3 minutes (${ended} ended)`);
+      if (Date.now() - lastLogAt > 15_000) {
+        lastLogAt = Date.now();
+        log(`${ended} of ${ids.length} ended`);
+      }
+    }
+    await Promise.all(pending);
+    const runSeconds = (Date.now() - startedAt) / 1000;
+    log(`all ${ids.length} ended after ${runSeconds.toFixed(0)} s; faults: ${faults.join('; ')}`);
+
+    // Every result posted exactly once: wait for the deliveries to drain, then count per thread.
+    const counts = new Map<string, number>();
+    const countPosted = async () => {
+      counts.clear();
+      for (const thread of threads) {
+        for (const text of await botTexts(consoleUrl, thread))
+          for (const [, goal] of text.matchAll(/result of (soak child \d+)\./g))
+            counts.set(goal!, (counts.get(goal!) ?? 0) + 1);
+      }
+    };
+    const drainDeadline = Date.now() + 180_000;
+    do {
+      await sleep(3000);
+      await countPosted();
+    } while (counts.size < ids.length && Date.now() < drainDeadline);
+    await sleep(5000);
+    await countPosted();
+    const statuses = (await dispatcher.store.getMany(ids)).map((record) => record?.status ?? 'missing');
+    const completed = statuses.filter((status) => status === 'completed').length;
+    const stuck = statuses.filter(
+      (status) => status === 'queued' || status === 'running' || status === 'missing',
+    ).length;
+    const duplicates = [...counts.values()].filter((count) => count > 1).length;
+    const lost = completed - [...counts.keys()].length;
+    for (const role of roles) endLifetime(role);
+    const growth = roles.flatMap((role) =>
+      role.lifetimes.map((life) => ({ name: role.name, ratio: life.endMb / life.warmMb, ...life })),
+    );
+    const worstGrowth = growth.length > 0 ? Math.max(...growth.map((life) => life.ratio)) : Number.NaN;
+    const endRedisBytes = await usedMemory();
+    const setUp =
+      `${ids.length} children (one model call each: 50–500 ms, 2% 429/500) over ${workerCount} baton worker ` +
+      `processes (concurrency 20) and one gateway delivering to ${threads.length} console threads; faults: ` +
+      `${faults.join('; ')}; ${round(runSeconds, 0)} s`;
+    const results: BenchResult[] = [
+      figure('soak_children', ids.length, 'children', { notes: setUp }),
+      figure('soak_completed', completed, 'children', {
+        notes: `${statuses.length - completed} ended otherwise`,
+      }),
+      figure('soak_posted_once', [...counts.values()].filter((count) => count === 1).length, 'results', {
+        atLeast: completed,
+        notes: 'distinct results posted exactly once in the console threads',
+      }),
+      figure('soak_duplicates', duplicates, 'results', { atMost: 0 }),
+      figure('soak_lost', Math.max(0, lost), 'results', { atMost: 0, notes: 'completed but never posted' }),
+      figure('soak_stuck', stuck, 'tasks', { atMost: 0, notes: 'queued, running or missing at the end' }),
+      figure('soak_rss_growth_ratio_max', Number.isNaN(worstGrowth) ? 0 : worstGrowth, 'x', {
+        // No goal to check when no process lived long enough (a short run).
+        ...(growth.length > 0 ? { atMost: 1.1 } : {}),
+        decimals: 3,
+        notes: `RSS at the end of each incarnation that lived >= 60 s over its RSS 30 s after start: ${growth
+          .map(
+            (life) =>
+              `${life.name} ${round(life.warmMb, 1)} -> ${round(life.endMb, 1)} MB in ${life.livedS} s`,
+          )
+          .join(', ')}`,
+      }),
+      figure('soak_redis_used_memory_growth_bytes', endRedisBytes - baselineRedisBytes, 'bytes', {
+        notes:
+          'INFO used_memory at the end minus before dispatch; NOT after retention (the shortest retention is ' +
+          'an hour): the finished tasks are still retained here',
+      }),
+    ];
+    writeSoakResults(results);
+    for (const result of results)
+      log(
+        `${result.name} = ${result.value} ${result.unit}${result.goal ? ` (goal ${result.goal}: ${result.met ? 'met' : 'MISSED'})` : ''}`,
+      );
+    return results.every((result) => result.met !== false) ? 0 : 1;
+  } finally {
+    await cleanup.run();
+  }
+}
+
+/** Replaces the `soak_*` figures of bench/results.json, keeping the others. */
+function writeSoakResults(results: BenchResult[]): void {
+  const file = path.join(projectRoot, 'bench/results.json');
+  const current = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BenchResult[]) : [];
+  const kept = current.filter((result) => !result.name.startsWith('soak_'));
+  writeFileSync(file, `${JSON.stringify([...kept, ...results], null, 2)}\n`);
+}
+
+process.exit(await main());
