@@ -1,5 +1,8 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
+# Children's terminal commands run under bubblewrap, in git worktrees of the configured workspaces.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap git ca-certificates \
+  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund

@@ -15,6 +15,9 @@ import { TaskService } from '../tasks/task-service.ts';
 import { TaskSignals } from '../tasks/task-signals.ts';
 import { TaskStore } from '../tasks/task-store.ts';
 import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts';
+import { createFileToolset } from '../tools/file/file-toolset.ts';
+import { checkSandboxAvailable } from '../tools/terminal/sandbox-command.ts';
+import { createTerminalToolset } from '../tools/terminal/terminal-toolset.ts';
 import type { Tool } from '../tools/tool.ts';
 import { ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { closePageTextPool } from '../tools/web/page-text-pool.ts';
@@ -124,6 +127,14 @@ export class BatonRuntime {
       ...(options.authorizer ? { authorizer: options.authorizer } : {}),
     });
     this.toolsets.register('web', () => createWebToolset(config.tools));
+    // Never a silent fallback: without bwrap (and sandbox: bubblewrap) this throws rather than run bare.
+    this.toolsets.register('terminal', () =>
+      createTerminalToolset(
+        config.tools.terminal,
+        checkSandboxAvailable(config.tools.terminal, () => {}),
+      ),
+    );
+    this.toolsets.register('file', () => createFileToolset());
     for (const [name, createTools] of Object.entries(options.extraToolsets ?? {})) {
       this.toolsets.register(name, createTools);
     }
@@ -190,6 +201,8 @@ export class BatonRuntime {
 
   /** Starts a BullMQ worker for children in this process. */
   async startWorker(): Promise<ChildWorker> {
+    // A worker runs terminal commands: a configured sandbox that cannot run stops it here, naming the fix.
+    checkSandboxAvailable(this.config.tools.terminal, (message) => this.logger.warn(message));
     await this.applyQueueWideLimits();
     const connection = this.connect('worker');
     const worker = new ChildWorker({
