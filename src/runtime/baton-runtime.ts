@@ -22,6 +22,7 @@ import type { Tool } from '../tools/tool.ts';
 import { ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { closePageTextPool } from '../tools/web/page-text-pool.ts';
 import { createWebToolset } from '../tools/web/web-toolset.ts';
+import { WorkspaceStore } from '../tools/workspace/workspace-store.ts';
 import { BudgetGuard } from '../usage/budget-guard.ts';
 import { meteredModel } from '../usage/metered-model-client.ts';
 import { UsageLedger, type UsageScope } from '../usage/usage-ledger.ts';
@@ -66,6 +67,8 @@ export class BatonRuntime {
   readonly signals: TaskSignals;
   readonly queue: TaskQueue;
   readonly toolsets = new ToolsetRegistry();
+  /** Task checkouts and their snapshots in the store (workspaces.*, workspace.*). */
+  readonly workspaces: WorkspaceStore;
   readonly service: TaskService;
   readonly model: ModelClient;
   /** Tokens and cost per day, person, channel, task and route. */
@@ -138,7 +141,10 @@ export class BatonRuntime {
     for (const [name, createTools] of Object.entries(options.extraToolsets ?? {})) {
       this.toolsets.register(name, createTools);
     }
-    this.toolsets.register(delegationToolsetName, () => createDelegationTools(this.service, config));
+    this.workspaces = new WorkspaceStore(config.workspaces, config.workspace);
+    this.toolsets.register(delegationToolsetName, () =>
+      createDelegationTools(this.service, config, this.workspaces),
+    );
     this.model =
       options.model ??
       createOpenAIModelClient({
@@ -223,6 +229,7 @@ export class BatonRuntime {
             taskId: record.id,
           }),
         toolsFor: (record) => this.toolsFor(record),
+        workspaces: this.workspaces,
         logger: this.logger,
       },
     });

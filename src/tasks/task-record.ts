@@ -67,6 +67,18 @@ export interface TaskRecord {
   error: string | null;
   /** How many times a worker has picked the task up (more than one after a crash or a restart). */
   attempts: number;
+  /** The configured workspace (workspaces.<name>) the child works in; absent: a scratch directory, if any. */
+  workspace?: string;
+  /** What a completed child changed in its workspace. */
+  change?: TaskWorkspaceChange;
+}
+
+/** Files changed and lines added and removed by a child in its workspace; `branch` when pushed to the source. */
+export interface TaskWorkspaceChange {
+  files: number;
+  added: number;
+  removed: number;
+  branch?: string;
 }
 
 export interface NewTask {
@@ -75,6 +87,7 @@ export interface NewTask {
   toolsets: string[];
   route: string;
   role: ChildRole;
+  workspace?: string;
 }
 
 /** Event kinds of a task's event stream, named noun-verb. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BatonError } from '../errors.ts';
 import { tokenUsageSchema } from '../llm/chat-message-schema.ts';
 import { emptyUsage, type TokenUsage } from '../llm/model-client.ts';
-import type { ChildRole, TaskOrigin, TaskRecord, TaskStatus } from './task-record.ts';
+import type { ChildRole, TaskOrigin, TaskRecord, TaskStatus, TaskWorkspaceChange } from './task-record.ts';
 
 /** The JSON fields of a task hash. Loose, so fields a newer release adds to an origin are kept, not dropped. */
 const originSchema: z.ZodType<TaskOrigin> = z.looseObject({
@@ -17,6 +17,12 @@ const originSchema: z.ZodType<TaskOrigin> = z.looseObject({
   privateThread: z.boolean().optional(),
 });
 const toolsetsSchema = z.array(z.string());
+const changeSchema: z.ZodType<TaskWorkspaceChange> = z.object({
+  files: z.number(),
+  added: z.number(),
+  removed: z.number(),
+  branch: z.string().optional(),
+});
 
 /** Flat field/value list for HSET. Nulls are stored as empty strings, which Lua can compare. */
 export function recordToFields(record: TaskRecord): string[] {
@@ -41,6 +47,7 @@ export function recordToFields(record: TaskRecord): string[] {
     error: record.error ?? '',
     attempts: String(record.attempts),
     runnerToken: '',
+    ...(record.workspace ? { workspace: record.workspace } : {}),
   };
   return Object.entries(fields).flat();
 }
@@ -100,6 +107,8 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
     summary: optionalText(hash.summary),
     error: optionalText(hash.error),
     attempts: Number(hash.attempts ?? 0),
+    ...(hash.workspace ? { workspace: hash.workspace } : {}),
+    ...(hash.change ? { change: parseField(hash.id, 'change', hash.change, changeSchema) } : {}),
   };
 }
 

@@ -42,6 +42,8 @@ export interface TaskSpecification {
   toolsets?: string[];
   route?: string;
   role?: ChildRole;
+  /** A configured workspace (workspaces.<name>) to work in. */
+  workspace?: string;
 }
 
 /**
@@ -104,6 +106,7 @@ export class TaskService {
       maxSpawnDepth: delegation.max_spawn_depth,
       toolsets: this.toolsets.names().filter((name) => name !== delegationToolsetName),
       routes: Object.keys(this.config.models.routes),
+      workspaces: Object.keys(this.config.workspaces),
     };
   }
 
@@ -160,7 +163,21 @@ export class TaskService {
           { fault: 'model' },
         );
       }
-      return { goal: specification.goal, context: specification.context ?? '', toolsets, route, role };
+      const workspace = specification.workspace;
+      if (workspace !== undefined && !this.config.workspaces[workspace]) {
+        const known = Object.keys(this.config.workspaces).join(', ') || 'none configured';
+        throw new BatonError('unknown_workspace', `unknown workspace "${workspace}"; available: ${known}`, {
+          fault: 'model',
+        });
+      }
+      return {
+        goal: specification.goal,
+        context: specification.context ?? '',
+        toolsets,
+        route,
+        role,
+        ...(workspace === undefined ? {} : { workspace }),
+      };
     });
     await this.budgets?.assertWithin(caller.origin);
     const { records, replayed } = await this.store.admit({

@@ -11,7 +11,7 @@ import {
 } from './delegation-tool-parts.ts';
 
 function taskFields(service: TaskService) {
-  const { toolsets, routes } = service.limits;
+  const { toolsets, routes, workspaces } = service.limits;
   return {
     goal: z
       .string()
@@ -38,6 +38,13 @@ function taskFields(service: TaskService) {
       .enum(['leaf', 'orchestrator'])
       .optional()
       .describe('"orchestrator" children may delegate further when depth allows; default "leaf".'),
+    workspace: z
+      .string()
+      .optional()
+      .describe(
+        `A repository to work in with the terminal and file toolsets (available: ${workspaces.join(', ') || 'none'}): ` +
+          "the child gets its own checkout, and a completed child's change can be merged with merge_task.",
+      ),
   };
 }
 

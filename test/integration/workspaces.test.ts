@@ -1,0 +1,200 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executeToolCall } from '../../src/agent/execute-tool-call.ts';
+import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import type { Tool } from '../../src/tools/tool.ts';
+import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
+import {
+  buildTestConfig,
+  eventually,
+  parentContext,
+  testCaller,
+  testConfigLayer,
+} from '../support/baton-harness.ts';
+import { exitCodeOf, git, makeSourceRepository } from '../support/git-fixtures.ts';
+import { goalOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
+
+/**
+ * Issue 10, workspaces end to end with real git, real bubblewrap and the scripted fake model: a child fixes
+ * a failing build in its own checkout, its change is published as baton/<id> without touching the source's
+ * checked-out branch, and merge_task makes the source pass; two children editing the same lines each see
+ * only their own, and the second merge reports the conflict, changing nothing.
+ */
+const { fake, startRuntime } = useTestEnvironment();
+let runtime: BatonRuntime;
+let source: string;
+let scratch: string;
+let store: string;
+let root: string;
+
+const testScript =
+  '#!/bin/bash\ngrep -q "answer=42" config.txt || { echo "build failed: wrong answer" >&2; exit 1; }\n';
+
+beforeAll(async () => {
+  source = makeSourceRepository({ 'test.sh': testScript, 'config.txt': 'name=app\nanswer=41\n' });
+  scratch = mkdtempSync(path.join(os.tmpdir(), 'baton-wsroot-'));
+  store = path.join(scratch, 'store.git');
+  root = path.join(scratch, 'worktrees');
+  const layer = testConfigLayer(fake, {
+    workspaces: { app: { source, ref: 'main', merge: 'branch' } },
+    workspace: { store, root },
+  });
+  runtime = await startRuntime(buildTestConfig(layer));
+  await runtime.startWorker();
+});
+afterAll(() => {
+  rmSync(source, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function mergeTool(): Tool {
+  return runtime.parentTools().find((tool) => tool.name === 'merge_task')!;
+}
+
+async function merge(taskId: string): Promise<Record<string, unknown>> {
+  const outcome = await executeToolCall(
+    {
+      id: `merge_${taskId}`,
+      type: 'function',
+      function: { name: 'merge_task', arguments: JSON.stringify({ task_id: taskId }) },
+    },
+    new Map([['merge_task', mergeTool()]]),
+    parentContext(),
+    60_000,
+  );
+  return JSON.parse(outcome.content) as Record<string, unknown>;
+}
+
+describe('a child in a workspace', () => {
+  it('fixes the build in its own checkout; merge_task makes the source pass', async () => {
+    let firstRun: unknown;
+    let secondRun: unknown;
+    fake.setHandler(
+      scriptByGoal({
+        'Fix the build': (request, call) => {
+          const results = toolResultsOf(request);
+          if (call === 1)
+            return toolCallReply([{ name: 'terminal', arguments: { command: 'bash test.sh' } }]);
+          if (call === 2) {
+            firstRun = results.at(-1);
+            return toolCallReply([{ name: 'read_file', arguments: { path: 'config.txt' } }]);
+          }
+          if (call === 3) {
+            return toolCallReply([
+              {
+                name: 'edit_file',
+                arguments: { path: 'config.txt', old_string: 'answer=41', new_string: 'answer=42' },
+              },
+            ]);
+          }
+          if (call === 4)
+            return toolCallReply([
+              { name: 'terminal', arguments: { command: 'bash test.sh && echo passes' } },
+            ]);
+          secondRun = results.at(-1);
+          return textReply('Fixed: the answer in config.txt was 41; the build passes.');
+        },
+      }),
+    );
+    const [task] = await runtime.service.dispatch(testCaller(), [
+      { goal: 'Fix the build', toolsets: ['terminal', 'file'], workspace: 'app' },
+    ]);
+    const { records } = await runtime.service.waitForEnd([task!.id], 60_000);
+    const record = records[0]!;
+    expect(record.status).toBe('completed');
+    expect(firstRun).toMatchObject({ exit_code: 1, stderr: 'build failed: wrong answer\n' });
+    expect(secondRun).toMatchObject({ exit_code: 0, stdout: 'passes\n' });
+    expect(record.summary).toContain(`Workspace app: 1 file changed, +1 −1 (branch baton/${task!.id})`);
+    expect(record.change).toEqual({ files: 1, added: 1, removed: 1, branch: `baton/${task!.id}` });
+    // The branch is in the source; its checked-out main and work tree are untouched.
+    expect(git(source, 'show', `baton/${task!.id}:config.txt`)).toContain('answer=42');
+    expect(git(source, 'symbolic-ref', 'HEAD')).toBe('refs/heads/main');
+    expect(readFileSync(path.join(source, 'config.txt'), 'utf8')).toContain('answer=41');
+    expect(exitCodeOf(source, 'test.sh')).toBe(1);
+    // The checkout is gone; the task's ref in the store keeps the result.
+    expect(readdirSync(root).filter((name) => name.startsWith(task!.id))).toEqual([]);
+    expect(git(store, 'show', `refs/baton/tasks/${task!.id}:config.txt`)).toContain('answer=42');
+
+    expect(await merge(task!.id)).toMatchObject({ task_id: task!.id, merged: true, into: 'main' });
+    expect(exitCodeOf(source, 'test.sh')).toBe(0);
+    expect(git(source, 'status', '--porcelain')).toBe('');
+    // Merging again changes nothing.
+    expect(await merge(task!.id)).toMatchObject({ merged: false, reason: 'already merged into main' });
+  });
+
+  it('keeps two children apart; the first merges, the second reports the conflict and changes nothing', async () => {
+    const seen: Record<string, unknown> = {};
+    const editor =
+      (text: string) =>
+      (request: Parameters<Parameters<typeof scriptByGoal>[0][string]>[0], call: number) => {
+        if (call === 1)
+          return toolCallReply([
+            { name: 'write_file', arguments: { path: 'config.txt', content: `name=${text}\n` } },
+          ]);
+        if (call === 2) return toolCallReply([{ name: 'read_file', arguments: { path: 'config.txt' } }]);
+        seen[goalOf(request)!] = toolResultsOf(request).at(-1);
+        return textReply(`wrote ${text}`);
+      };
+    fake.setHandler(scriptByGoal({ 'Name it alpha': editor('alpha'), 'Name it beta': editor('beta') }));
+    const [alpha, beta] = await runtime.service.dispatch(testCaller(), [
+      { goal: 'Name it alpha', toolsets: ['file'], workspace: 'app' },
+      { goal: 'Name it beta', toolsets: ['file'], workspace: 'app' },
+    ]);
+    const { records } = await runtime.service.waitForEnd([alpha!.id, beta!.id], 60_000);
+    expect(records.map((record) => record.error)).toEqual([null, null]);
+    expect(records.map((record) => record.status)).toEqual(['completed', 'completed']);
+    expect(seen['Name it alpha']).toMatchObject({ content: '     1\tname=alpha' });
+    expect(seen['Name it beta']).toMatchObject({ content: '     1\tname=beta' });
+
+    expect(await merge(alpha!.id)).toMatchObject({ merged: true });
+    const afterFirst = git(source, 'rev-parse', 'main');
+    expect(readFileSync(path.join(source, 'config.txt'), 'utf8')).toBe('name=alpha\n');
+    expect(await merge(beta!.id)).toEqual({
+      task_id: beta!.id,
+      merged: false,
+      conflict: true,
+      paths: ['config.txt'],
+    });
+    expect(git(source, 'rev-parse', 'main')).toBe(afterFirst);
+    expect(readFileSync(path.join(source, 'config.txt'), 'utf8')).toBe('name=alpha\n');
+    expect(git(source, 'status', '--porcelain')).toBe('');
+  });
+
+  it('works in a fresh scratch directory without a workspace, removed when the task ends', async () => {
+    let listed: unknown;
+    fake.setHandler(
+      scriptByGoal({
+        'Scratch work': (request, call) => {
+          if (call === 1)
+            return toolCallReply([
+              { name: 'terminal', arguments: { command: 'ls -A | wc -l; echo hi > a.txt' } },
+            ]);
+          if (call === 2) return toolCallReply([{ name: 'list_files', arguments: {} }]);
+          listed = toolResultsOf(request);
+          return textReply('done');
+        },
+      }),
+    );
+    const [task] = await runtime.service.dispatch(testCaller(), [
+      { goal: 'Scratch work', toolsets: ['terminal', 'file'] },
+    ]);
+    const { records } = await runtime.service.waitForEnd([task!.id], 60_000);
+    expect(records[0]!.status).toBe('completed');
+    expect(listed).toEqual([expect.objectContaining({ stdout: '0\n', exit_code: 0 }), { files: ['a.txt'] }]);
+    expect(records[0]!.summary).toBe('done');
+    // Removed as the run lets go of the task, just after it completed.
+    await eventually(
+      async () => (existsSync(path.join(root, `${task!.id}.scratch`)) ? undefined : true),
+      10_000,
+    );
+  });
+
+  it('refuses an unknown workspace at dispatch, naming the configured ones', async () => {
+    await expect(
+      runtime.service.dispatch(testCaller(), [{ goal: 'x', toolsets: ['file'], workspace: 'nope' }]),
+    ).rejects.toThrow('unknown workspace "nope"; available: app');
+  });
+});
