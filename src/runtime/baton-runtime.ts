@@ -80,6 +80,7 @@ export class BatonRuntime {
   private readonly workers: ChildWorker[] = [];
   private readonly workerConnections: Redis[] = [];
   private reconciler: QueueReconciler | null = null;
+  private workspaceSweep: NodeJS.Timeout | null = null;
   /** Removes expired tasks from the indexes and idle threads; every process runs one, one sweeps at a time. */
   readonly sweeper: RetentionSweeper;
 
@@ -235,11 +236,27 @@ export class BatonRuntime {
     });
     await worker.waitUntilReady();
     this.workers.push(worker);
+    this.startWorkspaceSweep();
     if (!this.reconciler) {
       this.reconciler = new QueueReconciler({ store: this.store, queue: this.queue, logger: this.logger });
       this.reconciler.start();
     }
     return worker;
+  }
+
+  /**
+   * Task refs follow their records' retention (redis.retention_days): once a record is gone, so are its
+   * refs in the workspace store. Checkouts of finished tasks are removed as they end.
+   */
+  private startWorkspaceSweep(): void {
+    if (this.workspaceSweep || Object.keys(this.config.workspaces).length === 0) return;
+    const sweep = () => {
+      this.workspaces
+        .sweep(async (taskIds) => (await this.store.getMany(taskIds)).map((record) => record !== null))
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'workspace sweep failed'));
+    };
+    this.workspaceSweep = setInterval(sweep, this.options.retentionSweepIntervalMs ?? 3_600_000);
+    this.workspaceSweep.unref();
   }
 
   /** Drops every Redis connection at once, as a killed process would (tests of crash recovery). */
@@ -250,6 +267,7 @@ export class BatonRuntime {
   /** Drains workers (running children go back to the queue after the grace period), then closes connections. */
   async close(graceMs = this.config.worker.shutdown_grace_s * 1000): Promise<void> {
     this.reconciler?.stop();
+    if (this.workspaceSweep) clearInterval(this.workspaceSweep);
     await this.sweeper.stop();
     await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));
     await this.queue.close();

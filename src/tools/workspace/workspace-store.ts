@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BatonConfig, WorkspaceSourceConfig } from '../../config/schema.ts';
 import { BatonError } from '../../errors.ts';
@@ -186,6 +186,13 @@ export class WorkspaceStore {
       await this.git(['update-ref', taskRef(taskId), target]);
     }
     const directory = path.join(this.root, `${taskId}.${runKey}`);
+    // Checkouts of earlier runs of the task on this machine (a worker that died) are stale: the commit
+    // above is where the task stands.
+    for (const entry of await readdir(this.root)) {
+      if (entry.startsWith(`${taskId}.`) && !entry.endsWith('.scratch')) {
+        await rm(path.join(this.root, entry), { recursive: true, force: true });
+      }
+    }
     await this.git(['worktree', 'prune']);
     await this.git(['worktree', 'add', '-q', '-f', '--detach', directory, target]);
     const { stdout: gitDirectory } = await runGit(['-C', directory, 'rev-parse', '--absolute-git-dir']);
