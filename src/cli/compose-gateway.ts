@@ -81,6 +81,7 @@ export function composeCommandRouter(
     store: runtime.store,
     access,
     logger,
+    workspaces: runtime.workspaces,
     usageReport: (user, ref) =>
       usageReportText({
         ledger: runtime.usage,

@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeToolCall } from '../../src/agent/execute-tool-call.ts';
+import { AccessPolicy } from '../../src/gateway/access-policy.ts';
+import { CommandRouter } from '../../src/gateway/command-router.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { Tool } from '../../src/tools/tool.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
@@ -10,6 +12,7 @@ import {
   buildTestConfig,
   eventually,
   parentContext,
+  testActor,
   testCaller,
   testConfigLayer,
 } from '../support/baton-harness.ts';
@@ -190,6 +193,46 @@ describe('a child in a workspace', () => {
       async () => (existsSync(path.join(root, `${task!.id}.scratch`)) ? undefined : true),
       10_000,
     );
+  });
+
+  it('merges from the chat commands (`/baton merge`, `/task merge`) for who may control the task only', async () => {
+    fake.setHandler(
+      scriptByGoal({
+        'Add a changelog': (_request, call) =>
+          call === 1
+            ? toolCallReply([
+                { name: 'write_file', arguments: { path: 'CHANGELOG.md', content: '# changes\n' } },
+              ])
+            : textReply('added'),
+        'Give up': () => textReply('nothing done'),
+      }),
+    );
+    const [task, idle] = await runtime.service.dispatch(testCaller(), [
+      { goal: 'Add a changelog', toolsets: ['file'], workspace: 'app' },
+      { goal: 'Give up', toolsets: ['file'], workspace: 'app' },
+    ]);
+    await runtime.service.waitForEnd([task!.id, idle!.id], 60_000);
+    const router = new CommandRouter({
+      service: runtime.service,
+      store: runtime.store,
+      access: new AccessPolicy({ ...runtime.config.access, allowed_users: ['u1', 'mallory'] }),
+      workspaces: runtime.workspaces,
+    });
+    const here = { platform: 'test', channel: 'c1', thread: 'th1' };
+    const mallory = { id: 'mallory', name: 'Mallory', roleIds: [] };
+    const refused = await router.handle({ user: mallory, ref: here, text: `merge ${task!.id}` });
+    expect(refused).toEqual({
+      text: `Only the task's owner or an admin can merge ${task!.id}.`,
+      ephemeral: true,
+    });
+    expect(existsSync(path.join(source, 'CHANGELOG.md'))).toBe(false);
+    const merged = await router.handle({ user: testActor, ref: here, text: `merge ${task!.id}` });
+    expect(merged.text).toMatch(
+      new RegExp(`^Merged ${task!.id} \\(baton/${task!.id}\\) into main as [0-9a-f]{12}\\.$`),
+    );
+    expect(readFileSync(path.join(source, 'CHANGELOG.md'), 'utf8')).toBe('# changes\n');
+    const nothing = await router.handle({ user: testActor, ref: here, text: `merge ${idle!.id}` });
+    expect(nothing.text).toBe(`Nothing to merge for ${idle!.id}: the task changed no file.`);
   });
 
   it('refuses an unknown workspace at dispatch, naming the configured ones', async () => {
