@@ -93,7 +93,7 @@ describe('parseCommand', () => {
     [
       'frobnicate t_7k2m9q',
       'Unknown command "frobnicate". Try: tasks, status <task id>, steer <task id> <message>, ' +
-        'cancel <task id>, collect <task id>, usage, help.',
+        'cancel <task id>, collect <task id>, merge <task id>, usage, help.',
     ],
   ])('%j → %s', (text, error) => {
     expect(parseCommand(text)).toEqual({ error });
