@@ -72,6 +72,8 @@ export class WorkspaceStore {
       if (!existsSync(path.join(this.local, 'HEAD'))) {
         await mkdir(this.local, { recursive: true });
         await runGit(['init', '-q', '--bare', this.local]);
+        // Index v4 and the untracked cache: a smaller index per checkout and faster scans of large trees.
+        await runGit(['-C', this.local, 'config', 'feature.manyFiles', 'true']);
       }
     })();
     return this.ready;
@@ -206,6 +208,11 @@ export class WorkspaceStore {
   async commitStep(taskId: string, workspace: OpenWorkspace, step: number): Promise<string | null> {
     if (workspace.name === null) return null;
     const cwd = workspace.directory;
+    // Most steps change nothing (reads, searches, a failing test run): one scan tells, and nothing is written.
+    const { stdout: status } = await runGit(['status', '--porcelain', '-z', '--untracked-files=all'], {
+      cwd,
+    });
+    if (status === '') return workspace.commit;
     await runGit(['add', '-A'], { cwd });
     const { exitCode } = await runGit(['commit', '-q', '--no-verify', '-m', `${taskId} step ${step}`], {
       cwd,
