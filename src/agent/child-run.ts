@@ -10,7 +10,7 @@ import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
 import { cutText } from '../text/cut-text.ts';
 import type { Tool } from '../tools/tool.ts';
-import { changeLine, needsWorkspace } from '../tools/workspace/workspace-change.ts';
+import { changeLine, mayHaveChangedFiles, needsWorkspace } from '../tools/workspace/workspace-change.ts';
 import type { OpenWorkspace, WorkspaceStore } from '../tools/workspace/workspace-store.ts';
 import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
 import { capSummary, childOpeningMessages, steeringMessage } from './child-prompt.ts';
@@ -280,7 +280,10 @@ export class ChildRun {
     }
     // The step's file changes are committed before the checkpoint names the commit: a resume from this
     // checkpoint finds them, and one from an earlier checkpoint does not.
-    if (this.workspace && this.dependencies.workspaces) {
+    // A step of reads and searches changed nothing: no scan of the tree, no commit.
+    const toolNames =
+      outcome.kind === 'tool-calls' ? outcome.outcomes.map((result) => result.call.function.name) : [];
+    if (this.workspace && this.dependencies.workspaces && mayHaveChangedFiles(toolNames)) {
       this.workspaceCommit = await this.dependencies.workspaces.commitStep(
         this.record.id,
         this.workspace,

@@ -11,6 +11,14 @@ const workspaceToolNames = new Set([
   'search_files',
 ]);
 
+/** Tools whose calls may change files; a step that called none of them has nothing to commit. */
+const changingToolNames = new Set(['terminal', 'write_file', 'edit_file']);
+
+/** Whether a step that called these tools may have changed the workspace (so it is worth a commit). */
+export function mayHaveChangedFiles(toolNames: string[]): boolean {
+  return toolNames.some((name) => changingToolNames.has(name));
+}
+
 export function needsWorkspace(record: TaskRecord, tools: Tool[]): boolean {
   return record.workspace !== undefined || tools.some((tool) => workspaceToolNames.has(tool.name));
 }

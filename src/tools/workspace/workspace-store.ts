@@ -208,11 +208,6 @@ export class WorkspaceStore {
   async commitStep(taskId: string, workspace: OpenWorkspace, step: number): Promise<string | null> {
     if (workspace.name === null) return null;
     const cwd = workspace.directory;
-    // Most steps change nothing (reads, searches, a failing test run): one scan tells, and nothing is written.
-    const { stdout: status } = await runGit(['status', '--porcelain', '-z', '--untracked-files=all'], {
-      cwd,
-    });
-    if (status === '') return workspace.commit;
     await runGit(['add', '-A'], { cwd });
     const { exitCode } = await runGit(['commit', '-q', '--no-verify', '-m', `${taskId} step ${step}`], {
       cwd,
