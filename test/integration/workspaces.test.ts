@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -233,6 +234,35 @@ describe('a child in a workspace', () => {
     expect(readFileSync(path.join(source, 'CHANGELOG.md'), 'utf8')).toBe('# changes\n');
     const nothing = await router.handle({ user: testActor, ref: here, text: `merge ${idle!.id}` });
     expect(nothing.text).toBe(`Nothing to merge for ${idle!.id}: the task changed no file.`);
+  });
+
+  it('a cancel of the child kills its running command, whole tree, within a second', async () => {
+    const marker = `baton-cancel-sleep-${process.pid}`;
+    fake.setHandler(
+      scriptByGoal({
+        'Wait forever': () =>
+          toolCallReply([
+            {
+              name: 'terminal',
+              arguments: { command: `(exec -a ${marker} sleep 600) & exec -a ${marker} sleep 600` },
+            },
+          ]),
+      }),
+    );
+    const [task] = await runtime.service.dispatch(testCaller(), [
+      { goal: 'Wait forever', toolsets: ['terminal'] },
+    ]);
+    const running = () =>
+      execFileSync('ps', ['-eo', 'args'])
+        .toString()
+        .split('\n')
+        .filter((line) => line.startsWith(marker));
+    await eventually(async () => (running().length === 2 ? true : undefined), 20_000);
+    const cancelledAt = Date.now();
+    const { record } = await runtime.service.cancel(testCaller(), task!.id);
+    expect(record.status).toBe('cancelled');
+    expect(running()).toEqual([]);
+    expect(Date.now() - cancelledAt).toBeLessThanOrEqual(1000);
   });
 
   it('refuses an unknown workspace at dispatch, naming the configured ones', async () => {
