@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -263,6 +263,41 @@ describe('a child in a workspace', () => {
     expect(record.status).toBe('cancelled');
     expect(running()).toEqual([]);
     expect(Date.now() - cancelledAt).toBeLessThanOrEqual(1000);
+  });
+
+  it("keeps the checkout's git metadata out of the command's reach; a rewritten .git file misleads no step commit", async () => {
+    const evil = mkdtempSync(path.join(os.tmpdir(), 'baton-evil-'));
+    const pwned = path.join(evil, 'pwned');
+    writeFileSync(path.join(evil, 'HEAD'), 'ref: refs/heads/main\n');
+    writeFileSync(path.join(evil, 'config'), `[core]\n\tfsmonitor = "touch ${pwned}; false"\n`);
+    let result: unknown;
+    fake.setHandler(
+      scriptByGoal({
+        'Tamper with git': (request, call) => {
+          if (call === 1) {
+            return toolCallReply([
+              {
+                name: 'terminal',
+                arguments: {
+                  command: `echo x > "$(git rev-parse --git-dir)/HEAD"; echo "head=$?"; echo "gitdir: ${evil}" > .git; echo changed > config.txt`,
+                },
+              },
+            ]);
+          }
+          result = toolResultsOf(request).at(-1);
+          return textReply('done');
+        },
+      }),
+    );
+    const [task] = await runtime.service.dispatch(testCaller(), [
+      { goal: 'Tamper with git', toolsets: ['terminal'], workspace: 'app' },
+    ]);
+    const { records } = await runtime.service.waitForEnd([task!.id], 60_000);
+    expect(records[0]!.status).toBe('completed');
+    expect(result).toMatchObject({ stdout: expect.stringContaining('head=1') });
+    expect(existsSync(pwned)).toBe(false);
+    expect(git(store, 'show', `refs/baton/tasks/${task!.id}:config.txt`)).toBe('changed');
+    rmSync(evil, { recursive: true, force: true });
   });
 
   it('refuses an unknown workspace at dispatch, naming the configured ones', async () => {

@@ -15,7 +15,22 @@ export async function listWorkspaceFiles(root: string, directory: string): Promi
   try {
     const { stdout } = await execFileAsync(
       'git',
-      ['-C', root, 'ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', relative],
+      // The workspace's `.git` is the child's to rewrite: nothing its config names may run here.
+      [
+        '-c',
+        'core.fsmonitor=false',
+        '-c',
+        'core.hooksPath=/dev/null',
+        '-C',
+        root,
+        'ls-files',
+        '--cached',
+        '--others',
+        '--exclude-standard',
+        '-z',
+        '--',
+        relative,
+      ],
       { maxBuffer: 256 * 1024 * 1024 },
     );
     return [...new Set(stdout.split('\0').filter(Boolean))].sort();

@@ -45,7 +45,8 @@ function runGitOnce(
   return new Promise((resolve, reject) => {
     execFile(
       'git',
-      ['-c', 'core.hooksPath=/dev/null', ...args],
+      // No hooks, no fsmonitor command: nothing a repository's config names is run by Baton's git.
+      ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', ...args],
       {
         cwd: options.cwd,
         env: { ...process.env, ...gitEnvironment },

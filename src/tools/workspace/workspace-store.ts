@@ -16,6 +16,8 @@ export interface OpenWorkspace extends WorkspaceAccess {
   name: string | null;
   /** The commit the checkout stands on (after the last step that changed files); null for scratch. */
   commit: string | null;
+  /** The checkout's own git directory (index, HEAD) in the store; absent for scratch. */
+  gitDirectory?: string;
 }
 
 export type MergeOutcome =
@@ -198,7 +200,9 @@ export class WorkspaceStore {
     await this.git(['worktree', 'prune']);
     await this.git(['worktree', 'add', '-q', '-f', '--detach', directory, target]);
     const { stdout: gitDirectory } = await runGit(['-C', directory, 'rev-parse', '--absolute-git-dir']);
-    return { name, directory, writable: [gitDirectory.trim()], commit: target };
+    // The checkout's git metadata stays read-only in the sandbox (git inside can read, diff and show, not
+    // write): a command that could rewrite it could point Baton's own git runs at a config of its choosing.
+    return { name, directory, writable: [], commit: target, gitDirectory: gitDirectory.trim() };
   }
 
   /**
@@ -207,14 +211,17 @@ export class WorkspaceStore {
    */
   async commitStep(taskId: string, workspace: OpenWorkspace, step: number): Promise<string | null> {
     if (workspace.name === null) return null;
+    // Explicit git and work directories: the `.git` file in the workspace is the child's to overwrite, and
+    // must not decide which repository (and config) Baton's git uses here, outside the sandbox.
+    const repository = ['--git-dir', workspace.gitDirectory!, '--work-tree', workspace.directory];
     const cwd = workspace.directory;
-    await runGit(['add', '-A'], { cwd });
-    const { exitCode } = await runGit(['commit', '-q', '--no-verify', '-m', `${taskId} step ${step}`], {
-      cwd,
-      allowedExitCodes: [0, 1],
-    });
+    await runGit([...repository, 'add', '-A'], { cwd });
+    const { exitCode } = await runGit(
+      [...repository, 'commit', '-q', '--no-verify', '-m', `${taskId} step ${step}`],
+      { cwd, allowedExitCodes: [0, 1] },
+    );
     if (exitCode === 1) return workspace.commit;
-    const { stdout } = await runGit(['rev-parse', 'HEAD'], { cwd });
+    const { stdout } = await runGit([...repository, 'rev-parse', 'HEAD'], { cwd });
     const commit = stdout.trim();
     await this.git(['update-ref', taskRef(taskId), commit]);
     await this.pushTaskRefs(taskId);
