@@ -206,6 +206,13 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
     return runTaskCommand(c, taskId, `cancel ${taskId}`);
   });
 
+  app.post('/api/tasks/:id/merge', async (c) => {
+    const body = await readBody(c, cancelBody);
+    if (!body.ok) return body.response;
+    const taskId = c.req.param('id');
+    return runTaskCommand(c, taskId, `merge ${taskId}`);
+  });
+
   app.get('/api/events', (c) => streamSSE(c, (stream) => options.live.serve(stream, c.req.raw.signal)));
 
   app.get('/', (c) => serveStatic(c, options.staticFiles.get('index.html')));

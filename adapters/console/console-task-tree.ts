@@ -17,6 +17,8 @@ export interface TaskTreeNode {
   status: TaskStatus;
   elapsedSeconds: number;
   steps: number;
+  /** Files a completed child changed in its workspace; absent for tasks without one. */
+  changedFiles?: number;
   /** The task's last event as a short line (UTC time, type, text); empty before its first event. */
   lastActivity: string;
   /** The same event in parts, so a page can show the time in the viewer's zone. */
@@ -70,6 +72,7 @@ export function buildTaskTree(
       status: record.status,
       elapsedSeconds: elapsedSeconds(record),
       steps: record.steps,
+      ...(record.change ? { changedFiles: record.change.files } : {}),
       lastActivity: lastLine(lastEvents.get(record.id)),
       lastEvent: lastPart(lastEvents.get(record.id)),
       parentTaskId: record.parentTaskId,

@@ -26,7 +26,7 @@ const onlyInGuilds: Pick<RESTPostAPIChatInputApplicationCommandsJSONBody, 'conte
     integration_types: [ApplicationIntegrationType.GuildInstall],
   };
 
-/** Baton's slash commands (contract): `/ask prompt:`, `/tasks`, `/usage`, `/task status|steer|cancel|collect id: [message:]`. */
+/** Baton's slash commands (contract): `/ask prompt:`, `/tasks`, `/usage`, `/task status|steer|cancel|collect|merge id: [message:]`. */
 export const slashCommands: RESTPostAPIChatInputApplicationCommandsJSONBody[] = [
   {
     type: ApplicationCommandType.ChatInput,
@@ -52,7 +52,7 @@ export const slashCommands: RESTPostAPIChatInputApplicationCommandsJSONBody[] = 
   {
     type: ApplicationCommandType.ChatInput,
     name: 'task',
-    description: 'Check, steer, cancel or collect a background task',
+    description: 'Check, steer, cancel, collect or merge a background task',
     ...onlyInGuilds,
     options: [
       {
@@ -86,6 +86,12 @@ export const slashCommands: RESTPostAPIChatInputApplicationCommandsJSONBody[] = 
         type: ApplicationCommandOptionType.Subcommand,
         name: 'collect',
         description: "A finished task's result",
+        options: [taskIdOption],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'merge',
+        description: "Merge a completed task's workspace change into its branch",
         options: [taskIdOption],
       },
     ],

@@ -12,6 +12,8 @@ import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
 import { cutText } from '../text/cut-text.ts';
 import type { Tool } from '../tools/tool.ts';
+import { changeLine, mayHaveChangedFiles, needsWorkspace } from '../tools/workspace/workspace-change.ts';
+import type { OpenWorkspace, WorkspaceStore } from '../tools/workspace/workspace-store.ts';
 import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
 import {
   capSummary,
@@ -48,6 +50,8 @@ export interface ChildRunnerDependencies {
    * wait for an MCP server to start; `signal` is the run's.
    */
   toolsFor(record: TaskRecord, signal: AbortSignal): Tool[] | Promise<Tool[]>;
+  /** Checkouts for children with a workspace or with the terminal and file toolsets. */
+  workspaces?: WorkspaceStore;
   logger: Logger;
 }
 
@@ -92,6 +96,12 @@ export class ChildRun {
   private firstStepRecorded: boolean;
   /** The usage of the last model call, until the write that ends its step counts it. */
   private pendingUsage: UsageWrite | null = null;
+  /** This run's checkout (or scratch directory), when the task has one. */
+  private workspace: OpenWorkspace | null = null;
+  /** The commit of the checkout as of the last finished step, recorded in each checkpoint. */
+  private workspaceCommit: string | null = null;
+  /** How the run ended, so the checkout is removed only when no other run may still be using it. */
+  private outcome: ChildRunResult | null = null;
 
   constructor(
     private readonly dependencies: ChildRunnerDependencies,
@@ -108,11 +118,14 @@ export class ChildRun {
   /** Runs the child to its end or interruption; never returns still holding the task. */
   async run(): Promise<ChildRunResult> {
     try {
-      return await this.runToEnd();
+      this.outcome = await this.runToEnd();
+      return this.outcome;
     } catch (error) {
-      return await this.settleFailure(error);
+      this.outcome = await this.settleFailure(error);
+      return this.outcome;
     } finally {
       await this.recordPendingUsage();
+      await this.closeWorkspace();
       if (this.holding) {
         await this.store
           .release(this.record.id, this.options.runnerToken)
@@ -127,6 +140,7 @@ export class ChildRun {
       this.dependencies.modelFor?.(this.record, (write) => this.deferUsage(write)) ?? this.dependencies.model;
     const tools = await this.dependencies.toolsFor(this.record, this.options.signal);
     await this.resume(tools);
+    await this.openWorkspace(tools);
     let finalText: string;
     try {
       finalText = await runAgentLoop(this.state, {
@@ -139,6 +153,9 @@ export class ChildRun {
           callerTaskId: this.record.id,
           depth: this.record.depth,
           signal: this.options.signal,
+          ...(this.workspace
+            ? { workspace: { directory: this.workspace.directory, writable: this.workspace.writable } }
+            : {}),
         },
         toolTimeoutMs: config.delegation.tool_timeout_s * 1000,
         maxIterations: config.delegation.max_iterations,
@@ -203,8 +220,48 @@ export class ChildRun {
       ...(saved.toolCallStarts ? { toolCallStarts: saved.toolCallStarts } : {}),
     };
     this.inboxCursor = saved.inboxCursor;
+    this.workspaceCommit = saved.workspaceCommit ?? null;
   }
 
+  /**
+   * Checks the task's workspace out as of its checkpoint (so no finished step's change is lost and none
+   * is applied twice), or a fresh checkout of the source for a task that has none yet.
+   */
+  private async openWorkspace(tools: Tool[]): Promise<void> {
+    const { workspaces } = this.dependencies;
+    if (!workspaces || !needsWorkspace(this.record, tools)) return;
+    try {
+      this.workspace = await workspaces.open(
+        this.record.id,
+        this.record.workspace ?? null,
+        this.workspaceCommit,
+        this.options.runnerToken.replace(/[^A-Za-z0-9]/g, '').slice(-12),
+      );
+    } catch (error) {
+      // A source that cannot be read fails the same way on every retry: end the task, saying why.
+      throw new BatonError(
+        'workspace_failed',
+        `the workspace could not be prepared: ${describeError(error)}`,
+        {
+          fault: 'user',
+          cause: error,
+        },
+      );
+    }
+    this.workspaceCommit = this.workspace.commit;
+  }
+
+  /** Removes this run's checkout once the run is over; the task's ref in the store keeps its state. */
+  private async closeWorkspace(): Promise<void> {
+    const workspace = this.workspace;
+    if (!workspace || !this.dependencies.workspaces) return;
+    // A lost run's task belongs to another run now; a scratch directory is kept until the task ends.
+    if (this.outcome?.kind === 'lost') return;
+    if (workspace.name === null && this.outcome?.kind !== 'ended') return;
+    await this.dependencies.workspaces
+      .close(workspace)
+      .catch((error: unknown) => this.log.warn({ err: error }, 'workspace not removed'));
+  }
   private hooks(): AgentLoopHooks {
     return {
       prepareStep: (_state, step) => this.prepareStep(step),
@@ -268,6 +325,18 @@ export class ChildRun {
         this.recordEvent('tool-result', `${result.call.function.name} ${verdict}`);
       }
     }
+    // The step's file changes are committed before the checkpoint names the commit: a resume from this
+    // checkpoint finds them, and one from an earlier checkpoint does not.
+    // A step of reads and searches changed nothing: no scan of the tree, no commit.
+    const toolNames =
+      outcome.kind === 'tool-calls' ? outcome.outcomes.map((result) => result.call.function.name) : [];
+    if (this.workspace && this.dependencies.workspaces && mayHaveChangedFiles(toolNames)) {
+      this.workspaceCommit = await this.dependencies.workspaces.commitStep(
+        this.record.id,
+        this.workspace,
+        this.state.steps,
+      );
+    }
     await this.checkpoint();
   }
 
@@ -282,6 +351,7 @@ export class ChildRun {
         usage: this.state.usage,
         inboxCursor: this.inboxCursor,
         ...(this.state.toolCallStarts ? { toolCallStarts: this.state.toolCallStarts } : {}),
+        ...(this.workspaceCommit ? { workspaceCommit: this.workspaceCommit } : {}),
       },
       this.takeUsage(),
     );
@@ -292,10 +362,10 @@ export class ChildRun {
    * The model answered: complete the task with that answer, unless a steer arrived after the cursor
    * (the complete script refuses then): it is applied and the agent goes on.
    */
-  private async finish(content: string): Promise<'finish' | 'continue'> {
+  private async finish(answer: string): Promise<'finish' | 'continue'> {
     let structured: StructuredResult | undefined;
     if (this.record.outputSchema) {
-      const check = checkOutput(this.record.outputSchema, content);
+      const check = checkOutput(this.record.outputSchema, answer);
       if (check.valid) structured = { schemaValid: true, output: check.output };
       else if (!hasSchemaCorrection(this.state.messages)) {
         // One correction turn, with what did not match; the loop saves the conversation and goes on.
@@ -304,6 +374,7 @@ export class ChildRun {
         return 'continue';
       } else structured = { schemaValid: false, errors: check.errors };
     }
+    const content = await this.withWorkspaceChange(answer);
     const outcome = await this.store.complete(
       this.record,
       this.options.runnerToken,
@@ -327,6 +398,21 @@ export class ChildRun {
     }
     throwIfWriteRefused(outcome);
     return 'finish';
+  }
+
+  /**
+   * A clean finish of a task with a workspace: its change is published (branch baton/<id> with
+   * `merge: branch`), recorded on the task for boards, and stated on a last line of its result.
+   */
+  private async withWorkspaceChange(answer: string): Promise<string> {
+    const { workspaces } = this.dependencies;
+    const name = this.workspace?.name;
+    if (!workspaces || !name) return answer;
+    const change = await workspaces.publish(this.record.id, name);
+    if (!change) return answer;
+    await this.store.recordWorkspaceChange(this.record.id, change);
+    // The line comes first in the summary, so capping a long answer never cuts it off.
+    return `${changeLine(this.record.id, name, change)}\n\n${answer}`;
   }
 
   /**

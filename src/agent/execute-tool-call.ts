@@ -48,7 +48,8 @@ export async function executeToolCall(
       .join('; ');
     return fail(`invalid arguments for ${tool.name}: ${problems}`);
   }
-  const timeoutSignal = AbortSignal.timeout(timeoutMs);
+  const limitMs = tool.timeoutMs?.(parsed.data) ?? timeoutMs;
+  const timeoutSignal = AbortSignal.timeout(limitMs);
   const signal = AbortSignal.any([context.signal, timeoutSignal]);
   try {
     const result = await raceWithSignal(
@@ -65,7 +66,7 @@ export async function executeToolCall(
     return { call, ok: true, content: redactSecrets(content) };
   } catch (error) {
     if (context.signal.aborted) throw context.signal.reason ?? error;
-    if (timeoutSignal.aborted) return fail(`${tool.name} timed out after ${Math.round(timeoutMs / 1000)} s`);
+    if (timeoutSignal.aborted) return fail(`${tool.name} timed out after ${Math.round(limitMs / 1000)} s`);
     return fail(redactSecrets(describeError(error)));
   }
 }

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import { consoleDiffRoute } from '../../adapters/console/console-diff-route.ts';
 import { consoleUsageRoute } from '../../adapters/console/console-usage-route.ts';
 import { discordAdapterFromEnv } from '../../adapters/discord/discord-adapter-from-env.ts';
 import { slackAdapterFromEnv } from '../../adapters/slack/slack-adapter-from-env.ts';
@@ -100,6 +101,7 @@ export function composeCommandRouter(
     store: runtime.store,
     access,
     logger,
+    workspaces: runtime.workspaces,
     usageReport: (user, ref) =>
       usageReportText({
         ledger: runtime.usage,
@@ -152,6 +154,7 @@ export async function composeGateway(
       extraRoutes: (app) => {
         metricsRoute(metrics)(app);
         consoleUsageRoute(runtime.usage)(app);
+        consoleDiffRoute(runtime.workspaces)(app);
       },
     });
     gateway.addAdapter(consoleAdapter);

@@ -128,8 +128,51 @@ const fetchUrlSchema = z.strictObject({
   allow_private_addresses: z.boolean().default(false),
 });
 
+const terminalSchema = z.strictObject({
+  /** `bubblewrap` runs every command in a sandbox; `none` (an explicit opt-in, warned at start) runs it bare. */
+  sandbox: z.enum(['bubblewrap', 'none']).default('bubblewrap'),
+  /** Whether commands reach the network (off: a private network namespace with only loopback). */
+  network: z.boolean().default(false),
+  /** Names of environment variables passed to commands besides PATH, HOME and LANG. */
+  env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
+  /** Default and longest wall time of one command, in seconds. */
+  timeout_s: seconds.default(120),
+  max_timeout_s: seconds.default(900),
+  /** Longest stdout plus stderr returned, in characters; head and tail kept when cut. */
+  max_output_chars: positiveInteger.default(30_000),
+  /** CPU seconds of one command (each process). */
+  cpu_s: positiveInteger.default(600),
+  /** Address space of each process, in MB. */
+  memory_mb: positiveInteger.default(4096),
+  /** Processes (and threads) of one command at once. */
+  max_processes: positiveInteger.default(256),
+  /** Largest file a command may write, in MB. */
+  max_file_size_mb: positiveInteger.default(1024),
+});
+
 const toolsSchema = z.strictObject({
   fetch_url: fetchUrlSchema.default(fetchUrlSchema.parse({})),
+  terminal: terminalSchema.default(terminalSchema.parse({})),
+});
+
+const workspaceNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, dot, dash and underscore, at most 64');
+
+const workspaceSourceSchema = z.strictObject({
+  /** A path to a git repository, or a git URL. */
+  source: z.string().min(1),
+  /** The branch children start from and merges go into; null = the source's HEAD branch. */
+  ref: z.string().min(1).nullable().default(null),
+  /** `branch`: a completed child's change is pushed to the source as branch baton/<task_id>. */
+  merge: z.enum(['branch', 'none']).default('none'),
+});
+
+const workspaceSchema = z.strictObject({
+  /** Where task snapshots live: a bare repository path (created if missing) or a git remote URL. */
+  store: z.string().min(1).default('.baton/workspaces.git'),
+  /** Where task worktrees are checked out on this machine. */
+  root: z.string().min(1).default('.baton/worktrees'),
 });
 
 /** An environment variable's name, as a shell would accept it. */
@@ -247,6 +290,8 @@ export const batonConfigSchema = z.strictObject({
       mcpServerSchema,
     )
     .default({}),
+  workspaces: z.record(workspaceNameSchema, workspaceSourceSchema).default({}),
+  workspace: workspaceSchema.default(workspaceSchema.parse({})),
   access: accessSchema.default(accessSchema.parse({})),
   console: consoleSchema.default(consoleSchema.parse({})),
   gateway: gatewaySchema.default(gatewaySchema.parse({})),
@@ -257,6 +302,8 @@ export const batonConfigSchema = z.strictObject({
 });
 
 export type BatonConfig = z.infer<typeof batonConfigSchema>;
+export type TerminalConfig = z.infer<typeof terminalSchema>;
+export type WorkspaceSourceConfig = z.infer<typeof workspaceSourceSchema>;
 export type ModelRouteConfig = z.infer<typeof modelRouteSchema>;
 export type McpServerConfig = z.infer<typeof mcpServerSchema>;
 export type McpStdioServerConfig = z.infer<typeof mcpStdioServerSchema>;

@@ -70,6 +70,8 @@ export interface TaskBoardRow {
   elapsedSeconds: number;
   steps: number;
   lastActivity: string;
+  /** Files a completed child changed in its workspace; absent for tasks without one. */
+  changedFiles?: number;
 }
 
 export interface TaskBoardView {

@@ -14,6 +14,8 @@ import {
   taskLine,
 } from '../tasks/task-views.ts';
 import { cutText } from '../text/cut-text.ts';
+import { mergeCompletedTask, mergeOutcomeText } from '../tools/workspace/merge-task.ts';
+import type { WorkspaceStore } from '../tools/workspace/workspace-store.ts';
 import type { AccessPolicy } from './access-policy.ts';
 import {
   type ChatCommand,
@@ -35,7 +37,7 @@ export type ParsedCommand =
   | { name: 'tasks' }
   | { name: 'help' }
   | { name: 'usage' }
-  | { name: 'status' | 'cancel' | 'collect'; taskId: string }
+  | { name: 'status' | 'cancel' | 'collect' | 'merge'; taskId: string }
   | { name: 'steer'; taskId: string; message: string };
 
 const usages = {
@@ -44,6 +46,7 @@ const usages = {
   steer: 'steer <task id> <message>',
   cancel: 'cancel <task id>',
   collect: 'collect <task id>',
+  merge: 'merge <task id>',
   usage: 'usage',
   help: 'help',
 } as const;
@@ -55,6 +58,7 @@ const helpText = [
   `• \`${usages.steer}\` — send a running task new instructions`,
   `• \`${usages.cancel}\` — stop a task and the tasks it started`,
   `• \`${usages.collect}\` — a finished task's result`,
+  `• \`${usages.merge}\` — merge a completed task's workspace change into its branch`,
   `• \`${usages.usage}\` — tokens and cost of you, this channel and its tasks (today, 30 days)`,
   `• \`${usages.help}\` — this list`,
 ].join('\n');
@@ -79,6 +83,7 @@ export function parseCommand(text: string): ParsedCommand | { error: string } {
     case 'status':
     case 'cancel':
     case 'collect':
+    case 'merge':
       if (argument === undefined || rest !== undefined) return usageError(word);
       return taskIdPattern.test(argument) ? { name: word, taskId: argument } : usageError(word, true);
     case 'steer':
@@ -106,6 +111,8 @@ export interface CommandRouterOptions {
   usageReport?: (user: ChatUser, ref: ConversationRef) => Promise<string>;
   /** Where unexpected failures are logged; the person sees one generic line. */
   logger?: Logger;
+  /** Merges completed tasks' workspace changes (`merge`); without it the command says merging is not available. */
+  workspaces?: WorkspaceStore;
 }
 
 /** At most this many tasks are listed by `tasks`; the rest are counted. */
@@ -121,9 +128,11 @@ export class CommandRouter {
   private readonly access: AccessPolicy;
   private readonly logger: Logger | undefined;
   private readonly usageReport: CommandRouterOptions['usageReport'];
+  private readonly workspaces: WorkspaceStore | undefined;
 
   constructor(options: CommandRouterOptions) {
     this.usageReport = options.usageReport;
+    this.workspaces = options.workspaces;
     this.service = options.service;
     this.store = options.store;
     this.access = options.access;
@@ -208,6 +217,12 @@ export class CommandRouter {
             : (task.error ?? task.summary);
         return publicly(`${taskLine(task)}\n\n${result || '(no result text)'}`);
       }
+      case 'merge': {
+        // The same decision as cancel: merging changes the shared repository.
+        const task = await this.controlledTask(user, ref, command.taskId, 'merge', isMember);
+        if (!this.workspaces) return privately('Merging is not available here.');
+        return publicly(mergeOutcomeText(task.id, await mergeCompletedTask(this.workspaces, task)));
+      }
     }
   }
 
@@ -258,7 +273,7 @@ export class CommandRouter {
     user: ChatUser,
     ref: ConversationRef,
     taskId: string,
-    verb: 'steer' | 'cancel' | 'collect',
+    verb: 'steer' | 'cancel' | 'collect' | 'merge',
     isMember: PrivateThreadMembership,
   ): Promise<TaskRecord> {
     const task = await this.visibleTask(ref, taskId, isMember);

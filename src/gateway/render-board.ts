@@ -14,6 +14,13 @@ export function statusLabel(status: string): string {
   return statusMarks[status] ?? status;
 }
 
+/** ` · ±N files` for a row whose task changed files in its workspace; empty otherwise. */
+export function changeMark(row: TaskBoardRow): string {
+  return row.changedFiles === undefined
+    ? ''
+    : ` · ±${row.changedFiles} file${row.changedFiles === 1 ? '' : 's'}`;
+}
+
 /** Rows in tree order: each task followed by the tasks it started. */
 export function orderAsTree(rows: TaskBoardRow[]): TaskBoardRow[] {
   const byParent = new Map<string | null, TaskBoardRow[]>();
@@ -44,7 +51,7 @@ export function renderBoardText(view: TaskBoardView): string {
     const active = row.status === 'queued' || row.status === 'running';
     lines.push(
       `${indent}• \`${row.taskId}\` ${statusLabel(row.status)} · ${formatDuration(row.elapsedSeconds)} · ` +
-        `${stepCount(row.steps)} — ${row.goal}`,
+        `${stepCount(row.steps)}${changeMark(row)} — ${row.goal}`,
     );
     if (active && row.lastActivity) lines.push(`${indent}  ↳ ${row.lastActivity}`);
   }

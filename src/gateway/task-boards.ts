@@ -151,6 +151,7 @@ export class TaskBoards {
           elapsedSeconds: Math.round(elapsedSeconds(record)),
           steps: record.steps,
           lastActivity: last ? cutText(`${last.type} ${last.text}`, 140, { marker: '' }) : '',
+          ...(record.change ? { changedFiles: record.change.files } : {}),
         };
       }),
     );

@@ -17,11 +17,15 @@ import { TaskService } from '../tasks/task-service.ts';
 import { TaskSignals } from '../tasks/task-signals.ts';
 import { TaskStore } from '../tasks/task-store.ts';
 import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts';
+import { createFileToolset } from '../tools/file/file-toolset.ts';
 import { McpServers } from '../tools/mcp/mcp-servers.ts';
+import { checkSandboxAvailable } from '../tools/terminal/sandbox-command.ts';
+import { createTerminalToolset } from '../tools/terminal/terminal-toolset.ts';
 import type { Tool } from '../tools/tool.ts';
 import { ToolsetRegistry } from '../tools/toolset-registry.ts';
 import { closePageTextPool } from '../tools/web/page-text-pool.ts';
 import { createWebToolset } from '../tools/web/web-toolset.ts';
+import { WorkspaceStore } from '../tools/workspace/workspace-store.ts';
 import { BudgetGuard } from '../usage/budget-guard.ts';
 import { meteredModel } from '../usage/metered-model-client.ts';
 import { UsageLedger, type UsageScope } from '../usage/usage-ledger.ts';
@@ -70,6 +74,8 @@ export class BatonRuntime {
   readonly signals: TaskSignals;
   readonly queue: TaskQueue;
   readonly toolsets = new ToolsetRegistry();
+  /** Task checkouts and their snapshots in the store (workspaces.*, workspace.*). */
+  readonly workspaces: WorkspaceStore;
   readonly service: TaskService;
   readonly model: ModelClient;
   /** Tokens and cost per day, person, channel, task and route. */
@@ -85,6 +91,7 @@ export class BatonRuntime {
   private readonly workers: ChildWorker[] = [];
   private readonly workerConnections: Redis[] = [];
   private reconciler: QueueReconciler | null = null;
+  private workspaceSweep: NodeJS.Timeout | null = null;
   /** Removes expired tasks from the indexes and idle threads; every process runs one, one sweeps at a time. */
   readonly sweeper: RetentionSweeper;
 
@@ -144,12 +151,23 @@ export class BatonRuntime {
       ...(options.authorizer ? { authorizer: options.authorizer } : {}),
     });
     this.toolsets.register('web', () => createWebToolset(config.tools));
+    // Never a silent fallback: without bwrap (and sandbox: bubblewrap) this throws rather than run bare.
+    this.toolsets.register('terminal', () =>
+      createTerminalToolset(
+        config.tools.terminal,
+        checkSandboxAvailable(config.tools.terminal, () => {}),
+      ),
+    );
+    this.toolsets.register('file', () => createFileToolset());
     for (const [name, createTools] of Object.entries(options.extraToolsets ?? {})) {
       this.toolsets.register(name, createTools);
     }
     this.mcp = new McpServers(config.mcp_servers, { env: options.env ?? process.env, logger });
     this.mcp.registerToolsets(this.toolsets);
-    this.toolsets.register(delegationToolsetName, () => createDelegationTools(this.service, config));
+    this.workspaces = new WorkspaceStore(config.workspaces, config.workspace);
+    this.toolsets.register(delegationToolsetName, () =>
+      createDelegationTools(this.service, config, this.workspaces),
+    );
     this.model =
       options.model ??
       createOpenAIModelClient({
@@ -238,6 +256,8 @@ export class BatonRuntime {
 
   /** Starts a BullMQ worker for children in this process. */
   async startWorker(): Promise<ChildWorker> {
+    // A worker runs terminal commands: a configured sandbox that cannot run stops it here, naming the fix.
+    checkSandboxAvailable(this.config.tools.terminal, (message) => this.logger.warn(message));
     await this.applyQueueWideLimits();
     const connection = this.connect('worker');
     const worker = new ChildWorker({
@@ -262,16 +282,33 @@ export class BatonRuntime {
           ),
         recordUsage: (write) => this.usage.apply(write),
         toolsFor: (record, signal) => this.toolsForRun(record, signal),
+        workspaces: this.workspaces,
         logger: this.logger,
       },
     });
     await worker.waitUntilReady();
     this.workers.push(worker);
+    this.startWorkspaceSweep();
     if (!this.reconciler) {
       this.reconciler = new QueueReconciler({ store: this.store, queue: this.queue, logger: this.logger });
       this.reconciler.start();
     }
     return worker;
+  }
+
+  /**
+   * Task refs follow their records' retention (redis.retention_days): once a record is gone, so are its
+   * refs in the workspace store. Checkouts of finished tasks are removed as they end.
+   */
+  private startWorkspaceSweep(): void {
+    if (this.workspaceSweep || Object.keys(this.config.workspaces).length === 0) return;
+    const sweep = () => {
+      this.workspaces
+        .sweep(async (taskIds) => (await this.store.getMany(taskIds)).map((record) => record !== null))
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'workspace sweep failed'));
+    };
+    this.workspaceSweep = setInterval(sweep, this.options.retentionSweepIntervalMs ?? 3_600_000);
+    this.workspaceSweep.unref();
   }
 
   /** Drops every Redis connection at once, as a killed process would (tests of crash recovery). */
@@ -283,6 +320,7 @@ export class BatonRuntime {
   async close(graceMs = this.config.worker.shutdown_grace_s * 1000): Promise<void> {
     this.redisAvailability.stop();
     this.reconciler?.stop();
+    if (this.workspaceSweep) clearInterval(this.workspaceSweep);
     await this.sweeper.stop();
     await Promise.all(this.workers.map((worker) => worker.drain(graceMs)));
     await this.queue.close();

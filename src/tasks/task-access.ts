@@ -23,7 +23,7 @@ export interface TaskPlace {
 }
 
 /** What a person may ask of a task: look at its details, or control it. */
-export type TaskAction = 'check' | 'steer' | 'cancel' | 'collect';
+export type TaskAction = 'check' | 'steer' | 'cancel' | 'collect' | 'merge';
 
 /**
  * The access decision for people acting on tasks, in one place: the gateway's AccessPolicy implements it

@@ -18,6 +18,15 @@ const checkpointFields = {
   inboxCursor: z.string().regex(/^\d+-\d+$/, 'a stream id'),
   /** Starts of the tool calls under way (see AgentState); absent when no batch is under way. */
   toolCallStarts: z.record(z.string(), z.number().int().positive()).optional(),
+  /**
+   * The workspace commit the child's checkout stood on at this point (refs/baton/tasks/<id> in the store);
+   * a resumed run recreates the checkout from it. Absent for tasks without a workspace, and in checkpoints
+   * written before workspaces existed: optional, so version 1 still reads both ways.
+   */
+  workspaceCommit: z
+    .string()
+    .regex(/^[0-9a-f]{40,64}$/, 'a commit id')
+    .optional(),
 };
 
 const currentSchema = z.object({ version: z.literal(taskCheckpointVersion), ...checkpointFields });

@@ -68,6 +68,10 @@ export interface TaskRecord {
   error: string | null;
   /** How many times a worker has picked the task up (more than one after a crash or a restart). */
   attempts: number;
+  /** The configured workspace (workspaces.<name>) the child works in; absent: a scratch directory, if any. */
+  workspace?: string;
+  /** What a completed child changed in its workspace. */
+  change?: TaskWorkspaceChange;
   /** The JSON Schema the final answer must match (`output_schema`); absent when the caller gave none. */
   outputSchema?: OutputSchema;
   /** How the final answer measured against `outputSchema`; absent without a schema or before completion. */
@@ -84,6 +88,14 @@ export interface StructuredResult {
   errors?: string[];
 }
 
+/** Files changed and lines added and removed by a child in its workspace; `branch` when pushed to the source. */
+export interface TaskWorkspaceChange {
+  files: number;
+  added: number;
+  removed: number;
+  branch?: string;
+}
+
 export interface NewTask {
   goal: string;
   context: string;
@@ -91,6 +103,7 @@ export interface NewTask {
   route: string;
   role: ChildRole;
   outputSchema?: OutputSchema;
+  workspace?: string;
 }
 
 /** Event kinds of a task's event stream, named noun-verb. */

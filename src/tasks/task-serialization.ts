@@ -3,7 +3,14 @@ import { BatonError } from '../errors.ts';
 import { tokenUsageSchema } from '../llm/chat-message-schema.ts';
 import { emptyUsage, type TokenUsage } from '../llm/model-client.ts';
 import type { OutputSchema } from './output-schema.ts';
-import type { ChildRole, StructuredResult, TaskOrigin, TaskRecord, TaskStatus } from './task-record.ts';
+import type {
+  ChildRole,
+  StructuredResult,
+  TaskOrigin,
+  TaskRecord,
+  TaskStatus,
+  TaskWorkspaceChange,
+} from './task-record.ts';
 
 /** The JSON fields of a task hash. Loose, so fields a newer release adds to an origin are kept, not dropped. */
 const originSchema: z.ZodType<TaskOrigin> = z.looseObject({
@@ -23,6 +30,12 @@ const structuredSchema: z.ZodType<StructuredResult> = z.object({
   schemaValid: z.boolean(),
   output: z.unknown().optional(),
   errors: z.array(z.string()).optional(),
+});
+const changeSchema: z.ZodType<TaskWorkspaceChange> = z.object({
+  files: z.number(),
+  added: z.number(),
+  removed: z.number(),
+  branch: z.string().optional(),
 });
 
 /**
@@ -75,6 +88,7 @@ export function recordToFields(record: TaskRecord): string[] {
   ];
   // Written only when there is one, so a task without a schema is stored exactly as before.
   if (record.outputSchema) fields.push('outputSchema', JSON.stringify(record.outputSchema));
+  if (record.workspace) fields.push('workspace', record.workspace);
   return fields;
 }
 
@@ -139,6 +153,8 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
     ...(hash.structured
       ? { structured: parseField(hash.id, 'structured', hash.structured, structuredSchema) }
       : {}),
+    ...(hash.workspace ? { workspace: hash.workspace } : {}),
+    ...(hash.change ? { change: parseField(hash.id, 'change', hash.change, changeSchema) } : {}),
   };
 }
 

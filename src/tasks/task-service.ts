@@ -45,6 +45,8 @@ export interface TaskSpecification {
   role?: ChildRole;
   /** JSON Schema the child's final answer must match; checked here, before anything runs. */
   output_schema?: OutputSchema;
+  /** A configured workspace (workspaces.<name>) to work in. */
+  workspace?: string;
 }
 
 /**
@@ -107,6 +109,7 @@ export class TaskService {
       maxSpawnDepth: delegation.max_spawn_depth,
       toolsets: this.toolsets.names().filter((name) => name !== delegationToolsetName),
       routes: Object.keys(this.config.models.routes),
+      workspaces: Object.keys(this.config.workspaces),
     };
   }
 
@@ -164,6 +167,13 @@ export class TaskService {
         );
       }
       if (specification.output_schema !== undefined) assertOutputSchema(specification.output_schema);
+      const workspace = specification.workspace;
+      if (workspace !== undefined && !this.config.workspaces[workspace]) {
+        const known = Object.keys(this.config.workspaces).join(', ') || 'none configured';
+        throw new BatonError('unknown_workspace', `unknown workspace "${workspace}"; available: ${known}`, {
+          fault: 'model',
+        });
+      }
       return {
         goal: specification.goal,
         context: specification.context ?? '',
@@ -171,6 +181,7 @@ export class TaskService {
         route,
         role,
         ...(specification.output_schema ? { outputSchema: specification.output_schema } : {}),
+        ...(workspace === undefined ? {} : { workspace }),
       };
     });
     await this.budgets?.assertWithin(caller.origin);

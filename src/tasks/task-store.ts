@@ -19,6 +19,7 @@ import {
   type TaskOrigin,
   type TaskRecord,
   type TaskStatus,
+  type TaskWorkspaceChange,
   taskStatuses,
 } from './task-record.ts';
 import {
@@ -150,6 +151,7 @@ export class TaskStore {
         error: null,
         attempts: 0,
         ...(task.outputSchema ? { outputSchema: task.outputSchema } : {}),
+        ...(task.workspace ? { workspace: task.workspace } : {}),
       }));
       const parentId = request.parent?.taskId;
       const { platform, user, channel } = origin;
@@ -482,6 +484,16 @@ export class TaskStore {
       ],
     );
     return outcome as WriteOutcome;
+  }
+
+  /**
+   * What a completed child changed in its workspace, kept on its record for boards and the console. Written
+   * by the running child just before it completes; a task whose record is gone gets nothing.
+   */
+  async recordWorkspaceChange(taskId: string, change: TaskWorkspaceChange): Promise<void> {
+    const key = this.keys.task(taskId);
+    // Only on an existing record: HSET alone would create a bare hash for an expired task.
+    if ((await this.redis.exists(key)) === 1) await this.redis.hset(key, 'change', JSON.stringify(change));
   }
 
   /** The child's whole final answer; null until it completed. */

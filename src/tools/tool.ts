@@ -26,6 +26,16 @@ export interface ToolContext {
    * turn slots (gateway.max_concurrent_turns), so waiting threads do not starve the others.
    */
   releaseTurnSlotWhile?<T>(work: () => Promise<T>): Promise<T>;
+  /** Children only: where the terminal and file tools work (the task's workspace checkout, or a scratch directory). */
+  workspace?: WorkspaceAccess;
+}
+
+/** A task's working directory, as the terminal and file tools see it. */
+export interface WorkspaceAccess {
+  /** Absolute path of the directory; the tools never read or write outside it. */
+  directory: string;
+  /** More paths a sandboxed command may write (the checkout's own git metadata). */
+  writable: string[];
 }
 
 /** A tool: zod validates the model's arguments before `execute` runs; the result is sent back as JSON. */
@@ -44,6 +54,11 @@ export interface Tool<Input = unknown> {
    * an interrupted call is reported to the model as interrupted and never run again.
    */
   retrySafe?: boolean;
+  /**
+   * How long one call may run, in ms, when the tool sets its own limit (a terminal command's timeout_s);
+   * otherwise `delegation.tool_timeout_s` applies.
+   */
+  timeoutMs?(input: Input): number;
   execute(input: Input, context: ToolContext): Promise<unknown>;
 }
 

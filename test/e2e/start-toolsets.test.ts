@@ -28,7 +28,7 @@ describe('baton start', () => {
     const request = await eventually(async () => fake.requests[0]);
     const tools = JSON.stringify(request.body?.tools ?? []);
     expect(tools).toContain('delegate_task_async');
-    expect(tools).toContain('available: web)');
+    expect(tools).toContain('available: web, terminal, file)');
     expect(tools).not.toMatch(/\bdemo\b/);
   });
 });

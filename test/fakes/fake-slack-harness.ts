@@ -1,9 +1,8 @@
 import { afterAll, beforeAll } from 'vitest';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
-import { gatewayParts } from '../../src/cli/compose-gateway.ts';
+import { composeCommandRouter, gatewayParts } from '../../src/cli/compose-gateway.ts';
 import { mergeLayers } from '../../src/config/load-config.ts';
 import { AccessPolicy } from '../../src/gateway/access-policy.ts';
-import { CommandRouter } from '../../src/gateway/command-router.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
@@ -64,7 +63,7 @@ export async function startSlackBaton(options: {
   const gateway = new Gateway({
     ...gatewayParts(runtime),
     access,
-    commands: new CommandRouter({ service: runtime.service, store: runtime.store, access, logger }),
+    commands: composeCommandRouter(runtime, access, logger),
     logger,
   });
   const adapter = new SlackAdapter({

@@ -93,7 +93,7 @@ describe('parseCommand', () => {
     [
       'frobnicate t_7k2m9q',
       'Unknown command "frobnicate". Try: tasks, status <task id>, steer <task id> <message>, ' +
-        'cancel <task id>, collect <task id>, usage, help.',
+        'cancel <task id>, collect <task id>, merge <task id>, usage, help.',
     ],
   ])('%j → %s', (text, error) => {
     expect(parseCommand(text)).toEqual({ error });
@@ -237,7 +237,8 @@ describe('CommandRouter', () => {
     expect(unknown.text).toMatch(/^Unknown command "frobnicate"\. Try: tasks, status <task id>, .*help\.$/);
     const help = await say(ada, 'help');
     expect(help.ephemeral).toBe(true);
-    for (const word of ['tasks', 'status', 'steer', 'cancel', 'collect']) expect(help.text).toContain(word);
+    for (const word of ['tasks', 'status', 'steer', 'cancel', 'collect', 'merge'])
+      expect(help.text).toContain(word);
   });
 
   it("lists this channel's tasks, newest first, at most 15", async () => {

@@ -166,6 +166,7 @@ describe('the Discord adapter', () => {
       ['steer', 1],
       ['cancel', 1],
       ['collect', 1],
+      ['merge', 1],
     ]);
     for (const subcommand of subcommands) {
       expect(subcommand.options[0]).toMatchObject({
@@ -353,6 +354,16 @@ describe('the Discord adapter', () => {
     });
     expect(await firstReply(bobSteer)).toEqual({
       content: `Only the task's owner or an admin can steer ${idOf(steerable)}.`,
+      ephemeral: true,
+      embeds: [],
+    });
+    // `/task merge id:` reaches the command router and its access decision, like cancel.
+    const bobMerge = discord.slashCommand(bob, thread.id, 'task', {
+      subcommand: 'merge',
+      options: { id: idOf(steerable) },
+    });
+    expect(await firstReply(bobMerge)).toEqual({
+      content: `Only the task's owner or an admin can merge ${idOf(steerable)}.`,
       ephemeral: true,
       embeds: [],
     });

@@ -110,6 +110,18 @@ describe('background tasks in a Slack thread', () => {
       slack.callsTo('chat.postMessage').filter((call) => inThread(call) && Array.isArray(call.params.blocks)),
     ).toHaveLength(1);
 
+    // /baton merge reaches the command router: the quick child worked in no workspace.
+    const mergeUrl = slack.newResponseUrl();
+    await slack.sendEnvelope(
+      'slash_commands',
+      slashCommand({ user: slackPeople.ada.id, text: `merge ${quickId}`, responseUrl: mergeUrl }),
+    );
+    const merged = await slack.waitForResponse((post) => post.id === mergeUrl.split('/').at(-1));
+    expect(merged.body).toMatchObject({
+      response_type: 'ephemeral',
+      text: `${quickId} worked in no workspace; there is nothing to merge`,
+    });
+
     // /baton steer reaches the running child in its next model request.
     const steerUrl = slack.newResponseUrl();
     await slack.sendEnvelope(

@@ -15,10 +15,10 @@ function offeredToolsets(runtime: BatonRuntime): string {
 }
 
 describe('toolsets a runtime offers', () => {
-  it('a production runtime offers web only: the demo toolset is neither listed nor accepted', async () => {
+  it('a production runtime offers web, terminal and file: the demo toolset is neither listed nor accepted', async () => {
     const runtime = await startRuntime();
-    expect(runtime.service.limits.toolsets).toEqual(['web']);
-    expect(offeredToolsets(runtime)).toBe('web');
+    expect(runtime.service.limits.toolsets).toEqual(['web', 'terminal', 'file']);
+    expect(offeredToolsets(runtime)).toBe('web, terminal, file');
     await expect(
       runtime.service.dispatch(testCaller(), [{ goal: 'note progress', toolsets: [demoToolsetName] }]),
     ).rejects.toMatchObject({ code: 'unknown_toolset' });
@@ -33,8 +33,8 @@ describe('toolsets a runtime offers', () => {
       extraToolsets: { [demoToolsetName]: createDemoTools },
     });
     try {
-      expect(runtime.service.limits.toolsets).toEqual(['web', demoToolsetName]);
-      expect(offeredToolsets(runtime)).toBe('web, demo');
+      expect(runtime.service.limits.toolsets).toEqual(['web', 'terminal', 'file', demoToolsetName]);
+      expect(offeredToolsets(runtime)).toBe('web, terminal, file, demo');
       expect(runtime.toolsFor({ role: 'leaf', depth: 1, toolsets: [demoToolsetName] } as never)).toHaveLength(
         1,
       );

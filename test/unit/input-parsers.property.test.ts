@@ -68,7 +68,10 @@ describe('the command parser', () => {
       fc.property(anyText, (text) => {
         const parsed = parseCommand(text);
         if ('error' in parsed) expect(typeof parsed.error).toBe('string');
-        else expect(['help', 'tasks', 'status', 'steer', 'cancel', 'collect']).toContain(parsed.name);
+        else
+          expect(['help', 'tasks', 'usage', 'status', 'steer', 'cancel', 'collect', 'merge']).toContain(
+            parsed.name,
+          );
         if ('taskId' in parsed) expect(parsed.taskId).toMatch(taskIdPattern);
       }),
       runs,

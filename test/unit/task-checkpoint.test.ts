@@ -59,3 +59,23 @@ describe('task checkpoint', () => {
     expect(reason(variant({ toolCallStarts: { call_1: 'once' } }))).toMatch(/toolCallStarts\.call_1/);
   });
 });
+
+describe('the workspace commit of a checkpoint', () => {
+  const commit = 'a'.repeat(40);
+
+  it('is stored and read back; checkpoints without it (no workspace, or written before) still read', () => {
+    const withCommit = { ...checkpoint, workspaceCommit: commit };
+    expect(parseTaskCheckpoint(serializeTaskCheckpoint(withCommit))).toEqual(withCommit);
+    expect(parseTaskCheckpoint(serializeTaskCheckpoint(checkpoint))).toEqual(checkpoint);
+    const { version: _version, ...unversioned } = JSON.parse(serializeTaskCheckpoint(withCommit));
+    expect(parseTaskCheckpoint(JSON.stringify(unversioned)).workspaceCommit).toBe(commit);
+  });
+
+  it('refuses something that is not a commit id', () => {
+    const text = JSON.stringify({
+      ...JSON.parse(serializeTaskCheckpoint(checkpoint)),
+      workspaceCommit: '../x',
+    });
+    expect(reason(text)).toMatch(/workspaceCommit: a commit id/);
+  });
+});

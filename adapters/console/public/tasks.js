@@ -123,7 +123,14 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
     }
     row.button.classList.toggle('is-open', node.id === detail.openTaskId());
     setText(row.goal, node.goal);
-    setText(row.meta, `${formatElapsed(node.elapsedSeconds)} · ${formatSteps(node.steps)} · ${node.id}`);
+    const change =
+      node.changedFiles === undefined
+        ? ''
+        : ` · ±${node.changedFiles} file${node.changedFiles === 1 ? '' : 's'}`;
+    setText(
+      row.meta,
+      `${formatElapsed(node.elapsedSeconds)} · ${formatSteps(node.steps)}${change} · ${node.id}`,
+    );
     setText(row.activity, activityLine(node.lastEvent));
     row.button.setAttribute('aria-label', `${statusLabel(node.status)}: ${node.goal}`);
     syncChildren(
@@ -345,8 +352,36 @@ function createTaskDetail({ onOpenThread, rowOf }) {
       el('h3', { text: 'Recent activity' }),
       events,
     );
-    const root = el('div', {}, info, controls, reply, result, eventsSection);
-    return { root, info, elapsed, controls, reply, result, events };
+    const mergeButton = el('button', {
+      type: 'button',
+      className: 'button button-primary button-small',
+      text: 'Merge',
+      dataset: { testid: 'merge-button' },
+      onclick: async () => {
+        mergeButton.disabled = true;
+        await act(`/api/tasks/${encodeURIComponent(id)}/merge`, {});
+        mergeButton.disabled = false;
+      },
+    });
+    const changes = el('section', {
+      className: 'detail-section detail-changes',
+      hidden: true,
+      'aria-label': 'Workspace changes',
+      dataset: { testid: 'task-changes' },
+    });
+    const root = el('div', {}, info, controls, reply, result, changes, eventsSection);
+    return {
+      root,
+      info,
+      elapsed,
+      controls,
+      reply,
+      result,
+      changes,
+      mergeButton,
+      events,
+      diffLoadedFor: null,
+    };
 
     async function act(path, payload, onSuccess) {
       reply.textContent = 'Working…';
@@ -362,6 +397,59 @@ function createTaskDetail({ onOpenThread, rowOf }) {
       }
       version = '';
       load();
+    }
+  }
+
+  /** A task with a workspace: its change as files and hunks, and Merge once it completed. */
+  async function renderChanges(task) {
+    const section = parts.changes;
+    if (!task.workspace) {
+      section.hidden = true;
+      return;
+    }
+    section.hidden = false;
+    const key = `${task.status}|${task.steps}`;
+    if (parts.diffLoadedFor === key) return;
+    parts.diffLoadedFor = key;
+    const count = task.change ? `±${task.change.files} file${task.change.files === 1 ? '' : 's'}` : '';
+    const heading = el('h3', { text: `Changes in ${task.workspace} ${count}`.trim() });
+    const files = el('div', { className: 'diff-view', dataset: { testid: 'diff-view' } });
+    const actions =
+      task.status === 'completed' ? el('div', { className: 'form-actions' }, parts.mergeButton) : null;
+    section.replaceChildren(heading, actions, files);
+    try {
+      const { files: diffFiles } = await api(`/api/tasks/${encodeURIComponent(task.id)}/diff`);
+      if (!diffFiles || diffFiles.length === 0) {
+        files.replaceChildren(el('p', { className: 'event-empty', text: 'No files changed yet.' }));
+        return;
+      }
+      files.replaceChildren(
+        ...diffFiles.map((file) =>
+          el(
+            'details',
+            { className: 'diff-file', open: true },
+            el('summary', {
+              className: 'diff-file-name',
+              text: `${file.path}  +${file.added} −${file.removed}`,
+            }),
+            ...file.hunks.map((hunk) =>
+              el(
+                'pre',
+                { className: 'diff-hunk' },
+                el('span', { className: 'diff-hunk-header', text: `${hunk.header}\n` }),
+                ...hunk.lines.map((line) =>
+                  el('span', {
+                    className: `diff-line diff-${line.kind}`,
+                    text: `${line.kind === 'added' ? '+' : line.kind === 'removed' ? '-' : ' '}${line.text}\n`,
+                  }),
+                ),
+              ),
+            ),
+          ),
+        ),
+      );
+    } catch (error) {
+      files.replaceChildren(el('p', { className: 'detail-error', text: error.message }));
     }
   }
 
@@ -413,6 +501,7 @@ function createTaskDetail({ onOpenThread, rowOf }) {
     }
     parts.result.replaceChildren(...resultParts);
     parts.result.hidden = resultParts.length === 0;
+    renderChanges(task);
     parts.events.replaceChildren(
       ...(events.length === 0
         ? [el('li', { className: 'event-empty', text: 'No events yet.' })]

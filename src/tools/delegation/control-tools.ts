@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { defineTool, type Tool } from '../tool.ts';
+import { mergeCompletedTask } from '../workspace/merge-task.ts';
+import type { WorkspaceStore } from '../workspace/workspace-store.ts';
 import { callerFromContext, idempotencyOf, taskIdField } from './delegation-tool-parts.ts';
 
 export function createSteerTaskTool(service: TaskService): Tool {
@@ -38,6 +40,30 @@ export function createCancelTaskTool(service: TaskService): Tool {
     async execute(input, context) {
       const { record, stopped } = await service.cancel(callerFromContext(context), input.task_id);
       return { task_id: record.id, status: record.status, ...(stopped ? {} : { stopping: true }) };
+    },
+  });
+}
+
+export function createMergeTaskTool(service: TaskService, workspaces: WorkspaceStore): Tool {
+  return defineTool({
+    name: 'merge_task',
+    // Merging again finds the change already merged and changes nothing.
+    retrySafe: true,
+    description:
+      "Merge a completed task's workspace change into its workspace's branch (git three-way merge). A " +
+      'conflict changes nothing and lists the conflicting paths. Only completed tasks are merged.',
+    inputSchema: z.object({ task_id: taskIdField }),
+    async execute(input, context) {
+      const record = await service.lookup(callerFromContext(context), input.task_id, 'merge');
+      const outcome = await mergeCompletedTask(workspaces, record);
+      switch (outcome.kind) {
+        case 'merged':
+          return { task_id: record.id, merged: true, into: outcome.ref, commit: outcome.commit };
+        case 'conflict':
+          return { task_id: record.id, merged: false, conflict: true, paths: outcome.paths };
+        case 'nothing':
+          return { task_id: record.id, merged: false, reason: outcome.reason };
+      }
     },
   });
 }

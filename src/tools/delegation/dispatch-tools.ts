@@ -11,7 +11,7 @@ import {
 } from './delegation-tool-parts.ts';
 
 function taskFields(service: TaskService) {
-  const { toolsets, routes } = service.limits;
+  const { toolsets, routes, workspaces } = service.limits;
   return {
     goal: z
       .string()
@@ -46,6 +46,13 @@ function taskFields(service: TaskService) {
       .describe(
         'A JSON Schema the final answer must match; the result then carries `output` (the parsed JSON) ' +
           'and `schema_valid`. The child gets one correction turn if its answer does not match.',
+      ),
+    workspace: z
+      .string()
+      .optional()
+      .describe(
+        `A repository to work in with the terminal and file toolsets (available: ${workspaces.join(', ') || 'none'}): ` +
+          "the child gets its own checkout, and a completed child's change can be merged with merge_task.",
       ),
   };
 }

@@ -1,0 +1,112 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import type { TerminalConfig } from '../../config/schema.ts';
+import { BatonError } from '../../errors.ts';
+
+/** Where bubblewrap is looked for, in order: Debian's path, then PATH. */
+export function findBubblewrap(env: NodeJS.ProcessEnv = process.env): string | null {
+  const directories = ['/usr/bin', ...(env.PATH ?? '').split(':').filter(Boolean)];
+  for (const directory of directories) {
+    const candidate = path.join(directory, 'bwrap');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here.
+    }
+  }
+  return null;
+}
+
+/** Start-up check: a configured sandbox that cannot run stops the process, naming the fix; `none` is warned about. */
+export function checkSandboxAvailable(
+  config: TerminalConfig,
+  warn: (message: string) => void,
+  find: () => string | null = findBubblewrap,
+): string | null {
+  if (config.sandbox === 'none') {
+    warn(
+      "tools.terminal.sandbox is none: terminal commands run on the host unsandboxed, with this process's " +
+        'file system and network access',
+    );
+    return null;
+  }
+  const bwrap = find();
+  if (!bwrap) {
+    throw new BatonError(
+      'config_invalid',
+      'tools.terminal.sandbox is bubblewrap but bwrap is not installed: install it with ' +
+        '`apt-get install -y bubblewrap` (or set tools.terminal.sandbox: none to run commands unsandboxed)',
+      { fault: 'user' },
+    );
+  }
+  return bwrap;
+}
+
+/** The environment a command sees: an allow-list, so none of Baton's secrets (model keys, tokens) leak in. */
+export function commandEnvironment(
+  config: TerminalConfig,
+  home: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const result: Record<string, string> = {
+    PATH: env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: home,
+    LANG: env.LANG ?? 'C.UTF-8',
+  };
+  for (const name of config.env) {
+    const value = env[name];
+    if (value !== undefined) result[name] = value;
+  }
+  return result;
+}
+
+/**
+ * The shell that applies the per-process limits, then runs the command as a login shell. `ulimit -u` only
+ * binds non-root users; the pids cgroup (when there is one) binds everyone.
+ */
+export function limitedShellArguments(config: TerminalConfig, command: string): string[] {
+  const limits = [
+    `ulimit -t ${config.cpu_s}`,
+    `ulimit -v ${config.memory_mb * 1024}`,
+    `ulimit -f ${config.max_file_size_mb * 1024}`,
+    `ulimit -u ${config.max_processes} 2>/dev/null`,
+  ].join('; ');
+  return ['/bin/bash', '-c', `${limits}; exec /bin/bash -lc "$1"`, 'baton-command', command];
+}
+
+/**
+ * bubblewrap's arguments for a command in `workspace`: the host read-only, the workspace (and `writable`
+ * paths) read-write, a private /tmp, new PID, IPC and UTS namespaces (and network, unless allowed), no
+ * capabilities, and the sandbox dies with its parent.
+ */
+export function bubblewrapArguments(
+  config: TerminalConfig,
+  workspace: string,
+  writable: string[] = [],
+): string[] {
+  const binds = [workspace, ...writable].flatMap((directory) => ['--bind', directory, directory]);
+  return [
+    '--ro-bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
+    '--tmpfs',
+    '/tmp',
+    ...binds,
+    '--chdir',
+    workspace,
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    ...(config.network ? [] : ['--unshare-net']),
+    '--cap-drop',
+    'ALL',
+    '--die-with-parent',
+    '--new-session',
+    '--',
+  ];
+}
