@@ -86,6 +86,15 @@ if [ -z "$base_image" ]; then
   log "imported $base_image"
 fi
 
+# What this test needs of the machine, checked before anything of Baton's is judged: a container runs, and
+# reaches the npm registry the image build installs from. Without them the test cannot run here (exit 3).
+if ! docker run --rm --network host "$base_image" true >/dev/null 2>"$work/run-check.log"; then
+  log "a container cannot run on this engine:"; tail -5 "$work/run-check.log" >&2; exit 3
+fi
+if ! docker run --rm --network host "$base_image" npm ping >/dev/null 2>"$work/registry-check.log"; then
+  log "the npm registry cannot be reached from a container:"; tail -5 "$work/registry-check.log" >&2; exit 3
+fi
+
 # 3. Baton's image, then the flow.
 log "building baton-compose:test"
 docker build --network host --build-arg "BASE_IMAGE=$base_image" -t baton-compose:test "$checkout" \
