@@ -1,25 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/baton-harness.ts';
 import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
+import { portIsOpen } from '../support/port-is-open.ts';
 
 let child: ChildProcess | null = null;
 
-/** Whether something still accepts connections on the port. */
-function portIsOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 const directory = mkdtempSync(path.join(os.tmpdir(), 'baton-demo-'));
 
 afterAll(() => {

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import {
   spawnBatonProcess,
   testConfigLayer,
 } from '../support/baton-harness.ts';
+import { portIsOpen } from '../support/port-is-open.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { fake } = useTestEnvironment();
@@ -21,17 +21,6 @@ afterAll(async () => {
   await Promise.all(processes.map((started) => started.exited));
   rmSync(directory, { recursive: true, force: true });
 });
-
-function portIsOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 const privateRedisPort = (output: string) => Number(/"url":"redis:\/\/127\.0\.0\.1:(\d+)"/.exec(output)?.[1]);
 

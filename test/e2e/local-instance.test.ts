@@ -15,6 +15,7 @@ import {
 } from '../support/baton-harness.ts';
 import { createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
+import { portIsOpen } from '../support/port-is-open.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { fake } = useTestEnvironment({ clearScriptAfterEach: true });
@@ -33,17 +34,6 @@ afterEach(async (context) => {
   }
 });
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
-
-function portIsOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 const privateRedisPort = (output: string) => Number(/"url":"redis:\/\/127\.0\.0\.1:(\d+)"/.exec(output)?.[1]);
 const stackTraceLines = (output: string) => output.split('\n').filter((line) => /^\s+at /.test(line)).length;

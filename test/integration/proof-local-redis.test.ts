@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isBatonError } from '../../src/errors.ts';
 import { startLocalRedisServer } from '../../src/redis/local-redis-server.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
+import { portIsOpen } from '../support/port-is-open.ts';
 
 /*
  * Proof for issue 2, "Redis": the private redis-server of `baton start` (AOF on, data in its directory,
@@ -17,17 +17,6 @@ const directory = mkdtempSync(path.join(os.tmpdir(), 'baton-proof-redis-'));
 afterAll(() => {
   rmSync(directory, { recursive: true, force: true });
 });
-
-function portIsOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 const installHints = [/apt-get install -y redis-server/, /brew install redis/, /docker compose up -d redis/];
 
