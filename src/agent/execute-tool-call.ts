@@ -3,6 +3,7 @@ import type { ToolCall } from '../llm/model-client.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
 import { cutText } from '../text/cut-text.ts';
 import type { Tool, ToolContext } from '../tools/tool.ts';
+import { untilAborted } from '../until-aborted.ts';
 
 /** Longest tool result handed back to the model, in characters; a runaway tool cannot flood the context. */
 const maxToolResultChars = 60_000;
@@ -52,7 +53,7 @@ export async function executeToolCall(
   const timeoutSignal = AbortSignal.timeout(limitMs);
   const signal = AbortSignal.any([context.signal, timeoutSignal]);
   try {
-    const result = await raceWithSignal(
+    const result = await untilAborted(
       tool.execute(parsed.data, { ...context, signal, toolCallId: call.id }),
       signal,
     );
@@ -69,23 +70,4 @@ export async function executeToolCall(
     if (timeoutSignal.aborted) return fail(`${tool.name} timed out after ${Math.round(limitMs / 1000)} s`);
     return fail(redactSecrets(describeError(error)));
   }
-}
-
-/** Settles when the promise does or when the signal aborts, whichever is first (tools that ignore it still stop). */
-function raceWithSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

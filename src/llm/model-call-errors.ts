@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatonError, describeError } from '../errors.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
+import { untilAborted as untilSignalAborts } from '../until-aborted.ts';
 import type { AttemptFailure } from './retry-policy.ts';
 
 /**
@@ -80,9 +81,5 @@ export async function abortableSleep(ms: number, signal: AbortSignal | undefined
 export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   throwIfAborted(signal);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortedError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
+  return untilSignalAborts(promise, signal, abortedError);
 }

@@ -12,6 +12,7 @@ import type { McpServerConfig } from '../../config/schema.ts';
 import { BatonError, describeError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { redactSecrets } from '../../logging/redact-secrets.ts';
+import { untilAborted } from '../../until-aborted.ts';
 import { resolveCommand } from './resolve-command.ts';
 
 export type { McpTool };
@@ -366,23 +367,4 @@ export function onlyListedEnvironment(names: string[], env: NodeJS.ProcessEnv): 
   for (const name of DEFAULT_INHERITED_ENV_VARS) environment[name] = undefined;
   for (const name of names) if (env[name] !== undefined) environment[name] = env[name];
   return environment as Record<string, string>;
-}
-
-/** Waits for `promise`, but gives up (leaving it running for others) when `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
