@@ -84,6 +84,11 @@ export function mergedResults(results: BenchResult[]): BenchResult[] {
   return [...merged, ...results.filter((result) => !known.has(result.name))];
 }
 
+/** Puts `results` into bench/results.json in place of the figures of the same name, keeping the others. */
+export function mergeResultsJson(results: BenchResult[]): string {
+  return writeResultsJson(mergedResults(results));
+}
+
 const startMarker = '<!-- bench:results:start -->';
 const endMarker = '<!-- bench:results:end -->';
 

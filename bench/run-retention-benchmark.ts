@@ -3,29 +3,18 @@
  * non-persistent redis-server. Prints its figures, puts them into bench/results.json (replacing figures of
  * the same names, keeping the others) and rewrites the retention block of bench/README.md.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalRedisServer } from '../src/redis/local-redis-server.ts';
 import { projectRoot } from './processes.ts';
-import { formatTable } from './report.ts';
+import { formatTable, mergeResultsJson } from './report.ts';
 import { benchRetention } from './retention-benchmark.ts';
 import { type BenchResult, CleanupStack, withTimeout } from './support.ts';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const startMarker = '<!-- bench:retention:start -->';
 const endMarker = '<!-- bench:retention:end -->';
-
-function mergeResultsJson(results: BenchResult[]): string {
-  const file = path.join(projectRoot, 'bench/results.json');
-  const current = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BenchResult[]) : [];
-  const names = new Set(results.map((result) => result.name));
-  writeFileSync(
-    file,
-    `${JSON.stringify([...current.filter((result) => !names.has(result.name)), ...results], null, 2)}\n`,
-  );
-  return file;
-}
 
 function updateRetentionBlock(results: BenchResult[], loadAtStart: number): string {
   const file = path.join(projectRoot, 'bench/README.md');
