@@ -2,15 +2,15 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/net/free-port.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import {
-  type BatonProcess,
   eventually,
   runBatonCommand,
   spawnBatonProcess,
   testConfigLayer,
+  trackBatonProcesses,
   writeTestConfigFile,
 } from '../support/baton-harness.ts';
 import { createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
@@ -20,19 +20,8 @@ import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { fake } = useTestEnvironment({ clearScriptAfterEach: true });
 const directory = mkdtempSync(path.join(os.tmpdir(), 'baton-instance-'));
-const processes: BatonProcess[] = [];
 
-afterEach(async (context) => {
-  // A failed test shows what the processes said.
-  if (context.task.result?.state === 'fail')
-    for (const started of processes) process.stderr.write(`--- pid ${started.pid}:\n${started.output()}\n`);
-  for (const started of processes.splice(0)) {
-    if (started.child.exitCode === null && started.child.signalCode === null) {
-      started.child.kill('SIGKILL');
-      await started.exited;
-    }
-  }
-});
+const processes = trackBatonProcesses();
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 const privateRedisPort = (output: string) => Number(/"url":"redis:\/\/127\.0\.0\.1:(\d+)"/.exec(output)?.[1]);

@@ -1,25 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import {
   type BatonProcess,
   eventually,
   spawnBatonProcess,
   testConfigLayer,
+  trackBatonProcesses,
 } from '../support/baton-harness.ts';
 import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
 import { messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
-const processes: BatonProcess[] = [];
-afterEach(async (context) => {
-  if (context.task.result?.state === 'fail')
-    for (const started of processes) process.stderr.write(`--- pid ${started.pid}:\n${started.output()}\n`);
-  for (const started of processes.splice(0)) {
-    started.child.kill('SIGKILL');
-    await started.exited;
-  }
-});
+const processes = trackBatonProcesses();
 
 const opsUrlOf = (started: BatonProcess) => /"ops":"(http:[^"]+)"/.exec(started.output())?.[1];
 

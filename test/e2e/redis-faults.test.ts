@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type BatonProcess,
   eventually,
   spawnBatonProcess,
   testConfigLayer,
+  trackBatonProcesses,
 } from '../support/baton-harness.ts';
 import {
   manyChildrenLimits,
@@ -20,19 +20,13 @@ import { useTestEnvironment } from '../support/test-environment.ts';
  */
 
 const { fake } = useTestEnvironment({ clearScriptAfterEach: true });
-const processes: BatonProcess[] = [];
 let redis: RestartableRedis | null = null;
 
-afterEach(async (context) => {
-  if (context.task.result?.state === 'fail')
-    for (const started of processes) process.stderr.write(`--- pid ${started.pid}:\n${started.output()}\n`);
-  for (const started of processes.splice(0)) {
-    started.child.kill('SIGKILL');
-    await started.exited;
-  }
+afterEach(async () => {
   await redis?.destroy();
   redis = null;
 });
+const processes = trackBatonProcesses();
 
 const childCount = 50;
 

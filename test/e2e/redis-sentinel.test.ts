@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import {
-  type BatonProcess,
   eventually,
   spawnBatonProcess,
   testConfigLayer,
+  trackBatonProcesses,
 } from '../support/baton-harness.ts';
 import {
   describeRun,
@@ -25,18 +25,12 @@ import { useTestEnvironment } from '../support/test-environment.ts';
  */
 
 const { fake } = useTestEnvironment({ clearScriptAfterEach: true });
-const processes: BatonProcess[] = [];
 const servers: Array<RestartableRedis | RedisSentinel> = [];
 
-afterEach(async (context) => {
-  if (context.task.result?.state === 'fail')
-    for (const started of processes) process.stderr.write(`--- pid ${started.pid}:\n${started.output()}\n`);
-  for (const started of processes.splice(0)) {
-    started.child.kill('SIGKILL');
-    await started.exited;
-  }
+afterEach(async () => {
   for (const server of servers.splice(0)) await ('destroy' in server ? server.destroy() : server.stop());
 });
+const processes = trackBatonProcesses();
 
 const childCount = 30;
 const masterName = 'batonmaster';

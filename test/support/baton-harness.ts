@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig, mergeLayers } from '../../src/config/load-config.ts';
 import type { BatonConfig } from '../../src/config/schema.ts';
@@ -85,6 +86,26 @@ export function parentContext(
   signal = new AbortController().signal,
 ): ToolContext {
   return { sessionKey, origin: testOrigin, callerTaskId: null, depth: 0, signal, actor: testActor };
+}
+
+/**
+ * The Baton processes a test file starts (push each one): after every test a failed test prints what they said,
+ * and those still running are SIGKILLed and awaited. Register other clean-up (Redis servers) before calling
+ * this, so the processes stop first.
+ */
+export function trackBatonProcesses(): BatonProcess[] {
+  const processes: BatonProcess[] = [];
+  afterEach(async (context) => {
+    if (context.task.result?.state === 'fail')
+      for (const started of processes) process.stderr.write(`--- pid ${started.pid}:\n${started.output()}\n`);
+    for (const started of processes.splice(0)) {
+      if (started.child.exitCode === null && started.child.signalCode === null) {
+        started.child.kill('SIGKILL');
+        await started.exited;
+      }
+    }
+  });
+  return processes;
 }
 
 export interface BatonProcess {
