@@ -8,6 +8,7 @@ import {
   trackBatonProcesses,
 } from '../support/baton-harness.ts';
 import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
+import { everythingServerScript } from '../support/mcp-servers.ts';
 import { messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
@@ -55,13 +56,20 @@ describe('the ops endpoint of every process', () => {
       problems: ['1 children are queued and no worker is running'],
     });
 
-    const worker = await spawnBatonProcess('worker', redis.url, layer);
+    // The worker is where children use MCP servers: its own health reports them (idle until a child starts one).
+    const everything = { command: 'node', args: [everythingServerScript, 'stdio'] };
+    const worker = await spawnBatonProcess('worker', redis.url, { ...layer, mcp_servers: { everything } });
     processes.push(worker);
     const workerOps = opsUrlOf(worker)!;
     expect(workerOps).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const workerHealth = await health(workerOps);
     expect(workerHealth.status).toBe(200);
-    expect(workerHealth.body).toMatchObject({ ok: true, redis: 'ok', adapters: {} });
+    expect(workerHealth.body).toMatchObject({
+      ok: true,
+      redis: 'ok',
+      adapters: {},
+      mcp_servers: { everything: { state: 'idle', transport: 'stdio' } },
+    });
     const metrics = await (await fetch(`${workerOps}/metrics`)).text();
     expect(metrics).toContain('process_resident_memory_bytes');
     expect(metrics).toContain('baton_queue_jobs');
