@@ -16,6 +16,7 @@ import { delegationToolsetName, type TaskRecord } from '../tasks/task-record.ts'
 import { TaskService } from '../tasks/task-service.ts';
 import { TaskSignals } from '../tasks/task-signals.ts';
 import { TaskStore } from '../tasks/task-store.ts';
+import { cutText } from '../text/cut-text.ts';
 import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts';
 import { createFileToolset } from '../tools/file/file-toolset.ts';
 import { McpServers } from '../tools/mcp/mcp-servers.ts';
@@ -219,7 +220,7 @@ export class BatonRuntime {
     for (const { toolset, reason } of unavailable) {
       this.logger.warn({ taskId: record.id, toolset, reason }, 'toolset unavailable for a child');
       await this.store
-        .appendEvent(record.id, 'note', `toolset ${toolset} unavailable: ${reason}`.slice(0, 300))
+        .appendEvent(record.id, 'note', cutText(`toolset ${toolset} unavailable: ${reason}`, 300))
         .catch(() => undefined);
     }
     return tools;

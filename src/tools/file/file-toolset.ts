@@ -2,6 +2,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { BatonError } from '../../errors.ts';
+import { cutText } from '../../text/cut-text.ts';
 import { workspaceOf } from '../terminal/terminal-toolset.ts';
 import { defineTool, type Tool } from '../tool.ts';
 import { confinePath } from './confine-path.ts';
@@ -177,7 +178,7 @@ export function createFileToolset(): Tool[] {
           const lines = content.toString('utf8').split('\n');
           for (let index = 0; index < lines.length && matches.length < maxSearchMatches; index += 1) {
             if (expression.test(lines[index]!)) {
-              matches.push({ file, line: index + 1, text: lines[index]!.slice(0, 500) });
+              matches.push({ file, line: index + 1, text: cutText(lines[index]!, 500) });
             }
           }
         }
