@@ -147,21 +147,22 @@ export class WorkspaceStore {
     commit: string | null,
     runKey: string,
   ): Promise<OpenWorkspace> {
+    if (name === null) {
+      // A scratch directory is this machine's only: no store to create, no git, no wait behind other tasks.
+      const directory = path.join(this.root, `${taskId}.scratch`);
+      await mkdir(directory, { recursive: true });
+      return { name: null, directory, writable: [], commit: null };
+    }
     await this.ensureStore();
     return await this.exclusive(() => this.openExclusively(taskId, name, commit, runKey));
   }
 
   private async openExclusively(
     taskId: string,
-    name: string | null,
+    name: string,
     commit: string | null,
     runKey: string,
   ): Promise<OpenWorkspace> {
-    if (name === null) {
-      const directory = path.join(this.root, `${taskId}.scratch`);
-      await mkdir(directory, { recursive: true });
-      return { name: null, directory, writable: [], commit: null };
-    }
     await this.fetchTaskRefs(taskId);
     let target = commit;
     if (target && !(await this.resolve(target))) {
