@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { BatonConfig, WorkspaceSourceConfig } from '../../config/schema.ts';
 import { BatonError } from '../../errors.ts';
 import type { TaskWorkspaceChange } from '../../tasks/task-record.ts';
+import { cutText } from '../../text/cut-text.ts';
 import type { WorkspaceAccess } from '../tool.ts';
 import { isRemoteLocation, runGit } from './run-git.ts';
 
@@ -232,12 +233,9 @@ export class WorkspaceStore {
 
   /** Files changed and lines added and removed from the task's base to its last step. */
   async change(taskId: string): Promise<WorkspaceChange | null> {
-    await this.ensureStore();
-    await this.fetchTaskRefs(taskId);
-    const base = await this.resolve(baseRef(taskId));
-    const head = await this.resolve(taskRef(taskId));
-    if (!base || !head) return null;
-    const { stdout } = await this.git(['diff', '--numstat', base, head]);
+    const span = await this.taskSpan(taskId);
+    if (!span) return null;
+    const { stdout } = await this.git(['diff', '--numstat', span.base, span.head]);
     let added = 0;
     let removed = 0;
     const lines = stdout.split('\n').filter(Boolean);
@@ -251,13 +249,18 @@ export class WorkspaceStore {
 
   /** The task's change as a unified diff, for the console; null for a task without a workspace. */
   async diff(taskId: string, maxChars = 400_000): Promise<string | null> {
+    const span = await this.taskSpan(taskId);
+    if (!span) return null;
+    const { stdout } = await this.git(['diff', span.base, span.head]);
+    return cutText(stdout, maxChars, { marker: '\n[… diff cut …]\n', trimEnd: false });
+  }
+
+  /** The task's base and last step commits (both resolved at once), or null for a task without a snapshot. */
+  private async taskSpan(taskId: string): Promise<{ base: string; head: string } | null> {
     await this.ensureStore();
     await this.fetchTaskRefs(taskId);
-    const base = await this.resolve(baseRef(taskId));
-    const head = await this.resolve(taskRef(taskId));
-    if (!base || !head) return null;
-    const { stdout } = await this.git(['diff', base, head]);
-    return stdout.length > maxChars ? `${stdout.slice(0, maxChars)}\n[… diff cut …]\n` : stdout;
+    const [base, head] = await Promise.all([this.resolve(baseRef(taskId)), this.resolve(taskRef(taskId))]);
+    return base && head ? { base, head } : null;
   }
 
   /** A completed task's change, pushed as branch baton/<id> to the source when its workspace says `merge: branch`. */
