@@ -302,10 +302,9 @@ export class WorkspaceStore {
   }
 
   private async mergeExclusively(taskId: string, name: string): Promise<MergeOutcome> {
-    await this.fetchTaskRefs(taskId);
-    const head = await this.resolve(taskRef(taskId));
-    const base = await this.resolve(baseRef(taskId));
-    if (!head || !base) return { kind: 'nothing', reason: 'the task has no workspace snapshot' };
+    const span = await this.taskSpan(taskId);
+    if (!span) return { kind: 'nothing', reason: 'the task has no workspace snapshot' };
+    const { base, head } = span;
     if (head === base) return { kind: 'nothing', reason: 'the task changed no file' };
     const branch = await this.branchOf(name);
     const location = this.sourceLocation(name);
