@@ -40,7 +40,7 @@ beforeAll(() => {
     callerTaskId: 't_files1',
     depth: 1,
     signal: new AbortController().signal,
-    workspace: { directory: root, writable: [] },
+    workspace: { directory: root },
   };
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));

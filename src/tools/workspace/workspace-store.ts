@@ -152,7 +152,7 @@ export class WorkspaceStore {
       // A scratch directory is this machine's only: no store to create, no git, no wait behind other tasks.
       const directory = path.join(this.root, `${taskId}.scratch`);
       await mkdir(directory, { recursive: true });
-      return { name: null, directory, writable: [], commit: null };
+      return { name: null, directory, commit: null };
     }
     await this.ensureStore();
     return await this.exclusive(() => this.openExclusively(taskId, name, commit, runKey));
@@ -204,7 +204,7 @@ export class WorkspaceStore {
     const { stdout: gitDirectory } = await runGit(['-C', directory, 'rev-parse', '--absolute-git-dir']);
     // The checkout's git metadata stays read-only in the sandbox (git inside can read, diff and show, not
     // write): a command that could rewrite it could point Baton's own git runs at a config of its choosing.
-    return { name, directory, writable: [], commit: target, gitDirectory: gitDirectory.trim() };
+    return { name, directory, commit: target, gitDirectory: gitDirectory.trim() };
   }
 
   /**
