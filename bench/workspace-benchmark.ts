@@ -97,7 +97,7 @@ export async function benchWorkspaces(log: (line: string) => void): Promise<Benc
     // A child's own disk: its checkout (work tree and .git file) plus its admin folder (index, HEAD) in the store.
     const sample = opened[0]!;
     const checkoutBytes = diskBytes(sample.directory);
-    const adminBytes = diskBytes(sample.writable[0]!);
+    const adminBytes = diskBytes(sample.gitDirectory!);
     const objectBytesPerChild = Math.max(
       0,
       (storeAfter - storeBytes - adminBytes * createSamples) / createSamples,

@@ -153,9 +153,7 @@ export class ChildRun {
           callerTaskId: this.record.id,
           depth: this.record.depth,
           signal: this.options.signal,
-          ...(this.workspace
-            ? { workspace: { directory: this.workspace.directory, writable: this.workspace.writable } }
-            : {}),
+          ...(this.workspace ? { workspace: { directory: this.workspace.directory } } : {}),
         },
         toolTimeoutMs: config.delegation.tool_timeout_s * 1000,
         maxIterations: config.delegation.max_iterations,

@@ -34,8 +34,6 @@ export interface ToolContext {
 export interface WorkspaceAccess {
   /** Absolute path of the directory; the tools never read or write outside it. */
   directory: string;
-  /** More paths a sandboxed command may write (the checkout's own git metadata). */
-  writable: string[];
 }
 
 /** A tool: zod validates the model's arguments before `execute` runs; the result is sent back as JSON. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeToolCall } from '../../src/agent/execute-tool-call.ts';
 import { createFileToolset } from '../../src/tools/file/file-toolset.ts';
+import { listWorkspaceFiles } from '../../src/tools/file/list-workspace-files.ts';
 import type { Tool, ToolContext } from '../../src/tools/tool.ts';
 
 /** Issue 10, the `file` toolset: reads, writes, edits, lists and searches inside the workspace, never outside. */
@@ -39,7 +40,7 @@ beforeAll(() => {
     callerTaskId: 't_files1',
     depth: 1,
     signal: new AbortController().signal,
-    workspace: { directory: root, writable: [] },
+    workspace: { directory: root },
   };
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -81,6 +82,21 @@ describe('file tools', () => {
     expect(listed).toContain('src/app.ts');
     expect(listed.some((file) => file.startsWith('build/'))).toBe(false);
     expect((await call('list_files', { pattern: '*.ts' })).files).toEqual(['src/app.ts']);
+  });
+
+  it('lists a scratch directory that lies inside an ignored folder of another repository', async () => {
+    const project = mkdtempSync(path.join(os.tmpdir(), 'baton-project-'));
+    try {
+      execFileSync('git', ['init', '-q', project]);
+      writeFileSync(path.join(project, '.gitignore'), '.baton/\n');
+      const scratch = path.join(project, '.baton', 'worktrees', 'task_1.scratch');
+      mkdirSync(path.join(scratch, 'notes'), { recursive: true });
+      writeFileSync(path.join(scratch, 'a.txt'), 'a\n');
+      writeFileSync(path.join(scratch, 'notes', 'b.txt'), 'b\n');
+      expect(await listWorkspaceFiles(scratch, scratch)).toEqual(['a.txt', 'notes/b.txt']);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 
   it('search finds a regex with file and line', async () => {

@@ -8,6 +8,7 @@ import { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import { CommandRouter } from '../../src/gateway/command-router.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { Tool } from '../../src/tools/tool.ts';
+import { WorkspaceStore } from '../../src/tools/workspace/workspace-store.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import {
   buildTestConfig,
@@ -194,6 +195,21 @@ describe('a child in a workspace', () => {
       async () => (existsSync(path.join(root, `${task!.id}.scratch`)) ? undefined : true),
       10_000,
     );
+  });
+
+  it('opens a scratch directory without creating the git store or running git', async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'baton-scratch-only-'));
+    try {
+      const workspaces = new WorkspaceStore({}, { store: 'store.git', root: 'worktrees' }, base);
+      const opened = await workspaces.open('task_scratch', null, null, 'run1');
+      expect(opened).toMatchObject({ name: null, commit: null });
+      expect(existsSync(opened.directory)).toBe(true);
+      expect(existsSync(path.join(base, 'store.git'))).toBe(false);
+      await workspaces.close(opened);
+      expect(existsSync(opened.directory)).toBe(false);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it('merges from the chat commands (`/baton merge`, `/task merge`) for who may control the task only', async () => {

@@ -1,38 +1,31 @@
-import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { runGit } from '../workspace/run-git.ts';
 
 /**
  * The files under `directory` (relative to `root`), as paths relative to `root`. In a git checkout, git
  * lists them: tracked and untracked, without what .gitignore ignores. Elsewhere (a scratch directory), a
- * walk of the tree.
+ * walk of the tree: git is not even started there, for it would find the repository the scratch root sits
+ * in (the default `.baton/worktrees` lies inside the project Baton runs from) and list nothing its
+ * .gitignore leaves out, `.baton/` with it.
  */
 export async function listWorkspaceFiles(root: string, directory: string): Promise<string[]> {
+  if (!existsSync(path.join(root, '.git'))) return await walk(root, directory);
   const relative = path.relative(root, directory) || '.';
   try {
-    const { stdout } = await execFileAsync(
-      'git',
-      // The workspace's `.git` is the child's to rewrite: nothing its config names may run here.
-      [
-        '-c',
-        'core.fsmonitor=false',
-        '-c',
-        'core.hooksPath=/dev/null',
-        '-C',
-        root,
-        'ls-files',
-        '--cached',
-        '--others',
-        '--exclude-standard',
-        '-z',
-        '--',
-        relative,
-      ],
-      { maxBuffer: 256 * 1024 * 1024 },
-    );
+    // runGit sets no hooks and no fsmonitor: the workspace's `.git` is the child's to rewrite.
+    const { stdout } = await runGit([
+      '-C',
+      root,
+      'ls-files',
+      '--cached',
+      '--others',
+      '--exclude-standard',
+      '-z',
+      '--',
+      relative,
+    ]);
     return [...new Set(stdout.split('\0').filter(Boolean))].sort();
   } catch {
     return await walk(root, directory);

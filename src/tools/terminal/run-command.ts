@@ -9,8 +9,6 @@ export interface CommandRequest {
   command: string;
   /** The workspace: the command's working directory and its only writable place (besides /tmp). */
   workspace: string;
-  /** More read-write paths inside the sandbox (the worktree's own git directory). */
-  writable?: string[];
   timeoutMs: number;
   /** Aborting it kills the command's whole process tree. */
   signal: AbortSignal;
@@ -44,9 +42,7 @@ export async function runCommand(
   const cgroup = ProcessCgroup.create(`c_${randomUUID().slice(0, 12)}`, config.max_processes);
   const shell = limitedShellArguments(config, request.command);
   const home = bwrap ? '/tmp' : request.workspace;
-  let argv = bwrap
-    ? [bwrap, ...bubblewrapArguments(config, request.workspace, request.writable), ...shell]
-    : shell;
+  let argv = bwrap ? [bwrap, ...bubblewrapArguments(config, request.workspace), ...shell] : shell;
   // Enter the cgroup before anything forks: a small shell writes its pid, then becomes the command.
   if (cgroup) argv = ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroup.procsFile, ...argv];
   const child = spawn(argv[0]!, argv.slice(1), {

@@ -76,16 +76,11 @@ export function limitedShellArguments(config: TerminalConfig, command: string): 
 }
 
 /**
- * bubblewrap's arguments for a command in `workspace`: the host read-only, the workspace (and `writable`
- * paths) read-write, a private /tmp, new PID, IPC and UTS namespaces (and network, unless allowed), no
- * capabilities, and the sandbox dies with its parent.
+ * bubblewrap's arguments for a command in `workspace`: the host read-only, the workspace read-write (its
+ * git metadata, in the store, stays read-only), a private /tmp, new PID, IPC and UTS namespaces (and
+ * network, unless allowed), no capabilities, and the sandbox dies with its parent.
  */
-export function bubblewrapArguments(
-  config: TerminalConfig,
-  workspace: string,
-  writable: string[] = [],
-): string[] {
-  const binds = [workspace, ...writable].flatMap((directory) => ['--bind', directory, directory]);
+export function bubblewrapArguments(config: TerminalConfig, workspace: string): string[] {
   return [
     '--ro-bind',
     '/',
@@ -96,7 +91,9 @@ export function bubblewrapArguments(
     '/proc',
     '--tmpfs',
     '/tmp',
-    ...binds,
+    '--bind',
+    workspace,
+    workspace,
     '--chdir',
     workspace,
     '--unshare-pid',

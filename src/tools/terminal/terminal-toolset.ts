@@ -48,7 +48,6 @@ export function createTerminalToolset(config: TerminalConfig, bwrap: string | nu
         return await runCommand(config, bwrap, {
           command: input.command,
           workspace: workspace.directory,
-          writable: workspace.writable,
           timeoutMs: (input.timeout_s ?? config.timeout_s) * 1000,
           signal: context.signal,
         });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { BatonConfig, WorkspaceSourceConfig } from '../../config/schema.ts';
 import { BatonError } from '../../errors.ts';
 import type { TaskWorkspaceChange } from '../../tasks/task-record.ts';
+import { cutText } from '../../text/cut-text.ts';
 import type { WorkspaceAccess } from '../tool.ts';
 import { isRemoteLocation, runGit } from './run-git.ts';
 
@@ -147,21 +148,22 @@ export class WorkspaceStore {
     commit: string | null,
     runKey: string,
   ): Promise<OpenWorkspace> {
+    if (name === null) {
+      // A scratch directory is this machine's only: no store to create, no git, no wait behind other tasks.
+      const directory = path.join(this.root, `${taskId}.scratch`);
+      await mkdir(directory, { recursive: true });
+      return { name: null, directory, commit: null };
+    }
     await this.ensureStore();
     return await this.exclusive(() => this.openExclusively(taskId, name, commit, runKey));
   }
 
   private async openExclusively(
     taskId: string,
-    name: string | null,
+    name: string,
     commit: string | null,
     runKey: string,
   ): Promise<OpenWorkspace> {
-    if (name === null) {
-      const directory = path.join(this.root, `${taskId}.scratch`);
-      await mkdir(directory, { recursive: true });
-      return { name: null, directory, writable: [], commit: null };
-    }
     await this.fetchTaskRefs(taskId);
     let target = commit;
     if (target && !(await this.resolve(target))) {
@@ -202,7 +204,7 @@ export class WorkspaceStore {
     const { stdout: gitDirectory } = await runGit(['-C', directory, 'rev-parse', '--absolute-git-dir']);
     // The checkout's git metadata stays read-only in the sandbox (git inside can read, diff and show, not
     // write): a command that could rewrite it could point Baton's own git runs at a config of its choosing.
-    return { name, directory, writable: [], commit: target, gitDirectory: gitDirectory.trim() };
+    return { name, directory, commit: target, gitDirectory: gitDirectory.trim() };
   }
 
   /**
@@ -231,12 +233,9 @@ export class WorkspaceStore {
 
   /** Files changed and lines added and removed from the task's base to its last step. */
   async change(taskId: string): Promise<WorkspaceChange | null> {
-    await this.ensureStore();
-    await this.fetchTaskRefs(taskId);
-    const base = await this.resolve(baseRef(taskId));
-    const head = await this.resolve(taskRef(taskId));
-    if (!base || !head) return null;
-    const { stdout } = await this.git(['diff', '--numstat', base, head]);
+    const span = await this.taskSpan(taskId);
+    if (!span) return null;
+    const { stdout } = await this.git(['diff', '--numstat', span.base, span.head]);
     let added = 0;
     let removed = 0;
     const lines = stdout.split('\n').filter(Boolean);
@@ -250,13 +249,18 @@ export class WorkspaceStore {
 
   /** The task's change as a unified diff, for the console; null for a task without a workspace. */
   async diff(taskId: string, maxChars = 400_000): Promise<string | null> {
+    const span = await this.taskSpan(taskId);
+    if (!span) return null;
+    const { stdout } = await this.git(['diff', span.base, span.head]);
+    return cutText(stdout, maxChars, { marker: '\n[… diff cut …]\n', trimEnd: false });
+  }
+
+  /** The task's base and last step commits (both resolved at once), or null for a task without a snapshot. */
+  private async taskSpan(taskId: string): Promise<{ base: string; head: string } | null> {
     await this.ensureStore();
     await this.fetchTaskRefs(taskId);
-    const base = await this.resolve(baseRef(taskId));
-    const head = await this.resolve(taskRef(taskId));
-    if (!base || !head) return null;
-    const { stdout } = await this.git(['diff', base, head]);
-    return stdout.length > maxChars ? `${stdout.slice(0, maxChars)}\n[… diff cut …]\n` : stdout;
+    const [base, head] = await Promise.all([this.resolve(baseRef(taskId)), this.resolve(taskRef(taskId))]);
+    return base && head ? { base, head } : null;
   }
 
   /** A completed task's change, pushed as branch baton/<id> to the source when its workspace says `merge: branch`. */
@@ -298,10 +302,9 @@ export class WorkspaceStore {
   }
 
   private async mergeExclusively(taskId: string, name: string): Promise<MergeOutcome> {
-    await this.fetchTaskRefs(taskId);
-    const head = await this.resolve(taskRef(taskId));
-    const base = await this.resolve(baseRef(taskId));
-    if (!head || !base) return { kind: 'nothing', reason: 'the task has no workspace snapshot' };
+    const span = await this.taskSpan(taskId);
+    if (!span) return { kind: 'nothing', reason: 'the task has no workspace snapshot' };
+    const { base, head } = span;
     if (head === base) return { kind: 'nothing', reason: 'the task changed no file' };
     const branch = await this.branchOf(name);
     const location = this.sourceLocation(name);
