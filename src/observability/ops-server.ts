@@ -5,6 +5,7 @@ import { Hono } from 'hono';
 import { BatonError } from '../errors.ts';
 import type { HealthReport } from './health.ts';
 import type { BatonMetrics } from './metrics.ts';
+import { healthRoute, metricsRoute } from './ops-routes.ts';
 
 export interface OpsServerOptions {
   host: string;
@@ -48,13 +49,8 @@ export function listenError(
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const app = new Hono();
-  app.get('/healthz', async (context) => {
-    const report = await options.health();
-    return context.json(report, report.ok ? 200 : 503);
-  });
-  app.get('/metrics', async (context) =>
-    context.body(await options.metrics.render(), 200, { 'content-type': options.metrics.contentType }),
-  );
+  healthRoute(options.health)(app);
+  metricsRoute(options.metrics)(app);
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
