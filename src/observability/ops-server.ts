@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { BatonError } from '../errors.ts';
+import { listenError } from '../errors.ts';
 import type { HealthReport } from './health.ts';
 import type { BatonMetrics } from './metrics.ts';
 import { healthRoute, metricsRoute } from './ops-routes.ts';
@@ -18,29 +18,6 @@ export interface OpsServerOptions {
 export interface OpsServer {
   url: string;
   close(): Promise<void>;
-}
-
-/** Why a server could not listen, as one line a person can act on (no stack trace). */
-export function listenError(
-  what: string,
-  host: string,
-  port: number,
-  hint: string,
-  error: unknown,
-): BatonError {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const reason =
-    code === 'EADDRINUSE'
-      ? 'the port is already in use'
-      : code === 'EACCES'
-        ? 'permission denied'
-        : code === 'EADDRNOTAVAIL'
-          ? 'no such local address'
-          : String((error as Error | undefined)?.message ?? error);
-  return new BatonError('listen_failed', `${what} cannot listen on ${host}:${port}: ${reason}; ${hint}`, {
-    fault: 'user',
-    cause: error,
-  });
 }
 
 /**
