@@ -65,3 +65,26 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/** Why a server could not listen, as one line a person can act on (no stack trace). */
+export function listenError(
+  what: string,
+  host: string,
+  port: number,
+  hint: string,
+  error: unknown,
+): BatonError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason =
+    code === 'EADDRINUSE'
+      ? 'the port is already in use'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : code === 'EADDRNOTAVAIL'
+          ? 'no such local address'
+          : String((error as Error | undefined)?.message ?? error);
+  return new BatonError('listen_failed', `${what} cannot listen on ${host}:${port}: ${reason}; ${hint}`, {
+    fault: 'user',
+    cause: error,
+  });
+}

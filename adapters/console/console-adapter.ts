@@ -4,7 +4,7 @@ import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../../src/config/schema.ts';
-import { BatonError } from '../../src/errors.ts';
+import { BatonError, listenError } from '../../src/errors.ts';
 import type {
   ChatAdapter,
   ConversationRef,
@@ -127,18 +127,7 @@ export class ConsoleAdapter implements ChatAdapter {
     } catch (error) {
       await this.live.stop();
       // A taken port is the user's to fix: one line that says how, not a stack trace.
-      const code = (error as NodeJS.ErrnoException | undefined)?.code;
-      const reason =
-        code === 'EADDRINUSE'
-          ? 'the port is already in use (another Baton, or another program)'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : String((error as Error | undefined)?.message ?? error);
-      throw new BatonError(
-        'listen_failed',
-        `the console cannot listen on ${host}:${port}: ${reason}; set BATON_CONSOLE_PORT to a free port`,
-        { fault: 'user', cause: error },
-      );
+      throw listenError('the console', host, port, 'set BATON_CONSOLE_PORT to a free port', error);
     }
   }
 

@@ -1,4 +1,3 @@
-import type { Hono } from 'hono';
 import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import { consoleDiffRoute } from '../../adapters/console/console-diff-route.ts';
 import { consoleUsageRoute } from '../../adapters/console/console-usage-route.ts';
@@ -11,6 +10,7 @@ import { ParentAgent } from '../gateway/parent-agent.ts';
 import type { Logger } from '../logging/logger.ts';
 import { checkHealth, type HealthReport } from '../observability/health.ts';
 import type { BatonMetrics } from '../observability/metrics.ts';
+import { healthRoute, metricsRoute } from '../observability/ops-routes.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
 import { usageReportText } from '../usage/usage-report.ts';
 
@@ -41,25 +41,6 @@ export function gatewayHealth(runtime: BatonRuntime, gateway: Gateway): Promise<
     queuedChildren: () => runtime.queue.queue.getWaitingCount(),
     mcpServers: () => runtime.mcp.statuses(),
   });
-}
-
-/** /healthz: open to probes (container health checks), since it says only what is up. */
-function healthRoute(runtime: BatonRuntime, gatewayOf: () => Gateway) {
-  return (app: Hono) => {
-    app.get('/healthz', async (context) => {
-      const report = await gatewayHealth(runtime, gatewayOf());
-      return context.json(report, report.ok ? 200 : 503);
-    });
-  };
-}
-
-/** /metrics: behind the console's token when one is set (scrape with Authorization: Bearer). */
-function metricsRoute(metrics: BatonMetrics) {
-  return (app: Hono) => {
-    app.get('/metrics', async (context) =>
-      context.body(await metrics.render(), 200, { 'content-type': metrics.contentType }),
-    );
-  };
 }
 
 /** What a gateway takes from the runtime: its stores, the parent agent, connections. */
@@ -150,7 +131,9 @@ export async function composeGateway(
       logger,
       ...(options.modelLabel ? { modelLabel: options.modelLabel } : {}),
       redisState: () => runtime.redisAvailability.state,
-      publicRoutes: healthRoute(runtime, () => gateway),
+      // /healthz is open to probes (container health checks), since it says only what is up; /metrics is
+      // behind the console's token when one is set (scrape with Authorization: Bearer).
+      publicRoutes: healthRoute(() => gatewayHealth(runtime, gateway)),
       extraRoutes: (app) => {
         metricsRoute(metrics)(app);
         consoleUsageRoute(runtime.usage)(app);

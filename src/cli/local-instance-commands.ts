@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadConfig } from '../config/load-config.ts';
-import { readLocalInstance } from './local-instance.ts';
+import { isAlive, readLocalInstance } from './local-instance.ts';
 
 function write(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -44,15 +44,6 @@ export async function runStatus(): Promise<number> {
     );
   write(`  health:         ${await healthOf(instance.ops)}`);
   return 0;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

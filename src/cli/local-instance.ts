@@ -20,7 +20,8 @@ export function instanceFileOf(dataDirectory: string): string {
   return path.join(path.resolve(dataDirectory), 'baton.pid');
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user's counts). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -2,6 +2,7 @@ import { loadConfig } from '../config/load-config.ts';
 import type { McpServerConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import { createLogger } from '../logging/logger.ts';
+import { cutText } from '../text/cut-text.ts';
 import { McpServers } from '../tools/mcp/mcp-servers.ts';
 
 /** Longest description shown per tool, in characters (the first line only). */
@@ -13,8 +14,7 @@ function describeServer(config: McpServerConfig): string {
 }
 
 function firstLine(text: string): string {
-  const line = text.split('\n')[0]!.trim();
-  return line.length > descriptionChars ? `${line.slice(0, descriptionChars - 1)}…` : line;
+  return cutText(text.split('\n')[0]!.trim(), descriptionChars);
 }
 
 /**

@@ -8,7 +8,7 @@ import { AccessPolicy } from '../gateway/access-policy.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import type { HealthReport } from '../observability/health.ts';
 import { type BatonMetrics, createMetrics } from '../observability/metrics.ts';
-import { type OpsServer, startOpsServer } from '../observability/ops-server.ts';
+import { startOpsServer } from '../observability/ops-server.ts';
 import { withTimeout } from '../observability/with-timeout.ts';
 import { type LocalRedisServer, startLocalRedisServer } from '../redis/local-redis-server.ts';
 import { assertRedisReachable } from '../redis/redis-probe.ts';
@@ -16,11 +16,10 @@ import { type RedisTarget, redisTargetOf, redisTargetOfUrl } from '../redis/redi
 import { BatonRuntime } from '../runtime/baton-runtime.ts';
 import type { Tool } from '../tools/tool.ts';
 import { usageOverview } from '../usage/usage-report.ts';
-import type { ChildWorker } from '../worker/child-worker.ts';
-import { type ComposedGateway, composeGateway, gatewayHealth, processHealth } from './compose-gateway.ts';
-import { acquireLocalInstance, type LocalInstanceLock } from './local-instance.ts';
-import { installProcessGuards } from './process-guards.ts';
-import { onShutdownSignal } from './shutdown.ts';
+import { composeGateway, gatewayHealth, processHealth } from './compose-gateway.ts';
+import { acquireLocalInstance } from './local-instance.ts';
+import { installProcessGuards, type ProcessGuards } from './process-guards.ts';
+import { onShutdownSignal, type ShutdownOptions } from './shutdown.ts';
 
 function requireSharedRedis(config: BatonConfig, command: string): RedisTarget {
   const target = redisTargetOf(config.redis);
@@ -112,6 +111,31 @@ async function undo(steps: Array<() => Promise<void>>, logger: Logger): Promise<
   }
 }
 
+/** Runs `start`; when it fails half-way, runs the undo steps gathered so far and fails with its error. */
+async function startOrUndo<T>(
+  undoSteps: Array<() => Promise<void>>,
+  logger: Logger,
+  start: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    await undo(undoSteps, logger);
+    throw error;
+  }
+}
+
+/** The graceful `stop` on SIGTERM/SIGINT (bounded by `ops.shutdown_timeout_s`) and on a fatal error. */
+function stopOnSignalOrFatal(
+  config: BatonConfig,
+  logger: Logger,
+  guards: ProcessGuards,
+  options: Omit<ShutdownOptions, 'deadlineMs' | 'exit'>,
+): void {
+  guards.onFatal(options.stop);
+  onShutdownSignal(logger, { ...options, deadlineMs: config.ops.shutdown_timeout_s * 1000 });
+}
+
 /** The ops endpoint of this process: its health as `healthOf` reports it, and its metrics. */
 async function startOps(config: BatonConfig, health: () => Promise<HealthReport>, metrics: BatonMetrics) {
   return startOpsServer({ host: config.ops.host, port: config.ops.port, health, metrics });
@@ -154,17 +178,13 @@ export async function runWorker(options: { demo: boolean } = { demo: false }): P
   const { runtime, metrics } = createRuntimeWithMetrics(config, target, logger, demoToolsets);
   const undoSteps: Array<() => Promise<void>> = [];
   if (demoModel) undoSteps.push(() => demoModel.close());
-  let ops: OpsServer;
-  let worker: ChildWorker;
-  try {
+  const { worker, ops } = await startOrUndo(undoSteps, logger, async () => {
     await runtime.start();
     undoSteps.push(() => runtime.close(0));
-    worker = await runtime.startWorker();
-    ops = await startOps(config, () => processHealth(runtime), metrics);
-  } catch (error) {
-    await undo(undoSteps, logger);
-    throw error;
-  }
+    const worker = await runtime.startWorker();
+    const ops = await startOps(config, () => processHealth(runtime), metrics);
+    return { worker, ops };
+  });
   logger.info(
     {
       workerId: worker.id,
@@ -181,10 +201,8 @@ export async function runWorker(options: { demo: boolean } = { demo: false }): P
     await demoModel?.close();
     await ops.close();
   };
-  guards.onFatal(stop);
-  onShutdownSignal(logger, {
+  stopOnSignalOrFatal(config, logger, guards, {
     stop,
-    deadlineMs: config.ops.shutdown_timeout_s * 1000,
     secondSignalHint: 'a second Ctrl-C stops at once (running children resume on another worker)',
   });
 }
@@ -199,20 +217,16 @@ export async function runGateway(options: { demo: boolean } = { demo: false }): 
   const { runtime, metrics } = createRuntimeWithMetrics(config, target, logger, demoToolsets);
   const undoSteps: Array<() => Promise<void>> = [];
   if (demoModel) undoSteps.push(() => demoModel.close());
-  let composed: ComposedGateway;
-  let ops: OpsServer;
-  try {
+  const { composed, ops } = await startOrUndo(undoSteps, logger, async () => {
     await runtime.start();
     undoSteps.push(() => runtime.close(0));
     const model = modelLabel();
     if (model.warning) logger.warn(model.warning);
-    composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
+    const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
     undoSteps.push(composed.stop);
-    ops = await startOps(config, () => gatewayHealth(runtime, composed.gateway), metrics);
-  } catch (error) {
-    await undo(undoSteps, logger);
-    throw error;
-  }
+    const ops = await startOps(config, () => gatewayHealth(runtime, composed.gateway), metrics);
+    return { composed, ops };
+  });
   logger.info({ pid: process.pid, console: composed.console?.url ?? null, ops: ops.url }, 'gateway ready');
   const stop = async () => {
     await composed.stop();
@@ -220,10 +234,8 @@ export async function runGateway(options: { demo: boolean } = { demo: false }): 
     await demoModel?.close();
     await ops.close();
   };
-  guards.onFatal(stop);
-  onShutdownSignal(logger, {
+  stopOnSignalOrFatal(config, logger, guards, {
     stop,
-    deadlineMs: config.ops.shutdown_timeout_s * 1000,
     secondSignalHint: 'a second Ctrl-C stops at once (deliveries in hand are retried at the next start)',
   });
 }
@@ -238,52 +250,40 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
   const guards = installProcessGuards(logger);
   const undoSteps: Array<() => Promise<void>> = [];
   if (demoModel) undoSteps.push(() => demoModel.close());
-  let instance: LocalInstanceLock;
-  try {
-    // Before anything else: a second start must not touch the first one's redis-server or data.
-    instance = acquireLocalInstance(config.redis.local_data_dir);
-  } catch (error) {
-    await undo(undoSteps, logger);
-    throw error;
-  }
+  // Before anything else: a second start must not touch the first one's redis-server or data.
+  const instance = await startOrUndo(undoSteps, logger, async () =>
+    acquireLocalInstance(config.redis.local_data_dir),
+  );
   undoSteps.push(async () => instance.release());
-  let localRedis: LocalRedisServer | null = null;
-  let runtime: BatonRuntime;
-  let metrics: BatonMetrics;
-  let composed: ComposedGateway;
-  let ops: OpsServer;
-  let target = redisTargetOf(config.redis);
-  try {
+  const { localRedis, target, runtime, composed, ops } = await startOrUndo(undoSteps, logger, async () => {
+    let localRedis: LocalRedisServer | null = null;
+    let target = redisTargetOf(config.redis);
     if (!target) {
-      localRedis = await startLocalRedisServer({
+      const started = await startLocalRedisServer({
         dataDirectory: config.redis.local_data_dir,
         persistent: true,
       });
-      const started = localRedis;
+      localRedis = started;
       undoSteps.push(() => started.stop());
-      target = redisTargetOfUrl(localRedis.url);
+      target = redisTargetOfUrl(started.url);
       logger.info(
-        { url: localRedis.url, dataDirectory: config.redis.local_data_dir, redisPid: localRedis.pid },
+        { url: started.url, dataDirectory: config.redis.local_data_dir, redisPid: started.pid },
         'started a private redis-server',
       );
     } else {
       await checkRedisAtStart(config, target);
     }
-    ({ runtime, metrics } = createRuntimeWithMetrics(config, target, logger, demoToolsets));
+    const { runtime, metrics } = createRuntimeWithMetrics(config, target, logger, demoToolsets);
     await runtime.start();
-    const startedRuntime = runtime;
-    undoSteps.push(() => startedRuntime.close(0));
+    undoSteps.push(() => runtime.close(0));
     await runtime.startWorker();
     const model = modelLabel();
     if (model.warning) logger.warn(model.warning);
-    composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
+    const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
     undoSteps.push(composed.stop);
-    const gateway = composed.gateway;
-    ops = await startOps(config, () => gatewayHealth(startedRuntime, gateway), metrics);
-  } catch (error) {
-    await undo(undoSteps, logger);
-    throw error;
-  }
+    const ops = await startOps(config, () => gatewayHealth(runtime, composed.gateway), metrics);
+    return { localRedis, target, runtime, composed, ops };
+  });
   instance.update({
     console: composed.console?.url ?? null,
     ops: ops.url,
@@ -320,11 +320,9 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
     await privateRedis?.stop();
     instance.release();
   };
-  guards.onFatal(stop);
-  onShutdownSignal(logger, {
+  stopOnSignalOrFatal(config, logger, guards, {
     stop,
     force,
-    deadlineMs: config.ops.shutdown_timeout_s * 1000,
     secondSignalHint:
       'a second Ctrl-C stops at once (running children resume from their last checkpoint at the next start' +
       (privateRedis ? '; the private redis-server is still stopped cleanly)' : ')'),

@@ -20,12 +20,7 @@ export interface ShutdownOptions {
  * Runs `stop` once on SIGTERM or SIGINT, then exits 0. A second signal, or a stop that outlasts its
  * deadline, runs `force` (bounded too) and exits 1: a shutdown never hangs.
  */
-export function onShutdownSignal(
-  logger: Logger,
-  stopOrOptions: ShutdownOptions | (() => Promise<void>),
-): void {
-  const options: ShutdownOptions =
-    typeof stopOrOptions === 'function' ? { stop: stopOrOptions } : stopOrOptions;
+export function onShutdownSignal(logger: Logger, options: ShutdownOptions): void {
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const deadlineMs = options.deadlineMs ?? 30_000;
   let stopping = false;

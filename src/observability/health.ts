@@ -32,7 +32,7 @@ export interface HealthReport {
   ok: boolean;
   redis: 'ok' | 'down';
   adapters: Record<string, 'ok' | 'down'>;
-  /** Worker processes that wrote a heartbeat in the last 30 s (keys with a 30 s TTL, renewed every 10 s). */
+  /** Worker processes that wrote a heartbeat in the last 30 s (entries of one sorted set, scored by when they lapse, renewed every 10 s). */
   workers: number;
   /**
    * Each MCP server's connection in this process: `idle` until a child here used it, then `ready`,
@@ -46,7 +46,7 @@ export interface HealthReport {
   problems?: string[];
 }
 
-/** The `/healthz` check: Redis PING, adapters, and live workers counted from their heartbeat keys. */
+/** The `/healthz` check: Redis PING, adapters, and live workers counted from their heartbeats. */
 export async function checkHealth(options: HealthCheckOptions): Promise<HealthReport> {
   const timeoutMs = options.timeoutMs ?? 1000;
   const adapters: HealthReport['adapters'] = {};
@@ -71,9 +71,10 @@ export async function checkHealth(options: HealthCheckOptions): Promise<HealthRe
         );
   const workers =
     redis === 'ok'
-      ? await withTimeout(countKeys(options.redis, options.keys.workerHeartbeatPattern()), timeoutMs).catch(
-          () => 0,
-        )
+      ? await withTimeout(
+          options.redis.zcount(options.keys.workerHeartbeats(), Date.now(), '+inf'),
+          timeoutMs,
+        ).catch(() => 0)
       : 0;
   const queued =
     redis === 'ok' && options.queuedChildren
@@ -95,16 +96,4 @@ export async function checkHealth(options: HealthCheckOptions): Promise<HealthRe
     ...(problems.length > 0 ? { problems } : {}),
     ...(options.mcpServers ? { mcp_servers: options.mcpServers() } : {}),
   };
-}
-
-/** SCAN, never KEYS: a large keyspace must not block Redis for everyone else. */
-async function countKeys(redis: Redis, pattern: string): Promise<number> {
-  const seen = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    for (const key of keys) seen.add(key);
-    cursor = next;
-  } while (cursor !== '0');
-  return seen.size;
 }

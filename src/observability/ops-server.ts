@@ -2,9 +2,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { BatonError } from '../errors.ts';
+import { listenError } from '../errors.ts';
 import type { HealthReport } from './health.ts';
 import type { BatonMetrics } from './metrics.ts';
+import { healthRoute, metricsRoute } from './ops-routes.ts';
 
 export interface OpsServerOptions {
   host: string;
@@ -19,42 +20,14 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-/** Why a server could not listen, as one line a person can act on (no stack trace). */
-export function listenError(
-  what: string,
-  host: string,
-  port: number,
-  hint: string,
-  error: unknown,
-): BatonError {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const reason =
-    code === 'EADDRINUSE'
-      ? 'the port is already in use'
-      : code === 'EACCES'
-        ? 'permission denied'
-        : code === 'EADDRNOTAVAIL'
-          ? 'no such local address'
-          : String((error as Error | undefined)?.message ?? error);
-  return new BatonError('listen_failed', `${what} cannot listen on ${host}:${port}: ${reason}; ${hint}`, {
-    fault: 'user',
-    cause: error,
-  });
-}
-
 /**
  * The ops endpoint every Baton process serves, the worker included: `GET /healthz` (200 when ok, 503 when
  * not) and `GET /metrics` (Prometheus text). For probes and scrapers; bind it to loopback or a private network.
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const app = new Hono();
-  app.get('/healthz', async (context) => {
-    const report = await options.health();
-    return context.json(report, report.ok ? 200 : 503);
-  });
-  app.get('/metrics', async (context) =>
-    context.body(await options.metrics.render(), 200, { 'content-type': options.metrics.contentType }),
-  );
+  healthRoute(options.health)(app);
+  metricsRoute(options.metrics)(app);
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {

@@ -116,11 +116,12 @@ export class RedisKeys {
   signalChannel(): string {
     return `${this.prefix}:signals`;
   }
-  workerHeartbeat(workerId: string): string {
-    return `${this.prefix}:worker:${workerId}`;
-  }
-  workerHeartbeatPattern(): string {
-    return `${this.prefix}:worker:*`;
+  /**
+   * Sorted set of worker ids, each scored by when its heartbeat lapses (ms): health counts the live ones
+   * with one ZCOUNT instead of scanning the keyspace on every probe.
+   */
+  workerHeartbeats(): string {
+    return `${this.prefix}:workers`;
   }
   // Quota sets of active (queued or running) task ids; every script that touches them is given them in KEYS.
   quotaUserActive(platform: string, user: string): string {

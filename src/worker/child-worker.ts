@@ -15,6 +15,8 @@ export interface ChildWorkerOptions {
 }
 
 const heartbeatIntervalMs = 10_000;
+/** A worker whose heartbeat is not renewed within this long counts as gone. */
+const heartbeatLapseMs = 30_000;
 
 /** A BullMQ worker running child agents, with a graceful drain that never fails an interrupted child. */
 export class ChildWorker {
@@ -75,9 +77,14 @@ export class ChildWorker {
   }
 
   private async beat(): Promise<void> {
-    const key = this.options.runner.store.keys.workerHeartbeat(this.id);
+    const key = this.options.runner.store.keys.workerHeartbeats();
+    const now = Date.now();
+    // Lapses 30 s from now unless renewed; lapsed entries (workers that died) are dropped here.
     await this.options.heartbeatRedis
-      .set(key, JSON.stringify({ pid: process.pid, at: Date.now() }), 'PX', 30_000)
+      .multi()
+      .zadd(key, now + heartbeatLapseMs, this.id)
+      .zremrangebyscore(key, '-inf', now)
+      .exec()
       .catch(() => undefined);
   }
 
@@ -99,7 +106,7 @@ export class ChildWorker {
       clearTimeout(abortLater);
       clearInterval(this.heartbeat);
       await this.options.heartbeatRedis
-        .del(this.options.runner.store.keys.workerHeartbeat(this.id))
+        .zrem(this.options.runner.store.keys.workerHeartbeats(), this.id)
         .catch(() => undefined);
     }
   }

@@ -145,13 +145,11 @@ describe('health', () => {
   it('reports Redis ok, each adapter, and counts live worker heartbeats', async () => {
     const keys = new RedisKeys(uniquePrefix('health'));
     const otherKeys = new RedisKeys(uniquePrefix('health-other'));
-    await redis.client.set(keys.workerHeartbeat('w1'), '{}', 'PX', 30_000);
-    await redis.client.set(keys.workerHeartbeat('w2'), '{}', 'PX', 30_000);
-    await redis.client.set(otherKeys.workerHeartbeat('w3'), '{}', 'PX', 30_000);
-    // Enough other keys that SCAN needs several rounds.
-    const pipeline = redis.client.pipeline();
-    for (let index = 0; index < 3000; index += 1) pipeline.set(keys.task(`t_filler${index}`), '1');
-    await pipeline.exec();
+    await redis.client.zadd(keys.workerHeartbeats(), Date.now() + 30_000, 'w1');
+    await redis.client.zadd(keys.workerHeartbeats(), Date.now() + 30_000, 'w2');
+    // A worker that died without removing itself: its heartbeat lapsed, so it is not counted.
+    await redis.client.zadd(keys.workerHeartbeats(), Date.now() - 1, 'w-dead');
+    await redis.client.zadd(otherKeys.workerHeartbeats(), Date.now() + 30_000, 'w3');
 
     const report = await checkHealth({ redis: redis.client, keys, adapters: [healthy, down] });
     expect(report).toEqual({
@@ -191,7 +189,7 @@ describe('health', () => {
       queued: 3,
       problems: ['3 children are queued and no worker is running'],
     });
-    await redis.client.set(emptyKeys.workerHeartbeat('w1'), '{}', 'PX', 30_000);
+    await redis.client.zadd(emptyKeys.workerHeartbeats(), Date.now() + 30_000, 'w1');
     const served = await checkHealth({
       redis: redis.client,
       keys: emptyKeys,

@@ -79,7 +79,7 @@ export class McpToolset {
     const description = tool.description ?? tool.title ?? `${tool.name} (MCP server ${connection.name})`;
     return defineTool({
       name,
-      description: cutText(description, maxDescriptionChars, { marker: '…' }),
+      description: cutText(description, maxDescriptionChars),
       parameters: toModelParameters(tool.inputSchema),
       inputSchema: argumentsSchema,
       // The server says so: a read, or a call that may be repeated with no further effect.
