@@ -5,12 +5,13 @@ import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../../src/config/schema.ts';
 import { BatonError, listenError } from '../../src/errors.ts';
-import type {
-  ChatAdapter,
-  ConversationRef,
-  GatewaySink,
-  OutboundMessage,
-  PlatformLimits,
+import {
+  type ChatAdapter,
+  type ConversationRef,
+  type GatewaySink,
+  type OutboundMessage,
+  type PlatformLimits,
+  promptAsText,
 } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import type { Logger } from '../../src/logging/logger.ts';
@@ -146,7 +147,7 @@ export class ConsoleAdapter implements ChatAdapter {
 
   async send(ref: ConversationRef, message: OutboundMessage): Promise<{ messageId: string }> {
     const threadId = this.threadOf(ref);
-    const idempotencyKey = message.kind === 'text' ? message.idempotencyKey : undefined;
+    const idempotencyKey = message.kind === 'board' ? undefined : message.idempotencyKey;
     const entry = await this.consoleStore.append(threadId, entryContent(message), idempotencyKey);
     return { messageId: entry.id };
   }
@@ -187,7 +188,8 @@ export class ConsoleAdapter implements ChatAdapter {
   }
 }
 
-function entryContent(message: OutboundMessage): Pick<TranscriptEntry, 'role' | 'text' | 'board'> {
+function entryContent(outbound: OutboundMessage): Pick<TranscriptEntry, 'role' | 'text' | 'board'> {
+  const message = promptAsText(outbound);
   return message.kind === 'board'
     ? { role: 'board', text: message.fallbackText, board: message.board }
     : { role: 'bot', text: message.text };

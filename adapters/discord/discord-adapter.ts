@@ -12,12 +12,13 @@ import {
   Status,
 } from 'discord.js';
 import type { BatonConfig } from '../../src/config/schema.ts';
-import type {
-  ChatAdapter,
-  ConversationRef,
-  GatewaySink,
-  OutboundMessage,
-  PlatformLimits,
+import {
+  type ChatAdapter,
+  type ConversationRef,
+  type GatewaySink,
+  type OutboundMessage,
+  type PlatformLimits,
+  promptAsText,
 } from '../../src/gateway/chat-adapter.ts';
 import { chunkText } from '../../src/gateway/chunk-text.ts';
 import type { Logger } from '../../src/logging/logger.ts';
@@ -152,7 +153,7 @@ export class DiscordAdapter implements ChatAdapter {
     // The gateway's key is the same for every retry of this post, whichever process makes it, so Discord
     // drops a retry of a post that had landed even after a crash; without one, nonces are per process.
     const nonce =
-      message.kind === 'text' && message.idempotencyKey
+      message.kind !== 'board' && message.idempotencyKey
         ? nonceFor(message.idempotencyKey)
         : this.nonces.take(key);
     try {
@@ -214,7 +215,8 @@ export class DiscordAdapter implements ChatAdapter {
     return this.client.rest;
   }
 
-  private bodyOf(message: OutboundMessage, mode: 'create' | 'edit'): RESTPostAPIChannelMessageJSONBody {
+  private bodyOf(outbound: OutboundMessage, mode: 'create' | 'edit'): RESTPostAPIChannelMessageJSONBody {
+    const message = promptAsText(outbound);
     if (message.kind === 'board') {
       return { content: '', ...boardMessageBody(message.board), allowed_mentions: noPings };
     }

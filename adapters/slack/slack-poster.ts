@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { webApi } from '@slack/bolt';
 import type { ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
-import { sessionKeyOf } from '../../src/gateway/chat-adapter.ts';
+import { promptAsText, sessionKeyOf } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { boardBlocks } from './slack-board-blocks.ts';
 import { fitMrkdwn, toMrkdwnChunks } from './slack-mrkdwn.ts';
@@ -35,7 +35,8 @@ export class SlackPoster {
    * than one message: then it goes out as several, and a retry of the same send after a failure part-way
    * posts only the rest, so no chunk appears twice.
    */
-  async send(ref: ConversationRef, message: OutboundMessage): Promise<{ messageId: string }> {
+  async send(ref: ConversationRef, outbound: OutboundMessage): Promise<{ messageId: string }> {
+    const message = promptAsText(outbound);
     const thread_ts = threadTsOf(ref);
     if (message.kind === 'board') {
       const result = await this.call('chat.postMessage', () =>
@@ -77,7 +78,8 @@ export class SlackPoster {
   }
 
   /** Replaces a message posted earlier (`messageId` is its `ts`); a text edit is cut to one message. */
-  async edit(ref: ConversationRef, messageId: string, message: OutboundMessage): Promise<void> {
+  async edit(ref: ConversationRef, messageId: string, outbound: OutboundMessage): Promise<void> {
+    const message = promptAsText(outbound);
     await this.call('chat.update', () =>
       message.kind === 'board'
         ? this.client.chat.update({

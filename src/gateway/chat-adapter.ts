@@ -40,7 +40,16 @@ export interface InboundMessage {
   eventId: string;
 }
 
-export const chatCommandNames = ['tasks', 'status', 'steer', 'cancel', 'collect'] as const;
+export const chatCommandNames = [
+  'tasks',
+  'status',
+  'steer',
+  'cancel',
+  'collect',
+  'answer',
+  'approve',
+  'deny',
+] as const;
 
 /** A command typed by a person (slash command, words after a mention, a button): acts on tasks directly. */
 export interface ChatCommand {
@@ -81,7 +90,29 @@ export interface TaskBoardView {
   settled: boolean;
 }
 
-/** What the gateway asks an adapter to post: text (Markdown), or a task board to render natively. */
+/**
+ * A child waiting for a person, posted in the task's origin thread: a question (`ask_user`) or an
+ * approval request (a tool listed in `approvals.required_for`). Buttons come back as plain chat commands,
+ * so a press and typed words take the same route through the command router and its access checks:
+ * a choice → `answer <taskId> #<n>` (1-based), Approve → `approve <taskId>`, Deny → `deny <taskId>`.
+ */
+export interface TaskPrompt {
+  kind: 'question' | 'approval';
+  taskId: string;
+  /** The task's goal, cut short, and its owner's display name: the message names both. */
+  goal: string;
+  ownerName: string;
+  /** question: the child's question. approval: one line saying what waits for approval. */
+  text: string;
+  /** question: at most five choices, one button each (empty: answer in words only). approval: empty. */
+  choices: string[];
+  /** approval: exactly what will run. */
+  action?: { tool: string; arguments: string; workspace?: string };
+  /** When an unanswered prompt times out (epoch ms): a question fails the wait, an approval is denied. */
+  expiresAt?: number;
+}
+
+/** What the gateway asks an adapter to post: text (Markdown), a task board, or a prompt with buttons. */
 export type OutboundMessage =
   | {
       kind: 'text';
@@ -92,7 +123,14 @@ export type OutboundMessage =
        */
       idempotencyKey?: string;
     }
-  | { kind: 'board'; board: TaskBoardView; fallbackText: string };
+  | { kind: 'board'; board: TaskBoardView; fallbackText: string }
+  | {
+      kind: 'prompt';
+      prompt: TaskPrompt;
+      /** The prompt as Markdown with its commands spelled out, for surfaces without buttons. */
+      fallbackText: string;
+      idempotencyKey?: string;
+    };
 
 export interface PlatformLimits {
   /** Longest text one platform message may carry, in characters. */
@@ -134,4 +172,11 @@ export interface ChatAdapter {
   isThreadMember?(ref: ConversationRef, userId: string): Promise<boolean>;
   /** Whether the adapter is connected, for /healthz. */
   isHealthy(): boolean;
+}
+
+/** A prompt as plain text (its fallback), for surfaces or paths that render no buttons. */
+export function promptAsText(message: OutboundMessage): Exclude<OutboundMessage, { kind: 'prompt' }> {
+  return message.kind === 'prompt'
+    ? { kind: 'text', text: message.fallbackText, idempotencyKey: message.idempotencyKey }
+    : message;
 }
