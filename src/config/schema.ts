@@ -52,7 +52,7 @@ const redisSchema = z.strictObject({
   local_data_dir: z.string().min(1).default('.baton/redis'),
   retention_days: z
     .number()
-    .min(1 / 24, 'at least 1/24 of a day (one hour): Redis expiries are whole seconds')
+    .min(1 / 1440, 'at least 1/1440 of a day (one minute): Redis expiries are whole seconds')
     .max(36_500, 'at most 36500 days')
     .default(30),
   startup_timeout_s: seconds.default(5),
