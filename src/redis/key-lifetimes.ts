@@ -61,6 +61,14 @@ export function lifetimeSeconds(family: KeyFamily, retentionSeconds: number): nu
   return lifetime === 'retention' ? retentionSeconds : lifetime;
 }
 
+/**
+ * Seconds a key that serves one task lives: its family's lifetime, but never longer than the task's record
+ * (redis.retention_days), so that nothing of a task is left once its record has expired.
+ */
+export function taskKeySeconds(family: KeyFamily, retentionSeconds: number): number {
+  return Math.min(ttlSeconds(family, retentionSeconds), retentionSeconds);
+}
+
 /** Seconds of a family that must have a TTL (a number or 'retention'). */
 export function ttlSeconds(family: KeyFamily, retentionSeconds: number): number {
   const seconds = lifetimeSeconds(family, retentionSeconds);

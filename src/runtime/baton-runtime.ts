@@ -139,7 +139,7 @@ export class BatonRuntime {
     });
     this.signals = new TaskSignals(this.redis, this.subscriber, this.keys, logger);
     this.queue = new TaskQueue(this.queueConnection, config.redis.prefix);
-    this.usage = new UsageLedger(this.redis, this.keys);
+    this.usage = new UsageLedger(this.redis, this.keys, this.store.retentionSeconds);
     this.budgets = new BudgetGuard(this.usage, config.quotas);
     this.service = new TaskService({
       budgets: this.budgets,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { keyLifetimes } from '../redis/key-lifetimes.ts';
+import { taskKeySeconds } from '../redis/key-lifetimes.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { RedisScriptRunner } from '../redis/redis-script-runner.ts';
 import { cutText } from '../text/cut-text.ts';
@@ -25,6 +25,8 @@ export class TaskInbox {
     private readonly scripts: RedisScriptRunner,
     /** Each task's event stream is trimmed to about this many events (a steer adds one). */
     private readonly maxEvents: number,
+    /** redis.retention_days in seconds: a steer's idempotency record lives no longer than its task. */
+    private readonly retentionSeconds: number,
   ) {}
 
   /** Queues a steering message; refused when the task has finished. See lua/steer-task.lua for the idempotency key. */
@@ -48,7 +50,7 @@ export class TaskInbox {
         Date.now(),
         this.maxEvents,
         this.keys.signalChannel(),
-        keyLifetimes.steerRecord,
+        taskKeySeconds('steerRecord', this.retentionSeconds),
         `from ${from}: ${cutText(text, steerEventChars, { marker: '' })}`,
       ],
     );

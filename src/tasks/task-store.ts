@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { BatonError } from '../errors.ts';
 import { emptyUsage, type TokenUsage } from '../llm/model-client.ts';
-import { defaultRetentionSeconds, keyLifetimes } from '../redis/key-lifetimes.ts';
+import { defaultRetentionSeconds, taskKeySeconds } from '../redis/key-lifetimes.ts';
 import type { LuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
@@ -52,9 +52,6 @@ export interface ActiveTaskQuotas {
   total: number | null;
   queued: number | null;
 }
-
-/** How long a dispatch is remembered for replays (a crashed step is redone well within this). */
-const dispatchMemorySeconds = keyLifetimes.dispatchRecord;
 
 /** What a script that ends a task needs of its record to name every key it touches (see complete). */
 export type TaskRef = Pick<TaskRecord, 'id' | 'sessionKey' | 'origin'>;
@@ -109,7 +106,13 @@ export class TaskStore {
     this.maxEvents = options.maxEventsPerTask;
     this.retentionSeconds = options.retentionSeconds ?? defaultRetentionSeconds;
     this.scripts = new RedisScriptRunner(options.redis);
-    this.inbox = new TaskInbox(options.redis, options.keys, this.scripts, this.maxEvents);
+    this.inbox = new TaskInbox(
+      options.redis,
+      options.keys,
+      this.scripts,
+      this.maxEvents,
+      this.retentionSeconds,
+    );
     this.events = new TaskEvents(options.redis, options.keys, this.maxEvents);
   }
 
@@ -177,7 +180,8 @@ export class TaskStore {
           JSON.stringify({
             maxActive: request.maxActiveTasksPerConversation,
             now: String(now),
-            idempotencySeconds: dispatchMemorySeconds,
+            // How long a dispatch is remembered for replays (a crashed step is redone well within this).
+            idempotencySeconds: taskKeySeconds('dispatchRecord', this.retentionSeconds),
             maxEvents: this.maxEvents,
             channel: this.keys.signalChannel(),
             sessionKey: request.sessionKey,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { keyLifetimes } from '../redis/key-lifetimes.ts';
+import { defaultRetentionSeconds, keyLifetimes } from '../redis/key-lifetimes.ts';
 import { loadLuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
@@ -56,6 +56,8 @@ export class UsageLedger {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    /** redis.retention_days in seconds: a task's usage lives no longer than its record. */
+    private readonly retentionSeconds = defaultRetentionSeconds,
   ) {
     this.scripts = new RedisScriptRunner(redis);
   }
@@ -79,9 +81,14 @@ export class UsageLedger {
       ...(scope.taskId ? [scopeNames.task(scope.taskId)] : []),
     ];
     return {
-      keys: [this.keys.usage(day, 'scopes'), ...names.map((name) => this.keys.usage(day, name))],
+      keys: [
+        this.keys.usage(day, 'scopes'),
+        this.keys.usage(day, 'task-scopes'),
+        ...names.map((name) => this.keys.usage(day, name)),
+      ],
       args: [
         String(keepSeconds),
+        String(Math.min(keepSeconds, this.retentionSeconds)),
         String(amounts.input),
         String(amounts.cached),
         String(amounts.output),
@@ -122,8 +129,18 @@ export class UsageLedger {
   /** Every scope with usage in the last `days` UTC days, summed per scope. */
   async allScopes(days: number, now = Date.now()): Promise<Map<string, UsageAmounts>> {
     const indexes = this.redis.pipeline();
-    for (let ago = 0; ago < days; ago += 1) indexes.smembers(this.keys.usage(utcDay(now, ago), 'scopes'));
-    const perDay = ((await indexes.exec()) ?? []).map(([error, names]) => (error ? [] : (names as string[])));
+    for (let ago = 0; ago < days; ago += 1) {
+      indexes.smembers(this.keys.usage(utcDay(now, ago), 'scopes'));
+      indexes.smembers(this.keys.usage(utcDay(now, ago), 'task-scopes'));
+    }
+    const indexed = ((await indexes.exec()) ?? []).map(([error, names]) =>
+      error ? [] : (names as string[]),
+    );
+    // Two indexes a day: the day's scopes, then its tasks.
+    const perDay = Array.from({ length: days }, (_unused, ago) => [
+      ...indexed[2 * ago]!,
+      ...indexed[2 * ago + 1]!,
+    ]);
     const reads = this.redis.pipeline();
     const order: string[] = [];
     perDay.forEach((names, ago) => {

@@ -239,6 +239,32 @@ describe('terminal writes of the runner', () => {
     expect(touched).toContain(keys.sessionActive(sessionKey));
   });
 
+  it("keeps nothing of a task longer than its record: its usage, the day's task index, its steer records", async () => {
+    const retentionSeconds = 600;
+    const shortStore = new TaskStore({ redis: redis.client, keys, maxEventsPerTask: 100, retentionSeconds });
+    const admitted = await admitOne();
+    await shortStore.claim(admitted.id, 'runner-1');
+    const steered = await shortStore.steer(admitted.id, 'Ann', 'also check the logs', 'steer-once');
+    const ledger = new UsageLedger(redis.client, keys, retentionSeconds);
+    const call = { platform: 'test', channel: 'c1', user: 'u1', taskId: admitted.id };
+    const modelCall = ledger.write(call, 'default', { input: 3, cached: 0, output: 2, cost: 0.5, calls: 1 });
+    const applied = { ...result, inboxCursor: steered.messageId! };
+    expect(await shortStore.complete(admitted, 'runner-1', applied, modelCall)).toBe('ok');
+
+    const ttl = (key: string) => redis.client.ttl(key);
+    const [dayIndex, taskIndex, allHash, , , , taskHash] = modelCall.keys;
+    expect(await ttl(keys.task(admitted.id))).toBeLessThanOrEqual(retentionSeconds);
+    expect(await ttl(taskHash!)).toBeGreaterThan(0);
+    expect(await ttl(taskHash!)).toBeLessThanOrEqual(retentionSeconds);
+    expect(await ttl(taskIndex!)).toBeLessThanOrEqual(retentionSeconds);
+    expect(await ttl(keys.steerRecord('steer-once'))).toBeLessThanOrEqual(retentionSeconds);
+    // People, channels and routes keep their month of reports; the day's index lists only them.
+    expect(await ttl(allHash!)).toBeGreaterThan(30 * 24 * 3600);
+    expect(await redis.client.smembers(dayIndex!)).not.toContain(`task:${admitted.id}`);
+    expect(await redis.client.smembers(taskIndex!)).toEqual([`task:${admitted.id}`]);
+    expect((await ledger.allScopes(1)).get(`task:${admitted.id}`)).toMatchObject({ input: 3, calls: 1 });
+  });
+
   it('declares every key a cancel touches in KEYS (Redis Cluster needs it)', async () => {
     const admitted = await admitOne();
     const touched = await keysTouchedByScript(async () => {

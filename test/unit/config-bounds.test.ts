@@ -50,7 +50,9 @@ describe('config bounds', () => {
 
   // Math.round(0.000001 * 86400) is 0: EXPIRE 0 deletes a key at once.
   it('refuses a retention shorter than a minute, which would expire records at once', () => {
-    expect(refusal({ redis: { retention_days: 0.000001 } })).toMatch(/redis\.retention_days: at least 1\/1440/);
+    expect(refusal({ redis: { retention_days: 0.000001 } })).toMatch(
+      /redis\.retention_days: at least 1\/1440/,
+    );
     expect(refusal({ redis: { retention_days: 0.0005 } })).toMatch(/redis\.retention_days/);
     expect(refusal({ redis: { retention_days: 1 / 1440 } })).toBeNull();
   });

@@ -4,7 +4,7 @@ import type { BatonConfig } from '../../config/schema.ts';
 import { describeError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { redactSecrets } from '../../logging/redact-secrets.ts';
-import { keyLifetimes } from '../../redis/key-lifetimes.ts';
+import { retentionSecondsOf, taskKeySeconds } from '../../redis/key-lifetimes.ts';
 import { isLapsedLockError, isRedisConnectionError } from '../../redis/redis-connection.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
@@ -16,8 +16,6 @@ import { PlatformSendError } from '../platform-send-error.ts';
 import { historyNoteText, resultMessageText } from './result-text.ts';
 
 export const deliveryQueueName = 'baton-deliveries';
-
-const progressSeconds = keyLifetimes.deliveryProgress;
 
 export interface DeliveryJobData {
   taskId: string;
@@ -53,6 +51,7 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
     thread: record.origin.thread,
   };
   const progressKey = keys.delivery(taskId);
+  const progressSeconds = taskKeySeconds('deliveryProgress', retentionSecondsOf(config.redis.retention_days));
   const announce = config.delegation.announce;
   if (announce === 'parent') {
     // The parent's turn takes the note as its input and records it in the history itself.

@@ -7,16 +7,23 @@
 -- Each hash is read once and written once (HMGET + HSET: two commands, against five HINCRBY[FLOAT] for its
 -- five amounts), and given its expiry only when this call created it. The index is created by the day's
 -- first call, with the 'all' hash (every call counts under 'all'), and expires with it.
---   keys: {the day's index of scopes, the day's hash of each scope, the 'all' scope first}
---   args: {seconds the hashes and the index are kept, input, cached, output tokens, cost, calls, then the
---          name of each scope (as listed in the index)}
+-- A task's hash, and the day's index of task scopes, live no longer than the task's record (the second
+-- argument): nothing of a task is left once its record has expired. The task index is a set of its own, given
+-- that expiry whenever a task joins it, so the day's main index holds only people, channels, routes and 'all'.
+--   keys: {the day's index of scopes, the day's index of task scopes, the day's hash of each scope, the 'all'
+--          scope first}
+--   args: {seconds the hashes and the index are kept, seconds a task's hash and the task index are kept, input,
+--          cached, output tokens, cost, calls, then the name of each scope (as listed in the index)}
 local function add_usage(keys, args)
   local keep = args[1]
-  local added = {tonumber(args[2]), tonumber(args[3]), tonumber(args[4]), tonumber(args[5]), tonumber(args[6])}
+  local task_keep = args[2]
+  local added = {tonumber(args[3]), tonumber(args[4]), tonumber(args[5]), tonumber(args[6]), tonumber(args[7])}
   local names = {}
   local first_of_day = false
-  for index = 2, #keys do
+  for index = 3, #keys do
     local key = keys[index]
+    local name = args[5 + index]
+    local is_task = string.sub(name, 1, 5) == 'task:'
     local found = redis.call('HMGET', key, 'input', 'cached', 'output', 'cost', 'calls')
     local new = true
     for field = 1, 5 do
@@ -29,11 +36,19 @@ local function add_usage(keys, args)
     redis.call('HSET', key, 'input', string.format('%d', sums[1]), 'cached', string.format('%d', sums[2]),
       'output', string.format('%d', sums[3]), 'cost', string.format('%.17g', sums[4]),
       'calls', string.format('%d', sums[5]))
-    if new then
-      redis.call('EXPIRE', key, keep)
-      if index == 2 then first_of_day = true end
+    if is_task then
+      if new then
+        redis.call('EXPIRE', key, task_keep)
+        redis.call('SADD', keys[2], name)
+        redis.call('EXPIRE', keys[2], task_keep)
+      end
+    else
+      if new then
+        redis.call('EXPIRE', key, keep)
+        if index == 3 then first_of_day = true end
+      end
+      names[#names + 1] = name
     end
-    names[#names + 1] = args[5 + index]
   end
   redis.call('SADD', keys[1], unpack(names))
   if first_of_day then redis.call('EXPIRE', keys[1], keep) end

@@ -6,11 +6,13 @@
 
   Input:
     KEYS[1]      the day's index of scopes
-    KEYS[1 + i]  the day's hash of the i-th scope; the first one is the 'all' scope
+    KEYS[2]      the day's index of task scopes
+    KEYS[2 + i]  the day's hash of the i-th scope; the first one is the 'all' scope
 
     ARGV[1]      seconds the hashes and the index are kept
-    ARGV[2..6]   input, cached, output tokens, cost, calls
-    ARGV[6 + i]  name of the i-th scope (as listed in the index)
+    ARGV[2]      seconds a task's hash and the task index are kept (never longer than its record)
+    ARGV[3..7]   input, cached, output tokens, cost, calls
+    ARGV[7 + i]  name of the i-th scope (as listed in the index)
 
   Output: 1
 ]]
