@@ -5,18 +5,23 @@
  *   - a redis-server with AOF (everysec) that is restarted once (clean stop, start on the same data);
  *   - the fake model in its own process: 50–500 ms per call, 2% of calls answered 429 or 500;
  *   - one `baton gateway` (console on a fixed port), SIGKILLed twice and started again;
- *   - three `baton worker` processes (concurrency 20), one of them SIGKILLed every 20 s and started again.
+ *   - three `baton worker` processes (concurrency 20): every 20 s worker 2 or 3 (in turn) is SIGKILLed and
+ *     started again, while worker 1 lives through the whole run, so that one worker's memory is watched over
+ *     the whole soak (as is the gateway's last incarnation);
+ *   - a retention period of `SOAK_RETENTION_S` (300 s): once every result is counted, the soak waits for it
+ *     to pass, sweeps, and compares Redis with its baseline before the first dispatch.
  *
  * Children are dispatched from this process into console threads (100 children per thread), so their
  * results are delivered by the gateway to the console, where they are counted: each must be posted exactly
  * once. Figures go to bench/results.json as `soak_*` (other figures there are kept).
  *
- *   SOAK_CHILDREN=10000 SOAK_WORKER_KILL_S=20 npm run soak
+ *   SOAK_CHILDREN=10000 SOAK_WORKER_KILL_S=20 SOAK_RETENTION_S=300 npm run soak
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findFreePort } from '../src/net/free-port.ts';
 import { createRedisConnection } from '../src/redis/redis-connection.ts';
+import { taskIdPattern } from '../src/tasks/task-ids.ts';
 import { botTexts, createConsoleThread } from '../test/support/console-client.ts';
 import { startRestartableRedis } from '../test/support/restartable-redis.ts';
 import {
@@ -44,6 +49,12 @@ const childCount = Number(process.env.SOAK_CHILDREN ?? 10_000);
 const perThread = 100;
 const workerKillEveryMs = Number(process.env.SOAK_WORKER_KILL_S ?? 20) * 1000;
 const workerCount = 3;
+const retentionSeconds = Number(process.env.SOAK_RETENTION_S ?? 300);
+/** RSS is compared from this long after a process started (JIT, pools and caches warmed)… */
+const warmUpMs = 60_000;
+/** …in incarnations that lived at least this long; each level is the median of 30 one-second samples. */
+const longLivedMs = 180_000;
+const levelSamples = 30;
 const log = (line: string) => process.stdout.write(`soak: ${line}\n`);
 
 interface Role {
@@ -55,6 +66,11 @@ interface Role {
   startedAt: number;
   /** Each incarnation's RSS after warm-up and at its end, for those that lived long enough. */
   lifetimes: Array<{ warmMb: number; endMb: number; livedS: number }>;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function main(): Promise<number> {
@@ -77,6 +93,7 @@ async function main(): Promise<number> {
       worker: { concurrency: 20, lock_duration_ms: 3000, stalled_interval_ms: 1000, shutdown_grace_s: 1 },
       console: { enabled: true, port: consolePort },
       log: { level: 'warn' },
+      redis: { retention_days: retentionSeconds / 86_400 },
     });
     const configFile = writeConfigFile(cleanup, layer, 'soak');
     const env = childEnvironment({
@@ -97,12 +114,18 @@ async function main(): Promise<number> {
         lifetimes: [],
       })),
     ];
+    // An incarnation's level after warm-up (the median of the 30 samples after it) against its level at its
+    // end (the median of its last 30): single samples swing with the garbage collector.
     const endLifetime = (role: Role) => {
       const livedMs = Date.now() - role.startedAt;
-      const warm = role.rss.find(([atMs]) => atMs >= 30_000);
-      const last = role.rss.at(-1);
-      if (warm && last && livedMs >= 60_000)
-        role.lifetimes.push({ warmMb: warm[1], endMb: last[1], livedS: Math.round(livedMs / 1000) });
+      const warm = role.rss.filter(([atMs]) => atMs >= warmUpMs).slice(0, levelSamples);
+      const last = role.rss.slice(-levelSamples);
+      if (livedMs >= longLivedMs && warm.length === levelSamples)
+        role.lifetimes.push({
+          warmMb: median(warm.map(([, mb]) => mb)),
+          endMb: median(last.map(([, mb]) => mb)),
+          livedS: Math.round(livedMs / 1000),
+        });
     };
     const start = async (role: Role) => {
       role.process = await startProcess({
@@ -139,6 +162,7 @@ async function main(): Promise<number> {
     cleanup.add('disconnect', () => metrics.disconnect());
     const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await metrics.info('memory'))?.[1]);
     const baselineRedisBytes = await usedMemory();
+    const baselineRedisKeys = await metrics.dbsize();
 
     // The children's threads, and the children, dispatched from here as a parent agent would.
     const dispatcher = await startRuntime(cleanup, redis.url, layer, 'soak dispatcher');
@@ -177,10 +201,12 @@ async function main(): Promise<number> {
     // Faults, until every task has ended.
     const faults: string[] = [];
     let nextWorkerKill = Date.now() + workerKillEveryMs;
-    let workerToKill = 1;
+    let workerToKill = workerCount - 1;
     let gatewayKills = 0;
     let redisRestarted = false;
     let ended = 0;
+    // Each task's status once it has ended: a finished record expires after the (short) retention period.
+    const endedStatus = new Map<string, string>();
     let lastProgressAt = Date.now();
     const pending = new Set<Promise<void>>();
     let lastLogAt = Date.now();
@@ -189,12 +215,14 @@ async function main(): Promise<number> {
       for (const role of roles) {
         if (role.process) role.rss.push([Date.now() - role.startedAt, readRssMb(role.process.pid)]);
       }
-      const records = await dispatcher.store.getMany(ids);
-      const nowEnded = records.filter(
-        (record) => record && ['completed', 'failed', 'cancelled', 'timed_out'].includes(record.status),
-      ).length;
-      if (nowEnded > ended) lastProgressAt = Date.now();
-      ended = nowEnded;
+      const open = ids.filter((id) => !endedStatus.has(id));
+      const records = await dispatcher.store.getMany(open);
+      records.forEach((record, index) => {
+        if (record && ['completed', 'failed', 'cancelled', 'timed_out'].includes(record.status))
+          endedStatus.set(open[index]!, record.status);
+      });
+      if (endedStatus.size > ended) lastProgressAt = Date.now();
+      ended = endedStatus.size;
       const share = ended / ids.length;
       if (ended === ids.length) break;
       // A restart runs beside the loop (a process takes seconds to start): the schedule keeps its pace.
@@ -207,7 +235,8 @@ async function main(): Promise<number> {
       if (Date.now() >= nextWorkerKill) {
         const role = roles[workerToKill]!;
         if (role.process) restart(role, `${role.name} SIGKILLed and restarted`);
-        workerToKill = (workerToKill % workerCount) + 1;
+        // Workers 2 and 3 in turn; worker 1 is never killed (see the header).
+        workerToKill = workerToKill === workerCount - 1 ? workerCount : workerCount - 1;
         nextWorkerKill = Date.now() + workerKillEveryMs;
       }
       if (
@@ -252,7 +281,7 @@ async function main(): Promise<number> {
     } while (counts.size < ids.length && Date.now() < drainDeadline);
     await sleep(5000);
     await countPosted();
-    const statuses = (await dispatcher.store.getMany(ids)).map((record) => record?.status ?? 'missing');
+    const statuses = ids.map((id) => endedStatus.get(id) ?? 'missing');
     const completed = statuses.filter((status) => status === 'completed').length;
     const stuck = statuses.filter(
       (status) => status === 'queued' || status === 'running' || status === 'missing',
@@ -260,11 +289,25 @@ async function main(): Promise<number> {
     const duplicates = [...counts.values()].filter((count) => count > 1).length;
     const lost = completed - [...counts.keys()].length;
     for (const role of roles) endLifetime(role);
+    const countedAt = Date.now();
     const growth = roles.flatMap((role) =>
       role.lifetimes.map((life) => ({ name: role.name, ratio: life.endMb / life.warmMb, ...life })),
     );
     const worstGrowth = growth.length > 0 ? Math.max(...growth.map((life) => life.ratio)) : Number.NaN;
     const endRedisBytes = await usedMemory();
+
+    // After retention: every record, event stream, delivery mark and console thread expires on its own; the
+    // sweeper removes what still points at them. What is left is compared with the baseline, key family by
+    // key family (ids folded into `*`).
+    const retentionWaitMs = countedAt + retentionSeconds * 1000 + 5000 - Date.now();
+    log(
+      `waiting ${Math.round(retentionWaitMs / 1000)} s for the retention period (${retentionSeconds} s) to pass`,
+    );
+    await sleep(Math.max(0, retentionWaitMs));
+    await dispatcher.sweeper.sweepOnce();
+    const afterRetentionBytes = await usedMemory();
+    const afterRetentionKeys = await metrics.dbsize();
+    const families = await keyFamilies(metrics);
     const setUp =
       `${ids.length} children (one model call each: 50–500 ms, 2% 429/500) over ${workerCount} baton worker ` +
       `processes (concurrency 20) and one gateway delivering to ${threads.length} console threads; faults: ` +
@@ -294,8 +337,13 @@ async function main(): Promise<number> {
       }),
       figure('soak_redis_used_memory_growth_bytes', endRedisBytes - baselineRedisBytes, 'bytes', {
         notes:
-          'INFO used_memory at the end minus before dispatch; NOT after retention (the shortest retention is ' +
-          'an hour): the finished tasks are still retained here',
+          'INFO used_memory once every result was counted minus before the first dispatch (tasks retained)',
+      }),
+      figure('soak_redis_growth_after_retention_bytes', afterRetentionBytes - baselineRedisBytes, 'bytes', {
+        notes:
+          `INFO used_memory after the retention period (${retentionSeconds} s) passed and one sweep ran, ` +
+          `minus before the first dispatch (${baselineRedisBytes} bytes, ${baselineRedisKeys} keys); keys left: ` +
+          `${afterRetentionKeys}: ${families}`,
       }),
     ];
     writeSoakResults(results);
@@ -307,6 +355,29 @@ async function main(): Promise<number> {
   } finally {
     await cleanup.run();
   }
+}
+
+/** Every key, its ids folded into `*`, counted and sized per family: `family ×count (bytes)`, largest first. */
+async function keyFamilies(redis: ReturnType<typeof createRedisConnection>): Promise<string> {
+  const families = new Map<string, { count: number; bytes: number }>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const family = key
+        .split(':')
+        .map((part) => (taskIdPattern.test(part) || /\d/.test(part) || part.length > 24 ? '*' : part))
+        .join(':');
+      const bytes = Number((await redis.memory('USAGE', key)) ?? 0);
+      const entry = families.get(family) ?? { count: 0, bytes: 0 };
+      families.set(family, { count: entry.count + 1, bytes: entry.bytes + bytes });
+    }
+  } while (cursor !== '0');
+  return [...families]
+    .sort(([, a], [, b]) => b.bytes - a.bytes)
+    .map(([family, { count, bytes }]) => `${family} ×${count} (${bytes} B)`)
+    .join(', ');
 }
 
 /** Replaces the `soak_*` figures of bench/results.json, keeping the others. */

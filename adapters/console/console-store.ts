@@ -207,7 +207,8 @@ export class ConsoleStore {
         offeredTitle,
         defaultThreadTitle,
         this.retentionSeconds,
-        postMemorySeconds,
+        // It points into the thread: never remembered longer than the thread lives.
+        Math.min(postMemorySeconds, this.retentionSeconds),
       ],
     );
     if (reply[0] === 'existing') {
