@@ -19,9 +19,11 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { deliveryQueueName } from '../src/gateway/delivery/delivery-service.ts';
 import { findFreePort } from '../src/net/free-port.ts';
 import { createRedisConnection } from '../src/redis/redis-connection.ts';
 import { taskIdPattern } from '../src/tasks/task-ids.ts';
+import { childQueueName } from '../src/tasks/task-queue.ts';
 import { botTexts, createConsoleThread } from '../test/support/console-client.ts';
 import { startRestartableRedis } from '../test/support/restartable-redis.ts';
 import {
@@ -51,10 +53,10 @@ const workerKillEveryMs = Number(process.env.SOAK_WORKER_KILL_S ?? 20) * 1000;
 const workerCount = 3;
 const retentionSeconds = Number(process.env.SOAK_RETENTION_S ?? 300);
 /** RSS is compared from this long after a process started (JIT, pools and caches warmed)… */
-const warmUpMs = 60_000;
-/** …in incarnations that lived at least this long; each level is the median of 30 one-second samples. */
-const longLivedMs = 180_000;
-const levelSamples = 30;
+const warmUpMs = 30_000;
+/** …in incarnations that lived at least this long; each level is the median of 20 one-second samples. */
+const longLivedMs = 100_000;
+const levelSamples = 20;
 const log = (line: string) => process.stdout.write(`soak: ${line}\n`);
 
 interface Role {
@@ -343,7 +345,13 @@ async function main(): Promise<number> {
         notes:
           `INFO used_memory after the retention period (${retentionSeconds} s) passed and one sweep ran, ` +
           `minus before the first dispatch (${baselineRedisBytes} bytes, ${baselineRedisKeys} keys); keys left: ` +
-          `${afterRetentionKeys}: ${families}`,
+          `${afterRetentionKeys}: ${families.summary}`,
+      }),
+      figure('soak_task_keys_after_retention', families.taskKeys, 'keys', {
+        atMost: 0,
+        notes:
+          'keys naming a task left after the retention period and a sweep, outside the BullMQ job histories ' +
+          '(those keep the last 1000 jobs of each queue whatever their age)',
       }),
     ];
     writeSoakResults(results);
@@ -357,14 +365,23 @@ async function main(): Promise<number> {
   }
 }
 
-/** Every key, its ids folded into `*`, counted and sized per family: `family ×count (bytes)`, largest first. */
-async function keyFamilies(redis: ReturnType<typeof createRedisConnection>): Promise<string> {
+/**
+ * Every key, its ids folded into `*`, counted and sized per family (`family ×count (bytes)`, largest first),
+ * and how many keys name a task outside BullMQ's job histories (which keep a fixed number of jobs).
+ */
+async function keyFamilies(
+  redis: ReturnType<typeof createRedisConnection>,
+): Promise<{ summary: string; taskKeys: number }> {
   const families = new Map<string, { count: number; bytes: number }>();
+  let taskKeys = 0;
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
     cursor = next;
     for (const key of keys) {
+      const parts = key.split(':');
+      const inQueue = parts.includes(childQueueName) || parts.includes(deliveryQueueName);
+      if (!inQueue && parts.some((part) => taskIdPattern.test(part))) taskKeys += 1;
       const family = key
         .split(':')
         .map((part) => (taskIdPattern.test(part) || /\d/.test(part) || part.length > 24 ? '*' : part))
@@ -374,10 +391,11 @@ async function keyFamilies(redis: ReturnType<typeof createRedisConnection>): Pro
       families.set(family, { count: entry.count + 1, bytes: entry.bytes + bytes });
     }
   } while (cursor !== '0');
-  return [...families]
+  const summary = [...families]
     .sort(([, a], [, b]) => b.bytes - a.bytes)
     .map(([family, { count, bytes }]) => `${family} ×${count} (${bytes} B)`)
     .join(', ');
+  return { summary, taskKeys };
 }
 
 /** Replaces the `soak_*` figures of bench/results.json, keeping the others. */

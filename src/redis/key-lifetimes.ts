@@ -29,8 +29,11 @@ export const keyLifetimes = {
   sessionTurnCheckpoint: day,
   /** What one turn already recorded (history appended, reply posted): needed only while it may replay. */
   sessionTurnRecord: day,
-  /** A thread's live task board: deleted when it settles (kept without TTL, as before the table). */
-  sessionBoard: 'none',
+  /**
+   * A thread's live task board: deleted when it settles; every write renews its expiry, so a board whose
+   * gateway died before settling it, or one written by a refresh racing its close, does not stay forever.
+   */
+  sessionBoard: 'retention',
   /** Sessions whose board is live: a member leaves when its board settles or has no task left. */
   liveBoards: 'none',
   // --- delivery (src/gateway/delivery) ---

@@ -17,6 +17,8 @@ export class BoardStates {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    /** Seconds a board's state outlives its last write (see keyLifetimes.sessionBoard). */
+    private readonly seconds: number,
   ) {}
 
   /** Opens the thread's board (from a second ago) unless one is open already, and marks it live. */
@@ -24,6 +26,7 @@ export class BoardStates {
     await this.redis
       .multi()
       .hsetnx(this.keys.sessionBoard(sessionKey), 'since', String(now - 1000))
+      .expire(this.keys.sessionBoard(sessionKey), this.seconds)
       .sadd(this.keys.liveBoards(), sessionKey)
       .exec();
   }
@@ -63,7 +66,11 @@ export class BoardStates {
   async recordShown(sessionKey: string, signature: string, at: number, messageId?: string): Promise<void> {
     const fields = ['signature', signature, 'editedAt', String(at)];
     if (messageId !== undefined) fields.push('messageId', messageId);
-    await this.redis.hset(this.keys.sessionBoard(sessionKey), ...fields);
+    await this.redis
+      .multi()
+      .hset(this.keys.sessionBoard(sessionKey), ...fields)
+      .expire(this.keys.sessionBoard(sessionKey), this.seconds)
+      .exec();
   }
 
   /** The board has no task to show: it is no longer live. */

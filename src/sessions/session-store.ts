@@ -56,7 +56,7 @@ export class SessionStore {
       logger,
     });
     this.turnRecords = new TurnRecords(redis, keys, ttlSeconds('sessionTurnRecord', retentionSeconds));
-    this.boards = new BoardStates(redis, keys);
+    this.boards = new BoardStates(redis, keys, ttlSeconds('sessionBoard', retentionSeconds));
     this.userTurns = new UserTurnLeases(redis, keys, options.maxTurnsPerUser);
   }
 

@@ -16,6 +16,8 @@ export class TaskQueue {
     this.queue = new Queue<ChildJobData>(childQueueName, {
       connection,
       prefix,
+      // Baton reads no BullMQ events (tasks have their own event streams): a short history for tools that do.
+      streams: { events: { maxLen: 1000 } },
       defaultJobOptions: {
         // Retries cover crashes of the processor itself (a lost Redis connection, a bug); a child's own
         // failures end the task and the job completes. Each retry resumes from the checkpoint.

@@ -4,6 +4,7 @@ import { createSilentLogger } from '../../src/logging/logger.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { RetentionSweeper } from '../../src/runtime/retention-sweeper.ts';
+import { BoardStates } from '../../src/sessions/board-states.ts';
 import { KnownThreads } from '../../src/sessions/known-threads.ts';
 import { trimExpiredScript } from '../../src/tasks/retention-scripts.ts';
 import type { TaskOrigin, TaskRecord } from '../../src/tasks/task-record.ts';
@@ -288,6 +289,22 @@ describe('bounded Redis: the console transcripts', () => {
       `${keys.prefix}:console:thread:${busy.id}`,
       `${keys.prefix}:console:threads`,
     ]);
+  });
+
+  it('lets a board whose gateway died before settling it, or one rewritten by a late refresh, expire', async () => {
+    const boards = new BoardStates(redis.client, keys, retentionSeconds);
+    const sessionKey = 'test:c1:abandoned';
+    await boards.open(sessionKey);
+    await boards.recordShown(sessionKey, 'sig', Date.now(), 'm1');
+    const raced = 'test:c1:raced';
+    await boards.open(raced);
+    await boards.close(raced);
+    // A refresh that read the board before the close records what it showed after it.
+    await boards.recordShown(raced, 'sig', Date.now(), 'm2');
+    await boards.dropLive(sessionKey);
+
+    await pastRetention();
+    expect(await redis.client.exists(keys.sessionBoard(sessionKey), keys.sessionBoard(raced))).toBe(0);
   });
 });
 

@@ -106,10 +106,14 @@ export class DeliveryService {
     this.queue = new Queue<DeliveryJobData>(deliveryQueueName, {
       connection,
       prefix: config.redis.prefix,
+      // No one reads BullMQ's events here: a short history for tools that do.
+      streams: { events: { maxLen: 1000 } },
       defaultJobOptions: {
         attempts: config.gateway.delivery_max_attempts,
         backoff: { type: 'platform' },
-        removeOnComplete: { count: 5000 },
+        // A finished delivery's job is history only: its progress record (keys.delivery) is what stops a
+        // second post when the same ending is delivered again.
+        removeOnComplete: { count: 1000 },
         removeOnFail: { count: 5000 },
       },
     });
