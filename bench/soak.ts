@@ -330,7 +330,7 @@ async function main(): Promise<number> {
         // No goal to check when no process lived long enough (a short run).
         ...(growth.length > 0 ? { atMost: 1.1 } : {}),
         decimals: 3,
-        notes: `RSS at the end of each incarnation that lived >= 60 s over its RSS 30 s after start: ${growth
+        notes: `RSS at the end of each incarnation that lived >= ${longLivedMs / 1000} s over its level after warm-up (medians of ${levelSamples} one-second samples from ${warmUpMs / 1000} s after start, and of its last ${levelSamples}): ${growth
           .map(
             (life) =>
               `${life.name} ${round(life.warmMb, 1)} -> ${round(life.endMb, 1)} MB in ${life.livedS} s`,
