@@ -147,7 +147,10 @@ export class ConsoleStore {
     return this.changeThread(threadId, { archived: archived ? '1' : '0' });
   }
 
-  private async changeThread(threadId: string, fields: Record<string, string>): Promise<ConsoleThread | null> {
+  private async changeThread(
+    threadId: string,
+    fields: Record<string, string>,
+  ): Promise<ConsoleThread | null> {
     if (!(await this.getThread(threadId))) return null;
     const replies = await this.redis
       .multi()

@@ -8,6 +8,7 @@ import {
 } from '../../src/tasks/task-record.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { activityText, elapsedSeconds, eventLine, shortGoal } from '../../src/tasks/task-views.ts';
+import { oneLine } from '../../src/text/cut-text.ts';
 import { scopeNames, type UsageLedger } from '../../src/usage/usage-ledger.ts';
 import type { ConsoleStore } from './console-store.ts';
 
@@ -81,7 +82,7 @@ export function buildTaskTree(
     nodes.set(record.id, {
       id: record.id,
       goal,
-      goalCut: goal !== record.goal.trim(),
+      goalCut: oneLine(record.goal).length > treeGoalChars,
       status: record.status,
       elapsedSeconds: elapsedSeconds(record),
       steps: record.steps,

@@ -5,8 +5,9 @@ import { activeStatuses, isTerminal, type TaskRecord } from '../tasks/task-recor
 import type { TaskCaller, TaskService } from '../tasks/task-service.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import {
+  activityText,
   elapsedSeconds,
-  eventLine,
+  eventClock,
   formatDuration,
   shortGoal,
   statusWord,
@@ -245,10 +246,13 @@ export class CommandRouter {
     }
     const lines = [taskLine(task)];
     const [lastEvent] = await this.store.recentEvents(task.id, 1);
-    if (lastEvent) lines.push(`last: ${eventLine(lastEvent)}`);
+    if (lastEvent) lines.push(`last: ${eventClock(lastEvent)} UTC · ${activityText(lastEvent, task.steps)}`);
     if (isTerminal(task.status)) {
       const outcome = task.status === 'completed' ? task.summary : (task.error ?? task.summary);
       if (outcome) lines.push(cutText(outcome, statusSummaryChars));
+      if (outcome && outcome.length > statusSummaryChars) {
+        lines.push(`_(cut to ${statusSummaryChars} characters: \`collect ${task.id}\` shows all of it)_`);
+      }
     }
     return lines.join('\n');
   }
