@@ -9,11 +9,17 @@ import {
   formatRelative,
   formatSteps,
   formatTime,
+  formatUsage,
   statusBadge,
   syncChildren,
+  timeElement,
 } from './view-helpers.js';
 
 const typingShownMs = 8000;
+/** Within this many pixels of the end, the view counts as following the conversation. */
+const followSlackPx = 80;
+/** A touch screen: no keyboard to focus for, and no Enter hint. */
+const touchScreen = matchMedia('(hover: none) and (pointer: coarse)').matches;
 
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 const view = {
@@ -31,6 +37,18 @@ const view = {
   connection: byTestId('connection-status'),
   modelBadge: byTestId('model-badge'),
   redisBanner: byTestId('redis-banner'),
+  offlineBanner: byTestId('offline-banner'),
+  newMessages: byTestId('new-messages'),
+  archivedThreads: byTestId('archived-threads'),
+  archivedList: byTestId('archived-list'),
+  threadActions: byTestId('thread-actions'),
+  renameThread: byTestId('rename-thread'),
+  archiveThread: byTestId('archive-thread'),
+  renameForm: byTestId('rename-form'),
+  renameInput: byTestId('rename-input'),
+  renameCancel: byTestId('rename-cancel'),
+  taskFilter: byTestId('task-filter'),
+  jumpTaskCount: byTestId('jump-task-count'),
 };
 
 const state = {
@@ -41,6 +59,13 @@ const state = {
   entries: new Map(),
   sending: false,
   typingTimer: null,
+  /** The view keeps up with new messages until the person scrolls up. */
+  following: true,
+  /** Where the page last scrolled the list itself, so that scroll is not taken for the person's. */
+  ownScrollTop: null,
+  online: true,
+  /** The page's own timers, stopped while the server is gone. */
+  timers: { threadList: null, redis: null },
 };
 
 const tasks = createTaskPanel({
@@ -48,6 +73,10 @@ const tasks = createTaskPanel({
   count: byTestId('task-count'),
   announcer: byTestId('task-announcer'),
   onOpenThread: (threadId) => selectThread(threadId),
+  onSnapshot: (snapshot) => {
+    refreshBoardUsage();
+    view.jumpTaskCount.textContent = snapshot.activeCount > 0 ? `(${snapshot.activeCount})` : '';
+  },
 });
 
 // ---- threads ----
@@ -60,37 +89,48 @@ function upsertThread(thread) {
 
 function renderThreadList() {
   const ordered = [...state.threads.values()].sort((left, right) => right.updatedAt - left.updatedAt);
-  const items = ordered.map((thread) => {
-    let item = state.threadItems.get(thread.id);
-    if (!item) {
-      const title = el('span', { className: 'thread-title' });
-      const time = el('span', { className: 'thread-time' });
-      const unread = el('span', { className: 'unread-dot', 'aria-hidden': 'true' });
-      const button = el(
-        'button',
-        { type: 'button', className: 'thread-item', dataset: { testid: 'thread-item', threadId: thread.id } },
-        el('span', { className: 'thread-line' }, title, unread),
-        time,
-      );
-      button.addEventListener('click', () => selectThread(thread.id));
-      item = { li: el('li', {}, button), button, title, time, unread };
-      state.threadItems.set(thread.id, item);
-    }
-    item.title.textContent = thread.title;
-    item.time.textContent = formatRelative(thread.updatedAt);
-    const isCurrent = thread.id === state.threadId;
-    if (isCurrent) item.button.setAttribute('aria-current', 'page');
-    else item.button.removeAttribute('aria-current');
-    item.unread.hidden = !state.unread.has(thread.id);
-    item.button.setAttribute(
-      'aria-label',
-      `${thread.title}${state.unread.has(thread.id) ? ', new replies' : ''}`,
+  const current = ordered.filter((thread) => !thread.archived);
+  const archived = ordered.filter((thread) => thread.archived);
+  syncChildren(view.threadList, current.map(threadItemFor));
+  if (current.length === 0)
+    view.threadList.replaceChildren(
+      el('li', {
+        className: 'list-empty',
+        text: archived.length > 0 ? 'No open threads.' : 'No threads yet.',
+      }),
     );
-    return item.li;
-  });
-  syncChildren(view.threadList, items);
-  if (ordered.length === 0)
-    view.threadList.replaceChildren(el('li', { className: 'list-empty', text: 'No threads yet.' }));
+  syncChildren(view.archivedList, archived.map(threadItemFor));
+  view.archivedThreads.hidden = archived.length === 0;
+  view.archivedThreads.querySelector('summary').textContent = `Archived (${archived.length})`;
+}
+
+function threadItemFor(thread) {
+  let item = state.threadItems.get(thread.id);
+  if (!item) {
+    const title = el('span', { className: 'thread-title' });
+    const time = el('span', { className: 'thread-time' });
+    const unread = el('span', { className: 'unread-dot', 'aria-hidden': 'true' });
+    const button = el(
+      'button',
+      { type: 'button', className: 'thread-item', dataset: { testid: 'thread-item', threadId: thread.id } },
+      el('span', { className: 'thread-line' }, title, unread),
+      time,
+    );
+    button.addEventListener('click', () => selectThread(thread.id));
+    item = { li: el('li', {}, button), button, title, time, unread };
+    state.threadItems.set(thread.id, item);
+  }
+  item.title.textContent = thread.title;
+  item.time.textContent = formatRelative(thread.updatedAt);
+  const isCurrent = thread.id === state.threadId;
+  if (isCurrent) item.button.setAttribute('aria-current', 'page');
+  else item.button.removeAttribute('aria-current');
+  item.unread.hidden = !state.unread.has(thread.id);
+  item.button.setAttribute(
+    'aria-label',
+    `${thread.title}${thread.archived ? ', archived' : ''}${state.unread.has(thread.id) ? ', new replies' : ''}`,
+  );
+  return item.li;
 }
 
 async function loadThreads() {
@@ -116,6 +156,8 @@ async function selectThread(threadId) {
     state.entries.clear();
     view.messages.replaceChildren();
     hideTyping();
+    closeRename();
+    tasks.setFilter({ threadId });
   }
   renderThreadList();
   try {
@@ -125,7 +167,7 @@ async function selectThread(threadId) {
     renderHeader();
     for (const entry of entries) upsertEntry(entry, false);
     showEmptyStateIfNeeded();
-    scrollToBottom(true);
+    followConversation();
   } catch (error) {
     if (error.status === 404) {
       state.threads.delete(threadId);
@@ -135,15 +177,72 @@ async function selectThread(threadId) {
       showEmptyStateIfNeeded();
     }
   }
-  if (changed) view.input.focus();
+  // On a touch screen, focus would open the keyboard and scroll the page away from its top.
+  if (changed && !touchScreen) view.input.focus();
 }
 
 function renderHeader() {
   const thread = state.threads.get(state.threadId);
   view.title.textContent = thread ? thread.title : 'Start a conversation';
-  view.meta.textContent = thread ? `Thread ${thread.id} · started ${formatTime(thread.createdAt)}` : '';
+  view.meta.textContent = thread
+    ? `Thread ${thread.id} · started ${formatTime(thread.createdAt)}${thread.archived ? ' · archived' : ''}`
+    : '';
+  view.threadActions.hidden = !thread || !view.renameForm.hidden;
+  view.archiveThread.textContent = thread?.archived ? 'Unarchive' : 'Archive';
   document.title = thread ? `${thread.title} · Baton console` : 'Baton console';
 }
+
+// ---- rename and archive ----
+
+function openRename() {
+  const thread = state.threads.get(state.threadId);
+  if (!thread) return;
+  view.renameInput.value = thread.title;
+  view.renameForm.hidden = false;
+  view.threadActions.hidden = true;
+  view.title.hidden = true;
+  view.renameInput.focus();
+  view.renameInput.select();
+}
+
+function closeRename() {
+  view.renameForm.hidden = true;
+  view.title.hidden = false;
+  renderHeader();
+}
+
+async function changeThread(change) {
+  const threadId = state.threadId;
+  if (!threadId) return;
+  view.composerError.textContent = '';
+  try {
+    const { thread } = await api(`/api/threads/${encodeURIComponent(threadId)}`, change, 'PATCH');
+    upsertThread(thread);
+    if (state.threadId === threadId) renderHeader();
+  } catch (error) {
+    view.composerError.textContent = error.message;
+  }
+}
+
+view.renameThread.addEventListener('click', openRename);
+view.renameCancel.addEventListener('click', () => {
+  closeRename();
+  view.renameThread.focus();
+});
+view.renameForm.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') closeRename();
+});
+view.renameForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const title = view.renameInput.value.trim();
+  if (title) await changeThread({ title });
+  closeRename();
+  view.title.focus();
+});
+view.archiveThread.addEventListener('click', () => {
+  const thread = state.threads.get(state.threadId);
+  if (thread) changeThread({ archived: !thread.archived });
+});
 
 // ---- transcript ----
 
@@ -159,11 +258,30 @@ function upsertEntry(entry, scroll = true) {
   if (existing) existing.node.replaceWith(node);
   else {
     view.emptyConversation.remove();
-    view.messages.append(node);
+    view.messages.insertBefore(node, boardsAwaitingReply(entry)[0] ?? null);
   }
   state.entries.set(entry.id, { entry, node });
   if (entry.role !== 'user') hideTyping();
-  if (scroll) scrollToBottom(entry.role === 'user');
+  if (!scroll) return;
+  if (entry.role === 'user' && !existing) state.following = true;
+  if (state.following) followConversation(existing ? null : node);
+  else if (!existing && entry.role !== 'user') view.newMessages.hidden = false;
+}
+
+/**
+ * A board is posted when tasks start, before the reply that started them is complete. A bot's text that
+ * arrives while the thread ends in such boards (no bot text since the person's last message) goes above
+ * them, so the board sits below the reply that announced its tasks; later results go below it.
+ */
+function boardsAwaitingReply(entry) {
+  if (entry.role !== 'bot' || entry.ephemeral) return [];
+  const trailing = [];
+  for (let node = view.messages.lastElementChild; node; node = node.previousElementSibling) {
+    const role = node.dataset.role;
+    if (role === 'board') trailing.unshift(node);
+    else return role === 'user' ? trailing : [];
+  }
+  return [];
 }
 
 const stateLabels = {
@@ -181,11 +299,25 @@ function renderEntry(entry) {
     'div',
     { className: 'entry-meta' },
     el('span', { className: 'entry-author', text: author }),
-    el('time', { datetime: new Date(entry.at).toISOString(), text: formatTime(entry.at) }),
+    timeElement(entry.at),
     entry.editedAt && entry.role === 'bot'
       ? el('span', { className: 'entry-edited', text: '(edited)' })
       : null,
+    entry.command
+      ? el('span', {
+          className: 'entry-tag',
+          dataset: { testid: 'command-tag' },
+          text: fromUser ? 'command' : 'command reply · no model call',
+        })
+      : null,
   );
+  const onlyYou = entry.ephemeral
+    ? el('p', {
+        className: 'entry-only-you',
+        dataset: { testid: 'only-you' },
+        text: 'Only you can see this: it is not posted anywhere else.',
+      })
+    : null;
   const content =
     entry.role === 'board' && entry.board
       ? renderBoard(entry.board)
@@ -203,7 +335,7 @@ function renderEntry(entry) {
   return el(
     'article',
     {
-      className: `entry entry-${entry.role}`,
+      className: `entry entry-${entry.role}${entry.ephemeral ? ' entry-ephemeral' : ''}`,
       dataset: { testid: 'transcript-entry', role: entry.role, entryId: entry.id },
       'aria-label': `${author}, ${formatTime(entry.at)}`,
     },
@@ -212,13 +344,13 @@ function renderEntry(entry) {
       'aria-hidden': 'true',
       text: author[0],
     }),
-    el('div', { className: 'entry-body' }, meta, content, status),
+    el('div', { className: 'entry-body' }, meta, content, status, onlyYou),
   );
 }
 
 /** A compact card of a thread's task board, edited in place as the tasks move. */
 function renderBoard(board) {
-  const rows = board.rows.map((row) => {
+  const rows = treeOrder(board.rows).map((row) => {
     const item = el(
       'li',
       { className: 'board-row' },
@@ -231,10 +363,21 @@ function renderBoard(board) {
           onclick: () => tasks.open(row.taskId),
         },
         statusBadge(row.status),
-        el('span', { className: 'board-goal', text: row.goal }),
+        el(
+          'span',
+          { className: 'board-goal', text: row.goal },
+          row.goal.endsWith('…')
+            ? el('span', { className: 'cut-notice', text: ' (shortened: open the task for all of it)' })
+            : null,
+        ),
         el('span', {
           className: 'board-meta',
           text: `${formatElapsed(row.elapsedSeconds)} · ${formatSteps(row.steps)}`,
+        }),
+        el('span', {
+          className: 'board-usage',
+          dataset: { testid: 'board-usage', taskId: row.taskId },
+          text: boardUsageText(row.taskId),
         }),
         row.lastActivity ? el('span', { className: 'board-activity', text: row.lastActivity }) : null,
       ),
@@ -260,17 +403,79 @@ function renderBoard(board) {
   );
 }
 
+/** Board rows as the task pane lists them: each task followed by the tasks it started, in start order. */
+function treeOrder(rows) {
+  const ids = new Set(rows.map((row) => row.taskId));
+  const childrenOf = new Map();
+  for (const row of rows) {
+    const parent = row.parentTaskId && ids.has(row.parentTaskId) ? row.parentTaskId : null;
+    childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), row]);
+  }
+  const ordered = [];
+  const visit = (parent) => {
+    for (const row of childrenOf.get(parent) ?? []) {
+      ordered.push(row);
+      visit(row.taskId);
+    }
+  };
+  visit(null);
+  return ordered;
+}
+
+/** Tokens and cost of a board's task, from the task pane's latest snapshot. */
+function boardUsageText(taskId) {
+  const node = tasks.node(taskId);
+  return node ? formatUsage(node.tokens, node.cost) : '';
+}
+
+function refreshBoardUsage() {
+  for (const usage of view.messages.querySelectorAll('[data-testid="board-usage"]')) {
+    const text = boardUsageText(usage.dataset.taskId);
+    if (usage.textContent !== text) usage.textContent = text;
+  }
+}
+
 function showEmptyStateIfNeeded() {
   if (state.entries.size === 0 && !view.messages.contains(view.emptyConversation)) {
     view.messages.append(view.emptyConversation);
   }
 }
 
-function scrollToBottom(force) {
+/**
+ * Keeps the newest message in view: the end of the conversation, or, for a new message taller than the
+ * view (a long result), its beginning, so it is read from the top.
+ */
+function followConversation(newNode = null) {
   const list = view.messages;
-  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 160;
-  if (force || nearBottom) list.scrollTop = list.scrollHeight;
+  let target = list.scrollHeight - list.clientHeight;
+  if (newNode && newNode.offsetHeight > list.clientHeight - followSlackPx) {
+    const top = newNode.getBoundingClientRect().top - list.getBoundingClientRect().top + list.scrollTop;
+    target = Math.min(target, top - 8);
+    // The person is now reading from its top: what comes after it waits behind the pill.
+    state.following = false;
+  }
+  state.ownScrollTop = Math.max(0, Math.round(target));
+  list.scrollTop = target;
+  view.newMessages.hidden = true;
 }
+
+function isNearEnd() {
+  const list = view.messages;
+  return list.scrollHeight - list.scrollTop - list.clientHeight < followSlackPx;
+}
+
+// The person scrolling up stops the following; scrolling back to the end (or the pill) resumes it.
+view.messages.addEventListener('scroll', () => {
+  const own = state.ownScrollTop;
+  if (own !== null && Math.abs(view.messages.scrollTop - own) <= 2) return;
+  state.ownScrollTop = null;
+  state.following = isNearEnd();
+  if (state.following) view.newMessages.hidden = true;
+});
+view.newMessages.addEventListener('click', () => {
+  state.following = true;
+  followConversation();
+});
 
 function showTyping() {
   view.typing.hidden = false;
@@ -286,7 +491,8 @@ function hideTyping() {
 // ---- composer ----
 
 function updateComposer() {
-  view.send.disabled = state.sending || view.input.value.trim() === '';
+  view.input.disabled = !state.online;
+  view.send.disabled = !state.online || state.sending || view.input.value.trim() === '';
   view.input.style.height = 'auto';
   view.input.style.height = `${Math.min(view.input.scrollHeight, 220)}px`;
 }
@@ -300,8 +506,9 @@ async function sendMessage() {
   updateComposer();
   try {
     const threadId = state.threadId ?? (await createThread()).id;
-    const { entry } = await api(`/api/threads/${encodeURIComponent(threadId)}/messages`, { text });
+    const { entry, reply } = await api(`/api/threads/${encodeURIComponent(threadId)}/messages`, { text });
     if (state.threadId === threadId) upsertEntry(entry);
+    if (state.threadId === threadId && reply) upsertEntry(reply);
   } catch (error) {
     view.input.value = text;
     view.composerError.textContent = error.message;
@@ -335,11 +542,57 @@ function setConnection(connectionState, label) {
   view.connection.querySelector('.connection-label').textContent = label;
 }
 
+/** How long the event stream may be down before the page says the server is gone (a restart is quicker). */
+const offlineAfterMs = 1500;
+let offlineTimer = null;
+
+/**
+ * The server is gone (or back). While it is gone the banner says so, the message box is disabled, and the
+ * page's own timers stop; only the event stream keeps trying to reconnect, and its `ready` brings them back.
+ */
+function setOnline(online) {
+  clearTimeout(offlineTimer);
+  offlineTimer = null;
+  if (state.online === online) return;
+  state.online = online;
+  view.offlineBanner.hidden = online;
+  document.body.dataset.connection = online ? 'live' : 'offline';
+  if (online) startTimers();
+  else {
+    stopTimers();
+    hideTyping();
+    tasks.pause();
+    setConnection('offline', 'Offline');
+  }
+  updateComposer();
+}
+
+function startTimers() {
+  stopTimers();
+  const checkRedis = () =>
+    api('/api/status')
+      .then((status) => {
+        view.redisBanner.hidden = status.redis !== 'down';
+      })
+      .catch(() => undefined);
+  checkRedis();
+  state.timers.redis = setInterval(checkRedis, 3000);
+  state.timers.threadList = setInterval(renderThreadList, 30_000);
+}
+
+function stopTimers() {
+  clearInterval(state.timers.redis);
+  clearInterval(state.timers.threadList);
+  state.timers.redis = null;
+  state.timers.threadList = null;
+}
+
 function connect() {
   const source = new EventSource('/api/events');
   // Sent on every (re)connection: refetch what may have been missed while away.
   source.addEventListener('ready', () => {
     setConnection('live', 'Live');
+    setOnline(true);
     loadThreads()
       .then(() => (state.threadId ? selectThread(state.threadId) : undefined))
       .catch(() => undefined);
@@ -359,22 +612,45 @@ function connect() {
     if (JSON.parse(event.data).threadId === state.threadId) showTyping();
   });
   source.addEventListener('tasks', (event) => tasks.update(JSON.parse(event.data)));
-  source.addEventListener('error', () => setConnection('offline', 'Reconnecting…'));
+  source.addEventListener('error', () => {
+    if (state.online) setConnection('offline', 'Reconnecting…');
+    offlineTimer ??= setTimeout(() => setOnline(false), offlineAfterMs);
+    // A refused stream (not a dropped one) is not retried by the browser: open a new one.
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+  });
 }
 
-/** The server answers this from memory, so it works while Redis is away: a banner says so. */
-function watchRedis() {
-  const check = () =>
-    api('/api/status')
-      .then((status) => {
-        view.redisBanner.hidden = status.redis !== 'down';
-      })
-      .catch(() => undefined);
-  check();
-  setInterval(check, 3000);
+// ---- task pane filter ----
+
+const filterKey = 'baton.console.taskFilter';
+
+function setTaskFilter(mode) {
+  for (const button of view.taskFilter.querySelectorAll('button'))
+    button.setAttribute('aria-pressed', String(button.dataset.filter === mode));
+  tasks.setFilter({ mode, threadId: state.threadId });
+  try {
+    localStorage.setItem(filterKey, mode);
+  } catch {
+    // Storage may be disabled; the choice then lasts until the page reloads.
+  }
+}
+
+view.taskFilter.addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-filter]');
+  if (button) setTaskFilter(button.dataset.filter);
+});
+
+function savedTaskFilter() {
+  try {
+    const saved = localStorage.getItem(filterKey);
+    return ['thread', 'active', 'all'].includes(saved) ? saved : 'all';
+  } catch {
+    return 'all';
+  }
 }
 
 async function start() {
+  setTaskFilter(savedTaskFilter());
   createUsagePanel(
     document.querySelector('[data-testid="usage-panel"]'),
     document.querySelector('[data-testid="usage-body"]'),
@@ -396,9 +672,11 @@ async function start() {
   else if (initial) await selectThread(initial);
   else renderHeader();
   updateComposer();
-  watchRedis();
+  // The Redis check (answered from memory, so it works while Redis is away) and the relative times.
+  startTimers();
   connect();
-  setInterval(renderThreadList, 30_000);
+  // A phone opens at the top of the page (the header and its Threads · Chat · Tasks links), not mid-way.
+  if (touchScreen) window.scrollTo(0, 0);
 }
 
 start();
