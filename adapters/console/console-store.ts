@@ -221,7 +221,8 @@ export class ConsoleStore {
     idempotencyKey?: string,
   ): Promise<TranscriptEntry> {
     const entry: TranscriptEntry = { id: `e_${newEntryId()}`, at: Date.now(), ...draft };
-    const offeredTitle = entry.role === 'user' ? titleFrom(entry.text) : '';
+    // A person's first message names the thread; a command (`tasks`) says nothing about it.
+    const offeredTitle = entry.role === 'user' && !entry.command ? titleFrom(entry.text) : '';
     const reply = await this.scripts.run<AppendReply>(
       appendScript,
       [

@@ -7,7 +7,6 @@ import type { TaskStore } from '../tasks/task-store.ts';
 import {
   activityText,
   elapsedSeconds,
-  eventClock,
   formatDuration,
   shortGoal,
   statusWord,
@@ -246,7 +245,11 @@ export class CommandRouter {
     }
     const lines = [taskLine(task)];
     const [lastEvent] = await this.store.recentEvents(task.id, 1);
-    if (lastEvent) lines.push(`last: ${eventClock(lastEvent)} UTC · ${activityText(lastEvent, task.steps)}`);
+    // How long ago, not a clock time: every reader is in a time zone of their own.
+    if (lastEvent) {
+      const ago = formatDuration((Date.now() - lastEvent.at) / 1000);
+      lines.push(`last: ${activityText(lastEvent, task.steps)} (${ago} ago)`);
+    }
     if (isTerminal(task.status)) {
       const outcome = task.status === 'completed' ? task.summary : (task.error ?? task.summary);
       if (outcome) lines.push(cutText(outcome, statusSummaryChars));

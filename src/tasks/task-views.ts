@@ -28,12 +28,8 @@ export function shortGoal(goal: string, length = 80): string {
 
 /** `14:03:07 tool-call fetch_url …`: the event's UTC time, type and text. */
 export function eventLine(event: TaskEvent): string {
-  return `${eventClock(event)} ${event.type}${event.text ? ` ${event.text}` : ''}`;
-}
-
-/** `14:03:07`: the event's UTC time of day. */
-export function eventClock(event: Pick<TaskEvent, 'at'>): string {
-  return new Date(event.at).toISOString().slice(11, 19);
+  const time = new Date(event.at).toISOString().slice(11, 19);
+  return `${time} ${event.type}${event.text ? ` ${event.text}` : ''}`;
 }
 
 /** `42s`, `2m 03s`, `1h 05m`: whole seconds, rounded down. */

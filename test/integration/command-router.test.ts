@@ -326,8 +326,7 @@ describe('CommandRouter', () => {
     expect(line).toMatch(
       new RegExp(`^${task.id} · queued · \\d+s · 0 steps · check the deploy logs for the EU region$`),
     );
-    expect(last).toBe(`last: ${last?.slice(6, 14)} UTC · waiting for a worker`);
-    expect(last).toMatch(/^last: \d\d:\d\d:\d\d UTC/);
+    expect(last).toMatch(/^last: waiting for a worker \(\d+s ago\)$/);
     expect(rest).toEqual([]);
   });
 

@@ -88,10 +88,10 @@ export function timeElement(milliseconds) {
 
 const tokenFormat = new Intl.NumberFormat('en-US');
 
-/** `1,234 tokens · cost 0.0125` (cost in the unit of the routes' prices; left out when unknown). */
+/** `1,234 tokens · cost 0.0125` (cost in the unit of the routes' prices; left out when unknown or unpriced). */
 export function formatUsage(tokens, cost) {
   const words = `${tokenFormat.format(Math.max(0, Number(tokens) || 0))} tokens`;
-  return typeof cost === 'number' ? `${words} · cost ${cost.toFixed(4)}` : words;
+  return typeof cost === 'number' && cost > 0 ? `${words} · cost ${cost.toFixed(4)}` : words;
 }
 
 /** Clock time today, date and time before. */
