@@ -91,7 +91,7 @@ describe('a conversation that reads well (real gateway, worker and Chromium)', (
     const roles = await entry(page).evaluateAll((nodes) =>
       nodes.map(
         (node) =>
-          `${(node as HTMLElement).dataset.role}:${node.textContent?.includes('I started') ? 'reply' : ''}`,
+          `${node.getAttribute('data-role')}:${node.textContent?.includes('I started') ? 'reply' : ''}`,
       ),
     );
     expect(roles.slice(0, 3)).toEqual(['user:', 'bot:reply', 'board:']);
@@ -101,10 +101,10 @@ describe('a conversation that reads well (real gateway, worker and Chromium)', (
     await page.getByTestId('task-filter').getByText('This thread').click();
     const boardOrder = await page
       .locator('[data-testid="board-card"] .board-task')
-      .evaluateAll((nodes) => nodes.map((node) => (node as HTMLElement).dataset.taskId));
+      .evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-task-id')));
     const paneOrder = await page
       .getByTestId('task-row')
-      .evaluateAll((nodes) => nodes.map((node) => (node as HTMLElement).dataset.taskId));
+      .evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-task-id')));
     expect(boardOrder).toHaveLength(2);
     expect(paneOrder).toEqual(boardOrder);
 
