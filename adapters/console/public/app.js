@@ -492,6 +492,7 @@ function hideTyping() {
 
 function updateComposer() {
   view.input.disabled = !state.online;
+  view.newThread.disabled = !state.online;
   view.send.disabled = !state.online || state.sending || view.input.value.trim() === '';
   view.input.style.height = 'auto';
   view.input.style.height = `${Math.min(view.input.scrollHeight, 220)}px`;
