@@ -146,8 +146,9 @@ describe('chat commands in the console’s message box (real gateway, real Chrom
     const phone = await (await contextFor(browser, 'phone')).newPage();
     await phone.goto(`${composed.console!.url!}/#thread=${threadId}`);
     await phone.getByTestId('connection-status').getByText('Live').waitFor();
-    await phone.locator('[data-testid="only-you"]').first().waitFor();
-    await phone.locator('[data-testid="only-you"]').first().scrollIntoViewIfNeeded();
+    const note = phone.locator('[data-testid="only-you"]').first();
+    await note.waitFor();
+    await note.scrollIntoViewIfNeeded();
     await saveScreenshot(phone, 'commands-phone-390');
     expect(errors).toEqual([]);
     await context.close();

@@ -250,10 +250,13 @@ function entryVersion(entry) {
   return entry.editedAt ?? entry.at;
 }
 
-/** Adds or replaces one entry; an older copy (a late event after a newer reply) is ignored. */
+/**
+ * Adds or replaces one entry; an older copy (a late event after a newer reply) is ignored, and so is the
+ * same version again (a refetch after reconnecting), so the nodes, focus and scroll stay as they are.
+ */
 function upsertEntry(entry, scroll = true) {
   const existing = state.entries.get(entry.id);
-  if (existing && entryVersion(existing.entry) > entryVersion(entry)) return;
+  if (existing && entryVersion(existing.entry) >= entryVersion(entry)) return;
   const node = renderEntry(entry);
   if (existing) existing.node.replaceWith(node);
   else {
