@@ -1,7 +1,10 @@
 // The console page: threads, the conversation and its composer, live updates over Server-Sent Events.
 import { api } from './api.js';
+import { boardsAwaitingReply, treeOrder } from './board-order.js';
+import { createFollower } from './follow.js';
 import { renderMarkdown } from './markdown.js';
 import { createTaskPanel } from './tasks.js';
+import { createThreadActions } from './thread-actions.js';
 import { createUsagePanel } from './usage.js';
 import {
   el,
@@ -16,8 +19,6 @@ import {
 } from './view-helpers.js';
 
 const typingShownMs = 8000;
-/** Within this many pixels of the end, the view counts as following the conversation. */
-const followSlackPx = 80;
 /** A touch screen: no keyboard to focus for, and no Enter hint. */
 const touchScreen = matchMedia('(hover: none) and (pointer: coarse)').matches;
 
@@ -41,12 +42,6 @@ const view = {
   newMessages: byTestId('new-messages'),
   archivedThreads: byTestId('archived-threads'),
   archivedList: byTestId('archived-list'),
-  threadActions: byTestId('thread-actions'),
-  renameThread: byTestId('rename-thread'),
-  archiveThread: byTestId('archive-thread'),
-  renameForm: byTestId('rename-form'),
-  renameInput: byTestId('rename-input'),
-  renameCancel: byTestId('rename-cancel'),
   taskFilter: byTestId('task-filter'),
   jumpTaskCount: byTestId('jump-task-count'),
 };
@@ -59,14 +54,32 @@ const state = {
   entries: new Map(),
   sending: false,
   typingTimer: null,
-  /** The view keeps up with new messages until the person scrolls up. */
-  following: true,
-  /** Where the page last scrolled the list itself, so that scroll is not taken for the person's. */
-  ownScrollTop: null,
   online: true,
   /** The page's own timers, stopped while the server is gone. */
   timers: { threadList: null, redis: null },
 };
+
+const follower = createFollower(view.messages, view.newMessages);
+
+const threadActions = createThreadActions({
+  parts: {
+    title: view.title,
+    actions: byTestId('thread-actions'),
+    renameButton: byTestId('rename-thread'),
+    archiveButton: byTestId('archive-thread'),
+    form: byTestId('rename-form'),
+    input: byTestId('rename-input'),
+    cancel: byTestId('rename-cancel'),
+  },
+  currentThread: () => state.threads.get(state.threadId) ?? null,
+  onChanged: (thread) => {
+    upsertThread(thread);
+    if (state.threadId === thread.id) renderHeader();
+  },
+  onError: (message) => {
+    view.composerError.textContent = message;
+  },
+});
 
 const tasks = createTaskPanel({
   tree: byTestId('task-tree'),
@@ -156,7 +169,7 @@ async function selectThread(threadId) {
     state.entries.clear();
     view.messages.replaceChildren();
     hideTyping();
-    closeRename();
+    threadActions.closeRename();
     tasks.setFilter({ threadId });
   }
   renderThreadList();
@@ -167,7 +180,7 @@ async function selectThread(threadId) {
     renderHeader();
     for (const entry of entries) upsertEntry(entry, false);
     showEmptyStateIfNeeded();
-    followConversation();
+    follower.jump();
   } catch (error) {
     if (error.status === 404) {
       state.threads.delete(threadId);
@@ -187,62 +200,9 @@ function renderHeader() {
   view.meta.textContent = thread
     ? `Thread ${thread.id} · started ${formatTime(thread.createdAt)}${thread.archived ? ' · archived' : ''}`
     : '';
-  view.threadActions.hidden = !thread || !view.renameForm.hidden;
-  view.archiveThread.textContent = thread?.archived ? 'Unarchive' : 'Archive';
+  threadActions.render(thread);
   document.title = thread ? `${thread.title} · Baton console` : 'Baton console';
 }
-
-// ---- rename and archive ----
-
-function openRename() {
-  const thread = state.threads.get(state.threadId);
-  if (!thread) return;
-  view.renameInput.value = thread.title;
-  view.renameForm.hidden = false;
-  view.threadActions.hidden = true;
-  view.title.hidden = true;
-  view.renameInput.focus();
-  view.renameInput.select();
-}
-
-function closeRename() {
-  view.renameForm.hidden = true;
-  view.title.hidden = false;
-  renderHeader();
-}
-
-async function changeThread(change) {
-  const threadId = state.threadId;
-  if (!threadId) return;
-  view.composerError.textContent = '';
-  try {
-    const { thread } = await api(`/api/threads/${encodeURIComponent(threadId)}`, change, 'PATCH');
-    upsertThread(thread);
-    if (state.threadId === threadId) renderHeader();
-  } catch (error) {
-    view.composerError.textContent = error.message;
-  }
-}
-
-view.renameThread.addEventListener('click', openRename);
-view.renameCancel.addEventListener('click', () => {
-  closeRename();
-  view.renameThread.focus();
-});
-view.renameForm.addEventListener('keydown', (event) => {
-  if (event.key === 'Escape') closeRename();
-});
-view.renameForm.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const title = view.renameInput.value.trim();
-  if (title) await changeThread({ title });
-  closeRename();
-  view.title.focus();
-});
-view.archiveThread.addEventListener('click', () => {
-  const thread = state.threads.get(state.threadId);
-  if (thread) changeThread({ archived: !thread.archived });
-});
 
 // ---- transcript ----
 
@@ -261,30 +221,13 @@ function upsertEntry(entry, scroll = true) {
   if (existing) existing.node.replaceWith(node);
   else {
     view.emptyConversation.remove();
-    view.messages.insertBefore(node, boardsAwaitingReply(entry)[0] ?? null);
+    view.messages.insertBefore(node, boardsAwaitingReply(view.messages, entry)[0] ?? null);
   }
   state.entries.set(entry.id, { entry, node });
   if (entry.role !== 'user') hideTyping();
   if (!scroll) return;
-  if (entry.role === 'user' && !existing) state.following = true;
-  if (state.following) followConversation(existing ? null : node);
-  else if (!existing && entry.role !== 'user') view.newMessages.hidden = false;
-}
-
-/**
- * A board is posted when tasks start, before the reply that started them is complete. A bot's text that
- * arrives while the thread ends in such boards (no bot text since the person's last message) goes above
- * them, so the board sits below the reply that announced its tasks; later results go below it.
- */
-function boardsAwaitingReply(entry) {
-  if (entry.role !== 'bot' || entry.ephemeral) return [];
-  const trailing = [];
-  for (let node = view.messages.lastElementChild; node; node = node.previousElementSibling) {
-    const role = node.dataset.role;
-    if (role === 'board') trailing.unshift(node);
-    else return role === 'user' ? trailing : [];
-  }
-  return [];
+  if (existing) follower.edited();
+  else follower.added(node, { fromPerson: entry.role === 'user' });
 }
 
 const stateLabels = {
@@ -406,25 +349,6 @@ function renderBoard(board) {
   );
 }
 
-/** Board rows as the task pane lists them: each task followed by the tasks it started, in start order. */
-function treeOrder(rows) {
-  const ids = new Set(rows.map((row) => row.taskId));
-  const childrenOf = new Map();
-  for (const row of rows) {
-    const parent = row.parentTaskId && ids.has(row.parentTaskId) ? row.parentTaskId : null;
-    childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), row]);
-  }
-  const ordered = [];
-  const visit = (parent) => {
-    for (const row of childrenOf.get(parent) ?? []) {
-      ordered.push(row);
-      visit(row.taskId);
-    }
-  };
-  visit(null);
-  return ordered;
-}
-
 /** Tokens and cost of a board's task, from the task pane's latest snapshot. */
 function boardUsageText(taskId) {
   const node = tasks.node(taskId);
@@ -443,42 +367,6 @@ function showEmptyStateIfNeeded() {
     view.messages.append(view.emptyConversation);
   }
 }
-
-/**
- * Keeps the newest message in view: the end of the conversation, or, for a new message taller than the
- * view (a long result), its beginning, so it is read from the top.
- */
-function followConversation(newNode = null) {
-  const list = view.messages;
-  let target = list.scrollHeight - list.clientHeight;
-  if (newNode && newNode.offsetHeight > list.clientHeight - followSlackPx) {
-    const top = newNode.getBoundingClientRect().top - list.getBoundingClientRect().top + list.scrollTop;
-    target = Math.min(target, top - 8);
-    // The person is now reading from its top: what comes after it waits behind the pill.
-    state.following = false;
-  }
-  state.ownScrollTop = Math.max(0, Math.round(target));
-  list.scrollTop = target;
-  view.newMessages.hidden = true;
-}
-
-function isNearEnd() {
-  const list = view.messages;
-  return list.scrollHeight - list.scrollTop - list.clientHeight < followSlackPx;
-}
-
-// The person scrolling up stops the following; scrolling back to the end (or the pill) resumes it.
-view.messages.addEventListener('scroll', () => {
-  const own = state.ownScrollTop;
-  if (own !== null && Math.abs(view.messages.scrollTop - own) <= 2) return;
-  state.ownScrollTop = null;
-  state.following = isNearEnd();
-  if (state.following) view.newMessages.hidden = true;
-});
-view.newMessages.addEventListener('click', () => {
-  state.following = true;
-  followConversation();
-});
 
 function showTyping() {
   view.typing.hidden = false;
