@@ -17,6 +17,8 @@ export interface ConsoleThread {
   updatedAt: number;
   /** Put away by the person: listed under "Archived", still readable, and back on the next message. */
   archived: boolean;
+  /** Oldest entries dropped to keep the thread within its cap (maxEntriesPerThread). */
+  dropped: number;
 }
 
 /** What happened to a message a person sent: shown under it on the page. */
@@ -115,6 +117,7 @@ export class ConsoleStore {
       createdAt: now,
       updatedAt: now,
       archived: false,
+      dropped: 0,
     };
     await this.redis
       .multi()
@@ -302,6 +305,7 @@ function toThread(fields: Record<string, string>): ConsoleThread | null {
     createdAt: Number(fields.createdAt ?? 0),
     updatedAt: Number(fields.updatedAt ?? fields.createdAt ?? 0),
     archived: fields.archived === '1',
+    dropped: Number(fields.dropped ?? 0),
   };
 }
 

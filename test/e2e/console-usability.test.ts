@@ -251,6 +251,37 @@ describe('the console page for a new user (real Chromium)', () => {
     await phone.context().close();
   });
 
+  it('says when a long thread no longer keeps its oldest messages', async () => {
+    const smallSubscriber = createRedisConnection(redis.url, { connectionName: 'console-usability-small' });
+    const small = consoleAdapterOn(runtime, smallSubscriber, {}, { maxEntriesPerThread: 5 });
+    await small.start(new RecordingSink());
+    try {
+      const page = await (await contextFor(browser, 'desktop')).newPage();
+      await page.goto(small.url!);
+      await page.getByTestId('connection-status').getByText('Live').waitFor();
+      const thread = await openNewThread(page);
+      for (let index = 1; index <= 5; index += 1)
+        await small.send(ref(thread), { kind: 'text', text: `Reply ${index}` });
+      await page.getByText('Reply 5').waitFor();
+      expect(await page.getByTestId('dropped-notice').count()).toBe(0);
+      for (let index = 6; index <= 8; index += 1)
+        await small.send(ref(thread), { kind: 'text', text: `Reply ${index}` });
+      // Live: the notice appears as the thread drops its oldest; a reload shows only what is kept.
+      await page.getByTestId('dropped-notice').getByText('3 older messages are no longer kept').waitFor();
+      await page.reload();
+      await page.getByTestId('dropped-notice').waitFor();
+      expect(await page.getByTestId('transcript-entry').count()).toBe(5);
+      expect(
+        await page.getByTestId('message-list').locator(':scope > *').first().getAttribute('data-testid'),
+      ).toBe('dropped-notice');
+      await saveScreenshot(page, 'dropped-notice-desktop-1280');
+      await page.context().close();
+    } finally {
+      await small.stop();
+      smallSubscriber.disconnect();
+    }
+  });
+
   it('keeps the chat usable at 1024×768 and opens at the top on a phone, with the tasks one tap away', async () => {
     const laptop = await (await contextFor(browser, 'laptop')).newPage();
     const errors = collectPageErrors(laptop);

@@ -42,6 +42,8 @@ local excess = redis.call('LLEN', KEYS[3]) - tonumber(ARGV[5])
 while excess > 0 do
   local oldest = redis.call('LPOP', KEYS[3])
   redis.call('HDEL', KEYS[4], oldest)
+  -- Counted, so the page can say that older messages are gone.
+  redis.call('HINCRBY', KEYS[2], 'dropped', 1)
   excess = excess - 1
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[2], 'EX', ARGV[9]) end

@@ -180,6 +180,7 @@ async function selectThread(threadId) {
     renderHeader();
     for (const entry of entries) upsertEntry(entry, false);
     showEmptyStateIfNeeded();
+    showDroppedNotice(thread);
     follower.jump();
   } catch (error) {
     if (error.status === 404) {
@@ -200,11 +201,25 @@ function renderHeader() {
   view.meta.textContent = thread
     ? `Thread ${thread.id} · started ${formatTime(thread.createdAt)}${thread.archived ? ' · archived' : ''}`
     : '';
+  showDroppedNotice(thread);
   threadActions.render(thread);
   document.title = thread ? `${thread.title} · Baton console` : 'Baton console';
 }
 
 // ---- transcript ----
+
+const droppedNotice = el('p', { className: 'dropped-notice', dataset: { testid: 'dropped-notice' } });
+
+/** A long thread keeps only its newest messages: the top of the list says so, and how many are gone. */
+function showDroppedNotice(thread) {
+  const dropped = thread?.dropped ?? 0;
+  if (dropped === 0 || state.entries.size === 0) {
+    droppedNotice.remove();
+    return;
+  }
+  droppedNotice.textContent = `${dropped} older message${dropped === 1 ? ' is' : 's are'} no longer kept: a thread keeps its newest messages.`;
+  if (view.messages.firstElementChild !== droppedNotice) view.messages.prepend(droppedNotice);
+}
 
 function entryVersion(entry) {
   return entry.editedAt ?? entry.at;
