@@ -18,6 +18,7 @@ import type { Logger } from '../../src/logging/logger.ts';
 import type { RedisKeys } from '../../src/redis/redis-keys.ts';
 import type { TaskSignals } from '../../src/tasks/task-signals.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
+import type { UsageLedger } from '../../src/usage/usage-ledger.ts';
 import { ConsoleLiveEvents } from './console-live-events.ts';
 import { createConsoleApp } from './console-routes.ts';
 import { isLoopbackHost } from './console-security.ts';
@@ -45,6 +46,8 @@ export interface ConsoleAdapterOptions {
   redisState?: () => 'up' | 'down';
   /** Transcript entries kept per thread; default 500. */
   maxEntriesPerThread?: number;
+  /** Recorded usage, for the cost of each task on the tree, the boards and the task detail. */
+  usage?: UsageLedger;
 }
 
 /** The local web console: threads like a channel's, the live task tree of every session, steer and cancel. */
@@ -69,7 +72,7 @@ export class ConsoleAdapter implements ChatAdapter {
       ...(options.maxEntriesPerThread ? { maxEntriesPerThread: options.maxEntriesPerThread } : {}),
       retentionSeconds: options.store.retentionSeconds,
     });
-    this.taskTree = new TaskTreeReader(options.store, this.consoleStore);
+    this.taskTree = new TaskTreeReader(options.store, this.consoleStore, options.usage ?? null);
     this.live = new ConsoleLiveEvents({
       subscriber: options.subscriberRedis,
       redis: options.redis,
@@ -106,6 +109,7 @@ export class ConsoleAdapter implements ChatAdapter {
       bindHost: host,
       staticFiles: await loadStaticFiles(),
       modelLabel: this.options.modelLabel ?? null,
+      ...(this.options.usage ? { usage: this.options.usage } : {}),
       ...(this.options.extraRoutes ? { extraRoutes: this.options.extraRoutes } : {}),
       ...(this.options.publicRoutes ? { publicRoutes: this.options.publicRoutes } : {}),
       ...(this.options.redisState ? { redisState: this.options.redisState } : {}),

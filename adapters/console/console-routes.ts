@@ -3,11 +3,14 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
+import { typedCommandText } from '../../src/gateway/typed-command.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { isTerminal } from '../../src/tasks/task-record.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
-import { durationSeconds, elapsedSeconds, eventLine } from '../../src/tasks/task-views.ts';
+import { activityText, durationSeconds, elapsedSeconds, eventLine } from '../../src/tasks/task-views.ts';
+import { tokensOf } from '../../src/usage/usage-cost.ts';
+import { scopeNames, type UsageLedger } from '../../src/usage/usage-ledger.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import type { ConsoleLiveEvents } from './console-live-events.ts';
 import { consoleSecurity } from './console-security.ts';
@@ -26,6 +29,14 @@ const detailEventCount = 30;
 const newThreadBody = z.strictObject({
   title: z.string().trim().min(1).max(120).transform(toWellFormed).optional(),
 });
+const threadChangeBody = z
+  .strictObject({
+    title: z.string().trim().min(1).max(120).transform(toWellFormed).optional(),
+    archived: z.boolean().optional(),
+  })
+  .refine((change) => change.title !== undefined || change.archived !== undefined, {
+    message: 'give a title, archived, or both',
+  });
 const newMessageBody = z.strictObject({
   text: z
     .string()
@@ -59,6 +70,8 @@ export interface ConsoleRoutesOptions {
   publicRoutes?: (app: Hono) => void;
   /** Whether Redis answers right now (the runtime's RedisAvailability); default always up. */
   redisState?: () => 'up' | 'down';
+  /** Recorded usage: a task's cost in its detail. */
+  usage?: UsageLedger;
 }
 
 type ParsedBody<T> = { ok: true; value: T } | { ok: false; response: Response };
@@ -115,6 +128,18 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
     return c.json({ thread: await consoleStore.createThread(body.value.title) }, 201);
   });
 
+  app.patch('/api/threads/:id', async (c) => {
+    if (!(await consoleStore.getThread(c.req.param('id')))) return c.json({ error: 'no such thread' }, 404);
+    const body = await readBody(c, threadChangeBody);
+    if (!body.ok) return body.response;
+    const id = c.req.param('id');
+    const { title, archived } = body.value;
+    let thread = title === undefined ? null : await consoleStore.renameThread(id, title);
+    if (archived !== undefined) thread = await consoleStore.setArchived(id, archived);
+    if (!thread) return c.json({ error: 'no such thread' }, 404);
+    return c.json({ thread });
+  });
+
   app.get('/api/threads/:id/messages', async (c) => {
     const thread = await consoleStore.getThread(c.req.param('id'));
     if (!thread) return c.json({ error: 'no such thread' }, 404);
@@ -126,6 +151,8 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
     if (!thread) return c.json({ error: 'no such thread' }, 404);
     const body = await readBody(c, newMessageBody);
     if (!body.ok) return body.response;
+    const commandText = typedCommandText(body.value.text);
+    if (commandText !== null) return answerCommand(c, thread, body.value.text, commandText);
     const posted = await consoleStore.append(thread.id, {
       role: 'user',
       text: body.value.text,
@@ -162,19 +189,66 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
     );
   });
 
+  /**
+   * `tasks`, `/status t_…`, `help`…: typed in the message box, answered by the gateway's command router
+   * (as in Slack and Discord) and shown in the thread, without a model call.
+   */
+  async function answerCommand(
+    c: Context,
+    thread: ConsoleThread,
+    typed: string,
+    commandText: string,
+  ): Promise<Response> {
+    const posted = await consoleStore.append(thread.id, {
+      role: 'user',
+      text: typed,
+      state: 'sending',
+      command: true,
+    });
+    let reply: Awaited<ReturnType<GatewaySink['onCommand']>>;
+    try {
+      reply = await options.sink().onCommand({
+        ref: threadRef(thread),
+        user: consoleUser,
+        text: commandText,
+        eventId: posted.id,
+      });
+    } catch (error) {
+      options.logger.error({ err: error, thread: thread.id }, 'the gateway did not answer a console command');
+      await consoleStore.replace(thread.id, posted.id, { state: 'failed', note: 'not answered; try again' });
+      return c.json({ error: 'the gateway could not answer the command; try again' }, 503);
+    }
+    const entry = (await consoleStore.replace(thread.id, posted.id, { state: 'received' })) ?? posted;
+    const answer = reply.duplicate
+      ? null
+      : await consoleStore.append(thread.id, {
+          role: 'bot',
+          text: reply.text,
+          command: true,
+          ...(reply.ephemeral ? { ephemeral: true } : {}),
+        });
+    return c.json({ entry, accepted: true, queuedBehind: 0, command: true, reply: answer }, 201);
+  }
+
   app.get('/api/tasks', async (c) => c.json(await options.taskTree.snapshot()));
 
   app.get('/api/tasks/:id', async (c) => {
     const taskId = c.req.param('id');
     const record = taskIdPattern.test(taskId) ? await taskStore.get(taskId) : null;
     if (!record) return c.json({ error: 'no such task' }, 404);
-    const [events, fullSummary] = await Promise.all([
+    const [events, fullSummary, usage] = await Promise.all([
       taskStore.recentEvents(taskId, detailEventCount),
       isTerminal(record.status) ? taskStore.fullSummary(taskId) : Promise.resolve(null),
+      options.usage ? options.usage.total(scopeNames.task(taskId), 30) : Promise.resolve(null),
     ]);
     return c.json({
       task: { ...record, elapsedSeconds: elapsedSeconds(record), durationSeconds: durationSeconds(record) },
-      events: events.map((event) => ({ ...event, line: eventLine(event) })),
+      usage: usage ? { ...usage, tokens: tokensOf(usage) } : null,
+      events: events.map((event) => ({
+        ...event,
+        line: eventLine(event),
+        activity: activityText(event, record.steps),
+      })),
       summary: isTerminal(record.status) ? (fullSummary ?? record.summary) : null,
     });
   });

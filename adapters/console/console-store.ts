@@ -15,6 +15,10 @@ export interface ConsoleThread {
   createdAt: number;
   /** Last appended entry, in milliseconds since the epoch; the thread list is ordered by it. */
   updatedAt: number;
+  /** Put away by the person: listed under "Archived", still readable, and back on the next message. */
+  archived: boolean;
+  /** Oldest entries dropped to keep the thread within its cap (maxEntriesPerThread). */
+  dropped: number;
 }
 
 /** What happened to a message a person sent: shown under it on the page. */
@@ -34,6 +38,10 @@ export interface TranscriptEntry {
   state?: UserEntryState;
   /** A short explanation of `state`, e.g. `2 ahead` or a refusal. */
   note?: string;
+  /** A chat command typed in the message box, or the command router's answer to one (no model call). */
+  command?: boolean;
+  /** An answer meant only for the person who asked (a refusal, a personal status), shown as a note. */
+  ephemeral?: boolean;
 }
 
 /** Carried over Redis pub/sub so every gateway process's browsers see the same thing. */
@@ -108,6 +116,8 @@ export class ConsoleStore {
       title: title ?? defaultThreadTitle,
       createdAt: now,
       updatedAt: now,
+      archived: false,
+      dropped: 0,
     };
     await this.redis
       .multi()
@@ -128,6 +138,32 @@ export class ConsoleStore {
   async getThread(threadId: string): Promise<ConsoleThread | null> {
     if (!consoleThreadIdPattern.test(threadId)) return null;
     return toThread(await this.redis.hgetall(this.threadKey(threadId)));
+  }
+
+  /** Gives a thread the person's own title (a later first message no longer renames it); null if unknown. */
+  async renameThread(threadId: string, title: string): Promise<ConsoleThread | null> {
+    return this.changeThread(threadId, { title, autoTitle: '0' });
+  }
+
+  /** Archives a thread or brings it back; null if unknown. */
+  async setArchived(threadId: string, archived: boolean): Promise<ConsoleThread | null> {
+    return this.changeThread(threadId, { archived: archived ? '1' : '0' });
+  }
+
+  private async changeThread(
+    threadId: string,
+    fields: Record<string, string>,
+  ): Promise<ConsoleThread | null> {
+    if (!(await this.getThread(threadId))) return null;
+    const replies = await this.redis
+      .multi()
+      .hset(this.threadKey(threadId), fields)
+      .expire(this.threadKey(threadId), this.retentionSeconds)
+      .hgetall(this.threadKey(threadId))
+      .exec();
+    const thread = toThread((replies?.[2]?.[1] ?? {}) as Record<string, string>);
+    if (thread) await this.publish({ type: 'thread', thread });
+    return thread;
   }
 
   /** Threads by last activity, newest first. */
@@ -188,7 +224,8 @@ export class ConsoleStore {
     idempotencyKey?: string,
   ): Promise<TranscriptEntry> {
     const entry: TranscriptEntry = { id: `e_${newEntryId()}`, at: Date.now(), ...draft };
-    const offeredTitle = entry.role === 'user' ? titleFrom(entry.text) : '';
+    // A person's first message names the thread; a command (`tasks`) says nothing about it.
+    const offeredTitle = entry.role === 'user' && !entry.command ? titleFrom(entry.text) : '';
     const reply = await this.scripts.run<AppendReply>(
       appendScript,
       [
@@ -268,6 +305,8 @@ function toThread(fields: Record<string, string>): ConsoleThread | null {
     title: fields.title ?? defaultThreadTitle,
     createdAt: Number(fields.createdAt ?? 0),
     updatedAt: Number(fields.updatedAt ?? fields.createdAt ?? 0),
+    archived: fields.archived === '1',
+    dropped: Number(fields.dropped ?? 0),
   };
 }
 

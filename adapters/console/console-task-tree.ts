@@ -7,7 +7,9 @@ import {
   type TaskStatus,
 } from '../../src/tasks/task-record.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
-import { elapsedSeconds, eventLine, shortGoal } from '../../src/tasks/task-views.ts';
+import { activityText, elapsedSeconds, eventLine, shortGoal } from '../../src/tasks/task-views.ts';
+import { oneLine } from '../../src/text/cut-text.ts';
+import { scopeNames, type UsageLedger } from '../../src/usage/usage-ledger.ts';
 import type { ConsoleStore } from './console-store.ts';
 
 /** One task of the console's tree; `children` are the tasks it started. */
@@ -21,8 +23,17 @@ export interface TaskTreeNode {
   changedFiles?: number;
   /** The task's last event as a short line (UTC time, type, text); empty before its first event. */
   lastActivity: string;
-  /** The same event in parts, so a page can show the time in the viewer's zone. */
-  lastEvent: { type: string; text: string; at: number } | null;
+  /**
+   * The same event in parts, so a page can show the time in the viewer's zone; `activity` says it for
+   * people (`step 2 started`, `finished after 4 steps`).
+   */
+  lastEvent: { type: string; text: string; at: number; activity: string } | null;
+  /** Model tokens the task has used so far (its record's count). */
+  tokens: number;
+  /** What those calls cost, in the unit of the routes' prices, from the usage ledger; null without one. */
+  cost: number | null;
+  /** The goal was longer than `goal` shows. */
+  goalCut: boolean;
   parentTaskId: string | null;
   depth: number;
   /** Milliseconds since the epoch. */
@@ -63,18 +74,23 @@ export function buildTaskTree(
   records: TaskRecord[],
   lastEvents: ReadonlyMap<string, TaskEvent | null>,
   consoleTitles: ReadonlyMap<string, string>,
+  costs: ReadonlyMap<string, number> | null = null,
 ): TaskTreeSnapshot {
   const nodes = new Map<string, TaskTreeNode>();
   for (const record of records) {
+    const goal = shortGoal(record.goal, treeGoalChars);
     nodes.set(record.id, {
       id: record.id,
-      goal: shortGoal(record.goal, 160),
+      goal,
+      goalCut: oneLine(record.goal).length > treeGoalChars,
       status: record.status,
       elapsedSeconds: elapsedSeconds(record),
       steps: record.steps,
       ...(record.change ? { changedFiles: record.change.files } : {}),
       lastActivity: lastLine(lastEvents.get(record.id)),
-      lastEvent: lastPart(lastEvents.get(record.id)),
+      lastEvent: lastPart(lastEvents.get(record.id), record.steps),
+      tokens: record.usage.total_tokens,
+      cost: costs ? (costs.get(record.id) ?? 0) : null,
       parentTaskId: record.parentTaskId,
       depth: record.depth,
       createdAt: record.createdAt,
@@ -104,8 +120,9 @@ export function buildTaskTree(
       sessions.set(record.sessionKey, session);
     }
     if (activeStatuses.has(record.status)) session.activeCount += 1;
+    // Records come newest first: unshifting lists both levels in the order the tasks started, as boards do.
     if (parent) parent.children.unshift(node);
-    else session.tasks.push(node);
+    else session.tasks.unshift(node);
   }
   const ordered = [...sessions.values()]
     .filter((session) => session.tasks.length > 0)
@@ -122,18 +139,50 @@ function lastLine(event: TaskEvent | null | undefined): string {
   return event ? eventLine(event) : '';
 }
 
-function lastPart(event: TaskEvent | null | undefined): TaskTreeNode['lastEvent'] {
-  return event ? { type: event.type, text: event.text, at: event.at } : null;
+function lastPart(event: TaskEvent | null | undefined, steps: number): TaskTreeNode['lastEvent'] {
+  return event
+    ? { type: event.type, text: event.text, at: event.at, activity: activityText(event, steps) }
+    : null;
 }
+
+/** Characters of a goal the tree shows; the detail panel has the whole goal. */
+const treeGoalChars = 160;
+const dayMs = 24 * 3600 * 1000;
 
 /** Reads the tree from the task store; remembers the last event of finished tasks, which no longer changes. */
 export class TaskTreeReader {
   private readonly finishedActivity = new Map<string, TaskEvent | null>();
+  private readonly finishedCost = new Map<string, number>();
 
   constructor(
     private readonly store: TaskStore,
     private readonly consoleStore: ConsoleStore,
+    /** Where the cost per task is read; without it nodes carry `cost: null`. */
+    private readonly usage: UsageLedger | null = null,
   ) {}
+
+  /** Each task's cost over the UTC days it ran (at most 30, what the ledger keeps); finished ones once. */
+  private async costs(records: TaskRecord[]): Promise<Map<string, number> | null> {
+    const ledger = this.usage;
+    if (!ledger) return null;
+    const costs = new Map<string, number>();
+    const now = Date.now();
+    await Promise.all(
+      records.map(async (record) => {
+        const cached = this.finishedCost.get(record.id);
+        if (cached !== undefined) {
+          costs.set(record.id, cached);
+          return;
+        }
+        const days = Math.min(30, Math.floor(now / dayMs) - Math.floor(record.createdAt / dayMs) + 1);
+        const amounts = await ledger.total(scopeNames.task(record.id), Math.max(1, days), now);
+        costs.set(record.id, amounts.cost);
+        if (isTerminal(record.status)) this.finishedCost.set(record.id, amounts.cost);
+      }),
+    );
+    for (const id of this.finishedCost.keys()) if (!costs.has(id)) this.finishedCost.delete(id);
+    return costs;
+  }
 
   async snapshot(): Promise<TaskTreeSnapshot> {
     const records = await this.store.listRecent(taskTreeLimit);
@@ -154,7 +203,10 @@ export class TaskTreeReader {
     const consoleThreads = records
       .filter((record) => record.origin.platform === 'console')
       .map((record) => record.origin.thread);
-    const titles = await this.consoleStore.threadTitles([...new Set(consoleThreads)]);
-    return buildTaskTree(records, lastEvents, titles);
+    const [titles, costs] = await Promise.all([
+      this.consoleStore.threadTitles([...new Set(consoleThreads)]),
+      this.costs(records),
+    ]);
+    return buildTaskTree(records, lastEvents, titles, costs);
   }
 }

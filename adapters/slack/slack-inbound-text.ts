@@ -1,5 +1,4 @@
-import { chatCommandNames } from '../../src/gateway/chat-adapter.ts';
-import { parseCommand } from '../../src/gateway/command-router.ts';
+import { chatCommandText } from '../../src/gateway/typed-command.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 
 /**
@@ -24,21 +23,11 @@ export function plainTextOf(text: string, botUserId: string): string {
     .trim();
 }
 
-const commandWords = new Set<string>([...chatCommandNames, 'help']);
-
 /**
  * Whether the words after a mention are a chat command (Slack sends no slash commands from threads, so
- * `@Baton cancel t_7k2m9q` there does what `/baton cancel t_7k2m9q` does), and which.
- *
- * The rule: the first word is a command word and the whole text parses as that command; `help` only
- * alone. A bare mention is `help`. Anything else is a message for the parent: "cancel the deploy" or
- * "help me read this log" are requests, not commands.
+ * `@Baton cancel t_7k2m9q` there does what `/baton cancel t_7k2m9q` does), and which: the shared rule
+ * (`chatCommandText`), and a bare mention is `help`.
  */
 export function mentionCommandText(text: string): string | null {
-  const trimmed = text.trim();
-  if (trimmed === '') return 'help';
-  const firstWord = trimmed.split(/\s+/, 1)[0]!.toLowerCase();
-  if (!commandWords.has(firstWord)) return null;
-  if (firstWord === 'help') return trimmed.toLowerCase() === 'help' ? 'help' : null;
-  return 'error' in parseCommand(trimmed) ? null : trimmed;
+  return text.trim() === '' ? 'help' : chatCommandText(text);
 }

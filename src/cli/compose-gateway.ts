@@ -131,6 +131,7 @@ export async function composeGateway(
       logger,
       ...(options.modelLabel ? { modelLabel: options.modelLabel } : {}),
       redisState: () => runtime.redisAvailability.state,
+      usage: runtime.usage,
       // /healthz is open to probes (container health checks), since it says only what is up; /metrics is
       // behind the console's token when one is set (scrape with Authorization: Bearer).
       publicRoutes: healthRoute(() => gatewayHealth(runtime, gateway)),

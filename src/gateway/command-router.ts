@@ -5,8 +5,8 @@ import { activeStatuses, isTerminal, type TaskRecord } from '../tasks/task-recor
 import type { TaskCaller, TaskService } from '../tasks/task-service.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import {
+  activityText,
   elapsedSeconds,
-  eventLine,
   formatDuration,
   shortGoal,
   statusWord,
@@ -245,10 +245,17 @@ export class CommandRouter {
     }
     const lines = [taskLine(task)];
     const [lastEvent] = await this.store.recentEvents(task.id, 1);
-    if (lastEvent) lines.push(`last: ${eventLine(lastEvent)}`);
+    // How long ago, not a clock time: every reader is in a time zone of their own.
+    if (lastEvent) {
+      const ago = formatDuration((Date.now() - lastEvent.at) / 1000);
+      lines.push(`last: ${activityText(lastEvent, task.steps)} (${ago} ago)`);
+    }
     if (isTerminal(task.status)) {
       const outcome = task.status === 'completed' ? task.summary : (task.error ?? task.summary);
       if (outcome) lines.push(cutText(outcome, statusSummaryChars));
+      if (outcome && outcome.length > statusSummaryChars) {
+        lines.push(`_(cut to ${statusSummaryChars} characters: \`collect ${task.id}\` shows all of it)_`);
+      }
     }
     return lines.join('\n');
   }

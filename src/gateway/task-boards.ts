@@ -3,7 +3,7 @@ import type { BoardState, BoardStates } from '../sessions/board-states.ts';
 import { isTerminal, type TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-import { elapsedSeconds, shortGoal } from '../tasks/task-views.ts';
+import { activityText, elapsedSeconds, shortGoal } from '../tasks/task-views.ts';
 import { cutText } from '../text/cut-text.ts';
 import type { ChatAdapter, ConversationRef, TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
 import { PlatformSendError } from './platform-send-error.ts';
@@ -150,7 +150,7 @@ export class TaskBoards {
           status: record.status,
           elapsedSeconds: Math.round(elapsedSeconds(record)),
           steps: record.steps,
-          lastActivity: last ? cutText(`${last.type} ${last.text}`, 140, { marker: '' }) : '',
+          lastActivity: last ? cutText(activityText(last, record.steps), 140) : '',
           ...(record.change ? { changedFiles: record.change.files } : {}),
         };
       }),

@@ -61,3 +61,61 @@ export function taskLine(record: TaskRecord): string {
     shortGoal(record.goal, 60),
   ].join(' · ');
 }
+
+/**
+ * What an event means, for people: `step 2 started`, `using fetch_url: https://…`, `finished after 4
+ * steps`, instead of the event's type and raw text. `steps` is the task's step count (for its ending).
+ */
+export function activityText(event: Pick<TaskEvent, 'type' | 'text'>, steps: number): string {
+  const text = event.text.trim();
+  switch (event.type) {
+    case 'step-start':
+      return /^step \d+$/.test(text) ? `${text} started` : `step started: ${text}`;
+    case 'step-end':
+      return text ? `step ended: ${text}` : 'step ended';
+    case 'tool-call': {
+      const [name = 'a tool', ...rest] = text.split(' ');
+      const argument = soleArgument(rest.join(' '));
+      return argument ? `using ${name}: ${cutText(oneLine(argument), 100)}` : `using ${name}`;
+    }
+    case 'tool-result': {
+      const [name = 'a tool', ...rest] = text.split(' ');
+      const verdict = rest.join(' ');
+      return /^ok \(\d+ chars\)$/.test(verdict) ? `${name} answered` : `${name} failed: ${verdict}`;
+    }
+    case 'steer-queued':
+      return `steering ${text} waits for the next step`;
+    case 'steer-applied':
+      return `read steering ${text}`;
+    case 'status-change':
+      return statusChangeText(text, steps);
+    default:
+      return text;
+  }
+}
+
+/** The one string value of a tool call's JSON arguments (`{"url": "…"}`), if that is all they hold. */
+function soleArgument(json: string): string | null {
+  try {
+    const parsed: unknown = JSON.parse(json);
+    if (parsed === null || typeof parsed !== 'object') return null;
+    const values = Object.values(parsed);
+    return values.length === 1 && typeof values[0] === 'string' ? values[0] : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `queued`, `queued -> running`, `running -> completed: note` as words. */
+function statusChangeText(text: string, steps: number): string {
+  const match = /^([a-z_]+)(?: -> ([a-z_]+))?(.*)$/s.exec(text);
+  if (!match) return text;
+  const [, from, to, rest = ''] = match;
+  const note = rest.replace(/^[\s:;,-]+/, '').trim();
+  const withNote = (words: string) => (note ? `${words}: ${note}` : words);
+  if (!to) return withNote(from === 'queued' ? 'waiting for a worker' : statusWord(from!));
+  if (to === 'running') return withNote(from === 'queued' ? 'started' : 'running again');
+  if (to === 'completed') return withNote(`finished after ${stepCount(steps)}`);
+  if (to === 'queued') return withNote('waiting to run again');
+  return withNote(`${statusWord(to!)} after ${stepCount(steps)}`);
+}

@@ -148,8 +148,8 @@ describe('console page in a real browser', () => {
       { goal: 'Check error_rate p95 and 5xx counts on the metrics dashboard' },
     ]);
     await markRunning(logs!.id, [
-      'fetch_url https://logs.internal/deploy?since=24h',
-      'fetch_url: 200 OK, 18 kB',
+      'fetch_url {"url":"https://logs.internal/deploy?since=24h"}',
+      'fetch_url ok (18000 chars)',
     ]);
     const [child] = await runtime.service.dispatch(callerFor(origin, { taskId: logs!.id, depth: 1 }), [
       { goal: 'Group the errors by service and find the first failing release' },
@@ -195,7 +195,8 @@ describe('console page in a real browser', () => {
       .locator(`.task-item:has(> [data-task-id="${logs!.id}"]) [data-task-id="${child!.id}"]`)
       .waitFor();
     expect(await logsRow.textContent()).toContain('Running');
-    expect(await logsRow.textContent()).toContain('fetch_url: 200 OK');
+    // Activity reads for people, not as event names.
+    expect(await logsRow.locator('.task-activity').textContent()).toMatch(/^\d\d:\d\d · fetch_url answered$/);
 
     await adapter.send(consoleRef(threadId), {
       kind: 'board',
@@ -246,7 +247,10 @@ describe('console page in a real browser', () => {
     const detail = page.getByTestId('task-detail');
     await detail.waitFor({ state: 'visible' });
     await detail.getByText('Read the deploy logs of the last 24 hours').waitFor();
-    await detail.getByTestId('task-events').getByText('fetch_url: 200 OK, 18 kB').waitFor();
+    await detail
+      .getByTestId('task-events')
+      .getByText('using fetch_url: https://logs.internal/deploy?since=24h')
+      .waitFor();
     expect(await detail.getByTestId('steer-button').isDisabled()).toBe(true);
     await detail.getByTestId('steer-input').fill('Start with the payments service');
     expect(await detail.getByTestId('steer-button').isDisabled()).toBe(false);

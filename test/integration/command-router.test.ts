@@ -326,7 +326,7 @@ describe('CommandRouter', () => {
     expect(line).toMatch(
       new RegExp(`^${task.id} · queued · \\d+s · 0 steps · check the deploy logs for the EU region$`),
     );
-    expect(last).toMatch(/^last: \d\d:\d\d:\d\d status-change/);
+    expect(last).toMatch(/^last: waiting for a worker \(\d+s ago\)$/);
     expect(rest).toEqual([]);
   });
 
@@ -347,10 +347,12 @@ describe('CommandRouter', () => {
     expect(body.join('\n')).toBe(answer);
 
     const status = await say(ada, `status ${task.id}`);
-    const summary = status.text.split('\n').at(-1)!;
-    expect(summary.startsWith('The answer is 42.')).toBe(true);
-    expect(summary.length).toBeLessThanOrEqual(300);
-    expect(summary.endsWith('…')).toBe(true);
+    const [summary, notice] = status.text.split('\n').slice(-2);
+    expect(summary!.startsWith('The answer is 42.')).toBe(true);
+    expect(summary!.length).toBeLessThanOrEqual(300);
+    expect(summary!.endsWith('…')).toBe(true);
+    // A cut result says so, and how to read all of it.
+    expect(notice).toBe(`_(cut to 300 characters: \`collect ${task.id}\` shows all of it)_`);
 
     expect(status.ephemeral).toBe(true);
 

@@ -366,9 +366,12 @@ describe('console adapter: threads and messages', () => {
       );
     }
     const transcript = (await (await fetch(`${url}/api/threads/${thread.id}/messages`)).json()) as {
+      thread: { dropped: number };
       entries: TranscriptEntry[];
     };
     expect(transcript.entries.map((entry) => entry.text)).toEqual(['reply 3', 'reply 4', 'reply 5']);
+    // The thread counts what it dropped, so the page can say older messages are gone.
+    expect(transcript.thread.dropped).toBe(2);
     await expect(
       adapter.edit(consoleRef(thread.id), ids[0]!, { kind: 'text', text: 'too late' }),
     ).rejects.toBeInstanceOf(PlatformSendError);

@@ -30,7 +30,8 @@ end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('HSET', KEYS[2], 'id', ARGV[1], 'title', ARGV[7], 'createdAt', ARGV[4], 'autoTitle', '1')
 end
-redis.call('HSET', KEYS[2], 'updatedAt', ARGV[4])
+-- New activity brings an archived thread back to the list.
+redis.call('HSET', KEYS[2], 'updatedAt', ARGV[4], 'archived', '0')
 if ARGV[6] ~= '' and redis.call('HGET', KEYS[2], 'autoTitle') == '1' then
   redis.call('HSET', KEYS[2], 'title', ARGV[6], 'autoTitle', '0')
 end
@@ -41,6 +42,8 @@ local excess = redis.call('LLEN', KEYS[3]) - tonumber(ARGV[5])
 while excess > 0 do
   local oldest = redis.call('LPOP', KEYS[3])
   redis.call('HDEL', KEYS[4], oldest)
+  -- Counted, so the page can say that older messages are gone.
+  redis.call('HINCRBY', KEYS[2], 'dropped', 1)
   excess = excess - 1
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[2], 'EX', ARGV[9]) end

@@ -7,13 +7,13 @@ export class ApiError extends Error {
   }
 }
 
-/** GET without a body, POST with a JSON body; resolves to the parsed reply or throws ApiError. */
-export async function api(path, body) {
+/** GET without a body, POST (or `method`) with a JSON body; resolves to the parsed reply or throws ApiError. */
+export async function api(path, body, method = 'POST') {
   const init =
     body === undefined
       ? { headers: { accept: 'application/json' } }
       : {
-          method: 'POST',
+          method,
           headers: { accept: 'application/json', 'content-type': 'application/json' },
           body: JSON.stringify(body),
         };

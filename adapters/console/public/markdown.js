@@ -8,12 +8,27 @@ const bulletPattern = /^\s*[-*+]\s+(.*)$/;
 const numberedPattern = /^\s*\d{1,4}[.)]\s+(.*)$/;
 const quotePattern = /^\s*>\s?(.*)$/;
 
+// Baton's status emoji drawn with characters every text font has (DejaVu, Arial, Segoe UI…), so a
+// machine without an emoji font shows a mark, not an empty box.
+const plainGlyphs = new Map([
+  ['✅', '✓'],
+  ['❌', '✗'],
+  ['⏱', '◷'],
+  ['⏹', '■'],
+  ['💸', '$'],
+  ['⚠', '!'],
+]);
+const glyphPattern = /(✅|❌|⏱|⏹|💸|⚠)\uFE0F?/gu;
+
+/** Text with Baton's status emoji as plain characters (see plainGlyphs). */
+export function withPlainGlyphs(text) {
+  return String(text ?? '').replace(glyphPattern, (_, emoji) => plainGlyphs.get(emoji));
+}
+
 /** Renders Markdown text into a DocumentFragment. */
 export function renderMarkdown(text) {
   const fragment = document.createDocumentFragment();
-  const lines = String(text ?? '')
-    .replace(/\r\n?/g, '\n')
-    .split('\n');
+  const lines = withPlainGlyphs(text).replace(/\r\n?/g, '\n').split('\n');
   let index = 0;
   while (index < lines.length) {
     const line = lines[index];

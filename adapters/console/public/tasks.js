@@ -6,26 +6,57 @@ import {
   formatElapsed,
   formatSteps,
   formatTime,
+  formatUsage,
   isActiveStatus,
   sessionName,
   statusBadge,
   statusLabel,
   syncChildren,
+  timeElement,
 } from './view-helpers.js';
 
+const emptyTexts = {
+  all: "No tasks yet. When Baton delegates work, every session's tasks appear here.",
+  thread: 'No tasks in this thread yet.',
+  active: 'No task is running right now.',
+};
+
 /** Keeps the tree's DOM in step with snapshots, updating rows in place so focus and scroll survive. */
-export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
+export function createTaskPanel({ tree, count, announcer, onOpenThread, onSnapshot }) {
   const rows = new Map();
   const sessionGroups = new Map();
   const knownStatuses = new Map();
   const emptyMessage = tree.querySelector('.tree-empty');
   const detail = createTaskDetail({ onOpenThread, rowOf: (taskId) => rows.get(taskId)?.button });
   let latest = null;
+  // Which tasks the pane lists: `thread` (the open console thread's), `active`, or `all`.
+  const filter = { mode: 'all', threadId: null };
+
+  /** The snapshot's sessions cut down to what the filter lets through. */
+  function visibleSessions(snapshot) {
+    if (filter.mode === 'thread')
+      return snapshot.sessions.filter(
+        (session) => session.consoleThreadId !== null && session.consoleThreadId === filter.threadId,
+      );
+    if (filter.mode === 'active')
+      return snapshot.sessions
+        .map((session) => ({ ...session, tasks: session.tasks.filter(hasActiveTask) }))
+        .filter((session) => session.tasks.length > 0);
+    return snapshot.sessions;
+  }
+
+  function setFilter(change) {
+    Object.assign(filter, change);
+    if (latest) update(latest);
+    else emptyMessage.textContent = emptyTexts[filter.mode];
+  }
 
   function update(snapshot) {
     latest = snapshot;
     const seen = new Set();
-    const groups = snapshot.sessions.map((session) => {
+    const sessions = visibleSessions(snapshot);
+    emptyMessage.textContent = emptyTexts[filter.mode];
+    const groups = sessions.map((session) => {
       const group = groupFor(session);
       syncChildren(
         group.list,
@@ -40,7 +71,7 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
       row.item.remove();
     }
     for (const key of sessionGroups.keys()) {
-      if (!snapshot.sessions.some((session) => session.sessionKey === key)) sessionGroups.delete(key);
+      if (!sessions.some((session) => session.sessionKey === key)) sessionGroups.delete(key);
     }
     const total = rows.size;
     count.textContent =
@@ -50,6 +81,7 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
           ? `${snapshot.activeCount} active · ${total} shown`
           : `${total} shown`;
     detail.onSnapshot(findNode(snapshot, detail.openTaskId()));
+    onSnapshot?.(snapshot);
   }
 
   function groupFor(session) {
@@ -90,7 +122,13 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
     if (!row) {
       const badge = el('span', { className: 'task-badge' });
       const goal = el('span', { className: 'task-goal' });
+      const cut = el('span', {
+        className: 'cut-notice',
+        text: 'Goal shortened here: open the task for all of it.',
+        hidden: true,
+      });
       const meta = el('span', { className: 'task-meta' });
+      const usage = el('span', { className: 'task-usage', dataset: { testid: 'task-usage' } });
       const activity = el('span', { className: 'task-activity' });
       const button = el(
         'button',
@@ -101,7 +139,9 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
           onclick: () => detail.open(node.id),
         },
         goal,
+        cut,
         el('span', { className: 'task-line' }, badge, meta),
+        usage,
         activity,
       );
       const children = el('ul', { className: 'task-children', role: 'list' });
@@ -110,7 +150,9 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
         button,
         badge,
         goal,
+        cut,
         meta,
+        usage,
         activity,
         children,
       };
@@ -123,6 +165,8 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
     }
     row.button.classList.toggle('is-open', node.id === detail.openTaskId());
     setText(row.goal, node.goal);
+    row.cut.hidden = !node.goalCut;
+    setText(row.usage, formatUsage(node.tokens, node.cost));
     const change =
       node.changedFiles === undefined
         ? ''
@@ -151,16 +195,24 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
 
   return {
     update,
+    setFilter,
     open: (taskId) => detail.open(taskId),
+    /** Stops the open detail's reloads (the server is gone); the next snapshot starts them again. */
+    pause: () => detail.pause(),
     snapshot: () => latest,
+    node: (taskId) => (latest ? findNode(latest, taskId) : null),
   };
 }
 
-/** The last event with its time in the viewer's zone. */
+function hasActiveTask(node) {
+  return isActiveStatus(node.status) || node.children.some(hasActiveTask);
+}
+
+/** The last event, for people, at its time in the page's one clock format. */
 function activityLine(lastEvent) {
   if (!lastEvent) return 'No activity yet';
-  const time = new Date(lastEvent.at).toLocaleTimeString(undefined, { hour12: false });
-  return `${time} ${lastEvent.type}${lastEvent.text ? ` ${lastEvent.text}` : ''}`;
+  const words = lastEvent.activity ?? `${lastEvent.type}${lastEvent.text ? ` ${lastEvent.text}` : ''}`;
+  return `${formatTime(lastEvent.at)} · ${words}`;
 }
 
 function findNode(snapshot, taskId) {
@@ -211,6 +263,11 @@ function createTaskDetail({ onOpenThread, rowOf }) {
     title.textContent = `Task ${id}`;
     title.focus();
     await load();
+  }
+
+  function pause() {
+    clearTimeout(reloadTimer);
+    version = '';
   }
 
   function close() {
@@ -453,14 +510,20 @@ function createTaskDetail({ onOpenThread, rowOf }) {
     }
   }
 
-  function render({ task, events, summary }) {
+  function render({ task, events, summary, usage }) {
     const session = task.origin.platform === 'console' ? task.origin.thread : null;
     parts.elapsed.textContent = formatElapsed(task.elapsedSeconds);
     const facts = [
       ['Status', statusBadge(task.status)],
       ['Elapsed', parts.elapsed],
       ['Steps', String(task.steps)],
-      ['Tokens', task.usage.total_tokens.toLocaleString()],
+      [
+        'Tokens',
+        el('span', {
+          dataset: { testid: 'task-detail-usage' },
+          text: formatUsage(task.usage.total_tokens, usage ? usage.cost : null),
+        }),
+      ],
       ['Started', formatTime(task.createdAt)],
       ['Asked by', task.origin.userName ?? task.origin.user],
       [
@@ -511,17 +574,13 @@ function createTaskDetail({ onOpenThread, rowOf }) {
             .map((event) =>
               el(
                 'li',
-                { className: `event event-${event.type}` },
-                el('time', {
-                  datetime: new Date(event.at).toISOString(),
-                  text: new Date(event.at).toLocaleTimeString(undefined, { hour12: false }),
-                }),
-                el('span', { className: 'event-type', text: event.type }),
-                el('span', { className: 'event-text', text: event.text }),
+                { className: `event event-${event.type}`, title: `${event.type} ${event.text}` },
+                timeElement(event.at),
+                el('span', { className: 'event-text', text: event.activity ?? event.text }),
               ),
             )),
     );
   }
 
-  return { open, close, onSnapshot, openTaskId: () => taskId };
+  return { open, close, pause, onSnapshot, openTaskId: () => taskId };
 }

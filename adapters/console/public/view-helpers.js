@@ -57,13 +57,42 @@ export function formatSteps(steps) {
   return `${steps} step${steps === 1 ? '' : 's'}`;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+// One clock for the whole page (messages, activity, events, details): 24-hour `14:05` in the viewer's zone.
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+});
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
   month: 'short',
   day: 'numeric',
   hour: '2-digit',
   minute: '2-digit',
+  hourCycle: 'h23',
 });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** Date and time to the second, for a tooltip. */
+export function formatFullTime(milliseconds) {
+  return fullFormat.format(new Date(milliseconds));
+}
+
+/** A `<time>` element in the page's one clock format, with the full date and time as its tooltip. */
+export function timeElement(milliseconds) {
+  return el('time', {
+    datetime: new Date(milliseconds).toISOString(),
+    title: formatFullTime(milliseconds),
+    text: formatTime(milliseconds),
+  });
+}
+
+const tokenFormat = new Intl.NumberFormat('en-US');
+
+/** `1,234 tokens · cost 0.0125` (cost in the unit of the routes' prices; left out when unknown or unpriced). */
+export function formatUsage(tokens, cost) {
+  const words = `${tokenFormat.format(Math.max(0, Number(tokens) || 0))} tokens`;
+  return typeof cost === 'number' && cost > 0 ? `${words} · cost ${cost.toFixed(4)}` : words;
+}
 
 /** Clock time today, date and time before. */
 export function formatTime(milliseconds) {

@@ -1,13 +1,16 @@
 import type { TaskRecord } from '../../tasks/task-record.ts';
 import { durationSeconds, formatDuration, shortGoal, stepCount } from '../../tasks/task-views.ts';
+import { oneLine } from '../../text/cut-text.ts';
 
 /** The message posted in the thread when a task ends (delegation.announce: result). */
 export function resultMessageText(record: TaskRecord, fullSummary: string | null): string {
   const facts = `${stepCount(record.steps)} · ${formatDuration(durationSeconds(record))}`;
   const goal = `> ${shortGoal(record.goal, 200)}`;
+  // The goal is quoted so a result can be told apart, unless the result already opens with it.
+  const resultGoal = opensWithGoal(fullSummary ?? record.summary, record.goal) ? '' : `\n${goal}`;
   switch (record.status) {
     case 'completed':
-      return `✅ **Task ${record.id} completed** · ${facts}\n${goal}\n\n${fullSummary ?? record.summary ?? ''}`.trim();
+      return `✅ **Task ${record.id} completed** · ${facts}${resultGoal}\n\n${fullSummary ?? record.summary ?? ''}`.trim();
     case 'failed':
       // Over a daily budget (quotas.daily_*): the error carries the budget and the partial work.
       if (record.error?.startsWith('budget_exhausted:')) {
@@ -30,4 +33,16 @@ export function historyNoteText(record: TaskRecord): string {
       ? `Result:\n${record.summary ?? ''}`
       : `Reason: ${record.error ?? (record.status === 'cancelled' ? 'cancelled' : 'unknown')}`;
   return `[Background task ${record.id} ${record.status}] Goal: ${shortGoal(record.goal, 300)}\n${outcome}`;
+}
+
+/** Markdown marks, case and spacing aside, for comparing a goal with the start of a result. */
+function comparable(text: string): string {
+  return oneLine(text.replace(/[*_`>#]/g, '')).toLowerCase();
+}
+
+/** Whether the result's first few lines already say the goal (a child that restates its task). */
+function opensWithGoal(summary: string | null, goal: string): boolean {
+  if (!summary) return false;
+  const wanted = comparable(goal);
+  return wanted.length > 0 && comparable(summary.slice(0, wanted.length + 400)).includes(wanted);
 }
