@@ -67,7 +67,7 @@ describe('baton mcp list', () => {
     expect(stdout).toMatch(/ready in \d+ ms, 2 tool\(s\), \d+ hidden by the allow-list/);
     expect(stdout).toMatch(/^ {4}everything__echo {2}Echoes back the input string$/m);
     expect(stdout).toMatch(
-      /^ {4}everything__get-sum {2}.*\[needs approval: refused until approvals exist\]$/m,
+      /^ {4}everything__get-sum {2}.*\[needs approval\]$/m,
     );
     expect(stdout).not.toContain('everything__get-env');
     expect(stdout).toMatch(
