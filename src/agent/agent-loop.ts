@@ -28,7 +28,9 @@ export interface AgentState {
  * approved it, when it needed approval), or it is settled without running (an ask_user answer, a denied
  * approval). A call that must wait for a person does not return: the hook parks the run (it throws).
  */
-export type ToolCallGate = { kind: 'run'; approvedBy?: string } | { kind: 'settled'; outcome: ToolCallOutcome };
+export type ToolCallGate =
+  | { kind: 'run'; approvedBy?: string }
+  | { kind: 'settled'; outcome: ToolCallOutcome };
 
 /** How one step ended: the closed set of outcomes the loop acts on. */
 export type StepOutcome =

@@ -15,7 +15,6 @@ import type { Tool } from '../tools/tool.ts';
 import { changeLine, mayHaveChangedFiles, needsWorkspace } from '../tools/workspace/workspace-change.ts';
 import type { OpenWorkspace, WorkspaceStore } from '../tools/workspace/workspace-store.ts';
 import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
-import { ChildPrompts, RunParked } from './child-prompts.ts';
 import {
   capSummary,
   childOpeningMessages,
@@ -23,6 +22,7 @@ import {
   schemaCorrectionMessage,
   steeringMessage,
 } from './child-prompt.ts';
+import { ChildPrompts, RunParked } from './child-prompts.ts';
 
 /** Longest text of one task event (a steer, a tool call's arguments, a tool's error), in characters. */
 const eventTextChars = 200;

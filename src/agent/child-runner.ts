@@ -68,7 +68,11 @@ export async function runChildTask(
 }
 
 /** Settles the prompt of `round` as timed out, if the task still waits on it; otherwise changes nothing. */
-async function expirePrompt(dependencies: ChildRunnerDependencies, taskId: string, round: number): Promise<void> {
+async function expirePrompt(
+  dependencies: ChildRunnerDependencies,
+  taskId: string,
+  round: number,
+): Promise<void> {
   const record = await dependencies.store.get(taskId);
   const prompt = record?.prompt;
   if (!record || !prompt || prompt.round !== round || !isParked(record.status)) return;

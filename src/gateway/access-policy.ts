@@ -80,7 +80,11 @@ export class AccessPolicy implements TaskAuthorizer {
       this.isAllowed(actor, { ...place })
     )
       return null;
-    const who = { owner: "the task's owner or an admin", admins: 'an admin', channel: 'people of its channel' };
+    const who = {
+      owner: "the task's owner or an admin",
+      admins: 'an admin',
+      channel: 'people of its channel',
+    };
     return `only ${who[approvers]} can approve or deny ${task.id} (approvals.approvers: ${approvers})`;
   }
 

@@ -107,7 +107,9 @@ export function parseCommand(text: string): ParsedCommand | { error: string } {
       return { name: 'answer', taskId: argument, text: rest.trim() };
     case 'approve':
       if (argument === undefined || rest !== undefined) return usageError('approve');
-      return taskIdPattern.test(argument) ? { name: 'approve', taskId: argument } : usageError('approve', true);
+      return taskIdPattern.test(argument)
+        ? { name: 'approve', taskId: argument }
+        : usageError('approve', true);
     case 'deny':
       if (argument === undefined) return usageError('deny');
       if (!taskIdPattern.test(argument)) return usageError('deny', true);

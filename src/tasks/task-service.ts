@@ -1,6 +1,7 @@
 import type { BatonConfig } from '../config/schema.ts';
 import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
+import { cutText } from '../text/cut-text.ts';
 import { assertOutputSchema, type OutputSchema } from './output-schema.ts';
 import { ownerOnlyAuthorizer, type TaskAction, type TaskActor, type TaskAuthorizer } from './task-access.ts';
 import type { TaskQueue } from './task-queue.ts';
@@ -17,7 +18,6 @@ import {
 import type { TaskSignals } from './task-signals.ts';
 import type { TaskStore } from './task-store.ts';
 import { waitForTasksToEnd, waitForTasksToStop } from './task-waiter.ts';
-import { cutText } from '../text/cut-text.ts';
 
 /** Longest answer or denial reason a task event shows, in characters. */
 const responseEventChars = 200;
@@ -322,7 +322,7 @@ export class TaskService {
     if (result.outcome !== 'ok') {
       throw new BatonError(
         'task_not_steerable',
-        `task ${record.id} is ${result.status ?? record.status}; only queued or running tasks can be steered`,
+        `task ${record.id} is ${result.status ?? record.status}; only tasks that have not finished can be steered`,
         { fault: 'user' },
       );
     }
@@ -335,7 +335,11 @@ export class TaskService {
    * as the tool's result, naming who answered. A task not waiting for an answer (or a late answer) is
    * refused and nothing changes.
    */
-  async answer(caller: TaskCaller, taskId: string, text: string): Promise<{ record: TaskRecord; answer: string }> {
+  async answer(
+    caller: TaskCaller,
+    taskId: string,
+    text: string,
+  ): Promise<{ record: TaskRecord; answer: string }> {
     const record = await this.lookup(caller, taskId, 'steer');
     const prompt = record.prompt;
     if (record.status !== 'waiting_input' || !prompt || prompt.kind !== 'question') {
@@ -363,18 +367,17 @@ export class TaskService {
    * for a person (never a child), and approvals.approvers says which people. The decision (who, when,
    * which, why) goes to the task's events; approved, the call runs once; denied, the model gets the reason.
    */
-  async decide(
-    caller: TaskCaller,
-    taskId: string,
-    approved: boolean,
-    reason?: string,
-  ): Promise<TaskRecord> {
+  async decide(caller: TaskCaller, taskId: string, approved: boolean, reason?: string): Promise<TaskRecord> {
     const record = await this.store.get(taskId.trim());
     if (!record || record.sessionKey !== caller.sessionKey) {
-      throw new BatonError('unknown_task', `no task with id "${taskId}" in this conversation`, { fault: 'user' });
+      throw new BatonError('unknown_task', `no task with id "${taskId}" in this conversation`, {
+        fault: 'user',
+      });
     }
     if (caller.callerTaskId !== null || !caller.actor) {
-      throw new BatonError('access_denied', `only a person can approve or deny ${record.id}`, { fault: 'user' });
+      throw new BatonError('access_denied', `only a person can approve or deny ${record.id}`, {
+        fault: 'user',
+      });
     }
     const refusal = this.authorizer.approvalRefusal(
       caller.actor,
@@ -428,7 +431,9 @@ export class TaskService {
     // reconciler adds it.
     await this.queue
       .resumeNow(record.id, response.round)
-      .catch((error: unknown) => this.logger.warn({ err: error, taskId: record.id }, 'resume job not promoted'));
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error, taskId: record.id }, 'resume job not promoted'),
+      );
   }
 
   /** Waits for the task to end, up to `timeoutSeconds` (capped by delegation.collect_max_timeout_s). */

@@ -10,8 +10,8 @@ import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
 import { isParked, isTerminal } from '../../tasks/task-record.ts';
 import type { TaskStore } from '../../tasks/task-store.ts';
-import type { ChatAdapter, ConversationRef } from '../chat-adapter.ts';
 import { cutText } from '../../text/cut-text.ts';
+import type { ChatAdapter, ConversationRef } from '../chat-adapter.ts';
 import { chunkText } from '../chunk-text.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
 import { promptMessage } from './prompt-message.ts';
@@ -117,7 +117,7 @@ export async function deliverPrompt(
   const adapter = dependencies.adapterFor(ref.platform);
   if (!adapter) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
   const message = promptMessage(record, config.slack.command);
-  if (!message || message.kind !== 'prompt') return;
+  if (!message) return;
   // One message, within the platform's limit: a long question or command is cut, never split.
   const fallbackText = cutText(redactSecrets(message.fallbackText), adapter.limits.maxMessageChars);
   await adapter.send(ref, { ...message, fallbackText });

@@ -6,7 +6,10 @@ import type { OutboundMessage, TaskPrompt } from '../chat-adapter.ts';
  * The message that asks a person for a parked task's answer or approval: the prompt for surfaces that draw
  * buttons, and its fallback text with every command spelled out. Null when the task has no prompt.
  */
-export function promptMessage(record: TaskRecord, slashCommand: string): OutboundMessage | null {
+export function promptMessage(
+  record: TaskRecord,
+  slashCommand: string,
+): Extract<OutboundMessage, { kind: 'prompt' }> | null {
   const state = record.prompt;
   if (!state) return null;
   const prompt: TaskPrompt = {
@@ -36,7 +39,9 @@ export function promptIdempotencyKey(taskId: string, round: number): string {
 export function promptFallbackText(prompt: TaskPrompt, slashCommand = '/baton'): string {
   const id = prompt.taskId;
   const header = `Task \`${id}\` (${prompt.goal}), started by ${prompt.ownerName},`;
-  const expiry = prompt.expiresAt ? ` Waits until ${new Date(prompt.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC.` : '';
+  const expiry = prompt.expiresAt
+    ? ` Waits until ${new Date(prompt.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC.`
+    : '';
   if (prompt.kind === 'question') {
     const lines = [`❓ ${header} asks:`, ...quoted(prompt.text)];
     if (prompt.choices.length > 0) {

@@ -11,7 +11,12 @@ export const maxAskUserChoices = 5;
 export const maxAskUserTimeoutSeconds = 7 * 86_400;
 
 export const askUserInputSchema = z.object({
-  question: z.string().trim().min(1).max(2000).describe('The question, complete enough to answer on its own.'),
+  question: z
+    .string()
+    .trim()
+    .min(1)
+    .max(2000)
+    .describe('The question, complete enough to answer on its own.'),
   choices: z
     .array(z.string().trim().min(1).max(80))
     .max(maxAskUserChoices)
