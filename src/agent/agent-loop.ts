@@ -158,8 +158,10 @@ async function resumeToolBatch(
   const starts = state.toolCallStarts ?? {};
   const settled = new Map<string, ToolCallOutcome>();
   const approvals = new Map<string, string>();
+  const startedBefore = new Map<string, number>();
   for (const call of pending) {
     const started = starts[call.id] ?? (legacy ? 1 : 0);
+    startedBefore.set(call.id, started);
     if (started > 0) {
       const tool = toolsByName.get(call.function.name);
       // An unknown tool ran nothing; executeToolCall reports it.
@@ -174,7 +176,7 @@ async function resumeToolBatch(
     else if (gate.approvedBy !== undefined) approvals.set(call.id, gate.approvedBy);
   }
   const toRun = pending.filter((call) => !settled.has(call.id));
-  for (const call of toRun) starts[call.id] = (starts[call.id] ?? 0) + 1;
+  for (const call of toRun) starts[call.id] = (startedBefore.get(call.id) ?? 0) + 1;
   state.toolCallStarts = starts;
   if (toRun.length > 0) await hooks?.onToolBatchStart?.(state, toRun);
   await runToolBatch(state, pending, settled, toolsByName, options, approvals);
