@@ -93,7 +93,9 @@ async function main(): Promise<number> {
     log(`  ${parkedTasks} tasks parked in ${parkSeconds.toFixed(1)} s`);
     await sleep(3000);
     const loaded = await worker.sample();
-    log(`  worker with ${parkedTasks} parked: RSS ${loaded.rssMb.toFixed(1)} MB, heap ${loaded.heapUsedMb.toFixed(1)} MB`);
+    log(
+      `  worker with ${parkedTasks} parked: RSS ${loaded.rssMb.toFixed(1)} MB, heap ${loaded.heapUsedMb.toFixed(1)} MB`,
+    );
     results.push(
       figure(`parked_${parkedTasks}_worker_rss_delta_mb`, loaded.rssMb - idle.rssMb, 'MB', {
         atMost: 20,
