@@ -418,14 +418,15 @@ export class TaskService {
     response: PromptResponse,
     event: { type: 'answer-given' | 'approval-decided'; text: string },
   ): Promise<void> {
-    const { outcome, detail } = await this.store.settlePrompt(record, expected, response, event);
+    const { outcome } = await this.store.settlePrompt(record, expected, response, event);
     if (outcome === 'missing') {
       throw new BatonError('unknown_task', `task ${record.id} no longer exists`, { fault: 'user' });
     }
     if (outcome !== 'ok') {
       // Refused (another response came first) or stale (the task waits on a later round now).
       const current = (await this.store.get(record.id)) ?? record;
-      throw notWaiting(current, expected === 'waiting_input' ? 'an answer' : 'a decision', detail);
+      const what = expected === 'waiting_input' ? 'an answer' : 'a decision';
+      throw notWaiting(current, what, outcome === 'stale');
     }
     // The response is recorded: should this fail, the job still comes due at the time-out, or the queue
     // reconciler adds it.
@@ -509,12 +510,12 @@ export class TaskService {
 }
 
 /** The refusal of an answer or decision for a task that does not wait for one (any more). */
-function notWaiting(record: TaskRecord, what: string, staleRound?: string | null): BatonError {
+function notWaiting(record: TaskRecord, what: string, stale = false): BatonError {
   const already =
     record.status === 'queued' || record.status === 'running'
       ? 'its wait is over (answered, decided or timed out) and it is back at work'
-      : staleRound
-        ? 'that question was already settled; it waits on a newer one'
+      : stale
+        ? 'that one was already settled; it waits on a newer one'
         : `it is ${record.status.replace('_', ' ')}`;
   return new BatonError('task_not_waiting', `task ${record.id} is not waiting for ${what}: ${already}`, {
     fault: 'user',
