@@ -123,7 +123,7 @@ export class ChildPrompts {
       kind: 'question',
       text: input.question,
       choices: input.choices ?? [],
-      eventText: `asked: ${cutText(input.question, eventTextChars, { marker: '' })}`,
+      eventText: `asked: ${cutText(redactSecrets(input.question), eventTextChars, { marker: '' })}`,
     });
   }
 
