@@ -192,6 +192,9 @@ describe('approvals', () => {
     await waitForStatus(runtime, id, 'waiting_approval');
     expect((await runtime.store.get(id))!.prompt!.round).toBe(2);
     expect(lines(marker)).toEqual([]);
+    await eventually(async () =>
+      adapter.posts.filter((post) => post.message.kind === 'prompt').length === 2 ? true : undefined,
+    );
     await command(ada, `approve ${id}`);
     const { records } = await runtime.service.waitForEnd([id], 20_000);
     const results = JSON.parse(records[0]!.summary!.replace(/^results /, '')) as Array<
