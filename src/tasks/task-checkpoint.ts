@@ -27,6 +27,27 @@ const checkpointFields = {
     .string()
     .regex(/^[0-9a-f]{40,64}$/, 'a commit id')
     .optional(),
+  /**
+   * People's responses to calls of the batch under way (ask_user answers, approval decisions), by tool
+   * call id: a batch may wait on several calls, one wait at a time. Absent when there are none; optional,
+   * so version 1 reads both ways.
+   */
+  toolDecisions: z
+    .record(
+      z.string(),
+      z.object({
+        round: z.number().int().positive(),
+        kind: z.enum(['question', 'approval']),
+        answer: z.string().optional(),
+        approved: z.boolean().optional(),
+        reason: z.string().optional(),
+        by: z.string().optional(),
+        byId: z.string().optional(),
+        at: z.number(),
+        timedOut: z.boolean().optional(),
+      }),
+    )
+    .optional(),
 };
 
 const currentSchema = z.object({ version: z.literal(taskCheckpointVersion), ...checkpointFields });

@@ -6,6 +6,21 @@ export const childQueueName = 'baton-children';
 
 export interface ChildJobData {
   taskId: string;
+  /** The wait this job resumes the task from (a resume job); absent for the task's first job. */
+  round?: number;
+}
+
+/**
+ * The job that resumes a task parked on prompt `round`: enqueued delayed by the prompt's time-out when the
+ * task parks, promoted at once when a person answers. One id per round, so no round is resumed twice.
+ */
+export function resumeJobId(taskId: string, round: number): string {
+  return `${taskId}-r${round}`;
+}
+
+/** The id of the job that runs (or ran) the task now: its first job, or the resume job of its last wait. */
+export function currentJobId(taskId: string, round: number | undefined): string {
+  return round === undefined ? taskId : resumeJobId(taskId, round);
 }
 
 /** Enqueues child jobs. The job id is the task id, so a task can never be queued twice. */
@@ -39,8 +54,36 @@ export class TaskQueue {
   }
 
   /** Removes a job that has not started yet (a task cancelled while queued); a no-op otherwise. */
-  async removeWaiting(taskId: string): Promise<void> {
-    await this.queue.remove(taskId).catch(() => 0);
+  async removeWaiting(taskId: string, round?: number): Promise<void> {
+    await this.queue.remove(currentJobId(taskId, round)).catch(() => 0);
+  }
+
+  /**
+   * Adds the job that resumes a task parked on `round`, due after `delayMs` (the prompt's time-out): it
+   * costs nothing meanwhile, and with no timer outside Redis the wait survives every restart.
+   */
+  async enqueueResume(taskId: string, round: number, delayMs: number): Promise<void> {
+    await this.queue.add(
+      'child',
+      { taskId, round },
+      { jobId: resumeJobId(taskId, round), delay: Math.max(0, Math.round(delayMs)) },
+    );
+  }
+
+  /**
+   * Makes the resume job of `round` due now (the prompt was answered). A job already due or running is
+   * left as it is; a missing one (lost, or never added) is added.
+   */
+  async resumeNow(taskId: string, round: number): Promise<void> {
+    const job = await this.queue.getJob(resumeJobId(taskId, round));
+    if (!job) {
+      await this.enqueueResume(taskId, round, 0);
+      return;
+    }
+    // Between the read and the promote it may have become due by itself: not an error.
+    await job.promote().catch(async (error: unknown) => {
+      if ((await job.isDelayed().catch(() => false)) === true) throw error;
+    });
   }
 
   async close(): Promise<void> {

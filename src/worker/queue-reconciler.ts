@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
-import type { TaskQueue } from '../tasks/task-queue.ts';
+import { currentJobId, type TaskQueue } from '../tasks/task-queue.ts';
+import { isParked } from '../tasks/task-record.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 
 export interface QueueReconcilerOptions {
@@ -41,15 +42,32 @@ export class QueueReconciler {
     const { store, queue, logger } = this.options;
     const minimumAgeMs = this.options.minimumAgeMs ?? 30_000;
     const now = Date.now();
-    const queued = (await store.listRecent(this.options.window ?? 2000)).filter(
+    const recent = await store.listRecent(this.options.window ?? 2000);
+    const queued = recent.filter(
       (record) => record.status === 'queued' && now - record.createdAt >= minimumAgeMs,
     );
-    const jobs = await Promise.all(queued.map((record) => queue.queue.getJob(record.id)));
-    const orphans = queued.filter((_record, index) => !jobs[index]).map((record) => record.id);
-    if (orphans.length > 0) {
-      await queue.enqueue(orphans);
-      logger.warn({ taskIds: orphans }, 're-queued tasks whose job was never enqueued');
-    }
-    return orphans;
+    // A task back from a wait runs on the resume job of its round; a parked one needs that job to exist
+    // (delayed until its prompt times out), or it would wait forever.
+    const jobIdOf = (record: (typeof recent)[number]) => currentJobId(record.id, record.prompt?.round);
+    const parked = recent.filter((record) => isParked(record.status) && record.prompt);
+    const [queuedJobs, parkedJobs] = await Promise.all([
+      Promise.all(queued.map((record) => queue.queue.getJob(jobIdOf(record)))),
+      Promise.all(parked.map((record) => queue.queue.getJob(jobIdOf(record)))),
+    ]);
+    const orphans = queued.filter((_record, index) => !queuedJobs[index]);
+    const fresh = orphans.filter((record) => !record.prompt).map((record) => record.id);
+    if (fresh.length > 0) await queue.enqueue(fresh);
+    const resumes = [
+      ...orphans.filter((record) => record.prompt).map((record) => ({ record, delayMs: 0 })),
+      ...parked
+        .filter((_record, index) => !parkedJobs[index])
+        .map((record) => ({ record, delayMs: record.prompt!.expiresAt - now })),
+    ];
+    await Promise.all(
+      resumes.map(({ record, delayMs }) => queue.enqueueResume(record.id, record.prompt!.round, delayMs)),
+    );
+    const ids = [...fresh, ...resumes.map(({ record }) => record.id)];
+    if (ids.length > 0) logger.warn({ taskIds: ids }, 're-queued tasks whose job was never enqueued');
+    return ids;
   }
 }

@@ -12,8 +12,13 @@ const claimIdleMs = 15_000;
 
 type StreamEntries = Array<[id: string, fields: string[]]>;
 
+/** The delivery job posting the prompt of a task's wait `round` (BullMQ ids may not contain ':'). */
+export function promptJobId(taskId: string, round: number): string {
+  return `prompt-${taskId}-${round}`;
+}
+
 /**
- * Moves task endings from the durable Redis stream into delivery jobs. Every gateway reads through one
+ * Moves task endings (and parked tasks' prompts) from the durable Redis stream into delivery jobs. Every gateway reads through one
  * consumer group, so each ending is handled once; the job id is the task id, so a replayed entry never
  * makes a second delivery.
  */
@@ -89,10 +94,19 @@ export class EndingsPump {
     if (valid.length === 0) return;
     const jobs = valid.map(([, fields]) => {
       const taskId = fields[fields.indexOf('taskId') + 1]!;
+      // A parked task's prompt (park-task.lua) carries its wait round: one job, and one post, per round.
+      const roundAt = fields.indexOf('round');
+      if (roundAt >= 0) {
+        const round = Number(fields[roundAt + 1]);
+        return { name: 'prompt', data: { taskId, round }, opts: { jobId: promptJobId(taskId, round) } };
+      }
       return { name: 'deliver', data: { taskId }, opts: { jobId: taskId } };
     });
     await this.deliveries.addBulk(jobs);
     await this.reader.xack(this.keys.taskEndings(), groupName, ...valid.map(([id]) => id));
-    for (const [, fields] of valid) this.onEnding(fields[fields.indexOf('status') + 1] as TaskStatus);
+    for (const [, fields] of valid) {
+      if (fields.includes('round')) continue;
+      this.onEnding(fields[fields.indexOf('status') + 1] as TaskStatus);
+    }
   }
 }
