@@ -19,6 +19,11 @@ import { historyNoteText, resultMessageText } from './result-text.ts';
 
 export const deliveryQueueName = 'baton-deliveries';
 
+/** How long a delivery's progress is kept: past any retry of its job, never past its task's record. */
+function progressSecondsOf(config: BatonConfig): number {
+  return taskKeySeconds('deliveryProgress', retentionSecondsOf(config.redis.retention_days));
+}
+
 export interface DeliveryJobData {
   taskId: string;
   /** Set for a job posting a parked task's prompt (job name `prompt`): the wait round it asks for. */
@@ -55,7 +60,7 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
     thread: record.origin.thread,
   };
   const progressKey = keys.delivery(taskId);
-  const progressSeconds = taskKeySeconds('deliveryProgress', retentionSecondsOf(config.redis.retention_days));
+  const progressSeconds = progressSecondsOf(config);
   const announce = config.delegation.announce;
   if (announce === 'parent') {
     // The parent's turn takes the note as its input and records it in the history itself.
@@ -120,7 +125,7 @@ export async function deliverPrompt(
   // One message, within the platform's limit: a long question or command is cut, never split.
   const fallbackText = cutText(redactSecrets(message.fallbackText), adapter.limits.maxMessageChars);
   await adapter.send(ref, { ...message, fallbackText });
-  await redis.multi().hset(progressKey, 'posted', '1').expire(progressKey, progressSeconds).exec();
+  await redis.multi().hset(progressKey, 'posted', '1').expire(progressKey, progressSecondsOf(config)).exec();
 }
 
 /** Delay before the next attempt: the platform's retry-after when it gave one, else exponential backoff. */
