@@ -86,11 +86,12 @@ async function streamedCompletion(
       content = '';
     }
     for (const piece of delta.tool_calls ?? []) {
-      const call = (toolCalls[piece.index] ??= {
+      const call = toolCalls[piece.index] ?? {
         id: '',
         type: 'function',
         function: { name: '', arguments: '' },
-      });
+      };
+      toolCalls[piece.index] = call;
       if (piece.id) call.id = piece.id;
       if (piece.type) call.type = piece.type;
       if (piece.function?.name) call.function.name += piece.function.name;
