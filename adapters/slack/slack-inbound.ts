@@ -170,13 +170,13 @@ export class SlackInbound {
       press.user.team_id ?? press.team?.id,
       press.user.name ?? press.user.username,
     );
-    const { sink, poster } = this.options;
+    const { sink } = this.options;
     const eventId = eventIdOf(press.trigger_id);
     if (action.action_id === cancelActionId) {
       const reply = await sink.onCommand({ ref, user, text: `cancel ${taskId}`, ...eventId });
       if (reply.duplicate) return;
-      if (reply.ephemeral) await poster.postEphemeral(channel, user.id, threadTsOf(ref), reply.text);
-      else await sendWithRetry(() => poster.send(ref, { kind: 'text', text: reply.text }));
+      if (reply.ephemeral) await sink.notice(ref, user.id, reply.text);
+      else await sink.post(ref, { kind: 'text', text: reply.text });
       return;
     }
     if (action.action_id === refreshActionId) {
@@ -185,7 +185,7 @@ export class SlackInbound {
       const reply = await sink.onCommand({ ref, user, text: `status ${taskId}`, ...eventId });
       if (reply.duplicate) return;
       if (!reply.ephemeral) await sink.refreshBoard(ref);
-      await poster.postEphemeral(channel, user.id, threadTsOf(ref), reply.text);
+      await sink.notice(ref, user.id, reply.text);
     }
   }
 
@@ -197,12 +197,12 @@ export class SlackInbound {
     eventId: string,
     askedIn: ConversationRef = ref,
   ) {
-    const { sink, poster } = this.options;
+    const { sink } = this.options;
     // The event id makes a redelivered mention-command (even to another gateway process) run once.
     const reply = await sink.onCommand({ ref: askedIn, user, text, eventId });
     if (reply.duplicate) return;
-    if (reply.ephemeral) await poster.postEphemeral(ref.channel, user.id, threadTs, reply.text);
-    else await sendWithRetry(() => poster.send(ref, { kind: 'text', text: reply.text }));
+    if (reply.ephemeral) await sink.notice({ ...ref, thread: threadTs ?? ref.channel }, user.id, reply.text);
+    else await sink.post(ref, { kind: 'text', text: reply.text });
   }
 
   /** Runs `work` for a message not handled yet; if it fails, the message is forgotten so Slack's redelivery runs it. */

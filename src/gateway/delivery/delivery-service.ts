@@ -3,16 +3,16 @@ import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../../config/schema.ts';
 import { describeError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
-import { redactSecrets } from '../../logging/redact-secrets.ts';
 import { keyLifetimes } from '../../redis/key-lifetimes.ts';
 import { isLapsedLockError, isRedisConnectionError } from '../../redis/redis-connection.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
 import { isTerminal } from '../../tasks/task-record.ts';
 import type { TaskStore } from '../../tasks/task-store.ts';
-import type { ChatAdapter, ConversationRef } from '../chat-adapter.ts';
-import { chunkText } from '../chunk-text.ts';
+import type { ConversationRef } from '../chat-adapter.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
+import { hashFieldProgress } from '../post-progress.ts';
+import type { Thread } from '../thread.ts';
 import { historyNoteText, resultMessageText } from './result-text.ts';
 
 export const deliveryQueueName = 'baton-deliveries';
@@ -31,7 +31,8 @@ export interface DeliveryDependencies {
   keys: RedisKeys;
   store: TaskStore;
   history: SessionHistory;
-  adapterFor(platform: string): ChatAdapter | undefined;
+  /** The outbound path to a conversation; undefined when no adapter of its platform runs here. */
+  threadFor(ref: ConversationRef): Thread | undefined;
   /** Gives the parent a turn to write the reply (delegation.announce: parent). */
   queueParentTurn(ref: ConversationRef, sessionKey: string, taskId: string): Promise<void>;
   logger: Logger;
@@ -73,19 +74,16 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
     { key: progressKey, field: 'historyAppended', seconds: progressSeconds },
   );
   if (announce === 'silent') return;
-  const adapter = dependencies.adapterFor(ref.platform);
-  if (!adapter) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
-  const text = redactSecrets(resultMessageText(record, await store.fullSummary(taskId)));
-  const chunks = chunkText(text, adapter.limits.maxMessageChars);
-  const alreadySent = Number((await redis.hget(progressKey, 'chunksSent')) ?? 0);
-  for (let index = alreadySent; index < chunks.length; index += 1) {
-    await adapter.send(ref, {
-      kind: 'text',
-      text: chunks[index]!,
-      idempotencyKey: `delivery:${taskId}:${index}`,
-    });
-    await redis.hset(progressKey, 'chunksSent', String(index + 1));
-  }
+  const thread = dependencies.threadFor(ref);
+  if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
+  // The Thread redacts, splits, and posts chunk i with the key `delivery:<task>:<i>`, recording each.
+  await thread.post(
+    { kind: 'text', text: resultMessageText(record, await store.fullSummary(taskId)) },
+    {
+      key: `delivery:${taskId}`,
+      progress: hashFieldProgress(redis, progressKey, 'chunksSent', progressSeconds),
+    },
+  );
   await redis.expire(progressKey, progressSeconds);
 }
 
