@@ -54,6 +54,10 @@ let subscriber: Redis;
 let discord: FakeDiscordServer & { opsChannelId: string };
 let slack: FakeSlackServer;
 let counter = 0;
+const nextNumber = () => {
+  counter += 1;
+  return counter;
+};
 
 beforeAll(async () => {
   const config = buildTestConfig(testConfigLayer(environment.fake, { slack: { http_port: 0 } }));
@@ -79,7 +83,7 @@ beforeAll(async () => {
   surfaces.push({
     name: 'console',
     adapter: consoleAdapter,
-    newRef: () => ({ platform: 'console', channel: 'console', thread: `contract${(counter += 1)}` }),
+    newRef: () => ({ platform: 'console', channel: 'console', thread: `contract${nextNumber()}` }),
     shown: async (ref) =>
       (await consoleStore.entries(ref.thread))
         .filter((entry) => entry.role === 'bot')
@@ -103,7 +107,7 @@ beforeAll(async () => {
     name: 'discord',
     adapter: discordAdapter,
     newRef: () => {
-      const thread = discord.addThread(discord.opsChannelId, `contract ${(counter += 1)}`);
+      const thread = discord.addThread(discord.opsChannelId, `contract ${nextNumber()}`);
       return { platform: 'discord', channel: discord.opsChannelId, thread: thread.id };
     },
     shown: async (ref) =>
@@ -135,7 +139,7 @@ beforeAll(async () => {
     newRef: () => ({
       platform: 'slack',
       channel: 'C0CONTRACT',
-      thread: `1700000000.${String((counter += 1)).padStart(6, '0')}`,
+      thread: `1700000000.${String(nextNumber()).padStart(6, '0')}`,
     }),
     shown: async (ref) =>
       [...slack.messages.values()]
