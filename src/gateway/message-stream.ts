@@ -114,6 +114,9 @@ export class MessageStream {
     }
     const progress = thread.progressFor(key);
     if ((await progress.posted()) < 1) {
+      // The final edit keeps the edit rate too (Discord: 5 per 5 s).
+      const wait = this.lastCallAt + this.options.intervalMs - performance.now();
+      if (this.lastCallAt > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       try {
         await thread.call(() =>
           adapter.edit(thread.ref, record.messageId, { kind: 'text', text: chunks[0]! }),
