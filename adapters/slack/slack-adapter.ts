@@ -107,7 +107,6 @@ export class SlackAdapter implements ChatAdapter {
     const identity = await this.authenticate();
     const inbound = new SlackInbound({
       sink,
-      poster: this.poster,
       names: this.names,
       identity,
       config: this.options.config,

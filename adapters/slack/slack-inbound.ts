@@ -1,6 +1,5 @@
 import type { BatonConfig } from '../../src/config/schema.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
-import { sendWithRetry } from '../../src/gateway/send-with-retry.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
@@ -13,7 +12,6 @@ import {
   messageEventSchema,
   slashCommandSchema,
 } from './slack-payloads.ts';
-import { type SlackPoster, threadTsOf } from './slack-poster.ts';
 import type { SlackUserNames } from './slack-user-names.ts';
 
 /** Who the bot is in its workspace (from `auth.test`). */
@@ -31,7 +29,6 @@ export type SlashRespond = (message: {
 
 export interface SlackInboundOptions {
   sink: GatewaySink;
-  poster: SlackPoster;
   names: SlackUserNames;
   identity: SlackIdentity;
   config: BatonConfig['slack'];
@@ -98,7 +95,11 @@ export class SlackInbound {
       if (!outcome.accepted && outcome.refusal) {
         const refusal = outcome.refusal;
         this.options.background(() =>
-          this.options.poster.postEphemeral(mention.channel, user.id, mention.thread_ts, refusal),
+          this.options.sink.notice(
+            { ...ref, thread: mention.thread_ts ?? mention.channel },
+            user.id,
+            refusal,
+          ),
         );
       }
     });
