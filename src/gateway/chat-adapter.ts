@@ -122,6 +122,11 @@ export type OutboundMessage =
        * platforms that can de-duplicate by it (Discord's nonce) post it at most once.
        */
       idempotencyKey?: string;
+      /**
+       * Part of a reply streaming into this message (its growing text, or the final text replacing it):
+       * a surface that marks edited messages does not mark these.
+       */
+      streamed?: boolean;
     }
   | { kind: 'board'; board: TaskBoardView; fallbackText: string }
   | {

@@ -119,7 +119,7 @@ export class MessageStream {
       if (this.lastCallAt > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       try {
         await thread.call(() =>
-          adapter.edit(thread.ref, record.messageId, { kind: 'text', text: chunks[0]! }),
+          adapter.edit(thread.ref, record.messageId, { kind: 'text', text: chunks[0]!, streamed: true }),
         );
       } catch (error) {
         if (!(error instanceof PlatformSendError) || error.retryable) throw error;
@@ -182,6 +182,7 @@ export class MessageStream {
             kind: 'text',
             text,
             idempotencyKey: `${this.options.key}:stream`,
+            streamed: true,
           });
           this.record = { messageId: sent.messageId, mode: 'edit' };
           this.shown = text;
@@ -204,7 +205,7 @@ export class MessageStream {
         const text = this.display(visible);
         if (text === this.shown) return;
         this.markCall();
-        await adapter.edit(thread.ref, this.record.messageId, { kind: 'text', text });
+        await adapter.edit(thread.ref, this.record.messageId, { kind: 'text', text, streamed: true });
         this.shown = text;
       }
     } catch (error) {

@@ -31,6 +31,8 @@ import { useTestEnvironment } from '../support/test-environment.ts';
 interface ShownMessage {
   id: string;
   text: string;
+  /** Where the surface marks edited messages (the console's "(edited)"): whether this one is. */
+  edited?: boolean;
 }
 
 interface Surface {
@@ -87,7 +89,7 @@ beforeAll(async () => {
     shown: async (ref) =>
       (await consoleStore.entries(ref.thread))
         .filter((entry) => entry.role === 'bot')
-        .map((entry) => ({ id: entry.id, text: entry.text })),
+        .map((entry) => ({ id: entry.id, text: entry.text, edited: entry.editedAt !== undefined })),
     rendered: (markdown) => markdown,
     failNextPostRetryably: () => false,
     stop: () => consoleAdapter.stop(),
@@ -286,7 +288,9 @@ describe.each(['console', 'discord', 'slack'])('Thread contract on %s', (name) =
     const thread = threadOn(ref);
     const { messageIds } = await thread.post({ kind: 'text', text: 'first version' });
     await thread.update(messageIds[0]!, { kind: 'text', text: 'second version' });
-    expect((await surface().shown(ref)).map((message) => message.text)).toEqual(['second version']);
+    const shown = await surface().shown(ref);
+    expect(shown.map((message) => message.text)).toEqual(['second version']);
+    expect(shown[0]!.edited ?? true).toBe(true);
   });
 
   it('streams a reply into one message that grows, and ends exactly as the final text', async () => {
@@ -306,6 +310,8 @@ describe.each(['console', 'discord', 'slack'])('Thread contract on %s', (name) =
     const shown = await surface().shown(ref);
     expect(shown.map((message) => message.text)).toEqual([surface().rendered(text)]);
     expect(result.messageIds).toEqual([shown[0]!.id]);
+    // A reply that streamed into its message is not flagged as edited.
+    expect(shown[0]!.edited ?? false).toBe(false);
     // Partial texts were shown on the way, each a beginning of the final one.
     const partial = [...seen].filter((candidate) => candidate !== surface().rendered(text));
     expect(partial.length).toBeGreaterThanOrEqual(2);
