@@ -352,6 +352,8 @@ export class Gateway implements GatewaySink {
       await stream.finish(`⚠️ I couldn't finish that turn: ${redactSecrets(reason)}`);
     } finally {
       clearInterval(typing);
+      // Whatever happened, the thread's stream is closed (a no-op once finished).
+      stream.abandon();
     }
     await parent.finishTurn(sessionKey);
   }

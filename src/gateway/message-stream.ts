@@ -49,6 +49,7 @@ export class MessageStream {
   private flushing: Promise<void> = Promise.resolve();
   private lastCallAt = 0;
   private closed = false;
+  private statusShown = false;
   /**
    * Baton's own delay in showing the first text: from when the throttle let it go (one interval after the
    * first text arrived) to the start of the platform call carrying it, in ms (for the benchmark).
@@ -82,6 +83,7 @@ export class MessageStream {
   setStatus(status: string): void {
     if (this.closed || !this.options.streaming) return;
     if (this.record && this.latest.trim() !== '') return;
+    this.statusShown = true;
     void this.thread.setStatus(status);
   }
 
@@ -99,7 +101,11 @@ export class MessageStream {
     const chunks = thread.chunksOf(finalText);
     if (chunks.length === 0) chunks.push('(no reply)');
     const record = this.record;
-    if (!record) return thread.postChunks(chunks, key, thread.progressFor(key), 0);
+    if (!record) {
+      const posted = await thread.postChunks(chunks, key, thread.progressFor(key), 0);
+      if (this.statusShown) await thread.setStatus('');
+      return posted;
+    }
     const adapter = thread.adapter;
     if (record.mode === 'native') {
       const final = redactSecrets(finalText);
