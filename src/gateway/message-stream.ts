@@ -50,11 +50,6 @@ export class MessageStream {
   private lastCallAt = 0;
   private closed = false;
   private statusShown = false;
-  /**
-   * Baton's own delay in showing the first text: from when the throttle let it go (one interval after the
-   * first text arrived) to the start of the platform call carrying it, in ms (for the benchmark).
-   */
-  firstTextDelayMs: number | null = null;
   private firstTextAt = 0;
 
   constructor(
@@ -224,11 +219,7 @@ export class MessageStream {
   }
 
   private markCall(): void {
-    const now = performance.now();
-    if (this.firstTextDelayMs === null && this.firstTextAt > 0) {
-      this.firstTextDelayMs = Math.max(0, now - (this.firstTextAt + this.options.intervalMs));
-    }
-    this.lastCallAt = now;
+    this.lastCallAt = performance.now();
   }
 
   /** Edit mode: what fits one message, then the cursor. */

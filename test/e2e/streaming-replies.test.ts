@@ -34,6 +34,7 @@ let slack: FakeSlackServer;
 let ada: FakeUser;
 const processes: BatonProcess[] = [];
 const slackUser = 'UADA';
+let spawned = 0;
 
 beforeAll(async () => {
   discord = await startFakeDiscordServer();
@@ -55,9 +56,9 @@ afterAll(async () => {
 /** ~600 characters of numbered words: a lost or repeated piece shows. */
 const finalText = `Here is the plan. ${Array.from({ length: 80 }, (_, index) => `step${index}`).join(' ')} Done.`;
 
-/** The parent streams `finalText` in small pieces, about 3 s in all. */
-function streamSlowly(): void {
-  fake.setHandler(() => textReply(finalText, { streamPieceChars: 8, streamIntervalMs: 40 }));
+/** The parent streams `finalText` in small pieces, about 3 s in all (or slower). */
+function streamSlowly(pieceEveryMs = 40): void {
+  fake.setHandler(() => textReply(finalText, { streamPieceChars: 8, streamIntervalMs: pieceEveryMs }));
 }
 
 /** One config (one Redis key prefix) per test, shared by the gateways it starts. */
@@ -70,7 +71,6 @@ const gatewayLayer = () =>
   });
 
 async function spawnGateway(layer = gatewayLayer()): Promise<BatonProcess> {
-  const sockets = slack.openSockets();
   const started = await spawnBatonProcess('gateway', redis.url, layer, {
     DISCORD_TOKEN: discord.token,
     DISCORD_APPLICATION_ID: discord.applicationId,
@@ -80,7 +80,9 @@ async function spawnGateway(layer = gatewayLayer()): Promise<BatonProcess> {
     SLACK_API_URL: slack.apiUrl,
   });
   processes.push(started);
-  await eventually(async () => (slack.openSockets() > sockets ? true : undefined), 15_000, 'slack socket');
+  // Each gateway opens one Socket Mode connection: wait for this one's hello.
+  spawned += 1;
+  await slack.waitForSocket(spawned, 30_000);
   return started;
 }
 
@@ -166,7 +168,8 @@ describe('streamed parent replies', () => {
   }, 120_000);
 
   it('SIGKILLed mid-stream, leave no half message looking final; the resumed turn finishes that one message', async () => {
-    streamSlowly();
+    // About 8 s a reply: time to see every platform's message mid-stream, even on a loaded machine.
+    streamSlowly(100);
     const layer = gatewayLayer();
     const first = await spawnGateway(layer);
     const conversations = await askEverywhere(first, 'write the incident summary');
