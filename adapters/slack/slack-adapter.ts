@@ -49,7 +49,8 @@ const stopGraceMs = 5000;
  */
 export class SlackAdapter implements ChatAdapter {
   readonly platform = 'slack';
-  readonly limits: PlatformLimits = { maxMessageChars: 3500 };
+  // chat.update is Tier 3 (about 50 a minute): a reply edited in place (no native stream) goes at most every 1.2 s.
+  readonly limits: PlatformLimits = { maxMessageChars: 3500, minEditIntervalMs: 1200 };
   readonly mode: 'socket' | 'http';
   private readonly options: SlackAdapterOptions;
   private readonly logger: Logger;

@@ -142,7 +142,8 @@ export interface PlatformLimits {
   maxMessageChars: number;
   /**
    * Least time between two edits of one message while a reply streams into it, in ms (Discord: 1,000,
-   * i.e. 5 edits per 5 s per channel). Default 0: only the gateway's stream interval applies.
+   * i.e. 5 edits per 5 s per channel; Slack's chat.update: 1,200). Default 0: only the gateway's stream
+   * interval applies. Native streams (`appendStream`) go at the stream interval.
    */
   minEditIntervalMs?: number;
 }

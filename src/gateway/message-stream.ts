@@ -13,8 +13,10 @@ export interface StreamRecord {
 
 export interface MessageStreamOptions {
   key: string;
-  /** Least time between two platform calls, in ms (the first text goes out at once). */
+  /** Least time between two platform calls, in ms; the first text waits this long too. */
   intervalMs: number;
+  /** Least time between two edits of a posted message (the platform's edit rate), in ms; at least `intervalMs`. */
+  editIntervalMs: number;
   /** False: another stream is open in this thread; this one only posts its final text. */
   streaming: boolean;
   resume?: StreamRecord | null;
@@ -116,7 +118,7 @@ export class MessageStream {
     const progress = thread.progressFor(key);
     if ((await progress.posted()) < 1) {
       // The final edit keeps the edit rate too (Discord: 5 per 5 s).
-      const wait = this.lastCallAt + this.options.intervalMs - performance.now();
+      const wait = this.lastCallAt + this.options.editIntervalMs - performance.now();
       if (this.lastCallAt > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       try {
         await thread.call(() =>
@@ -147,7 +149,12 @@ export class MessageStream {
     if (this.timer || this.closed || this.firstTextAt === 0) return;
     // The first call waits one interval too: a reply finished by then is simply posted, once, unedited.
     const since = this.lastCallAt === 0 ? this.firstTextAt : this.lastCallAt;
-    const wait = since + this.options.intervalMs - performance.now();
+    // Appending to a native stream goes at the stream interval; editing a message keeps the edit rate.
+    const interval =
+      this.lastCallAt === 0 || this.record?.mode === 'native'
+        ? this.options.intervalMs
+        : this.options.editIntervalMs;
+    const wait = since + interval - performance.now();
     this.timer = setTimeout(
       () => {
         this.timer = null;

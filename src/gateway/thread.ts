@@ -151,13 +151,12 @@ export class Thread {
    */
   openStream(options: StreamOptions): MessageStream {
     const exclusive = !openStreams.has(this.sessionKey);
+    const interval = this.options.streamIntervalMs ?? defaultStreamIntervalMs;
     if (exclusive) openStreams.add(this.sessionKey);
     return new MessageStream(this, {
       ...options,
-      intervalMs: Math.max(
-        this.options.streamIntervalMs ?? defaultStreamIntervalMs,
-        this.adapter.limits.minEditIntervalMs ?? 0,
-      ),
+      intervalMs: interval,
+      editIntervalMs: Math.max(interval, this.adapter.limits.minEditIntervalMs ?? 0),
       streaming: exclusive,
       onClosed: () => {
         if (exclusive) openStreams.delete(this.sessionKey);
