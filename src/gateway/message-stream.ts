@@ -52,6 +52,7 @@ export class MessageStream {
   private lastCallAt = 0;
   private closed = false;
   private statusShown = false;
+  private finished: Promise<{ messageIds: string[] }> | undefined;
   private firstTextAt = 0;
 
   constructor(
@@ -90,7 +91,13 @@ export class MessageStream {
   }
 
   /** Makes the reply exactly `finalText` (redacted, re-chunked); resolves once every chunk is posted. */
-  async finish(finalText: string): Promise<{ messageIds: string[] }> {
+  finish(finalText: string): Promise<{ messageIds: string[] }> {
+    // Once: a caller that finishes again (an error path after a failed finish) gets the first outcome.
+    this.finished ??= this.finishOnce(finalText);
+    return this.finished;
+  }
+
+  private async finishOnce(finalText: string): Promise<{ messageIds: string[] }> {
     this.close();
     await this.flushing;
     const { thread } = this;
@@ -107,11 +114,16 @@ export class MessageStream {
     if (record.mode === 'native') {
       const final = redactSecrets(finalText);
       if (!this.diverged && chunks.length === 1 && final.startsWith(this.shown)) {
-        const rest = final.slice(this.shown.length);
-        if (rest !== '') await thread.call(() => adapter.appendStream!(thread.ref, record.messageId, rest));
-        await thread.call(() => adapter.stopStream!(thread.ref, record.messageId));
-        await thread.setStatus('');
-        return { messageIds: [record.messageId] };
+        try {
+          const rest = final.slice(this.shown.length);
+          if (rest !== '') await thread.call(() => adapter.appendStream!(thread.ref, record.messageId, rest));
+          await thread.call(() => adapter.stopStream!(thread.ref, record.messageId));
+          await thread.setStatus('');
+          return { messageIds: [record.messageId] };
+        } catch (error) {
+          // The platform ended the stream on its side, say: the final text goes in by an update instead.
+          this.options.logger?.warn({ err: error }, 'ending the stream failed; the reply is updated instead');
+        }
       }
       await adapter.stopStream?.(thread.ref, record.messageId).catch(() => undefined);
     }

@@ -373,3 +373,21 @@ describe.each(['console', 'discord', 'slack'])('Thread contract on %s', (name) =
     ]);
   });
 });
+
+describe('Thread on Slack, natively streamed', () => {
+  it('still ends with the exact final text when chat.stopStream fails', async () => {
+    const surface = surfaces.find((candidate) => candidate.name === 'slack')!;
+    const ref = surface.newRef();
+    slack.failNext('chat.stopStream', { kind: 'error', error: 'message_not_in_streaming_state' });
+    const thread = new Thread(surface.adapter, ref, {
+      progress: new MemoryPostProgress(),
+      streamIntervalMs: 100,
+    });
+    await thread.stream(piecesOf(`${prose(40)} end.`, 20, 30), { key: 'reply:stop-fails' });
+    const messages = [...slack.messages.values()].filter((message) => message.threadTs === ref.thread);
+    expect(messages.map((message) => [message.text, message.streaming])).toEqual([
+      [`${prose(40)} end.`, false],
+    ]);
+    expect(slack.callsTo('chat.update').some((call) => call.params.ts === messages[0]!.ts)).toBe(true);
+  });
+});
