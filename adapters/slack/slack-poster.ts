@@ -15,8 +15,9 @@ export function threadTsOf(ref: ConversationRef): string | undefined {
 }
 
 /**
- * Every write Baton makes to Slack: messages (Markdown converted to mrkdwn, split within `maxChars`),
- * task boards as Block Kit, edits, and ephemeral notes. Failures become PlatformSendError.
+ * Every write Baton makes to Slack: messages (Markdown converted to mrkdwn, one message each: the
+ * gateway's Thread splits), task boards as Block Kit, edits, native streams, the assistant status line,
+ * and ephemeral notes. Failures become PlatformSendError.
  */
 export class SlackPoster {
   /** Set once Slack said this app may not stream (then every reply is posted and edited). */

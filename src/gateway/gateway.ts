@@ -70,8 +70,9 @@ const typingEveryMs = 8000;
 
 /**
  * The platform-free gateway: receives messages and commands from every adapter, runs each thread's parent
- * turns in order (one at a time per thread, across gateway processes), posts replies, keeps task boards
- * live and delivers every task result to the thread it came from, exactly once.
+ * turns in order (one at a time per thread, across gateway processes), streams replies, keeps task boards
+ * live and delivers every task result to the thread it came from, exactly once. Everything it posts goes
+ * through a Thread (`threadFor`), the one outbound path.
  */
 export class Gateway implements GatewaySink {
   readonly id = randomUUID();
