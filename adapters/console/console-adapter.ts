@@ -158,7 +158,11 @@ export class ConsoleAdapter implements ChatAdapter {
 
   async edit(ref: ConversationRef, messageId: string, message: OutboundMessage): Promise<void> {
     const threadId = this.threadOf(ref);
-    const replaced = await this.consoleStore.replace(threadId, messageId, entryContent(message));
+    // A reply streaming into its entry is not an edit to point out ("(edited)").
+    const streamed = message.kind === 'text' && message.streamed === true;
+    const replaced = await this.consoleStore.replace(threadId, messageId, entryContent(message), {
+      markEdited: !streamed,
+    });
     if (!replaced) {
       throw new PlatformSendError(`console message ${messageId} is no longer in thread ${threadId}`, {
         retryable: false,

@@ -257,11 +257,15 @@ export class ConsoleStore {
     return entry;
   }
 
-  /** Replaces an entry's content, keeping its id, role and time; null when it no longer exists. */
+  /**
+   * Replaces an entry's content, keeping its id, role and time; null when it no longer exists. The entry
+   * is marked edited (`editedAt`) unless `markEdited` is false (a reply streaming into it).
+   */
   async replace(
     threadId: string,
     entryId: string,
     change: Partial<Omit<TranscriptEntry, 'id' | 'at'>>,
+    options: { markEdited?: boolean } = {},
   ): Promise<TranscriptEntry | null> {
     const previous = await this.entry(threadId, entryId);
     if (!previous) return null;
@@ -270,7 +274,7 @@ export class ConsoleStore {
       ...change,
       id: previous.id,
       at: previous.at,
-      editedAt: Date.now(),
+      ...(options.markEdited === false ? {} : { editedAt: Date.now() }),
     };
     if (entry.role !== 'board') delete entry.board;
     const replaced = await this.scripts.run<number>(

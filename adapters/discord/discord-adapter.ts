@@ -71,7 +71,8 @@ const threadArchiveMinutes = 1440;
  */
 export class DiscordAdapter implements ChatAdapter {
   readonly platform = discordPlatform;
-  readonly limits: PlatformLimits = { maxMessageChars };
+  // Discord allows 5 edits per 5 s per channel: a streaming reply is edited at most once a second.
+  readonly limits: PlatformLimits = { maxMessageChars, minEditIntervalMs: 1000 };
   readonly #token: string;
   private readonly apiUrl: string;
   private readonly nonces = new RetryNonces();

@@ -112,7 +112,9 @@ export class DiscordInteractionHandler {
       (await context.createThread(place.channelId, threadNameFor(prompt, context.config.thread_name_prefix)));
     const ref = refOf({ ...place, threadId });
     await context.sink.claimThread(ref);
-    if (place.threadId === null) await context.postText(threadId, `**${user.name}:** ${prompt}`);
+    if (place.threadId === null) {
+      await context.sink.post(ref, { kind: 'text', text: `**${user.name}:** ${prompt}` });
+    }
     const outcome = await context.sink.onMessage({
       ref,
       user,

@@ -16,7 +16,7 @@ import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
 import { guardSlackBodies } from './slack-body-guard.ts';
 import { boltLoggerFor } from './slack-bolt-logger.ts';
 import { type SlackIdentity, SlackInbound, type SlashRespond } from './slack-inbound.ts';
-import { SlackPoster } from './slack-poster.ts';
+import { mrkdwnLength, SlackPoster, threadTsOf } from './slack-poster.ts';
 import { slackErrorCode } from './slack-send-error.ts';
 import { SlackUserNames } from './slack-user-names.ts';
 
@@ -41,13 +41,16 @@ const stopGraceMs = 5000;
 /**
  * Slack on Bolt, in Socket Mode (app token) or HTTP mode (signing secret): mentions and thread replies
  * become turns, `/baton …` and the same words after a mention become commands, task boards are Block Kit
- * with Cancel / Refresh buttons. Replies are mrkdwn in chunks of at most 3,500 characters.
+ * with Cancel / Refresh buttons. Replies are mrkdwn, at most 3,500 characters a message (the gateway's
+ * Thread splits by `renderedLength`); parent replies stream with chat.startStream / appendStream /
+ * stopStream where the app may stream, and `assistant.threads.setStatus` shows "is thinking…" meanwhile.
  *
  * Slack has no typing indicator for bots, so there is no `showTyping`.
  */
 export class SlackAdapter implements ChatAdapter {
   readonly platform = 'slack';
-  readonly limits: PlatformLimits = { maxMessageChars: 3500 };
+  // chat.update is Tier 3 (about 50 a minute): a reply edited in place (no native stream) goes at most every 1.2 s.
+  readonly limits: PlatformLimits = { maxMessageChars: 3500, minEditIntervalMs: 1200 };
   readonly mode: 'socket' | 'http';
   private readonly options: SlackAdapterOptions;
   private readonly logger: Logger;
@@ -105,7 +108,6 @@ export class SlackAdapter implements ChatAdapter {
     const identity = await this.authenticate();
     const inbound = new SlackInbound({
       sink,
-      poster: this.poster,
       names: this.names,
       identity,
       config: this.options.config,
@@ -188,6 +190,34 @@ export class SlackAdapter implements ChatAdapter {
 
   edit(ref: ConversationRef, messageId: string, message: OutboundMessage): Promise<void> {
     return this.poster.edit(ref, messageId, message);
+  }
+
+  renderedLength(markdown: string): number {
+    return mrkdwnLength(markdown);
+  }
+
+  startStream(
+    ref: ConversationRef,
+    markdown: string,
+    recipient?: { userId: string; teamId?: string },
+  ): Promise<{ messageId: string } | null> {
+    return this.poster.startStream(ref, markdown, recipient);
+  }
+
+  appendStream(ref: ConversationRef, messageId: string, markdown: string): Promise<void> {
+    return this.poster.appendStream(ref, messageId, markdown);
+  }
+
+  stopStream(ref: ConversationRef, messageId: string): Promise<void> {
+    return this.poster.stopStream(ref, messageId);
+  }
+
+  setStatus(ref: ConversationRef, status: string): Promise<void> {
+    return this.poster.setStatus(ref, status);
+  }
+
+  postNotice(ref: ConversationRef, userId: string, markdown: string): Promise<void> {
+    return this.poster.postEphemeral(ref.channel, userId, threadTsOf(ref), markdown);
   }
 
   private async authenticate(): Promise<SlackIdentity> {

@@ -1,6 +1,5 @@
 import type { BatonConfig } from '../../src/config/schema.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
-import { sendWithRetry } from '../../src/gateway/send-with-retry.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
@@ -13,7 +12,6 @@ import {
   messageEventSchema,
   slashCommandSchema,
 } from './slack-payloads.ts';
-import { type SlackPoster, threadTsOf } from './slack-poster.ts';
 import type { SlackUserNames } from './slack-user-names.ts';
 
 /** Who the bot is in its workspace (from `auth.test`). */
@@ -31,7 +29,6 @@ export type SlashRespond = (message: {
 
 export interface SlackInboundOptions {
   sink: GatewaySink;
-  poster: SlackPoster;
   names: SlackUserNames;
   identity: SlackIdentity;
   config: BatonConfig['slack'];
@@ -98,7 +95,11 @@ export class SlackInbound {
       if (!outcome.accepted && outcome.refusal) {
         const refusal = outcome.refusal;
         this.options.background(() =>
-          this.options.poster.postEphemeral(mention.channel, user.id, mention.thread_ts, refusal),
+          this.options.sink.notice(
+            { ...ref, thread: mention.thread_ts ?? mention.channel },
+            user.id,
+            refusal,
+          ),
         );
       }
     });
@@ -170,13 +171,13 @@ export class SlackInbound {
       press.user.team_id ?? press.team?.id,
       press.user.name ?? press.user.username,
     );
-    const { sink, poster } = this.options;
+    const { sink } = this.options;
     const eventId = eventIdOf(press.trigger_id);
     if (action.action_id === cancelActionId) {
       const reply = await sink.onCommand({ ref, user, text: `cancel ${taskId}`, ...eventId });
       if (reply.duplicate) return;
-      if (reply.ephemeral) await poster.postEphemeral(channel, user.id, threadTsOf(ref), reply.text);
-      else await sendWithRetry(() => poster.send(ref, { kind: 'text', text: reply.text }));
+      if (reply.ephemeral) await sink.notice(ref, user.id, reply.text);
+      else await sink.post(ref, { kind: 'text', text: reply.text });
       return;
     }
     if (action.action_id === refreshActionId) {
@@ -185,7 +186,7 @@ export class SlackInbound {
       const reply = await sink.onCommand({ ref, user, text: `status ${taskId}`, ...eventId });
       if (reply.duplicate) return;
       if (!reply.ephemeral) await sink.refreshBoard(ref);
-      await poster.postEphemeral(channel, user.id, threadTsOf(ref), reply.text);
+      await sink.notice(ref, user.id, reply.text);
     }
   }
 
@@ -197,12 +198,12 @@ export class SlackInbound {
     eventId: string,
     askedIn: ConversationRef = ref,
   ) {
-    const { sink, poster } = this.options;
+    const { sink } = this.options;
     // The event id makes a redelivered mention-command (even to another gateway process) run once.
     const reply = await sink.onCommand({ ref: askedIn, user, text, eventId });
     if (reply.duplicate) return;
-    if (reply.ephemeral) await poster.postEphemeral(ref.channel, user.id, threadTs, reply.text);
-    else await sendWithRetry(() => poster.send(ref, { kind: 'text', text: reply.text }));
+    if (reply.ephemeral) await sink.notice({ ...ref, thread: threadTs ?? ref.channel }, user.id, reply.text);
+    else await sink.post(ref, { kind: 'text', text: reply.text });
   }
 
   /** Runs `work` for a message not handled yet; if it fails, the message is forgotten so Slack's redelivery runs it. */

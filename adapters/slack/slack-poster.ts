@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { webApi } from '@slack/bolt';
 import type { ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
-import { promptAsText, sessionKeyOf } from '../../src/gateway/chat-adapter.ts';
+import { promptAsText } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { boardBlocks } from './slack-board-blocks.ts';
-import { fitMrkdwn, toMrkdwnChunks } from './slack-mrkdwn.ts';
-import { toPlatformSendError } from './slack-send-error.ts';
+import { fitMrkdwn, markdownToMrkdwn, toMrkdwnChunks } from './slack-mrkdwn.ts';
+import { slackErrorCode, toPlatformSendError } from './slack-send-error.ts';
 
-/** How long a send that failed half-way remembers what it already posted, for the delivery layer's retry. */
-const partialSendMemoryMs = 10 * 60_000;
 /** Ephemeral notes are short answers; a longer one is cut rather than spread over many notes. */
 const maxEphemeralChunks = 3;
 
@@ -18,12 +15,14 @@ export function threadTsOf(ref: ConversationRef): string | undefined {
 }
 
 /**
- * Every write Baton makes to Slack: messages (Markdown converted to mrkdwn, split within `maxChars`),
- * task boards as Block Kit, edits, and ephemeral notes. Failures become PlatformSendError.
+ * Every write Baton makes to Slack: messages (Markdown converted to mrkdwn, one message each: the
+ * gateway's Thread splits), task boards as Block Kit, edits, native streams, the assistant status line,
+ * and ephemeral notes. Failures become PlatformSendError.
  */
 export class SlackPoster {
-  /** Chunks already posted by a send that then failed, keyed by thread and text (see `send`). */
-  private readonly partialSends = new Map<string, { posted: number; lastTs: string; at: number }>();
+  /** Set once Slack said this app may not stream (then every reply is posted and edited). */
+  private streamingUnavailable = false;
+  private statusUnavailable = false;
 
   constructor(
     private readonly client: webApi.WebClient,
@@ -31,9 +30,8 @@ export class SlackPoster {
   ) {}
 
   /**
-   * Posts a message; its id is the `ts` of the (last) Slack message. Conversion can make a text longer
-   * than one message: then it goes out as several, and a retry of the same send after a failure part-way
-   * posts only the rest, so no chunk appears twice.
+   * Posts one message; its id is the Slack `ts`. Text arrives split by the gateway's Thread so that its
+   * mrkdwn fits (see `renderedLength`); a text that still does not fit is cut with `…`, never split here.
    */
   async send(ref: ConversationRef, outbound: OutboundMessage): Promise<{ messageId: string }> {
     const message = promptAsText(outbound);
@@ -49,32 +47,16 @@ export class SlackPoster {
       );
       return { messageId: tsOf(result, 'chat.postMessage') };
     }
-    const chunks = toMrkdwnChunks(message.text, this.maxChars);
-    if (chunks.length === 0) chunks.push('_(empty message)_');
-    const key = this.partialKey(ref, message.text);
-    const resumed = this.partialSends.get(key);
-    let posted = resumed?.posted ?? 0;
-    let lastTs = resumed?.lastTs ?? '';
-    for (const chunk of chunks.slice(posted)) {
-      try {
-        const result = await this.call('chat.postMessage', () =>
-          this.client.chat.postMessage({
-            channel: ref.channel,
-            thread_ts,
-            text: chunk,
-            unfurl_links: false,
-            unfurl_media: false,
-          }),
-        );
-        lastTs = tsOf(result, 'chat.postMessage');
-        posted += 1;
-      } catch (error) {
-        if (posted > 0) this.partialSends.set(key, { posted, lastTs, at: Date.now() });
-        throw error;
-      }
-    }
-    this.partialSends.delete(key);
-    return { messageId: lastTs };
+    const result = await this.call('chat.postMessage', () =>
+      this.client.chat.postMessage({
+        channel: ref.channel,
+        thread_ts,
+        text: fitMrkdwn(message.text, this.maxChars) || '_(empty message)_',
+        unfurl_links: false,
+        unfurl_media: false,
+      }),
+    );
+    return { messageId: tsOf(result, 'chat.postMessage') };
   }
 
   /** Replaces a message posted earlier (`messageId` is its `ts`); a text edit is cut to one message. */
@@ -106,6 +88,65 @@ export class SlackPoster {
     }
   }
 
+  /**
+   * Starts a native stream (chat.startStream) in the thread; null when the app may not stream here
+   * (the method is unknown, not allowed for this token or channel): the gateway then posts and edits.
+   */
+  async startStream(
+    ref: ConversationRef,
+    markdown: string,
+    recipient?: { userId: string; teamId?: string },
+  ): Promise<{ messageId: string } | null> {
+    const thread_ts = threadTsOf(ref);
+    if (this.streamingUnavailable || !thread_ts) return null;
+    try {
+      const result = await this.call('chat.startStream', () =>
+        this.client.chat.startStream({
+          channel: ref.channel,
+          thread_ts,
+          markdown_text: markdown,
+          ...(recipient ? { recipient_user_id: recipient.userId } : {}),
+          ...(recipient?.teamId ? { recipient_team_id: recipient.teamId } : {}),
+        }),
+      );
+      return { messageId: tsOf(result, 'chat.startStream') };
+    } catch (error) {
+      const code = slackErrorCode((error as { cause?: unknown }).cause);
+      if (code && streamingUnavailableCodes.has(code)) {
+        this.streamingUnavailable = true;
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  async appendStream(ref: ConversationRef, messageId: string, markdown: string): Promise<void> {
+    await this.call('chat.appendStream', () =>
+      this.client.chat.appendStream({ channel: ref.channel, ts: messageId, markdown_text: markdown }),
+    );
+  }
+
+  async stopStream(ref: ConversationRef, messageId: string): Promise<void> {
+    await this.call('chat.stopStream', () =>
+      this.client.chat.stopStream({ channel: ref.channel, ts: messageId }),
+    );
+  }
+
+  /** The assistant thread's status line ('is thinking…'); '' clears it. */
+  async setStatus(ref: ConversationRef, status: string): Promise<void> {
+    const thread_ts = threadTsOf(ref);
+    if (!thread_ts || this.statusUnavailable) return;
+    try {
+      await this.call('assistant.threads.setStatus', () =>
+        this.client.assistant.threads.setStatus({ channel_id: ref.channel, thread_ts, status }),
+      );
+    } catch (error) {
+      const code = slackErrorCode((error as { cause?: unknown }).cause);
+      if (code && streamingUnavailableCodes.has(code)) this.statusUnavailable = true;
+      throw error;
+    }
+  }
+
   private async call<T>(method: string, request: () => Promise<T>): Promise<T> {
     try {
       return await request();
@@ -113,14 +154,22 @@ export class SlackPoster {
       throw toPlatformSendError(method, error);
     }
   }
+}
 
-  private partialKey(ref: ConversationRef, text: string): string {
-    const now = Date.now();
-    for (const [key, entry] of this.partialSends) {
-      if (now - entry.at > partialSendMemoryMs) this.partialSends.delete(key);
-    }
-    return createHash('sha256').update(sessionKeyOf(ref)).update('\0').update(text).digest('hex');
-  }
+/** Slack's answers meaning "not for this app, token or channel": asking again would not help. */
+const streamingUnavailableCodes = new Set([
+  'unknown_method',
+  'not_allowed',
+  'not_allowed_token_type',
+  'method_not_supported_for_channel_type',
+  'missing_scope',
+  'feature_not_enabled',
+  'team_not_allowed',
+]);
+
+/** How long a Markdown text is once converted to mrkdwn: the Thread splits by it. */
+export function mrkdwnLength(markdown: string): number {
+  return markdownToMrkdwn(markdown).length;
 }
 
 function tsOf(result: { ts?: string }, method: string): string {

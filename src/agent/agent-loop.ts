@@ -76,6 +76,8 @@ export interface AgentLoopOptions {
   /** Token budget (prompt + completion) across the run; once spent, the next call is the final one. */
   maxTotalTokens?: number | null;
   hooks?: AgentLoopHooks;
+  /** Streams each model call's text as it is written (see ModelRequest.onText); each call starts at ''. */
+  onText?: (textSoFar: string) => void;
 }
 
 const finalAnswerRequest =
@@ -113,6 +115,7 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
       messages: state.messages,
       tools: lastAllowedStep ? [] : toolDefinitions,
       signal: toolContext.signal,
+      ...(options.onText ? { onText: options.onText } : {}),
     });
     state.usage = addUsage(state.usage, response.usage);
     const toolCalls = lastAllowedStep

@@ -273,6 +273,8 @@ const gatewaySchema = z.strictObject({
   parent_route: z.string().min(1).nullable().default(null),
   board_interval_ms: milliseconds.min(250).default(2000),
   delivery_max_attempts: positiveInteger.default(12),
+  stream_replies: z.boolean().default(true),
+  stream_interval_ms: milliseconds.min(100).max(5000).default(400),
 });
 
 const discordSchema = z.strictObject({

@@ -122,6 +122,11 @@ export type OutboundMessage =
        * platforms that can de-duplicate by it (Discord's nonce) post it at most once.
        */
       idempotencyKey?: string;
+      /**
+       * Part of a reply streaming into this message (its growing text, or the final text replacing it):
+       * a surface that marks edited messages does not mark these.
+       */
+      streamed?: boolean;
     }
   | { kind: 'board'; board: TaskBoardView; fallbackText: string }
   | {
@@ -133,8 +138,14 @@ export type OutboundMessage =
     };
 
 export interface PlatformLimits {
-  /** Longest text one platform message may carry, in characters. */
+  /** Longest text one platform message may carry, in characters (as rendered, see `renderedLength`). */
   maxMessageChars: number;
+  /**
+   * Least time between two edits of one message while a reply streams into it, in ms (Discord: 1,000,
+   * i.e. 5 edits per 5 s per channel; Slack's chat.update: 1,200). Default 0: only the gateway's stream
+   * interval applies. Native streams (`appendStream`) go at the stream interval.
+   */
+  minEditIntervalMs?: number;
 }
 
 /** What an adapter pushes events into; the gateway implements it. */
@@ -152,6 +163,13 @@ export interface GatewaySink {
   claimThread(ref: ConversationRef): Promise<void>;
   /** Re-renders the thread's task board at its next refresh, within one board interval (a Refresh button). */
   refreshBoard(ref: ConversationRef): Promise<void>;
+  /**
+   * Posts through the gateway's one outbound path (a command's public answer): redacted, split for the
+   * platform, retried when the platform says it is safe to.
+   */
+  post(ref: ConversationRef, message: OutboundMessage): Promise<void>;
+  /** A note only `userId` sees (a command's ephemeral answer), through the same path; needs `postNotice`. */
+  notice(ref: ConversationRef, userId: string, markdown: string): Promise<void>;
 }
 
 export interface ChatAdapter {
@@ -159,10 +177,34 @@ export interface ChatAdapter {
   readonly limits: PlatformLimits;
   start(sink: GatewaySink): Promise<void>;
   stop(): Promise<void>;
-  /** Posts one message (already within `limits`); throws PlatformSendError on failure. */
+  /**
+   * Posts one message, already redacted and within `limits` (the Thread splits text): exactly one
+   * platform message, or PlatformSendError (`retryable` when the platform said trying again is safe).
+   */
   send(ref: ConversationRef, message: OutboundMessage): Promise<{ messageId: string }>;
-  /** Replaces a message the adapter posted earlier. */
+  /** Replaces a message the adapter posted earlier (one message's worth, as for `send`). */
   edit(ref: ConversationRef, messageId: string, message: OutboundMessage): Promise<void>;
+  /**
+   * How long Markdown is once rendered for the platform, in characters (Slack's mrkdwn escapes make it
+   * longer); the Thread splits so every rendered message fits `maxMessageChars`. Default: its length.
+   */
+  renderedLength?(markdown: string): number;
+  /**
+   * Native streaming (Slack's chat.startStream / appendStream / stopStream). `startStream` answers null
+   * when the platform does not offer it here (the Thread then posts and edits instead).
+   */
+  startStream?(
+    ref: ConversationRef,
+    markdown: string,
+    /** Whom the reply answers (Slack asks for it outside DMs). */
+    recipient?: { userId: string; teamId?: string },
+  ): Promise<{ messageId: string } | null>;
+  appendStream?(ref: ConversationRef, messageId: string, markdown: string): Promise<void>;
+  stopStream?(ref: ConversationRef, messageId: string): Promise<void>;
+  /** A status line while the bot works and no text flows ('is thinking…'); '' clears it. Best effort. */
+  setStatus?(ref: ConversationRef, status: string): Promise<void>;
+  /** A note only `userId` sees, where the platform has them (Slack's ephemeral messages). */
+  postNotice?(ref: ConversationRef, userId: string, markdown: string): Promise<void>;
   /** Shows that the bot is working in a conversation (typing indicator), where the platform has one. */
   showTyping?(ref: ConversationRef): Promise<void>;
   /**

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../config/schema.ts';
+import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
+import { ttlSeconds } from '../redis/key-lifetimes.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { SessionHistory } from '../sessions/session-history.ts';
 import type { SessionStore } from '../sessions/session-store.ts';
@@ -19,18 +21,20 @@ import type {
   ConversationRef,
   GatewaySink,
   InboundMessage,
+  OutboundMessage,
 } from './chat-adapter.ts';
 import { sessionKeyOf } from './chat-adapter.ts';
-import { chunkText } from './chunk-text.ts';
 import { type DeliveryOutcome, DeliveryService } from './delivery/delivery-service.ts';
 import { EndingsPump } from './delivery/endings-pump.ts';
 import { historyNoteText } from './delivery/result-text.ts';
 import type { ParentAgent } from './parent-agent.ts';
-import { sendWithRetry } from './send-with-retry.ts';
+import { RedisPostProgress } from './post-progress.ts';
 import { SessionTurnQueue, type TurnSlot } from './session-turn-queue.ts';
 import { TaskBoards } from './task-boards.ts';
 import type { PrivateThreadMembership } from './task-visibility.ts';
+import { Thread } from './thread.ts';
 import { parseTurnItem, type TurnItem } from './turn-item.ts';
+import { turnStatusFor } from './turn-status.ts';
 
 export type { TurnItem } from './turn-item.ts';
 
@@ -66,8 +70,9 @@ const typingEveryMs = 8000;
 
 /**
  * The platform-free gateway: receives messages and commands from every adapter, runs each thread's parent
- * turns in order (one at a time per thread, across gateway processes), posts replies, keeps task boards
- * live and delivers every task result to the thread it came from, exactly once.
+ * turns in order (one at a time per thread, across gateway processes), streams replies, keeps task boards
+ * live and delivers every task result to the thread it came from, exactly once. Everything it posts goes
+ * through a Thread (`threadFor`), the one outbound path.
  */
 export class Gateway implements GatewaySink {
   readonly id = randomUUID();
@@ -77,9 +82,15 @@ export class Gateway implements GatewaySink {
   private readonly delivery: DeliveryService;
   private readonly pump: EndingsPump;
   private readonly stopController = new AbortController();
+  private readonly progress: RedisPostProgress;
 
   constructor(private readonly options: GatewayOptions) {
     const { config, sessions, tasks, keys, redis, logger } = options;
+    this.progress = new RedisPostProgress(
+      redis,
+      keys,
+      ttlSeconds('postProgress', config.redis.retention_days * 24 * 3600),
+    );
     this.turns = new SessionTurnQueue<TurnItem>(
       sessions.turns,
       (sessionKey, item, slot) => this.runTurn(sessionKey, item, slot),
@@ -89,12 +100,12 @@ export class Gateway implements GatewaySink {
         parse: parseTurnItem,
       },
     );
-    const adapterFor = (platform: string) => this.adapters.get(platform);
+    const threadFor = (ref: ConversationRef) => this.threadFor(ref);
     this.boards = new TaskBoards({
       boards: sessions.boards,
       store: tasks,
       signals: options.signals,
-      adapterFor,
+      threadFor,
       intervalMs: config.gateway.board_interval_ms,
       logger,
     });
@@ -104,7 +115,7 @@ export class Gateway implements GatewaySink {
       keys,
       store: tasks,
       history: sessions.history,
-      adapterFor,
+      threadFor,
       queueParentTurn: async (ref, sessionKey, taskId) => {
         await this.turns.enqueue(sessionKey, { kind: 'task-ended', taskId, ref });
       },
@@ -132,6 +143,34 @@ export class Gateway implements GatewaySink {
 
   adapterList(): ChatAdapter[] {
     return [...this.adapters.values()];
+  }
+
+  /** The one outbound path to a conversation; undefined when no adapter of its platform runs here. */
+  threadFor(ref: ConversationRef): Thread | undefined {
+    const adapter = this.adapters.get(ref.platform);
+    if (!adapter) return undefined;
+    return new Thread(adapter, ref, {
+      progress: this.progress,
+      signal: this.stopController.signal,
+      streamIntervalMs: this.options.config.gateway.stream_interval_ms,
+      logger: this.options.logger,
+    });
+  }
+
+  async post(ref: ConversationRef, message: OutboundMessage): Promise<void> {
+    await this.requireThread(ref).post(message);
+  }
+
+  async notice(ref: ConversationRef, userId: string, markdown: string): Promise<void> {
+    if (!(await this.requireThread(ref).notice(userId, markdown))) {
+      throw new BatonError('invalid_arguments', `${ref.platform} has no notes only one person sees`);
+    }
+  }
+
+  private requireThread(ref: ConversationRef): Thread {
+    const thread = this.threadFor(ref);
+    if (!thread) throw new BatonError('invalid_arguments', `no ${ref.platform} adapter runs in this gateway`);
+    return thread;
   }
 
   async start(): Promise<void> {
@@ -201,8 +240,8 @@ export class Gateway implements GatewaySink {
   private async runTurn(sessionKey: string, item: TurnItem, slot: TurnSlot): Promise<void> {
     const { config, sessions, tasks, logger } = this.options;
     const ref = item.kind === 'message' ? item.message.ref : item.ref;
-    const adapter = this.adapters.get(ref.platform);
-    if (!adapter) {
+    const thread = this.threadFor(ref);
+    if (!thread) {
       logger.warn({ sessionKey }, `no ${ref.platform} adapter in this gateway; turn skipped`);
       return;
     }
@@ -232,18 +271,20 @@ export class Gateway implements GatewaySink {
         : null;
     if (lease && !lease.granted) {
       const limit = config.quotas.max_turns_per_user;
-      await this.post(
-        adapter,
-        ref,
-        `⚠️ ${origin.userName ?? origin.user}, you already have ${lease.inProgress} turn(s) in progress; at most ` +
-          `${limit} per person at once (quotas.max_turns_per_user). I did not act on this message: send it ` +
-          'again once one of them has answered.',
-        `refusal:${sessionKey}:${turnId}`,
+      await thread.post(
+        {
+          kind: 'text',
+          text:
+            `⚠️ ${origin.userName ?? origin.user}, you already have ${lease.inProgress} turn(s) in progress; at ` +
+            `most ${limit} per person at once (quotas.max_turns_per_user). I did not act on this message: send ` +
+            'it again once one of them has answered.',
+        },
+        { key: `refusal:${sessionKey}:${turnId}` },
       );
       return;
     }
     try {
-      await this.runAdmittedTurn(sessionKey, turnId, ref, adapter, origin, actor, input, slot);
+      await this.runAdmittedTurn(sessionKey, turnId, thread, origin, actor, input, slot);
     } finally {
       if (lease?.granted) await lease.release().catch(() => undefined);
     }
@@ -252,18 +293,28 @@ export class Gateway implements GatewaySink {
   private async runAdmittedTurn(
     sessionKey: string,
     turnId: string,
-    ref: ConversationRef,
-    adapter: ChatAdapter,
+    thread: Thread,
     origin: TaskOrigin,
     actor: TaskActor,
     input: string,
     slot: TurnSlot,
   ): Promise<void> {
-    const { sessions, parent, logger } = this.options;
+    const { sessions, parent, logger, config } = this.options;
+    const { adapter, ref } = thread;
     // What this turn already recorded survives a crash too: a replay neither appends nor posts twice.
     const historyAppended = sessions.turnRecords.historyAppended(sessionKey, turnId);
     const typing = setInterval(() => void adapter.showTyping?.(ref).catch(() => undefined), typingEveryMs);
     void adapter.showTyping?.(ref).catch(() => undefined);
+    // The reply grows in one message; a turn resumed after a crash finishes the message its stream began.
+    const replyKey = `reply:${sessionKey}:${turnId}`;
+    const stream = thread.openStream({
+      key: replyKey,
+      resume: await sessions.checkpoints.loadStream(sessionKey, turnId),
+      onStarted: (record) => sessions.checkpoints.saveStream(sessionKey, { turnId, ...record }),
+      recipient: { userId: origin.user, ...(actor.workspaceId ? { teamId: actor.workspaceId } : {}) },
+    });
+    const streaming = config.gateway.stream_replies;
+    if (streaming) stream.setStatus('is thinking…');
     try {
       const result = await parent.runTurn(
         sessionKey,
@@ -273,41 +324,38 @@ export class Gateway implements GatewaySink {
         this.stopController.signal,
         actor,
         slot,
+        streaming
+          ? {
+              onText: (text) => stream.setText(text),
+              onToolBatch: (calls) => stream.setStatus(turnStatusFor(calls)),
+            }
+          : {},
       );
       const firstRecord = await sessions.history.appendOnce(sessionKey, result.newMessages, historyAppended);
       // The reply is posted only after the history is appended, so only a replay needs to ask.
       if (firstRecord || !(await sessions.turnRecords.replyPosted(sessionKey, turnId))) {
-        await this.post(adapter, ref, result.reply || '(no reply)', `reply:${sessionKey}:${turnId}`);
+        await stream.finish(result.reply || '(no reply)');
         await sessions.turnRecords.markReplyPosted(sessionKey, turnId);
+      } else {
+        stream.abandon();
       }
     } catch (error) {
-      if (this.stopController.signal.aborted) throw error;
+      if (this.stopController.signal.aborted) {
+        // Left as it is, cursor and all: the gateway that resumes the turn finishes that message.
+        stream.abandon();
+        throw error;
+      }
       logger.error({ err: error, sessionKey }, 'parent turn failed');
       // Keep what the person said, so the next turn still sees it.
       await sessions.history.appendOnce(sessionKey, [{ role: 'user', content: input }], historyAppended);
       const reason = error instanceof Error ? error.message : String(error);
-      await this.post(adapter, ref, `⚠️ I couldn't finish that turn: ${redactSecrets(reason)}`);
+      // Replaces a half-streamed reply too: no half message is left looking final.
+      await stream.finish(`⚠️ I couldn't finish that turn: ${redactSecrets(reason)}`);
     } finally {
       clearInterval(typing);
+      // Whatever happened, the thread's stream is closed (a no-op once finished).
+      stream.abandon();
     }
     await parent.finishTurn(sessionKey);
-  }
-
-  /** Posts a reply in chunks within the platform's limit, retrying what the platform says is retryable. */
-  async post(
-    adapter: ChatAdapter,
-    ref: ConversationRef,
-    text: string,
-    idempotencyKey?: string,
-  ): Promise<void> {
-    const chunks = chunkText(redactSecrets(text), adapter.limits.maxMessageChars);
-    for (const [index, chunk] of chunks.entries()) {
-      const message = {
-        kind: 'text' as const,
-        text: chunk,
-        ...(idempotencyKey ? { idempotencyKey: `${idempotencyKey}:${index}` } : {}),
-      };
-      await sendWithRetry(() => adapter.send(ref, message), this.stopController.signal);
-    }
   }
 }

@@ -1,6 +1,6 @@
 import { type AgentState, runAgentLoop } from '../agent/agent-loop.ts';
 import type { BatonConfig } from '../config/schema.ts';
-import type { ChatMessage, ModelClient } from '../llm/model-client.ts';
+import type { ChatMessage, ModelClient, ToolCall } from '../llm/model-client.ts';
 import type { ParentTurnCheckpoints } from '../sessions/parent-turn-checkpoints.ts';
 import type { SessionHistory } from '../sessions/session-history.ts';
 import type { TaskActor } from '../tasks/task-access.ts';
@@ -35,6 +35,14 @@ export interface ParentTurnResult {
   newMessages: ChatMessage[];
 }
 
+/** What a turn's caller sees while it runs (to stream the reply). */
+export interface ParentTurnObserver {
+  /** The current model call's text so far (each call starts again at ''). */
+  onText?(textSoFar: string): void;
+  /** A tool batch is about to run. */
+  onToolBatch?(calls: ToolCall[]): void;
+}
+
 export interface ParentAgentOptions {
   /** gateway.* (route, iterations), models.default_route, delegation.collect_max_timeout_s. */
   config: Pick<BatonConfig, 'gateway' | 'models' | 'delegation'>;
@@ -64,6 +72,7 @@ export class ParentAgent {
     /** Who the turn acts for: access to tasks through the tools is decided for them. */
     actor: TaskActor,
     slot?: TurnSlot,
+    observer: ParentTurnObserver = {},
   ): Promise<ParentTurnResult> {
     const { config, checkpoints } = this.options;
     const saved = await checkpoints.load(sessionKey);
@@ -122,7 +131,14 @@ export class ParentAgent {
       },
       toolTimeoutMs: (config.delegation.collect_max_timeout_s + 60) * 1000,
       maxIterations: config.gateway.parent_max_iterations,
-      hooks: { onToolBatchStart: (current) => save(current), onStepFinish: (current) => save(current) },
+      hooks: {
+        onToolBatchStart: async (current, calls) => {
+          await save(current);
+          observer.onToolBatch?.(calls);
+        },
+        onStepFinish: (current) => save(current),
+      },
+      ...(observer.onText ? { onText: observer.onText } : {}),
     });
     await save(state, reply);
     return { reply, newMessages: state.messages.slice(firstNew) };

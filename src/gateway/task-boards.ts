@@ -5,9 +5,10 @@ import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { activityText, elapsedSeconds, shortGoal } from '../tasks/task-views.ts';
 import { cutText } from '../text/cut-text.ts';
-import type { ChatAdapter, ConversationRef, TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
+import type { ConversationRef, TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
 import { PlatformSendError } from './platform-send-error.ts';
 import { renderBoardText } from './render-board.ts';
+import type { Thread } from './thread.ts';
 
 // When only elapsed times changed, edit at most this often: platforms rate-limit edits.
 const clockOnlyEditMs = 10_000;
@@ -16,7 +17,8 @@ export interface TaskBoardsOptions {
   boards: BoardStates;
   store: TaskStore;
   signals: TaskSignals;
-  adapterFor(platform: string): ChatAdapter | undefined;
+  /** The outbound path to a conversation; undefined when no adapter of its platform runs here. */
+  threadFor(ref: ConversationRef): Thread | undefined;
   intervalMs: number;
   logger: Logger;
 }
@@ -111,8 +113,8 @@ export class TaskBoards {
       channel: origin.channel,
       thread: origin.thread,
     };
-    const adapter = this.options.adapterFor(ref.platform);
-    if (!adapter) return;
+    const thread = this.options.threadFor(ref);
+    if (!thread) return;
     const fallbackText = renderBoardText(view);
     const signature = JSON.stringify(view.rows.map(({ elapsedSeconds: _clock, ...rest }) => rest));
     const unchanged = board.signature === signature;
@@ -122,7 +124,7 @@ export class TaskBoards {
     const message = { kind: 'board' as const, board: view, fallbackText };
     if (board.messageId) {
       try {
-        await adapter.edit(ref, board.messageId, message);
+        await thread.update(board.messageId, message);
       } catch (error) {
         // The board message is gone (deleted) or can no longer be edited: post a fresh one next time
         // instead of failing the same edit forever. Retryable failures are simply tried at the next tick.
@@ -131,8 +133,8 @@ export class TaskBoards {
       }
       await boards.recordShown(sessionKey, signature, now);
     } else {
-      const sent = await adapter.send(ref, message);
-      await boards.recordShown(sessionKey, signature, now, sent.messageId);
+      const sent = await thread.post(message);
+      await boards.recordShown(sessionKey, signature, now, sent.messageIds[0]);
     }
     if (view.settled) {
       // The board is final; the next task in this thread opens a new one below the conversation.

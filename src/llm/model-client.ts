@@ -33,6 +33,12 @@ export interface ModelRequest {
   tools?: ToolDefinition[];
   /** Aborts the in-flight HTTP request and any retry wait. */
   signal?: AbortSignal;
+  /**
+   * Asks for a streamed answer (`stream: true`): called with the answer's text so far each time more
+   * arrives. A retried attempt starts again from its first piece, so the text may shrink. Tool calls are
+   * still assembled whole before `complete` resolves, and usage is still reported.
+   */
+  onText?: (textSoFar: string) => void;
 }
 
 export interface ModelResponse {

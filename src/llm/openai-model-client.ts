@@ -166,6 +166,7 @@ export function createOpenAIModelClient(options: OpenAIModelClientOptions): Mode
         const result = await runModelCallAttempt(sdkClient(route.baseURL, picked.key), body, {
           timeoutMs: callTimeoutMs,
           signal,
+          ...(request.onText ? { onText: request.onText } : {}),
         });
         if (result.ok) {
           lastStatus = 200;

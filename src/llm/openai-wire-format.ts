@@ -57,7 +57,7 @@ export function writeChatCompletion(
 ): void {
   if (options.stream) {
     response.writeHead(200, eventStreamHeaders);
-    response.end(chatCompletionEventStream(completion, options));
+    response.end(chatCompletionEventFrames(completion, options).join(''));
     return;
   }
   const payload = JSON.stringify(chatCompletionBody(completion));
@@ -92,10 +92,10 @@ function chatCompletionBody(completion: WireCompletion): Record<string, unknown>
  * Frames as OpenAI sends them: role first, content pieces, each tool call with index/id/type/name then
  * its argument pieces, the finish reason, the usage when asked for, `[DONE]`.
  */
-function chatCompletionEventStream(
+export function chatCompletionEventFrames(
   completion: WireCompletion,
   options: Pick<WriteCompletionOptions, 'includeUsage' | 'fragments'>,
-): string {
+): string[] {
   const { includeUsage, fragments } = options;
   const frame = (choices: unknown[], extra: Record<string, unknown> = {}) =>
     `data: ${JSON.stringify({
@@ -126,7 +126,7 @@ function chatCompletionEventStream(
   frames.push(frame([delta({}, completion.finishReason)]));
   if (includeUsage && completion.usage) frames.push(frame([], { usage: completion.usage }));
   frames.push('data: [DONE]\n\n');
-  return frames.join('');
+  return frames;
 }
 
 /** Plausible, non-zero figures that grow with the traffic: about four characters a token. */

@@ -36,6 +36,8 @@ export const keyLifetimes = {
   sessionBoard: 'retention',
   /** Sessions whose board is live: a member leaves when its board settles or has no task left. */
   liveBoards: 'none',
+  /** Chunks already posted of a keyed reply: needed only while its turn may replay (as turn records). */
+  postProgress: day,
   // --- delivery (src/gateway/delivery) ---
   /** Progress of posting one task's result: kept past any retry of its delivery job. */
   deliveryProgress: 7 * day,

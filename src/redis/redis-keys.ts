@@ -64,6 +64,10 @@ export class RedisKeys {
   sessionTurnCheckpoint(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:turn-checkpoint`;
   }
+  /** The message the turn in progress streams its reply into, so a resumed turn edits it instead of posting. */
+  sessionTurnStream(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:turn-stream`;
+  }
   /** What one turn has already recorded (history appended, reply posted), so a replay does not repeat it. */
   sessionTurnRecord(sessionKey: string, turnId: string): string {
     return `${this.prefix}:session:${sessionKey}:turn:${turnId}`;
@@ -108,6 +112,10 @@ export class RedisKeys {
   /** Stream of top-level tasks that ended, consumed by the gateways' delivery pump. */
   taskEndings(): string {
     return `${this.prefix}:task-endings`;
+  }
+  /** Chunks already posted of one keyed Thread post (a reply), so a retry or a resumed turn skips them. */
+  postProgress(postKey: string): string {
+    return `${this.prefix}:post-progress:${postKey}`;
   }
   /** Progress of posting one task's result (chunks sent, history appended). */
   delivery(taskId: string): string {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { Logger } from '../logging/logger.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import {
@@ -7,6 +8,14 @@ import {
   parentTurnCheckpointVersion,
   parseStored,
 } from './stored-shapes.ts';
+
+/** The message a turn's reply streams into (see MessageStream): a resumed turn finishes that message. */
+export const turnStreamSchema = z.object({
+  turnId: z.string(),
+  messageId: z.string().min(1),
+  mode: z.enum(['native', 'edit']),
+});
+export type TurnStream = z.infer<typeof turnStreamSchema>;
 
 /** A checkpoint as the parent agent saves it; the version is added here. */
 export type ParentTurnCheckpointInput = Omit<ParentTurnCheckpoint, 'version'>;
@@ -48,7 +57,28 @@ export class ParentTurnCheckpoints {
     );
   }
 
+  /** Records the stream message of the turn in progress, beside its checkpoint and with its lifetime. */
+  async saveStream(sessionKey: string, stream: TurnStream): Promise<void> {
+    await this.redis.set(
+      this.keys.sessionTurnStream(sessionKey),
+      JSON.stringify(stream),
+      'EX',
+      this.options.seconds,
+    );
+  }
+
+  /** The stream message of turn `turnId`, or null (none, another turn's, or unreadable). */
+  async loadStream(sessionKey: string, turnId: string): Promise<TurnStream | null> {
+    const raw = await this.redis.get(this.keys.sessionTurnStream(sessionKey));
+    if (raw === null) return null;
+    const parsed = parseStored(turnStreamSchema, raw);
+    return parsed.ok && parsed.value.turnId === turnId ? parsed.value : null;
+  }
+
   async clear(sessionKey: string): Promise<void> {
-    await this.redis.del(this.keys.sessionTurnCheckpoint(sessionKey));
+    await this.redis.del(
+      this.keys.sessionTurnCheckpoint(sessionKey),
+      this.keys.sessionTurnStream(sessionKey),
+    );
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import {
+  chatCompletionEventFrames,
   estimateUsage,
   eventStreamHeaders,
   splitEvery,
@@ -31,6 +32,12 @@ interface CompletionExtras extends ReplyTiming {
   model?: string;
   /** Default: `stop` for text, `tool_calls` for tool calls. */
   finishReason?: string;
+  /**
+   * When streaming: content cut into pieces of this many characters (default: about three pieces), and
+   * the frames written `streamIntervalMs` apart (default 0: all at once), as a model writes them.
+   */
+  streamPieceChars?: number;
+  streamIntervalMs?: number;
 }
 
 export interface FakeToolCall {
@@ -313,6 +320,12 @@ function writeReply(
       return;
     case 'text':
     case 'tool_calls':
+      if (streaming && (reply.streamIntervalMs || reply.streamPieceChars)) {
+        writePacedStream(response, toWireCompletion(request, reply, bodyLength), reply, {
+          includeUsage: request.body?.stream_options?.include_usage === true,
+        });
+        return;
+      }
       writeChatCompletion(response, toWireCompletion(request, reply, bodyLength), {
         stream: streaming,
         includeUsage: request.body?.stream_options?.include_usage === true,
@@ -322,6 +335,36 @@ function writeReply(
     case 'hang':
       return;
   }
+}
+
+/** The event stream written frame by frame, `streamIntervalMs` apart; stops when the client goes away. */
+function writePacedStream(
+  response: http.ServerResponse,
+  completion: WireCompletion,
+  reply: CompletionExtras,
+  options: { includeUsage: boolean },
+) {
+  const pieceChars = reply.streamPieceChars;
+  const frames = chatCompletionEventFrames(completion, {
+    includeUsage: options.includeUsage,
+    fragments: pieceChars ? (text) => splitEvery(text, pieceChars) : fragments,
+  });
+  response.writeHead(200, eventStreamHeaders);
+  response.flushHeaders();
+  let index = 0;
+  let timer: NodeJS.Timeout | undefined;
+  response.once('close', () => clearTimeout(timer));
+  const next = () => {
+    if (response.destroyed) return;
+    response.write(frames[index]!);
+    index += 1;
+    if (index >= frames.length) {
+      response.end();
+      return;
+    }
+    timer = setTimeout(next, reply.streamIntervalMs ?? 0);
+  };
+  next();
 }
 
 function sendJson(

@@ -47,6 +47,10 @@ export interface FakeSlackMessage {
   text: string;
   blocks: unknown[] | undefined;
   edits: number;
+  /** A native stream (chat.startStream) not stopped yet; its text grows with each chat.appendStream. */
+  streaming?: boolean;
+  /** Appends a native stream received. */
+  appends?: number;
 }
 
 export type SlackFailure =
@@ -195,12 +199,53 @@ export async function startFakeSlackServer(): Promise<FakeSlackServer> {
     'chat.update': (params) => {
       const message = messages.get(String(params.ts ?? ''));
       if (!message || message.channel !== params.channel) return { ok: false, error: 'message_not_found' };
+      if (message.streaming) return { ok: false, error: 'cant_update_message' };
       const text = typeof params.text === 'string' ? params.text : '';
       if (text.length > 40_000) return { ok: false, error: 'msg_too_long' };
       message.text = text;
       message.blocks = params.blocks as unknown[] | undefined;
       message.edits += 1;
       return { ok: true, channel: message.channel, ts: message.ts, text };
+    },
+    'chat.startStream': (params) => {
+      if (!params.channel) return { ok: false, error: 'channel_not_found' };
+      if (typeof params.thread_ts !== 'string') return { ok: false, error: 'invalid_arguments' };
+      const text = typeof params.markdown_text === 'string' ? params.markdown_text : '';
+      if (text.length > 12_000) return { ok: false, error: 'msg_too_long' };
+      const ts = nextTs();
+      messages.set(ts, {
+        channel: String(params.channel),
+        ts,
+        threadTs: params.thread_ts,
+        text,
+        blocks: undefined,
+        edits: 0,
+        streaming: true,
+        appends: 0,
+      });
+      return { ok: true, channel: params.channel, ts };
+    },
+    'chat.appendStream': (params) => {
+      const message = messages.get(String(params.ts ?? ''));
+      if (!message || message.channel !== params.channel) return { ok: false, error: 'message_not_found' };
+      if (!message.streaming) return { ok: false, error: 'message_not_in_streaming_state' };
+      const text = typeof params.markdown_text === 'string' ? params.markdown_text : '';
+      if (text.length > 12_000) return { ok: false, error: 'msg_too_long' };
+      message.text += text;
+      message.appends = (message.appends ?? 0) + 1;
+      return { ok: true, channel: message.channel, ts: message.ts };
+    },
+    'chat.stopStream': (params) => {
+      const message = messages.get(String(params.ts ?? ''));
+      if (!message || message.channel !== params.channel) return { ok: false, error: 'message_not_found' };
+      if (!message.streaming) return { ok: false, error: 'message_not_in_streaming_state' };
+      if (typeof params.markdown_text === 'string') message.text += params.markdown_text;
+      message.streaming = false;
+      return { ok: true, channel: message.channel, ts: message.ts, message: { text: message.text } };
+    },
+    'assistant.threads.setStatus': (params) => {
+      if (!params.channel_id || !params.thread_ts) return { ok: false, error: 'invalid_arguments' };
+      return { ok: true };
     },
     'chat.postEphemeral': (params) => {
       if (!params.channel || !params.user) return { ok: false, error: 'user_not_in_channel' };

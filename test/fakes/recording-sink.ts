@@ -1,11 +1,15 @@
 import type {
+  ChatAdapter,
   ChatCommand,
   CommandReply,
   ConversationRef,
   GatewaySink,
   InboundMessage,
+  OutboundMessage,
 } from '../../src/gateway/chat-adapter.ts';
 import { sessionKeyOf } from '../../src/gateway/chat-adapter.ts';
+import { MemoryPostProgress } from '../../src/gateway/post-progress.ts';
+import { Thread } from '../../src/gateway/thread.ts';
 
 /** A gateway stand-in that records what an adapter pushed into it, for adapter tests. */
 export class RecordingSink implements GatewaySink {
@@ -13,6 +17,12 @@ export class RecordingSink implements GatewaySink {
   readonly commands: ChatCommand[] = [];
   readonly knownThreads = new Set<string>();
   readonly boardRefreshes: ConversationRef[] = [];
+  /** What adapters posted through the sink (command answers), and the notes for one person. */
+  readonly posts: Array<{ ref: ConversationRef; message: OutboundMessage }> = [];
+  readonly notices: Array<{ ref: ConversationRef; userId: string; text: string }> = [];
+  /** With an adapter set, posts and notices go out through a Thread on it, as the gateway's do. */
+  adapter: ChatAdapter | null = null;
+  private readonly progress = new MemoryPostProgress();
   queuedBehind = 0;
   refusal: string | null = null;
   /** How commands are answered; by default `did: <text>`, ephemeral. */
@@ -43,5 +53,15 @@ export class RecordingSink implements GatewaySink {
 
   async refreshBoard(ref: ConversationRef): Promise<void> {
     this.boardRefreshes.push(ref);
+  }
+
+  async post(ref: ConversationRef, message: OutboundMessage): Promise<void> {
+    this.posts.push({ ref, message });
+    if (this.adapter) await new Thread(this.adapter, ref, { progress: this.progress }).post(message);
+  }
+
+  async notice(ref: ConversationRef, userId: string, text: string): Promise<void> {
+    this.notices.push({ ref, userId, text });
+    if (this.adapter) await new Thread(this.adapter, ref, { progress: this.progress }).notice(userId, text);
   }
 }

@@ -186,6 +186,8 @@ describe('the Discord adapter', () => {
       knowsThread: async () => false,
       claimThread: async () => undefined,
       refreshBoard: async () => undefined,
+      post: async () => undefined,
+      notice: async () => undefined,
     };
     const global = new DiscordAdapter({
       token: discord.token,
@@ -790,6 +792,8 @@ describe('the Discord adapter', () => {
       knowsThread: async () => false,
       claimThread: async () => undefined,
       refreshBoard: async () => undefined,
+      post: async () => undefined,
+      notice: async () => undefined,
     });
     let retried: { messageId: string };
     try {

@@ -354,6 +354,67 @@ describe('OpenAI model client', () => {
   });
 });
 
+describe('OpenAI model client, streamed (onText)', () => {
+  it('asks for a stream with usage, reports the text as it grows, and answers exactly as unstreamed', async () => {
+    const content = 'The quick brown fox jumps over the lazy dog, twice over.';
+    fake.enqueue(
+      textReply(content, { usage: { prompt_tokens: 7, completion_tokens: 11 }, streamPieceChars: 5 }),
+    );
+    const seen: string[] = [];
+    const calls: ModelCallRecord[] = [];
+    const response = await createClient({}, calls).complete({
+      ...question,
+      onText: (text) => seen.push(text),
+    });
+    expect(fake.requests[0]?.body?.stream).toBe(true);
+    expect(fake.requests[0]?.body?.stream_options).toEqual({ include_usage: true });
+    expect(response.message.content).toBe(content);
+    expect(response.usage).toEqual({ prompt_tokens: 7, completion_tokens: 11, total_tokens: 18 });
+    expect(calls[0]?.usage.total_tokens).toBe(18);
+    expect(seen.length).toBe(Math.ceil(content.length / 5));
+    expect(seen.at(-1)).toBe(content);
+    for (let index = 1; index < seen.length; index += 1)
+      expect(seen[index]!.startsWith(seen[index - 1]!)).toBe(true);
+  });
+
+  it('assembles streamed tool calls whole before answering, and reports no text for them', async () => {
+    fake.enqueue(
+      toolCallReply(
+        [
+          { name: 'web_search', arguments: { query: 'redis streams' }, id: 'call_1' },
+          { name: 'fetch_url', arguments: { url: 'https://example.com/a' }, id: 'call_2' },
+        ],
+        { streamPieceChars: 4 },
+      ),
+    );
+    const seen: string[] = [];
+    const response = await createClient().complete({ ...question, onText: (text) => seen.push(text) });
+    expect(seen).toEqual([]);
+    expect(response.finish_reason).toBe('tool_calls');
+    expect(response.message.content).toBeNull();
+    expect(response.message.tool_calls).toEqual([
+      {
+        id: 'call_1',
+        type: 'function',
+        function: { name: 'web_search', arguments: '{"query":"redis streams"}' },
+      },
+      {
+        id: 'call_2',
+        type: 'function',
+        function: { name: 'fetch_url', arguments: '{"url":"https://example.com/a"}' },
+      },
+    ]);
+  });
+
+  it('retries a stream that fails before answering, and starts its text again', async () => {
+    fake.enqueue(errorReply(500), textReply('second try', { streamPieceChars: 3 }));
+    const seen: string[] = [];
+    const response = await createClient().complete({ ...question, onText: (text) => seen.push(text) });
+    expect(response.message.content).toBe('second try');
+    expect(seen[0]).toBe('sec');
+  });
+});
+
 describe('fake OpenAI server streaming, through the real SDK parser', () => {
   it('streams text and usage', async () => {
     fake.enqueue(textReply('Hello from the stream.', { usage: { prompt_tokens: 3, completion_tokens: 5 } }));

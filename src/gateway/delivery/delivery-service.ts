@@ -3,17 +3,16 @@ import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../../config/schema.ts';
 import { describeError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
-import { redactSecrets } from '../../logging/redact-secrets.ts';
 import { retentionSecondsOf, taskKeySeconds } from '../../redis/key-lifetimes.ts';
 import { isLapsedLockError, isRedisConnectionError } from '../../redis/redis-connection.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
 import { isParked, isTerminal } from '../../tasks/task-record.ts';
 import type { TaskStore } from '../../tasks/task-store.ts';
-import { cutText } from '../../text/cut-text.ts';
-import type { ChatAdapter, ConversationRef } from '../chat-adapter.ts';
-import { chunkText } from '../chunk-text.ts';
+import type { ConversationRef } from '../chat-adapter.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
+import { hashFieldProgress } from '../post-progress.ts';
+import type { Thread } from '../thread.ts';
 import { promptMessage } from './prompt-message.ts';
 import { historyNoteText, resultMessageText } from './result-text.ts';
 
@@ -38,7 +37,8 @@ export interface DeliveryDependencies {
   keys: RedisKeys;
   store: TaskStore;
   history: SessionHistory;
-  adapterFor(platform: string): ChatAdapter | undefined;
+  /** The outbound path to a conversation; undefined when no adapter of its platform runs here. */
+  threadFor(ref: ConversationRef): Thread | undefined;
   /** Gives the parent a turn to write the reply (delegation.announce: parent). */
   queueParentTurn(ref: ConversationRef, sessionKey: string, taskId: string): Promise<void>;
   logger: Logger;
@@ -81,19 +81,16 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
     { key: progressKey, field: 'historyAppended', seconds: progressSeconds },
   );
   if (announce === 'silent') return;
-  const adapter = dependencies.adapterFor(ref.platform);
-  if (!adapter) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
-  const text = redactSecrets(resultMessageText(record, await store.fullSummary(taskId)));
-  const chunks = chunkText(text, adapter.limits.maxMessageChars);
-  const alreadySent = Number((await redis.hget(progressKey, 'chunksSent')) ?? 0);
-  for (let index = alreadySent; index < chunks.length; index += 1) {
-    await adapter.send(ref, {
-      kind: 'text',
-      text: chunks[index]!,
-      idempotencyKey: `delivery:${taskId}:${index}`,
-    });
-    await redis.hset(progressKey, 'chunksSent', String(index + 1));
-  }
+  const thread = dependencies.threadFor(ref);
+  if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
+  // The Thread redacts, splits, and posts chunk i with the key `delivery:<task>:<i>`, recording each.
+  await thread.post(
+    { kind: 'text', text: resultMessageText(record, await store.fullSummary(taskId)) },
+    {
+      key: `delivery:${taskId}`,
+      progress: hashFieldProgress(redis, progressKey, 'chunksSent', progressSeconds),
+    },
+  );
   await redis.expire(progressKey, progressSeconds);
 }
 
@@ -112,20 +109,20 @@ export async function deliverPrompt(
   if (!record) throw new UnrecoverableError(`task ${taskId} no longer exists`);
   if (record.prompt?.round !== round || !isParked(record.status)) return;
   const progressKey = keys.delivery(`${taskId}:prompt:${round}`);
-  if ((await redis.hget(progressKey, 'posted')) === '1') return;
   const ref: ConversationRef = {
     platform: record.origin.platform,
     channel: record.origin.channel,
     thread: record.origin.thread,
   };
-  const adapter = dependencies.adapterFor(ref.platform);
-  if (!adapter) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
+  const thread = dependencies.threadFor(ref);
+  if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
   const message = promptMessage(record, config.slack.command);
   if (!message) return;
-  // One message, within the platform's limit: a long question or command is cut, never split.
-  const fallbackText = cutText(redactSecrets(message.fallbackText), adapter.limits.maxMessageChars);
-  await adapter.send(ref, { ...message, fallbackText });
-  await redis.multi().hset(progressKey, 'posted', '1').expire(progressKey, progressSecondsOf(config)).exec();
+  // One message: the Thread redacts it and cuts a long question or command to the platform's limit.
+  await thread.post(message, {
+    key: `prompt:${taskId}:${round}`,
+    progress: hashFieldProgress(redis, progressKey, 'posted', progressSecondsOf(config)),
+  });
 }
 
 /** Delay before the next attempt: the platform's retry-after when it gave one, else exponential backoff. */

@@ -1,0 +1,218 @@
+import type { Logger } from '../logging/logger.ts';
+import { redactSecrets, redactSecretsDeep } from '../logging/redact-secrets.ts';
+import { cutText } from '../text/cut-text.ts';
+import {
+  type ChatAdapter,
+  type ConversationRef,
+  type OutboundMessage,
+  sessionKeyOf,
+  type TaskBoardView,
+  type TaskPrompt,
+} from './chat-adapter.ts';
+import { MessageStream, type StreamRecord } from './message-stream.ts';
+import { chunkForPlatform } from './platform-chunks.ts';
+import type { ChunkProgress, PostProgressStore } from './post-progress.ts';
+import { sendWithRetry } from './send-with-retry.ts';
+
+export interface ThreadOptions {
+  /** Where keyed posts record the chunks already posted. */
+  progress: PostProgressStore;
+  /** Aborts retry waits (the gateway stopping). */
+  signal?: AbortSignal;
+  /** Least time between two platform calls of one stream, in ms; default 400. */
+  streamIntervalMs?: number;
+  logger?: Logger;
+}
+
+export interface PostOptions {
+  /**
+   * Stable across retries of this post, from any gateway (e.g. `delivery:<task>`): chunk `i` is posted with
+   * the idempotency key `<key>:<i>`, and progress is recorded under it. Default: the message's own key.
+   */
+  key?: string;
+  /** Where this post keeps its progress, when not under its key in the thread's store (result delivery). */
+  progress?: ChunkProgress;
+}
+
+export interface StreamOptions {
+  /** The reply's key: the stream message is posted as `<key>:stream`, the final chunks as `<key>:<i>`. */
+  key: string;
+  /** The stream message of an earlier attempt of this reply (a gateway died mid-stream): edited, not duplicated. */
+  resume?: StreamRecord | null;
+  /** Called once the stream message exists, so a resumed turn can find it (the turn checkpoint). */
+  onStarted?(record: StreamRecord): Promise<void>;
+  /** Whom the reply answers (Slack's startStream asks for it outside DMs). */
+  recipient?: { userId: string; teamId?: string };
+}
+
+export const defaultStreamIntervalMs = 400;
+const maxNoticeChunks = 3;
+
+/** Sessions with a stream open in this process: a thread never has two at once. */
+const openStreams = new Set<string>();
+
+/**
+ * One conversation on one platform, and the only way anything reaches a chat: replies, results, boards,
+ * prompts, streams and notices. It redacts secrets, splits text so each rendered piece fits one platform
+ * message, posts each piece with its own idempotency key, records progress so a retried or resumed post
+ * skips what is already there, and retries what the platform says is retryable. Adapters only make the
+ * platform calls.
+ */
+export class Thread {
+  readonly sessionKey: string;
+
+  constructor(
+    readonly adapter: ChatAdapter,
+    readonly ref: ConversationRef,
+    private readonly options: ThreadOptions,
+  ) {
+    this.sessionKey = sessionKeyOf(ref);
+  }
+
+  /** Markdown redacted and split for this platform: each piece renders as one message. */
+  chunksOf(markdown: string): string[] {
+    const renderedLength = this.adapter.renderedLength?.bind(this.adapter);
+    return chunkForPlatform(redactSecrets(markdown), this.adapter.limits.maxMessageChars, renderedLength);
+  }
+
+  /** The progress of a keyed post, where `post` keeps it. */
+  progressFor(key: string): ChunkProgress {
+    return this.options.progress.for(key);
+  }
+
+  /**
+   * Posts a message: text in as many chunks as it takes (a retry with the same key posts only the chunks
+   * not yet posted), a board or a prompt as one message. Resolves with the ids of the messages posted now.
+   */
+  async post(message: OutboundMessage, options: PostOptions = {}): Promise<{ messageIds: string[] }> {
+    const key = options.key ?? (message.kind === 'board' ? undefined : message.idempotencyKey);
+    const progress = options.progress ?? (key ? this.progressFor(key) : undefined);
+    if (message.kind !== 'text') {
+      if (progress && (await progress.posted()) >= 1) return { messageIds: [] };
+      const sent = await this.call(() => this.adapter.send(this.ref, this.oneMessage(message, key)));
+      await progress?.record(1);
+      return { messageIds: [sent.messageId] };
+    }
+    return this.postChunks(this.chunksOf(message.text), key, progress, 0);
+  }
+
+  /** Posts `chunks[from…]` with keys `<key>:<index>`, skipping those the progress says are posted. */
+  async postChunks(
+    chunks: string[],
+    key: string | undefined,
+    progress: ChunkProgress | undefined,
+    from: number,
+  ): Promise<{ messageIds: string[] }> {
+    const messageIds: string[] = [];
+    const start = Math.max(from, progress ? await progress.posted() : 0);
+    for (let index = start; index < chunks.length; index += 1) {
+      const message: OutboundMessage = {
+        kind: 'text',
+        text: chunks[index]!,
+        ...(key ? { idempotencyKey: `${key}:${index}` } : {}),
+      };
+      const sent = await this.call(() => this.adapter.send(this.ref, message));
+      messageIds.push(sent.messageId);
+      await progress?.record(index + 1);
+    }
+    return { messageIds };
+  }
+
+  /** Replaces a message posted earlier; text longer than one message is cut (an edit cannot become two). */
+  async update(messageId: string, message: OutboundMessage): Promise<void> {
+    const fitted = this.oneMessage(message, undefined);
+    await this.call(() => this.adapter.edit(this.ref, messageId, fitted));
+  }
+
+  /**
+   * A note only `userId` sees (at most three messages: notes are short answers); false where the platform
+   * has no such notes (the caller decides what then).
+   */
+  async notice(userId: string, markdown: string): Promise<boolean> {
+    if (!this.adapter.postNotice) return false;
+    for (const text of this.chunksOf(markdown).slice(0, maxNoticeChunks)) {
+      await this.call(() => this.adapter.postNotice!(this.ref, userId, text));
+    }
+    return true;
+  }
+
+  /** The platform's "is thinking…" line, where it has one; failures are only logged. */
+  async setStatus(status: string): Promise<void> {
+    try {
+      await this.adapter.setStatus?.(this.ref, status);
+    } catch (error) {
+      this.options.logger?.debug({ err: error, sessionKey: this.sessionKey }, 'status line not shown');
+    }
+  }
+
+  /**
+   * A reply that grows as it is written: feed it text with `setText`, end it with `finish(finalText)`.
+   * One stream per thread at a time: a second one opened meanwhile does not stream, it only posts at the end.
+   */
+  openStream(options: StreamOptions): MessageStream {
+    const exclusive = !openStreams.has(this.sessionKey);
+    const interval = this.options.streamIntervalMs ?? defaultStreamIntervalMs;
+    if (exclusive) openStreams.add(this.sessionKey);
+    return new MessageStream(this, {
+      ...options,
+      intervalMs: interval,
+      editIntervalMs: Math.max(interval, this.adapter.limits.minEditIntervalMs ?? 0),
+      streaming: exclusive,
+      onClosed: () => {
+        if (exclusive) openStreams.delete(this.sessionKey);
+      },
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+    });
+  }
+
+  /** Streams text pieces as they come (an async iterable), then posts the whole exactly once. */
+  async stream(pieces: AsyncIterable<string>, options: StreamOptions): Promise<{ messageIds: string[] }> {
+    const stream = this.openStream(options);
+    let text = '';
+    try {
+      for await (const piece of pieces) {
+        text += piece;
+        stream.setText(text);
+      }
+    } catch (error) {
+      stream.abandon();
+      throw error;
+    }
+    return stream.finish(text);
+  }
+
+  /** One platform call, retried while the platform says it is safe to. */
+  call<T>(send: () => Promise<T>): Promise<T> {
+    return sendWithRetry(send, this.options.signal);
+  }
+
+  private oneMessage(message: OutboundMessage, key: string | undefined): OutboundMessage {
+    const max = this.adapter.limits.maxMessageChars;
+    switch (message.kind) {
+      case 'text':
+        return { ...message, text: this.fitted(message.text) };
+      case 'board':
+        return {
+          kind: 'board',
+          board: redactSecretsDeep(message.board) as TaskBoardView,
+          fallbackText: cutText(redactSecrets(message.fallbackText), max),
+        };
+      case 'prompt':
+        return {
+          kind: 'prompt',
+          prompt: redactSecretsDeep(message.prompt) as TaskPrompt,
+          fallbackText: this.fitted(message.fallbackText),
+          ...(key ? { idempotencyKey: key } : {}),
+        };
+    }
+  }
+
+  /** Markdown that renders as one message: the first chunk, with `…` when more was cut. */
+  fitted(markdown: string): string {
+    const chunks = this.chunksOf(markdown);
+    if (chunks.length <= 1) return chunks[0] ?? '';
+    const max = this.adapter.limits.maxMessageChars;
+    const renderedLength = this.adapter.renderedLength?.bind(this.adapter);
+    return `${chunkForPlatform(redactSecrets(markdown), max - 2, renderedLength)[0] ?? ''} …`;
+  }
+}

@@ -1,0 +1,236 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { streamingCursor } from '../../src/gateway/message-stream.ts';
+import {
+  type FakeDiscordServer,
+  type FakeUser,
+  startFakeDiscordServer,
+} from '../fakes/fake-discord-server.ts';
+import { textReply } from '../fakes/fake-openai-server.ts';
+import { eventCallback, mentionEvent } from '../fakes/fake-slack-payloads.ts';
+import {
+  type FakeSlackServer,
+  fakeSlackWorkspace,
+  startFakeSlackServer,
+} from '../fakes/fake-slack-server.ts';
+import {
+  type BatonProcess,
+  eventually,
+  spawnBatonProcess,
+  testConfigLayer,
+} from '../support/baton-harness.ts';
+import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
+
+/**
+ * Parent replies streaming on every platform, through real `baton gateway` processes on the fake
+ * Discord, Slack (Socket Mode) and the console: the text grows in one message and ends exactly as the
+ * model wrote it; a gateway SIGKILLed mid-stream leaves a message that does not look final, and the
+ * gateway that resumes the turn finishes that same message: one final message, never a second copy.
+ */
+
+const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
+let discord: FakeDiscordServer & { opsChannelId: string };
+let slack: FakeSlackServer;
+let ada: FakeUser;
+const processes: BatonProcess[] = [];
+const slackUser = 'UADA';
+let spawned = 0;
+
+beforeAll(async () => {
+  discord = await startFakeDiscordServer();
+  ada = discord.addUser('Ada');
+  slack = await startFakeSlackServer();
+  slack.setUserName(slackUser, 'Ada');
+});
+afterEach(async () => {
+  for (const process of processes.splice(0)) {
+    process.child.kill('SIGKILL');
+    await process.exited;
+  }
+});
+afterAll(async () => {
+  await discord.close();
+  await slack.close();
+});
+
+/** ~600 characters of numbered words: a lost or repeated piece shows. */
+const finalText = `Here is the plan. ${Array.from({ length: 80 }, (_, index) => `step${index}`).join(' ')} Done.`;
+
+/** The parent streams `finalText` in small pieces, about 3 s in all (or slower). */
+function streamSlowly(pieceEveryMs = 40): void {
+  fake.setHandler(() => textReply(finalText, { streamPieceChars: 8, streamIntervalMs: pieceEveryMs }));
+}
+
+/** One config (one Redis key prefix) per test, shared by the gateways it starts. */
+const gatewayLayer = () =>
+  testConfigLayer(fake, {
+    console: { port: 0 },
+    access: { allowed_users: [ada.id, slackUser] },
+    discord: { guild_ids: [discord.guildId] },
+    gateway: { stream_interval_ms: 300 },
+  });
+
+async function spawnGateway(layer = gatewayLayer()): Promise<BatonProcess> {
+  const started = await spawnBatonProcess('gateway', redis.url, layer, {
+    DISCORD_TOKEN: discord.token,
+    DISCORD_APPLICATION_ID: discord.applicationId,
+    DISCORD_API_URL: discord.apiUrl,
+    SLACK_BOT_TOKEN: fakeSlackWorkspace.botToken,
+    SLACK_APP_TOKEN: fakeSlackWorkspace.appToken,
+    SLACK_API_URL: slack.apiUrl,
+  });
+  processes.push(started);
+  // Each gateway opens one Socket Mode connection: wait for this one's hello.
+  spawned += 1;
+  await slack.waitForSocket(spawned, 30_000);
+  return started;
+}
+
+interface Conversations {
+  consoleThread: string;
+  discordThread: string;
+  slackThreadTs: string;
+}
+
+/** One request on each platform. */
+async function askEverywhere(gateway: BatonProcess, words: string): Promise<Conversations> {
+  const consoleThread = await createConsoleThread(gateway.consoleUrl!, words);
+  await postConsoleMessage(gateway.consoleUrl!, consoleThread, words);
+  const mention = discord.postMessage(ada, discord.opsChannelId, `<@${discord.botUser.id}> ${words}`);
+  const event = mentionEvent({ user: slackUser, text: words });
+  await slack.sendEnvelope('events_api', eventCallback(event));
+  return { consoleThread, discordThread: mention.id, slackThreadTs: String(event.ts) };
+}
+
+/** What each platform shows as the bot's messages in each conversation, now. */
+async function shown(gateway: BatonProcess, conversations: Conversations) {
+  return {
+    console: await botTexts(gateway.consoleUrl!, conversations.consoleThread),
+    discord: discord.botMessagesIn(conversations.discordThread).map((message) => message.content),
+    slack: [...slack.messages.values()]
+      .filter((message) => message.threadTs === conversations.slackThreadTs)
+      .map((message) => ({ text: message.text, streaming: message.streaming === true })),
+  };
+}
+
+const slackTexts = (messages: Array<{ text: string }>) => messages.map((message) => message.text);
+
+describe('streamed parent replies', () => {
+  it('grow in one message on each platform and end exactly as written', async () => {
+    streamSlowly();
+    const gateway = await spawnGateway();
+    const conversations = await askEverywhere(gateway, 'plan the rollout');
+    const seen = { console: new Set<string>(), discord: new Set<string>(), slack: new Set<string>() };
+    const done = async () => {
+      const now = await shown(gateway, conversations);
+      for (const text of now.console) seen.console.add(text);
+      for (const text of now.discord) seen.discord.add(text);
+      for (const text of slackTexts(now.slack)) seen.slack.add(text);
+      const finished =
+        now.console.at(-1) === finalText &&
+        now.discord.at(-1) === finalText &&
+        now.slack.length === 1 &&
+        !now.slack[0]!.streaming;
+      return finished ? now : undefined;
+    };
+    const final = await eventually(done, 60_000, 'the final replies');
+    expect(final.console).toEqual([finalText]);
+    expect(final.discord).toEqual([finalText]);
+    expect(final.slack).toEqual([{ text: finalText, streaming: false }]);
+    for (const [platform, texts] of Object.entries(seen)) {
+      const partial = [...texts].filter((text) => text !== finalText);
+      expect(partial.length, platform).toBeGreaterThanOrEqual(1);
+      for (const text of partial) {
+        expect(finalText.startsWith(text.replace(streamingCursor, '').trimEnd()), platform).toBe(true);
+      }
+    }
+    // Slack: a native stream in the thread, with a status line while no text flowed.
+    const inThread = (call: { params: Record<string, unknown> }) =>
+      call.params.thread_ts === conversations.slackThreadTs;
+    expect(slack.callsTo('chat.startStream').filter(inThread)).toHaveLength(1);
+    expect(slack.callsTo('chat.appendStream').length).toBeGreaterThanOrEqual(1);
+    expect(slack.callsTo('chat.stopStream')).toHaveLength(1);
+    expect(
+      slack
+        .callsTo('assistant.threads.setStatus')
+        .some(
+          (call) =>
+            call.params.status === 'is thinking…' && call.params.thread_ts === conversations.slackThreadTs,
+        ),
+    ).toBe(true);
+    // Discord: within its edit rate, at most 5 edits of the reply in any 5 s.
+    const edits = discord
+      .callsTo('PATCH', new RegExp(`^/channels/${conversations.discordThread}/messages/`))
+      .map((call) => call.at);
+    expect(edits.length).toBeGreaterThanOrEqual(1);
+    for (const at of edits)
+      expect(edits.filter((other) => other >= at && other < at + 5000).length).toBeLessThanOrEqual(5);
+  }, 120_000);
+
+  it('SIGKILLed mid-stream, leave no half message looking final; the resumed turn finishes that one message', async () => {
+    // About 8 s a reply: time to see every platform's message mid-stream, even on a loaded machine.
+    streamSlowly(100);
+    const layer = gatewayLayer();
+    const first = await spawnGateway(layer);
+    const conversations = await askEverywhere(first, 'write the incident summary');
+    // Every platform shows a message still being written.
+    const half = await eventually(
+      async () => {
+        const now = await shown(first, conversations);
+        const ready = now.console.length === 1 && now.discord.length === 1 && now.slack.length === 1;
+        return ready ? now : undefined;
+      },
+      30_000,
+      'a streaming message on each platform',
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(half.console[0]).toContain(streamingCursor.trim());
+    expect(half.discord[0]).toContain(streamingCursor.trim());
+    expect(half.slack[0]!.streaming).toBe(true);
+    expect(discord.botMessagesIn(conversations.discordThread)[0]!.content).not.toBe(finalText);
+
+    const second = await spawnGateway(layer);
+    const final = await eventually(
+      async () => {
+        const now = await shown(second, conversations);
+        const finished =
+          now.console.includes(finalText) &&
+          now.discord.includes(finalText) &&
+          now.slack.some((message) => message.text === finalText && !message.streaming);
+        return finished ? now : undefined;
+      },
+      90_000,
+      'the resumed replies',
+    );
+    // Give a duplicate, if there were to be one, time to appear.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const settled = await shown(second, conversations);
+    expect(settled.console).toEqual([finalText]);
+    expect(settled.discord).toEqual([finalText]);
+    expect(settled.slack).toEqual([{ text: finalText, streaming: false }]);
+    expect(final.console).toEqual([finalText]);
+  }, 180_000);
+
+  it('in Slack, posts then updates where the app may not stream', async () => {
+    slack.failNext('chat.startStream', { kind: 'error', error: 'not_allowed' });
+    streamSlowly();
+    const gateway = await spawnGateway();
+    const event = mentionEvent({ user: slackUser, text: 'no streaming here' });
+    await slack.sendEnvelope('events_api', eventCallback(event));
+    const inThread = () => [...slack.messages.values()].filter((message) => message.threadTs === event.ts);
+    await eventually(
+      async () => (inThread().some((message) => message.text === finalText) ? true : undefined),
+      60_000,
+      'the final reply',
+    );
+    expect(inThread().map((message) => message.text)).toEqual([finalText]);
+    expect(inThread()[0]!.edits).toBeGreaterThanOrEqual(1);
+    const ts = inThread()[0]!.ts;
+    expect(
+      slack.callsTo('chat.update').filter((call) => call.params.ts === ts).length,
+    ).toBeGreaterThanOrEqual(1);
+    expect(slack.callsTo('chat.appendStream').filter((call) => call.params.ts === ts)).toEqual([]);
+    expect(gateway.output()).not.toContain(fakeSlackWorkspace.botToken);
+  }, 120_000);
+});
