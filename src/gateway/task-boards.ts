@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
 import type { BoardState, BoardStates } from '../sessions/board-states.ts';
-import { isTerminal, type TaskRecord } from '../tasks/task-record.ts';
+import { isTerminal, roundOf, type TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { elapsedSeconds, shortGoal } from '../tasks/task-views.ts';
@@ -152,6 +152,7 @@ export class TaskBoards {
           steps: record.steps,
           lastActivity: last ? cutText(`${last.type} ${last.text}`, 140, { marker: '' }) : '',
           ...(record.change ? { changedFiles: record.change.files } : {}),
+          ...(roundOf(record) > 1 ? { round: roundOf(record) } : {}),
         };
       }),
     );

@@ -27,6 +27,11 @@ const checkpointFields = {
     .string()
     .regex(/^[0-9a-f]{40,64}$/, 'a commit id')
     .optional(),
+  /**
+   * The round of the task that wrote it (a steer reopens a completed task for another round); absent: the
+   * first. Optional, so version 1 still reads both ways.
+   */
+  round: z.number().int().positive().optional(),
 };
 
 const currentSchema = z.object({ version: z.literal(taskCheckpointVersion), ...checkpointFields });

@@ -8,7 +8,15 @@ export interface ChildJobData {
   taskId: string;
 }
 
-/** Enqueues child jobs. The job id is the task id, so a task can never be queued twice. */
+/**
+ * A child job's id: the task id, and for a round of a reopened task (2 and up) the round too, so each round
+ * runs once however often it is enqueued, and a later round is not taken for the first one's finished job.
+ */
+export function childJobId(taskId: string, round = 1): string {
+  return round > 1 ? `${taskId}-r${round}` : taskId;
+}
+
+/** Enqueues child jobs. The job id is the task id (see childJobId), so a task can never be queued twice. */
 export class TaskQueue {
   readonly queue: Queue<ChildJobData>;
 
@@ -30,15 +38,19 @@ export class TaskQueue {
     this.queue.on('error', () => undefined);
   }
 
-  async enqueue(taskIds: string[]): Promise<void> {
+  /** Queues tasks' jobs: task ids (a first round), or a task id with its round. */
+  async enqueue(tasks: Array<string | { taskId: string; round: number }>): Promise<void> {
     await this.queue.addBulk(
-      taskIds.map((taskId) => ({ name: 'child', data: { taskId }, opts: { jobId: taskId } })),
+      tasks.map((task) => {
+        const { taskId, round } = typeof task === 'string' ? { taskId: task, round: 1 } : task;
+        return { name: 'child', data: { taskId }, opts: { jobId: childJobId(taskId, round) } };
+      }),
     );
   }
 
   /** Removes a job that has not started yet (a task cancelled while queued); a no-op otherwise. */
-  async removeWaiting(taskId: string): Promise<void> {
-    await this.queue.remove(taskId).catch(() => 0);
+  async removeWaiting(taskId: string, round = 1): Promise<void> {
+    await this.queue.remove(childJobId(taskId, round)).catch(() => 0);
   }
 
   async close(): Promise<void> {

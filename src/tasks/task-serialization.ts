@@ -155,6 +155,9 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
       : {}),
     ...(hash.workspace ? { workspace: hash.workspace } : {}),
     ...(hash.change ? { change: parseField(hash.id, 'change', hash.change, changeSchema) } : {}),
+    ...(hash.round ? { round: Number(hash.round) } : {}),
+    ...(hash.roundStartSteps ? { roundStartSteps: Number(hash.roundStartSteps) } : {}),
+    ...(hash.roundInboxCursor ? { roundInboxCursor: hash.roundInboxCursor } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
-import type { TaskQueue } from '../tasks/task-queue.ts';
+import { childJobId, type TaskQueue } from '../tasks/task-queue.ts';
+import { roundOf } from '../tasks/task-record.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 
 export interface QueueReconcilerOptions {
@@ -44,12 +45,17 @@ export class QueueReconciler {
     const queued = (await store.listRecent(this.options.window ?? 2000)).filter(
       (record) => record.status === 'queued' && now - record.createdAt >= minimumAgeMs,
     );
-    const jobs = await Promise.all(queued.map((record) => queue.queue.getJob(record.id)));
-    const orphans = queued.filter((_record, index) => !jobs[index]).map((record) => record.id);
+    const jobs = await Promise.all(
+      queued.map((record) => queue.queue.getJob(childJobId(record.id, roundOf(record)))),
+    );
+    const orphans = queued.filter((_record, index) => !jobs[index]);
     if (orphans.length > 0) {
-      await queue.enqueue(orphans);
-      logger.warn({ taskIds: orphans }, 're-queued tasks whose job was never enqueued');
+      await queue.enqueue(orphans.map((record) => ({ taskId: record.id, round: roundOf(record) })));
+      logger.warn(
+        { taskIds: orphans.map((record) => record.id) },
+        're-queued tasks whose job was never enqueued',
+      );
     }
-    return orphans;
+    return orphans.map((record) => record.id);
   }
 }

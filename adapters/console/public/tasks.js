@@ -127,9 +127,10 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread }) {
       node.changedFiles === undefined
         ? ''
         : ` · ±${node.changedFiles} file${node.changedFiles === 1 ? '' : 's'}`;
+    const round = node.round === undefined ? '' : ` · round ${node.round}`;
     setText(
       row.meta,
-      `${formatElapsed(node.elapsedSeconds)} · ${formatSteps(node.steps)}${change} · ${node.id}`,
+      `${formatElapsed(node.elapsedSeconds)} · ${formatSteps(node.steps)}${round}${change} · ${node.id}`,
     );
     setText(row.activity, activityLine(node.lastEvent));
     row.button.setAttribute('aria-label', `${statusLabel(node.status)}: ${node.goal}`);

@@ -8,7 +8,7 @@ import { keyLifetimes } from '../../redis/key-lifetimes.ts';
 import { isLapsedLockError, isRedisConnectionError } from '../../redis/redis-connection.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
-import { isTerminal } from '../../tasks/task-record.ts';
+import { isTerminal, roundOf } from '../../tasks/task-record.ts';
 import type { TaskStore } from '../../tasks/task-store.ts';
 import type { ChatAdapter, ConversationRef } from '../chat-adapter.ts';
 import { chunkText } from '../chunk-text.ts';
@@ -21,6 +21,8 @@ const progressSeconds = keyLifetimes.deliveryProgress;
 
 export interface DeliveryJobData {
   taskId: string;
+  /** Which round's result (a task reopened by a follow-up has several); absent: the first. */
+  round?: number;
 }
 
 export type DeliveryOutcome = 'posted' | 'failed' | 'retried';
@@ -42,17 +44,30 @@ export interface DeliveryDependencies {
  * Posting a result is never replayed whole: a retry resumes at the first chunk not yet sent, so a
  * platform outage or a gateway killed mid-delivery never posts a chunk twice. Progress lives in Redis.
  */
-export async function deliverTaskResult(dependencies: DeliveryDependencies, taskId: string): Promise<void> {
+export async function deliverTaskResult(
+  dependencies: DeliveryDependencies,
+  taskId: string,
+  round = 1,
+): Promise<void> {
   const { store, redis, keys, config } = dependencies;
   const record = await store.get(taskId);
   if (!record) throw new UnrecoverableError(`task ${taskId} no longer exists`);
+  if (roundOf(record) !== round) {
+    // Reopened again before this round's result went out: the record holds the newer round now, whose own
+    // result is posted when it ends.
+    dependencies.logger.warn(
+      { taskId, round, current: roundOf(record) },
+      'result superseded by a newer round',
+    );
+    return;
+  }
   if (!isTerminal(record.status)) throw new UnrecoverableError(`task ${taskId} has not ended`);
   const ref: ConversationRef = {
     platform: record.origin.platform,
     channel: record.origin.channel,
     thread: record.origin.thread,
   };
-  const progressKey = keys.delivery(taskId);
+  const progressKey = keys.delivery(taskId, round);
   const announce = config.delegation.announce;
   if (announce === 'parent') {
     // The parent's turn takes the note as its input and records it in the history itself.
@@ -82,7 +97,8 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
     await adapter.send(ref, {
       kind: 'text',
       text: chunks[index]!,
-      idempotencyKey: `delivery:${taskId}:${index}`,
+      // Each round's result is a message of its own: its key must not match an earlier round's.
+      idempotencyKey: round > 1 ? `delivery:${taskId}:r${round}:${index}` : `delivery:${taskId}:${index}`,
     });
     await redis.hset(progressKey, 'chunksSent', String(index + 1));
   }
@@ -116,7 +132,7 @@ export class DeliveryService {
     });
     const processor = async (job: Job<DeliveryJobData>) => {
       try {
-        await deliverTaskResult(dependencies, job.data.taskId);
+        await deliverTaskResult(dependencies, job.data.taskId, job.data.round ?? 1);
         dependencies.onDelivery?.('posted');
       } catch (error) {
         if (error instanceof PlatformSendError && !error.retryable) {

@@ -14,8 +14,8 @@ type StreamEntries = Array<[id: string, fields: string[]]>;
 
 /**
  * Moves task endings from the durable Redis stream into delivery jobs. Every gateway reads through one
- * consumer group, so each ending is handled once; the job id is the task id, so a replayed entry never
- * makes a second delivery.
+ * consumer group, so each ending is handled once; the job id is the task id (with the round, for a reopened
+ * task's later rounds), so a replayed entry never makes a second delivery.
  */
 export class EndingsPump {
   private stopped = false;
@@ -89,7 +89,14 @@ export class EndingsPump {
     if (valid.length === 0) return;
     const jobs = valid.map(([, fields]) => {
       const taskId = fields[fields.indexOf('taskId') + 1]!;
-      return { name: 'deliver', data: { taskId }, opts: { jobId: taskId } };
+      // Endings recorded before rounds existed have no round: the first.
+      const roundIndex = fields.indexOf('round');
+      const round = roundIndex === -1 ? 1 : Number(fields[roundIndex + 1]) || 1;
+      return {
+        name: 'deliver',
+        data: round > 1 ? { taskId, round } : { taskId },
+        opts: { jobId: round > 1 ? `${taskId}-r${round}` : taskId },
+      };
     });
     await this.deliveries.addBulk(jobs);
     await this.reader.xack(this.keys.taskEndings(), groupName, ...valid.map(([id]) => id));

@@ -1,9 +1,11 @@
-import type { TaskRecord } from '../../tasks/task-record.ts';
+import { roundOf, type TaskRecord } from '../../tasks/task-record.ts';
 import { durationSeconds, formatDuration, shortGoal, stepCount } from '../../tasks/task-views.ts';
 
 /** The message posted in the thread when a task ends (delegation.announce: result). */
 export function resultMessageText(record: TaskRecord, fullSummary: string | null): string {
-  const facts = `${stepCount(record.steps)} · ${formatDuration(durationSeconds(record))}`;
+  // A reopened task's later results name their round, so each reads as the answer to its follow-up.
+  const round = roundOf(record) > 1 ? ` · round ${roundOf(record)}` : '';
+  const facts = `${stepCount(record.steps)} · ${formatDuration(durationSeconds(record))}${round}`;
   const goal = `> ${shortGoal(record.goal, 200)}`;
   switch (record.status) {
     case 'completed':
@@ -29,5 +31,6 @@ export function historyNoteText(record: TaskRecord): string {
     record.status === 'completed'
       ? `Result:\n${record.summary ?? ''}`
       : `Reason: ${record.error ?? (record.status === 'cancelled' ? 'cancelled' : 'unknown')}`;
-  return `[Background task ${record.id} ${record.status}] Goal: ${shortGoal(record.goal, 300)}\n${outcome}`;
+  const round = roundOf(record) > 1 ? ` (round ${roundOf(record)})` : '';
+  return `[Background task ${record.id} ${record.status}${round}] Goal: ${shortGoal(record.goal, 300)}\n${outcome}`;
 }

@@ -1,0 +1,156 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { isBatonError } from '../../src/errors.ts';
+import type { Gateway } from '../../src/gateway/gateway.ts';
+import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import { hangReply, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
+import type { RecordingAdapter } from '../fakes/recording-adapter.ts';
+import {
+  buildTestConfig,
+  createTestRuntime,
+  eventually,
+  testCaller,
+  testConfigLayer,
+} from '../support/baton-harness.ts';
+import { startTestGateway } from '../support/gateway-harness.ts';
+import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
+
+const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
+const runtimes: BatonRuntime[] = [];
+const gateways: Gateway[] = [];
+afterEach(async () => {
+  for (const gateway of gateways.splice(0)) await gateway.stop().catch(() => undefined);
+  for (const runtime of runtimes.splice(0)) await runtime.close(0).catch(() => undefined);
+});
+
+async function newRuntime(layer: Record<string, unknown> = testConfigLayer(fake)): Promise<BatonRuntime> {
+  const runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
+  runtimes.push(runtime);
+  await runtime.startWorker();
+  return runtime;
+}
+
+const resultPosts = (adapter: RecordingAdapter, thread: string) =>
+  adapter.textsIn(thread).filter((text) => text.includes('**Task t_'));
+
+const contentsOf = (request: Parameters<typeof messagesOf>[0]) =>
+  messagesOf(request).map((message) => `${message.role}: ${String(message.content ?? '')}`);
+
+describe('a follow-up to a completed task', () => {
+  it('reopens it: the child goes on from its own conversation and a second result is posted, each once', async () => {
+    const runtime = await newRuntime();
+    const started = await startTestGateway(runtime);
+    gateways.push(started.gateway);
+    const { adapter } = started;
+    fake.setHandler(
+      scriptByGoal({
+        'audit the logs': (_request, call) => {
+          if (call === 1) return toolCallReply([{ name: 'missing_tool', arguments: { path: '/var/log' } }]);
+          if (call === 2) return textReply('First pass: the logs are clean.');
+          return textReply('Second pass: X checked as well, also clean.');
+        },
+      }),
+    );
+    const caller = testCaller('follow-up');
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'audit the logs' }]);
+    await eventually(async () => (resultPosts(adapter, 'follow-up').length === 1 ? true : undefined), 15_000);
+
+    const steered = await runtime.service.steer(caller, task!.id, 'also check X');
+    expect(steered).toMatchObject({ reopened: true, round: 2 });
+    await eventually(async () => (resultPosts(adapter, 'follow-up').length === 2 ? true : undefined), 15_000);
+
+    const childRequests = fake.requests.filter((request) => goalOf(request) === 'audit the logs');
+    expect(childRequests).toHaveLength(3);
+    // The third request carries the whole earlier conversation: the tool call and its result, the first
+    // answer, then the follow-up naming who sent it.
+    const third = contentsOf(childRequests[2]!);
+    expect(third.slice(0, contentsOf(childRequests[1]!).length)).toEqual(contentsOf(childRequests[1]!));
+    expect(third.at(-2)).toBe('assistant: First pass: the logs are clean.');
+    expect(third.at(-1)).toMatch(/^user: .*Ada.*also check X/s);
+
+    const [first, second] = resultPosts(adapter, 'follow-up');
+    expect(first).toContain(`✅ **Task ${task!.id} completed**`);
+    expect(first).toContain('First pass: the logs are clean.');
+    expect(second).toContain(`✅ **Task ${task!.id} completed**`);
+    expect(second).toContain('round 2');
+    expect(second).toContain('Second pass: X checked as well');
+    const record = await runtime.store.get(task!.id);
+    expect(record).toMatchObject({
+      status: 'completed',
+      round: 2,
+      summary: expect.stringContaining('Second'),
+    });
+    const history = await started.gateway.history.load(caller.sessionKey);
+    expect(history.map((message) => message.content)).toEqual([
+      expect.stringContaining(`[Background task ${task!.id} completed]`),
+      expect.stringContaining(`[Background task ${task!.id} completed (round 2)]`),
+    ]);
+    // Nothing more arrives: each round's result was posted once.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(resultPosts(adapter, 'follow-up')).toHaveLength(2);
+    const { record: collected } = await runtime.service.collect(caller, task!.id, 1);
+    expect(collected.summary).toContain('Second pass');
+  });
+
+  it('refuses a cancelled task, clearly, and changes nothing', async () => {
+    const runtime = await newRuntime();
+    fake.setHandler(scriptByGoal({ 'wait forever': () => hangReply() }));
+    const caller = testCaller('no-reopen');
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'wait forever' }]);
+    await eventually(async () =>
+      fake.requests.some((request) => goalOf(request) === 'wait forever') ? true : undefined,
+    );
+    await runtime.service.cancel(caller, task!.id);
+    const refusal = await runtime.service
+      .steer(caller, task!.id, 'try again')
+      .catch((error: unknown) => error);
+    expect(isBatonError(refusal, 'task_not_steerable')).toBe(true);
+    expect((refusal as Error).message).toMatch(/is cancelled; .*completed ones reopened/);
+    const record = await runtime.store.get(task!.id);
+    expect(record?.status).toBe('cancelled');
+    expect(record?.round).toBeUndefined();
+    expect(await runtime.store.activeCount(caller.sessionKey)).toBe(0);
+  });
+
+  it('queues one round when two follow-ups race; the second joins it as a steer', async () => {
+    const runtime = await newRuntime();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    fake.setHandler(
+      scriptByGoal({
+        'count things': async (_request, call) => {
+          if (call === 1) return textReply('three things');
+          await held;
+          return textReply('four things');
+        },
+      }),
+    );
+    const caller = testCaller('race');
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'count things' }]);
+    await runtime.service.waitForEnd([task!.id], 10_000);
+    const outcomes = await Promise.all([
+      runtime.service.steer(caller, task!.id, 'count again'),
+      runtime.service.steer(caller, task!.id, 'and the fourth'),
+    ]);
+    expect(outcomes.filter((outcome) => outcome.reopened)).toHaveLength(1);
+    expect((await runtime.store.get(task!.id))?.round).toBe(2);
+    expect(await runtime.store.activeCount(caller.sessionKey)).toBe(1);
+    release();
+    const waited = await runtime.service.waitForEnd([task!.id], 10_000);
+    expect(waited.records[0]).toMatchObject({ status: 'completed', round: 2, summary: 'four things' });
+    const jobs = await runtime.queue.queue.getJobs(['completed', 'waiting', 'active', 'delayed']);
+    expect(
+      jobs
+        .map((job) => job.id)
+        .filter((id) => id?.startsWith(task!.id))
+        .sort(),
+    ).toEqual([task!.id, `${task!.id}-r2`]);
+    // Both follow-ups reached the second round's conversation.
+    const last = fake.requests.filter((request) => goalOf(request) === 'count things').at(-1)!;
+    const text = contentsOf(last).join('\n');
+    expect(text).toContain('count again');
+    expect(text).toContain('and the fourth');
+  });
+});
