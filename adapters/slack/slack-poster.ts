@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { webApi } from '@slack/bolt';
 import type { ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
-import { promptAsText, sessionKeyOf } from '../../src/gateway/chat-adapter.ts';
+import { sessionKeyOf } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { boardBlocks } from './slack-board-blocks.ts';
 import { fitMrkdwn, toMrkdwnChunks } from './slack-mrkdwn.ts';
+import { promptBlocks } from './slack-prompt-blocks.ts';
 import { toPlatformSendError } from './slack-send-error.ts';
 
 /** How long a send that failed half-way remembers what it already posted, for the delivery layer's retry. */
@@ -28,6 +29,8 @@ export class SlackPoster {
   constructor(
     private readonly client: webApi.WebClient,
     private readonly maxChars: number,
+    /** The slash command (`slack.command`), named in a prompt's how-to-answer line. */
+    private readonly slashCommand = '/baton',
   ) {}
 
   /**
@@ -36,8 +39,22 @@ export class SlackPoster {
    * posts only the rest, so no chunk appears twice.
    */
   async send(ref: ConversationRef, outbound: OutboundMessage): Promise<{ messageId: string }> {
-    const message = promptAsText(outbound);
     const thread_ts = threadTsOf(ref);
+    if (outbound.kind === 'prompt') {
+      // One message (a prompt is short, its blocks cut to Slack's limits), so a retry has no part to skip.
+      const result = await this.call('chat.postMessage', () =>
+        this.client.chat.postMessage({
+          channel: ref.channel,
+          thread_ts,
+          text: fitMrkdwn(outbound.fallbackText, this.maxChars),
+          blocks: promptBlocks(outbound.prompt, this.slashCommand),
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
+      );
+      return { messageId: tsOf(result, 'chat.postMessage') };
+    }
+    const message = outbound;
     if (message.kind === 'board') {
       const result = await this.call('chat.postMessage', () =>
         this.client.chat.postMessage({
@@ -79,7 +96,18 @@ export class SlackPoster {
 
   /** Replaces a message posted earlier (`messageId` is its `ts`); a text edit is cut to one message. */
   async edit(ref: ConversationRef, messageId: string, outbound: OutboundMessage): Promise<void> {
-    const message = promptAsText(outbound);
+    if (outbound.kind === 'prompt') {
+      await this.call('chat.update', () =>
+        this.client.chat.update({
+          channel: ref.channel,
+          ts: messageId,
+          text: fitMrkdwn(outbound.fallbackText, this.maxChars),
+          blocks: promptBlocks(outbound.prompt, this.slashCommand),
+        }),
+      );
+      return;
+    }
+    const message = outbound;
     await this.call('chat.update', () =>
       message.kind === 'board'
         ? this.client.chat.update({
