@@ -1,6 +1,7 @@
 // The console page: threads, the conversation and its composer, live updates over Server-Sent Events.
 import { api } from './api.js';
 import { renderMarkdown } from './markdown.js';
+import { renderPromptCard } from './prompts.js';
 import { createTaskPanel } from './tasks.js';
 import { createUsagePanel } from './usage.js';
 import {
@@ -189,7 +190,9 @@ function renderEntry(entry) {
   const content =
     entry.role === 'board' && entry.board
       ? renderBoard(entry.board)
-      : el('div', { className: 'markdown' }, renderMarkdown(entry.text));
+      : entry.role === 'prompt' && entry.prompt
+        ? renderPromptCard(entry.prompt, (taskId) => tasks.open(taskId))
+        : el('div', { className: 'markdown' }, renderMarkdown(entry.text));
   const status =
     fromUser && entry.state
       ? el('p', {
