@@ -218,7 +218,7 @@ export class ChildRun {
       usage: emptyUsage(),
       inboxCursor: '0-0',
     };
-    if ((saved.round ?? 1) < round) saved = await this.reopenedRound(saved, round);
+    if ((saved.followUpRound ?? 1) < round) saved = await this.reopenedRound(saved, round);
     if (saved.steps > 0) this.log.info({ steps: saved.steps, round }, 'resuming child from its checkpoint');
     this.state = {
       messages: saved.messages,
@@ -245,7 +245,7 @@ export class ChildRun {
       messages: [...saved.messages, { role: 'assistant', content: answer }],
       steps: Math.max(saved.steps, this.record.roundStartSteps ?? 0),
       inboxCursor: cursor,
-      round,
+      followUpRound: round,
     };
   }
 
@@ -378,7 +378,7 @@ export class ChildRun {
         inboxCursor: this.inboxCursor,
         ...(this.state.toolCallStarts ? { toolCallStarts: this.state.toolCallStarts } : {}),
         ...(this.workspaceCommit ? { workspaceCommit: this.workspaceCommit } : {}),
-        ...(roundOf(this.record) > 1 ? { round: roundOf(this.record) } : {}),
+        ...(roundOf(this.record) > 1 ? { followUpRound: roundOf(this.record) } : {}),
       },
       this.takeUsage(),
     );

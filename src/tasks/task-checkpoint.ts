@@ -31,7 +31,7 @@ const checkpointFields = {
    * The round of the task that wrote it (a steer reopens a completed task for another round); absent: the
    * first. Optional, so version 1 still reads both ways.
    */
-  round: z.number().int().positive().optional(),
+  followUpRound: z.number().int().positive().optional(),
 };
 
 const currentSchema = z.object({ version: z.literal(taskCheckpointVersion), ...checkpointFields });

@@ -13,7 +13,7 @@ export interface ChildJobData {
  * runs once however often it is enqueued, and a later round is not taken for the first one's finished job.
  */
 export function childJobId(taskId: string, round = 1): string {
-  return round > 1 ? `${taskId}-r${round}` : taskId;
+  return round > 1 ? `${taskId}-f${round}` : taskId;
 }
 
 /** Enqueues child jobs. The job id is the task id (see childJobId), so a task can never be queued twice. */

@@ -80,7 +80,7 @@ export interface TaskRecord {
    * Which run of the task this is: 1 at first, one more each time a completed task is reopened by a steer
    * (a follow-up); absent in records of tasks never reopened.
    */
-  round?: number;
+  followUpRound?: number;
   /** Steps taken before the current round began, so each round gets `delegation.max_iterations` of its own. */
   roundStartSteps?: number;
   /** The inbox's last message before the current round's follow-up: earlier ones were applied before. */
@@ -138,6 +138,6 @@ export interface TaskEvent {
 }
 
 /** The task's current round: 1 until a steer reopens it after it completed. */
-export function roundOf(record: Pick<TaskRecord, 'round'>): number {
-  return record.round ?? 1;
+export function roundOf(record: Pick<TaskRecord, 'followUpRound'>): number {
+  return record.followUpRound ?? 1;
 }

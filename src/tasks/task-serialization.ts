@@ -155,7 +155,7 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
       : {}),
     ...(hash.workspace ? { workspace: hash.workspace } : {}),
     ...(hash.change ? { change: parseField(hash.id, 'change', hash.change, changeSchema) } : {}),
-    ...(hash.round ? { round: Number(hash.round) } : {}),
+    ...(hash.followUpRound ? { followUpRound: Number(hash.followUpRound) } : {}),
     ...(hash.roundStartSteps ? { roundStartSteps: Number(hash.roundStartSteps) } : {}),
     ...(hash.roundInboxCursor ? { roundInboxCursor: hash.roundInboxCursor } : {}),
   };

@@ -327,7 +327,7 @@ export class TaskService {
     await this.queue.enqueue([{ taskId: record.id, round: reopen.round }]);
     this.logger.info({ taskId: record.id, round: reopen.round }, 'completed task reopened by a steer');
     return {
-      record: { ...record, status: 'queued', round: reopen.round },
+      record: { ...record, status: 'queued', followUpRound: reopen.round },
       reopened: true,
       round: reopen.round,
     };

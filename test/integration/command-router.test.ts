@@ -376,7 +376,7 @@ describe('CommandRouter', () => {
       text: `Reopened ${task.id} with your follow-up (round 2); its new result will be posted here.`,
     });
     const reopened = await runtime.service.waitForEnd([task.id], 10_000);
-    expect(reopened.records[0]).toMatchObject({ status: 'completed', round: 2 });
+    expect(reopened.records[0]).toMatchObject({ status: 'completed', followUpRound: 2 });
   });
 
   it('collects a queued or running task without waiting for it', async () => {

@@ -77,7 +77,7 @@ describe('a follow-up to a completed task', () => {
     const record = await runtime.store.get(task!.id);
     expect(record).toMatchObject({
       status: 'completed',
-      round: 2,
+      followUpRound: 2,
       summary: expect.stringContaining('Second'),
     });
     const history = await started.gateway.history.load(caller.sessionKey);
@@ -108,7 +108,7 @@ describe('a follow-up to a completed task', () => {
     expect((refusal as Error).message).toMatch(/is cancelled; .*completed ones reopened/);
     const record = await runtime.store.get(task!.id);
     expect(record?.status).toBe('cancelled');
-    expect(record?.round).toBeUndefined();
+    expect(record?.followUpRound).toBeUndefined();
     expect(await runtime.store.activeCount(caller.sessionKey)).toBe(0);
   });
 
@@ -135,18 +135,22 @@ describe('a follow-up to a completed task', () => {
       runtime.service.steer(caller, task!.id, 'and the fourth'),
     ]);
     expect(outcomes.filter((outcome) => outcome.reopened)).toHaveLength(1);
-    expect((await runtime.store.get(task!.id))?.round).toBe(2);
+    expect((await runtime.store.get(task!.id))?.followUpRound).toBe(2);
     expect(await runtime.store.activeCount(caller.sessionKey)).toBe(1);
     release();
     const waited = await runtime.service.waitForEnd([task!.id], 10_000);
-    expect(waited.records[0]).toMatchObject({ status: 'completed', round: 2, summary: 'four things' });
+    expect(waited.records[0]).toMatchObject({
+      status: 'completed',
+      followUpRound: 2,
+      summary: 'four things',
+    });
     const jobs = await runtime.queue.queue.getJobs(['completed', 'waiting', 'active', 'delayed']);
     expect(
       jobs
         .map((job) => job.id)
         .filter((id) => id?.startsWith(task!.id))
         .sort(),
-    ).toEqual([task!.id, `${task!.id}-r2`]);
+    ).toEqual([task!.id, `${task!.id}-f2`]);
     // Both follow-ups reached the second round's conversation.
     const last = fake.requests.filter((request) => goalOf(request) === 'count things').at(-1)!;
     const text = contentsOf(last).join('\n');

@@ -22,7 +22,7 @@ const progressSeconds = keyLifetimes.deliveryProgress;
 export interface DeliveryJobData {
   taskId: string;
   /** Which round's result (a task reopened by a follow-up has several); absent: the first. */
-  round?: number;
+  followUpRound?: number;
 }
 
 export type DeliveryOutcome = 'posted' | 'failed' | 'retried';
@@ -132,7 +132,7 @@ export class DeliveryService {
     });
     const processor = async (job: Job<DeliveryJobData>) => {
       try {
-        await deliverTaskResult(dependencies, job.data.taskId, job.data.round ?? 1);
+        await deliverTaskResult(dependencies, job.data.taskId, job.data.followUpRound ?? 1);
         dependencies.onDelivery?.('posted');
       } catch (error) {
         if (error instanceof PlatformSendError && !error.retryable) {

@@ -89,13 +89,13 @@ export class EndingsPump {
     if (valid.length === 0) return;
     const jobs = valid.map(([, fields]) => {
       const taskId = fields[fields.indexOf('taskId') + 1]!;
-      // Endings recorded before rounds existed have no round: the first.
-      const roundIndex = fields.indexOf('round');
+      // A reopened task's later rounds (a follow-up) each end with their own result.
+      const roundIndex = fields.indexOf('followUpRound');
       const round = roundIndex === -1 ? 1 : Number(fields[roundIndex + 1]) || 1;
       return {
         name: 'deliver',
-        data: round > 1 ? { taskId, round } : { taskId },
-        opts: { jobId: round > 1 ? `${taskId}-r${round}` : taskId },
+        data: round > 1 ? { taskId, followUpRound: round } : { taskId },
+        opts: { jobId: round > 1 ? `${taskId}-f${round}` : taskId },
       };
     });
     await this.deliveries.addBulk(jobs);

@@ -39,7 +39,7 @@
 if #KEYS > 12 then add_usage({unpack(KEYS, 13)}, {unpack(ARGV, 2)}) end
 local request = cjson.decode(ARGV[1])
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
-  'lastSteerId', 'steps', 'checkpointed', 'hasChildren', 'round')
+  'lastSteerId', 'steps', 'checkpointed', 'hasChildren', 'followUpRound')
 local status, task_id = current[1], current[3]
 if status ~= 'running' then return {'refused', tostring(status)} end
 if current[2] ~= request.runnerToken then return {'lost', status} end

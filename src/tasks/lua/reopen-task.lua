@@ -35,7 +35,8 @@ if KEYS[4] ~= '' then
   local earlier = redis.call('GET', KEYS[4])
   if earlier then return {'steered', earlier} end
 end
-local current = redis.call('HMGET', KEYS[1], 'status', 'id', 'sessionKey', 'round', 'steps', 'lastSteerId')
+local current = redis.call('HMGET', KEYS[1], 'status', 'id', 'sessionKey', 'followUpRound', 'steps',
+  'lastSteerId')
 local status, task_id = current[1], current[2]
 if not status then return {'missing'} end
 local reopen = status == 'completed'
@@ -61,7 +62,7 @@ if KEYS[4] ~= '' then redis.call('SET', KEYS[4], message_id, 'EX', request.idemp
 if reopen then
   -- Every steer up to the previous one was applied before the task completed (complete-task refuses
   -- otherwise): the new round starts reading after it, even without a checkpoint that says so.
-  redis.call('HSET', KEYS[1], 'status', 'queued', 'round', tostring(round), 'roundStartSteps', current[5] or '0',
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'followUpRound', tostring(round), 'roundStartSteps', current[5] or '0',
     'roundInboxCursor', current[6] or '0-0', 'startedAt', '', 'endedAt', '', 'error', '', 'runnerToken', '')
   redis.call('HDEL', KEYS[1], 'structured')
   -- The finished task's keys were set to expire after the retention period; a running task's do not.

@@ -39,7 +39,7 @@
 --- @include "announce-stopped"
 
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
-  'round')
+  'followUpRound')
 local status, runner, task_id = current[1], current[2], current[3]
 if not status then return {'missing'} end
 local holds = ARGV[7] ~= '' and runner == ARGV[7]
