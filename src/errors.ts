@@ -7,6 +7,7 @@ export type BatonErrorCode =
   | 'unknown_task'
   | 'task_finished'
   | 'task_not_steerable'
+  | 'task_not_waiting'
   | 'limit_concurrent_children'
   | 'limit_quota'
   | 'budget_exhausted'

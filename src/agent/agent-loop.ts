@@ -23,6 +23,15 @@ export interface AgentState {
   toolCallStarts?: Record<string, number>;
 }
 
+/**
+ * What becomes of one tool call before its batch starts: it runs (`approvedBy` names the person who
+ * approved it, when it needed approval), or it is settled without running (an ask_user answer, a denied
+ * approval). A call that must wait for a person does not return: the hook parks the run (it throws).
+ */
+export type ToolCallGate =
+  | { kind: 'run'; approvedBy?: string }
+  | { kind: 'settled'; outcome: ToolCallOutcome };
+
 /** How one step ended: the closed set of outcomes the loop acts on. */
 export type StepOutcome =
   | { kind: 'tool-calls'; outcomes: ToolCallOutcome[] }
@@ -42,6 +51,12 @@ export interface AgentLoopHooks {
    * and redo side effects), and knows they were started.
    */
   onToolBatchStart?(state: AgentState, calls: ToolCall[]): Promise<void>;
+  /**
+   * Before a tool call of a batch is first started, in order (and again, with `started`, before an
+   * interrupted retry-safe call runs again): whether it runs, is settled without running, or waits for a
+   * person (the hook then saves the run and throws, and the call is asked again when the run resumes).
+   */
+  gateToolCall?(state: AgentState, call: ToolCall, started: boolean): Promise<ToolCallGate>;
   /** After every finished step, with what it did (its tool calls and their results): checkpoint here. */
   onStepFinish?(state: AgentState, outcome: StepOutcome): Promise<void>;
   /**
@@ -118,16 +133,18 @@ export async function runAgentLoop(state: AgentState, options: AgentLoopOptions)
       content: response.message.content ?? null,
       tool_calls: toolCalls,
     });
-    state.toolCallStarts = Object.fromEntries(toolCalls.map((call) => [call.id, 1]));
-    await hooks?.onToolBatchStart?.(state, toolCalls);
-    await runToolBatch(state, toolCalls, new Map(), toolsByName, options);
+    // None started yet: each call passes its gate first (see resumeToolBatch).
+    state.toolCallStarts = {};
+    await resumeToolBatch(state, toolCalls, toolsByName, options);
   }
 }
 
 /**
- * Resumes a batch whose run stopped mid-call: each pending call was started and never finished. A call
- * is run again only when its tool is retry-safe and it has not been started `maxToolCallStarts` times;
- * any other gets a tool error saying it was interrupted, so a terminal command is never run twice.
+ * Runs a batch whose calls have no result yet: a fresh one, one resumed after a wait for a person, or one
+ * whose run stopped mid-call. A call not yet started passes its gate (it runs, is settled without running,
+ * or parks the run). A call started before is run again only when its tool is retry-safe and it has not
+ * been started `maxToolCallStarts` times; any other gets a tool error saying it was interrupted, so a
+ * terminal command is never run twice.
  */
 async function resumeToolBatch(
   state: AgentState,
@@ -135,24 +152,34 @@ async function resumeToolBatch(
   toolsByName: ReadonlyMap<string, Tool>,
   options: AgentLoopOptions,
 ): Promise<void> {
+  const { hooks } = options;
   // Checkpoints written before starts were recorded hold no count; their batch was started right after.
+  const legacy = state.toolCallStarts === undefined;
   const starts = state.toolCallStarts ?? {};
   const settled = new Map<string, ToolCallOutcome>();
+  const approvals = new Map<string, string>();
+  const startedBefore = new Map<string, number>();
   for (const call of pending) {
-    const started = starts[call.id] ?? 1;
-    const tool = toolsByName.get(call.function.name);
-    // An unknown tool ran nothing; executeToolCall reports it.
-    const retrySafe = tool ? tool.retrySafe === true : true;
-    if (retrySafe && started < maxToolCallStarts) {
-      starts[call.id] = started + 1;
-      continue;
+    const started = starts[call.id] ?? (legacy ? 1 : 0);
+    startedBefore.set(call.id, started);
+    if (started > 0) {
+      const tool = toolsByName.get(call.function.name);
+      // An unknown tool ran nothing; executeToolCall reports it.
+      const retrySafe = tool ? tool.retrySafe === true : true;
+      if (!retrySafe || started >= maxToolCallStarts) {
+        settled.set(call.id, interruptedOutcome(call, started, retrySafe));
+        continue;
+      }
     }
-    settled.set(call.id, interruptedOutcome(call, started, retrySafe));
+    const gate = (await hooks?.gateToolCall?.(state, call, started > 0)) ?? { kind: 'run' };
+    if (gate.kind === 'settled') settled.set(call.id, gate.outcome);
+    else if (gate.approvedBy !== undefined) approvals.set(call.id, gate.approvedBy);
   }
-  state.toolCallStarts = starts;
   const toRun = pending.filter((call) => !settled.has(call.id));
-  if (toRun.length > 0) await options.hooks?.onToolBatchStart?.(state, toRun);
-  await runToolBatch(state, pending, settled, toolsByName, options);
+  for (const call of toRun) starts[call.id] = (startedBefore.get(call.id) ?? 0) + 1;
+  state.toolCallStarts = starts;
+  if (toRun.length > 0) await hooks?.onToolBatchStart?.(state, toRun);
+  await runToolBatch(state, pending, settled, toolsByName, options, approvals);
 }
 
 function interruptedOutcome(call: ToolCall, started: number, retrySafe: boolean): ToolCallOutcome {
@@ -171,13 +198,15 @@ async function runToolBatch(
   settled: ReadonlyMap<string, ToolCallOutcome>,
   toolsByName: ReadonlyMap<string, Tool>,
   options: AgentLoopOptions,
+  approvals: ReadonlyMap<string, string>,
 ): Promise<void> {
   const { hooks, toolContext } = options;
   const outcomes = await Promise.all(
-    toolCalls.map(
-      (call) =>
-        settled.get(call.id) ?? executeToolCall(call, toolsByName, toolContext, options.toolTimeoutMs),
-    ),
+    toolCalls.map((call) => {
+      const approvedBy = approvals.get(call.id);
+      const context = approvedBy === undefined ? toolContext : { ...toolContext, approvedBy };
+      return settled.get(call.id) ?? executeToolCall(call, toolsByName, context, options.toolTimeoutMs);
+    }),
   );
   for (const outcome of outcomes) {
     state.messages.push({ role: 'tool', tool_call_id: outcome.call.id, content: outcome.content });

@@ -22,6 +22,7 @@ import {
   schemaCorrectionMessage,
   steeringMessage,
 } from './child-prompt.ts';
+import { ChildPrompts, RunParked } from './child-prompts.ts';
 
 /** Longest text of one task event (a steer, a tool call's arguments, a tool's error), in characters. */
 const eventTextChars = 200;
@@ -30,6 +31,8 @@ const eventTextChars = 200;
 export type ChildRunResult =
   | { kind: 'ended'; status: 'completed' | 'failed' | 'cancelled' | 'timed_out' }
   | { kind: 'interrupted' }
+  /** Waiting for a person: the task is parked, its job ends, and a resume job brings it back. */
+  | { kind: 'parked'; status: 'waiting_input' | 'waiting_approval'; round: number }
   | { kind: 'not-runnable'; reason: string }
   | { kind: 'lost' };
 
@@ -52,6 +55,11 @@ export interface ChildRunnerDependencies {
   toolsFor(record: TaskRecord, signal: AbortSignal): Tool[] | Promise<Tool[]>;
   /** Checkouts for children with a workspace or with the terminal and file toolsets. */
   workspaces?: WorkspaceStore;
+  /**
+   * Adds the job that resumes a task parked on prompt `round`, due after `delayMs` (TaskQueue.enqueueResume).
+   * Without it a child cannot wait for a person: ask_user and approvals get a tool error instead.
+   */
+  scheduleResume?(taskId: string, round: number, delayMs: number): Promise<void>;
   logger: Logger;
 }
 
@@ -102,6 +110,8 @@ export class ChildRun {
   private workspaceCommit: string | null = null;
   /** How the run ended, so the checkout is removed only when no other run may still be using it. */
   private outcome: ChildRunResult | null = null;
+  /** The gate of calls waiting for a person (ask_user, approvals); set when the run starts. */
+  private prompts: ChildPrompts | null = null;
 
   constructor(
     private readonly dependencies: ChildRunnerDependencies,
@@ -139,6 +149,22 @@ export class ChildRun {
     const model =
       this.dependencies.modelFor?.(this.record, (write) => this.deferUsage(write)) ?? this.dependencies.model;
     const tools = await this.dependencies.toolsFor(this.record, this.options.signal);
+    this.prompts = new ChildPrompts({
+      config,
+      store: this.store,
+      record: this.record,
+      runnerToken: this.options.runnerToken,
+      tools,
+      ...(this.dependencies.scheduleResume
+        ? { scheduleResume: this.dependencies.scheduleResume.bind(this.dependencies) }
+        : {}),
+      checkpoint: () => this.checkpoint(),
+      released: () => {
+        this.holding = false;
+      },
+      ...(this.record.workspace ? { workspace: this.record.workspace } : {}),
+      logger: this.log,
+    });
     await this.resume(tools);
     await this.openWorkspace(tools);
     let finalText: string;
@@ -201,12 +227,11 @@ export class ChildRun {
    */
   private async resume(tools: Tool[]): Promise<void> {
     const round = roundOf(this.record);
-    // Checkpoints are only written while a task runs, so a task claimed from 'queued' in its first round has
-    // none; a later round's is the one its earlier round kept.
-    const checkpointed =
-      this.claim.previous === 'queued' && round === 1
-        ? null
-        : await this.store.loadCheckpoint(this.record.id);
+    // Checkpoints are only written while a task runs, so a task claimed from 'queued' has none, unless it
+    // is back from a wait for a person (it has a prompt) or reopened for a follow-up round (its earlier
+    // round's is kept).
+    const fresh = this.claim.previous === 'queued' && this.record.prompt === undefined && round === 1;
+    const checkpointed = fresh ? null : await this.store.loadCheckpoint(this.record.id);
     let saved: TaskCheckpoint = checkpointed ?? {
       messages: childOpeningMessages(
         this.record.goal,
@@ -228,6 +253,7 @@ export class ChildRun {
     };
     this.inboxCursor = saved.inboxCursor;
     this.workspaceCommit = saved.workspaceCommit ?? null;
+    this.prompts?.restore(saved.toolDecisions);
   }
 
   /**
@@ -240,8 +266,10 @@ export class ChildRun {
     const answer = (await this.store.lastAnswer(this.record.id)) ?? '';
     const cursor = this.record.roundInboxCursor ?? saved.inboxCursor;
     this.log.info({ round, steps: saved.steps }, 'reopened: going on from the earlier round');
+    // The earlier round's people's responses belong to calls it finished.
+    const { toolDecisions: _settled, ...earlier } = saved;
     return {
-      ...saved,
+      ...earlier,
       messages: [...saved.messages, { role: 'assistant', content: answer }],
       steps: Math.max(saved.steps, this.record.roundStartSteps ?? 0),
       inboxCursor: cursor,
@@ -292,6 +320,7 @@ export class ChildRun {
     return {
       prepareStep: (_state, step) => this.prepareStep(step),
       onToolBatchStart: (_state, calls) => this.startToolBatch(calls),
+      gateToolCall: (_state, call, started) => this.prompts!.gate(call, started),
       onStepFinish: (_state, outcome) => this.finishStep(outcome),
       onFinal: (_state, content) => this.finish(content),
     };
@@ -344,6 +373,7 @@ export class ChildRun {
   /** A step ended: its tool results recorded, then the conversation saved. */
   private async finishStep(outcome: StepOutcome): Promise<void> {
     if (outcome.kind === 'tool-calls') {
+      this.prompts?.clear();
       for (const result of outcome.outcomes) {
         const verdict = result.ok
           ? `ok (${result.content.length} chars)`
@@ -379,6 +409,9 @@ export class ChildRun {
         ...(this.state.toolCallStarts ? { toolCallStarts: this.state.toolCallStarts } : {}),
         ...(this.workspaceCommit ? { workspaceCommit: this.workspaceCommit } : {}),
         ...(roundOf(this.record) > 1 ? { followUpRound: roundOf(this.record) } : {}),
+        ...(this.prompts && Object.keys(this.prompts.decisions).length > 0
+          ? { toolDecisions: this.prompts.decisions }
+          : {}),
       },
       this.takeUsage(),
     );
@@ -458,6 +491,10 @@ export class ChildRun {
 
   /** The run stopped on an error or an abort: ends the task, leaves it to another worker, or rethrows. */
   private async settleFailure(error: unknown): Promise<ChildRunResult> {
+    if (error instanceof RunParked) {
+      this.log.info({ status: error.status, round: error.round }, 'child parked, waiting for a person');
+      return { kind: 'parked', status: error.status, round: error.round };
+    }
     const { signal } = this.options;
     const stopped =
       error instanceof RunStopped ? error : signal.reason instanceof RunStopped ? signal.reason : null;

@@ -1,4 +1,5 @@
 import { RunStopped, type StopReason } from '../tasks/run-stopped.ts';
+import { isParked } from '../tasks/task-record.ts';
 import type { ClaimResult } from '../tasks/task-store.ts';
 import { ChildRun, type ChildRunnerDependencies, type ChildRunResult, stepStartText } from './child-run.ts';
 
@@ -13,9 +14,12 @@ export async function runChildTask(
   runnerToken: string,
   jobSignal: AbortSignal | undefined,
   isDraining: () => boolean,
+  round?: number,
 ): Promise<ChildRunResult> {
   const { store, signals, config, logger } = dependencies;
   await signals.start();
+  // A resume job that finds its task still waiting came due by itself: nobody answered in time.
+  if (round !== undefined) await expirePrompt(dependencies, taskId, round);
   const controller = new AbortController();
   const stop = (reason: StopReason) => {
     if (!controller.signal.aborted) controller.abort(new RunStopped(reason));
@@ -28,7 +32,10 @@ export async function runChildTask(
   });
   let claim: ClaimResult;
   try {
-    claim = await store.claim(taskId, runnerToken, { firstStepEvent: stepStartText(1) });
+    claim = await store.claim(taskId, runnerToken, {
+      firstStepEvent: stepStartText(1),
+      ...(round === undefined ? {} : { round }),
+    });
   } catch (error) {
     unsubscribe();
     throw error;
@@ -40,8 +47,9 @@ export async function runChildTask(
   const { record } = claim;
   const onJobAbort = () => stop('shutdown');
   jobSignal?.addEventListener('abort', onJobAbort, { once: true });
-  const remainingMs =
-    config.delegation.child_timeout_s * 1000 - (Date.now() - (record.startedAt ?? Date.now()));
+  // Time spent parked, waiting for a person, is not running time.
+  const ranMs = Date.now() - (record.startedAt ?? Date.now()) - (record.parkedMs ?? 0);
+  const remainingMs = config.delegation.child_timeout_s * 1000 - ranMs;
   const wallClock = setTimeout(() => stop('timeout'), Math.max(0, remainingMs));
   try {
     if (jobSignal?.aborted) stop('shutdown');
@@ -57,4 +65,28 @@ export async function runChildTask(
     unsubscribe();
     jobSignal?.removeEventListener('abort', onJobAbort);
   }
+}
+
+/** Settles the prompt of `round` as timed out, if the task still waits on it; otherwise changes nothing. */
+async function expirePrompt(
+  dependencies: ChildRunnerDependencies,
+  taskId: string,
+  round: number,
+): Promise<void> {
+  const record = await dependencies.store.get(taskId);
+  const prompt = record?.prompt;
+  if (!record || !prompt || prompt.round !== round || !isParked(record.status)) return;
+  const seconds = Math.round((Date.now() - prompt.askedAt) / 1000);
+  await dependencies.store.settlePrompt(
+    record,
+    null,
+    { round, kind: prompt.kind, timedOut: true, at: Date.now() },
+    {
+      type: prompt.kind === 'question' ? 'answer-given' : 'approval-decided',
+      text:
+        prompt.kind === 'question'
+          ? `no answer within ${seconds} s`
+          : `no decision within ${seconds} s: denied (approvals.timeout_s)`,
+    },
+  );
 }

@@ -57,7 +57,7 @@ export async function runMcpList(
       write(`  ready in ${status.start_ms ?? '?'} ms, ${listing.tools.length} tool(s)`);
       write(listing.hidden > 0 ? `, ${listing.hidden} hidden by the allow-list\n` : '\n');
       for (const tool of listing.tools) {
-        const approval = tool.needsApproval ? '  [needs approval: refused until approvals exist]' : '';
+        const approval = tool.needsApproval ? '  [needs approval]' : '';
         write(`    ${tool.name}  ${firstLine(tool.description)}${approval}\n`);
       }
       if (listing.unknownAllowed.length > 0) {

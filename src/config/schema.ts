@@ -91,6 +91,10 @@ const delegationSchema = z.strictObject({
   cancel_wait_s: seconds.default(15),
   max_events_per_task: positiveInteger.default(500),
   max_tokens_per_task: positiveInteger.nullable().default(null),
+  /** Tasks of one conversation parked waiting for a person (ask_user, approvals) at once; they hold no worker. */
+  max_parked_per_session: positiveInteger.default(50),
+  /** How long an ask_user question waits for an answer when the child gives no timeout_s. */
+  ask_user_timeout_s: seconds.default(86_400),
 });
 
 const optionalLimit = positiveInteger.nullable();
@@ -128,7 +132,27 @@ const fetchUrlSchema = z.strictObject({
   allow_private_addresses: z.boolean().default(false),
 });
 
+/** A regular expression as text; checked when the config loads, so a typo is reported by its path. */
+const regexText = z
+  .string()
+  .min(1)
+  .superRefine((source, context) => {
+    try {
+      new RegExp(source);
+    } catch (error) {
+      context.addIssue({
+        code: 'custom',
+        message: `not a valid regular expression: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+  });
+
 const terminalSchema = z.strictObject({
+  /**
+   * With `terminal` in approvals.required_for: only commands matching one of these (JavaScript regular
+   * expressions) need approval. Empty: every command does.
+   */
+  approve_patterns: z.array(regexText).default([]),
   /** `bubblewrap` runs every command in a sandbox; `none` (an explicit opt-in, warned at start) runs it bare. */
   sandbox: z.enum(['bubblewrap', 'none']).default('bubblewrap'),
   /** Whether commands reach the network (off: a private network namespace with only loopback). */
@@ -153,6 +177,15 @@ const terminalSchema = z.strictObject({
 const toolsSchema = z.strictObject({
   fetch_url: fetchUrlSchema.default(fetchUrlSchema.parse({})),
   terminal: terminalSchema.default(terminalSchema.parse({})),
+});
+
+const approvalsSchema = z.strictObject({
+  /** Tools (as the model sees them: `terminal`, `write_file`, `<server>__<tool>`) that need a person's approval. */
+  required_for: z.array(z.string().min(1)).default([]),
+  /** Who may approve or deny: the task's owner (and admins), admins only, or anyone allowed in its channel. */
+  approvers: z.enum(['owner', 'admins', 'channel']).default('owner'),
+  /** No decision within this long is a denial. */
+  timeout_s: seconds.default(86_400),
 });
 
 const workspaceNameSchema = z
@@ -184,7 +217,7 @@ const mcpServerCommon = {
   tools: z.array(z.string().min(1)).nullable().default(null),
   /** Longest one request to the server (a tool call, a listing) may take, in seconds. */
   timeout_s: seconds.default(60),
-  /** Tools that need a person's approval; refused until the approval flow exists. */
+  /** Tools that need a person's approval before each call (approvals.*: who may approve, time-out). */
   approval: z.array(z.string().min(1)).default([]),
 };
 
@@ -284,6 +317,7 @@ export const batonConfigSchema = z.strictObject({
   quotas: quotasSchema.default(quotasSchema.parse({})),
   worker: workerSchema.default(workerSchema.parse({})),
   tools: toolsSchema.default(toolsSchema.parse({})),
+  approvals: approvalsSchema.default(approvalsSchema.parse({})),
   mcp_servers: z
     .record(
       z.string().regex(mcpServerNamePattern, 'letters, digits, dash and underscore, at most 32'),
@@ -303,6 +337,7 @@ export const batonConfigSchema = z.strictObject({
 
 export type BatonConfig = z.infer<typeof batonConfigSchema>;
 export type TerminalConfig = z.infer<typeof terminalSchema>;
+export type ApprovalsConfig = z.infer<typeof approvalsSchema>;
 export type WorkspaceSourceConfig = z.infer<typeof workspaceSourceSchema>;
 export type ModelRouteConfig = z.infer<typeof modelRouteSchema>;
 export type McpServerConfig = z.infer<typeof mcpServerSchema>;

@@ -1,5 +1,6 @@
 import type { BatonConfig } from '../config/schema.ts';
 import {
+  type Approvers,
   actionVerb,
   type TaskAction,
   type TaskActor,
@@ -61,6 +62,30 @@ export class AccessPolicy implements TaskAuthorizer {
     if (this.canControlTask(actor, place, task)) return null;
     const who = this.taskControl === 'admins' ? 'an admin' : "the task's owner or an admin";
     return `only ${who} can ${actionVerb(action)} ${task.id}`;
+  }
+
+  /**
+   * Null when the person, writing in `place`, may approve or deny `task`'s waiting tool call: admins (and
+   * the trusted local console) always; with approvers `owner` the task's owner; with `channel` anyone
+   * allowed in the task's channel.
+   */
+  approvalRefusal(actor: TaskActor, place: TaskPlace, task: TaskRecord, approvers: Approvers): string | null {
+    if (actor.trusted || this.isAdmin(actor)) return null;
+    const samePlatform = task.origin.platform === place.platform;
+    if (approvers === 'owner' && samePlatform && task.origin.user === actor.id) return null;
+    if (
+      approvers === 'channel' &&
+      samePlatform &&
+      task.origin.channel === place.channel &&
+      this.isAllowed(actor, { ...place })
+    )
+      return null;
+    const who = {
+      owner: "the task's owner or an admin",
+      admins: 'an admin',
+      channel: 'people of its channel',
+    };
+    return `only ${who[approvers]} can approve or deny ${task.id} (approvals.approvers: ${approvers})`;
   }
 
   /** Whether the user, writing in `ref`, may see the details of, steer, cancel or collect `task`. */

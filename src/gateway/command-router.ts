@@ -38,7 +38,10 @@ export type ParsedCommand =
   | { name: 'help' }
   | { name: 'usage' }
   | { name: 'status' | 'cancel' | 'collect' | 'merge'; taskId: string }
-  | { name: 'steer'; taskId: string; message: string };
+  | { name: 'steer'; taskId: string; message: string }
+  | { name: 'answer'; taskId: string; text: string }
+  | { name: 'approve'; taskId: string }
+  | { name: 'deny'; taskId: string; reason?: string };
 
 const usages = {
   tasks: 'tasks',
@@ -47,6 +50,9 @@ const usages = {
   cancel: 'cancel <task id>',
   collect: 'collect <task id>',
   merge: 'merge <task id>',
+  answer: 'answer <task id> <text> (or #<choice number>)',
+  approve: 'approve <task id>',
+  deny: 'deny <task id> [reason]',
   usage: 'usage',
   help: 'help',
 } as const;
@@ -59,6 +65,9 @@ const helpText = [
   `• \`${usages.cancel}\` — stop a task and the tasks it started`,
   `• \`${usages.collect}\` — a finished task's result`,
   `• \`${usages.merge}\` — merge a completed task's workspace change into its branch`,
+  `• \`${usages.answer}\` — answer the question a task is waiting on`,
+  `• \`${usages.approve}\` — let a task run the action it is waiting to have approved`,
+  `• \`${usages.deny}\` — refuse it; the task is told why`,
   `• \`${usages.usage}\` — tokens and cost of you, this channel and its tasks (today, 30 days)`,
   `• \`${usages.help}\` — this list`,
 ].join('\n');
@@ -92,6 +101,21 @@ export function parseCommand(text: string): ParsedCommand | { error: string } {
       return rest === undefined
         ? usageError('steer')
         : { name: 'steer', taskId: argument, message: rest.trim() };
+    case 'answer':
+      if (argument === undefined || rest === undefined) return usageError('answer');
+      if (!taskIdPattern.test(argument)) return usageError('answer', true);
+      return { name: 'answer', taskId: argument, text: rest.trim() };
+    case 'approve':
+      if (argument === undefined || rest !== undefined) return usageError('approve');
+      return taskIdPattern.test(argument)
+        ? { name: 'approve', taskId: argument }
+        : usageError('approve', true);
+    case 'deny':
+      if (argument === undefined) return usageError('deny');
+      if (!taskIdPattern.test(argument)) return usageError('deny', true);
+      return rest === undefined
+        ? { name: 'deny', taskId: argument }
+        : { name: 'deny', taskId: argument, reason: rest.trim() };
     default:
       return {
         error: `Unknown command "${shortGoal(match[1]!, 30)}". Try: ${Object.values(usages).join(', ')}.`,
@@ -227,6 +251,25 @@ export class CommandRouter {
             ? ((await this.store.fullSummary(task.id)) ?? task.summary)
             : (task.error ?? task.summary);
         return publicly(`${taskLine(task)}\n\n${result || '(no result text)'}`);
+      }
+      case 'answer': {
+        // Who may steer a task may answer it.
+        const task = await this.controlledTask(user, ref, command.taskId, 'steer', isMember);
+        const { answer } = await this.service.answer(callerFor(task, user, ref), task.id, command.text);
+        return privately(`Answer recorded for ${task.id} (“${cutText(answer, 80)}”); it goes on now.`);
+      }
+      case 'approve':
+      case 'deny': {
+        const task = await this.visibleTask(ref, command.taskId, isMember);
+        const approved = command.name === 'approve';
+        const reason = command.name === 'deny' ? command.reason : undefined;
+        await this.service.decide(callerFor(task, user, ref), task.id, approved, reason);
+        const tool = task.prompt?.action?.tool ?? 'its action';
+        return publicly(
+          approved
+            ? `${user.name} approved ${tool} for ${task.id}; it runs now.`
+            : `${user.name} denied ${tool} for ${task.id}${reason ? ` (${cutText(reason, 200)})` : ''}; the task is told.`,
+        );
       }
       case 'merge': {
         // The same decision as cancel: merging changes the shared repository.

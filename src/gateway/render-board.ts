@@ -1,9 +1,12 @@
+import { activeStatuses, type TaskStatus } from '../tasks/task-record.ts';
 import { formatDuration, statusWord, stepCount } from '../tasks/task-views.ts';
 import type { TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
 
 const statusMarks: Record<string, string> = {
   queued: '⏳ queued',
   running: '🔄 running',
+  waiting_input: '❓ waiting for an answer',
+  waiting_approval: '🔐 waiting for approval',
   completed: '✅ completed',
   failed: '❌ failed',
   cancelled: '⏹️ cancelled',
@@ -53,7 +56,8 @@ export function renderBoardText(view: TaskBoardView): string {
   const lines = [`**Tasks** · ${summary}${view.settled ? ' · all done' : ''}`];
   for (const row of orderAsTree(view.rows)) {
     const indent = '  '.repeat(Math.max(0, row.depth - 1));
-    const active = row.status === 'queued' || row.status === 'running';
+    // Parked tasks show what they wait for (their prompt), or the decision that sent them on.
+    const active = activeStatuses.has(row.status as TaskStatus);
     lines.push(
       `${indent}• \`${row.taskId}\` ${statusLabel(row.status)} · ${formatDuration(row.elapsedSeconds)} · ` +
         `${stepCount(row.steps)}${roundMark(row)}${changeMark(row)} — ${row.goal}`,

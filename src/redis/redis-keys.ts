@@ -43,6 +43,10 @@ export class RedisKeys {
   sessionActive(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:active`;
   }
+  /** Tasks of a session parked waiting for a person (delegation.max_parked_per_session counts these). */
+  sessionParked(sessionKey: string): string {
+    return `${this.prefix}:session:${sessionKey}:parked`;
+  }
   sessionHistory(sessionKey: string): string {
     return `${this.prefix}:session:${sessionKey}:history`;
   }

@@ -20,6 +20,7 @@ import { cutText } from '../text/cut-text.ts';
 import { createDelegationTools } from '../tools/delegation/delegation-toolset.ts';
 import { createFileToolset } from '../tools/file/file-toolset.ts';
 import { McpServers } from '../tools/mcp/mcp-servers.ts';
+import { askUserToolName, createAskUserTool } from '../tools/people/ask-user-tool.ts';
 import { checkSandboxAvailable } from '../tools/terminal/sandbox-command.ts';
 import { createTerminalToolset } from '../tools/terminal/terminal-toolset.ts';
 import type { Tool } from '../tools/tool.ts';
@@ -92,6 +93,8 @@ export class BatonRuntime {
   private readonly workers: ChildWorker[] = [];
   private readonly workerConnections: Redis[] = [];
   private reconciler: QueueReconciler | null = null;
+  /** `ask_user`, which every child gets besides its toolsets. */
+  private readonly askUserTool: Tool;
   private workspaceSweep: NodeJS.Timeout | null = null;
   /** Removes expired tasks from the indexes and idle threads; every process runs one, one sweeps at a time. */
   readonly sweeper: RetentionSweeper;
@@ -166,6 +169,7 @@ export class BatonRuntime {
     this.mcp = new McpServers(config.mcp_servers, { env: options.env ?? process.env, logger });
     this.mcp.registerToolsets(this.toolsets);
     this.workspaces = new WorkspaceStore(config.workspaces, config.workspace);
+    this.askUserTool = createAskUserTool(config.delegation.ask_user_timeout_s);
     this.toolsets.register(delegationToolsetName, () =>
       createDelegationTools(this.service, config, this.workspaces),
     );
@@ -208,7 +212,7 @@ export class BatonRuntime {
 
   /** A child's tools: its toolsets, plus delegation when it is an orchestrator with depth to spare. */
   toolsFor(record: TaskRecord): Tool[] {
-    return this.toolsets.resolve(this.toolsetNamesOf(record));
+    return [...this.toolsets.resolve(this.toolsetNamesOf(record)), this.askUserTool];
   }
 
   /**
@@ -216,7 +220,10 @@ export class BatonRuntime {
    * started is left out, and the task's events say so; the child goes on with the rest.
    */
   async toolsForRun(record: TaskRecord, signal?: AbortSignal): Promise<Tool[]> {
-    const { tools, unavailable } = await this.toolsets.resolveForRun(this.toolsetNamesOf(record), signal);
+    const resolved = await this.toolsets.resolveForRun(this.toolsetNamesOf(record), signal);
+    const { unavailable } = resolved;
+    // Every child may ask its person a question (it parks while it waits; see agent/child-prompts.ts).
+    const tools = [...resolved.tools.filter((tool) => tool.name !== askUserToolName), this.askUserTool];
     for (const { toolset, reason } of unavailable) {
       this.logger.warn({ taskId: record.id, toolset, reason }, 'toolset unavailable for a child');
       await this.store
@@ -284,6 +291,7 @@ export class BatonRuntime {
         recordUsage: (write) => this.usage.apply(write),
         toolsFor: (record, signal) => this.toolsForRun(record, signal),
         workspaces: this.workspaces,
+        scheduleResume: (taskId, round, delayMs) => this.queue.enqueueResume(taskId, round, delayMs),
         logger: this.logger,
       },
     });

@@ -25,6 +25,9 @@ export interface TaskPlace {
 /** What a person may ask of a task: look at its details, or control it. */
 export type TaskAction = 'check' | 'steer' | 'cancel' | 'collect' | 'merge';
 
+/** Who may approve or deny a parked task's tool call (approvals.approvers). */
+export type Approvers = 'owner' | 'admins' | 'channel';
+
 /**
  * The access decision for people acting on tasks, in one place: the gateway's AccessPolicy implements it
  * and both the chat commands and the delegation tools ask it, so a request through the parent agent gets
@@ -33,6 +36,11 @@ export type TaskAction = 'check' | 'steer' | 'cancel' | 'collect' | 'merge';
 export interface TaskAuthorizer {
   /** Null when `actor`, writing in `place`, may do `action` to `task`; otherwise why not, to relay as is. */
   refusal(actor: TaskActor, place: TaskPlace, task: TaskRecord, action: TaskAction): string | null;
+  /**
+   * Null when `actor`, writing in `place`, may approve or deny `task`'s waiting tool call under
+   * `approvers`; otherwise why not. Never a model's or a child's decision: only people's commands ask it.
+   */
+  approvalRefusal(actor: TaskActor, place: TaskPlace, task: TaskRecord, approvers: Approvers): string | null;
 }
 
 /**
@@ -44,6 +52,12 @@ export const ownerOnlyAuthorizer: TaskAuthorizer = {
     if (actor.trusted) return null;
     if (task.origin.platform === place.platform && task.origin.user === actor.id) return null;
     return `only the task's owner can ${actionVerb(action)} ${task.id}`;
+  },
+  approvalRefusal(actor, place, task, approvers) {
+    if (actor.trusted) return null;
+    const owner = task.origin.platform === place.platform && task.origin.user === actor.id;
+    if (approvers !== 'admins' && owner) return null;
+    return `only ${approvers === 'admins' ? 'an admin' : "the task's owner"} can approve or deny ${task.id}`;
   },
 };
 

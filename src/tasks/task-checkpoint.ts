@@ -32,6 +32,27 @@ const checkpointFields = {
    * first. Optional, so version 1 still reads both ways.
    */
   followUpRound: z.number().int().positive().optional(),
+  /**
+   * People's responses to calls of the batch under way (ask_user answers, approval decisions), by tool
+   * call id: a batch may wait on several calls, one wait at a time. Absent when there are none; optional,
+   * so version 1 reads both ways.
+   */
+  toolDecisions: z
+    .record(
+      z.string(),
+      z.object({
+        round: z.number().int().positive(),
+        kind: z.enum(['question', 'approval']),
+        answer: z.string().optional(),
+        approved: z.boolean().optional(),
+        reason: z.string().optional(),
+        by: z.string().optional(),
+        byId: z.string().optional(),
+        at: z.number(),
+        timedOut: z.boolean().optional(),
+      }),
+    )
+    .optional(),
 };
 
 const currentSchema = z.object({ version: z.literal(taskCheckpointVersion), ...checkpointFields });

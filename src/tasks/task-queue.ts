@@ -1,11 +1,37 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { roundOf, type TaskRecord } from './task-record.ts';
 
 /** The BullMQ queue children run on (its keys sit under the configured prefix). */
 export const childQueueName = 'baton-children';
 
 export interface ChildJobData {
   taskId: string;
+  /** The wait this job resumes the task from (a resume job); absent for the task's first job. */
+  round?: number;
+}
+
+/**
+ * The job that resumes a task parked on prompt `round`: enqueued delayed by the prompt's time-out when the
+ * task parks, promoted at once when a person answers. One id per round, so no round is resumed twice.
+ */
+export function resumeJobId(taskId: string, round: number): string {
+  return `${taskId}-r${round}`;
+}
+
+/**
+ * The id of the job that runs (or ran) the task now: its first job, the resume job of its last wait, or the
+ * job of its follow-up round when a steer reopened it after that wait.
+ */
+export function currentJobId(
+  record: Pick<TaskRecord, 'id' | 'prompt' | 'followUpRound' | 'followUpPromptRound'>,
+): string {
+  const promptRound = record.prompt?.round;
+  const followUpRound = roundOf(record);
+  if (followUpRound > 1 && (promptRound ?? 0) <= (record.followUpPromptRound ?? 0)) {
+    return childJobId(record.id, followUpRound);
+  }
+  return promptRound === undefined ? record.id : resumeJobId(record.id, promptRound);
 }
 
 /**
@@ -38,19 +64,57 @@ export class TaskQueue {
     this.queue.on('error', () => undefined);
   }
 
-  /** Queues tasks' jobs: task ids (a first round), or a task id with its round. */
-  async enqueue(tasks: Array<string | { taskId: string; round: number }>): Promise<void> {
+  /**
+   * Queues tasks' jobs: task ids (a first round), or a task reopened for a follow-up round, with the wait
+   * round it last parked on (the claim checks it, see claim-task.lua).
+   */
+  async enqueue(
+    tasks: Array<string | { taskId: string; followUpRound: number; promptRound?: number }>,
+  ): Promise<void> {
     await this.queue.addBulk(
       tasks.map((task) => {
-        const { taskId, round } = typeof task === 'string' ? { taskId: task, round: 1 } : task;
-        return { name: 'child', data: { taskId }, opts: { jobId: childJobId(taskId, round) } };
+        if (typeof task === 'string') return { name: 'child', data: { taskId: task }, opts: { jobId: task } };
+        const { taskId, followUpRound, promptRound } = task;
+        return {
+          name: 'child',
+          data: promptRound === undefined ? { taskId } : { taskId, round: promptRound },
+          opts: { jobId: childJobId(taskId, followUpRound) },
+        };
       }),
     );
   }
 
   /** Removes a job that has not started yet (a task cancelled while queued); a no-op otherwise. */
-  async removeWaiting(taskId: string, round = 1): Promise<void> {
-    await this.queue.remove(childJobId(taskId, round)).catch(() => 0);
+  async removeWaiting(record: Parameters<typeof currentJobId>[0]): Promise<void> {
+    await this.queue.remove(currentJobId(record)).catch(() => 0);
+  }
+
+  /**
+   * Adds the job that resumes a task parked on `round`, due after `delayMs` (the prompt's time-out): it
+   * costs nothing meanwhile, and with no timer outside Redis the wait survives every restart.
+   */
+  async enqueueResume(taskId: string, round: number, delayMs: number): Promise<void> {
+    await this.queue.add(
+      'child',
+      { taskId, round },
+      { jobId: resumeJobId(taskId, round), delay: Math.max(0, Math.round(delayMs)) },
+    );
+  }
+
+  /**
+   * Makes the resume job of `round` due now (the prompt was answered). A job already due or running is
+   * left as it is; a missing one (lost, or never added) is added.
+   */
+  async resumeNow(taskId: string, round: number): Promise<void> {
+    const job = await this.queue.getJob(resumeJobId(taskId, round));
+    if (!job) {
+      await this.enqueueResume(taskId, round, 0);
+      return;
+    }
+    // Between the read and the promote it may have become due by itself: not an error.
+    await job.promote().catch(async (error: unknown) => {
+      if ((await job.isDelayed().catch(() => false)) === true) throw error;
+    });
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,32 @@
 import type { TokenUsage } from '../llm/model-client.ts';
 import type { OutputSchema } from './output-schema.ts';
 
-export const taskStatuses = ['queued', 'running', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
+export const taskStatuses = [
+  'queued',
+  'running',
+  'waiting_input',
+  'waiting_approval',
+  'completed',
+  'failed',
+  'cancelled',
+  'timed_out',
+] as const;
 export type TaskStatus = (typeof taskStatuses)[number];
 
 const terminalStatuses: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled', 'timed_out']);
-export const activeStatuses: ReadonlySet<TaskStatus> = new Set(['queued', 'running']);
+/** Not finished: queued, running, or parked waiting for a person (boards show these with their controls). */
+export const activeStatuses: ReadonlySet<TaskStatus> = new Set([
+  'queued',
+  'running',
+  'waiting_input',
+  'waiting_approval',
+]);
+/**
+ * Parked: waiting for a person's answer or approval. A parked task holds no worker slot and no job in any
+ * worker, and leaves the counts of running or queued tasks (delegation.max_concurrent_children, quotas.*);
+ * delegation.max_parked_per_session caps these.
+ */
+export const parkedStatuses: ReadonlySet<TaskStatus> = new Set(['waiting_input', 'waiting_approval']);
 
 /**
  * The only legal moves; a finished task never moves again (so a cancelled task never becomes completed).
@@ -14,7 +35,10 @@ export const activeStatuses: ReadonlySet<TaskStatus> = new Set(['queued', 'runni
  */
 export const legalTransitions: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   queued: ['running', 'cancelled', 'failed', 'timed_out'],
-  running: ['completed', 'failed', 'cancelled', 'timed_out'],
+  running: ['completed', 'failed', 'cancelled', 'timed_out', 'waiting_input', 'waiting_approval'],
+  // An answer, a decision or the prompt's time-out puts the task back in the queue (settle-prompt.lua).
+  waiting_input: ['queued', 'cancelled', 'failed', 'timed_out'],
+  waiting_approval: ['queued', 'cancelled', 'failed', 'timed_out'],
   completed: [],
   failed: [],
   cancelled: [],
@@ -23,6 +47,10 @@ export const legalTransitions: Readonly<Record<TaskStatus, readonly TaskStatus[]
 
 export function isTerminal(status: TaskStatus): boolean {
   return terminalStatuses.has(status);
+}
+
+export function isParked(status: TaskStatus): boolean {
+  return parkedStatuses.has(status);
 }
 
 /** Names a toolset's tools; `delegation` is special: only orchestrator children with depth to spare get it. */
@@ -85,10 +113,57 @@ export interface TaskRecord {
   roundStartSteps?: number;
   /** The inbox's last message before the current round's follow-up: earlier ones were applied before. */
   roundInboxCursor?: string;
+  /** The wait round (`prompt.round`) the task had reached when a follow-up reopened it; 0 for none. */
+  followUpPromptRound?: number;
   /** The JSON Schema the final answer must match (`output_schema`); absent when the caller gave none. */
   outputSchema?: OutputSchema;
   /** How the final answer measured against `outputSchema`; absent without a schema or before completion. */
   structured?: StructuredResult;
+  /** The last prompt the task parked on (a question or an approval request); absent if it never parked. */
+  prompt?: TaskPromptState;
+  /** The person's response to `prompt`, once given (or its time-out); absent while it waits. */
+  promptResponse?: PromptResponse;
+  /** Milliseconds spent parked, in total: not counted against delegation.child_timeout_s. */
+  parkedMs?: number;
+}
+
+/**
+ * What a parked task waits for. `round` numbers the task's waits (1, 2, …): the prompt's message, its resume
+ * job and its answer are keyed by it, so a late answer to an earlier round never resumes a later one.
+ */
+export interface TaskPromptState {
+  round: number;
+  kind: 'question' | 'approval';
+  /** The tool call that waits (ask_user, or the call needing approval). */
+  callId: string;
+  /** question: the child's question. approval: one line saying what waits for approval. */
+  text: string;
+  /** question: at most five choices (empty: words only). approval: empty. */
+  choices: string[];
+  /** approval: exactly what will run; arguments with secrets redacted. */
+  action?: { tool: string; arguments: string; workspace?: string };
+  askedAt: number;
+  /** When it times out (epoch ms): a question's wait fails, an approval is denied. */
+  expiresAt: number;
+}
+
+/** A person's answer or decision on a prompt, or its time-out. */
+export interface PromptResponse {
+  round: number;
+  kind: 'question' | 'approval';
+  /** question: the answer's text. */
+  answer?: string;
+  /** approval: the decision. */
+  approved?: boolean;
+  /** approval: why it was denied, when the person said. */
+  reason?: string;
+  /** Display name of who answered or decided (absent on a time-out). */
+  by?: string;
+  /** Their platform user id. */
+  byId?: string;
+  at: number;
+  /** Nobody answered in time. */
+  timedOut?: boolean;
 }
 
 /** A completed task's answer checked against its `output_schema`. */
@@ -128,6 +203,9 @@ export type TaskEventType =
   | 'tool-result'
   | 'steer-queued'
   | 'steer-applied'
+  | 'prompt-asked'
+  | 'answer-given'
+  | 'approval-decided'
   | 'note';
 
 export interface TaskEvent {

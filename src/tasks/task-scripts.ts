@@ -18,3 +18,5 @@ export const completeScript = taskScript('complete-task');
 export const steerScript = taskScript('steer-task');
 export const reopenScript = taskScript('reopen-task');
 export const releaseScript = taskScript('release-task');
+export const parkScript = taskScript('park-task');
+export const settlePromptScript = taskScript('settle-prompt');

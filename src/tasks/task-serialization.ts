@@ -5,8 +5,10 @@ import { emptyUsage, type TokenUsage } from '../llm/model-client.ts';
 import type { OutputSchema } from './output-schema.ts';
 import type {
   ChildRole,
+  PromptResponse,
   StructuredResult,
   TaskOrigin,
+  TaskPromptState,
   TaskRecord,
   TaskStatus,
   TaskWorkspaceChange,
@@ -36,6 +38,29 @@ const changeSchema: z.ZodType<TaskWorkspaceChange> = z.object({
   added: z.number(),
   removed: z.number(),
   branch: z.string().optional(),
+});
+
+const promptKind = z.enum(['question', 'approval']);
+const promptSchema: z.ZodType<TaskPromptState> = z.object({
+  round: z.number().int().positive(),
+  kind: promptKind,
+  callId: z.string(),
+  text: z.string(),
+  choices: z.array(z.string()),
+  action: z.object({ tool: z.string(), arguments: z.string(), workspace: z.string().optional() }).optional(),
+  askedAt: z.number(),
+  expiresAt: z.number(),
+});
+const promptResponseSchema: z.ZodType<PromptResponse> = z.object({
+  round: z.number().int().positive(),
+  kind: promptKind,
+  answer: z.string().optional(),
+  approved: z.boolean().optional(),
+  reason: z.string().optional(),
+  by: z.string().optional(),
+  byId: z.string().optional(),
+  at: z.number(),
+  timedOut: z.boolean().optional(),
 });
 
 /**
@@ -158,6 +183,12 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
     ...(hash.followUpRound ? { followUpRound: Number(hash.followUpRound) } : {}),
     ...(hash.roundStartSteps ? { roundStartSteps: Number(hash.roundStartSteps) } : {}),
     ...(hash.roundInboxCursor ? { roundInboxCursor: hash.roundInboxCursor } : {}),
+    ...(hash.followUpPromptRound ? { followUpPromptRound: Number(hash.followUpPromptRound) } : {}),
+    ...(hash.prompt ? { prompt: parseField(hash.id, 'prompt', hash.prompt, promptSchema) } : {}),
+    ...(hash.promptResponse
+      ? { promptResponse: parseField(hash.id, 'promptResponse', hash.promptResponse, promptResponseSchema) }
+      : {}),
+    ...(hash.parkedMs ? { parkedMs: Number(hash.parkedMs) } : {}),
   };
 }
 

@@ -1,13 +1,16 @@
 import type { BatonConfig } from '../config/schema.ts';
 import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
+import { cutText } from '../text/cut-text.ts';
 import { assertOutputSchema, type OutputSchema } from './output-schema.ts';
 import { ownerOnlyAuthorizer, type TaskAction, type TaskActor, type TaskAuthorizer } from './task-access.ts';
 import type { TaskQueue } from './task-queue.ts';
 import {
   type ChildRole,
   delegationToolsetName,
+  isParked,
   isTerminal,
+  type PromptResponse,
   roundOf,
   type TaskOrigin,
   type TaskRecord,
@@ -17,6 +20,11 @@ import type { TaskSignals } from './task-signals.ts';
 import type { TaskStore } from './task-store.ts';
 import { statusWord } from './task-views.ts';
 import { waitForTasksToEnd, waitForTasksToStop } from './task-waiter.ts';
+
+/** Longest answer or denial reason a task event shows, in characters. */
+const responseEventChars = 200;
+/** Longest answer a person may give, in characters. */
+export const maxAnswerChars = 8000;
 
 /** On whose behalf a task operation runs: the parent agent of a session (depth 0) or a child task. */
 export interface TaskCaller {
@@ -324,7 +332,14 @@ export class TaskService {
     if (reopen.outcome === 'steered') return { record, reopened: false, round: roundOf(record) };
     if (reopen.outcome !== 'reopened') throw notSteerable(record, reopen.status);
     // Should this fail, the queue reconciler finds the queued round without a job and queues it.
-    await this.queue.enqueue([{ taskId: record.id, round: reopen.round }]);
+    // The claim checks the wait round the job names (see claim-task.lua): the one the task last parked on.
+    await this.queue.enqueue([
+      {
+        taskId: record.id,
+        followUpRound: reopen.round,
+        ...(record.prompt ? { promptRound: record.prompt.round } : {}),
+      },
+    ]);
     this.logger.info({ taskId: record.id, round: reopen.round }, 'completed task reopened by a steer');
     return {
       record: { ...record, status: 'queued', followUpRound: reopen.round },
@@ -340,6 +355,113 @@ export class TaskService {
       total: this.config.quotas.max_active_tasks,
       queued: this.config.quotas.max_queued_tasks,
     };
+  }
+
+  /**
+   * Answers the question a task waits on (ask_user): `text`, or `#n` for its n-th choice. Whoever may steer
+   * the task may answer. The task goes back to the queue at once and the child continues with the answer
+   * as the tool's result, naming who answered. A task not waiting for an answer (or a late answer) is
+   * refused and nothing changes.
+   */
+  async answer(
+    caller: TaskCaller,
+    taskId: string,
+    text: string,
+  ): Promise<{ record: TaskRecord; answer: string }> {
+    const record = await this.lookup(caller, taskId, 'steer');
+    const prompt = record.prompt;
+    if (record.status !== 'waiting_input' || !prompt || prompt.kind !== 'question') {
+      throw notWaiting(record, 'an answer');
+    }
+    if (prompt.expiresAt <= Date.now()) throw expired(record);
+    const answer = resolveAnswer(text, prompt.choices);
+    const response: PromptResponse = {
+      round: prompt.round,
+      kind: 'question',
+      answer,
+      by: caller.displayName,
+      ...(caller.actor ? { byId: caller.actor.id } : {}),
+      at: Date.now(),
+    };
+    await this.settle(record, 'waiting_input', response, {
+      type: 'answer-given',
+      text: `by ${caller.displayName}: ${cutText(answer, responseEventChars, { marker: '' })}`,
+    });
+    return { record, answer };
+  }
+
+  /**
+   * Approves or denies the tool call a task waits on (approvals). Only people decide: the caller must act
+   * for a person (never a child), and approvals.approvers says which people. The decision (who, when,
+   * which, why) goes to the task's events; approved, the call runs once; denied, the model gets the reason.
+   */
+  async decide(caller: TaskCaller, taskId: string, approved: boolean, reason?: string): Promise<TaskRecord> {
+    const record = await this.store.get(taskId.trim());
+    if (!record || record.sessionKey !== caller.sessionKey) {
+      throw new BatonError('unknown_task', `no task with id "${taskId}" in this conversation`, {
+        fault: 'user',
+      });
+    }
+    if (caller.callerTaskId !== null || !caller.actor) {
+      throw new BatonError('access_denied', `only a person can approve or deny ${record.id}`, {
+        fault: 'user',
+      });
+    }
+    const refusal = this.authorizer.approvalRefusal(
+      caller.actor,
+      caller.origin,
+      record,
+      this.config.approvals.approvers,
+    );
+    if (refusal) throw new BatonError('access_denied', refusal, { fault: 'user' });
+    const prompt = record.prompt;
+    if (record.status !== 'waiting_approval' || !prompt || prompt.kind !== 'approval') {
+      throw notWaiting(record, 'a decision');
+    }
+    if (prompt.expiresAt <= Date.now()) throw expired(record);
+    const trimmed = reason?.trim();
+    const response: PromptResponse = {
+      round: prompt.round,
+      kind: 'approval',
+      approved,
+      ...(trimmed ? { reason: cutText(trimmed, 1000) } : {}),
+      by: caller.displayName,
+      byId: caller.actor.id,
+      at: Date.now(),
+    };
+    const what = prompt.action?.tool ?? 'the call';
+    await this.settle(record, 'waiting_approval', response, {
+      type: 'approval-decided',
+      text:
+        `${what} ${approved ? 'approved' : 'denied'} by ${caller.displayName}` +
+        (trimmed ? `: ${cutText(trimmed, responseEventChars, { marker: '' })}` : ''),
+    });
+    return record;
+  }
+
+  /** Records a response on the task's current prompt, then makes its resume job due now. */
+  private async settle(
+    record: TaskRecord,
+    expected: 'waiting_input' | 'waiting_approval',
+    response: PromptResponse,
+    event: { type: 'answer-given' | 'approval-decided'; text: string },
+  ): Promise<void> {
+    const { outcome, detail } = await this.store.settlePrompt(record, expected, response, event);
+    if (outcome === 'missing') {
+      throw new BatonError('unknown_task', `task ${record.id} no longer exists`, { fault: 'user' });
+    }
+    if (outcome !== 'ok') {
+      // Refused (another response came first) or stale (the task waits on a later round now).
+      const current = (await this.store.get(record.id)) ?? record;
+      throw notWaiting(current, expected === 'waiting_input' ? 'an answer' : 'a decision', detail);
+    }
+    // The response is recorded: should this fail, the job still comes due at the time-out, or the queue
+    // reconciler adds it.
+    await this.queue
+      .resumeNow(record.id, response.round)
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error, taskId: record.id }, 'resume job not promoted'),
+      );
   }
 
   /** Waits for the task to end, up to `timeoutSeconds` (capped by delegation.collect_max_timeout_s). */
@@ -385,8 +507,10 @@ export class TaskService {
       records.map(async (record) => {
         const { outcome, previous } = await this.store.transition(record, 'cancelled', { note });
         if (outcome !== 'ok') return;
-        if (previous === 'queued') await this.queue.removeWaiting(record.id, roundOf(record));
-        else await this.signals.publish({ kind: 'cancel', taskId: record.id });
+        // A queued or parked task has no runner to stop: its job (first, or the resume of its wait) goes.
+        if (previous === 'queued' || (previous !== null && isParked(previous))) {
+          await this.queue.removeWaiting(record);
+        } else await this.signals.publish({ kind: 'cancel', taskId: record.id });
       }),
     );
     const stopped = await waitForTasksToStop(
@@ -416,8 +540,55 @@ export class TaskService {
 function notSteerable(record: TaskRecord, status: TaskStatus | null): BatonError {
   return new BatonError(
     'task_not_steerable',
-    `task ${record.id} is ${statusWord(status ?? record.status)}; only queued or running tasks can be steered, ` +
-      'and completed ones reopened with a follow-up (failed, cancelled and timed-out tasks cannot be)',
+    `task ${record.id} is ${statusWord(status ?? record.status)}; only tasks that have not finished can be ` +
+      'steered, and completed ones reopened with a follow-up (failed, cancelled and timed-out tasks cannot be)',
     { fault: 'user' },
   );
+}
+
+/** The refusal of an answer or decision for a task that does not wait for one (any more). */
+function notWaiting(record: TaskRecord, what: string, staleRound?: string | null): BatonError {
+  const already =
+    record.status === 'queued' || record.status === 'running'
+      ? 'its wait is over (answered, decided or timed out) and it is back at work'
+      : staleRound
+        ? 'that question was already settled; it waits on a newer one'
+        : `it is ${record.status.replace('_', ' ')}`;
+  return new BatonError('task_not_waiting', `task ${record.id} is not waiting for ${what}: ${already}`, {
+    fault: 'user',
+  });
+}
+
+function expired(record: TaskRecord): BatonError {
+  return new BatonError(
+    'task_not_waiting',
+    `task ${record.id}'s wait has timed out; it goes on without a response as soon as a worker takes it`,
+    { fault: 'user' },
+  );
+}
+
+/** `#n` picks the n-th choice (1-based); anything else is the answer as written. */
+export function resolveAnswer(text: string, choices: readonly string[]): string {
+  const trimmed = text.trim();
+  const pick = /^#(\d+)$/.exec(trimmed);
+  if (pick) {
+    const index = Number(pick[1]);
+    if (index < 1 || index > choices.length) {
+      throw new BatonError(
+        'invalid_arguments',
+        choices.length === 0
+          ? 'this question has no choices: answer in words'
+          : `choose #1 to #${choices.length}, or answer in words`,
+        { fault: 'user' },
+      );
+    }
+    return choices[index - 1]!;
+  }
+  if (trimmed === '') throw new BatonError('invalid_arguments', 'the answer is empty', { fault: 'user' });
+  if (trimmed.length > maxAnswerChars) {
+    throw new BatonError('invalid_arguments', `an answer has at most ${maxAnswerChars} characters`, {
+      fault: 'user',
+    });
+  }
+  return trimmed;
 }

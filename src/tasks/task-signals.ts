@@ -9,7 +9,8 @@ export type TaskSignal =
   | { kind: 'cancel'; taskId: string }
   | { kind: 'steer'; taskId: string; messageId: string }
   | { kind: 'ended'; taskId: string; status: TaskStatus }
-  | { kind: 'stopped'; taskId: string };
+  | { kind: 'stopped'; taskId: string }
+  | { kind: 'parked'; taskId: string; sessionKey: string; status: TaskStatus };
 
 type Listener = (signal: TaskSignal) => void;
 

@@ -14,9 +14,11 @@ import { steerEventLine, TaskInbox } from './task-inbox.ts';
 import {
   legalTransitions,
   type NewTask,
+  type PromptResponse,
   type StructuredResult,
   type TaskEventType,
   type TaskOrigin,
+  type TaskPromptState,
   type TaskRecord,
   type TaskStatus,
   type TaskWorkspaceChange,
@@ -27,8 +29,10 @@ import {
   checkpointScript,
   claimScript,
   completeScript,
+  parkScript,
   releaseScript,
   reopenScript,
+  settlePromptScript,
   transitionScript,
 } from './task-scripts.ts';
 import { fieldsToRecord, recordToFields } from './task-serialization.ts';
@@ -89,7 +93,18 @@ export interface ClaimedTask {
 
 export type ClaimResult =
   | ClaimedTask
-  | { outcome: 'finished' | 'missing'; previous: TaskStatus | null; resumed: false; record: null };
+  | {
+      outcome: 'finished' | 'missing' | 'parked' | 'stale';
+      previous: TaskStatus | null;
+      resumed: false;
+      record: null;
+    };
+
+/** How parking went (see lua/park-task.lua); `detail` is the parked count, or the status found. */
+export type ParkOutcome = 'ok' | 'over_parked' | 'refused' | 'lost' | 'missing';
+
+/** How settling a prompt went (see lua/settle-prompt.lua). */
+export type SettleOutcome = 'ok' | 'refused' | 'stale' | 'missing';
 
 /**
  * Task records, atomic status changes and checkpoints, all in Redis; the steering inbox (task-inbox.ts)
@@ -335,6 +350,7 @@ export class TaskStore {
         this.keys.quotaChannelActive(platform, channel),
         this.keys.quotaActive(),
         this.keys.quotaQueued(),
+        this.keys.sessionParked(task.sessionKey),
       ],
       [
         allowedFrom,
@@ -364,7 +380,7 @@ export class TaskStore {
   async claim(
     taskId: string,
     runnerToken: string,
-    options: { firstStepEvent?: string } = {},
+    options: { firstStepEvent?: string; round?: number } = {},
   ): Promise<ClaimResult> {
     const [outcome, previous, previousRunner, inboxLength, hash, firstStep] = await this.run<
       [string, string?, string?, number?, string?, string?]
@@ -376,11 +392,17 @@ export class TaskStore {
         this.keys.taskInbox(taskId),
         this.keys.quotaQueued(),
       ],
-      [runnerToken, Date.now(), this.maxEvents, options.firstStepEvent ?? ''],
+      [
+        runnerToken,
+        Date.now(),
+        this.maxEvents,
+        options.firstStepEvent ?? '',
+        options.round === undefined ? '' : String(options.round),
+      ],
     );
     if (outcome !== 'ok') {
       return {
-        outcome: outcome as 'finished' | 'missing',
+        outcome: outcome as 'finished' | 'missing' | 'parked' | 'stale',
         previous: (previous as TaskStatus | undefined) ?? null,
         resumed: false,
         record: null,
@@ -511,6 +533,94 @@ export class TaskStore {
     if (typeof full === 'string') return full;
     const [status, summary] = (replies[1]?.[1] ?? []) as (string | null)[];
     return status === 'completed' && summary ? summary : null;
+  }
+
+  /**
+   * Parks the running task this runner holds on `prompt`: it becomes `status` and the runner lets go of it
+   * (no release needed after 'ok'). Refused with 'over_parked' when the session already has `maxParked`
+   * parked tasks.
+   */
+  async park(
+    task: TaskRef,
+    runnerToken: string,
+    status: 'waiting_input' | 'waiting_approval',
+    prompt: TaskPromptState,
+    maxParked: number,
+    eventText: string,
+  ): Promise<{ outcome: ParkOutcome; detail: string | null }> {
+    const { platform, user, channel } = task.origin;
+    const [outcome, detail] = await this.run(
+      parkScript,
+      [
+        this.keys.task(task.id),
+        this.keys.taskEvents(task.id),
+        this.keys.taskEndings(),
+        this.keys.sessionActive(task.sessionKey),
+        this.keys.sessionParked(task.sessionKey),
+        this.keys.quotaUserActive(platform, user),
+        this.keys.quotaChannelActive(platform, channel),
+        this.keys.quotaActive(),
+      ],
+      [
+        JSON.stringify({
+          runnerToken,
+          status,
+          round: String(prompt.round),
+          prompt: JSON.stringify(wellFormedDeep(prompt)),
+          maxParked: String(maxParked),
+          now: String(Date.now()),
+          maxEvents: String(this.maxEvents),
+          channel: this.keys.signalChannel(),
+          eventText: toWellFormed(eventText),
+        }),
+      ],
+    );
+    return { outcome: outcome as ParkOutcome, detail: detail ?? null };
+  }
+
+  /**
+   * Settles the prompt of `response.round` of a parked task (an answer, a decision or a time-out): the
+   * task goes back to the queue with the response on its record. `expected` is the waiting status the
+   * response fits (null: either, for a time-out).
+   */
+  async settlePrompt(
+    task: TaskRef,
+    expected: 'waiting_input' | 'waiting_approval' | null,
+    response: PromptResponse,
+    event: { type: TaskEventType; text: string },
+  ): Promise<{ outcome: SettleOutcome; detail: string | null }> {
+    const { platform, user, channel } = task.origin;
+    const [outcome, detail] = await this.run(
+      settlePromptScript,
+      [
+        this.keys.task(task.id),
+        this.keys.taskEvents(task.id),
+        this.keys.sessionActive(task.sessionKey),
+        this.keys.sessionParked(task.sessionKey),
+        this.keys.quotaUserActive(platform, user),
+        this.keys.quotaChannelActive(platform, channel),
+        this.keys.quotaActive(),
+        this.keys.quotaQueued(),
+      ],
+      [
+        JSON.stringify({
+          round: String(response.round),
+          status: expected ?? '',
+          response: JSON.stringify(wellFormedDeep(response)),
+          now: String(response.at),
+          maxEvents: String(this.maxEvents),
+          channel: this.keys.signalChannel(),
+          eventType: event.type,
+          eventText: toWellFormed(event.text),
+        }),
+      ],
+    );
+    return { outcome: outcome as SettleOutcome, detail: detail ?? null };
+  }
+
+  /** How many tasks of the session are parked. */
+  async parkedCount(sessionKey: string): Promise<number> {
+    return this.redis.scard(this.keys.sessionParked(sessionKey));
   }
 
   /** Marks that this runner has stopped holding the task (its processor returned) and says so. */

@@ -97,7 +97,9 @@ export async function waitForTasksToStop(
   const unsubscribes = taskIds.map((taskId) =>
     signals.onTask(taskId, (taskSignal) => {
       // A runner that ends its task lets go of it in the same script and publishes only `ended`.
-      if (taskSignal.kind === 'stopped' || taskSignal.kind === 'ended') wakeup.notify();
+      // So does one that parks its task (it lets go of it too).
+      if (taskSignal.kind === 'stopped' || taskSignal.kind === 'ended' || taskSignal.kind === 'parked')
+        wakeup.notify();
     }),
   );
   try {

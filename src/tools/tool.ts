@@ -26,6 +26,11 @@ export interface ToolContext {
    * turn slots (gateway.max_concurrent_turns), so waiting threads do not starve the others.
    */
   releaseTurnSlotWhile?<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Set only for a call a person approved (approvals.required_for, an MCP server's `approval` list): their
+   * display name. Tools that need approval refuse to run without it.
+   */
+  approvedBy?: string;
   /** Children only: where the terminal and file tools work (the task's workspace checkout, or a scratch directory). */
   workspace?: WorkspaceAccess;
 }
@@ -57,6 +62,11 @@ export interface Tool<Input = unknown> {
    * otherwise `delegation.tool_timeout_s` applies.
    */
   timeoutMs?(input: Input): number;
+  /**
+   * Whether every call needs a person's approval before it runs (an MCP tool listed under its server's
+   * `approval`); approvals.required_for names more. Left out: only when the config says so.
+   */
+  needsApproval?: boolean;
   execute(input: Input, context: ToolContext): Promise<unknown>;
 }
 

@@ -36,6 +36,7 @@ export class ChildWorker {
         runnerToken,
         signal,
         () => this.draining,
+        job.data.round,
       );
       if (result.kind === 'interrupted') {
         // Back to the queue without counting a failure; another worker resumes it from its checkpoint.

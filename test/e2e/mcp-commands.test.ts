@@ -66,9 +66,7 @@ describe('baton mcp list', () => {
     expect(stdout).toMatch(/^mcp:everything {2}\(stdio: node .*server-everything\/dist\/index\.js stdio\)$/m);
     expect(stdout).toMatch(/ready in \d+ ms, 2 tool\(s\), \d+ hidden by the allow-list/);
     expect(stdout).toMatch(/^ {4}everything__echo {2}Echoes back the input string$/m);
-    expect(stdout).toMatch(
-      /^ {4}everything__get-sum {2}.*\[needs approval: refused until approvals exist\]$/m,
-    );
+    expect(stdout).toMatch(/^ {4}everything__get-sum {2}.*\[needs approval\]$/m);
     expect(stdout).not.toContain('everything__get-env');
     expect(stdout).toMatch(
       /^mcp:broken .*\n {2}failed: MCP server "broken" could not be started: .*Cannot find module/m,

@@ -76,6 +76,17 @@ describe('parseCommand', () => {
       'STEER  t_7k2m9q   only the EU region,\n  then stop  ',
       { name: 'steer', taskId: 't_7k2m9q', message: 'only the EU region,\n  then stop' },
     ],
+    ['answer t_7k2m9q #2', { name: 'answer', taskId: 't_7k2m9q', text: '#2' }],
+    [
+      'Answer `T_7K2M9Q`  use the Blue one ',
+      { name: 'answer', taskId: 't_7k2m9q', text: 'use the Blue one' },
+    ],
+    ['approve t_7k2m9q', { name: 'approve', taskId: 't_7k2m9q' }],
+    ['deny t_7k2m9q', { name: 'deny', taskId: 't_7k2m9q' }],
+    [
+      'DENY t_7k2m9q not on prod,\nplease',
+      { name: 'deny', taskId: 't_7k2m9q', reason: 'not on prod,\nplease' },
+    ],
   ])('%j → %j', (text, expected) => {
     expect(parseCommand(text)).toEqual(expected);
   });
@@ -90,10 +101,19 @@ describe('parseCommand', () => {
     ['cancel t_7k2m9q now', 'Usage: cancel <task id>'],
     ['collect T_!!', 'Usage: collect <task id> (task ids look like t_7k2m9q)'],
     ['tasks t_7k2m9q', 'Usage: tasks'],
+    ['answer t_7k2m9q', 'Usage: answer <task id> <text> (or #<choice number>)'],
+    [
+      'answer yes please',
+      'Usage: answer <task id> <text> (or #<choice number>) (task ids look like t_7k2m9q)',
+    ],
+    ['approve t_7k2m9q now', 'Usage: approve <task id>'],
+    ['approve', 'Usage: approve <task id>'],
+    ['deny nonsense', 'Usage: deny <task id> [reason] (task ids look like t_7k2m9q)'],
     [
       'frobnicate t_7k2m9q',
       'Unknown command "frobnicate". Try: tasks, status <task id>, steer <task id> <message>, ' +
-        'cancel <task id>, collect <task id>, merge <task id>, usage, help.',
+        'cancel <task id>, collect <task id>, merge <task id>, answer <task id> <text> (or #<choice number>), ' +
+        'approve <task id>, deny <task id> [reason], usage, help.',
     ],
   ])('%j → %s', (text, error) => {
     expect(parseCommand(text)).toEqual({ error });

@@ -91,7 +91,7 @@ describe('delegation tools through the model client', () => {
       { name: 'steer_task', arguments: { task_id: taskId, message: 'too late' } },
       { name: 'cancel_task', arguments: { task_id: taskId } },
     ]);
-    expect(steerAfter!.error).toMatch(/is cancelled; only queued or running tasks can be steered/);
+    expect(steerAfter!.error).toMatch(/is cancelled; only tasks that have not finished can be steered/);
     expect(cancelAfter!.error).toMatch(/already cancelled/);
   });
 

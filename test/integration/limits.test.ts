@@ -79,9 +79,9 @@ describe('limits enforced atomically across processes', () => {
     const sessionKey = 'test:limits:depth';
     const caller = { ...parentContext(sessionKey), displayName: 'Ada' };
     const [child] = await first.service.dispatch(caller, [{ goal: 'leaf child' }]);
-    // A child at depth 1 with the default flat depth of 1 gets no delegation tools at all...
+    // A child at depth 1 with the default flat depth of 1 gets no delegation tools at all (only ask_user)...
     const childRecord = (await first.store.get(child!.id))!;
-    expect(first.toolsFor(childRecord).map((tool) => tool.name)).toEqual([]);
+    expect(first.toolsFor(childRecord).map((tool) => tool.name)).toEqual(['ask_user']);
     // ...and a dispatch on its behalf is refused.
     const refusal = await first.service
       .dispatch({ ...caller, callerTaskId: child!.id, depth: 1 }, [{ goal: 'grandchild' }])

@@ -28,6 +28,8 @@ function modelCall(overrides: Partial<ModelCallRecord> = {}): ModelCallRecord {
 const taskCounts: Record<TaskStatus, number> = {
   queued: 3,
   running: 2,
+  waiting_input: 4,
+  waiting_approval: 1,
   completed: 7,
   failed: 1,
   cancelled: 0,
@@ -86,6 +88,8 @@ describe('metrics', () => {
         'baton_tasks_ended_total{status="cancelled"} 1',
         'baton_tasks{status="queued"} 3',
         'baton_tasks{status="running"} 2',
+        'baton_tasks{status="waiting_input"} 4',
+        'baton_tasks{status="waiting_approval"} 1',
         'baton_tasks{status="timed_out"} 0',
         'baton_queue_jobs{state="waiting"} 2',
         'baton_queue_jobs{state="delayed"} 1',

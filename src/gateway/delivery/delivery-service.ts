@@ -8,11 +8,13 @@ import { keyLifetimes } from '../../redis/key-lifetimes.ts';
 import { isLapsedLockError, isRedisConnectionError } from '../../redis/redis-connection.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
-import { isTerminal, roundOf } from '../../tasks/task-record.ts';
+import { isParked, isTerminal, roundOf } from '../../tasks/task-record.ts';
 import type { TaskStore } from '../../tasks/task-store.ts';
+import { cutText } from '../../text/cut-text.ts';
 import type { ChatAdapter, ConversationRef } from '../chat-adapter.ts';
 import { chunkText } from '../chunk-text.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
+import { promptMessage } from './prompt-message.ts';
 import { historyNoteText, resultMessageText } from './result-text.ts';
 
 export const deliveryQueueName = 'baton-deliveries';
@@ -23,6 +25,8 @@ export interface DeliveryJobData {
   taskId: string;
   /** Which round's result (a task reopened by a follow-up has several); absent: the first. */
   followUpRound?: number;
+  /** Set for a job posting a parked task's prompt (job name `prompt`): the wait round it asks for. */
+  round?: number;
 }
 
 export type DeliveryOutcome = 'posted' | 'failed' | 'retried';
@@ -105,6 +109,37 @@ export async function deliverTaskResult(
   await redis.expire(progressKey, progressSeconds);
 }
 
+/**
+ * Posts the prompt of a parked task's wait `round` in its origin thread, once: a retry after the post
+ * finds it marked posted (and the idempotency key covers a crash between the post and the mark). A task
+ * whose wait is already over (answered quickly, cancelled) gets no post.
+ */
+export async function deliverPrompt(
+  dependencies: DeliveryDependencies,
+  taskId: string,
+  round: number,
+): Promise<void> {
+  const { store, redis, keys, config } = dependencies;
+  const record = await store.get(taskId);
+  if (!record) throw new UnrecoverableError(`task ${taskId} no longer exists`);
+  if (record.prompt?.round !== round || !isParked(record.status)) return;
+  const progressKey = keys.delivery(`${taskId}:prompt:${round}`);
+  if ((await redis.hget(progressKey, 'posted')) === '1') return;
+  const ref: ConversationRef = {
+    platform: record.origin.platform,
+    channel: record.origin.channel,
+    thread: record.origin.thread,
+  };
+  const adapter = dependencies.adapterFor(ref.platform);
+  if (!adapter) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
+  const message = promptMessage(record, config.slack.command);
+  if (!message) return;
+  // One message, within the platform's limit: a long question or command is cut, never split.
+  const fallbackText = cutText(redactSecrets(message.fallbackText), adapter.limits.maxMessageChars);
+  await adapter.send(ref, { ...message, fallbackText });
+  await redis.multi().hset(progressKey, 'posted', '1').expire(progressKey, progressSeconds).exec();
+}
+
 /** Delay before the next attempt: the platform's retry-after when it gave one, else exponential backoff. */
 export function deliveryBackoffMs(attemptsMade: number, error: Error | undefined): number {
   // Duck-typed: a PlatformSendError carries it, and so may any error an adapter throws.
@@ -132,6 +167,10 @@ export class DeliveryService {
     });
     const processor = async (job: Job<DeliveryJobData>) => {
       try {
+        if (job.name === 'prompt' && job.data.round !== undefined) {
+          await deliverPrompt(dependencies, job.data.taskId, job.data.round);
+          return;
+        }
         await deliverTaskResult(dependencies, job.data.taskId, job.data.followUpRound ?? 1);
         dependencies.onDelivery?.('posted');
       } catch (error) {

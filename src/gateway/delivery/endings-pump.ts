@@ -12,10 +12,16 @@ const claimIdleMs = 15_000;
 
 type StreamEntries = Array<[id: string, fields: string[]]>;
 
+/** The delivery job posting the prompt of a task's wait `round` (BullMQ ids may not contain ':'). */
+export function promptJobId(taskId: string, round: number): string {
+  return `prompt-${taskId}-${round}`;
+}
+
 /**
- * Moves task endings from the durable Redis stream into delivery jobs. Every gateway reads through one
- * consumer group, so each ending is handled once; the job id is the task id (with the round, for a reopened
- * task's later rounds), so a replayed entry never makes a second delivery.
+ * Moves task endings (and parked tasks' prompts) from the durable Redis stream into delivery jobs. Every
+ * gateway reads through one consumer group, so each ending is handled once; the job id is the task id (with
+ * the round, for a reopened task's later rounds, or the prompt's), so a replayed entry never makes a second
+ * delivery.
  */
 export class EndingsPump {
   private stopped = false;
@@ -89,17 +95,24 @@ export class EndingsPump {
     if (valid.length === 0) return;
     const jobs = valid.map(([, fields]) => {
       const taskId = fields[fields.indexOf('taskId') + 1]!;
+      // A parked task's prompt (park-task.lua) carries its wait round: one job, and one post, per round.
+      const roundAt = fields.indexOf('round');
+      if (roundAt >= 0) {
+        const round = Number(fields[roundAt + 1]);
+        return { name: 'prompt', data: { taskId, round }, opts: { jobId: promptJobId(taskId, round) } };
+      }
       // A reopened task's later rounds (a follow-up) each end with their own result.
-      const roundIndex = fields.indexOf('followUpRound');
-      const round = roundIndex === -1 ? 1 : Number(fields[roundIndex + 1]) || 1;
-      return {
-        name: 'deliver',
-        data: round > 1 ? { taskId, followUpRound: round } : { taskId },
-        opts: { jobId: round > 1 ? `${taskId}-f${round}` : taskId },
-      };
+      const followUpAt = fields.indexOf('followUpRound');
+      const followUpRound = followUpAt === -1 ? 1 : Number(fields[followUpAt + 1]) || 1;
+      return followUpRound > 1
+        ? { name: 'deliver', data: { taskId, followUpRound }, opts: { jobId: `${taskId}-f${followUpRound}` } }
+        : { name: 'deliver', data: { taskId }, opts: { jobId: taskId } };
     });
     await this.deliveries.addBulk(jobs);
     await this.reader.xack(this.keys.taskEndings(), groupName, ...valid.map(([id]) => id));
-    for (const [, fields] of valid) this.onEnding(fields[fields.indexOf('status') + 1] as TaskStatus);
+    for (const [, fields] of valid) {
+      if (fields.includes('round')) continue;
+      this.onEnding(fields[fields.indexOf('status') + 1] as TaskStatus);
+    }
   }
 }

@@ -14,11 +14,14 @@
     ARGV[2] now (ms)
     ARGV[3] max events
     ARGV[4] first step's event text ('' for none)
+    ARGV[5] the prompt round the job resumes ('' for a task's first job): a task that has parked is run
+            only by the job of the round it last waited on, so no stale job ever runs it twice
 
   Output: {outcome, status found, previous runner token, inbox length, task hash after the claim as a JSON
     object (one string is much cheaper for the client to decode than a list of fields), '1' when it
     recorded the first step's start}
-    ok, finished (with the status), missing.
+    ok, finished (with the status), parked (with the status: waiting for a person), stale (a job of another
+    round), missing.
 ]]
 --- @include "add-event"
 
@@ -28,7 +31,9 @@ local hash = {}
 for index = 1, #pairs_list, 2 do hash[pairs_list[index]] = pairs_list[index + 1] end
 local status = hash.status
 if not status then return {'missing'} end
+if status == 'waiting_input' or status == 'waiting_approval' then return {'parked', status} end
 if status ~= 'queued' and status ~= 'running' then return {'finished', status} end
+if (hash.promptRound or '') ~= (ARGV[5] or '') then return {'stale', status} end
 local previous_runner = hash.runnerToken or ''
 local attempts = tostring((tonumber(hash.attempts) or 0) + 1)
 if hash.startedAt == '' then
@@ -49,7 +54,8 @@ if hash.lastSteerId ~= '0-0' then inbox_length = redis.call('XLEN', KEYS[3]) end
 local first_step = ''
 if status == 'queued' then
   add_event(KEYS[2], ARGV[3], 'status-change', ARGV[2], 'queued -> running')
-  if ARGV[4] ~= '' and inbox_length == 0 then
+  -- A task back from a wait resumes from its checkpoint: its next step's start is the runner's to record.
+  if ARGV[4] ~= '' and inbox_length == 0 and not hash.promptRound then
     add_event(KEYS[2], ARGV[3], 'step-start', ARGV[2], ARGV[4])
     first_step = '1'
   end

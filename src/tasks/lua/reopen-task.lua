@@ -1,8 +1,8 @@
 --[[
   A follow-up to a finished task: a steer for a completed task reopens it for another round. The message is
   queued in its inbox as any steer, and the task goes back to queued (completed -> queued is legal only
-  here), its keys kept (no longer expiring) and counted as active again. A task that is queued or running
-  again by now (another reopen won the race) just gets the steer, so concurrent reopens queue one round.
+  here), its keys kept (no longer expiring) and counted as active again. A task that is unfinished again by
+  now (another reopen won the race) just gets the steer, so concurrent reopens queue one round.
   With an idempotency key (a replayed steer_task call), a second call returns the first message's id.
 
   Input:
@@ -23,7 +23,7 @@
             quotas: {user, channel, total, queued} (limits; 0 = none)}
 
   Output: {outcome, detail, round}
-    reopened (message id, the new round), steered (message id: it was queued or running already),
+    reopened (message id, the new round), steered (message id: it was unfinished again by then),
     refused (the status found: failed, cancelled, timed_out), missing, over_limit (session), over_user,
     over_channel, over_total, over_queued (each with the count found). Nothing is written when refused.
   Signals: `queued` (reopened), `steer`.
@@ -36,11 +36,13 @@ if KEYS[4] ~= '' then
   if earlier then return {'steered', earlier} end
 end
 local current = redis.call('HMGET', KEYS[1], 'status', 'id', 'sessionKey', 'followUpRound', 'steps',
-  'lastSteerId')
+  'lastSteerId', 'promptRound')
 local status, task_id = current[1], current[2]
 if not status then return {'missing'} end
 local reopen = status == 'completed'
-if not reopen and status ~= 'queued' and status ~= 'running' then return {'refused', status} end
+local unfinished = status == 'queued' or status == 'running' or status == 'waiting_input'
+  or status == 'waiting_approval'
+if not reopen and not unfinished then return {'refused', status} end
 local round = (tonumber(current[4]) or 1) + 1
 if reopen then
   local active = redis.call('SCARD', KEYS[7])
@@ -63,7 +65,8 @@ if reopen then
   -- Every steer up to the previous one was applied before the task completed (complete-task refuses
   -- otherwise): the new round starts reading after it, even without a checkpoint that says so.
   redis.call('HSET', KEYS[1], 'status', 'queued', 'followUpRound', tostring(round), 'roundStartSteps', current[5] or '0',
-    'roundInboxCursor', current[6] or '0-0', 'startedAt', '', 'endedAt', '', 'error', '', 'runnerToken', '')
+    'roundInboxCursor', current[6] or '0-0', 'followUpPromptRound', current[7] or '0', 'startedAt', '',
+    'endedAt', '', 'error', '', 'runnerToken', '')
   redis.call('HDEL', KEYS[1], 'structured')
   -- The finished task's keys were set to expire after the retention period; a running task's do not.
   for _, key in ipairs({KEYS[1], KEYS[2], KEYS[3], KEYS[5], KEYS[6]}) do redis.call('PERSIST', key) end

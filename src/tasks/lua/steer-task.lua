@@ -1,5 +1,5 @@
 --[[
-  Queues a steering message for a task that has not finished. With an idempotency key (a replayed
+  Queues a steering message for a task that has not finished (a parked one reads it when it resumes). With an idempotency key (a replayed
   steer_task tool call), a second call returns the first message's id instead of queuing it again. The
   message's id is also kept in the hash (lastSteerId), which complete-task and claim-task read instead of
   the inbox.
@@ -30,7 +30,10 @@ end
 local current = redis.call('HMGET', KEYS[1], 'status', 'id')
 local status, task_id = current[1], current[2]
 if not status then return {'missing'} end
-if status ~= 'queued' and status ~= 'running' then return {'refused', status} end
+-- A parked task keeps its steers for when it resumes.
+if status ~= 'queued' and status ~= 'running' and status ~= 'waiting_input' and status ~= 'waiting_approval' then
+  return {'refused', status}
+end
 local message_id = redis.call('XADD', KEYS[2], '*', 'from', ARGV[1], 'text', ARGV[2], 'at', ARGV[3])
 redis.call('HSET', KEYS[1], 'lastSteerId', message_id)
 if KEYS[4] ~= '' then redis.call('SET', KEYS[4], message_id, 'EX', ARGV[6]) end

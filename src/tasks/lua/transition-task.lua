@@ -16,6 +16,7 @@
     KEYS[10] quota: the channel's active set
     KEYS[11] quota: all active tasks
     KEYS[12] quota: queued tasks
+    KEYS[13] the session's parked set
     Every key is declared: the caller passes the task's record (session and origin), which it has or reads.
 
     ARGV[1]  allowed statuses (comma separated)
@@ -75,8 +76,8 @@ redis.call('HSET', KEYS[1], unpack(fields))
 local origin = cjson.decode(current[6] or '{}')
 if terminal then
   -- The session's and the quota sets; always the queued set too: a task can be moved to running without a
-  -- claim (see claim-task).
-  for key_index = 8, 12 do redis.call('SREM', KEYS[key_index], task_id) end
+  -- claim (see claim-task); and the parked set (a cancelled waiting task).
+  for key_index = 8, 13 do redis.call('SREM', KEYS[key_index], task_id) end
 end
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then

@@ -11,10 +11,11 @@ export function createSteerTaskTool(service: TaskService): Tool {
     // The steer is keyed by the tool call id: a replay finds it queued and adds none.
     retrySafe: true,
     description:
-      'Send a message to a queued or running task. The child reads it at its next step boundary, in order, ' +
-      'and takes it into account; a task about to finish takes one more step for it. A completed task is ' +
-      'reopened by it (a follow-up): it goes on from its own conversation and its new result is posted and ' +
-      'collected like the first (collect_task waits for it).',
+      'Send a message to a task that has not finished. The child reads it at its next step boundary, in order, ' +
+      'and takes it into account; a task about to finish takes one more step for it, and a task waiting for a ' +
+      'person reads it when it goes on (steering does not answer its question). A completed task is reopened ' +
+      'by it (a follow-up): it goes on from its own conversation and its new result is posted and collected ' +
+      'like the first (collect_task waits for it).',
     inputSchema: z.object({
       task_id: taskIdField,
       message: z.string().trim().min(1).max(8000).describe('The instruction or information for the child.'),
@@ -39,7 +40,8 @@ export function createCancelTaskTool(service: TaskService): Tool {
     // Cancelling again changes nothing; a replay after a finished cancel says the task already ended.
     retrySafe: true,
     description:
-      'Cancel a queued or running task and every task it started. Returns once the child has stopped.',
+      'Cancel a task that has not finished (queued, running, or waiting for a person) and every task it ' +
+      'started. Returns once the child has stopped.',
     inputSchema: z.object({ task_id: taskIdField }),
     async execute(input, context) {
       const { record, stopped } = await service.cancel(callerFromContext(context), input.task_id);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { taskStatuses } from '../../tasks/task-record.ts';
+import { isParked, type TaskRecord, taskStatuses } from '../../tasks/task-record.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { elapsedSeconds, eventLine, shortGoal } from '../../tasks/task-views.ts';
 import { defineTool, type Tool } from '../tool.ts';
@@ -17,7 +17,8 @@ export function createCheckTaskTool(service: TaskService): Tool {
     name: 'check_task',
     retrySafe: true,
     description:
-      "Look at a task's progress without waiting: status, goal, elapsed time, steps and recent events.",
+      "Look at a task's progress without waiting: status, goal, elapsed time, steps and recent events. A task " +
+      'waiting_input or waiting_approval waits for a person (waiting_for says on what); people answer it in the thread.',
     inputSchema: z.object({ task_id: taskIdField }),
     async execute(input, context) {
       const record = await service.lookup(callerFromContext(context), input.task_id, 'check');
@@ -29,6 +30,7 @@ export function createCheckTaskTool(service: TaskService): Tool {
         elapsed_s: elapsedSeconds(record),
         steps: record.steps,
         ...structuredView(record),
+        ...waitingView(record),
         recent: events.map(eventLine),
       };
     },
@@ -45,7 +47,8 @@ export function createCollectTaskTool(
     retrySafe: true,
     description:
       `Wait for a task to end and return its summary. Waits up to timeout_s seconds (default ${defaultSeconds}, ` +
-      `max ${maxSeconds}); on time-out returns timed_out: true and the task keeps running.`,
+      `max ${maxSeconds}), also while the task waits for a person; on time-out returns timed_out: true and the ` +
+      'task keeps going.',
     inputSchema: z.object({
       task_id: taskIdField,
       timeout_s: z
@@ -95,4 +98,17 @@ export function createListTasksTool(service: TaskService): Tool {
       };
     },
   });
+}
+
+/** What a parked task waits for (check_task): the question and its choices, or the action to approve. */
+function waitingView(record: TaskRecord): Record<string, unknown> {
+  const prompt = record.prompt;
+  if (!prompt || !isParked(record.status)) return {};
+  const expiresInSeconds = Math.max(0, Math.round((prompt.expiresAt - Date.now()) / 1000));
+  return {
+    waiting_for:
+      prompt.kind === 'question'
+        ? { question: prompt.text, choices: prompt.choices, expires_in_s: expiresInSeconds }
+        : { approval_of: prompt.action, expires_in_s: expiresInSeconds },
+  };
 }

@@ -84,12 +84,14 @@ export class McpToolset {
       inputSchema: argumentsSchema,
       // The server says so: a read, or a call that may be repeated with no further effect.
       retrySafe: tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true,
+      // Children park for a person's approval before such a call runs (approvals); it never runs without.
+      needsApproval,
       async execute(input, context) {
-        if (needsApproval) {
+        if (needsApproval && context.approvedBy === undefined) {
           throw new BatonError(
             'approval_required',
-            `${name} needs a person's approval (mcp_servers.${connection.name}.approval), and approvals are ` +
-              'not available yet: it was not run. Do without it, or say in your answer that it is needed.',
+            `${name} needs a person's approval (mcp_servers.${connection.name}.approval), and none was given ` +
+              'for this call: it was not run.',
             { fault: 'model' },
           );
         }
