@@ -110,7 +110,6 @@ describe('prompts in the console', () => {
       user: { id: 'console', trusted: true },
       text: `answer ${taskId} #2`,
     });
-    expect(await card.getByTestId('prompt-reply').getAttribute('data-kind')).toBe('note');
   });
 
   it('draws an approval with the exact action; Deny posts `deny <id>`', async () => {

@@ -13,7 +13,8 @@ async function post(replyLine, taskId, action, payload) {
   try {
     const answer = await api(taskPath(taskId, action), payload);
     replyLine.textContent = answer.reply;
-    replyLine.dataset.kind = answer.ephemeral ? 'note' : 'ok';
+    // A refusal is an answer too (shown to the presser only elsewhere; here there is one person).
+    replyLine.dataset.kind = 'ok';
     return true;
   } catch (error) {
     replyLine.textContent = error.message;
