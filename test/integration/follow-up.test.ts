@@ -12,7 +12,7 @@ import {
   testConfigLayer,
 } from '../support/baton-harness.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
-import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
+import { goalOf, messagesOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
@@ -156,5 +156,64 @@ describe('a follow-up to a completed task', () => {
     const text = contentsOf(last).join('\n');
     expect(text).toContain('count again');
     expect(text).toContain('and the fourth');
+  });
+
+  it('reopens a task that once waited for an answer: the new round runs on its own job, once', async () => {
+    const runtime = await newRuntime();
+    fake.setHandler(
+      scriptByGoal({
+        'pick a colour': (request, call) => {
+          if (call === 1) {
+            return toolCallReply([
+              { name: 'ask_user', arguments: { question: 'Which?', choices: ['red', 'blue'] } },
+            ]);
+          }
+          if (call === 2) return textReply(`first: ${JSON.stringify(toolResultsOf(request).at(-1))}`);
+          return textReply('second: green as well');
+        },
+      }),
+    );
+    const caller = testCaller('asked-then-reopened');
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'pick a colour' }]);
+    await eventually(async () =>
+      (await runtime.store.get(task!.id))?.status === 'waiting_input' ? true : undefined,
+    );
+    await runtime.service.answer(caller, task!.id, '#2');
+    const first = await runtime.service.waitForEnd([task!.id], 15_000);
+    expect(first.records[0]).toMatchObject({ status: 'completed', summary: expect.stringContaining('blue') });
+
+    const steered = await runtime.service.steer(caller, task!.id, 'and green?');
+    expect(steered.reopened).toBe(true);
+    const job = await runtime.queue.queue.getJob(`${task!.id}-f2`);
+    expect(job?.data).toEqual({ taskId: task!.id, round: 1 });
+    const second = await runtime.service.waitForEnd([task!.id], 15_000);
+    expect(second.records[0]).toMatchObject({
+      status: 'completed',
+      followUpRound: 2,
+      summary: 'second: green as well',
+    });
+    const requests = fake.requests.filter((request) => goalOf(request) === 'pick a colour');
+    expect(requests).toHaveLength(3);
+    const last = contentsOf(requests[2]!);
+    expect(last.at(-2)).toMatch(/^assistant: first: .*blue/);
+    expect(last.at(-1)).toMatch(/and green\?/);
+  });
+
+  it('a reopened round cancelled while queued loses its job and ends cancelled', async () => {
+    const runtime = await createTestRuntime(redis.url, buildTestConfig(testConfigLayer(fake)));
+    runtimes.push(runtime);
+    fake.setHandler(scriptByGoal({ 'quick one': () => textReply('done') }));
+    const caller = testCaller('cancel-reopened');
+    const worker = await runtime.startWorker();
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'quick one' }]);
+    await runtime.service.waitForEnd([task!.id], 10_000);
+    // No worker takes the reopened round: it stays queued until cancelled.
+    await worker.close();
+    await runtime.service.steer(caller, task!.id, 'once more');
+    expect(await runtime.queue.queue.getJob(`${task!.id}-f2`)).toBeDefined();
+    const { record } = await runtime.service.cancel(caller, task!.id);
+    expect(record.status).toBe('cancelled');
+    expect(await runtime.queue.queue.getJob(`${task!.id}-f2`)).toBeUndefined();
+    expect(await runtime.store.activeCount(caller.sessionKey)).toBe(0);
   });
 });
