@@ -226,6 +226,33 @@ describe('ask_user', () => {
     expect(collected.record.status).toBe('completed');
   });
 
+  it('posts a prompt recorded while no gateway ran once a gateway starts, and a restarted gateway does not post it again', async () => {
+    const runtime = await startRuntime(
+      buildTestConfig(testConfigLayer(fake, { access: { allowed_users: ['u1'] } })),
+    );
+    await runtime.startWorker();
+    fake.setHandler(
+      scriptByGoal({
+        'ask while offline': () =>
+          toolCallReply([{ name: 'ask_user', arguments: { question: 'Still there?' } }]),
+      }),
+    );
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'ask while offline' }]);
+    await eventually(async () =>
+      (await runtime.store.get(task!.id))?.status === 'waiting_input' ? true : undefined,
+    );
+    const first = await startRoutedGateway(runtime);
+    gateways.push(first.gateway);
+    await eventually(async () => promptsIn(first.adapter)[0]);
+    await first.gateway.stop();
+    gateways.splice(gateways.indexOf(first.gateway), 1);
+    const second = await startRoutedGateway(runtime);
+    gateways.push(second.gateway);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(promptsIn(first.adapter)).toHaveLength(1);
+    expect(promptsIn(second.adapter)).toHaveLength(0);
+  });
+
   it('refuses to park beyond delegation.max_parked_per_session: the child gets a tool error', async () => {
     const { runtime } = await setUp({ delegation: { max_parked_per_session: 1 } });
     await runtime.startWorker();

@@ -113,6 +113,42 @@ describe('tool calls interrupted mid-call', () => {
     ]);
   });
 
+  it('an approved call interrupted mid-call is not run again after the approval (not retry-safe)', async () => {
+    const config = buildTestConfig(
+      testConfigLayer(fake, {
+        worker: { lock_duration_ms: 1000 },
+        approvals: { required_for: ['probe_unsafe'] },
+      }),
+    );
+    const starts = new Map<string, number>();
+    const tools = probeTools(starts, { approved: [1] });
+    fake.setHandler(
+      scriptByGoal({
+        'approved command': (_request, call) =>
+          call === 1
+            ? toolCallReply([{ name: 'probe_unsafe', arguments: { key: 'approved' } }])
+            : textReply('done'),
+      }),
+    );
+    const first = await workerRuntime(config, tools, false);
+    const [task] = await first.service.dispatch(caller, [{ goal: 'approved command', toolsets: ['probes'] }]);
+    await eventually(async () =>
+      (await first.store.get(task!.id))?.status === 'waiting_approval' ? true : undefined,
+    );
+    expect(starts.get('approved')).toBeUndefined();
+    await first.service.decide(caller, task!.id, true);
+    await eventually(async () => (starts.get('approved') === 1 ? true : undefined), 15_000);
+    // The worker dies in the middle of the approved call.
+    first.killConnections();
+    const second = await workerRuntime(config, tools, true);
+    const [record] = (await second.service.waitForEnd([task!.id], 30_000)).records;
+    expect(record!.status).toBe('completed');
+    expect(starts.get('approved')).toBe(1);
+    expect(toolResultsOf(requestsFor('approved command')[1]!)).toEqual([
+      { error: expect.stringMatching(/^the call was interrupted \(the worker stopped mid-call\)/) },
+    ]);
+  });
+
   it('resumes a checkpoint written before starts were recorded as if each pending call started once', async () => {
     const runtime = await startRuntime();
     const starts = new Map<string, number>();

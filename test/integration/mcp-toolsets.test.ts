@@ -114,8 +114,11 @@ function requestsFor(goal: string): RecordedRequest[] {
   return fake.requests.filter((request) => goalOf(request) === goal);
 }
 
+/** The tools a request offered, but ask_user, which every child has. */
 function toolNamesOf(request: RecordedRequest): string[] {
-  return (request.body?.tools ?? []).map((tool) => (tool as { function: { name: string } }).function.name);
+  return (request.body?.tools ?? [])
+    .map((tool) => (tool as { function: { name: string } }).function.name)
+    .filter((name) => name !== 'ask_user');
 }
 
 /** The text of the one tool result in a request (JSON `{text}` from an MCP tool, or `{error}`). */
@@ -146,20 +149,38 @@ describe('an MCP server over stdio (server-everything)', () => {
     );
   });
 
-  it('an allow-list hides the other tools; a tool listed under approval is refused and never reaches the server', async () => {
-    const record = await runChild('use the limited server', ['mcp:limited'], (_request, call) =>
-      call === 1
-        ? toolCallReply([
-            { name: 'limited__get-sum', arguments: { a: 1, b: 1 } },
-            { name: 'limited__echo', arguments: { message: 'hello' } },
-          ])
-        : textReply('done'),
+  it('an allow-list hides the other tools; a tool listed under approval waits for a person, and a denial never reaches the server', async () => {
+    const goal = 'use the limited server';
+    fake.setHandler(
+      scriptByGoal({
+        [goal]: (_request, call) =>
+          call === 1
+            ? toolCallReply([
+                { name: 'limited__get-sum', arguments: { a: 1, b: 1 } },
+                { name: 'limited__echo', arguments: { message: 'hello' } },
+              ])
+            : textReply('done'),
+      }),
     );
-    expect(record.status).toBe('completed');
-    const [first, second] = requestsFor('use the limited server');
+    const [task] = await runtime.service.dispatch(testCaller(), [{ goal, toolsets: ['mcp:limited'] }]);
+    await eventually(async () =>
+      (await runtime.store.get(task!.id))?.status === 'waiting_approval' ? true : undefined,
+    );
+    expect((await runtime.store.get(task!.id))!.prompt!.action).toMatchObject({
+      tool: 'limited__get-sum',
+      arguments: '{"a":1,"b":1}',
+    });
+    // The batch waits whole: nothing reached the server yet.
+    expect(readRecorderLog(limitedLog).received.filter((message) => message.method === 'tools/call')).toEqual(
+      [],
+    );
+    await runtime.service.decide(testCaller(), task!.id, false, 'not today');
+    const { records } = await runtime.service.waitForEnd([task!.id], 60_000);
+    expect(records[0]!.status).toBe('completed');
+    const [first, second] = requestsFor(goal);
     expect(toolNamesOf(first!).sort()).toEqual(['limited__echo', 'limited__get-sum']);
     const [sumResult, echoResult] = toolResultsOf(second!) as Array<Record<string, string>>;
-    expect(sumResult!.error).toMatch(/needs a person's approval \(mcp_servers\.limited\.approval\)/);
+    expect(sumResult!.error).toBe('limited__get-sum was not run: Ada denied it. Reason: not today');
     expect(echoResult).toEqual({ text: 'Echo: hello' });
     const calls = readRecorderLog(limitedLog).received.filter((message) => message.method === 'tools/call');
     expect(calls.map((message) => (message.params as { name: string }).name)).toEqual(['echo']);
