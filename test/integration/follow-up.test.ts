@@ -90,6 +90,13 @@ describe('a follow-up to a completed task', () => {
     expect(resultPosts(adapter, 'follow-up')).toHaveLength(2);
     const { record: collected } = await runtime.service.collect(caller, task!.id, 1);
     expect(collected.summary).toContain('Second pass');
+    // The thread's board showed the second round.
+    const boardRounds = [...adapter.posts, ...adapter.edits]
+      .map((post) => post.message)
+      .flatMap((message) => (message.kind === 'board' ? message.board.rows : []))
+      .filter((row) => row.taskId === task!.id)
+      .map((row) => row.round);
+    expect(boardRounds).toContain(2);
   });
 
   it('refuses a cancelled task, clearly, and changes nothing', async () => {
@@ -215,5 +222,23 @@ describe('a follow-up to a completed task', () => {
     expect(record.status).toBe('cancelled');
     expect(await runtime.queue.queue.getJob(`${task!.id}-f2`)).toBeUndefined();
     expect(await runtime.store.activeCount(caller.sessionKey)).toBe(0);
+  });
+
+  it('is refused over the conversation’s limit of active tasks, and the task stays completed', async () => {
+    const runtime = await newRuntime(testConfigLayer(fake, { delegation: { max_concurrent_children: 1 } }));
+    fake.setHandler(
+      scriptByGoal({ 'done soon': () => textReply('done'), 'busy for long': () => hangReply() }),
+    );
+    const caller = testCaller('reopen-over-limit');
+    const [done] = await runtime.service.dispatch(caller, [{ goal: 'done soon' }]);
+    await runtime.service.waitForEnd([done!.id], 10_000);
+    const [busy] = await runtime.service.dispatch(caller, [{ goal: 'busy for long' }]);
+    const refusal = await runtime.service.steer(caller, done!.id, 'again').catch((error: unknown) => error);
+    expect(isBatonError(refusal, 'limit_concurrent_children')).toBe(true);
+    expect((refusal as Error).message).toContain(`${done!.id} cannot be reopened now`);
+    expect(await runtime.store.get(done!.id)).toMatchObject({ status: 'completed' });
+    expect((await runtime.store.get(done!.id))?.followUpRound).toBeUndefined();
+    expect(await runtime.store.activeCount(caller.sessionKey)).toBe(1);
+    await runtime.service.cancel(caller, busy!.id);
   });
 });
