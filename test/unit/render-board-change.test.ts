@@ -43,7 +43,10 @@ describe('a task board row of a reopened task', () => {
     const text = renderBoardText({
       sessionKey: 's',
       settled: false,
-      rows: [{ ...row, round: 2 }, { ...row, taskId: 't_efgh34', round: 1 }],
+      rows: [
+        { ...row, round: 2 },
+        { ...row, taskId: 't_efgh34', round: 1 },
+      ],
     });
     expect(text).toContain('`t_abcd12` 🔄 running · 42s · 5 steps · round 2 — Audit the logs');
     expect(text).toContain('`t_efgh34` 🔄 running · 42s · 5 steps — Audit the logs');
