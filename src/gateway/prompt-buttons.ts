@@ -45,9 +45,3 @@ export function pressedPromptCommand(value: string): string | null {
   if (match[2] !== undefined && Number(match[2]) > maxPromptChoices) return null;
   return value;
 }
-
-/** `expires 14:03 UTC` style text for a prompt's expiry; empty when it has none. */
-export function promptExpiryText(expiresAt: number | undefined): string {
-  if (expiresAt === undefined) return '';
-  return `expires ${new Date(expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
