@@ -21,7 +21,7 @@ import { startLocalRedisServer } from '../src/redis/local-redis-server.ts';
 import type { BatonRuntime } from '../src/runtime/baton-runtime.ts';
 import { startFakeOpenAIServer, textReply, toolCallReply } from '../test/fakes/fake-openai-server.ts';
 import { goalOf, messagesOf } from '../test/support/model-scripts.ts';
-import { startProbeWorker } from './processes.ts';
+import { type ProbeSample, type ProbeWorker, startProbeWorker } from './processes.ts';
 import { formatTable, mergeResultsJson } from './report.ts';
 import {
   type BenchResult,
@@ -39,6 +39,7 @@ import {
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const parkedTasks = Number(process.env.BENCH_PARKED_TASKS ?? 10_000);
 const memoryTasks = 500;
+const warmUpTasks = 500;
 const resumeSamples = 200;
 const batch = 100;
 
@@ -79,10 +80,22 @@ async function main(): Promise<number> {
       worker: { concurrency: 50, lock_duration_ms: 10_000, stalled_interval_ms: 5000 },
     });
     const runtime = await startRuntime(cleanup, redis.url, layer, 'dispatcher');
-    const worker = await startProbeWorker(cleanup, redis.url, writeConfigFile(cleanup, layer, 'parked'));
+    const worker = await startProbeWorker(cleanup, redis.url, writeConfigFile(cleanup, layer, 'parked'), {
+      exposeGc: true,
+    });
     await sleep(2000);
-    const idle = await worker.sample();
-    log(`  worker idle: RSS ${idle.rssMb.toFixed(1)} MB, heap ${idle.heapUsedMb.toFixed(1)} MB`);
+    // Every sample follows a full collection: it counts what the worker keeps, not garbage not yet collected.
+    await worker.collectGarbage();
+    const fresh = await worker.sample();
+    log(`  worker fresh: ${memoryLine(fresh)}`);
+    // Warm-up: the worker parks and resumes some tasks first (code compiled, pools and buffers grown), then
+    // has nothing left: the idle figure of a worker that has worked, which the parked figure is compared to.
+    const warmCaller = parentCaller('bench:c1:warm-up');
+    const warmIds = await park(runtime, warmCaller, warmUpTasks, 'warm-up');
+    await Promise.all(warmIds.map((id) => runtime.service.answer(warmCaller, id, 'yes')));
+    await runtime.service.waitForEnd(warmIds, 120_000);
+    const idle = await settledSample(worker);
+    log(`  worker idle after ${warmUpTasks} tasks parked and resumed: ${memoryLine(idle)}`);
 
     const results: BenchResult[] = [];
     const sessionKey = 'bench:c1:parked';
@@ -91,20 +104,23 @@ async function main(): Promise<number> {
     const ids = await park(runtime, caller, parkedTasks, 'task');
     const parkSeconds = (performance.now() - started) / 1000;
     log(`  ${parkedTasks} tasks parked in ${parkSeconds.toFixed(1)} s`);
-    await sleep(3000);
-    const loaded = await worker.sample();
-    log(
-      `  worker with ${parkedTasks} parked: RSS ${loaded.rssMb.toFixed(1)} MB, heap ${loaded.heapUsedMb.toFixed(1)} MB`,
-    );
+    const loaded = await settledSample(worker);
+    log(`  worker with ${parkedTasks} parked: ${memoryLine(loaded)}`);
     results.push(
       figure(`parked_${parkedTasks}_worker_rss_delta_mb`, loaded.rssMb - idle.rssMb, 'MB', {
         atMost: 20,
         decimals: 1,
         notes:
-          `one worker (concurrency 50) parked ${parkedTasks} tasks in ${parkSeconds.toFixed(1)} s; RSS ` +
-          `${idle.rssMb.toFixed(1)} MB idle after start, ${loaded.rssMb.toFixed(1)} MB with them all parked ` +
-          `(heap ${idle.heapUsedMb.toFixed(1)} → ${loaded.heapUsedMb.toFixed(1)} MB): the delta is V8's heap ` +
-          'having grown while it ran them, not anything kept per parked task',
+          `one worker (concurrency 50) parked ${parkedTasks} tasks in ${parkSeconds.toFixed(1)} s. RSS idle ` +
+          `${idle.rssMb.toFixed(1)} MB (after ${warmUpTasks} tasks parked and resumed; ${fresh.rssMb.toFixed(1)} MB ` +
+          `fresh), ${loaded.rssMb.toFixed(1)} MB with all ${parkedTasks} parked; V8 heap used after a full ` +
+          `collection ${idle.heapUsedMb.toFixed(1)} → ${loaded.heapUsedMb.toFixed(1)} MB. RSS on this shared ` +
+          'machine varies by tens of MB between runs (memory the allocator keeps after the bursts of running ' +
+          'the tasks); the heap after collection is what parked tasks would hold, if anything',
+      }),
+      figure(`parked_${parkedTasks}_worker_heap_delta_mb`, loaded.heapUsedMb - idle.heapUsedMb, 'MB', {
+        decimals: 1,
+        notes: 'the same worker: V8 heap used after a full collection, with all parked minus idle',
       }),
     );
 
@@ -180,6 +196,22 @@ async function park(
     250,
   );
   return ids;
+}
+
+/** A sample after the worker has been left alone and fully collected twice, 5 s apart. */
+async function settledSample(worker: ProbeWorker): Promise<ProbeSample> {
+  await sleep(3000);
+  await worker.collectGarbage();
+  await sleep(5000);
+  await worker.collectGarbage();
+  return worker.sample();
+}
+
+function memoryLine(sample: ProbeSample): string {
+  return (
+    `RSS ${sample.rssMb.toFixed(1)} MB, heap ${sample.heapUsedMb.toFixed(1)} MB used of ` +
+    `${sample.heapTotalMb.toFixed(1)} MB, external ${sample.externalMb.toFixed(1)} MB`
+  );
 }
 
 async function usedMemory(runtime: BatonRuntime): Promise<number> {

@@ -194,6 +194,9 @@ export interface ProbeSample {
   lagMaxMs: number;
   rssMb: number;
   heapUsedMb: number;
+  /** V8 heap committed, and memory of C++ objects bound to JS (buffers): what RSS holds besides the used heap. */
+  heapTotalMb: number;
+  externalMb: number;
   lockRenewalFailures: number;
   failedJobs: number;
 }
@@ -202,6 +205,8 @@ export interface ProbeWorker {
   process: ManagedProcess;
   /** Clears the worker's event-loop histogram. */
   reset(): Promise<void>;
+  /** A full garbage collection in the worker (started with `exposeGc`; otherwise a no-op). */
+  collectGarbage(): Promise<void>;
   sample(): Promise<ProbeSample>;
 }
 
@@ -214,15 +219,16 @@ export async function startProbeWorker(
   cleanup: CleanupStack,
   redisUrl: string,
   configFile: string,
+  options: { exposeGc?: boolean } = {},
 ): Promise<ProbeWorker> {
   const worker = await startProcess({
     label: 'probe worker',
-    args: ['--import', 'tsx', 'bench/worker-with-probe.ts'],
+    args: [...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', 'bench/worker-with-probe.ts'],
     env: childEnvironment({ REDIS_URL: redisUrl, BATON_CONFIG: configFile, [benchApiKeyEnv]: benchApiKey }),
     isReady: (line) => line.includes('"event":"ready"'),
   });
   cleanup.add('stop probe worker', () => worker.stop(15_000));
-  const ask = <T extends { event: string }>(command: 'sample' | 'reset'): Promise<T> => {
+  const ask = <T extends { event: string }>(command: 'sample' | 'reset' | 'gc'): Promise<T> => {
     const answer = worker.nextMessage<T>((message) => message.event === command, 10_000);
     worker.send(command);
     return answer;
@@ -231,6 +237,9 @@ export async function startProbeWorker(
     process: worker,
     reset: async () => {
       await ask('reset');
+    },
+    collectGarbage: async () => {
+      await ask('gc');
     },
     sample: () => ask<ProbeSample>('sample'),
   };

@@ -5,7 +5,8 @@
  *   REDIS_URL=… BATON_CONFIG=… node --import tsx bench/worker-with-probe.ts
  *
  * stdout gets JSON lines: `{"event":"ready",…}` once the worker runs; stdin lines `reset` (clear the
- * histogram, answers `{"event":"reset"}`) and `sample` (answers `{"event":"sample",…}`, with the locks
+ * histogram, answers `{"event":"reset"}`), `gc` (a full garbage collection when node runs with --expose-gc,
+ * answers `{"event":"gc"}`) and `sample` (answers `{"event":"sample",…}`, with the locks
  * the worker lost since it started: `lockRenewalFailures`, `failedJobs`).
  *
  * `monitorEventLoopDelay` records the interval between its timer ticks, so an idle loop reads about
@@ -50,7 +51,12 @@ write({ event: 'ready', pid: process.pid, workerId: worker.id, concurrency: conf
 createInterface({ input: process.stdin })
   .on('line', (line) => {
     const command = line.trim();
-    if (command === 'reset') {
+    if (command === 'gc') {
+      // Only with node --expose-gc (startProbeWorker's `exposeGc`): a full collection, so that a memory
+      // sample after it counts what is kept, not garbage not yet collected.
+      (globalThis as { gc?: () => void }).gc?.();
+      write({ event: 'gc', collected: typeof (globalThis as { gc?: unknown }).gc === 'function' });
+    } else if (command === 'reset') {
       histogram.reset();
       write({ event: 'reset' });
     } else if (command === 'sample') {
@@ -66,6 +72,8 @@ createInterface({ input: process.stdin })
         lagMaxMs: Math.max(0, ms(histogram.max) - resolutionMs),
         rssMb: process.memoryUsage().rss / 1024 / 1024,
         heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,
+        heapTotalMb: process.memoryUsage().heapTotal / 1024 / 1024,
+        externalMb: process.memoryUsage().external / 1024 / 1024,
         lockRenewalFailures,
         failedJobs,
       });

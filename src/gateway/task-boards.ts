@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
 import type { BoardState, BoardStates } from '../sessions/board-states.ts';
-import { isTerminal, roundOf, type TaskRecord } from '../tasks/task-record.ts';
+import { isParked, isTerminal, roundOf, type TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { elapsedSeconds, shortGoal } from '../tasks/task-views.ts';
@@ -116,7 +116,9 @@ export class TaskBoards {
     const fallbackText = renderBoardText(view);
     const signature = JSON.stringify(view.rows.map(({ elapsedSeconds: _clock, ...rest }) => rest));
     const unchanged = board.signature === signature;
-    if (unchanged && !view.settled && sinceLastEdit < clockOnlyEditMs) return;
+    // A board whose unfinished tasks all wait for people (for hours, maybe) is not edited for its clock.
+    const onlyWaiting = records.every((record) => isTerminal(record.status) || isParked(record.status));
+    if (unchanged && !view.settled && (sinceLastEdit < clockOnlyEditMs || onlyWaiting)) return;
     const message = { kind: 'board' as const, board: view, fallbackText };
     if (board.messageId) {
       try {

@@ -4,7 +4,13 @@ import type { Gateway } from '../../src/gateway/gateway.ts';
 import { resumeJobId } from '../../src/tasks/task-queue.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import type { RecordingAdapter } from '../fakes/recording-adapter.ts';
-import { buildTestConfig, eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
+import {
+  buildTestConfig,
+  eventually,
+  parentContext,
+  testCaller,
+  testConfigLayer,
+} from '../support/baton-harness.ts';
 import { startRoutedGateway } from '../support/gateway-harness.ts';
 import { goalOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
@@ -79,6 +85,19 @@ describe('ask_user', () => {
     expect(await runtime.store.activeCount(caller.sessionKey)).toBe(0);
     expect(await runtime.store.parkedCount(caller.sessionKey)).toBe(1);
     expect(await runtime.store.isHeldByRunner(id)).toBe(false);
+    // check_task says what it waits for.
+    const checkTask = runtime.parentTools().find((tool) => tool.name === 'check_task')!;
+    const checked = (await checkTask.execute({ task_id: id }, parentContext(caller.sessionKey))) as Record<
+      string,
+      unknown
+    >;
+    expect(checked).toMatchObject({
+      status: 'waiting_input',
+      waiting_for: { question: 'Which colour should the button be?', choices: ['red', 'blue'] },
+    });
+    expect((checked.recent as string[]).at(-1)).toMatch(
+      /prompt-asked asked: Which colour should the button be\?$/,
+    );
 
     const prompt = await eventually(async () => promptsIn(adapter)[0]);
     expect(prompt.prompt).toMatchObject({

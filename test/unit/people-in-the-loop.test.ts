@@ -4,6 +4,7 @@ import { ApprovalRules } from '../../src/agent/approval-rules.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { isBatonError } from '../../src/errors.ts';
 import { promptFallbackText } from '../../src/gateway/delivery/prompt-message.ts';
+import { renderBoardText } from '../../src/gateway/render-board.ts';
 import { resolveAnswer } from '../../src/tasks/task-service.ts';
 import { askUserInputSchema } from '../../src/tools/people/ask-user-tool.ts';
 import { defineTool } from '../../src/tools/tool.ts';
@@ -133,5 +134,36 @@ describe('promptFallbackText', () => {
     expect(text).toContain('in workspace `app`');
     expect(text).toContain('`/baton approve t_abc123`');
     expect(text).toContain('`/baton deny t_abc123 [reason]`');
+  });
+});
+
+describe('a task board row of a parked task', () => {
+  it('names what it waits for and shows its prompt as the last activity', () => {
+    const row = {
+      taskId: 't_abcd12',
+      parentTaskId: null,
+      depth: 1,
+      goal: 'Clean up',
+      elapsedSeconds: 42,
+      steps: 2,
+    };
+    const text = renderBoardText({
+      sessionKey: 's',
+      settled: false,
+      rows: [
+        { ...row, status: 'waiting_input', lastActivity: '10:00:00 prompt-asked asked: Which branch?' },
+        {
+          ...row,
+          taskId: 't_efgh34',
+          status: 'waiting_approval',
+          lastActivity: '10:00:01 prompt-asked approval for terminal {"command":"rm -rf build"}',
+        },
+      ],
+    });
+    expect(text).toContain('1 waiting input · 1 waiting approval');
+    expect(text).toContain('`t_abcd12` ❓ waiting for an answer · 42s · 2 steps — Clean up');
+    expect(text).toContain('↳ 10:00:00 prompt-asked asked: Which branch?');
+    expect(text).toContain('`t_efgh34` 🔐 waiting for approval');
+    expect(text).toContain('↳ 10:00:01 prompt-asked approval for terminal {"command":"rm -rf build"}');
   });
 });
