@@ -319,6 +319,8 @@ export class TaskService {
     const result = await this.store.steer(record.id, caller.displayName, message, idempotencyKey);
     if (result.outcome === 'ok') return { record, reopened: false, round: roundOf(record) };
     if (result.status !== 'completed') throw notSteerable(record, result.status ?? null);
+    // Another round spends as a new task would: the same daily budgets apply before it is queued.
+    await this.budgets?.assertWithin(record.origin);
     const reopen = await this.store.reopen(
       record,
       caller.displayName,

@@ -241,4 +241,22 @@ describe('a follow-up to a completed task', () => {
     expect(await runtime.store.activeCount(caller.sessionKey)).toBe(1);
     await runtime.service.cancel(caller, busy!.id);
   });
+
+  it('is refused once the owner’s daily budget is spent, and the task stays completed', async () => {
+    const runtime = await newRuntime(testConfigLayer(fake, { quotas: { daily_tokens_per_user: 1000 } }));
+    fake.setHandler(
+      scriptByGoal({
+        'costly answer': () =>
+          textReply('expensive', { usage: { prompt_tokens: 900, cached_tokens: 0, completion_tokens: 200 } }),
+      }),
+    );
+    const caller = testCaller('reopen-over-budget');
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'costly answer' }]);
+    const { records } = await runtime.service.waitForEnd([task!.id], 10_000);
+    expect(records[0]?.status).toBe('completed');
+    const refusal = await runtime.service.steer(caller, task!.id, 'more').catch((error: unknown) => error);
+    expect(isBatonError(refusal, 'budget_exhausted')).toBe(true);
+    expect(await runtime.store.get(task!.id)).toMatchObject({ status: 'completed' });
+    expect(await runtime.store.activeCount(caller.sessionKey)).toBe(0);
+  });
 });
