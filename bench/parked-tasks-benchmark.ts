@@ -113,7 +113,8 @@ async function main(): Promise<number> {
         notes:
           `one worker (concurrency 50) parked ${parkedTasks} tasks in ${parkSeconds.toFixed(1)} s. RSS idle ` +
           `${idle.rssMb.toFixed(1)} MB (after ${warmUpTasks} tasks parked and resumed; ${fresh.rssMb.toFixed(1)} MB ` +
-          `fresh), ${loaded.rssMb.toFixed(1)} MB with all ${parkedTasks} parked; V8 heap used after a full ` +
+          `fresh), ${loaded.rssMb.toFixed(1)} MB with all ${parkedTasks} parked, each sampled after 30 s at rest ` +
+          `with full collections; V8 heap committed ${idle.heapTotalMb.toFixed(1)} → ${loaded.heapTotalMb.toFixed(1)} MB, used after a full ` +
           `collection ${idle.heapUsedMb.toFixed(1)} → ${loaded.heapUsedMb.toFixed(1)} MB. RSS on this shared ` +
           'machine varies by tens of MB between runs (memory the allocator keeps after the bursts of running ' +
           'the tasks); the heap after collection is what parked tasks would hold, if anything',
@@ -198,12 +199,16 @@ async function park(
   return ids;
 }
 
-/** A sample after the worker has been left alone and fully collected twice, 5 s apart. */
+/**
+ * A sample of the worker at rest: left alone for half a minute with a full collection every 10 s, so that V8
+ * has given back the heap it grew while running tasks (what a parked wait of minutes or hours sees).
+ */
 async function settledSample(worker: ProbeWorker): Promise<ProbeSample> {
   await sleep(3000);
-  await worker.collectGarbage();
-  await sleep(5000);
-  await worker.collectGarbage();
+  for (let round = 0; round < 3; round += 1) {
+    await worker.collectGarbage();
+    await sleep(10_000);
+  }
   return worker.sample();
 }
 
