@@ -7,6 +7,7 @@ import {
   interactivityForm,
   mentionEvent,
   postToSlackApp,
+  slashCommand,
 } from '../fakes/fake-slack-payloads.ts';
 import type { SlackApiCall } from '../fakes/fake-slack-server.ts';
 import { eventually } from '../support/baton-harness.ts';
@@ -57,7 +58,7 @@ describe.each(['socket', 'http'] as const)('a child asks in a Slack thread (%s m
 
   const childRequests = () => openai.requests.filter((request) => goalOf(request) === goal);
 
-  it('the owner’s button press answers it; another person’s is refused privately and changes nothing', async () => {
+  it('the owner’s button press answers it, another person’s is refused privately; `/baton steer` follows up', async () => {
     const event = mentionEvent({ user: slackPeople.ada.id, text: 'paint the deploy button please' });
     const thread = event.ts as string;
     await deliver('events_api', eventCallback(event));
@@ -119,5 +120,28 @@ describe.each(['socket', 'http'] as const)('a child asks in a Slack thread (%s m
           (call) => inThread(call) && JSON.stringify(call.params.blocks ?? []).includes('baton_prompt_'),
         ),
     ).toHaveLength(1);
+
+    // A follow-up by `/baton steer` reopens the completed task: a second round, its result posted once more.
+    const steerUrl = slack.newResponseUrl();
+    const steer = slashCommand({
+      user: slackPeople.ada.id,
+      text: `steer ${taskId} also check X`,
+      responseUrl: steerUrl,
+    });
+    if (mode === 'socket') await slack.sendEnvelope('slash_commands', steer);
+    else await postToSlackApp(baton.adapter.url!, { form: steer });
+    const reopened = await slack.waitForResponse((post) => post.id === steerUrl.split('/').at(-1));
+    expect(reopened.body).toMatchObject({
+      response_type: 'in_channel',
+      text: expect.stringContaining('round 2'),
+    });
+    await eventually(async () => (childRequests().length === 3 ? true : undefined), 20_000);
+    expect(JSON.stringify(messagesOf(childRequests()[2]!).at(-1))).toContain('also check X');
+    const secondResult = await slack.waitForCall(
+      'chat.postMessage',
+      (call) => inThread(call) && String(call.params.text).includes('round 2'),
+      { timeoutMs: 20_000 },
+    );
+    expect(String(secondResult.params.text)).toContain(`Task ${taskId} completed`);
   });
 });
