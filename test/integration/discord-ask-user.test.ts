@@ -89,7 +89,7 @@ afterAll(async () => {
 });
 
 describe('a child asks in a Discord thread', () => {
-  it('the owner’s button press answers it; another person’s is refused ephemerally and changes nothing', async () => {
+  it('the owner’s button press answers it, another person’s is refused ephemerally; `/task steer` follows up', async () => {
     const mention = discord.postMessage(
       ada,
       discord.opsChannelId,
@@ -134,5 +134,22 @@ describe('a child asks in a Discord thread', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(discord.botMessagesIn(thread.id).filter(resultOf)).toHaveLength(1);
     expect(discord.botMessagesIn(thread.id).filter(isPrompt)).toHaveLength(1);
+
+    // A follow-up by `/task steer` reopens the completed task: a second round, its result posted once more.
+    const steer = discord.slashCommand(ada, thread.id, 'task', {
+      subcommand: 'steer',
+      options: { id: taskId, message: 'also check X' },
+    });
+    const reply = await eventually(async () => discord.repliesTo(steer)[0], 10_000, 'the steer’s reply');
+    expect(reply).toMatchObject({ ephemeral: false, content: expect.stringContaining('round 2') });
+    await eventually(async () => (childRequests().length === 3 ? true : undefined), 20_000);
+    expect(JSON.stringify(messagesOf(childRequests()[2]!).at(-1))).toContain('also check X');
+    const secondOf = (message: FakeMessage) => resultOf(message) && message.content.includes('round 2');
+    await eventually(
+      async () => (discord.botMessagesIn(thread.id).some(secondOf) ? true : undefined),
+      20_000,
+      'the second result',
+    );
+    expect(discord.botMessagesIn(thread.id).filter(resultOf)).toHaveLength(2);
   });
 });
