@@ -56,7 +56,7 @@ afterAll(async () => {
 });
 
 describe('a child asks in a console thread', () => {
-  it('a choice pressed on its card answers it; the result is posted once; a late press changes nothing', async () => {
+  it('a choice pressed on its card answers it, the result is posted once, a late press changes nothing; a follow-up reopens it', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -97,6 +97,18 @@ describe('a child asks in a console thread', () => {
     expect(await results.count()).toBe(1);
     expect(childRequests()).toHaveLength(2);
     expect((await runtime.store.get(taskId))?.status).toBe('completed');
+
+    // A follow-up from the task panel reopens it: a second round, its result posted in the thread too.
+    await page.locator(`[data-testid="task-row"][data-task-id="${taskId}"]`).click();
+    const controls = page.getByTestId('task-prompt-controls');
+    await controls.getByTestId('follow-up-input').fill('also check X');
+    await controls.getByTestId('follow-up-button').click();
+    await eventually(async () => (childRequests().length === 3 ? true : undefined), 20_000);
+    expect(JSON.stringify(messagesOf(childRequests()[2]!).at(-1))).toContain('also check X');
+    await page
+      .locator('[data-testid="transcript-entry"][data-role="bot"]', { hasText: 'round 2' })
+      .waitFor({ timeout: 20_000 });
+    expect(await results.count()).toBe(2);
     expect(pageErrors).toEqual([]);
     await page.close();
   });
