@@ -139,9 +139,12 @@ describe.each(['socket', 'http'] as const)('a child asks in a Slack thread (%s m
     expect(JSON.stringify(messagesOf(childRequests()[2]!).at(-1))).toContain('also check X');
     const secondResult = await slack.waitForCall(
       'chat.postMessage',
-      (call) => inThread(call) && String(call.params.text).includes('round 2'),
+      (call) =>
+        inThread(call) &&
+        String(call.params.text).includes(`Task ${taskId} completed`) &&
+        String(call.params.text).includes('round 2'),
       { timeoutMs: 20_000 },
     );
-    expect(String(secondResult.params.text)).toContain(`Task ${taskId} completed`);
+    expect(String(secondResult.params.text)).toContain('Painted it');
   });
 });
