@@ -123,7 +123,7 @@ export class ChildPrompts {
       kind: 'question',
       text: input.question,
       choices: input.choices ?? [],
-      eventText: `asked: ${cutText(input.question, eventTextChars, { marker: '' })}`,
+      eventText: `asked: ${cutText(redactSecrets(input.question), eventTextChars, { marker: '' })}`,
     });
   }
 
@@ -162,11 +162,13 @@ export class ChildPrompts {
       eventText,
     );
     if (outcome === 'over_parked') {
+      const notDone =
+        prompt.kind === 'question' ? 'the question was not asked' : `${prompt.action?.tool} was not run`;
       return settled(call, {
         error:
           `this conversation already has ${detail} task(s) waiting for a person, the most allowed ` +
-          `(delegation.max_parked_per_session: ${maxParked}); ${prompt.kind === 'question' ? 'the question was not asked' : `${prompt.action?.tool} was not run`}. ` +
-          'Go on without it, or end and say what you need.',
+          `(delegation.max_parked_per_session: ${maxParked}); ${notDone}. Go on without it, or end and say ` +
+          'what you need.',
       });
     }
     if (outcome === 'lost' || outcome === 'missing') throw new RunStopped('lost');

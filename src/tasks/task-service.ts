@@ -3,6 +3,7 @@ import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { cutText } from '../text/cut-text.ts';
 import { assertOutputSchema, type OutputSchema } from './output-schema.ts';
+import { expired, notWaiting, resolveAnswer, responseEventChars } from './prompt-responses.ts';
 import { ownerOnlyAuthorizer, type TaskAction, type TaskActor, type TaskAuthorizer } from './task-access.ts';
 import type { TaskQueue } from './task-queue.ts';
 import {
@@ -20,11 +21,6 @@ import type { TaskSignals } from './task-signals.ts';
 import type { TaskStore } from './task-store.ts';
 import { statusWord } from './task-views.ts';
 import { waitForTasksToEnd, waitForTasksToStop } from './task-waiter.ts';
-
-/** Longest answer or denial reason a task event shows, in characters. */
-const responseEventChars = 200;
-/** Longest answer a person may give, in characters. */
-export const maxAnswerChars = 8000;
 
 /** On whose behalf a task operation runs: the parent agent of a session (depth 0) or a child task. */
 export interface TaskCaller {
@@ -448,14 +444,15 @@ export class TaskService {
     response: PromptResponse,
     event: { type: 'answer-given' | 'approval-decided'; text: string },
   ): Promise<void> {
-    const { outcome, detail } = await this.store.settlePrompt(record, expected, response, event);
+    const { outcome } = await this.store.settlePrompt(record, expected, response, event);
     if (outcome === 'missing') {
       throw new BatonError('unknown_task', `task ${record.id} no longer exists`, { fault: 'user' });
     }
     if (outcome !== 'ok') {
       // Refused (another response came first) or stale (the task waits on a later round now).
       const current = (await this.store.get(record.id)) ?? record;
-      throw notWaiting(current, expected === 'waiting_input' ? 'an answer' : 'a decision', detail);
+      const what = expected === 'waiting_input' ? 'an answer' : 'a decision';
+      throw notWaiting(current, what, outcome === 'stale');
     }
     // The response is recorded: should this fail, the job still comes due at the time-out, or the queue
     // reconciler adds it.
@@ -546,51 +543,4 @@ function notSteerable(record: TaskRecord, status: TaskStatus | null): BatonError
       'steered, and completed ones reopened with a follow-up (failed, cancelled and timed-out tasks cannot be)',
     { fault: 'user' },
   );
-}
-
-/** The refusal of an answer or decision for a task that does not wait for one (any more). */
-function notWaiting(record: TaskRecord, what: string, staleRound?: string | null): BatonError {
-  const already =
-    record.status === 'queued' || record.status === 'running'
-      ? 'its wait is over (answered, decided or timed out) and it is back at work'
-      : staleRound
-        ? 'that question was already settled; it waits on a newer one'
-        : `it is ${record.status.replace('_', ' ')}`;
-  return new BatonError('task_not_waiting', `task ${record.id} is not waiting for ${what}: ${already}`, {
-    fault: 'user',
-  });
-}
-
-function expired(record: TaskRecord): BatonError {
-  return new BatonError(
-    'task_not_waiting',
-    `task ${record.id}'s wait has timed out; it goes on without a response as soon as a worker takes it`,
-    { fault: 'user' },
-  );
-}
-
-/** `#n` picks the n-th choice (1-based); anything else is the answer as written. */
-export function resolveAnswer(text: string, choices: readonly string[]): string {
-  const trimmed = text.trim();
-  const pick = /^#(\d+)$/.exec(trimmed);
-  if (pick) {
-    const index = Number(pick[1]);
-    if (index < 1 || index > choices.length) {
-      throw new BatonError(
-        'invalid_arguments',
-        choices.length === 0
-          ? 'this question has no choices: answer in words'
-          : `choose #1 to #${choices.length}, or answer in words`,
-        { fault: 'user' },
-      );
-    }
-    return choices[index - 1]!;
-  }
-  if (trimmed === '') throw new BatonError('invalid_arguments', 'the answer is empty', { fault: 'user' });
-  if (trimmed.length > maxAnswerChars) {
-    throw new BatonError('invalid_arguments', `an answer has at most ${maxAnswerChars} characters`, {
-      fault: 'user',
-    });
-  }
-  return trimmed;
 }

@@ -129,10 +129,18 @@ describe('approvals', () => {
   });
 
   it('Deny returns the reason to the model and the tool never runs', async () => {
-    const { runtime, command, marker } = await setUp({ approvers: 'channel' });
-    scriptCommand('risky append', `echo denied >> ${marker}`);
+    const { runtime, adapter, command, marker } = await setUp({ approvers: 'channel' });
+    scriptCommand('risky append', `TOKEN=sk-live0123456789abcdefghij echo denied >> ${marker}`);
     const [task] = await runtime.service.dispatch(caller, [{ goal: 'risky append', toolsets: ['terminal'] }]);
     await waitForStatus(runtime, task!.id, 'waiting_approval');
+    // What will run is shown with the secret redacted, in the prompt and in the task's events.
+    const prompt = await eventually(async () =>
+      adapter.posts.map((post) => post.message).find((message) => message.kind === 'prompt'),
+    );
+    expect(JSON.stringify(prompt)).not.toContain('sk-live0123456789abcdefghij');
+    expect(JSON.stringify(prompt)).toContain('echo denied');
+    const asked = await runtime.store.recentEvents(task!.id, 50);
+    expect(JSON.stringify(asked)).not.toContain('sk-live0123456789abcdefghij');
     // approvers: channel lets Bob decide.
     const denied = await command(bob, `deny ${task!.id} not on a Friday`);
     expect(denied).toMatchObject({ ephemeral: false, text: expect.stringContaining('Bob denied terminal') });

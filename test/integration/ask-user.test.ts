@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatUser, ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
+import { createSilentLogger } from '../../src/logging/logger.ts';
 import { resumeJobId } from '../../src/tasks/task-queue.ts';
+import { QueueReconciler } from '../../src/worker/queue-reconciler.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import type { RecordingAdapter } from '../fakes/recording-adapter.ts';
 import {
@@ -270,6 +272,39 @@ describe('ask_user', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(promptsIn(first.adapter)).toHaveLength(1);
     expect(promptsIn(second.adapter)).toHaveLength(0);
+  });
+
+  it('a resume job lost after parking is added again by the queue reconciler, still due at the time-out', async () => {
+    const { runtime, command } = await setUp();
+    await runtime.startWorker();
+    fake.setHandler(
+      scriptByGoal({
+        'lose my job': (_request, call) =>
+          call === 1
+            ? toolCallReply([{ name: 'ask_user', arguments: { question: 'Ok?' } }])
+            : textReply('went on'),
+      }),
+    );
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'lose my job' }]);
+    const id = task!.id;
+    await eventually(async () =>
+      (await runtime.store.get(id))?.status === 'waiting_input' ? true : undefined,
+    );
+    await eventually(async () => runtime.queue.queue.getJob(resumeJobId(id, 1)));
+    await runtime.queue.queue.remove(resumeJobId(id, 1));
+    const reconciler = new QueueReconciler({
+      store: runtime.store,
+      queue: runtime.queue,
+      logger: createSilentLogger(),
+      minimumAgeMs: 0,
+    });
+    expect(await reconciler.reconcileOnce()).toEqual([id]);
+    const job = await runtime.queue.queue.getJob(resumeJobId(id, 1));
+    expect(await job!.getState()).toBe('delayed');
+    expect(job!.delay).toBeGreaterThan(80_000_000);
+    expect(await reconciler.reconcileOnce()).toEqual([]);
+    await command(ada, `answer ${id} ok`);
+    expect((await runtime.service.waitForEnd([id], 20_000)).records[0]!.summary).toBe('went on');
   });
 
   it('refuses to park beyond delegation.max_parked_per_session: the child gets a tool error', async () => {

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import { isBatonError } from '../../src/errors.ts';
 import { promptFallbackText } from '../../src/gateway/delivery/prompt-message.ts';
 import { renderBoardText } from '../../src/gateway/render-board.ts';
-import { resolveAnswer } from '../../src/tasks/task-service.ts';
+import { resolveAnswer } from '../../src/tasks/prompt-responses.ts';
 import { askUserInputSchema } from '../../src/tools/people/ask-user-tool.ts';
 import { defineTool } from '../../src/tools/tool.ts';
 

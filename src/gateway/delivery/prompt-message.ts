@@ -1,3 +1,4 @@
+import { redactSecrets } from '../../logging/redact-secrets.ts';
 import type { TaskRecord } from '../../tasks/task-record.ts';
 import { shortGoal } from '../../tasks/task-views.ts';
 import type { OutboundMessage, TaskPrompt } from '../chat-adapter.ts';
@@ -17,8 +18,10 @@ export function promptMessage(
     taskId: record.id,
     goal: shortGoal(record.goal, 120),
     ownerName: record.origin.userName ?? record.origin.user,
-    text: state.text,
-    choices: state.choices,
+    // What the model wrote goes to chat: secrets it may have echoed are redacted (the action's arguments were
+    // redacted when the task parked).
+    text: redactSecrets(state.text),
+    choices: state.choices.map((choice) => redactSecrets(choice)),
     ...(state.action ? { action: state.action } : {}),
     expiresAt: state.expiresAt,
   };

@@ -73,7 +73,9 @@ export function createDelegateTaskTool(service: TaskService, waitLimitMs: number
     description:
       `Run 1 to ${maxBatchSize} tasks in parallel as background child agents and wait until all have ended; ` +
       `returns each one's status and summary. At most ${maxActiveTasksPerConversation} tasks may be queued or running ` +
-      'in this conversation at once. Prefer delegate_task_async for long work, so the conversation stays free.',
+      'in this conversation at once. Prefer delegate_task_async for long work, so the conversation stays free. ' +
+      'A child waiting for a person (status waiting_input or waiting_approval) may outlast the wait; its ' +
+      'result is posted here when it ends.',
     inputSchema,
     async execute(input, context) {
       const caller = callerFromContext(context);
