@@ -48,13 +48,12 @@ export class QueueReconciler {
     );
     // A task back from a wait runs on the resume job of its round, a reopened one on its follow-up round's job;
     // a parked one needs its resume job to exist (delayed until its prompt times out), or it would wait forever.
-    const jobIdOf = currentJobId;
     const isFollowUpJob = (record: (typeof recent)[number]) =>
       currentJobId(record) === childJobId(record.id, roundOf(record)) && roundOf(record) > 1;
     const parked = recent.filter((record) => isParked(record.status) && record.prompt);
     const [queuedJobs, parkedJobs] = await Promise.all([
-      Promise.all(queued.map((record) => queue.queue.getJob(jobIdOf(record)))),
-      Promise.all(parked.map((record) => queue.queue.getJob(jobIdOf(record)))),
+      Promise.all(queued.map((record) => queue.queue.getJob(currentJobId(record)))),
+      Promise.all(parked.map((record) => queue.queue.getJob(currentJobId(record)))),
     ]);
     const orphans = queued.filter((_record, index) => !queuedJobs[index]);
     const followUps = orphans.filter(isFollowUpJob);

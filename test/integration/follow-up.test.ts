@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isBatonError } from '../../src/errors.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
+import { createSilentLogger } from '../../src/logging/logger.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import { QueueReconciler } from '../../src/worker/queue-reconciler.ts';
 import { hangReply, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import type { RecordingAdapter } from '../fakes/recording-adapter.ts';
 import {
@@ -206,7 +208,7 @@ describe('a follow-up to a completed task', () => {
     expect(last.at(-1)).toMatch(/and green\?/);
   });
 
-  it('a reopened round cancelled while queued loses its job and ends cancelled', async () => {
+  it('a reopened round whose job was lost is queued again; cancelled while queued, it loses its job', async () => {
     const runtime = await createTestRuntime(redis.url, buildTestConfig(testConfigLayer(fake)));
     runtimes.push(runtime);
     fake.setHandler(scriptByGoal({ 'quick one': () => textReply('done') }));
@@ -218,6 +220,17 @@ describe('a follow-up to a completed task', () => {
     await worker.close();
     await runtime.service.steer(caller, task!.id, 'once more');
     expect(await runtime.queue.queue.getJob(`${task!.id}-f2`)).toBeDefined();
+    // A round whose job was lost (a dispatcher died between the reopen and the enqueue) is queued again.
+    await runtime.queue.queue.remove(`${task!.id}-f2`);
+    const reconciler = new QueueReconciler({
+      store: runtime.store,
+      queue: runtime.queue,
+      logger: createSilentLogger(),
+      minimumAgeMs: 0,
+    });
+    expect(await reconciler.reconcileOnce()).toEqual([task!.id]);
+    expect((await runtime.queue.queue.getJob(`${task!.id}-f2`))?.data).toEqual({ taskId: task!.id });
+    expect(await reconciler.reconcileOnce()).toEqual([]);
     const { record } = await runtime.service.cancel(caller, task!.id);
     expect(record.status).toBe('cancelled');
     expect(await runtime.queue.queue.getJob(`${task!.id}-f2`)).toBeUndefined();
