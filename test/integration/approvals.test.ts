@@ -168,6 +168,49 @@ describe('approvals', () => {
     expect(lines(marker)).toEqual([]);
   });
 
+  it('a batch waiting on a question and an approval waits on each in turn, keeping the first response', async () => {
+    const { runtime, adapter, command, marker } = await setUp();
+    fake.setHandler(
+      scriptByGoal({
+        'ask and act': (request, call) =>
+          call === 1
+            ? toolCallReply([
+                { name: 'ask_user', arguments: { question: 'Which line?' } },
+                { name: 'terminal', arguments: { command: `echo both >> ${marker}` } },
+              ])
+            : textReply(`results ${JSON.stringify(toolResultsOf(request))}`),
+      }),
+    );
+    const [task] = await runtime.service.dispatch(caller, [{ goal: 'ask and act', toolsets: ['terminal'] }]);
+    const id = task!.id;
+    await waitForStatus(runtime, id, 'waiting_input');
+    // (A prompt whose wait is over before the gateway posts it is not posted: wait for it here.)
+    await eventually(async () => adapter.posts.find((post) => post.message.kind === 'prompt'));
+    // A steer sent while it waits is read when it goes on.
+    await runtime.service.steer(caller, id, 'keep it short');
+    await command(ada, `answer ${id} the second`);
+    await waitForStatus(runtime, id, 'waiting_approval');
+    expect((await runtime.store.get(id))!.prompt!.round).toBe(2);
+    expect(lines(marker)).toEqual([]);
+    await eventually(async () =>
+      adapter.posts.filter((post) => post.message.kind === 'prompt').length === 2 ? true : undefined,
+    );
+    await command(ada, `approve ${id}`);
+    const { records } = await runtime.service.waitForEnd([id], 20_000);
+    const results = JSON.parse(records[0]!.summary!.replace(/^results /, '')) as Array<
+      Record<string, unknown>
+    >;
+    expect(results[0]).toEqual({ answer: 'the second', answered_by: 'Ada' });
+    expect(results[1]).toMatchObject({ exit_code: 0 });
+    expect(lines(marker)).toEqual(['both']);
+    const prompts = adapter.posts.filter((post) => post.message.kind === 'prompt');
+    expect(
+      prompts.map((post) => (post.message.kind === 'prompt' ? post.message.idempotencyKey : '')),
+    ).toEqual([`prompt:${id}:1`, `prompt:${id}:2`]);
+    const second = fake.requests.filter((request) => goalOf(request) === 'ask and act')[1]!;
+    expect(JSON.stringify(second.body?.messages)).toContain('keep it short');
+  });
+
   it('with approve_patterns only matching commands wait; nothing a model or child calls can approve', async () => {
     const { runtime, marker } = await setUp({}, { approve_patterns: ['\\brm\\b'] });
     fake.setHandler(
