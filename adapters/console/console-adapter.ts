@@ -5,13 +5,12 @@ import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../../src/config/schema.ts';
 import { BatonError, listenError } from '../../src/errors.ts';
-import {
-  type ChatAdapter,
-  type ConversationRef,
-  type GatewaySink,
-  type OutboundMessage,
-  type PlatformLimits,
-  promptAsText,
+import type {
+  ChatAdapter,
+  ConversationRef,
+  GatewaySink,
+  OutboundMessage,
+  PlatformLimits,
 } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import type { Logger } from '../../src/logging/logger.ts';
@@ -196,9 +195,14 @@ export class ConsoleAdapter implements ChatAdapter {
   }
 }
 
-function entryContent(outbound: OutboundMessage): Pick<TranscriptEntry, 'role' | 'text' | 'board'> {
-  const message = promptAsText(outbound);
-  return message.kind === 'board'
-    ? { role: 'board', text: message.fallbackText, board: message.board }
-    : { role: 'bot', text: message.text };
+function entryContent(message: OutboundMessage): Pick<TranscriptEntry, 'role' | 'text' | 'board' | 'prompt'> {
+  switch (message.kind) {
+    case 'board':
+      return { role: 'board', text: message.fallbackText, board: message.board };
+    case 'prompt':
+      // The page draws its buttons; they post the same commands as the words typed (see console-routes).
+      return { role: 'prompt', text: message.fallbackText, prompt: message.prompt };
+    default:
+      return { role: 'bot', text: message.text };
+  }
 }

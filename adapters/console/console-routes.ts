@@ -52,6 +52,21 @@ const steerBody = z.strictObject({
     .pipe(z.string().min(1, 'message must not be empty')),
 });
 const cancelBody = z.strictObject({});
+const answerBody = z.strictObject({
+  /** Words, or `#2` for a question's second choice (what its button sends). */
+  text: z
+    .string()
+    .max(4000)
+    .transform((text) => toWellFormed(text.trim()))
+    .pipe(z.string().min(1, 'text must not be empty')),
+});
+const denyBody = z.strictObject({
+  reason: z
+    .string()
+    .max(1000)
+    .transform((text) => toWellFormed(text.trim()))
+    .optional(),
+});
 
 export interface ConsoleRoutesOptions {
   consoleStore: ConsoleStore;
@@ -253,7 +268,10 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
     });
   });
 
-  /** Steer and cancel go through the gateway's command router, like the same words typed in a chat. */
+  /**
+   * Steer, cancel, merge, answer, approve and deny go through the gateway's command router, like the same
+   * words typed in a chat.
+   */
   async function runTaskCommand(c: Context, taskId: string, text: string): Promise<Response> {
     const record = taskIdPattern.test(taskId) ? await taskStore.get(taskId) : null;
     if (!record) return c.json({ error: 'no such task' }, 404);
@@ -278,6 +296,29 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
     if (!body.ok) return body.response;
     const taskId = c.req.param('id');
     return runTaskCommand(c, taskId, `cancel ${taskId}`);
+  });
+
+  // A child's question and approval request: the prompt's buttons and the task panel post here.
+  app.post('/api/tasks/:id/answer', async (c) => {
+    const body = await readBody(c, answerBody);
+    if (!body.ok) return body.response;
+    const taskId = c.req.param('id');
+    return runTaskCommand(c, taskId, `answer ${taskId} ${body.value.text}`);
+  });
+
+  app.post('/api/tasks/:id/approve', async (c) => {
+    const body = await readBody(c, cancelBody);
+    if (!body.ok) return body.response;
+    const taskId = c.req.param('id');
+    return runTaskCommand(c, taskId, `approve ${taskId}`);
+  });
+
+  app.post('/api/tasks/:id/deny', async (c) => {
+    const body = await readBody(c, denyBody);
+    if (!body.ok) return body.response;
+    const taskId = c.req.param('id');
+    const reason = body.value.reason ? ` ${body.value.reason}` : '';
+    return runTaskCommand(c, taskId, `deny ${taskId}${reason}`);
   });
 
   app.post('/api/tasks/:id/merge', async (c) => {

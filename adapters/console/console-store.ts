@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { customAlphabet } from 'nanoid';
-import type { TaskBoardView } from '../../src/gateway/chat-adapter.ts';
+import type { TaskBoardView, TaskPrompt } from '../../src/gateway/chat-adapter.ts';
 import { defaultRetentionSeconds, keyLifetimes } from '../../src/redis/key-lifetimes.ts';
 import { loadLuaScript } from '../../src/redis/lua-script.ts';
 import type { RedisKeys } from '../../src/redis/redis-keys.ts';
@@ -27,10 +27,12 @@ export type UserEntryState = 'sending' | 'received' | 'queued' | 'refused' | 'fa
 /** One line of a thread's transcript; `board` entries carry a live task board instead of text. */
 export interface TranscriptEntry {
   id: string;
-  role: 'user' | 'bot' | 'board';
-  /** Markdown; for a board, the fallback text. */
+  role: 'user' | 'bot' | 'board' | 'prompt';
+  /** Markdown; for a board or a prompt, the fallback text. */
   text: string;
   board?: TaskBoardView;
+  /** A child's question or approval request, drawn with its buttons. */
+  prompt?: TaskPrompt;
   /** Milliseconds since the epoch, when first posted. */
   at: number;
   /** Set when the entry was replaced; milliseconds since the epoch. */

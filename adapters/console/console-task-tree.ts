@@ -2,6 +2,7 @@ import type { ConversationRef } from '../../src/gateway/chat-adapter.ts';
 import {
   activeStatuses,
   isTerminal,
+  roundOf,
   type TaskEvent,
   type TaskRecord,
   type TaskStatus,
@@ -21,6 +22,8 @@ export interface TaskTreeNode {
   steps: number;
   /** Files a completed child changed in its workspace; absent for tasks without one. */
   changedFiles?: number;
+  /** The task's round when a follow-up reopened it (2 and up); absent for a task never reopened. */
+  round?: number;
   /** The task's last event as a short line (UTC time, type, text); empty before its first event. */
   lastActivity: string;
   /**
@@ -87,6 +90,7 @@ export function buildTaskTree(
       elapsedSeconds: elapsedSeconds(record),
       steps: record.steps,
       ...(record.change ? { changedFiles: record.change.files } : {}),
+      ...(roundOf(record) > 1 ? { round: roundOf(record) } : {}),
       lastActivity: lastLine(lastEvents.get(record.id)),
       lastEvent: lastPart(lastEvents.get(record.id), record.steps),
       tokens: record.usage.total_tokens,

@@ -12,13 +12,12 @@ import {
   Status,
 } from 'discord.js';
 import type { BatonConfig } from '../../src/config/schema.ts';
-import {
-  type ChatAdapter,
-  type ConversationRef,
-  type GatewaySink,
-  type OutboundMessage,
-  type PlatformLimits,
-  promptAsText,
+import type {
+  ChatAdapter,
+  ConversationRef,
+  GatewaySink,
+  OutboundMessage,
+  PlatformLimits,
 } from '../../src/gateway/chat-adapter.ts';
 import { chunkText } from '../../src/gateway/chunk-text.ts';
 import type { Logger } from '../../src/logging/logger.ts';
@@ -35,6 +34,7 @@ import {
 } from './discord-context.ts';
 import { DiscordInteractionHandler } from './discord-interaction-handler.ts';
 import { DiscordMessageHandler } from './discord-message-handler.ts';
+import { promptMessageBody } from './discord-prompt.ts';
 import { nonceFor, postKey, RetryNonces } from './discord-retry-nonces.ts';
 import { toPlatformSendError } from './discord-send-error.ts';
 import { maxMessageChars } from './discord-text.ts';
@@ -217,7 +217,10 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   private bodyOf(outbound: OutboundMessage, mode: 'create' | 'edit'): RESTPostAPIChannelMessageJSONBody {
-    const message = promptAsText(outbound);
+    if (outbound.kind === 'prompt') {
+      return { content: '', ...promptMessageBody(outbound.prompt), allowed_mentions: noPings };
+    }
+    const message = outbound;
     if (message.kind === 'board') {
       return { content: '', ...boardMessageBody(message.board), allowed_mentions: noPings };
     }

@@ -7,7 +7,7 @@ import {
   ComponentType,
 } from 'discord.js';
 import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
-import { changeMark, orderAsTree, statusLabel } from '../../src/gateway/render-board.ts';
+import { changeMark, orderAsTree, roundMark, statusLabel } from '../../src/gateway/render-board.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
 import { formatDuration, statusWord, stepCount } from '../../src/tasks/task-views.ts';
@@ -105,7 +105,7 @@ function fieldOf(row: TaskBoardRow): APIEmbedField {
   const indent = '↳ '.repeat(Math.max(0, row.depth - 1));
   const lines = [
     cutText(row.goal, fieldGoalChars),
-    `${formatDuration(row.elapsedSeconds)} · ${stepCount(row.steps)}${changeMark(row)}`,
+    `${formatDuration(row.elapsedSeconds)} · ${stepCount(row.steps)}${roundMark(row)}${changeMark(row)}`,
   ];
   if (isActive(row) && row.lastActivity) lines.push(`↳ ${cutText(row.lastActivity, fieldActivityChars)}`);
   return {

@@ -26,7 +26,11 @@ const onlyInGuilds: Pick<RESTPostAPIChatInputApplicationCommandsJSONBody, 'conte
     integration_types: [ApplicationIntegrationType.GuildInstall],
   };
 
-/** Baton's slash commands (contract): `/ask prompt:`, `/tasks`, `/usage`, `/task status|steer|cancel|collect|merge id: [message:]`. */
+/**
+ * Baton's slash commands (contract): `/ask prompt:`, `/tasks`, `/usage`,
+ * `/task status|steer|cancel|collect|merge id: [message:]`, `/task answer id: text:`, `/task approve id:`,
+ * `/task deny id: [reason:]`.
+ */
 export const slashCommands: RESTPostAPIChatInputApplicationCommandsJSONBody[] = [
   {
     type: ApplicationCommandType.ChatInput,
@@ -52,7 +56,7 @@ export const slashCommands: RESTPostAPIChatInputApplicationCommandsJSONBody[] = 
   {
     type: ApplicationCommandType.ChatInput,
     name: 'task',
-    description: 'Check, steer, cancel, collect or merge a background task',
+    description: 'Check, steer, cancel, collect, merge, answer or approve a background task',
     ...onlyInGuilds,
     options: [
       {
@@ -64,7 +68,7 @@ export const slashCommands: RESTPostAPIChatInputApplicationCommandsJSONBody[] = 
       {
         type: ApplicationCommandOptionType.Subcommand,
         name: 'steer',
-        description: 'Send a running task new instructions',
+        description: 'Send a running task new instructions, or a completed one a follow-up',
         options: [
           taskIdOption,
           {
@@ -93,6 +97,42 @@ export const slashCommands: RESTPostAPIChatInputApplicationCommandsJSONBody[] = 
         name: 'merge',
         description: "Merge a completed task's workspace change into its branch",
         options: [taskIdOption],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'answer',
+        description: "Answer a task's question",
+        options: [
+          taskIdOption,
+          {
+            type: ApplicationCommandOptionType.String,
+            name: 'text',
+            description: 'Your answer (or #2 for its second choice)',
+            required: true,
+            max_length: 2000,
+          },
+        ],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'approve',
+        description: 'Approve what a task waits to run',
+        options: [taskIdOption],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'deny',
+        description: 'Deny what a task waits to run; the reason goes back to it',
+        options: [
+          taskIdOption,
+          {
+            type: ApplicationCommandOptionType.String,
+            name: 'reason',
+            description: 'Why (the task reads it)',
+            required: false,
+            max_length: 1000,
+          },
+        ],
       },
     ],
   },

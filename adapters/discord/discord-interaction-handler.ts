@@ -25,7 +25,31 @@ import {
   refOf,
   refusalText,
 } from './discord-context.ts';
+import { parsePromptButtonId } from './discord-prompt.ts';
 import { maxMessageChars, threadNameFor } from './discord-text.ts';
+
+/** Statuses a subcommand's `id:` suggestions are limited to; a subcommand not listed suggests every task. */
+const idChoiceStatuses: Record<string, ReadonlySet<string>> = {
+  // A completed task is steered with a follow-up: it runs again.
+  steer: new Set([...activeStatuses, 'completed']),
+  cancel: new Set([...activeStatuses, 'waiting_input', 'waiting_approval']),
+  answer: new Set(['waiting_input']),
+  approve: new Set(['waiting_approval']),
+  deny: new Set(['waiting_approval']),
+};
+
+/** The chat command of a `/task` subcommand: `steer <id> <message>`, `answer <id> <text>`, `deny <id> [reason]`, … */
+export function taskCommandText(
+  subcommand: string,
+  id: string,
+  option: (name: string) => string | null,
+): string {
+  const words = [subcommand, id];
+  const extra = { steer: 'message', answer: 'text', deny: 'reason' }[subcommand];
+  const value = extra ? option(extra)?.trim() : undefined;
+  if (value) words.push(value);
+  return words.join(' ');
+}
 
 /** Answer directly when the gateway answers this fast; otherwise defer first (Discord allows 3 s). */
 const quickAnswerMs = 1500;
@@ -78,10 +102,7 @@ export class DiscordInteractionHandler {
     } else if (interaction.commandName === 'task') {
       const subcommand = interaction.options.getSubcommand(true);
       const id = interaction.options.getString('id', true).replace(/\s+/g, '');
-      text =
-        subcommand === 'steer'
-          ? `steer ${id} ${interaction.options.getString('message', true)}`
-          : `${subcommand} ${id}`;
+      text = taskCommandText(subcommand, id, (name) => interaction.options.getString(name));
     } else {
       await interaction.reply({ content: 'Unknown command.', flags: MessageFlags.Ephemeral });
       return;
@@ -148,6 +169,11 @@ export class DiscordInteractionHandler {
    * edits it within one board interval) and `status <id>`, privately.
    */
   private async button(interaction: GuildInteraction<ButtonInteraction>): Promise<void> {
+    const promptCommand = parsePromptButtonId(interaction.customId);
+    if (promptCommand) {
+      await this.promptButton(interaction, promptCommand);
+      return;
+    }
     const parsed = parseBoardButtonId(interaction.customId);
     if (!parsed) {
       await interaction.reply({ content: 'That button is not Baton’s.', flags: MessageFlags.Ephemeral });
@@ -184,9 +210,25 @@ export class DiscordInteractionHandler {
   }
 
   /**
+   * A prompt's button (a choice, Approve, Deny): the chat command it stands for, sent as the person who
+   * pressed it, so the router decides who may answer or approve; a refusal is ephemeral.
+   */
+  private async promptButton(interaction: GuildInteraction<ButtonInteraction>, text: string): Promise<void> {
+    const place = await this.placeOrRefuse(interaction);
+    if (!place) return;
+    const user = this.userOf(interaction);
+    const ref = refOf(place);
+    if (!this.context.access.isAllowed(user, ref)) {
+      await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
+      return;
+    }
+    await this.answer(interaction, this.context.sink.onCommand({ ref, user, text, eventId: interaction.id }));
+  }
+
+  /**
    * Task ids for `id:`, newest first, scoped like `/tasks`: inside a thread its tasks, in the channel the
-   * tasks of threads the person may see (a private thread's only for its members); only active ones for
-   * steer and cancel.
+   * tasks of threads the person may see (a private thread's only for its members); only those the
+   * subcommand can act on for the others (see idChoiceStatuses).
    */
   private async autocomplete(interaction: GuildInteraction<AutocompleteInteraction>): Promise<void> {
     const focused = interaction.options.getFocused(true);
@@ -197,7 +239,7 @@ export class DiscordInteractionHandler {
       return;
     }
     const subcommand = interaction.options.getSubcommand(false);
-    const activeOnly = subcommand === 'steer' || subcommand === 'cancel';
+    const statuses = subcommand ? idChoiceStatuses[subcommand] : undefined;
     const typed = String(focused.value).trim().toLowerCase();
     const ref = refOf(place);
     const all = await this.context.store.listChannel(discordPlatform, place.channelId, 100).catch(() => []);
@@ -205,7 +247,7 @@ export class DiscordInteractionHandler {
       isThreadMemberOn(this.context.client, thread, user.id),
     );
     const choices = tasks
-      .filter((task) => !activeOnly || activeStatuses.has(task.status))
+      .filter((task) => !statuses || statuses.has(task.status))
       .filter((task) => !typed || task.id.includes(typed) || task.goal.toLowerCase().includes(typed))
       .slice(0, maxChoices)
       .map((task) => ({

@@ -17,6 +17,7 @@ import { guardSlackBodies } from './slack-body-guard.ts';
 import { boltLoggerFor } from './slack-bolt-logger.ts';
 import { type SlackIdentity, SlackInbound, type SlashRespond } from './slack-inbound.ts';
 import { mrkdwnLength, SlackPoster, threadTsOf } from './slack-poster.ts';
+import { promptActionPattern } from './slack-prompt-blocks.ts';
 import { slackErrorCode } from './slack-send-error.ts';
 import { SlackUserNames } from './slack-user-names.ts';
 
@@ -94,7 +95,7 @@ export class SlackAdapter implements ChatAdapter {
       ...(options.apiUrl ? { slackApiUrl: withTrailingSlash(options.apiUrl) } : {}),
     };
     this.client = new webApi.WebClient(options.botToken, this.clientOptions);
-    this.poster = new SlackPoster(this.client, this.limits.maxMessageChars);
+    this.poster = new SlackPoster(this.client, this.limits.maxMessageChars, options.config.command);
     this.names = new SlackUserNames(this.client, this.logger);
   }
 
@@ -284,6 +285,11 @@ export class SlackAdapter implements ChatAdapter {
         this.background(() => inbound.action(body));
       });
     }
+    // A prompt's buttons (a child's question, an approval): each carries its chat command as its value.
+    app.action({ type: 'block_actions', action_id: promptActionPattern }, async ({ ack, body }) => {
+      await ack();
+      this.background(() => inbound.promptAction(body));
+    });
     app.error(async (error) => {
       this.logger.error({ err: error }, 'slack event handling failed');
       // Rethrown: in HTTP mode Slack gets a 500 and delivers the event again.

@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
-import { changeMark, orderAsTree, statusLabel } from '../../src/gateway/render-board.ts';
+import { changeMark, orderAsTree, roundMark, statusLabel } from '../../src/gateway/render-board.ts';
 import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
 import { formatDuration, statusWord, stepCount } from '../../src/tasks/task-views.ts';
 import { cutText } from '../../src/text/cut-text.ts';
@@ -58,7 +58,7 @@ function isActive(row: TaskBoardRow): boolean {
 
 function rowBlocksOf(row: TaskBoardRow): types.KnownBlock[] {
   const indent = row.depth > 1 ? `${'\u2003'.repeat(row.depth - 2)}↳ ` : '';
-  const facts = `${formatDuration(row.elapsedSeconds)} · ${stepCount(row.steps)}${changeMark(row)}`;
+  const facts = `${formatDuration(row.elapsedSeconds)} · ${stepCount(row.steps)}${roundMark(row)}${changeMark(row)}`;
   const lines = [
     `${indent}${statusLabel(row.status)}  \`${row.taskId}\` · ${facts}`,
     `${indent}${escapeMrkdwn(row.goal)}`,

@@ -1,5 +1,6 @@
 import type { BatonConfig } from '../../src/config/schema.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
+import { pressedPromptCommand } from '../../src/gateway/prompt-buttons.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
@@ -12,6 +13,7 @@ import {
   messageEventSchema,
   slashCommandSchema,
 } from './slack-payloads.ts';
+import { threadTsOf } from './slack-poster.ts';
 import type { SlackUserNames } from './slack-user-names.ts';
 
 /** Who the bot is in its workspace (from `auth.test`). */
@@ -190,17 +192,43 @@ export class SlackInbound {
     }
   }
 
+  /**
+   * A prompt's button (a choice, Approve, Deny), after the acknowledgement: its value is the chat command it
+   * stands for, sent as the person who pressed it, so the router decides who may answer or approve. A
+   * refusal is shown to the presser only.
+   */
+  async promptAction(body: unknown): Promise<void> {
+    const parsed = blockActionsSchema.safeParse(body);
+    if (!parsed.success) return this.skip('block_actions', parsed.error);
+    const press = parsed.data;
+    const command = pressedPromptCommand(press.actions[0]?.value ?? '');
+    const channel = press.channel?.id ?? press.container?.channel_id;
+    if (!command || !channel) return this.skip('block_actions', 'not a prompt button');
+    const messageTs = press.container?.message_ts ?? press.message?.ts;
+    const ref: ConversationRef = {
+      platform,
+      channel,
+      thread: press.container?.thread_ts ?? press.message?.thread_ts ?? messageTs ?? channel,
+    };
+    const user = await this.userOf(
+      press.user.id,
+      press.user.team_id ?? press.team?.id,
+      press.user.name ?? press.user.username,
+    );
+    await this.answerInThread(ref, user, command, threadTsOf(ref), eventIdOf(press.trigger_id).eventId);
+  }
+
   private async answerInThread(
     ref: ConversationRef,
     user: ChatUser,
     text: string,
     threadTs: string | undefined,
-    eventId: string,
+    eventId: string | undefined,
     askedIn: ConversationRef = ref,
   ) {
     const { sink } = this.options;
     // The event id makes a redelivered mention-command (even to another gateway process) run once.
-    const reply = await sink.onCommand({ ref: askedIn, user, text, eventId });
+    const reply = await sink.onCommand({ ref: askedIn, user, text, ...(eventId ? { eventId } : {}) });
     if (reply.duplicate) return;
     if (reply.ephemeral) await sink.notice({ ...ref, thread: threadTs ?? ref.channel }, user.id, reply.text);
     else await sink.post(ref, { kind: 'text', text: reply.text });

@@ -1,9 +1,9 @@
 import type { webApi } from '@slack/bolt';
 import type { ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
-import { promptAsText } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { boardBlocks } from './slack-board-blocks.ts';
 import { fitMrkdwn, markdownToMrkdwn, toMrkdwnChunks } from './slack-mrkdwn.ts';
+import { promptBlocks } from './slack-prompt-blocks.ts';
 import { slackErrorCode, toPlatformSendError } from './slack-send-error.ts';
 
 /** Ephemeral notes are short answers; a longer one is cut rather than spread over many notes. */
@@ -27,6 +27,8 @@ export class SlackPoster {
   constructor(
     private readonly client: webApi.WebClient,
     private readonly maxChars: number,
+    /** The slash command (`slack.command`), named in a prompt's how-to-answer line. */
+    private readonly slashCommand = '/baton',
   ) {}
 
   /**
@@ -34,8 +36,22 @@ export class SlackPoster {
    * mrkdwn fits (see `renderedLength`); a text that still does not fit is cut with `…`, never split here.
    */
   async send(ref: ConversationRef, outbound: OutboundMessage): Promise<{ messageId: string }> {
-    const message = promptAsText(outbound);
     const thread_ts = threadTsOf(ref);
+    if (outbound.kind === 'prompt') {
+      // One message (a prompt is short, its blocks cut to Slack's limits), so a retry has no part to skip.
+      const result = await this.call('chat.postMessage', () =>
+        this.client.chat.postMessage({
+          channel: ref.channel,
+          thread_ts,
+          text: fitMrkdwn(outbound.fallbackText, this.maxChars),
+          blocks: promptBlocks(outbound.prompt, this.slashCommand),
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
+      );
+      return { messageId: tsOf(result, 'chat.postMessage') };
+    }
+    const message = outbound;
     if (message.kind === 'board') {
       const result = await this.call('chat.postMessage', () =>
         this.client.chat.postMessage({
@@ -61,7 +77,18 @@ export class SlackPoster {
 
   /** Replaces a message posted earlier (`messageId` is its `ts`); a text edit is cut to one message. */
   async edit(ref: ConversationRef, messageId: string, outbound: OutboundMessage): Promise<void> {
-    const message = promptAsText(outbound);
+    if (outbound.kind === 'prompt') {
+      await this.call('chat.update', () =>
+        this.client.chat.update({
+          channel: ref.channel,
+          ts: messageId,
+          text: fitMrkdwn(outbound.fallbackText, this.maxChars),
+          blocks: promptBlocks(outbound.prompt, this.slashCommand),
+        }),
+      );
+      return;
+    }
+    const message = outbound;
     await this.call('chat.update', () =>
       message.kind === 'board'
         ? this.client.chat.update({

@@ -7,7 +7,7 @@ import type { UsageWrite } from '../redis/usage-write.ts';
 import { checkOutput } from '../tasks/output-schema.ts';
 import { RunStopped } from '../tasks/run-stopped.ts';
 import type { TaskCheckpoint } from '../tasks/task-checkpoint.ts';
-import type { StructuredResult, TaskEventType, TaskRecord } from '../tasks/task-record.ts';
+import { roundOf, type StructuredResult, type TaskEventType, type TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
 import { cutText } from '../text/cut-text.ts';
@@ -182,7 +182,8 @@ export class ChildRun {
           ...(this.workspace ? { workspace: { directory: this.workspace.directory } } : {}),
         },
         toolTimeoutMs: config.delegation.tool_timeout_s * 1000,
-        maxIterations: config.delegation.max_iterations,
+        // Each round of a reopened task gets the whole allowance.
+        maxIterations: config.delegation.max_iterations + (this.record.roundStartSteps ?? 0),
         maxTotalTokens: config.delegation.max_tokens_per_task,
         hooks: this.hooks(),
       });
@@ -220,13 +221,18 @@ export class ChildRun {
       .catch((error: unknown) => this.log.warn({ err: error }, 'usage not recorded'));
   }
 
-  /** Starts from the task's checkpoint, or from the opening prompt for a task that has none. */
+  /**
+   * Starts from the task's checkpoint, or from the opening prompt for a task that has none. A new round of a
+   * reopened task goes on from the conversation of the round before (see reopenedRound).
+   */
   private async resume(tools: Tool[]): Promise<void> {
+    const round = roundOf(this.record);
     // Checkpoints are only written while a task runs, so a task claimed from 'queued' has none, unless it
-    // is back from a wait for a person (it has a prompt).
-    const fresh = this.claim.previous === 'queued' && this.record.prompt === undefined;
+    // is back from a wait for a person (it has a prompt) or reopened for a follow-up round (its earlier
+    // round's is kept).
+    const fresh = this.claim.previous === 'queued' && this.record.prompt === undefined && round === 1;
     const checkpointed = fresh ? null : await this.store.loadCheckpoint(this.record.id);
-    const saved: TaskCheckpoint = checkpointed ?? {
+    let saved: TaskCheckpoint = checkpointed ?? {
       messages: childOpeningMessages(
         this.record.goal,
         this.record.context,
@@ -237,7 +243,8 @@ export class ChildRun {
       usage: emptyUsage(),
       inboxCursor: '0-0',
     };
-    if (saved.steps > 0) this.log.info({ steps: saved.steps }, 'resuming child from its checkpoint');
+    if ((saved.followUpRound ?? 1) < round) saved = await this.reopenedRound(saved, round);
+    if (saved.steps > 0) this.log.info({ steps: saved.steps, round }, 'resuming child from its checkpoint');
     this.state = {
       messages: saved.messages,
       steps: saved.steps,
@@ -247,6 +254,27 @@ export class ChildRun {
     this.inboxCursor = saved.inboxCursor;
     this.workspaceCommit = saved.workspaceCommit ?? null;
     this.prompts?.restore(saved.toolDecisions);
+  }
+
+  /**
+   * The conversation a reopened task's new round starts from: the earlier round's, which ends before its
+   * final answer (that was never checkpointed: completing the task stored it), so the answer is put back.
+   * The follow-up comes next from the inbox: every steer up to `roundInboxCursor` was applied before the
+   * earlier round completed.
+   */
+  private async reopenedRound(saved: TaskCheckpoint, round: number): Promise<TaskCheckpoint> {
+    const answer = (await this.store.lastAnswer(this.record.id)) ?? '';
+    const cursor = this.record.roundInboxCursor ?? saved.inboxCursor;
+    this.log.info({ round, steps: saved.steps }, 'reopened: going on from the earlier round');
+    // The earlier round's people's responses belong to calls it finished.
+    const { toolDecisions: _settled, ...earlier } = saved;
+    return {
+      ...earlier,
+      messages: [...saved.messages, { role: 'assistant', content: answer }],
+      steps: Math.max(saved.steps, this.record.roundStartSteps ?? 0),
+      inboxCursor: cursor,
+      followUpRound: round,
+    };
   }
 
   /**
@@ -380,6 +408,7 @@ export class ChildRun {
         inboxCursor: this.inboxCursor,
         ...(this.state.toolCallStarts ? { toolCallStarts: this.state.toolCallStarts } : {}),
         ...(this.workspaceCommit ? { workspaceCommit: this.workspaceCommit } : {}),
+        ...(roundOf(this.record) > 1 ? { followUpRound: roundOf(this.record) } : {}),
         ...(this.prompts && Object.keys(this.prompts.decisions).length > 0
           ? { toolDecisions: this.prompts.decisions }
           : {}),

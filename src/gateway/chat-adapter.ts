@@ -81,6 +81,8 @@ export interface TaskBoardRow {
   lastActivity: string;
   /** Files a completed child changed in its workspace; absent for tasks without one. */
   changedFiles?: number;
+  /** The task's round when a follow-up reopened it (2 and up); absent for a task never reopened. */
+  round?: number;
 }
 
 export interface TaskBoardView {

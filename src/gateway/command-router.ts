@@ -61,7 +61,7 @@ const helpText = [
   'Baton commands:',
   `• \`${usages.tasks}\` — this thread's tasks (in a channel: the channel's)`,
   `• \`${usages.status}\` — a task's progress (its last activity and result if you may collect it)`,
-  `• \`${usages.steer}\` — send a running task new instructions`,
+  `• \`${usages.steer}\` — send a running task new instructions, or a completed one a follow-up (it runs again)`,
   `• \`${usages.cancel}\` — stop a task and the tasks it started`,
   `• \`${usages.collect}\` — a finished task's result`,
   `• \`${usages.merge}\` — merge a completed task's workspace change into its branch`,
@@ -212,11 +212,22 @@ export class CommandRouter {
       }
       case 'steer': {
         const task = await this.controlledTask(user, ref, command.taskId, 'steer', isMember);
-        if (isTerminal(task.status)) {
-          return privately(`${task.id} already ${statusWord(task.status)}; it can't be steered.`);
+        if (isTerminal(task.status) && task.status !== 'completed') {
+          return privately(
+            `${task.id} already ${statusWord(task.status)}; it can't be steered. Only a completed task can be ` +
+              'reopened with a follow-up.',
+          );
         }
-        await this.service.steer(callerFor(task, user, ref), task.id, command.message);
-        return privately(`Steering message queued for ${task.id}.`);
+        const { reopened, round } = await this.service.steer(
+          callerFor(task, user, ref),
+          task.id,
+          command.message,
+        );
+        return reopened
+          ? publicly(
+              `Reopened ${task.id} with your follow-up (round ${round}); its new result will be posted here.`,
+            )
+          : privately(`Steering message queued for ${task.id}.`);
       }
       case 'cancel': {
         const task = await this.controlledTask(user, ref, command.taskId, 'cancel', isMember);

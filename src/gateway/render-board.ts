@@ -17,6 +17,11 @@ export function statusLabel(status: string): string {
   return statusMarks[status] ?? status;
 }
 
+/** ` · round N` for a row whose task was reopened by a follow-up; empty otherwise. */
+export function roundMark(row: TaskBoardRow): string {
+  return row.round === undefined || row.round < 2 ? '' : ` · round ${row.round}`;
+}
+
 /** ` · ±N files` for a row whose task changed files in its workspace; empty otherwise. */
 export function changeMark(row: TaskBoardRow): string {
   return row.changedFiles === undefined
@@ -55,7 +60,7 @@ export function renderBoardText(view: TaskBoardView): string {
     const active = activeStatuses.has(row.status as TaskStatus);
     lines.push(
       `${indent}• \`${row.taskId}\` ${statusLabel(row.status)} · ${formatDuration(row.elapsedSeconds)} · ` +
-        `${stepCount(row.steps)}${changeMark(row)} — ${row.goal}`,
+        `${stepCount(row.steps)}${roundMark(row)}${changeMark(row)} — ${row.goal}`,
     );
     if (active && row.lastActivity) lines.push(`${indent}  ↳ ${row.lastActivity}`);
   }

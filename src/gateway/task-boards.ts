@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
 import type { BoardState, BoardStates } from '../sessions/board-states.ts';
-import { isParked, isTerminal, type TaskRecord } from '../tasks/task-record.ts';
+import { isParked, isTerminal, roundOf, type TaskRecord } from '../tasks/task-record.ts';
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { activityText, elapsedSeconds, shortGoal } from '../tasks/task-views.ts';
@@ -156,6 +156,7 @@ export class TaskBoards {
           steps: record.steps,
           lastActivity: last ? cutText(activityText(last, record.steps), 140) : '',
           ...(record.change ? { changedFiles: record.change.files } : {}),
+          ...(roundOf(record) > 1 ? { round: roundOf(record) } : {}),
         };
       }),
     );

@@ -117,9 +117,12 @@ export class RedisKeys {
   postProgress(postKey: string): string {
     return `${this.prefix}:post-progress:${postKey}`;
   }
-  /** Progress of posting one task's result (chunks sent, history appended). */
-  delivery(taskId: string): string {
-    return `${this.prefix}:delivery:${taskId}`;
+  /**
+   * Progress of posting one task's result (chunks sent, history appended); a reopened task's later rounds
+   * each have their own, so a second result is never taken for the first one already posted.
+   */
+  delivery(taskId: string, round = 1): string {
+    return round > 1 ? `${this.prefix}:delivery:${taskId}:r${round}` : `${this.prefix}:delivery:${taskId}`;
   }
   modelKeyCooldown(route: string, keyFingerprint: string): string {
     return `${this.prefix}:model-key-cooldown:${route}:${keyFingerprint}`;

@@ -28,6 +28,11 @@ const checkpointFields = {
     .regex(/^[0-9a-f]{40,64}$/, 'a commit id')
     .optional(),
   /**
+   * The round of the task that wrote it (a steer reopens a completed task for another round); absent: the
+   * first. Optional, so version 1 still reads both ways.
+   */
+  followUpRound: z.number().int().positive().optional(),
+  /**
    * People's responses to calls of the batch under way (ask_user answers, approval decisions), by tool
    * call id: a batch may wait on several calls, one wait at a time. Absent when there are none; optional,
    * so version 1 reads both ways.

@@ -10,6 +10,11 @@ import { streamFieldsToObject } from './task-serialization.ts';
 /** Longest text of a steer's `steer-queued` event, in characters. */
 const steerEventChars = 200;
 
+/** The `steer-queued` event's line of a steer. */
+export function steerEventLine(from: string, text: string): string {
+  return `from ${from}: ${cutText(text, steerEventChars, { marker: '' })}`;
+}
+
 export interface SteeringMessage {
   id: string;
   from: string;
@@ -51,7 +56,7 @@ export class TaskInbox {
         this.maxEvents,
         this.keys.signalChannel(),
         taskKeySeconds('steerRecord', this.retentionSeconds),
-        `from ${from}: ${cutText(text, steerEventChars, { marker: '' })}`,
+        steerEventLine(from, text),
       ],
     );
     if (outcome === 'ok') return { outcome, messageId: detail! };

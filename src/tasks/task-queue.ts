@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { roundOf, type TaskRecord } from './task-record.ts';
 
 /** The BullMQ queue children run on (its keys sit under the configured prefix). */
 export const childQueueName = 'baton-children';
@@ -18,12 +19,30 @@ export function resumeJobId(taskId: string, round: number): string {
   return `${taskId}-r${round}`;
 }
 
-/** The id of the job that runs (or ran) the task now: its first job, or the resume job of its last wait. */
-export function currentJobId(taskId: string, round: number | undefined): string {
-  return round === undefined ? taskId : resumeJobId(taskId, round);
+/**
+ * The id of the job that runs (or ran) the task now: its first job, the resume job of its last wait, or the
+ * job of its follow-up round when a steer reopened it after that wait.
+ */
+export function currentJobId(
+  record: Pick<TaskRecord, 'id' | 'prompt' | 'followUpRound' | 'followUpPromptRound'>,
+): string {
+  const promptRound = record.prompt?.round;
+  const followUpRound = roundOf(record);
+  if (followUpRound > 1 && (promptRound ?? 0) <= (record.followUpPromptRound ?? 0)) {
+    return childJobId(record.id, followUpRound);
+  }
+  return promptRound === undefined ? record.id : resumeJobId(record.id, promptRound);
 }
 
-/** Enqueues child jobs. The job id is the task id, so a task can never be queued twice. */
+/**
+ * A child job's id: the task id, and for a round of a reopened task (2 and up) the round too, so each round
+ * runs once however often it is enqueued, and a later round is not taken for the first one's finished job.
+ */
+export function childJobId(taskId: string, round = 1): string {
+  return round > 1 ? `${taskId}-f${round}` : taskId;
+}
+
+/** Enqueues child jobs. The job id is the task id (see childJobId), so a task can never be queued twice. */
 export class TaskQueue {
   readonly queue: Queue<ChildJobData>;
 
@@ -47,15 +66,29 @@ export class TaskQueue {
     this.queue.on('error', () => undefined);
   }
 
-  async enqueue(taskIds: string[]): Promise<void> {
+  /**
+   * Queues tasks' jobs: task ids (a first round), or a task reopened for a follow-up round, with the wait
+   * round it last parked on (the claim checks it, see claim-task.lua).
+   */
+  async enqueue(
+    tasks: Array<string | { taskId: string; followUpRound: number; promptRound?: number }>,
+  ): Promise<void> {
     await this.queue.addBulk(
-      taskIds.map((taskId) => ({ name: 'child', data: { taskId }, opts: { jobId: taskId } })),
+      tasks.map((task) => {
+        if (typeof task === 'string') return { name: 'child', data: { taskId: task }, opts: { jobId: task } };
+        const { taskId, followUpRound, promptRound } = task;
+        return {
+          name: 'child',
+          data: promptRound === undefined ? { taskId } : { taskId, round: promptRound },
+          opts: { jobId: childJobId(taskId, followUpRound) },
+        };
+      }),
     );
   }
 
   /** Removes a job that has not started yet (a task cancelled while queued); a no-op otherwise. */
-  async removeWaiting(taskId: string, round?: number): Promise<void> {
-    await this.queue.remove(currentJobId(taskId, round)).catch(() => 0);
+  async removeWaiting(record: Parameters<typeof currentJobId>[0]): Promise<void> {
+    await this.queue.remove(currentJobId(record)).catch(() => 0);
   }
 
   /**

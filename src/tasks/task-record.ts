@@ -28,7 +28,11 @@ export const activeStatuses: ReadonlySet<TaskStatus> = new Set([
  */
 export const parkedStatuses: ReadonlySet<TaskStatus> = new Set(['waiting_input', 'waiting_approval']);
 
-/** The only legal moves; a finished task never moves again (so a cancelled task never becomes completed). */
+/**
+ * The only legal moves; a finished task never moves again (so a cancelled task never becomes completed).
+ * The one exception is not a transition of this table: a completed task reopened by a steer goes back to
+ * queued for another round, only through lua/reopen-task.lua (see TaskStore.reopen).
+ */
 export const legalTransitions: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   queued: ['running', 'cancelled', 'failed', 'timed_out'],
   running: ['completed', 'failed', 'cancelled', 'timed_out', 'waiting_input', 'waiting_approval'],
@@ -100,6 +104,17 @@ export interface TaskRecord {
   workspace?: string;
   /** What a completed child changed in its workspace. */
   change?: TaskWorkspaceChange;
+  /**
+   * Which run of the task this is: 1 at first, one more each time a completed task is reopened by a steer
+   * (a follow-up); absent in records of tasks never reopened.
+   */
+  followUpRound?: number;
+  /** Steps taken before the current round began, so each round gets `delegation.max_iterations` of its own. */
+  roundStartSteps?: number;
+  /** The inbox's last message before the current round's follow-up: earlier ones were applied before. */
+  roundInboxCursor?: string;
+  /** The wait round (`prompt.round`) the task had reached when a follow-up reopened it; 0 for none. */
+  followUpPromptRound?: number;
   /** The JSON Schema the final answer must match (`output_schema`); absent when the caller gave none. */
   outputSchema?: OutputSchema;
   /** How the final answer measured against `outputSchema`; absent without a schema or before completion. */
@@ -198,4 +213,9 @@ export interface TaskEvent {
   type: TaskEventType;
   at: number;
   text: string;
+}
+
+/** The task's current round: 1 until a steer reopens it after it completed. */
+export function roundOf(record: Pick<TaskRecord, 'followUpRound'>): number {
+  return record.followUpRound ?? 1;
 }

@@ -16,6 +16,7 @@ export const claimScript = taskScript('claim-task');
 export const checkpointScript = taskScript('save-checkpoint');
 export const completeScript = taskScript('complete-task');
 export const steerScript = taskScript('steer-task');
+export const reopenScript = taskScript('reopen-task');
 export const releaseScript = taskScript('release-task');
 export const parkScript = taskScript('park-task');
 export const settlePromptScript = taskScript('settle-prompt');

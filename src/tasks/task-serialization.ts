@@ -180,6 +180,10 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
       : {}),
     ...(hash.workspace ? { workspace: hash.workspace } : {}),
     ...(hash.change ? { change: parseField(hash.id, 'change', hash.change, changeSchema) } : {}),
+    ...(hash.followUpRound ? { followUpRound: Number(hash.followUpRound) } : {}),
+    ...(hash.roundStartSteps ? { roundStartSteps: Number(hash.roundStartSteps) } : {}),
+    ...(hash.roundInboxCursor ? { roundInboxCursor: hash.roundInboxCursor } : {}),
+    ...(hash.followUpPromptRound ? { followUpPromptRound: Number(hash.followUpPromptRound) } : {}),
     ...(hash.prompt ? { prompt: parseField(hash.id, 'prompt', hash.prompt, promptSchema) } : {}),
     ...(hash.promptResponse
       ? { promptResponse: parseField(hash.id, 'promptResponse', hash.promptResponse, promptResponseSchema) }

@@ -12,12 +12,14 @@ import {
   isParked,
   isTerminal,
   type PromptResponse,
+  roundOf,
   type TaskOrigin,
   type TaskRecord,
   type TaskStatus,
 } from './task-record.ts';
 import type { TaskSignals } from './task-signals.ts';
 import type { TaskStore } from './task-store.ts';
+import { statusWord } from './task-views.ts';
 import { waitForTasksToEnd, waitForTasksToStop } from './task-waiter.ts';
 
 /** On whose behalf a task operation runs: the parent agent of a session (depth 0) or a child task. */
@@ -195,12 +197,7 @@ export class TaskService {
       parent: caller.callerTaskId ? { taskId: caller.callerTaskId, depth: caller.depth } : null,
       tasks,
       maxActiveTasksPerConversation: delegation.max_concurrent_children,
-      quotas: {
-        perUser: this.config.quotas.max_active_tasks_per_user,
-        perChannel: this.config.quotas.max_active_tasks_per_channel,
-        total: this.config.quotas.max_active_tasks,
-        queued: this.config.quotas.max_queued_tasks,
-      },
+      quotas: this.activeQuotas(),
       ...(options.idempotencyKey
         ? { idempotencyKey: `${caller.callerTaskId ?? caller.sessionKey}:${options.idempotencyKey}` }
         : {}),
@@ -300,29 +297,62 @@ export class TaskService {
       .map((entry) => ({ record: entry.record, restricted: entry.refusal !== null }));
   }
 
-  /** Queues a steering message. With an `idempotencyKey` (the tool call id), a replay queues nothing new. */
+  /**
+   * Queues a steering message. A completed task is reopened by it (a follow-up): it goes on from its own
+   * conversation with the message, in a new round whose result is posted as a message of its own; `round`
+   * says which. Failed, cancelled and timed-out tasks are refused. With an `idempotencyKey` (the tool call
+   * id), a replay queues nothing new.
+   */
   async steer(
     caller: TaskCaller,
     taskId: string,
     message: string,
     options: { idempotencyKey?: string } = {},
-  ): Promise<TaskRecord> {
+  ): Promise<{ record: TaskRecord; reopened: boolean; round: number }> {
     const record = await this.lookup(caller, taskId, 'steer');
     const scope = caller.callerTaskId ?? caller.sessionKey;
-    const result = await this.store.steer(
-      record.id,
+    const idempotencyKey = options.idempotencyKey ? `${scope}:${options.idempotencyKey}` : undefined;
+    const result = await this.store.steer(record.id, caller.displayName, message, idempotencyKey);
+    if (result.outcome === 'ok') return { record, reopened: false, round: roundOf(record) };
+    if (result.status !== 'completed') throw notSteerable(record, result.status ?? null);
+    // Another round spends as a new task would: the same daily budgets apply before it is queued.
+    await this.budgets?.assertWithin(record.origin);
+    const reopen = await this.store.reopen(
+      record,
       caller.displayName,
       message,
-      options.idempotencyKey ? `${scope}:${options.idempotencyKey}` : undefined,
+      {
+        maxActiveTasksPerConversation: this.config.delegation.max_concurrent_children,
+        quotas: this.activeQuotas(),
+      },
+      idempotencyKey,
     );
-    if (result.outcome !== 'ok') {
-      throw new BatonError(
-        'task_not_steerable',
-        `task ${record.id} is ${result.status ?? record.status}; only tasks that have not finished can be steered`,
-        { fault: 'user' },
-      );
-    }
-    return record;
+    if (reopen.outcome === 'steered') return { record, reopened: false, round: roundOf(record) };
+    if (reopen.outcome !== 'reopened') throw notSteerable(record, reopen.status);
+    // Should this fail, the queue reconciler finds the queued round without a job and queues it.
+    // The claim checks the wait round the job names (see claim-task.lua): the one the task last parked on.
+    await this.queue.enqueue([
+      {
+        taskId: record.id,
+        followUpRound: reopen.round,
+        ...(record.prompt ? { promptRound: record.prompt.round } : {}),
+      },
+    ]);
+    this.logger.info({ taskId: record.id, round: reopen.round }, 'completed task reopened by a steer');
+    return {
+      record: { ...record, status: 'queued', followUpRound: reopen.round },
+      reopened: true,
+      round: reopen.round,
+    };
+  }
+
+  private activeQuotas() {
+    return {
+      perUser: this.config.quotas.max_active_tasks_per_user,
+      perChannel: this.config.quotas.max_active_tasks_per_channel,
+      total: this.config.quotas.max_active_tasks,
+      queued: this.config.quotas.max_queued_tasks,
+    };
   }
 
   /**
@@ -478,7 +508,7 @@ export class TaskService {
         if (outcome !== 'ok') return;
         // A queued or parked task has no runner to stop: its job (first, or the resume of its wait) goes.
         if (previous === 'queued' || (previous !== null && isParked(previous))) {
-          await this.queue.removeWaiting(record.id, record.prompt?.round);
+          await this.queue.removeWaiting(record);
         } else await this.signals.publish({ kind: 'cancel', taskId: record.id });
       }),
     );
@@ -503,4 +533,14 @@ export class TaskService {
     }
     return [...seen];
   }
+}
+
+/** The refusal of a steer for a task that ended otherwise than completed (or is gone). */
+function notSteerable(record: TaskRecord, status: TaskStatus | null): BatonError {
+  return new BatonError(
+    'task_not_steerable',
+    `task ${record.id} is ${statusWord(status ?? record.status)}; only tasks that have not finished can be ` +
+      'steered, and completed ones reopened with a follow-up (failed, cancelled and timed-out tasks cannot be)',
+    { fault: 'user' },
+  );
 }

@@ -10,7 +10,7 @@ import { toWellFormed, wellFormedDeep } from '../well-formed-text.ts';
 import { parseTaskCheckpoint, serializeTaskCheckpoint, type TaskCheckpoint } from './task-checkpoint.ts';
 import { TaskEvents } from './task-events.ts';
 import { newTaskId } from './task-ids.ts';
-import { TaskInbox } from './task-inbox.ts';
+import { steerEventLine, TaskInbox } from './task-inbox.ts';
 import {
   legalTransitions,
   type NewTask,
@@ -31,6 +31,7 @@ import {
   completeScript,
   parkScript,
   releaseScript,
+  reopenScript,
   settlePromptScript,
   transitionScript,
 } from './task-scripts.ts';
@@ -640,6 +641,87 @@ export class TaskStore {
     return this.inbox.steer(taskId, toWellFormed(from), toWellFormed(text), idempotencyKey);
   }
 
+  /**
+   * A steer for a completed task: queues the message and reopens the task for another round (see
+   * lua/reopen-task.lua), within the same limits as a dispatch. 'steered' when the task was queued or running
+   * again by then (a racing reopen won): the message is queued for that round. Throws the limit's error.
+   */
+  async reopen(
+    task: TaskRef,
+    from: string,
+    text: string,
+    limits: { maxActiveTasksPerConversation: number; quotas?: ActiveTaskQuotas },
+    idempotencyKey?: string,
+  ): Promise<
+    | { outcome: 'reopened'; messageId: string; round: number }
+    | { outcome: 'steered'; messageId: string }
+    | { outcome: 'refused' | 'missing'; status: TaskStatus | null }
+  > {
+    const { platform, user, channel } = task.origin;
+    const sender = toWellFormed(from);
+    const message = toWellFormed(text);
+    const [outcome, detail, round] = await this.run(
+      reopenScript,
+      [
+        this.keys.task(task.id),
+        this.keys.taskInbox(task.id),
+        this.keys.taskEvents(task.id),
+        idempotencyKey ? this.keys.steerRecord(idempotencyKey) : '',
+        this.keys.taskCheckpoint(task.id),
+        this.keys.taskChildren(task.id),
+        this.keys.sessionActive(task.sessionKey),
+        this.keys.quotaUserActive(platform, user),
+        this.keys.quotaChannelActive(platform, channel),
+        this.keys.quotaActive(),
+        this.keys.quotaQueued(),
+      ],
+      [
+        JSON.stringify({
+          from: sender,
+          text: message,
+          now: String(Date.now()),
+          maxEvents: this.maxEvents,
+          channel: this.keys.signalChannel(),
+          idempotencySeconds: taskKeySeconds('steerRecord', this.retentionSeconds),
+          eventLine: steerEventLine(sender, message),
+          maxActive: limits.maxActiveTasksPerConversation,
+          quotas: {
+            user: limits.quotas?.perUser ?? 0,
+            channel: limits.quotas?.perChannel ?? 0,
+            total: limits.quotas?.total ?? 0,
+            queued: limits.quotas?.queued ?? 0,
+          },
+        }),
+      ],
+    );
+    if (outcome === 'reopened') return { outcome, messageId: detail!, round: Number(round) };
+    if (outcome === 'steered') return { outcome, messageId: detail! };
+    if (outcome === 'over_limit') {
+      throw new BatonError(
+        'limit_concurrent_children',
+        `this conversation already has ${detail} active task(s); at most ${limits.maxActiveTasksPerConversation} ` +
+          `may be queued or running at once, so ${task.id} cannot be reopened now. Wait for one to finish or cancel one.`,
+        { fault: 'user' },
+      );
+    }
+    if (outcome?.startsWith('over_')) {
+      throw quotaRefusal(outcome, Number(detail), { origin: task.origin, quotas: limits.quotas }, 1);
+    }
+    return { outcome: outcome as 'refused' | 'missing', status: (detail as TaskStatus | undefined) ?? null };
+  }
+
+  /**
+   * The last answer the task completed with (its full text), whatever its status now: what a reopened round
+   * puts back in the conversation before the follow-up. Null when it never completed.
+   */
+  async lastAnswer(taskId: string): Promise<string | null> {
+    const [full, summary] = await Promise.all([
+      this.redis.get(this.keys.taskSummary(taskId)),
+      this.redis.hget(this.keys.task(taskId), 'summary'),
+    ]);
+    return full ?? (summary || null);
+  }
+
   /** Steering messages after `afterId`, oldest first. */
   readInbox(taskId: string, afterId: string) {
     return this.inbox.read(taskId, afterId);
@@ -661,7 +743,12 @@ export class TaskStore {
 }
 
 /** The clear refusal of a batch that a quota would not fit (see lua/admit-tasks.lua). */
-function quotaRefusal(outcome: string, found: number, request: AdmitRequest, asked: number): BatonError {
+function quotaRefusal(
+  outcome: string,
+  found: number,
+  request: Pick<AdmitRequest, 'origin' | 'quotas'>,
+  asked: number,
+): BatonError {
   const who = request.origin.userName ?? request.origin.user;
   const described: Record<string, [string, number | null | undefined, string]> = {
     over_user: [

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
-import { currentJobId, type TaskQueue } from '../tasks/task-queue.ts';
-import { isParked } from '../tasks/task-record.ts';
+import { childJobId, currentJobId, type TaskQueue } from '../tasks/task-queue.ts';
+import { isParked, roundOf } from '../tasks/task-record.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 
 export interface QueueReconcilerOptions {
@@ -46,19 +46,34 @@ export class QueueReconciler {
     const queued = recent.filter(
       (record) => record.status === 'queued' && now - record.createdAt >= minimumAgeMs,
     );
-    // A task back from a wait runs on the resume job of its round; a parked one needs that job to exist
-    // (delayed until its prompt times out), or it would wait forever.
-    const jobIdOf = (record: (typeof recent)[number]) => currentJobId(record.id, record.prompt?.round);
+    // A task back from a wait runs on the resume job of its round, a reopened one on its follow-up round's job;
+    // a parked one needs its resume job to exist (delayed until its prompt times out), or it would wait forever.
+    const isFollowUpJob = (record: (typeof recent)[number]) =>
+      currentJobId(record) === childJobId(record.id, roundOf(record)) && roundOf(record) > 1;
     const parked = recent.filter((record) => isParked(record.status) && record.prompt);
     const [queuedJobs, parkedJobs] = await Promise.all([
-      Promise.all(queued.map((record) => queue.queue.getJob(jobIdOf(record)))),
-      Promise.all(parked.map((record) => queue.queue.getJob(jobIdOf(record)))),
+      Promise.all(queued.map((record) => queue.queue.getJob(currentJobId(record)))),
+      Promise.all(parked.map((record) => queue.queue.getJob(currentJobId(record)))),
     ]);
     const orphans = queued.filter((_record, index) => !queuedJobs[index]);
-    const fresh = orphans.filter((record) => !record.prompt).map((record) => record.id);
+    const followUps = orphans.filter(isFollowUpJob);
+    const fresh = orphans
+      .filter((record) => !record.prompt && !isFollowUpJob(record))
+      .map((record) => record.id);
     if (fresh.length > 0) await queue.enqueue(fresh);
+    if (followUps.length > 0) {
+      await queue.enqueue(
+        followUps.map((record) => ({
+          taskId: record.id,
+          followUpRound: roundOf(record),
+          ...(record.prompt ? { promptRound: record.prompt.round } : {}),
+        })),
+      );
+    }
     const resumes = [
-      ...orphans.filter((record) => record.prompt).map((record) => ({ record, delayMs: 0 })),
+      ...orphans
+        .filter((record) => record.prompt && !isFollowUpJob(record))
+        .map((record) => ({ record, delayMs: 0 })),
       ...parked
         .filter((_record, index) => !parkedJobs[index])
         .map((record) => ({ record, delayMs: record.prompt!.expiresAt - now })),
@@ -66,7 +81,11 @@ export class QueueReconciler {
     await Promise.all(
       resumes.map(({ record, delayMs }) => queue.enqueueResume(record.id, record.prompt!.round, delayMs)),
     );
-    const ids = [...fresh, ...resumes.map(({ record }) => record.id)];
+    const ids = [
+      ...fresh,
+      ...followUps.map((record) => record.id),
+      ...resumes.map(({ record }) => record.id),
+    ];
     if (ids.length > 0) logger.warn({ taskIds: ids }, 're-queued tasks whose job was never enqueued');
     return ids;
   }

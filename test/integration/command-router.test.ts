@@ -386,14 +386,19 @@ describe('CommandRouter', () => {
       ephemeral: true,
       text: `Only the task's owner or an admin can collect ${task.id}.`,
     });
-    expect(await say(ada, `steer ${task.id} more`)).toEqual({
-      ephemeral: true,
-      text: `${task.id} already completed; it can't be steered.`,
-    });
     expect(await say(ada, `cancel ${task.id}`)).toEqual({
       ephemeral: true,
       text: `${task.id} already completed.`,
     });
+    // A steer is a follow-up: it reopens the completed task, for whoever may steer it, and says so in the thread.
+    expect((await say(bob, `steer ${task.id} more`)).ephemeral).toBe(true);
+    expect((await runtime.store.get(task.id))?.status).toBe('completed');
+    expect(await say(ada, `steer ${task.id} more`)).toEqual({
+      ephemeral: false,
+      text: `Reopened ${task.id} with your follow-up (round 2); its new result will be posted here.`,
+    });
+    const reopened = await runtime.service.waitForEnd([task.id], 10_000);
+    expect(reopened.records[0]).toMatchObject({ status: 'completed', followUpRound: 2 });
   });
 
   it('collects a queued or running task without waiting for it', async () => {

@@ -167,6 +167,9 @@ describe('the Discord adapter', () => {
       ['cancel', 1],
       ['collect', 1],
       ['merge', 1],
+      ['answer', 1],
+      ['approve', 1],
+      ['deny', 1],
     ]);
     for (const subcommand of subcommands) {
       expect(subcommand.options[0]).toMatchObject({
@@ -177,6 +180,8 @@ describe('the Discord adapter', () => {
       });
     }
     expect(subcommands[1]!.options[1]).toMatchObject({ name: 'message', type: 3, required: true });
+    expect(subcommands[5]!.options[1]).toMatchObject({ name: 'text', type: 3, required: true });
+    expect(subcommands[7]!.options[1]).toMatchObject({ name: 'reason', type: 3, required: false });
   });
 
   it('registers globally when no guild is configured', async () => {

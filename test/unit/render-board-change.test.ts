@@ -27,3 +27,28 @@ describe('a task board row of a workspace task', () => {
     expect(text).toContain('`t_ijkl56` ✅ completed · 42s · 5 steps — Fix the build');
   });
 });
+
+describe('a task board row of a reopened task', () => {
+  it('shows its round from the second on', () => {
+    const row = {
+      taskId: 't_abcd12',
+      parentTaskId: null,
+      depth: 1,
+      goal: 'Audit the logs',
+      status: 'running',
+      elapsedSeconds: 42,
+      steps: 5,
+      lastActivity: '',
+    };
+    const text = renderBoardText({
+      sessionKey: 's',
+      settled: false,
+      rows: [
+        { ...row, round: 2 },
+        { ...row, taskId: 't_efgh34', round: 1 },
+      ],
+    });
+    expect(text).toContain('`t_abcd12` 🔄 running · 42s · 5 steps · round 2 — Audit the logs');
+    expect(text).toContain('`t_efgh34` 🔄 running · 42s · 5 steps — Audit the logs');
+  });
+});

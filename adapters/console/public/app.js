@@ -3,6 +3,7 @@ import { api } from './api.js';
 import { boardsAwaitingReply, treeOrder } from './board-order.js';
 import { createFollower } from './follow.js';
 import { renderMarkdown } from './markdown.js';
+import { renderPromptCard } from './prompts.js';
 import { createTaskPanel } from './tasks.js';
 import { createThreadActions } from './thread-actions.js';
 import { createUsagePanel } from './usage.js';
@@ -282,7 +283,9 @@ function renderEntry(entry) {
   const content =
     entry.role === 'board' && entry.board
       ? renderBoard(entry.board)
-      : el('div', { className: 'markdown' }, renderMarkdown(entry.text));
+      : entry.role === 'prompt' && entry.prompt
+        ? renderPromptCard(entry.prompt, (taskId) => tasks.open(taskId))
+        : el('div', { className: 'markdown' }, renderMarkdown(entry.text));
   const status =
     fromUser && entry.state
       ? el('p', {

@@ -1,6 +1,7 @@
 // The live task tree of every session, and the detail panel with steer and cancel controls.
 import { api } from './api.js';
 import { renderMarkdown } from './markdown.js';
+import { renderPromptControls } from './prompts.js';
 import {
   el,
   formatElapsed,
@@ -171,9 +172,10 @@ export function createTaskPanel({ tree, count, announcer, onOpenThread, onSnapsh
       node.changedFiles === undefined
         ? ''
         : ` · ±${node.changedFiles} file${node.changedFiles === 1 ? '' : 's'}`;
+    const round = node.round === undefined ? '' : ` · round ${node.round}`;
     setText(
       row.meta,
-      `${formatElapsed(node.elapsedSeconds)} · ${formatSteps(node.steps)}${change} · ${node.id}`,
+      `${formatElapsed(node.elapsedSeconds)} · ${formatSteps(node.steps)}${round}${change} · ${node.id}`,
     );
     setText(row.activity, activityLine(node.lastEvent));
     row.button.setAttribute('aria-label', `${statusLabel(node.status)}: ${node.goal}`);
@@ -426,12 +428,19 @@ function createTaskDetail({ onOpenThread, rowOf }) {
       'aria-label': 'Workspace changes',
       dataset: { testid: 'task-changes' },
     });
-    const root = el('div', {}, info, controls, reply, result, changes, eventsSection);
+    const prompt = el('section', {
+      className: 'detail-section detail-prompt',
+      hidden: true,
+      'aria-label': 'Answer, approve or follow up',
+      dataset: { testid: 'task-prompt-controls' },
+    });
+    const root = el('div', {}, info, controls, prompt, reply, result, changes, eventsSection);
     return {
       root,
       info,
       elapsed,
       controls,
+      prompt,
       reply,
       result,
       changes,
@@ -549,6 +558,10 @@ function createTaskDetail({ onOpenThread, rowOf }) {
       ),
     );
     parts.controls.hidden = !isActiveStatus(task.status);
+    renderPromptControls(parts.prompt, task, () => {
+      version = '';
+      load();
+    });
     const resultParts = [];
     if (task.error)
       resultParts.push(el('h3', { text: 'Error' }), el('p', { className: 'detail-error', text: task.error }));

@@ -24,6 +24,8 @@ const statusLabels = {
   failed: 'Failed',
   cancelled: 'Cancelled',
   timed_out: 'Timed out',
+  waiting_input: 'Waiting for an answer',
+  waiting_approval: 'Waiting for approval',
 };
 
 export function statusLabel(status) {

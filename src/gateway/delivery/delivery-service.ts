@@ -7,7 +7,7 @@ import { retentionSecondsOf, taskKeySeconds } from '../../redis/key-lifetimes.ts
 import { isLapsedLockError, isRedisConnectionError } from '../../redis/redis-connection.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
-import { isParked, isTerminal } from '../../tasks/task-record.ts';
+import { isParked, isTerminal, roundOf } from '../../tasks/task-record.ts';
 import type { TaskStore } from '../../tasks/task-store.ts';
 import type { ConversationRef } from '../chat-adapter.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
@@ -25,6 +25,8 @@ function progressSecondsOf(config: BatonConfig): number {
 
 export interface DeliveryJobData {
   taskId: string;
+  /** Which round's result (a task reopened by a follow-up has several); absent: the first. */
+  followUpRound?: number;
   /** Set for a job posting a parked task's prompt (job name `prompt`): the wait round it asks for. */
   round?: number;
 }
@@ -49,17 +51,30 @@ export interface DeliveryDependencies {
  * Posting a result is never replayed whole: a retry resumes at the first chunk not yet sent, so a
  * platform outage or a gateway killed mid-delivery never posts a chunk twice. Progress lives in Redis.
  */
-export async function deliverTaskResult(dependencies: DeliveryDependencies, taskId: string): Promise<void> {
+export async function deliverTaskResult(
+  dependencies: DeliveryDependencies,
+  taskId: string,
+  round = 1,
+): Promise<void> {
   const { store, redis, keys, config } = dependencies;
   const record = await store.get(taskId);
   if (!record) throw new UnrecoverableError(`task ${taskId} no longer exists`);
+  if (roundOf(record) !== round) {
+    // Reopened again before this round's result went out: the record holds the newer round now, whose own
+    // result is posted when it ends.
+    dependencies.logger.warn(
+      { taskId, round, current: roundOf(record) },
+      'result superseded by a newer round',
+    );
+    return;
+  }
   if (!isTerminal(record.status)) throw new UnrecoverableError(`task ${taskId} has not ended`);
   const ref: ConversationRef = {
     platform: record.origin.platform,
     channel: record.origin.channel,
     thread: record.origin.thread,
   };
-  const progressKey = keys.delivery(taskId);
+  const progressKey = keys.delivery(taskId, round);
   const progressSeconds = progressSecondsOf(config);
   const announce = config.delegation.announce;
   if (announce === 'parent') {
@@ -83,11 +98,12 @@ export async function deliverTaskResult(dependencies: DeliveryDependencies, task
   if (announce === 'silent') return;
   const thread = dependencies.threadFor(ref);
   if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
-  // The Thread redacts, splits, and posts chunk i with the key `delivery:<task>:<i>`, recording each.
+  // The Thread redacts, splits, and posts chunk i with the key `<key>:<i>`, recording each. Each round's
+  // result is a message of its own: its key must not match an earlier round's.
   await thread.post(
     { kind: 'text', text: resultMessageText(record, await store.fullSummary(taskId)) },
     {
-      key: `delivery:${taskId}`,
+      key: round > 1 ? `delivery:${taskId}:r${round}` : `delivery:${taskId}`,
       progress: hashFieldProgress(redis, progressKey, 'chunksSent', progressSeconds),
     },
   );
@@ -160,7 +176,7 @@ export class DeliveryService {
           await deliverPrompt(dependencies, job.data.taskId, job.data.round);
           return;
         }
-        await deliverTaskResult(dependencies, job.data.taskId);
+        await deliverTaskResult(dependencies, job.data.taskId, job.data.followUpRound ?? 1);
         dependencies.onDelivery?.('posted');
       } catch (error) {
         if (error instanceof PlatformSendError && !error.retryable) {

@@ -18,9 +18,10 @@ export function promptJobId(taskId: string, round: number): string {
 }
 
 /**
- * Moves task endings (and parked tasks' prompts) from the durable Redis stream into delivery jobs. Every gateway reads through one
- * consumer group, so each ending is handled once; the job id is the task id, so a replayed entry never
- * makes a second delivery.
+ * Moves task endings (and parked tasks' prompts) from the durable Redis stream into delivery jobs. Every
+ * gateway reads through one consumer group, so each ending is handled once; the job id is the task id (with
+ * the round, for a reopened task's later rounds, or the prompt's), so a replayed entry never makes a second
+ * delivery.
  */
 export class EndingsPump {
   private stopped = false;
@@ -100,7 +101,12 @@ export class EndingsPump {
         const round = Number(fields[roundAt + 1]);
         return { name: 'prompt', data: { taskId, round }, opts: { jobId: promptJobId(taskId, round) } };
       }
-      return { name: 'deliver', data: { taskId }, opts: { jobId: taskId } };
+      // A reopened task's later rounds (a follow-up) each end with their own result.
+      const followUpAt = fields.indexOf('followUpRound');
+      const followUpRound = followUpAt === -1 ? 1 : Number(fields[followUpAt + 1]) || 1;
+      return followUpRound > 1
+        ? { name: 'deliver', data: { taskId, followUpRound }, opts: { jobId: `${taskId}-f${followUpRound}` } }
+        : { name: 'deliver', data: { taskId }, opts: { jobId: taskId } };
     });
     await this.deliveries.addBulk(jobs);
     await this.reader.xack(this.keys.taskEndings(), groupName, ...valid.map(([id]) => id));

@@ -1,10 +1,12 @@
-import type { TaskRecord } from '../../tasks/task-record.ts';
+import { roundOf, type TaskRecord } from '../../tasks/task-record.ts';
 import { durationSeconds, formatDuration, shortGoal, stepCount } from '../../tasks/task-views.ts';
 import { oneLine } from '../../text/cut-text.ts';
 
 /** The message posted in the thread when a task ends (delegation.announce: result). */
 export function resultMessageText(record: TaskRecord, fullSummary: string | null): string {
-  const facts = `${stepCount(record.steps)} · ${formatDuration(durationSeconds(record))}`;
+  // A reopened task's later results name their round, so each reads as the answer to its follow-up.
+  const round = roundOf(record) > 1 ? ` · round ${roundOf(record)}` : '';
+  const facts = `${stepCount(record.steps)} · ${formatDuration(durationSeconds(record))}${round}`;
   const goal = `> ${shortGoal(record.goal, 200)}`;
   // The goal is quoted so a result can be told apart, unless the result already opens with it.
   const resultGoal = opensWithGoal(fullSummary ?? record.summary, record.goal) ? '' : `\n${goal}`;
@@ -32,7 +34,8 @@ export function historyNoteText(record: TaskRecord): string {
     record.status === 'completed'
       ? `Result:\n${record.summary ?? ''}`
       : `Reason: ${record.error ?? (record.status === 'cancelled' ? 'cancelled' : 'unknown')}`;
-  return `[Background task ${record.id} ${record.status}] Goal: ${shortGoal(record.goal, 300)}\n${outcome}`;
+  const round = roundOf(record) > 1 ? ` (round ${roundOf(record)})` : '';
+  return `[Background task ${record.id} ${record.status}${round}] Goal: ${shortGoal(record.goal, 300)}\n${outcome}`;
 }
 
 /** Markdown marks, case and spacing aside, for comparing a goal with the start of a result. */

@@ -1,5 +1,6 @@
 --[[
-  Ends a running task as completed, unless a steer arrived that the child has not read yet. The runner is
+  Ends a running task as completed, unless a steer arrived that the child has not read yet. Its checkpoint
+  is kept (expiring with the record) for a follow-up that reopens it (reopen-task). The runner is
   done with the task once it is completed, so this also releases it: its token is cleared, and the `ended`
   signal stands for `stopped` (see announce-stopped). Given the usage of the model call that gave the answer,
   it counts it first, whatever the outcome: the call was made (see add-usage).
@@ -38,7 +39,7 @@
 if #KEYS > 12 then add_usage({unpack(KEYS, 13)}, {unpack(ARGV, 2)}) end
 local request = cjson.decode(ARGV[1])
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
-  'lastSteerId', 'steps', 'checkpointed', 'hasChildren')
+  'lastSteerId', 'steps', 'checkpointed', 'hasChildren', 'followUpRound')
 local status, task_id = current[1], current[3]
 if status ~= 'running' then return {'refused', tostring(status)} end
 if current[2] ~= request.runnerToken then return {'lost', status} end
@@ -60,12 +61,15 @@ if request.structured then redis.call('HSET', KEYS[1], 'structured', request.str
 -- it is written with its expiry.
 if request.fullText ~= request.summary then
   redis.call('SET', KEYS[4], request.fullText, 'EX', request.retentionSeconds)
+elseif current[11] then
+  -- A reopened task's earlier round may have left a longer answer there.
+  redis.call('DEL', KEYS[4])
 end
 local origin = cjson.decode(current[6] or '{}')
 -- A running task left the queued-tasks quota set when it was claimed.
 for key_index = 9, 12 do redis.call('SREM', KEYS[key_index], task_id) end
 add_event(KEYS[2], request.maxEvents, 'status-change', now, 'running -> completed')
-record_ending(KEYS[5], task_id, 'completed', current[5])
+record_ending(KEYS[5], task_id, 'completed', current[5], current[11])
 -- Only keys that exist need an expiry or a delete: an unsteered task has no inbox, a task that started no
 -- child has no children set (admit-tasks marks the parent; a record admitted before lastSteerId existed may
 -- have one unmarked), and a task that never saved a checkpoint (save-checkpoint marks it; steps > 0 covers
@@ -73,8 +77,10 @@ record_ending(KEYS[5], task_id, 'completed', current[5])
 local to_expire = {KEYS[1], KEYS[2]}
 if last_steer ~= '0-0' then to_expire[#to_expire + 1] = KEYS[3] end
 if current[10] == '1' or not current[7] then to_expire[#to_expire + 1] = KEYS[7] end
+-- A completed task keeps its conversation for the retention period: a steer may reopen it (reopen-task).
 local checkpointed = current[9] == '1' or (current[8] or '') ~= '0'
-retire_task({checkpoint = checkpointed and KEYS[6] or false, schedule = KEYS[8], expire = to_expire},
+if checkpointed then to_expire[#to_expire + 1] = KEYS[6] end
+retire_task({checkpoint = false, schedule = KEYS[8], expire = to_expire},
   task_id, current[4], origin, request.retentionSeconds, now)
 redis.call('PUBLISH', request.channel, cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
 return {'ok', status}

@@ -39,7 +39,8 @@
 --- @include "retire-task"
 --- @include "announce-stopped"
 
-local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin')
+local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
+  'followUpRound')
 local status, runner, task_id = current[1], current[2], current[3]
 if not status then return {'missing'} end
 local holds = ARGV[7] ~= '' and runner == ARGV[7]
@@ -80,7 +81,7 @@ if terminal then
 end
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then
-  record_ending(KEYS[3], task_id, new_status, current[5])
+  record_ending(KEYS[3], task_id, new_status, current[5], current[7])
   -- The full summary key is only written by complete-task, so it has nothing to expire here.
   retire_task({checkpoint = KEYS[4], schedule = KEYS[7], expire = {KEYS[1], KEYS[2], KEYS[5], KEYS[6]}},
     task_id, current[4], origin, ARGV[9], ARGV[3])

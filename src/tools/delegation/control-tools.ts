@@ -13,19 +13,23 @@ export function createSteerTaskTool(service: TaskService): Tool {
     description:
       'Send a message to a task that has not finished. The child reads it at its next step boundary, in order, ' +
       'and takes it into account; a task about to finish takes one more step for it, and a task waiting for a ' +
-      'person reads it when it goes on (steering does not answer its question).',
+      'person reads it when it goes on (steering does not answer its question). A completed task is reopened ' +
+      'by it (a follow-up): it goes on from its own conversation and its new result is posted and collected ' +
+      'like the first (collect_task waits for it).',
     inputSchema: z.object({
       task_id: taskIdField,
       message: z.string().trim().min(1).max(8000).describe('The instruction or information for the child.'),
     }),
     async execute(input, context) {
-      const record = await service.steer(
+      const { record, reopened, round } = await service.steer(
         callerFromContext(context),
         input.task_id,
         input.message,
         idempotencyOf(context),
       );
-      return { task_id: record.id, status: 'steer_queued' };
+      return reopened
+        ? { task_id: record.id, status: 'steer_queued', reopened: true, round }
+        : { task_id: record.id, status: 'steer_queued' };
     },
   });
 }

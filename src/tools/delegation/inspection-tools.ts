@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isParked, type TaskRecord, taskStatuses } from '../../tasks/task-record.ts';
+import { isParked, roundOf, type TaskRecord, taskStatuses } from '../../tasks/task-record.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
 import { elapsedSeconds, eventLine, shortGoal } from '../../tasks/task-views.ts';
 import { defineTool, type Tool } from '../tool.ts';
@@ -31,6 +31,7 @@ export function createCheckTaskTool(service: TaskService): Tool {
         steps: record.steps,
         ...structuredView(record),
         ...waitingView(record),
+        ...roundView(record),
         recent: events.map(eventLine),
       };
     },
@@ -69,6 +70,7 @@ export function createCollectTaskTool(
         summary: record.summary ?? '',
         ...(record.error ? { error: record.error } : {}),
         ...structuredView(record),
+        ...roundView(record),
         timed_out: timedOut,
       };
     },
@@ -111,4 +113,9 @@ function waitingView(record: TaskRecord): Record<string, unknown> {
         ? { question: prompt.text, choices: prompt.choices, expires_in_s: expiresInSeconds }
         : { approval_of: prompt.action, expires_in_s: expiresInSeconds },
   };
+}
+
+/** A task reopened by a follow-up says which round it is on; its summary is the latest completed round's. */
+function roundView(record: TaskRecord): { round?: number } {
+  return roundOf(record) > 1 ? { round: roundOf(record) } : {};
 }

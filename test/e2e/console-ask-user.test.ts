@@ -1,0 +1,115 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gateway.ts';
+import { createSilentLogger } from '../../src/logging/logger.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import { type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
+import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { launchChromium } from '../support/browser.ts';
+import { goalOf, messagesOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
+import { useTestEnvironment } from '../support/test-environment.ts';
+
+/*
+ * Issue 11 in the console, end to end: a child asks with two choices, the question is a card with a button
+ * each, pressing one answers it and the child goes on with that answer; a second press finds the question
+ * settled, says so, and changes nothing.
+ */
+const { fake, startRuntime } = useTestEnvironment();
+let runtime: BatonRuntime;
+let composed: ComposedGateway;
+let browser: Browser;
+const goal = 'Paint the deploy button';
+const childRequests = () => fake.requests.filter((request) => goalOf(request) === goal);
+
+beforeAll(async () => {
+  fake.setHandler(
+    scriptByGoal(
+      {
+        [goal]: (request, call) =>
+          call === 1
+            ? toolCallReply([
+                {
+                  name: 'ask_user',
+                  arguments: { question: 'Which colour should the button be?', choices: ['red', 'blue'] },
+                },
+              ])
+            : textReply(`Painted it: ${JSON.stringify(toolResultsOf(request).at(-1))}`),
+      },
+      (request: RecordedRequest) =>
+        messagesOf(request).at(-1)?.role === 'tool'
+          ? textReply('A background task is on it.')
+          : toolCallReply([{ name: 'delegate_task_async', arguments: { goal } }]),
+    ),
+  );
+  runtime = await startRuntime(buildTestConfig(testConfigLayer(fake, { console: { port: 0 } })));
+  await runtime.startWorker();
+  composed = await composeGateway(runtime, createMetrics({ processMetrics: false }), createSilentLogger(), {
+    modelLabel: 'scripted test model',
+  });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await composed?.stop();
+});
+
+describe('a child asks in a console thread', () => {
+  it('a choice pressed on its card answers it, the result is posted once, a late press changes nothing; a follow-up reopens it', async () => {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(composed.console!.url!);
+    await page.getByTestId('connection-status').getByText('Live').waitFor();
+    await page.getByTestId('new-thread').click();
+    await page.getByTestId('composer-input').fill('Please paint the deploy button');
+    await page.getByTestId('send-button').click();
+
+    const card = page.getByTestId('prompt-card');
+    await card.waitFor({ timeout: 20_000 });
+    const taskId = (await card.getAttribute('data-task-id'))!;
+    expect(await card.textContent()).toContain('Which colour should the button be?');
+    expect((await runtime.store.get(taskId))?.status).toBe('waiting_input');
+    const choices = card.getByTestId('prompt-choice');
+    expect(await choices.allTextContents()).toEqual(['red', 'blue']);
+
+    await choices.nth(1).click();
+    await card
+      .getByTestId('prompt-reply')
+      .getByText(/Answer recorded/)
+      .waitFor();
+    await eventually(async () => (childRequests().length === 2 ? true : undefined), 20_000);
+    expect(toolResultsOf(childRequests()[1]!).at(-1)).toEqual({ answer: 'blue', answered_by: 'You' });
+    const results = page.locator('[data-testid="transcript-entry"][data-role="bot"]', {
+      hasText: `Task ${taskId} completed`,
+    });
+    await results.first().waitFor({ timeout: 20_000 });
+    expect(await results.first().textContent()).toContain('blue');
+
+    // Pressed again after the answer: refused with a note on the card, and nothing changes.
+    await choices.nth(0).click();
+    await card
+      .getByTestId('prompt-reply')
+      .getByText(/not waiting for an answer/)
+      .waitFor();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await results.count()).toBe(1);
+    expect(childRequests()).toHaveLength(2);
+    expect((await runtime.store.get(taskId))?.status).toBe('completed');
+
+    // A follow-up from the task panel reopens it: a second round, its result posted in the thread too.
+    await page.locator(`[data-testid="task-row"][data-task-id="${taskId}"]`).click();
+    const controls = page.getByTestId('task-prompt-controls');
+    await controls.getByTestId('follow-up-input').fill('also check X');
+    await controls.getByTestId('follow-up-button').click();
+    await eventually(async () => (childRequests().length === 3 ? true : undefined), 20_000);
+    expect(JSON.stringify(messagesOf(childRequests()[2]!).at(-1))).toContain('also check X');
+    await page
+      .locator('[data-testid="transcript-entry"][data-role="bot"]', { hasText: 'round 2' })
+      .waitFor({ timeout: 20_000 });
+    expect(await results.count()).toBe(2);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+});
