@@ -70,6 +70,7 @@ describe.each(['socket', 'http'] as const)('prompts in Slack (%s mode)', (mode) 
       config: buildTestConfig({ slack: { http_host: '127.0.0.1', http_port: 0 } }).slack,
       logger: createSilentLogger(),
     });
+    sink.adapter = adapter;
     await adapter.start(sink);
     if (mode === 'socket') await slack.waitForSocket(1);
   });

@@ -88,7 +88,7 @@ beforeAll(async () => {
     newRef: () => ({ platform: 'console', channel: 'console', thread: `contract${nextNumber()}` }),
     shown: async (ref) =>
       (await consoleStore.entries(ref.thread))
-        .filter((entry) => entry.role === 'bot')
+        .filter((entry) => entry.role === 'bot' || entry.role === 'prompt')
         .map((entry) => ({ id: entry.id, text: entry.text, edited: entry.editedAt !== undefined })),
     rendered: (markdown) => markdown,
     failNextPostRetryably: () => false,
