@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import type { TerminalConfig } from '../../config/schema.ts';
 import { OutputCapture } from './output-capture.ts';
 import { ProcessCgroup } from './process-cgroup.ts';
@@ -39,7 +38,7 @@ export async function runCommand(
   request: CommandRequest,
 ): Promise<CommandResult> {
   const started = performance.now();
-  const cgroup = ProcessCgroup.create(`c_${randomUUID().slice(0, 12)}`, config.max_processes);
+  const cgroup = ProcessCgroup.acquire(config.max_processes);
   const shell = limitedShellArguments(config, request.command);
   const home = bwrap ? '/tmp' : request.workspace;
   let argv = bwrap ? [bwrap, ...bubblewrapArguments(config, request.workspace), ...shell] : shell;
@@ -85,7 +84,7 @@ export async function runCommand(
   } finally {
     clearTimeout(timer);
     request.signal.removeEventListener('abort', onAbort);
-    await cgroup?.remove();
+    await cgroup?.release();
   }
 }
 
