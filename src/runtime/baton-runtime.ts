@@ -165,7 +165,9 @@ export class BatonRuntime {
     }
     this.mcp = new McpServers(config.mcp_servers, { env: options.env ?? process.env, logger });
     this.mcp.registerToolsets(this.toolsets);
-    this.workspaces = new WorkspaceStore(config.workspaces, config.workspace);
+    this.workspaces = new WorkspaceStore(config.workspaces, config.workspace, undefined, {
+      warn: (message) => logger.warn(message),
+    });
     this.toolsets.register(delegationToolsetName, () =>
       createDelegationTools(this.service, config, this.workspaces),
     );
