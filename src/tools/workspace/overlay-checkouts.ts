@@ -68,6 +68,14 @@ export class OverlayCheckouts {
     const directory = path.join(this.bases, `${commit}-${randomUUID().slice(0, 8)}`);
     await runGit(['-C', this.local, 'worktree', 'add', '-q', '-f', '--detach', directory, commit]);
     const gitDirectory = await adminDirectoryOf(directory);
+    // The index is written again once the clock has passed the second of the last file written: git
+    // trusts stat data only for entries older than their index (second resolution), and a copy of this
+    // index with every entry trusted makes a step commit look at the paths it names only. An overlay keeps
+    // a file's inode number through copy-up, so a same-size edit is told apart by its mtime alone.
+    await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
+    await runGit(['--git-dir', gitDirectory, '--work-tree', directory, 'update-index', '-q', '--refresh'], {
+      allowedExitCodes: [0, 1],
+    });
     // write-tree stores the cache tree in the base's index: a step's tree then only hashes the folders it changed.
     const { stdout } = await runGit(['--git-dir', gitDirectory, 'write-tree']);
     this.trees.set(commit, stdout.trim());
@@ -169,11 +177,11 @@ export class OverlayCheckouts {
     const paths = await changedPaths(checkout.upper, checkout.base.directory, checkout.merged);
     if (paths.length === 0) return checkout.base.tree;
     const index = path.join(checkout.layers, 'index');
-    await copyFile(path.join(checkout.base.gitDirectory, 'index'), index);
-    // Dated 1970 (second 1: 0 means "unknown" to git), every entry is "racily clean" to git, which then compares the named paths' content rather
-    // than trust their stat data: an overlay keeps a file's inode number through copy-up, and an edit in
-    // the second the base was checked out, keeping the size, would otherwise look unchanged.
-    await utimes(index, 1, 1);
+    const original = path.join(checkout.base.gitDirectory, 'index');
+    const { atime, mtime } = await stat(original);
+    await copyFile(original, index);
+    // The copy keeps the original's date, which git compares entries' dates with (see `base`).
+    await utimes(index, atime, mtime);
     try {
       const env = { GIT_INDEX_FILE: index, GIT_LITERAL_PATHSPECS: '1' };
       // Explicit git and work directories: the `.git` in the checkout is the child's to rewrite.

@@ -228,10 +228,7 @@ export class WorkspaceStore {
     }
     target ??= await this.resolve(baseRef(taskId));
     if (!target) {
-      target = await this.sourceTip(name);
-      await this.git(['update-ref', '--stdin'], {
-        input: `update ${baseRef(taskId)} ${target}\nupdate ${taskRef(taskId)} ${target}\n`,
-      });
+      target = await this.startTaskRefs(taskId, name);
       await this.pushTaskRefs(taskId);
     } else {
       // The task ref follows the checkpoint: a step committed after the last checkpoint is done again.
@@ -268,18 +265,23 @@ export class WorkspaceStore {
   }
 
   /**
-   * The commit the source's branch is at, fetched into the store when the store lacks it. A local source
-   * is asked directly (one rev-parse) instead of through a fetch's negotiation.
+   * Points the task's base and task refs at the tip of the source's branch, fetching it into the store
+   * when the store lacks it. A local source is asked directly (one rev-parse) instead of through a fetch's
+   * negotiation, and the ref update itself tells whether the store has the commit.
    */
-  private async sourceTip(name: string): Promise<string> {
+  private async startTaskRefs(taskId: string, name: string): Promise<string> {
     const branch = await this.branchOf(name);
     const location = this.sourceLocation(name);
-    const sourceRef = `refs/baton/sources/${name}`;
+    const pointRefs = (commit: string, allowedExitCodes: number[]) =>
+      this.git(['update-ref', '--stdin'], {
+        input: `update ${baseRef(taskId)} ${commit}\nupdate ${taskRef(taskId)} ${commit}\n`,
+        allowedExitCodes,
+      });
     if (!isRemoteLocation(location)) {
       const { stdout, exitCode } = await runGit(
         [
           '--git-dir',
-          await localGitDirectory(location),
+          localGitDirectory(location),
           'rev-parse',
           '--verify',
           '-q',
@@ -288,13 +290,14 @@ export class WorkspaceStore {
         { allowedExitCodes: [0, 1, 128] },
       );
       const tip = stdout.trim();
-      if (exitCode === 0 && (await this.resolve(tip)) === tip) {
-        await this.git(['update-ref', sourceRef, tip]);
-        return tip;
-      }
+      // Refused (128) when the store does not have the commit yet.
+      if (exitCode === 0 && (await pointRefs(tip, [0, 128])).exitCode === 0) return tip;
     }
+    const sourceRef = `refs/baton/sources/${name}`;
     await this.git(['fetch', '-q', '--no-tags', location, `+refs/heads/${branch}:${sourceRef}`]);
-    return (await this.resolve(sourceRef))!;
+    const tip = (await this.resolve(sourceRef))!;
+    await pointRefs(tip, [0]);
+    return tip;
   }
 
   /**
@@ -510,7 +513,7 @@ export class WorkspaceStore {
 }
 
 /** The git directory of a local repository: itself when bare, else its `.git`. */
-async function localGitDirectory(location: string): Promise<string> {
+function localGitDirectory(location: string): string {
   const dotGit = path.join(location, '.git');
   return existsSync(dotGit) ? dotGit : location;
 }
