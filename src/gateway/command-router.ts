@@ -14,7 +14,7 @@ import {
   taskLine,
 } from '../tasks/task-views.ts';
 import { cutText } from '../text/cut-text.ts';
-import { mergeCompletedTask, mergeOutcomeText } from '../tools/workspace/merge-task.ts';
+import { mergeCompletedTask, mergeLine, mergeOutcomeText } from '../tools/workspace/merge-task.ts';
 import type { WorkspaceStore } from '../tools/workspace/workspace-store.ts';
 import type { AccessPolicy } from './access-policy.ts';
 import {
@@ -221,7 +221,11 @@ export class CommandRouter {
         // The same decision as cancel: merging changes the shared repository.
         const task = await this.controlledTask(user, ref, command.taskId, 'merge', isMember);
         if (!this.workspaces) return privately('Merging is not available here.');
-        return publicly(mergeOutcomeText(task.id, await mergeCompletedTask(this.workspaces, task)));
+        const outcome = await mergeCompletedTask(this.workspaces, task, {
+          by: user.name,
+          recorder: this.store,
+        });
+        return publicly(mergeOutcomeText(task.id, outcome));
       }
     }
   }
@@ -246,6 +250,7 @@ export class CommandRouter {
     const lines = [taskLine(task)];
     const [lastEvent] = await this.store.recentEvents(task.id, 1);
     if (lastEvent) lines.push(`last: ${eventLine(lastEvent)}`);
+    if (task.merge) lines.push(capitalized(mergeLine(task.merge)));
     if (isTerminal(task.status)) {
       const outcome = task.status === 'completed' ? task.summary : (task.error ?? task.summary);
       if (outcome) lines.push(cutText(outcome, statusSummaryChars));

@@ -6,6 +6,7 @@ import type { OutputSchema } from './output-schema.ts';
 import type {
   ChildRole,
   StructuredResult,
+  TaskMerge,
   TaskOrigin,
   TaskRecord,
   TaskStatus,
@@ -30,6 +31,12 @@ const structuredSchema: z.ZodType<StructuredResult> = z.object({
   schemaValid: z.boolean(),
   output: z.unknown().optional(),
   errors: z.array(z.string()).optional(),
+});
+const mergeSchema: z.ZodType<TaskMerge> = z.object({
+  by: z.string(),
+  at: z.number(),
+  into: z.string(),
+  commit: z.string(),
 });
 const changeSchema: z.ZodType<TaskWorkspaceChange> = z.object({
   files: z.number(),
@@ -155,6 +162,7 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
       : {}),
     ...(hash.workspace ? { workspace: hash.workspace } : {}),
     ...(hash.change ? { change: parseField(hash.id, 'change', hash.change, changeSchema) } : {}),
+    ...(hash.merge ? { merge: parseField(hash.id, 'merge', hash.merge, mergeSchema) } : {}),
   };
 }
 

@@ -127,8 +127,36 @@ describe('a child in a workspace', () => {
     );
     expect(git(store, 'show', `refs/baton/tasks/${task!.id}:config.txt`)).toContain('answer=42');
 
-    expect(await merge(task!.id)).toMatchObject({ task_id: task!.id, merged: true, into: 'main' });
+    const mergedAt = Date.now();
+    const mergeResult = await merge(task!.id);
+    expect(mergeResult).toMatchObject({ task_id: task!.id, merged: true, into: 'main' });
     expect(exitCodeOf(source, 'test.sh')).toBe(0);
+    // The merge is on the task's record: who, when, into what, as which commit; check_task shows it.
+    const recorded = (await runtime.store.get(task!.id))!.merge!;
+    expect(recorded).toEqual({
+      by: 'Ada (through the parent agent)',
+      at: expect.any(Number),
+      into: 'main',
+      commit: mergeResult.commit,
+    });
+    expect(recorded.at).toBeGreaterThanOrEqual(mergedAt);
+    expect(git(source, 'rev-parse', 'main')).toBe(mergeResult.commit);
+    const checked = await executeToolCall(
+      {
+        id: `check_${task!.id}`,
+        type: 'function',
+        function: { name: 'check_task', arguments: JSON.stringify({ task_id: task!.id }) },
+      },
+      new Map(runtime.parentTools().map((tool) => [tool.name, tool])),
+      parentContext(),
+      60_000,
+    );
+    expect(JSON.parse(checked.content).merged).toEqual({
+      by: 'Ada (through the parent agent)',
+      at: new Date(recorded.at).toISOString(),
+      into: 'main',
+      commit: mergeResult.commit,
+    });
     expect(git(source, 'status', '--porcelain')).toBe('');
     // Merging again changes nothing.
     expect(await merge(task!.id)).toMatchObject({ merged: false, reason: 'already merged into main' });
@@ -252,6 +280,10 @@ describe('a child in a workspace', () => {
       new RegExp(`^Merged ${task!.id} \\(baton/${task!.id}\\) into main as [0-9a-f]{12}\\.$`),
     );
     expect(readFileSync(path.join(source, 'CHANGELOG.md'), 'utf8')).toBe('# changes\n');
+    const status = await router.handle({ user: testActor, ref: here, text: `status ${task!.id}` });
+    expect(status.text).toMatch(
+      new RegExp(`\nMerged into main as ${git(source, 'rev-parse', 'main').slice(0, 12)} by Ada at 20`),
+    );
     const nothing = await router.handle({ user: testActor, ref: here, text: `merge ${idle!.id}` });
     expect(nothing.text).toBe(`Nothing to merge for ${idle!.id}: the task changed no file.`);
   });

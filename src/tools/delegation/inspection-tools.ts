@@ -29,6 +29,16 @@ export function createCheckTaskTool(service: TaskService): Tool {
         elapsed_s: elapsedSeconds(record),
         steps: record.steps,
         ...structuredView(record),
+        ...(record.merge
+          ? {
+              merged: {
+                by: record.merge.by,
+                at: new Date(record.merge.at).toISOString(),
+                into: record.merge.into,
+                commit: record.merge.commit,
+              },
+            }
+          : {}),
         recent: events.map(eventLine),
       };
     },
