@@ -137,6 +137,26 @@ describe.each(['overlay', 'worktree'] as const)('a %s checkout', (checkout) => {
 });
 
 describe('overlay checkouts', () => {
+  it('left mounted by a process that died are removed by the next process using the root', async () => {
+    const root = path.join(scratch, 'orphan-root');
+    const settings = { store: path.join(scratch, 'orphan-store.git'), root, checkout: 'overlay' as const };
+    const script = [
+      `import { WorkspaceStore } from ${JSON.stringify(path.resolve('src/tools/workspace/workspace-store.ts'))};`,
+      `const store = new WorkspaceStore({ app: { source: ${JSON.stringify(source)}, ref: 'main', merge: 'none' } }, ${JSON.stringify(settings)});`,
+      "const opened = await store.open('t_orphan', 'app', null, 'run1');",
+      'console.log(opened.directory);',
+      'process.exit(0);',
+    ].join('\n');
+    const directory = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script])
+      .toString()
+      .trim();
+    expect((await overlaysUnder(root)).map((mount) => mount.merged)).toEqual([directory]);
+    const next = new WorkspaceStore({ app: { source, ref: 'main', merge: 'none' } }, settings);
+    expect(await next.checkoutKind()).toBe('overlay');
+    expect(await overlaysUnder(root)).toEqual([]);
+    expect(existsSync(directory)).toBe(false);
+  });
+
   it('share one checkout of a commit, and a task with 10 changed files takes under 1 MB of its own', async () => {
     const root = path.join(scratch, 'shared-root');
     const workspaces = new WorkspaceStore(

@@ -54,7 +54,7 @@ const idle: ProcessCgroup[] = [];
 const maxIdle = 16;
 let created = 0;
 /** How long a release waits for the killed processes to leave before finishing in the background, in ms. */
-const releaseWaitMs = 300;
+const releaseWaitMs = 500;
 
 /**
  * A pids cgroup of one command at a time: a hard cap on its processes and threads that holds for root too

@@ -11,6 +11,7 @@ import {
   stat,
   symlink,
   utimes,
+  writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
 import { BatonError } from '../../errors.ts';
@@ -102,7 +103,14 @@ export class OverlayCheckouts {
       return null;
     }
     const directory = path.join(this.bases, target);
-    const gitDirectory = await adminDirectoryOf(directory);
+    let gitDirectory: string;
+    try {
+      gitDirectory = await adminDirectoryOf(directory);
+    } catch {
+      // Removed from under the link (by hand): made again.
+      await rm(link, { force: true });
+      return null;
+    }
     let tree = this.trees.get(commit);
     if (!tree) {
       tree = (await runGit(['--git-dir', gitDirectory, 'rev-parse', `${commit}^{tree}`])).stdout.trim();
@@ -117,6 +125,9 @@ export class OverlayCheckouts {
   async open(name: string, base: BaseCheckout): Promise<OverlayCheckout> {
     const layers = path.join(this.layers, name);
     const checkout = { merged: path.join(this.root, name), layers, upper: path.join(layers, 'upper'), base };
+    await mkdir(layers, { recursive: true });
+    // Who holds the mount: a process that died holding it leaves it to `removeOrphans`.
+    await writeFile(path.join(layers, 'owner'), String(process.pid));
     await mountOverlay({
       lower: base.directory,
       upper: checkout.upper,
@@ -141,6 +152,29 @@ export class OverlayCheckouts {
     for (const entry of await readdir(this.layers).catch(() => [] as string[])) {
       if (entry.startsWith(`${taskId}.`))
         await rm(path.join(this.layers, entry), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Unmounts and deletes checkouts whose process is gone (a worker killed on this machine, whose task may
+   * have gone on elsewhere): called once when a process starts using the root. Other live processes'
+   * checkouts under the same root are left alone.
+   */
+  async removeOrphans(): Promise<void> {
+    for (const mount of await overlaysUnder(this.root)) {
+      const name = path.basename(mount.merged);
+      const owner = Number(await readFile(path.join(this.layers, name, 'owner'), 'utf8').catch(() => ''));
+      if (owner > 0 && isAlive(owner)) continue;
+      // Never a recursive delete through a mount that stayed (it would go through the overlay).
+      if (
+        !(await unmount(mount.merged, true).then(
+          () => true,
+          () => false,
+        ))
+      )
+        continue;
+      await rm(mount.merged, { recursive: true, force: true });
+      await rm(path.join(this.layers, name), { recursive: true, force: true });
     }
   }
 
@@ -209,6 +243,15 @@ export class OverlayCheckouts {
     } finally {
       await rm(index, { force: true });
     }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

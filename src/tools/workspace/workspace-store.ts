@@ -109,6 +109,7 @@ export class WorkspaceStore {
     const reason = await overlayUnavailableReason(this.root);
     if (reason === null) {
       this.overlays = new OverlayCheckouts(this.root, this.local);
+      await this.overlays.removeOrphans();
       return;
     }
     const explanation =
