@@ -2,7 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { TerminalConfig } from '../../config/schema.ts';
 import { OutputCapture } from './output-capture.ts';
 import { ProcessCgroup } from './process-cgroup.ts';
-import { bubblewrapArguments, commandEnvironment, limitedShellArguments } from './sandbox-command.ts';
+import {
+  bubblewrapArguments,
+  commandEnvironment,
+  commandShellArguments,
+  launcherArguments,
+} from './sandbox-command.ts';
 
 export interface CommandRequest {
   command: string;
@@ -39,11 +44,13 @@ export async function runCommand(
 ): Promise<CommandResult> {
   const started = performance.now();
   const cgroup = ProcessCgroup.acquire(config.max_processes);
-  const shell = limitedShellArguments(config, request.command);
+  const shell = commandShellArguments(request.command);
   const home = bwrap ? '/tmp' : request.workspace;
-  let argv = bwrap ? [bwrap, ...bubblewrapArguments(config, request.workspace), ...shell] : shell;
-  // Enter the cgroup before anything forks: a small shell writes its pid, then becomes the command.
-  if (cgroup) argv = ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroup.procsFile, ...argv];
+  const argv = launcherArguments(
+    config,
+    cgroup?.procsFile ?? null,
+    bwrap ? [bwrap, ...bubblewrapArguments(config, request.workspace), ...shell] : shell,
+  );
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: request.workspace,
     env: commandEnvironment(config, home),
