@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Dirent } from 'node:fs';
+import { constants, type Dirent } from 'node:fs';
 import {
+  access,
   copyFile,
   lstat,
   mkdir,
@@ -210,7 +211,10 @@ export class OverlayCheckouts {
   async tree(checkout: OverlayCheckout): Promise<string> {
     const paths = await changedPaths(checkout.upper, checkout.base.directory, checkout.merged);
     if (paths.length === 0) return checkout.base.tree;
-    const index = path.join(checkout.layers, 'index');
+    const index = path.join(
+      (await scratchIndexDirectory()) ?? checkout.layers,
+      `baton-index-${process.pid}-${randomUUID().slice(0, 8)}`,
+    );
     const original = path.join(checkout.base.gitDirectory, 'index');
     const { atime, mtime } = await stat(original);
     await copyFile(original, index);
@@ -244,6 +248,20 @@ export class OverlayCheckouts {
       await rm(index, { force: true });
     }
   }
+}
+
+let memoryDirectory: Promise<string | null> | undefined;
+
+/**
+ * Where the step's throwaway index goes: /dev/shm (memory) where it is writable, as git writes the whole
+ * index twice per step and that index is never needed again; else null (the checkout's layers folder).
+ */
+function scratchIndexDirectory(): Promise<string | null> {
+  memoryDirectory ??= access('/dev/shm', constants.W_OK).then(
+    () => '/dev/shm',
+    () => null,
+  );
+  return memoryDirectory;
 }
 
 function isAlive(pid: number): boolean {
