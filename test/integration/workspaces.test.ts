@@ -331,7 +331,7 @@ describe('a child in a workspace', () => {
               {
                 name: 'terminal',
                 arguments: {
-                  command: `echo x > "$(git rev-parse --git-dir)/HEAD"; echo "head=$?"; echo "gitdir: ${evil}" > .git; echo changed > config.txt`,
+                  command: `git log --oneline >/dev/null; echo "git=$?"; echo x > "$(git rev-parse --git-dir)/HEAD"; echo "head=$?"; echo "gitdir: ${evil}" > .git; echo changed > config.txt`,
                 },
               },
             ]);
@@ -346,7 +346,8 @@ describe('a child in a workspace', () => {
     ]);
     const { records } = await runtime.service.waitForEnd([task!.id], 60_000);
     expect(records[0]!.status).toBe('completed');
-    expect(result).toMatchObject({ stdout: expect.stringContaining('head=1') });
+    // git reads the checkout's metadata inside the sandbox, and cannot write it.
+    expect(result).toMatchObject({ stdout: expect.stringMatching(/^git=0\nhead=1$/m) });
     expect(existsSync(pwned)).toBe(false);
     expect(git(store, 'show', `refs/baton/tasks/${task!.id}:config.txt`)).toBe('changed');
     rmSync(evil, { recursive: true, force: true });

@@ -13,6 +13,8 @@ export interface CommandRequest {
   command: string;
   /** The workspace: the command's working directory and its only writable place (besides /tmp). */
   workspace: string;
+  /** The checkout's git directory in the store (read-only to the command), so git works inside. */
+  gitDirectory?: string;
   timeoutMs: number;
   /** Aborting it kills the command's whole process tree. */
   signal: AbortSignal;
@@ -49,7 +51,9 @@ export async function runCommand(
   const argv = launcherArguments(
     config,
     cgroup?.procsFile ?? null,
-    bwrap ? [bwrap, ...bubblewrapArguments(config, request.workspace), ...shell] : shell,
+    bwrap
+      ? [bwrap, ...bubblewrapArguments(config, request.workspace, request.gitDirectory), ...shell]
+      : shell,
   );
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: request.workspace,

@@ -93,7 +93,15 @@ export function launcherArguments(
  * git metadata, in the store, stays read-only), a private /tmp, new PID, IPC and UTS namespaces (and
  * network, unless allowed), no capabilities, and the sandbox dies with its parent.
  */
-export function bubblewrapArguments(config: TerminalConfig, workspace: string): string[] {
+export function bubblewrapArguments(
+  config: TerminalConfig,
+  workspace: string,
+  gitDirectory?: string,
+): string[] {
+  // The store holding the checkout's git directory is seen read-only through the host's root, unless the
+  // private /tmp hides it: then it is bound back, read-only, so git works in the command.
+  const store = gitDirectory ? storeOf(gitDirectory) : null;
+  const hiddenStore = store && isInside('/tmp', store) ? ['--ro-bind', store, store] : [];
   return [
     '--ro-bind',
     '/',
@@ -104,6 +112,7 @@ export function bubblewrapArguments(config: TerminalConfig, workspace: string): 
     '/proc',
     '--tmpfs',
     '/tmp',
+    ...hiddenStore,
     '--bind',
     workspace,
     workspace,
@@ -119,4 +128,15 @@ export function bubblewrapArguments(config: TerminalConfig, workspace: string): 
     '--new-session',
     '--',
   ];
+}
+
+/** The repository a git directory belongs to: a worktree's admin folder (`<store>/worktrees/<name>`) names it. */
+function storeOf(gitDirectory: string): string {
+  const parent = path.dirname(gitDirectory);
+  return path.basename(parent) === 'worktrees' ? path.dirname(parent) : gitDirectory;
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
