@@ -9,8 +9,11 @@ import { benchWorkspaces } from './workspace-benchmark.ts';
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const loadAtStart = os.loadavg()[0]!;
-const results = await benchWorkspaces((line) => log(`  ${line}`));
+const measured = await benchWorkspaces((line) => log(`  ${line}`));
+const load = `load average ${loadAtStart.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end (${os.cpus().length} cores)`;
+// The machine's load weighs on every figure: it goes into the notes with them.
+const results = measured.map((result) => ({ ...result, notes: `${result.notes}. Run at ${load}` }));
 log('');
 log(formatTable(results));
-log(`load average ${loadAtStart.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end`);
+log(load);
 log(`results: ${mergeResultsJson(results)}`);

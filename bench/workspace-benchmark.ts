@@ -5,7 +5,11 @@ import path from 'node:path';
 import { batonConfigSchema } from '../src/config/schema.ts';
 import { runCommand } from '../src/tools/terminal/run-command.ts';
 import { findBubblewrap } from '../src/tools/terminal/sandbox-command.ts';
-import { WorkspaceStore } from '../src/tools/workspace/workspace-store.ts';
+import {
+  type CheckoutKind,
+  type OpenWorkspace,
+  WorkspaceStore,
+} from '../src/tools/workspace/workspace-store.ts';
 import { type BenchResult, describeLatency, figure, summarize } from './support.ts';
 
 const fileCount = 10_000;
@@ -50,9 +54,105 @@ function plainSpawn(): Promise<void> {
   });
 }
 
+interface CheckoutFigures {
+  create: ReturnType<typeof summarize>;
+  commit: ReturnType<typeof summarize>;
+  /** The first checkout of the commit on the machine (the shared base, for overlays), in ms. */
+  firstMs: number;
+  checkoutBytes: number;
+  adminBytes: number;
+  objectBytesPerChild: number;
+  perChild: number;
+  storeBytes: number;
+}
+
+/** One store making checkouts of `kind`, measured step by step so two kinds can be interleaved. */
+class CheckoutBench {
+  readonly store: WorkspaceStore;
+  readonly createMs: number[] = [];
+  readonly commitMs: number[] = [];
+  readonly opened: OpenWorkspace[] = [];
+  firstMs = 0;
+  storeBytes = 0;
+  private warm: OpenWorkspace | null = null;
+
+  constructor(
+    readonly kind: CheckoutKind,
+    private readonly scratch: string,
+    source: string,
+  ) {
+    this.store = new WorkspaceStore(
+      { app: { source, ref: 'main', merge: 'none' } },
+      {
+        store: path.join(scratch, `${kind}-store.git`),
+        root: path.join(scratch, `${kind}-worktrees`),
+        checkout: kind,
+      },
+    );
+  }
+
+  /** The first open copies the source's objects into the store, and (overlay) makes the shared checkout. */
+  async warmUp(): Promise<void> {
+    const started = performance.now();
+    this.warm = await this.store.open(`t_warm${this.kind.slice(0, 2)}`, 'app', null, 'bench');
+    this.firstMs = performance.now() - started;
+    this.storeBytes = diskBytes(path.join(this.scratch, `${this.kind}-store.git`));
+  }
+
+  async openOne(index: number): Promise<void> {
+    const started = performance.now();
+    this.opened.push(await this.store.open(taskIdOf(index), 'app', null, 'bench'));
+    this.createMs.push(performance.now() - started);
+  }
+
+  async commitOne(index: number): Promise<void> {
+    const workspace = this.opened[index]!;
+    for (let file = 0; file < 10; file += 1) {
+      writeFileSync(
+        path.join(workspace.directory, `module-${file}`, 'file-0.ts'),
+        `// changed in step ${index}\n`,
+      );
+    }
+    const started = performance.now();
+    await this.store.commitStep(taskIdOf(index), workspace, 1);
+    this.commitMs.push(performance.now() - started);
+  }
+
+  figures(): CheckoutFigures {
+    const storeAfter = diskBytes(path.join(this.scratch, `${this.kind}-store.git`));
+    const sample = this.opened[0]!;
+    // A child's own disk: an overlay's layers (its merged view is the shared base), or a worktree's every
+    // file; plus, for a worktree, its admin folder (index, HEAD) in the store.
+    const checkoutBytes = diskBytes(sample.overlay ? sample.overlay.layers : sample.directory);
+    const adminBytes = sample.overlay ? 0 : diskBytes(sample.gitDirectory!);
+    const objectBytesPerChild = Math.max(
+      0,
+      (storeAfter - this.storeBytes - adminBytes * this.opened.length) / this.opened.length,
+    );
+    return {
+      create: summarize(this.createMs),
+      commit: summarize(this.commitMs),
+      firstMs: this.firstMs,
+      checkoutBytes,
+      adminBytes,
+      objectBytesPerChild,
+      perChild: checkoutBytes + adminBytes + objectBytesPerChild,
+      storeBytes: this.storeBytes,
+    };
+  }
+
+  async closeAll(): Promise<void> {
+    for (const workspace of [this.warm!, ...this.opened]) await this.store.close(workspace);
+  }
+}
+
+const taskIdOf = (index: number) => `t_bench${String(index).padStart(2, '0')}`;
+
 /**
  * Workspaces and the sandbox: checkout creation and step commits in a generated 10,000-file repository,
  * the disk a child's checkout takes beyond the shared objects, and what bubblewrap adds to a command.
+ * Overlay checkouts (the default where they can be mounted) and full worktrees are measured in the same
+ * run, interleaved sample by sample, so the machine's load weighs on both alike.
  */
 export async function benchWorkspaces(log: (line: string) => void): Promise<BenchResult[]> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'baton-bench-ws-'));
@@ -60,53 +160,37 @@ export async function benchWorkspaces(log: (line: string) => void): Promise<Benc
     const source = path.join(scratch, 'source');
     generateRepository(source);
     log(`generated ${fileCount} files in ${source}`);
-    const store = new WorkspaceStore(
-      { app: { source, ref: 'main', merge: 'none' } },
-      { store: path.join(scratch, 'store.git'), root: path.join(scratch, 'worktrees') },
-    );
-    // Warm-up: the first open copies the source's objects into the store, once for every child after it.
-    const warm = await store.open('t_warm00', 'app', null, 'bench');
-    const storeBytes = diskBytes(path.join(scratch, 'store.git'));
-    const createMs: number[] = [];
-    const opened = [];
+    const overlay = new CheckoutBench('overlay', scratch, source);
+    const worktree = new CheckoutBench('worktree', scratch, source);
+    await overlay.warmUp();
+    await worktree.warmUp();
     for (let index = 0; index < createSamples; index += 1) {
-      const started = performance.now();
-      opened.push(await store.open(`t_bench${String(index).padStart(2, '0')}`, 'app', null, 'bench'));
-      createMs.push(performance.now() - started);
+      await overlay.openOne(index);
+      await worktree.openOne(index);
     }
-    const create = summarize(createMs);
-    log(`workspace create: ${describeLatency(create)}`);
-
-    const commitMs: number[] = [];
     for (let index = 0; index < commitSamples; index += 1) {
-      const workspace = opened[index]!;
-      for (let file = 0; file < 10; file += 1) {
-        writeFileSync(
-          path.join(workspace.directory, `module-${file}`, 'file-0.ts'),
-          `// changed in step ${index}\n`,
-        );
-      }
-      const started = performance.now();
-      await store.commitStep(`t_bench${String(index).padStart(2, '0')}`, workspace, 1);
-      commitMs.push(performance.now() - started);
+      await overlay.commitOne(index);
+      await worktree.commitOne(index);
     }
-    const commit = summarize(commitMs);
-    log(`step commit: ${describeLatency(commit)}`);
-
-    const storeAfter = diskBytes(path.join(scratch, 'store.git'));
-    // A child's own disk: its checkout (work tree and .git file) plus its admin folder (index, HEAD) in the store.
-    const sample = opened[0]!;
-    const checkoutBytes = diskBytes(sample.directory);
-    const adminBytes = diskBytes(sample.gitDirectory!);
-    const objectBytesPerChild = Math.max(
-      0,
-      (storeAfter - storeBytes - adminBytes * createSamples) / createSamples,
-    );
-    const perChild = checkoutBytes + adminBytes + objectBytesPerChild;
+    const figures = overlay.figures();
+    const before = worktree.figures();
+    await overlay.closeAll();
+    await worktree.closeAll();
+    const { create, commit } = figures;
     log(
-      `disk per child: checkout ${checkoutBytes} B, admin ${adminBytes} B, new objects ≈ ${Math.round(objectBytesPerChild)} B`,
+      `overlay workspace create: ${describeLatency(create)} (first, making the shared checkout: ${Math.round(figures.firstMs)} ms)`,
     );
-    for (const workspace of [warm, ...opened]) await store.close(workspace);
+    log(`worktree workspace create: ${describeLatency(before.create)}`);
+    log(`overlay step commit: ${describeLatency(commit)}; worktree: ${describeLatency(before.commit)}`);
+    log(
+      `disk per child: overlay layers ${figures.checkoutBytes} B + new objects ≈ ${Math.round(figures.objectBytesPerChild)} B; ` +
+        `worktree ${before.checkoutBytes} B + admin ${before.adminBytes} B`,
+    );
+    const storeBytes = figures.storeBytes;
+    const checkoutBytes = figures.checkoutBytes;
+    const adminBytes = figures.adminBytes;
+    const objectBytesPerChild = figures.objectBytesPerChild;
+    const perChild = figures.perChild;
 
     const config = batonConfigSchema.parse({}).tools.terminal;
     const bwrap = findBubblewrap();
@@ -149,21 +233,31 @@ export async function benchWorkspaces(log: (line: string) => void): Promise<Benc
     return [
       figure('workspace_create_p99_ms', create.p99, 'ms', {
         atMost: 300,
-        notes: `WorkspaceStore.open of a new task in ${repository}: fetch of the source branch into the store, task refs, git worktree add (checkout of every file); ${describeLatency(create)}`,
+        notes:
+          `WorkspaceStore.open of a new task in ${repository}, overlay checkout: the source branch's tip read, task ` +
+          `refs, an overlay mounted on the shared checkout of the commit; ${describeLatency(create)}. The first ` +
+          `task on a commit makes that shared checkout (every file written once per machine and commit): ` +
+          `${Math.round(figures.firstMs)} ms. Same run, interleaved, a full git worktree per task (workspace.checkout: ` +
+          `worktree): ${describeLatency(before.create)}`,
       }),
       figure('sandbox_overhead_p50_ms', overhead.p50, 'ms', { atMost: 15, notes: sandboxNotes }),
       figure('sandbox_overhead_p99_ms', overhead.p99, 'ms', { atMost: 40, notes: sandboxNotes }),
       figure('workspace_step_commit_p99_ms', commit.p99, 'ms', {
         atMost: 150,
-        notes: `WorkspaceStore.commitStep with 10 changed files in ${repository} (git add -A, commit, update-ref); ${describeLatency(commit)}`,
+        notes:
+          `WorkspaceStore.commitStep with 10 changed files in ${repository}, overlay checkout (the upper layer's ` +
+          `paths through git add -A into a copy of the base index, write-tree, commit-tree, update-ref); ` +
+          `${describeLatency(commit)}. Same run, interleaved, a worktree (git add -A over the whole tree, commit): ` +
+          `${describeLatency(before.commit)}`,
       }),
       figure('workspace_disk_per_child_bytes', perChild, 'bytes', {
         atMost: 1_000_000,
         decimals: 0,
         notes:
-          `one child with 10 changed files, beyond the store's shared objects (${storeBytes} B): its checkout ` +
-          `${checkoutBytes} B (every file of the work tree) + its worktree admin folder ${adminBytes} B (the index) + ` +
-          `≈${Math.round(objectBytesPerChild)} B of new objects; du, allocated blocks`,
+          `one child with 10 changed files, overlay checkout, beyond the store's shared objects (${storeBytes} B) ` +
+          `and the shared checkout of the commit: its layers ${checkoutBytes} B (upper and work: the changed ` +
+          `files) + ${adminBytes} B admin + ≈${Math.round(objectBytesPerChild)} B of new objects; du, allocated ` +
+          `blocks. A worktree child, same run: ${before.perChild.toFixed(0)} B (every file of the work tree)`,
       }),
     ];
   } finally {

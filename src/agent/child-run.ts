@@ -11,7 +11,7 @@ import { roundOf, type StructuredResult, type TaskEventType, type TaskRecord } f
 import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { ClaimedTask, TaskStore, WriteOutcome } from '../tasks/task-store.ts';
 import { cutText } from '../text/cut-text.ts';
-import type { Tool } from '../tools/tool.ts';
+import type { Tool, WorkspaceAccess } from '../tools/tool.ts';
 import { changeLine, mayHaveChangedFiles, needsWorkspace } from '../tools/workspace/workspace-change.ts';
 import type { OpenWorkspace, WorkspaceStore } from '../tools/workspace/workspace-store.ts';
 import { type AgentLoopHooks, type AgentState, runAgentLoop, type StepOutcome } from './agent-loop.ts';
@@ -179,7 +179,7 @@ export class ChildRun {
           callerTaskId: this.record.id,
           depth: this.record.depth,
           signal: this.options.signal,
-          ...(this.workspace ? { workspace: { directory: this.workspace.directory } } : {}),
+          ...(this.workspace ? { workspace: workspaceAccess(this.workspace) } : {}),
         },
         toolTimeoutMs: config.delegation.tool_timeout_s * 1000,
         // Each round of a reopened task gets the whole allowance.
@@ -552,4 +552,12 @@ function partialWork(state: AgentState): string {
   if (lastText) return lastText;
   const calls = assistant.flatMap((message) => message.tool_calls ?? []).map((call) => call.function.name);
   return calls.length > 0 ? `(no text yet; tools called: ${calls.join(', ')})` : '(nothing yet)';
+}
+
+/** What the tools get of a workspace: its directory and, for a checkout, the git directory Baton's git uses. */
+function workspaceAccess(workspace: OpenWorkspace): WorkspaceAccess {
+  return {
+    directory: workspace.directory,
+    ...(workspace.gitDirectory ? { gitDirectory: workspace.gitDirectory } : {}),
+  };
 }

@@ -206,6 +206,12 @@ const workspaceSchema = z.strictObject({
   store: z.string().min(1).default('.baton/workspaces.git'),
   /** Where task worktrees are checked out on this machine. */
   root: z.string().min(1).default('.baton/worktrees'),
+  /**
+   * How task checkouts are made: `overlay` (one shared checkout per commit under a per-task overlayfs
+   * layer; needs the right to mount), `worktree` (a full git worktree per task), `auto` (overlay where it
+   * can be mounted, else worktree with a warning).
+   */
+  checkout: z.enum(['auto', 'overlay', 'worktree']).default('auto'),
 });
 
 /** An environment variable's name, as a shell would accept it. */

@@ -14,7 +14,7 @@ import {
   taskLine,
 } from '../tasks/task-views.ts';
 import { cutText } from '../text/cut-text.ts';
-import { mergeCompletedTask, mergeOutcomeText } from '../tools/workspace/merge-task.ts';
+import { mergeCompletedTask, mergeLine, mergeOutcomeText } from '../tools/workspace/merge-task.ts';
 import type { WorkspaceStore } from '../tools/workspace/workspace-store.ts';
 import type { AccessPolicy } from './access-policy.ts';
 import {
@@ -275,7 +275,11 @@ export class CommandRouter {
         // The same decision as cancel: merging changes the shared repository.
         const task = await this.controlledTask(user, ref, command.taskId, 'merge', isMember);
         if (!this.workspaces) return privately('Merging is not available here.');
-        return publicly(mergeOutcomeText(task.id, await mergeCompletedTask(this.workspaces, task)));
+        const outcome = await mergeCompletedTask(this.workspaces, task, {
+          by: user.name,
+          recorder: this.store,
+        });
+        return publicly(mergeOutcomeText(task.id, outcome));
       }
     }
   }
@@ -304,6 +308,7 @@ export class CommandRouter {
       const ago = formatDuration((Date.now() - lastEvent.at) / 1000);
       lines.push(`last: ${activityText(lastEvent, task.steps)} (${ago} ago)`);
     }
+    if (task.merge) lines.push(capitalized(mergeLine(task.merge)));
     if (isTerminal(task.status)) {
       const outcome = task.status === 'completed' ? task.summary : (task.error ?? task.summary);
       if (outcome) lines.push(cutText(outcome, statusSummaryChars));

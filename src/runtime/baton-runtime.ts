@@ -168,7 +168,9 @@ export class BatonRuntime {
     }
     this.mcp = new McpServers(config.mcp_servers, { env: options.env ?? process.env, logger });
     this.mcp.registerToolsets(this.toolsets);
-    this.workspaces = new WorkspaceStore(config.workspaces, config.workspace);
+    this.workspaces = new WorkspaceStore(config.workspaces, config.workspace, undefined, {
+      warn: (message) => logger.warn(message),
+    });
     this.askUserTool = createAskUserTool(config.delegation.ask_user_timeout_s);
     this.toolsets.register(delegationToolsetName, () =>
       createDelegationTools(this.service, config, this.workspaces),

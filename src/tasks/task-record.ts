@@ -115,6 +115,8 @@ export interface TaskRecord {
   roundInboxCursor?: string;
   /** The wait round (`prompt.round`) the task had reached when a follow-up reopened it; 0 for none. */
   followUpPromptRound?: number;
+  /** The merge of that change into its workspace's branch, once someone merged it. */
+  merge?: TaskMerge;
   /** The JSON Schema the final answer must match (`output_schema`); absent when the caller gave none. */
   outputSchema?: OutputSchema;
   /** How the final answer measured against `outputSchema`; absent without a schema or before completion. */
@@ -182,6 +184,14 @@ export interface TaskWorkspaceChange {
   added: number;
   removed: number;
   branch?: string;
+}
+
+/** Who merged a task's change, when (ms since the epoch), into which branch, as which commit. */
+export interface TaskMerge {
+  by: string;
+  at: number;
+  into: string;
+  commit: string;
 }
 
 export interface NewTask {

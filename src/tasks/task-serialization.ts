@@ -7,6 +7,7 @@ import type {
   ChildRole,
   PromptResponse,
   StructuredResult,
+  TaskMerge,
   TaskOrigin,
   TaskPromptState,
   TaskRecord,
@@ -32,6 +33,12 @@ const structuredSchema: z.ZodType<StructuredResult> = z.object({
   schemaValid: z.boolean(),
   output: z.unknown().optional(),
   errors: z.array(z.string()).optional(),
+});
+const mergeSchema: z.ZodType<TaskMerge> = z.object({
+  by: z.string(),
+  at: z.number(),
+  into: z.string(),
+  commit: z.string(),
 });
 const changeSchema: z.ZodType<TaskWorkspaceChange> = z.object({
   files: z.number(),
@@ -189,6 +196,7 @@ export function fieldsToRecord(hash: Record<string, string>): TaskRecord | null 
       ? { promptResponse: parseField(hash.id, 'promptResponse', hash.promptResponse, promptResponseSchema) }
       : {}),
     ...(hash.parkedMs ? { parkedMs: Number(hash.parkedMs) } : {}),
+    ...(hash.merge ? { merge: parseField(hash.id, 'merge', hash.merge, mergeSchema) } : {}),
   };
 }
 

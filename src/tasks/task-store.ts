@@ -17,6 +17,7 @@ import {
   type PromptResponse,
   type StructuredResult,
   type TaskEventType,
+  type TaskMerge,
   type TaskOrigin,
   type TaskPromptState,
   type TaskRecord,
@@ -521,6 +522,12 @@ export class TaskStore {
     const key = this.keys.task(taskId);
     // Only on an existing record: HSET alone would create a bare hash for an expired task.
     if ((await this.redis.exists(key)) === 1) await this.redis.hset(key, 'change', JSON.stringify(change));
+  }
+
+  /** A merge of the task's change into its workspace's branch, kept on its record for check_task and status. */
+  async recordMerge(taskId: string, merge: TaskMerge): Promise<void> {
+    const key = this.keys.task(taskId);
+    if ((await this.redis.exists(key)) === 1) await this.redis.hset(key, 'merge', JSON.stringify(merge));
   }
 
   /** The child's whole final answer; null until it completed. */

@@ -39,6 +39,11 @@ export interface ToolContext {
 export interface WorkspaceAccess {
   /** Absolute path of the directory; the tools never read or write outside it. */
   directory: string;
+  /**
+   * The git directory Baton's own git runs use for this checkout (in the store, out of the task's reach);
+   * absent for a scratch directory. Never the checkout's `.git`, which a command may rewrite.
+   */
+  gitDirectory?: string;
 }
 
 /** A tool: zod validates the model's arguments before `execute` runs; the result is sent back as JSON. */

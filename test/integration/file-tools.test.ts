@@ -40,7 +40,7 @@ beforeAll(() => {
     callerTaskId: 't_files1',
     depth: 1,
     signal: new AbortController().signal,
-    workspace: { directory: root },
+    workspace: { directory: root, gitDirectory: path.join(root, '.git') },
   };
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -93,9 +93,32 @@ describe('file tools', () => {
       mkdirSync(path.join(scratch, 'notes'), { recursive: true });
       writeFileSync(path.join(scratch, 'a.txt'), 'a\n');
       writeFileSync(path.join(scratch, 'notes', 'b.txt'), 'b\n');
-      expect(await listWorkspaceFiles(scratch, scratch)).toEqual(['a.txt', 'notes/b.txt']);
+      expect(await listWorkspaceFiles({ directory: scratch }, scratch)).toEqual(['a.txt', 'notes/b.txt']);
     } finally {
       rmSync(project, { recursive: true, force: true });
+    }
+  });
+
+  it("lists through the git directory Baton names, never the workspace's own .git, and leaves deleted files out", async () => {
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'baton-listing-'));
+    try {
+      const work = path.join(scratch, 'work');
+      const admin = path.join(scratch, 'admin.git');
+      const evil = path.join(scratch, 'evil');
+      execFileSync('git', ['init', '-q', '--separate-git-dir', admin, work]);
+      writeFileSync(path.join(work, 'kept.txt'), 'k\n');
+      writeFileSync(path.join(work, 'gone.txt'), 'g\n');
+      execFileSync('git', ['-C', work, 'add', '-A']);
+      rmSync(path.join(work, 'gone.txt'));
+      // The task points its .git at a repository of its choosing, whose index names a file that is not there.
+      execFileSync('git', ['init', '-q', evil]);
+      writeFileSync(path.join(evil, 'planted.txt'), 'p\n');
+      execFileSync('git', ['-C', evil, 'add', '-A']);
+      writeFileSync(path.join(work, '.git'), `gitdir: ${path.join(evil, '.git')}\n`);
+      const listed = await listWorkspaceFiles({ directory: work, gitDirectory: admin }, work);
+      expect(listed).toEqual(['kept.txt']);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 

@@ -43,7 +43,8 @@ describe('a remote workspace store', () => {
     expect(commit).toMatch(/^[0-9a-f]{40}$/);
     expect(git(remote, 'rev-parse', 'refs/baton/tasks/t_remote1')).toBe(commit);
 
-    // The first machine is gone; the second resumes from the checkpoint's commit.
+    // The first machine is gone (its checkout with it); the second resumes from the checkpoint's commit.
+    await first.close(opened);
     const resumed = await second.open('t_remote1', 'app', commit, 'run2');
     expect(resumed.directory.startsWith(path.join(scratch, 'machine-b'))).toBe(true);
     expect(readFileSync(path.join(resumed.directory, 'notes.txt'), 'utf8')).toBe('first\nsecond\n');

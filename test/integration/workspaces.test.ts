@@ -119,12 +119,44 @@ describe('a child in a workspace', () => {
     expect(git(source, 'symbolic-ref', 'HEAD')).toBe('refs/heads/main');
     expect(readFileSync(path.join(source, 'config.txt'), 'utf8')).toContain('answer=41');
     expect(exitCodeOf(source, 'test.sh')).toBe(1);
-    // The checkout is gone; the task's ref in the store keeps the result.
-    expect(readdirSync(root).filter((name) => name.startsWith(task!.id))).toEqual([]);
+    // The checkout goes as the run ends (just after the end is recorded); the task's ref keeps the result.
+    await eventually(
+      async () => (readdirSync(root).some((name) => name.startsWith(task!.id)) ? undefined : true),
+      10_000,
+      'the checkout to be removed',
+    );
     expect(git(store, 'show', `refs/baton/tasks/${task!.id}:config.txt`)).toContain('answer=42');
 
-    expect(await merge(task!.id)).toMatchObject({ task_id: task!.id, merged: true, into: 'main' });
+    const mergedAt = Date.now();
+    const mergeResult = await merge(task!.id);
+    expect(mergeResult).toMatchObject({ task_id: task!.id, merged: true, into: 'main' });
     expect(exitCodeOf(source, 'test.sh')).toBe(0);
+    // The merge is on the task's record: who, when, into what, as which commit; check_task shows it.
+    const recorded = (await runtime.store.get(task!.id))!.merge!;
+    expect(recorded).toEqual({
+      by: 'Ada (through the parent agent)',
+      at: expect.any(Number),
+      into: 'main',
+      commit: mergeResult.commit,
+    });
+    expect(recorded.at).toBeGreaterThanOrEqual(mergedAt);
+    expect(git(source, 'rev-parse', 'main')).toBe(mergeResult.commit);
+    const checked = await executeToolCall(
+      {
+        id: `check_${task!.id}`,
+        type: 'function',
+        function: { name: 'check_task', arguments: JSON.stringify({ task_id: task!.id }) },
+      },
+      new Map(runtime.parentTools().map((tool) => [tool.name, tool])),
+      parentContext(),
+      60_000,
+    );
+    expect(JSON.parse(checked.content).merged).toEqual({
+      by: 'Ada (through the parent agent)',
+      at: new Date(recorded.at).toISOString(),
+      into: 'main',
+      commit: mergeResult.commit,
+    });
     expect(git(source, 'status', '--porcelain')).toBe('');
     // Merging again changes nothing.
     expect(await merge(task!.id)).toMatchObject({ merged: false, reason: 'already merged into main' });
@@ -248,6 +280,10 @@ describe('a child in a workspace', () => {
       new RegExp(`^Merged ${task!.id} \\(baton/${task!.id}\\) into main as [0-9a-f]{12}\\.$`),
     );
     expect(readFileSync(path.join(source, 'CHANGELOG.md'), 'utf8')).toBe('# changes\n');
+    const status = await router.handle({ user: testActor, ref: here, text: `status ${task!.id}` });
+    expect(status.text).toMatch(
+      new RegExp(`\nMerged into main as ${git(source, 'rev-parse', 'main').slice(0, 12)} by Ada at 20`),
+    );
     const nothing = await router.handle({ user: testActor, ref: here, text: `merge ${idle!.id}` });
     expect(nothing.text).toBe(`Nothing to merge for ${idle!.id}: the task changed no file.`);
   });
@@ -295,7 +331,7 @@ describe('a child in a workspace', () => {
               {
                 name: 'terminal',
                 arguments: {
-                  command: `echo x > "$(git rev-parse --git-dir)/HEAD"; echo "head=$?"; echo "gitdir: ${evil}" > .git; echo changed > config.txt`,
+                  command: `git log --oneline >/dev/null; echo "git=$?"; echo x > "$(git rev-parse --git-dir)/HEAD"; echo "head=$?"; echo "gitdir: ${evil}" > .git; echo changed > config.txt`,
                 },
               },
             ]);
@@ -310,7 +346,8 @@ describe('a child in a workspace', () => {
     ]);
     const { records } = await runtime.service.waitForEnd([task!.id], 60_000);
     expect(records[0]!.status).toBe('completed');
-    expect(result).toMatchObject({ stdout: expect.stringContaining('head=1') });
+    // git reads the checkout's metadata inside the sandbox, and cannot write it.
+    expect(result).toMatchObject({ stdout: expect.stringMatching(/^git=0\nhead=1$/m) });
     expect(existsSync(pwned)).toBe(false);
     expect(git(store, 'show', `refs/baton/tasks/${task!.id}:config.txt`)).toBe('changed');
     rmSync(evil, { recursive: true, force: true });

@@ -60,8 +60,12 @@ export function createMergeTaskTool(service: TaskService, workspaces: WorkspaceS
       'conflict changes nothing and lists the conflicting paths. Only completed tasks are merged.',
     inputSchema: z.object({ task_id: taskIdField }),
     async execute(input, context) {
-      const record = await service.lookup(callerFromContext(context), input.task_id, 'merge');
-      const outcome = await mergeCompletedTask(workspaces, record);
+      const caller = callerFromContext(context);
+      const record = await service.lookup(caller, input.task_id, 'merge');
+      const outcome = await mergeCompletedTask(workspaces, record, {
+        by: caller.displayName,
+        recorder: service.store,
+      });
       switch (outcome.kind) {
         case 'merged':
           return { task_id: record.id, merged: true, into: outcome.ref, commit: outcome.commit };

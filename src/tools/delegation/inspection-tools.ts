@@ -32,6 +32,16 @@ export function createCheckTaskTool(service: TaskService): Tool {
         ...structuredView(record),
         ...waitingView(record),
         ...roundView(record),
+        ...(record.merge
+          ? {
+              merged: {
+                by: record.merge.by,
+                at: new Date(record.merge.at).toISOString(),
+                into: record.merge.into,
+                commit: record.merge.commit,
+              },
+            }
+          : {}),
         recent: events.map(eventLine),
       };
     },

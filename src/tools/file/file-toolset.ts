@@ -135,7 +135,7 @@ export function createFileToolset(): Tool[] {
       async execute(input, context) {
         const root = workspaceOf(context).directory;
         const directory = await confinePath(root, input.path ?? '.');
-        let files = await listWorkspaceFiles(root, directory);
+        let files = await listWorkspaceFiles(workspaceOf(context), directory);
         if (input.pattern) files = files.filter((file) => matchesGlob(file, input.pattern!));
         return {
           files: files.slice(0, maxListedFiles),
@@ -165,7 +165,7 @@ export function createFileToolset(): Tool[] {
           throw failure(`pattern is not a valid regular expression: ${(error as Error).message}`);
         }
         const directory = await confinePath(root, input.path ?? '.');
-        let files = await listWorkspaceFiles(root, directory);
+        let files = await listWorkspaceFiles(workspaceOf(context), directory);
         if (input.glob) files = files.filter((file) => matchesGlob(file, input.glob!));
         const matches: { file: string; line: number; text: string }[] = [];
         for (const file of files) {

@@ -1,32 +1,46 @@
-import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { WorkspaceAccess } from '../tool.ts';
 import { runGit } from '../workspace/run-git.ts';
 
 /**
- * The files under `directory` (relative to `root`), as paths relative to `root`. In a git checkout, git
- * lists them: tracked and untracked, without what .gitignore ignores. Elsewhere (a scratch directory), a
- * walk of the tree: git is not even started there, for it would find the repository the scratch root sits
- * in (the default `.baton/worktrees` lies inside the project Baton runs from) and list nothing its
- * .gitignore leaves out, `.baton/` with it.
+ * The files under `directory` (relative to the workspace's root), as paths relative to the root. In a
+ * checkout, git lists them: tracked and untracked, without what .gitignore ignores and without what was
+ * deleted since the index was written. Git is told its directories explicitly (`gitDirectory`, in the store):
+ * the checkout's `.git` is the task's to rewrite and must not choose the repository (and config) Baton's git
+ * reads. Without a git directory (a scratch directory), a walk of the tree.
  */
-export async function listWorkspaceFiles(root: string, directory: string): Promise<string[]> {
-  if (!existsSync(path.join(root, '.git'))) return await walk(root, directory);
+export async function listWorkspaceFiles(workspace: WorkspaceAccess, directory: string): Promise<string[]> {
+  const root = workspace.directory;
+  if (!workspace.gitDirectory) return await walk(root, directory);
   const relative = path.relative(root, directory) || '.';
   try {
-    // runGit sets no hooks and no fsmonitor: the workspace's `.git` is the child's to rewrite.
-    const { stdout } = await runGit([
-      '-C',
-      root,
-      'ls-files',
-      '--cached',
-      '--others',
-      '--exclude-standard',
-      '-z',
-      '--',
-      relative,
-    ]);
-    return [...new Set(stdout.split('\0').filter(Boolean))].sort();
+    // runGit sets no hooks and no fsmonitor; -t tags each path: H tracked, ? untracked, R deleted.
+    const { stdout } = await runGit(
+      [
+        '--git-dir',
+        workspace.gitDirectory,
+        '--work-tree',
+        root,
+        'ls-files',
+        '-t',
+        '--cached',
+        '--others',
+        '--deleted',
+        '--exclude-standard',
+        '-z',
+        '--',
+        relative,
+      ],
+      { cwd: root, env: { GIT_LITERAL_PATHSPECS: '1' } },
+    );
+    const present = new Set<string>();
+    const deleted = new Set<string>();
+    for (const entry of stdout.split('\0')) {
+      if (entry.length < 3) continue;
+      (entry[0] === 'R' ? deleted : present).add(entry.slice(2));
+    }
+    return [...present].filter((file) => !deleted.has(file)).sort();
   } catch {
     return await walk(root, directory);
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Where a pids controller can be written to, found once per process; null when there is none. */
@@ -18,6 +18,7 @@ function findPidsRoot(): string | null {
       mkdirSync(root, { recursive: true });
       if (isV2WithPids) writeFileSync(path.join(mount, 'cgroup.subtree_control'), '+pids');
       if (!existsSync(path.join(root, 'pids.max'))) continue;
+      removeOrphans(root);
       return root;
     } catch {
       // Not writable here (an unprivileged user, a read-only cgroup mount in a container).
@@ -26,24 +27,69 @@ function findPidsRoot(): string | null {
   return null;
 }
 
+/** Cgroups named after a process that is gone (it died holding them) are removed; live processes' are kept. */
+function removeOrphans(root: string): void {
+  for (const entry of readdirSync(root)) {
+    const owner = /^p(\d+)_/.exec(entry)?.[1];
+    if (!owner || isAlive(Number(owner))) continue;
+    try {
+      rmdirSync(path.join(root, entry));
+    } catch {
+      // Still holds a process, or another worker removed it first.
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Empty cgroups kept for the next commands: creating and removing one per command costs more than the command. */
+const idle: ProcessCgroup[] = [];
+const maxIdle = 16;
+let created = 0;
+/** How long a release waits for the killed processes to leave before finishing in the background, in ms. */
+const releaseWaitMs = 500;
+
 /**
- * A pids cgroup of one command: a hard cap on its processes and threads that holds for root too (for whom
- * RLIMIT_NPROC is not enforced), and a list of every process it left behind, to kill them all.
+ * A pids cgroup of one command at a time: a hard cap on its processes and threads that holds for root too
+ * (for whom RLIMIT_NPROC is not enforced), and a list of every process it left behind, to kill them all.
+ * Cgroups are reused: one is handed out only once it is empty again.
  */
 export class ProcessCgroup {
   private constructor(readonly directory: string) {}
 
-  /** A fresh cgroup capped at `maxProcesses`, or null where the machine offers no writable pids controller. */
-  static create(name: string, maxProcesses: number): ProcessCgroup | null {
+  /** An empty cgroup capped at `maxProcesses`, or null where the machine offers no writable pids controller. */
+  static acquire(maxProcesses: number): ProcessCgroup | null {
     pidsRoot ??= findPidsRoot();
     if (!pidsRoot) return null;
-    const directory = path.join(pidsRoot, name);
+    while (idle.length > 0) {
+      const reused = idle.pop()!;
+      // Gone when removed from outside (a cleanup): then a fresh one.
+      if (reused.setLimit(maxProcesses)) return reused;
+    }
+    created += 1;
+    const directory = path.join(pidsRoot, `p${process.pid}_${created}`);
     try {
       mkdirSync(directory);
-      writeFileSync(path.join(directory, 'pids.max'), String(maxProcesses));
-      return new ProcessCgroup(directory);
     } catch {
       return null;
+    }
+    const cgroup = new ProcessCgroup(directory);
+    return cgroup.setLimit(maxProcesses) ? cgroup : null;
+  }
+
+  private setLimit(maxProcesses: number): boolean {
+    try {
+      writeFileSync(path.join(this.directory, 'pids.max'), String(maxProcesses));
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -52,15 +98,17 @@ export class ProcessCgroup {
     return path.join(this.directory, 'cgroup.procs');
   }
 
+  private members(): string[] | null {
+    try {
+      return readFileSync(this.procsFile, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      return null;
+    }
+  }
+
   /** SIGKILLs every process still in the cgroup. */
   killAll(): void {
-    let pids: string[];
-    try {
-      pids = readFileSync(this.procsFile, 'utf8').split('\n').filter(Boolean);
-    } catch {
-      return;
-    }
-    for (const pid of pids) {
+    for (const pid of this.members() ?? []) {
       try {
         process.kill(Number(pid), 'SIGKILL');
       } catch {
@@ -69,16 +117,41 @@ export class ProcessCgroup {
     }
   }
 
-  /** Removes the cgroup once it is empty; a few tries, as the last processes are reaped. */
-  async remove(): Promise<void> {
-    for (let attempt = 0; attempt < 20; attempt += 1) {
-      try {
-        rmdirSync(this.directory);
+  /**
+   * Kills what is left and waits (polling every millisecond or so: a sandbox's processes take a few ms to
+   * go once its PID namespace dies) until the cgroup is empty, then keeps it for the next command. What
+   * does not go within `releaseWaitMs` is finished in the background, and that cgroup is removed, not reused.
+   */
+  async release(): Promise<void> {
+    const deadline = performance.now() + releaseWaitMs;
+    while (performance.now() < deadline) {
+      const members = this.members();
+      if (members === null) return;
+      if (members.length === 0) {
+        if (idle.length < maxIdle) idle.push(this);
+        else this.remove();
         return;
-      } catch {
-        this.killAll();
-        await new Promise((resolve) => setTimeout(resolve, 25));
       }
+      this.killAll();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    void this.removeLater();
+  }
+
+  private remove(): boolean {
+    try {
+      rmdirSync(this.directory);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async removeLater(): Promise<void> {
+    for (let attempt = 0; attempt < 200; attempt += 1) {
+      this.killAll();
+      if (this.remove()) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 }

@@ -1,14 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import type { TerminalConfig } from '../../config/schema.ts';
 import { OutputCapture } from './output-capture.ts';
 import { ProcessCgroup } from './process-cgroup.ts';
-import { bubblewrapArguments, commandEnvironment, limitedShellArguments } from './sandbox-command.ts';
+import {
+  bubblewrapArguments,
+  commandEnvironment,
+  commandShellArguments,
+  launcherArguments,
+} from './sandbox-command.ts';
 
 export interface CommandRequest {
   command: string;
   /** The workspace: the command's working directory and its only writable place (besides /tmp). */
   workspace: string;
+  /** The checkout's git directory in the store (read-only to the command), so git works inside. */
+  gitDirectory?: string;
   timeoutMs: number;
   /** Aborting it kills the command's whole process tree. */
   signal: AbortSignal;
@@ -39,12 +45,16 @@ export async function runCommand(
   request: CommandRequest,
 ): Promise<CommandResult> {
   const started = performance.now();
-  const cgroup = ProcessCgroup.create(`c_${randomUUID().slice(0, 12)}`, config.max_processes);
-  const shell = limitedShellArguments(config, request.command);
+  const cgroup = ProcessCgroup.acquire(config.max_processes);
+  const shell = commandShellArguments(request.command);
   const home = bwrap ? '/tmp' : request.workspace;
-  let argv = bwrap ? [bwrap, ...bubblewrapArguments(config, request.workspace), ...shell] : shell;
-  // Enter the cgroup before anything forks: a small shell writes its pid, then becomes the command.
-  if (cgroup) argv = ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroup.procsFile, ...argv];
+  const argv = launcherArguments(
+    config,
+    cgroup?.procsFile ?? null,
+    bwrap
+      ? [bwrap, ...bubblewrapArguments(config, request.workspace, request.gitDirectory), ...shell]
+      : shell,
+  );
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: request.workspace,
     env: commandEnvironment(config, home),
@@ -85,7 +95,7 @@ export async function runCommand(
   } finally {
     clearTimeout(timer);
     request.signal.removeEventListener('abort', onAbort);
-    await cgroup?.remove();
+    await cgroup?.release();
   }
 }
 

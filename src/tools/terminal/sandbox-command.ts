@@ -61,18 +61,31 @@ export function commandEnvironment(
   return result;
 }
 
+/** The command itself, run by a login shell. */
+export function commandShellArguments(command: string): string[] {
+  return ['/bin/bash', '-lc', command];
+}
+
 /**
- * The shell that applies the per-process limits, then runs the command as a login shell. `ulimit -u` only
- * binds non-root users; the pids cgroup (when there is one) binds everyone.
+ * The launcher in front of `argv` (bubblewrap, or the command's shell when unsandboxed): a shell of
+ * builtins only that first enters the pids cgroup (when there is one: before anything forks), then applies
+ * the per-process limits, then becomes `argv`, so the limits bind the sandbox and everything in it. One
+ * launcher for both jobs keeps a process start off every command. `ulimit -u` only binds non-root users;
+ * the pids cgroup binds everyone. A cgroup that cannot be entered runs nothing.
  */
-export function limitedShellArguments(config: TerminalConfig, command: string): string[] {
+export function launcherArguments(
+  config: TerminalConfig,
+  procsFile: string | null,
+  argv: string[],
+): string[] {
   const limits = [
     `ulimit -t ${config.cpu_s}`,
     `ulimit -v ${config.memory_mb * 1024}`,
     `ulimit -f ${config.max_file_size_mb * 1024}`,
     `ulimit -u ${config.max_processes} 2>/dev/null`,
   ].join('; ');
-  return ['/bin/bash', '-c', `${limits}; exec /bin/bash -lc "$1"`, 'baton-command', command];
+  const enter = 'if [ "$0" != - ]; then echo $$ > "$0" || exit 125; fi';
+  return ['/bin/bash', '-c', `${enter}; ${limits}; exec "$@"`, procsFile ?? '-', ...argv];
 }
 
 /**
@@ -80,7 +93,15 @@ export function limitedShellArguments(config: TerminalConfig, command: string): 
  * git metadata, in the store, stays read-only), a private /tmp, new PID, IPC and UTS namespaces (and
  * network, unless allowed), no capabilities, and the sandbox dies with its parent.
  */
-export function bubblewrapArguments(config: TerminalConfig, workspace: string): string[] {
+export function bubblewrapArguments(
+  config: TerminalConfig,
+  workspace: string,
+  gitDirectory?: string,
+): string[] {
+  // The store holding the checkout's git directory is seen read-only through the host's root, unless the
+  // private /tmp hides it: then it is bound back, read-only, so git works in the command.
+  const store = gitDirectory ? storeOf(gitDirectory) : null;
+  const hiddenStore = store && isInside('/tmp', store) ? ['--ro-bind', store, store] : [];
   return [
     '--ro-bind',
     '/',
@@ -91,6 +112,7 @@ export function bubblewrapArguments(config: TerminalConfig, workspace: string): 
     '/proc',
     '--tmpfs',
     '/tmp',
+    ...hiddenStore,
     '--bind',
     workspace,
     workspace,
@@ -106,4 +128,15 @@ export function bubblewrapArguments(config: TerminalConfig, workspace: string): 
     '--new-session',
     '--',
   ];
+}
+
+/** The repository a git directory belongs to: a worktree's admin folder (`<store>/worktrees/<name>`) names it. */
+function storeOf(gitDirectory: string): string {
+  const parent = path.dirname(gitDirectory);
+  return path.basename(parent) === 'worktrees' ? path.dirname(parent) : gitDirectory;
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }

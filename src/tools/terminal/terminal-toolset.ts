@@ -48,6 +48,7 @@ export function createTerminalToolset(config: TerminalConfig, bwrap: string | nu
         return await runCommand(config, bwrap, {
           command: input.command,
           workspace: workspace.directory,
+          ...(workspace.gitDirectory ? { gitDirectory: workspace.gitDirectory } : {}),
           timeoutMs: (input.timeout_s ?? config.timeout_s) * 1000,
           signal: context.signal,
         });

@@ -1,14 +1,21 @@
 import { BatonError } from '../../errors.ts';
-import type { TaskRecord } from '../../tasks/task-record.ts';
+import type { TaskMerge, TaskRecord } from '../../tasks/task-record.ts';
 import { type MergeOutcome, taskBranch, type WorkspaceStore } from './workspace-store.ts';
+
+/** Where a merge is written down: the task store's record of it. */
+export interface MergeRecorder {
+  recordMerge(taskId: string, merge: TaskMerge): Promise<void>;
+}
 
 /**
  * Merges a task's change into its workspace's branch: only a task that completed (failed, cancelled and
  * timed-out ones are never merged; their ref stays for inspection). Access is the caller's to check first.
+ * A merge is recorded on the task (`by` merged it, when, into which branch, the resulting commit).
  */
 export async function mergeCompletedTask(
   workspaces: WorkspaceStore,
   record: TaskRecord,
+  merger: { by: string; recorder: MergeRecorder },
 ): Promise<MergeOutcome> {
   if (!record.workspace) {
     throw new BatonError(
@@ -27,7 +34,21 @@ export async function mergeCompletedTask(
       { fault: 'user' },
     );
   }
-  return await workspaces.merge(record.id, record.workspace);
+  const outcome = await workspaces.merge(record.id, record.workspace);
+  if (outcome.kind === 'merged') {
+    await merger.recorder.recordMerge(record.id, {
+      by: merger.by,
+      at: Date.now(),
+      into: outcome.ref,
+      commit: outcome.commit,
+    });
+  }
+  return outcome;
+}
+
+/** A recorded merge in one line, for status messages. */
+export function mergeLine(merge: TaskMerge): string {
+  return `merged into ${merge.into} as ${merge.commit.slice(0, 12)} by ${merge.by} at ${new Date(merge.at).toISOString()}`;
 }
 
 /** A merge's outcome in one line for chat. */

@@ -10,6 +10,17 @@ const gitEnvironment = {
   GIT_TERMINAL_PROMPT: '0',
 };
 
+/** How one git run is made: its directory, the exits that are results, extra environment, its stdin. */
+export interface GitOptions {
+  cwd?: string;
+  /** Exit codes that are results (default 0 only); any other is a `workspace_failed` error. */
+  allowedExitCodes?: number[];
+  /** Added to Baton's git environment (e.g. GIT_INDEX_FILE). */
+  env?: Record<string, string>;
+  /** Written to git's stdin (e.g. pathspecs for --pathspec-from-file=-). */
+  input?: string;
+}
+
 export interface GitResult {
   stdout: string;
   stderr: string;
@@ -23,10 +34,7 @@ const lockContention = /\.lock'?: File exists|cannot lock ref|Unable to create '
  * Runs git; `allowedExitCodes` (default 0 only) are results, any other exit is a `workspace_failed` error.
  * A failure on a lock another git process holds is retried a few times first.
  */
-export async function runGit(
-  args: string[],
-  options: { cwd?: string; allowedExitCodes?: number[] } = {},
-): Promise<GitResult> {
+export async function runGit(args: string[], options: GitOptions = {}): Promise<GitResult> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await runGitOnce(args, options);
@@ -37,19 +45,16 @@ export async function runGit(
   }
 }
 
-function runGitOnce(
-  args: string[],
-  options: { cwd?: string; allowedExitCodes?: number[] },
-): Promise<GitResult> {
+function runGitOnce(args: string[], options: GitOptions): Promise<GitResult> {
   const allowed = options.allowedExitCodes ?? [0];
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       'git',
       // No hooks, no fsmonitor command: nothing a repository's config names is run by Baton's git.
       ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', ...args],
       {
         cwd: options.cwd,
-        env: { ...process.env, ...gitEnvironment },
+        env: { ...process.env, ...gitEnvironment, ...options.env },
         maxBuffer: 256 * 1024 * 1024,
       },
       (error, stdout, stderr) => {
@@ -66,6 +71,8 @@ function runGitOnce(
         resolve({ stdout, stderr, exitCode });
       },
     );
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
   });
 }
 

@@ -6,7 +6,9 @@ import { BatonError } from '../../errors.ts';
 import type { TaskWorkspaceChange } from '../../tasks/task-record.ts';
 import { cutText } from '../../text/cut-text.ts';
 import type { WorkspaceAccess } from '../tool.ts';
-import { isRemoteLocation, runGit } from './run-git.ts';
+import { type OverlayCheckout, OverlayCheckouts } from './overlay-checkouts.ts';
+import { overlayUnavailableReason } from './overlay-mount.ts';
+import { type GitOptions, isRemoteLocation, runGit } from './run-git.ts';
 
 /** What a task changed in its workspace, from its start to its last step. */
 export type WorkspaceChange = TaskWorkspaceChange;
@@ -19,7 +21,14 @@ export interface OpenWorkspace extends WorkspaceAccess {
   commit: string | null;
   /** The checkout's own git directory (index, HEAD) in the store; absent for scratch. */
   gitDirectory?: string;
+  /** Set when the checkout is an overlay on a shared base checkout (else it is a git worktree of its own). */
+  overlay?: OverlayCheckout;
+  /** The tree of `commit`, once known. */
+  tree?: string;
 }
+
+/** How checkouts are made: overlays on a shared checkout per commit, or a full git worktree per task. */
+export type CheckoutKind = 'overlay' | 'worktree';
 
 export type MergeOutcome =
   | { kind: 'merged'; commit: string; ref: string }
@@ -42,14 +51,22 @@ export class WorkspaceStore {
   private readonly local: string;
   private readonly remote: boolean;
   private ready: Promise<void> | null = null;
+  private readonly checkoutSetting: BatonConfig['workspace']['checkout'];
+  /** Decided when the store is first used (`auto` tries an overlay mount). */
+  private overlays: OverlayCheckouts | null = null;
+  private readonly warn: (message: string) => void;
   /** The store's shared state (fetched source refs, the worktree list) is changed by one operation at a time. */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly workspaces: BatonConfig['workspaces'],
-    settings: BatonConfig['workspace'],
+    settings: Omit<BatonConfig['workspace'], 'checkout'> &
+      Partial<Pick<BatonConfig['workspace'], 'checkout'>>,
     baseDirectory = process.cwd(),
+    options: { warn?: (message: string) => void } = {},
   ) {
+    this.checkoutSetting = settings.checkout ?? 'auto';
+    this.warn = options.warn ?? (() => {});
     this.root = path.resolve(baseDirectory, settings.root);
     this.remote = isRemoteLocation(settings.store);
     this.store = this.remote ? settings.store : path.resolve(baseDirectory, settings.store);
@@ -78,8 +95,43 @@ export class WorkspaceStore {
         // Index v4 and the untracked cache: a smaller index per checkout and faster scans of large trees.
         await runGit(['-C', this.local, 'config', 'feature.manyFiles', 'true']);
       }
+      await this.chooseCheckouts();
     })();
+    // A failed start is tried again by the next use rather than remembered.
+    this.ready.catch(() => {
+      this.ready = null;
+    });
     return this.ready;
+  }
+
+  private async chooseCheckouts(): Promise<void> {
+    if (this.checkoutSetting === 'worktree') return;
+    const reason = await overlayUnavailableReason(this.root);
+    if (reason === null) {
+      this.overlays = new OverlayCheckouts(this.root, this.local);
+      await this.overlays.removeOrphans();
+      return;
+    }
+    const explanation =
+      `overlay checkouts are not available under ${this.root} (${reason}); they need Linux overlayfs and ` +
+      'the right to mount (root or CAP_SYS_ADMIN)';
+    if (this.checkoutSetting === 'overlay') {
+      throw new BatonError(
+        'config_invalid',
+        `workspace.checkout is overlay but ${explanation}; set workspace.checkout: worktree (or auto)`,
+        { fault: 'user' },
+      );
+    }
+    this.warn(
+      `${explanation}: each task gets a full git worktree instead (every file written per task, slower to ` +
+        'create and to commit)',
+    );
+  }
+
+  /** How this store makes checkouts (known once it has been used: `auto` decides then). */
+  async checkoutKind(): Promise<CheckoutKind> {
+    await this.ensureStore();
+    return this.overlays ? 'overlay' : 'worktree';
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -88,8 +140,11 @@ export class WorkspaceStore {
     return result;
   }
 
-  private git(args: string[], allowedExitCodes?: number[]) {
-    return runGit(['-C', this.local, ...args], allowedExitCodes ? { allowedExitCodes } : {});
+  private git(args: string[], options: number[] | GitOptions = {}) {
+    return runGit(
+      ['-C', this.local, ...args],
+      Array.isArray(options) ? { allowedExitCodes: options } : options,
+    );
   }
 
   /** The branch children of `name` start from: its configured ref, or the source's HEAD branch. */
@@ -174,18 +229,7 @@ export class WorkspaceStore {
     }
     target ??= await this.resolve(baseRef(taskId));
     if (!target) {
-      const branch = await this.branchOf(name);
-      const sourceRef = `refs/baton/sources/${name}`;
-      await this.git([
-        'fetch',
-        '-q',
-        '--no-tags',
-        this.sourceLocation(name),
-        `+refs/heads/${branch}:${sourceRef}`,
-      ]);
-      target = (await this.resolve(sourceRef))!;
-      await this.git(['update-ref', baseRef(taskId), target]);
-      await this.git(['update-ref', taskRef(taskId), target]);
+      target = await this.startTaskRefs(taskId, name);
       await this.pushTaskRefs(taskId);
     } else {
       // The task ref follows the checkpoint: a step committed after the last checkpoint is done again.
@@ -194,10 +238,24 @@ export class WorkspaceStore {
     const directory = path.join(this.root, `${taskId}.${runKey}`);
     // Checkouts of earlier runs of the task on this machine (a worker that died) are stale: the commit
     // above is where the task stands.
+    if (this.overlays) await this.overlays.removeRuns(taskId);
     for (const entry of await readdir(this.root)) {
       if (entry.startsWith(`${taskId}.`) && !entry.endsWith('.scratch')) {
         await rm(path.join(this.root, entry), { recursive: true, force: true });
       }
+    }
+    if (this.overlays) {
+      // A shared checkout of the commit (made once per commit on this machine) under a layer of the task's own.
+      const base = await this.overlays.base(target);
+      const overlay = await this.overlays.open(path.basename(directory), base);
+      return {
+        name,
+        directory,
+        commit: target,
+        gitDirectory: base.gitDirectory,
+        overlay,
+        tree: base.tree,
+      };
     }
     await this.git(['worktree', 'prune']);
     await this.git(['worktree', 'add', '-q', '-f', '--detach', directory, target]);
@@ -208,11 +266,48 @@ export class WorkspaceStore {
   }
 
   /**
+   * Points the task's base and task refs at the tip of the source's branch, fetching it into the store
+   * when the store lacks it. A local source is asked directly (one rev-parse) instead of through a fetch's
+   * negotiation, and the ref update itself tells whether the store has the commit.
+   */
+  private async startTaskRefs(taskId: string, name: string): Promise<string> {
+    const branch = await this.branchOf(name);
+    const location = this.sourceLocation(name);
+    const pointRefs = (commit: string, allowedExitCodes: number[]) =>
+      this.git(['update-ref', '--stdin'], {
+        input: `update ${baseRef(taskId)} ${commit}\nupdate ${taskRef(taskId)} ${commit}\n`,
+        allowedExitCodes,
+      });
+    if (!isRemoteLocation(location)) {
+      const { stdout, exitCode } = await runGit(
+        [
+          '--git-dir',
+          localGitDirectory(location),
+          'rev-parse',
+          '--verify',
+          '-q',
+          `refs/heads/${branch}^{commit}`,
+        ],
+        { allowedExitCodes: [0, 1, 128] },
+      );
+      const tip = stdout.trim();
+      // Refused (128) when the store does not have the commit yet.
+      if (exitCode === 0 && (await pointRefs(tip, [0, 128])).exitCode === 0) return tip;
+    }
+    const sourceRef = `refs/baton/sources/${name}`;
+    await this.git(['fetch', '-q', '--no-tags', location, `+refs/heads/${branch}:${sourceRef}`]);
+    const tip = (await this.resolve(sourceRef))!;
+    await pointRefs(tip, [0]);
+    return tip;
+  }
+
+  /**
    * Commits what the step changed (everything .gitignore does not ignore) and moves the task's ref to it;
    * returns the commit the checkout now stands on (unchanged when the step changed no file).
    */
   async commitStep(taskId: string, workspace: OpenWorkspace, step: number): Promise<string | null> {
     if (workspace.name === null) return null;
+    if (workspace.overlay) return await this.commitOverlayStep(taskId, workspace, step);
     // Explicit git and work directories: the `.git` file in the workspace is the child's to overwrite, and
     // must not decide which repository (and config) Baton's git uses here, outside the sandbox.
     const repository = ['--git-dir', workspace.gitDirectory!, '--work-tree', workspace.directory];
@@ -228,6 +323,30 @@ export class WorkspaceStore {
     await this.git(['update-ref', taskRef(taskId), commit]);
     await this.pushTaskRefs(taskId);
     workspace.commit = commit;
+    return commit;
+  }
+
+  /** An overlay's step: its tree from the upper layer's change set, a commit only when the tree moved. */
+  private async commitOverlayStep(
+    taskId: string,
+    workspace: OpenWorkspace,
+    step: number,
+  ): Promise<string | null> {
+    const tree = await this.overlays!.tree(workspace.overlay!);
+    if (tree === workspace.tree) return workspace.commit;
+    const { stdout } = await this.git([
+      'commit-tree',
+      tree,
+      '-p',
+      workspace.commit!,
+      '-m',
+      `${taskId} step ${step}`,
+    ]);
+    const commit = stdout.trim();
+    await this.git(['update-ref', taskRef(taskId), commit]);
+    await this.pushTaskRefs(taskId);
+    workspace.commit = commit;
+    workspace.tree = tree;
     return commit;
   }
 
@@ -285,6 +404,10 @@ export class WorkspaceStore {
   async close(workspace: OpenWorkspace): Promise<void> {
     if (workspace.name === null) {
       await rm(workspace.directory, { recursive: true, force: true });
+      return;
+    }
+    if (workspace.overlay) {
+      await this.overlays!.close(workspace.overlay);
       return;
     }
     await this.exclusive(() => this.git(['worktree', 'remove', '--force', workspace.directory], [0, 128]));
@@ -385,6 +508,13 @@ export class WorkspaceStore {
       await this.git(['update-ref', '-d', baseRef(taskId)], [0, 1]);
     }
     await this.git(['worktree', 'prune']);
+    await this.overlays?.removeUnusedBases();
     return gone.length;
   }
+}
+
+/** The git directory of a local repository: itself when bare, else its `.git`. */
+function localGitDirectory(location: string): string {
+  const dotGit = path.join(location, '.git');
+  return existsSync(dotGit) ? dotGit : location;
 }
