@@ -9,7 +9,8 @@
  * that grows while heap-after-GC stays flat is the heap's sizing or the allocator, not retained objects.
  * With `MEMORY_SNAPSHOTS=<dir>` two heap snapshots are written (after warm-up and at the end), to compare
  * with bench/heap-snapshot-diff.ts; writing one swells RSS for a while, so such a run writes no figures.
- * `MEMORY_GC_EVERY_S=0` never forces a collection (RSS only, as the soak sees it).
+ * `MEMORY_GC_EVERY_S=0` never forces a collection (RSS only, as the soak sees it); `MEMORY_TRACE_GC=1` prints
+ * the worker's full collections (--trace-gc) as they happen.
  *
  * Figures go to bench/results.json (`worker_heap_after_gc_growth_ratio`, `worker_rss_growth_ratio`; other
  * figures are kept): each is its level at the end over its level after warm-up (`MEMORY_WARM_UP_S`, 30 s),
@@ -20,6 +21,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { startLocalRedisServer } from '../src/redis/local-redis-server.ts';
 import { childEnvironment, type ManagedProcess, startFakeModelProcess, startProcess } from './processes.ts';
 import { mergeResultsJson } from './report.ts';
@@ -41,6 +43,8 @@ const childCount = Number(process.env.MEMORY_CHILDREN ?? 20_000);
 const gcEveryMs = Number(process.env.MEMORY_GC_EVERY_S ?? 20) * 1000;
 const warmUpMs = Number(process.env.MEMORY_WARM_UP_S ?? 30) * 1000;
 const snapshotDirectory = process.env.MEMORY_SNAPSHOTS ?? null;
+/** `MEMORY_TRACE_GC=1`: the worker runs with --trace-gc, and its full collections are printed as they come. */
+const traceGc = process.env.MEMORY_TRACE_GC === '1';
 /** Queued children kept ahead of the worker, so it always has 20 to run and Redis stays small. */
 const backlog = 200;
 const batchSize = 50;
@@ -56,6 +60,7 @@ interface MemoryAnswer {
   heapTotalMb: number;
   externalMb: number;
   arrayBuffersMb: number;
+  spacesMb: Record<string, number>;
 }
 
 function median(values: number[]): number {
@@ -97,6 +102,9 @@ async function main(): Promise<number> {
       label: 'worker',
       args: [
         '--expose-gc',
+        // MEMORY_NODE_FLAGS: V8 or Node flags to try on the worker (e.g. a heap setting), named in the figures.
+        ...(process.env.MEMORY_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+        ...(traceGc ? ['--trace-gc'] : []),
         '--import',
         'tsx',
         '--import',
@@ -115,6 +123,10 @@ async function main(): Promise<number> {
       readyTimeoutMs: 120_000,
     });
     cleanup.add('stop worker', () => worker.stop(10_000));
+    if (traceGc)
+      createInterface({ input: worker.child.stdout! }).on('line', (line) => {
+        if (/Mark-Compact|Mark-sweep/i.test(line)) log(`gc: ${line.replace(/^\[[^\]]*\]\s*/, '')}`);
+      });
     const workerStartedAt = Date.now();
     log(`redis ${redis.url}, worker pid ${worker.pid}, ${childCount} children, 1-minute load ${loadAtStart}`);
 
@@ -131,7 +143,13 @@ async function main(): Promise<number> {
     const open = new Set<string>();
     let ended = 0;
     const endedBy = new Map<string, number>();
-    const rss: Array<{ atMs: number; ended: number; mb: number; heapTotalMb: number }> = [];
+    const rss: Array<{
+      atMs: number;
+      ended: number;
+      mb: number;
+      heapTotalMb: number;
+      spacesMb: Record<string, number>;
+    }> = [];
     const heap: Array<{ atMs: number; ended: number; memory: MemoryAnswer }> = [];
     const snapshots: string[] = [];
     let lastGcAt = 0;
@@ -176,7 +194,13 @@ async function main(): Promise<number> {
         nextRssAt = now + rssSampleMs;
         // The heap's size as V8 holds it (no collection forced): RSS minus this is native memory and code.
         const memory = await askProbe<MemoryAnswer>(worker, 'memory', 'memory');
-        rss.push({ atMs, ended, mb: readRssMb(worker.pid), heapTotalMb: memory.heapTotalMb });
+        rss.push({
+          atMs,
+          ended,
+          mb: readRssMb(worker.pid),
+          heapTotalMb: memory.heapTotalMb,
+          spacesMb: memory.spacesMb,
+        });
       }
       if (gcEveryMs > 0 && now - lastGcAt >= gcEveryMs) {
         lastGcAt = now;
@@ -195,7 +219,8 @@ async function main(): Promise<number> {
       if (now - lastLogAt > 30_000) {
         lastLogAt = now;
         log(
-          `${ended} of ${childCount} ended, RSS ${rss.at(-1)?.mb.toFixed(1)} MB, heap total ${rss.at(-1)?.heapTotalMb} MB`,
+          `${ended} of ${childCount} ended, RSS ${rss.at(-1)?.mb.toFixed(1)} MB, heap total ` +
+            `${rss.at(-1)?.heapTotalMb} MB (${JSON.stringify(rss.at(-1)?.spacesMb)})`,
         );
       }
     }
@@ -223,7 +248,7 @@ async function main(): Promise<number> {
         .filter((_sample, index) => index % Math.max(1, Math.floor(samples.length / 8)) === 0)
         .map((sample) => `${sample.value} MB at ${sample.ended}`)
         .join(', ');
-    const results: BenchResult[] = [
+    const heapAfterGc = [
       figure('worker_heap_after_gc_growth_ratio', heapEnd / heapWarm, 'x', {
         atMost: 1.1,
         decimals: 3,
@@ -232,11 +257,17 @@ async function main(): Promise<number> {
           `${heapWarm} MB after warm-up (median of the first ${heapLevelSamples} from ${warmUpMs / 1000} s) -> ${heapEnd} MB ` +
           `at the end (median of the last ${heapLevelSamples}); trend: ${trend(heap.map((sample) => ({ ended: sample.ended, value: sample.memory.heapUsedMb })))}`,
       }),
+    ];
+    const extraFlags = process.env.MEMORY_NODE_FLAGS ? ` with ${process.env.MEMORY_NODE_FLAGS}` : '';
+    const results: BenchResult[] = [
+      // A heap trend needs collections forced along the run (MEMORY_GC_EVERY_S > 0), not only the last one.
+      ...(heap.length > 2 * heapLevelSamples ? heapAfterGc : []),
       figure('worker_rss_growth_ratio', rssEnd / rssWarm, 'x', {
         atMost: 1.1,
         decimals: 3,
         notes:
-          `${setUp}. RSS (/proc, every ${rssSampleMs / 1000} s, ${rss.length} samples): ${rssWarm} MB after warm-up ` +
+          `${setUp}; ${gcEveryMs > 0 ? `a full collection forced every ${gcEveryMs / 1000} s` : 'no collection forced'}${extraFlags}. ` +
+          `RSS (/proc, every ${rssSampleMs / 1000} s, ${rss.length} samples): ${rssWarm} MB after warm-up ` +
           `(median of ${rssLevelSamples} samples from ${warmUpMs / 1000} s) -> ${rssEnd} MB at the end (median of the last ` +
           `${rssLevelSamples}); trend: ${trend(rss.map((sample) => ({ ended: sample.ended, value: round(sample.mb, 1) })))}`,
       }),
