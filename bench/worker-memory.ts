@@ -10,7 +10,8 @@
  * With `MEMORY_SNAPSHOTS=<dir>` two heap snapshots are written (after warm-up and at the end), to compare
  * with bench/heap-snapshot-diff.ts; writing one swells RSS for a while, so such a run writes no figures.
  * `MEMORY_GC_EVERY_S=0` never forces a collection (RSS only, as the soak sees it); `MEMORY_TRACE_GC=1` prints
- * the worker's full collections (--trace-gc) as they happen.
+ * the worker's full collections (--trace-gc) as they happen. The worker runs with docker-compose.yml's
+ * `--max-old-space-size=1024` (README, Memory); `MEMORY_NODE_FLAGS=` (empty) runs it with Node's defaults.
  *
  * Figures go to bench/results.json (`worker_heap_after_gc_growth_ratio`, `worker_rss_growth_ratio`; other
  * figures are kept): each is its level at the end over its level after warm-up (`MEMORY_WARM_UP_S`, 30 s),
@@ -43,6 +44,11 @@ const childCount = Number(process.env.MEMORY_CHILDREN ?? 20_000);
 const gcEveryMs = Number(process.env.MEMORY_GC_EVERY_S ?? 20) * 1000;
 const warmUpMs = Number(process.env.MEMORY_WARM_UP_S ?? 30) * 1000;
 const snapshotDirectory = process.env.MEMORY_SNAPSHOTS ?? null;
+/**
+ * Node flags of the worker: docker-compose.yml's heap limit unless `MEMORY_NODE_FLAGS` says otherwise (empty for
+ * Node's defaults); named in the figures' notes.
+ */
+const nodeFlags = (process.env.MEMORY_NODE_FLAGS ?? '--max-old-space-size=1024').split(/\s+/).filter(Boolean);
 /** `MEMORY_TRACE_GC=1`: the worker runs with --trace-gc, and its full collections are printed as they come. */
 const traceGc = process.env.MEMORY_TRACE_GC === '1';
 /** Queued children kept ahead of the worker, so it always has 20 to run and Redis stays small. */
@@ -102,8 +108,7 @@ async function main(): Promise<number> {
       label: 'worker',
       args: [
         '--expose-gc',
-        // MEMORY_NODE_FLAGS: V8 or Node flags to try on the worker (e.g. a heap setting), named in the figures.
-        ...(process.env.MEMORY_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+        ...nodeFlags,
         ...(traceGc ? ['--trace-gc'] : []),
         '--import',
         'tsx',
@@ -239,10 +244,11 @@ async function main(): Promise<number> {
     const rssWarm = level(warmRss.map((sample) => sample.mb));
     const rssEnd = level(endRss.map((sample) => sample.mb));
     const loadAtEnd = os.loadavg()[0]!;
+    const extraFlags = nodeFlags.length > 0 ? `, worker run with ${nodeFlags.join(' ')}` : ', Node defaults';
     const setUp =
       `one baton worker (concurrency 20), ${ended} children processed (${[...endedBy].map(([status, count]) => `${count} ${status}`).join(', ')}; ` +
       `one model call each, 50–500 ms, 2% 429/500) in ${round(durationS, 0)} s; 1-minute load ${round(loadAtStart, 1)} at the start, ` +
-      `${round(loadAtEnd, 1)} at the end (2 CPUs shared)`;
+      `${round(loadAtEnd, 1)} at the end (2 CPUs shared)${extraFlags}`;
     const trend = (samples: Array<{ ended: number; value: number }>) =>
       samples
         .filter((_sample, index) => index % Math.max(1, Math.floor(samples.length / 8)) === 0)
@@ -258,7 +264,6 @@ async function main(): Promise<number> {
           `at the end (median of the last ${heapLevelSamples}); trend: ${trend(heap.map((sample) => ({ ended: sample.ended, value: sample.memory.heapUsedMb })))}`,
       }),
     ];
-    const extraFlags = process.env.MEMORY_NODE_FLAGS ? ` with ${process.env.MEMORY_NODE_FLAGS}` : '';
     const results: BenchResult[] = [
       // A heap trend needs collections forced along the run (MEMORY_GC_EVERY_S > 0), not only the last one.
       ...(heap.length > 2 * heapLevelSamples ? heapAfterGc : []),
@@ -266,7 +271,7 @@ async function main(): Promise<number> {
         atMost: 1.1,
         decimals: 3,
         notes:
-          `${setUp}; ${gcEveryMs > 0 ? `a full collection forced every ${gcEveryMs / 1000} s` : 'no collection forced'}${extraFlags}. ` +
+          `${setUp}; ${gcEveryMs > 0 ? `a full collection forced every ${gcEveryMs / 1000} s` : 'no collection forced'}. ` +
           `RSS (/proc, every ${rssSampleMs / 1000} s, ${rss.length} samples): ${rssWarm} MB after warm-up ` +
           `(median of ${rssLevelSamples} samples from ${warmUpMs / 1000} s) -> ${rssEnd} MB at the end (median of the last ` +
           `${rssLevelSamples}); trend: ${trend(rss.map((sample) => ({ ended: sample.ended, value: round(sample.mb, 1) })))}`,
