@@ -20,17 +20,6 @@ export interface ComposedGateway {
   stop(): Promise<void>;
 }
 
-/** A worker-only process's health: Redis, the live workers, and the MCP servers its children use. */
-export function processHealth(runtime: BatonRuntime): Promise<HealthReport> {
-  return checkHealth({
-    redis: runtime.redis,
-    keys: runtime.keys,
-    adapters: [],
-    redisState: () => runtime.redisAvailability.state,
-    mcpServers: () => runtime.mcp.statuses(),
-  });
-}
-
 /** A gateway's health: Redis, its adapters, and a worker to run the children it has queued. */
 export function gatewayHealth(runtime: BatonRuntime, gateway: Gateway): Promise<HealthReport> {
   return checkHealth({

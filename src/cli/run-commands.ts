@@ -16,9 +16,9 @@ import { type RedisTarget, redisTargetOf, redisTargetOfUrl } from '../redis/redi
 import { BatonRuntime } from '../runtime/baton-runtime.ts';
 import type { Tool } from '../tools/tool.ts';
 import { usageOverview } from '../usage/usage-report.ts';
-import { composeGateway, gatewayHealth, processHealth } from './compose-gateway.ts';
 import { acquireLocalInstance } from './local-instance.ts';
 import { installProcessGuards, type ProcessGuards } from './process-guards.ts';
+import { processHealth } from './process-health.ts';
 import { onShutdownSignal, type ShutdownOptions } from './shutdown.ts';
 
 function requireSharedRedis(config: BatonConfig, command: string): RedisTarget {
@@ -142,6 +142,15 @@ async function startOps(config: BatonConfig, health: () => Promise<HealthReport>
 }
 
 /**
+ * The gateway's wiring, with the chat adapters (discord.js, Bolt, the console's server) and the tokenizer of
+ * thread histories: loaded only by the processes that run a gateway. A worker never uses them, and holding
+ * them would cost it some 50 MB of heap and make every collection's working set that much larger.
+ */
+function loadGatewayComposition() {
+  return import('./compose-gateway.ts');
+}
+
+/**
  * The config and, with `demo`, the offline demo model with its toolset. The demo model is stateless, so each
  * process of a deployment (`gateway --demo`, `worker --demo`) runs its own.
  */
@@ -222,6 +231,7 @@ export async function runGateway(options: { demo: boolean } = { demo: false }): 
     undoSteps.push(() => runtime.close(0));
     const model = modelLabel();
     if (model.warning) logger.warn(model.warning);
+    const { composeGateway, gatewayHealth } = await loadGatewayComposition();
     const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
     undoSteps.push(composed.stop);
     const ops = await startOps(config, () => gatewayHealth(runtime, composed.gateway), metrics);
@@ -279,6 +289,7 @@ export async function runStart(options: { demo: boolean }): Promise<void> {
     await runtime.startWorker();
     const model = modelLabel();
     if (model.warning) logger.warn(model.warning);
+    const { composeGateway, gatewayHealth } = await loadGatewayComposition();
     const composed = await composeGateway(runtime, metrics, logger, { modelLabel: model.label });
     undoSteps.push(composed.stop);
     const ops = await startOps(config, () => gatewayHealth(runtime, composed.gateway), metrics);

@@ -1,4 +1,3 @@
-import { countTokens } from 'gpt-tokenizer';
 import type { Redis } from 'ioredis';
 import type { ChatMessage } from '../llm/model-client.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -10,7 +9,19 @@ import { type HistoryItem, historyItemSchema, historyItemVersion, parseStored } 
 
 const appendOnceScript = loadLuaScript(new URL('./lua/', import.meta.url), 'append-history-once');
 
-function tokensOf(message: ChatMessage): number {
+type CountTokens = (text: string) => number;
+
+let tokenizer: Promise<CountTokens> | null = null;
+/**
+ * The tokenizer's tables are some 20 MB of heap: loaded on the first history write, so a process that
+ * writes none (a worker) never holds them.
+ */
+function loadTokenizer(): Promise<CountTokens> {
+  tokenizer ??= import('gpt-tokenizer').then((module) => module.countTokens);
+  return tokenizer;
+}
+
+function tokensOf(message: ChatMessage, countTokens: CountTokens): number {
   const text =
     (message.content ?? '') +
     (message.role === 'assistant' && message.tool_calls ? JSON.stringify(message.tool_calls) : '');
@@ -18,9 +29,14 @@ function tokensOf(message: ChatMessage): number {
   return countTokens(text) + 4;
 }
 
-function storedEntries(messages: ChatMessage[]): string[] {
+async function storedEntries(messages: ChatMessage[]): Promise<string[]> {
+  const countTokens = await loadTokenizer();
   return messages.map((message) =>
-    JSON.stringify({ version: historyItemVersion, message, tokens: tokensOf(message) } satisfies HistoryItem),
+    JSON.stringify({
+      version: historyItemVersion,
+      message,
+      tokens: tokensOf(message, countTokens),
+    } satisfies HistoryItem),
   );
 }
 
@@ -63,7 +79,7 @@ export class SessionHistory {
   async append(sessionKey: string, messages: ChatMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const key = this.keys.sessionHistory(sessionKey);
-    const entries = storedEntries(messages);
+    const entries = await storedEntries(messages);
     await this.redis
       .multi()
       .rpush(key, ...entries)
@@ -77,7 +93,7 @@ export class SessionHistory {
    * check and the append are one atomic script.
    */
   async appendOnce(sessionKey: string, messages: ChatMessage[], record: AppendRecord): Promise<boolean> {
-    const entries = storedEntries(messages);
+    const entries = await storedEntries(messages);
     const appended = await this.scripts.run<number>(
       appendOnceScript,
       [this.keys.sessionHistory(sessionKey), record.key],
