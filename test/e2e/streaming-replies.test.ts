@@ -67,7 +67,7 @@ const gatewayLayer = () =>
     console: { port: 0 },
     access: { allowed_users: [ada.id, slackUser] },
     discord: { guild_ids: [discord.guildId] },
-    gateway: { stream_interval_ms: 300 },
+    gateway: { stream_replies: true, stream_interval_ms: 300 },
   });
 
 async function spawnGateway(layer = gatewayLayer()): Promise<BatonProcess> {

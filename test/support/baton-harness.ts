@@ -30,6 +30,10 @@ export function testConfigLayer(fake: FakeOpenAIServer, overrides: unknown = {})
       },
       delegation: { default_toolsets: [], cancel_wait_s: 5 },
       worker: { concurrency: 20, lock_duration_ms: 2000, stalled_interval_ms: 500, shutdown_grace_s: 1 },
+      // Replies stream by default, and a reply still unfinished after one stream interval becomes a stream:
+      // on a loaded machine a test about something else would see a stream where it waits for a post. Tests
+      // get one post per reply unless they turn streaming on (the streaming tests do).
+      gateway: { stream_replies: false },
       log: { level: 'silent' },
     },
     overrides,
