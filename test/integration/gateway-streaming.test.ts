@@ -18,7 +18,9 @@ afterEach(async () => {
 
 async function newGateway(overrides: Record<string, unknown> = {}) {
   const runtime = await startRuntime(
-    buildTestConfig(testConfigLayer(fake, { gateway: { stream_replies: true, stream_interval_ms: 100, ...overrides } })),
+    buildTestConfig(
+      testConfigLayer(fake, { gateway: { stream_replies: true, stream_interval_ms: 100, ...overrides } }),
+    ),
   );
   const { gateway, adapter } = await startTestGateway(runtime);
   gateways.push(gateway);
