@@ -18,7 +18,7 @@
  * Every Baton process runs with `NODE_OPTIONS=--max-old-space-size=1024`, as docker-compose.yml runs them
  * (`SOAK_NODE_OPTIONS` to change; empty for Node's defaults).
  *
- *   SOAK_CHILDREN=10000 SOAK_WORKER_KILL_S=20 SOAK_RETENTION_S=300 npm run soak
+ *   SOAK_CHILDREN=30000 SOAK_WORKER_KILL_S=20 SOAK_RETENTION_S=300 npm run soak
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -50,7 +50,9 @@ import {
   writeConfigFile,
 } from './support.ts';
 
-const childCount = Number(process.env.SOAK_CHILDREN ?? 10_000);
+// 30,000 by default: with 10,000 a quiet machine is done in about 75 s, before any process has lived long
+// enough (longLivedMs) for its memory to be compared with its level after warm-up.
+const childCount = Number(process.env.SOAK_CHILDREN ?? 30_000);
 const perThread = 100;
 const workerKillEveryMs = Number(process.env.SOAK_WORKER_KILL_S ?? 20) * 1000;
 const workerCount = 3;
