@@ -19,7 +19,6 @@ import type {
   OutboundMessage,
   PlatformLimits,
 } from '../../src/gateway/chat-adapter.ts';
-import { chunkText } from '../../src/gateway/chunk-text.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { cutText } from '../../src/text/cut-text.ts';
@@ -230,9 +229,11 @@ export class DiscordAdapter implements ChatAdapter {
     }
     const content = cutText(message.text, maxMessageChars);
     // An edit from a board to text must clear the embed and buttons.
-    return mode === 'edit'
-      ? { content, embeds: [], components: [], allowed_mentions: noPings }
-      : { content, allowed_mentions: noPings };
+    if (mode === 'edit') return { content, embeds: [], components: [], allowed_mentions: noPings };
+    const reference = message.replyTo
+      ? { message_reference: { message_id: message.replyTo, fail_if_not_exists: false } }
+      : {};
+    return { content, allowed_mentions: noPings, ...reference };
   }
 
   private contextFor(client: Client<true>, sink: GatewaySink): DiscordContext {
@@ -245,16 +246,14 @@ export class DiscordAdapter implements ChatAdapter {
       access: access ?? allowEveryone,
       logger,
       postText: async (channelId, text, replyToMessageId) => {
+        // Through the gateway's one outbound path (redacted, split, retried); a channel or thread alike.
+        const ref = { platform: discordPlatform, channel: channelId, thread: channelId };
         try {
-          for (const [index, chunk] of chunkText(text, maxMessageChars).entries()) {
-            const reference =
-              index === 0 && replyToMessageId
-                ? { message_reference: { message_id: replyToMessageId, fail_if_not_exists: false } }
-                : {};
-            await client.rest.post(Routes.channelMessages(channelId), {
-              body: { content: chunk, allowed_mentions: noPings, ...reference },
-            });
-          }
+          await sink.post(ref, {
+            kind: 'text',
+            text,
+            ...(replyToMessageId ? { replyTo: replyToMessageId } : {}),
+          });
         } catch (error) {
           logger.warn({ err: error, channel: channelId }, 'posting to discord failed');
         }

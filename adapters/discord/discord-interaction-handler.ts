@@ -6,8 +6,7 @@ import {
   MessageFlags,
   type RepliableInteraction,
 } from 'discord.js';
-import type { ChatUser, CommandReply } from '../../src/gateway/chat-adapter.ts';
-import { chunkText } from '../../src/gateway/chunk-text.ts';
+import type { ChatUser, CommandReply, ConversationRef } from '../../src/gateway/chat-adapter.ts';
 import { tasksListedFrom } from '../../src/gateway/task-visibility.ts';
 import { activeStatuses } from '../../src/tasks/task-record.ts';
 import { statusWord } from '../../src/tasks/task-views.ts';
@@ -110,9 +109,11 @@ export class DiscordInteractionHandler {
     const place = await this.placeOrRefuse(interaction);
     if (!place) return;
     const user = this.userOf(interaction);
+    const ref = refOf(place);
     await this.answer(
       interaction,
-      this.context.sink.onCommand({ ref: refOf(place), user, text, eventId: interaction.id }),
+      ref,
+      this.context.sink.onCommand({ ref, user, text, eventId: interaction.id }),
     );
   }
 
@@ -147,7 +148,10 @@ export class DiscordInteractionHandler {
       if (outcome.refusal) {
         // The deferred reply is public; the refusal must not be.
         await interaction.deleteReply();
-        await interaction.followUp({ content: outcome.refusal, flags: MessageFlags.Ephemeral });
+        await interaction.followUp({
+          content: this.fitted(ref, outcome.refusal),
+          flags: MessageFlags.Ephemeral,
+        });
       } else {
         await interaction.editReply('Already on it.');
       }
@@ -158,9 +162,12 @@ export class DiscordInteractionHandler {
         ? ` (after ${outcome.queuedBehind} earlier message${outcome.queuedBehind === 1 ? '' : 's'})`
         : '';
     await interaction.editReply(
-      place.threadId === null
-        ? `🧵 Continuing in <#${threadId}>${waiting}: ${cutText(oneLine(prompt), 300)}`
-        : cutText(`>>> ${prompt}`, maxMessageChars - waiting.length) + waiting,
+      this.fitted(
+        ref,
+        place.threadId === null
+          ? `🧵 Continuing in <#${threadId}>${waiting}: ${cutText(oneLine(prompt), 300)}`
+          : cutText(`>>> ${prompt}`, maxMessageChars - waiting.length) + waiting,
+      ),
     );
   }
 
@@ -200,12 +207,12 @@ export class DiscordInteractionHandler {
         await refreshBoard();
         return reply;
       });
-      await this.answer(interaction, work);
+      await this.answer(interaction, ref, work);
     } else {
       const work = refreshBoard()
         .then(() => sink.onCommand({ ref, user, text: `status ${parsed.taskId}`, eventId: interaction.id }))
         .then((reply): CommandReply => ({ ...reply, ephemeral: true }));
-      await this.answer(interaction, work);
+      await this.answer(interaction, ref, work);
     }
   }
 
@@ -222,7 +229,11 @@ export class DiscordInteractionHandler {
       await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
       return;
     }
-    await this.answer(interaction, this.context.sink.onCommand({ ref, user, text, eventId: interaction.id }));
+    await this.answer(
+      interaction,
+      ref,
+      this.context.sink.onCommand({ ref, user, text, eventId: interaction.id }),
+    );
   }
 
   /**
@@ -259,9 +270,15 @@ export class DiscordInteractionHandler {
 
   /**
    * Replies with the gateway's answer, ephemeral when it says so. Slow answers (a cancel waits for the
-   * child to stop) are deferred ephemerally first; a public answer then replaces the placeholder.
+   * child to stop) are deferred ephemerally first; a public answer then replaces the placeholder. The
+   * answer is the interaction's own response (Discord ties it to the interaction's token), so the adapter
+   * makes the calls; the text is redacted and split by the gateway's outbound path (`chunksFor`).
    */
-  private async answer(interaction: RepliableInteraction, work: Promise<CommandReply>): Promise<void> {
+  private async answer(
+    interaction: RepliableInteraction,
+    ref: ConversationRef,
+    work: Promise<CommandReply>,
+  ): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const quick = await Promise.race([
       work,
@@ -275,7 +292,7 @@ export class DiscordInteractionHandler {
       if (interaction.deferred) await interaction.deleteReply();
       return;
     }
-    const [first = '(no reply)', ...rest] = chunkText(reply.text || '(no reply)', maxMessageChars);
+    const [first = '(no reply)', ...rest] = this.context.sink.chunksFor(ref, reply.text || '(no reply)');
     const flags = reply.ephemeral ? MessageFlags.Ephemeral : undefined;
     if (!interaction.deferred) {
       await interaction.reply({ content: first, ...(flags ? { flags } : {}) });
@@ -286,6 +303,11 @@ export class DiscordInteractionHandler {
       await interaction.followUp({ content: first });
     }
     for (const chunk of rest) await interaction.followUp({ content: chunk, ...(flags ? { flags } : {}) });
+  }
+
+  /** One interaction message's worth of text, redacted as the outbound path does (the first piece). */
+  private fitted(ref: ConversationRef, text: string): string {
+    return this.context.sink.chunksFor(ref, text)[0] ?? '';
   }
 
   private async deferThen(

@@ -5,7 +5,7 @@ import type { Logger } from '../../src/logging/logger.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
 import { mentionCommandText, plainTextOf } from './slack-inbound-text.ts';
-import { toMrkdwnChunks } from './slack-mrkdwn.ts';
+import { fitMrkdwn } from './slack-mrkdwn.ts';
 import {
   blockActionsSchema,
   eventCallbackSchema,
@@ -131,7 +131,11 @@ export class SlackInbound {
     });
   }
 
-  /** `/baton …`, after the acknowledgement: the router's reply through the command's response_url. */
+  /**
+   * `/baton …`, after the acknowledgement: the router's reply through the command's response_url. That is
+   * Slack's own answer to the command (no channel post, works where the bot is not a member), so the adapter
+   * makes the call; the text is redacted and split by the gateway's outbound path (`chunksFor`).
+   */
   async slashCommand(payload: unknown, respond: SlashRespond): Promise<void> {
     const parsed = slashCommandSchema.safeParse(payload);
     if (!parsed.success) return this.skip('slash command', parsed.error);
@@ -148,8 +152,9 @@ export class SlackInbound {
     });
     if (reply.duplicate) return;
     const response_type = reply.ephemeral ? 'ephemeral' : 'in_channel';
-    for (const text of toMrkdwnChunks(reply.text, this.options.maxChars).slice(0, maxResponses)) {
-      await respond({ response_type, text });
+    for (const markdown of this.options.sink.chunksFor(ref, reply.text).slice(0, maxResponses)) {
+      const text = fitMrkdwn(markdown, this.options.maxChars);
+      if (text) await respond({ response_type, text });
     }
   }
 

@@ -129,6 +129,11 @@ export type OutboundMessage =
        * a surface that marks edited messages does not mark these.
        */
       streamed?: boolean;
+      /**
+       * Platform id of the message this one answers (Discord's `message_reference`): the first chunk is
+       * posted as a reply to it, where the platform has replies. Ignored by edits.
+       */
+      replyTo?: string;
     }
   | { kind: 'board'; board: TaskBoardView; fallbackText: string }
   | {
@@ -172,6 +177,12 @@ export interface GatewaySink {
   post(ref: ConversationRef, message: OutboundMessage): Promise<void>;
   /** A note only `userId` sees (a command's ephemeral answer), through the same path; needs `postNotice`. */
   notice(ref: ConversationRef, userId: string, markdown: string): Promise<void>;
+  /**
+   * Markdown as the one outbound path would post it here: secrets redacted, split so each piece renders
+   * as one platform message. For the answers a platform makes the adapter send itself, on its own token
+   * (a Discord interaction's response, a Slack response_url): the adapter makes only that platform call.
+   */
+  chunksFor(ref: ConversationRef, markdown: string): string[];
 }
 
 export interface ChatAdapter {

@@ -167,6 +167,10 @@ export class Gateway implements GatewaySink {
     }
   }
 
+  chunksFor(ref: ConversationRef, markdown: string): string[] {
+    return this.requireThread(ref).chunksOf(markdown);
+  }
+
   private requireThread(ref: ConversationRef): Thread {
     const thread = this.threadFor(ref);
     if (!thread) throw new BatonError('invalid_arguments', `no ${ref.platform} adapter runs in this gateway`);

@@ -8,8 +8,10 @@ import type {
   OutboundMessage,
 } from '../../src/gateway/chat-adapter.ts';
 import { sessionKeyOf } from '../../src/gateway/chat-adapter.ts';
+import { chunkForPlatform } from '../../src/gateway/platform-chunks.ts';
 import { MemoryPostProgress } from '../../src/gateway/post-progress.ts';
 import { Thread } from '../../src/gateway/thread.ts';
+import { redactSecrets } from '../../src/logging/redact-secrets.ts';
 
 /** A gateway stand-in that records what an adapter pushed into it, for adapter tests. */
 export class RecordingSink implements GatewaySink {
@@ -58,6 +60,12 @@ export class RecordingSink implements GatewaySink {
   async post(ref: ConversationRef, message: OutboundMessage): Promise<void> {
     this.posts.push({ ref, message });
     if (this.adapter) await new Thread(this.adapter, ref, { progress: this.progress }).post(message);
+  }
+
+  /** Split as a Thread on the adapter would; without an adapter, as Discord's 2,000 characters. */
+  chunksFor(ref: ConversationRef, markdown: string): string[] {
+    if (this.adapter) return new Thread(this.adapter, ref, { progress: this.progress }).chunksOf(markdown);
+    return chunkForPlatform(redactSecrets(markdown), 2000);
   }
 
   async notice(ref: ConversationRef, userId: string, text: string): Promise<void> {

@@ -193,6 +193,7 @@ describe('the Discord adapter', () => {
       refreshBoard: async () => undefined,
       post: async () => undefined,
       notice: async () => undefined,
+      chunksFor: (_ref, markdown) => [markdown],
     };
     const global = new DiscordAdapter({
       token: discord.token,
@@ -799,6 +800,7 @@ describe('the Discord adapter', () => {
       refreshBoard: async () => undefined,
       post: async () => undefined,
       notice: async () => undefined,
+      chunksFor: (_ref, markdown) => [markdown],
     });
     let retried: { messageId: string };
     try {
