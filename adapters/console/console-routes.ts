@@ -234,11 +234,13 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
       return c.json({ error: 'the gateway could not answer the command; try again' }, 503);
     }
     const entry = (await consoleStore.replace(thread.id, posted.id, { state: 'received' })) ?? posted;
+    // The answer is this request's own response and the transcript's entry for it (marked as a command's,
+    // and as only-you when private), so the adapter appends it; its text is redacted like every post.
     const answer = reply.duplicate
       ? null
       : await consoleStore.append(thread.id, {
           role: 'bot',
-          text: reply.text,
+          text: options.sink().chunksFor(threadRef(thread), reply.text).join('\n'),
           command: true,
           ...(reply.ephemeral ? { ephemeral: true } : {}),
         });
