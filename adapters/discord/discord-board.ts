@@ -6,9 +6,8 @@ import {
   ButtonStyle,
   ComponentType,
 } from 'discord.js';
-import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
+import { type TaskBoardRow, type TaskBoardView, taskIdPattern } from '../../src/gateway/chat-adapter.ts';
 import { changeMark, orderAsTree, roundMark, statusLabel } from '../../src/gateway/render-board.ts';
-import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
 import { formatDuration, statusWord, stepCount } from '../../src/tasks/task-views.ts';
 import { cutText } from '../../src/text/cut-text.ts';

@@ -7,7 +7,6 @@ import {
   type User,
 } from 'discord.js';
 import type { BatonConfig } from '../../src/config/schema.ts';
-import type { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
@@ -15,8 +14,10 @@ import { toWellFormed } from '../../src/well-formed-text.ts';
 
 export const discordPlatform = 'discord';
 
-/** The gateway's access rule, so the adapter can refuse before it creates a thread for someone. */
-export type DiscordAccessCheck = Pick<AccessPolicy, 'isAllowed'>;
+/** The gateway's access rule (its AccessPolicy), so the adapter can refuse before it creates a thread for someone. */
+export interface DiscordAccessCheck {
+  isAllowed(user: ChatUser, ref: ConversationRef): boolean;
+}
 
 /** Without the gateway's policy the adapter lets everyone through; the gateway still refuses their turns. */
 export const allowEveryone: DiscordAccessCheck = { isAllowed: () => true };

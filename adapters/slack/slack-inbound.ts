@@ -1,6 +1,10 @@
 import type { BatonConfig } from '../../src/config/schema.ts';
-import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
-import { pressedPromptCommand } from '../../src/gateway/prompt-buttons.ts';
+import {
+  type ChatUser,
+  type ConversationRef,
+  type GatewaySink,
+  pressedPromptCommand,
+} from '../../src/gateway/chat-adapter.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parsePromptButtonId, promptButtonId } from '../../adapters/discord/discord-prompt.ts';
 import { mentionCommandText } from '../../adapters/slack/slack-inbound-text.ts';
 import type { TaskPrompt } from '../../src/gateway/chat-adapter.ts';
+import { pressedPromptCommand, promptButtons } from '../../src/gateway/chat-adapter.ts';
 import { parseCommand } from '../../src/gateway/command-router.ts';
-import { pressedPromptCommand, promptButtons } from '../../src/gateway/prompt-buttons.ts';
 
 const question: TaskPrompt = {
   kind: 'question',
