@@ -20,7 +20,6 @@ import type {
   PlatformLimits,
 } from '../../src/gateway/chat-adapter.ts';
 import type { Logger } from '../../src/logging/logger.ts';
-import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 import { boardMessageBody } from './discord-board.ts';
 import { registerSlashCommands } from './discord-commands.ts';
@@ -46,8 +45,6 @@ export interface DiscordAdapterOptions {
   /** REST base (DISCORD_API_URL), e.g. `http://127.0.0.1:8080/api`; default `https://discord.com/api`. */
   apiUrl?: string;
   config: BatonConfig['discord'];
-  /** For `/task … id:` autocomplete (`listChannel('discord', channelId)`). */
-  store: Pick<TaskStore, 'listChannel'>;
   logger: Logger;
   /**
    * The gateway's access policy. With it, people who may not use Baton are refused before a thread is
@@ -237,12 +234,11 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   private contextFor(client: Client<true>, sink: GatewaySink): DiscordContext {
-    const { config, store, logger, access } = this.options;
+    const { config, logger, access } = this.options;
     return {
       client,
       sink,
       config,
-      store,
       access: access ?? allowEveryone,
       logger,
       postText: async (channelId, text, replyToMessageId) => {

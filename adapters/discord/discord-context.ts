@@ -9,7 +9,6 @@ import {
 import type { BatonConfig } from '../../src/config/schema.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
 import type { Logger } from '../../src/logging/logger.ts';
-import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 
 export const discordPlatform = 'discord';
@@ -27,7 +26,6 @@ export interface DiscordContext {
   readonly client: Client<true>;
   readonly sink: GatewaySink;
   readonly config: BatonConfig['discord'];
-  readonly store: Pick<TaskStore, 'listChannel'>;
   readonly access: DiscordAccessCheck;
   readonly logger: Logger;
   /** Posts text (chunked, pinging nobody) in a channel or thread, optionally as a reply; best effort. */

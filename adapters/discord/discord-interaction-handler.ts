@@ -7,9 +7,6 @@ import {
   type RepliableInteraction,
 } from 'discord.js';
 import type { ChatUser, CommandReply, ConversationRef } from '../../src/gateway/chat-adapter.ts';
-import { tasksListedFrom } from '../../src/gateway/task-visibility.ts';
-import { activeStatuses } from '../../src/tasks/task-record.ts';
-import { statusWord } from '../../src/tasks/task-views.ts';
 import { cutText, oneLine } from '../../src/text/cut-text.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { parseBoardButtonId } from './discord-board.ts';
@@ -17,8 +14,6 @@ import {
   chatUserOf,
   type DiscordContext,
   type DiscordPlace,
-  discordPlatform,
-  isThreadMemberOn,
   placeOf,
   RecentIds,
   refOf,
@@ -26,16 +21,6 @@ import {
 } from './discord-context.ts';
 import { parsePromptButtonId } from './discord-prompt.ts';
 import { maxMessageChars, threadNameFor } from './discord-text.ts';
-
-/** Statuses a subcommand's `id:` suggestions are limited to; a subcommand not listed suggests every task. */
-const idChoiceStatuses: Record<string, ReadonlySet<string>> = {
-  // A completed task is steered with a follow-up: it runs again.
-  steer: new Set([...activeStatuses, 'completed']),
-  cancel: new Set([...activeStatuses, 'waiting_input', 'waiting_approval']),
-  answer: new Set(['waiting_input']),
-  approve: new Set(['waiting_approval']),
-  deny: new Set(['waiting_approval']),
-};
 
 /** The chat command of a `/task` subcommand: `steer <id> <message>`, `answer <id> <text>`, `deny <id> [reason]`, … */
 export function taskCommandText(
@@ -245,26 +230,22 @@ export class DiscordInteractionHandler {
     const focused = interaction.options.getFocused(true);
     const place = focused.name === 'id' ? await placeOf(this.context.client, interaction.channelId) : null;
     const user = this.userOf(interaction);
-    if (!place || !this.context.access.isAllowed(user, refOf(place))) {
+    if (!place) {
       await interaction.respond([]);
       return;
     }
     const subcommand = interaction.options.getSubcommand(false);
-    const statuses = subcommand ? idChoiceStatuses[subcommand] : undefined;
-    const typed = String(focused.value).trim().toLowerCase();
-    const ref = refOf(place);
-    const all = await this.context.store.listChannel(discordPlatform, place.channelId, 100).catch(() => []);
-    const tasks = await tasksListedFrom(all, ref, (thread) =>
-      isThreadMemberOn(this.context.client, thread, user.id),
-    );
-    const choices = tasks
-      .filter((task) => !statuses || statuses.has(task.status))
-      .filter((task) => !typed || task.id.includes(typed) || task.goal.toLowerCase().includes(typed))
-      .slice(0, maxChoices)
-      .map((task) => ({
-        name: cutText(`${task.id} · ${statusWord(task.status)} · ${oneLine(task.goal)}`, 100),
-        value: task.id,
-      }));
+    const suggestions = await this.context.sink
+      .suggestTasks(refOf(place), user, {
+        ...(subcommand ? { command: subcommand } : {}),
+        typed: String(focused.value),
+        limit: maxChoices,
+      })
+      .catch((error: unknown) => {
+        this.context.logger.warn({ err: error }, 'task id suggestions failed');
+        return [];
+      });
+    const choices = suggestions.map((task) => ({ name: cutText(task.label, 100), value: task.taskId }));
     await interaction.respond(choices);
   }
 

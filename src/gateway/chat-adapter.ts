@@ -159,6 +159,23 @@ export interface PlatformLimits {
   minEditIntervalMs?: number;
 }
 
+/** What a person has typed so far of a task id (Discord's `id:` autocomplete). */
+export interface TaskSuggestionRequest {
+  /** The command the id is for (`steer`, `cancel`, …): only tasks it can act on are offered. */
+  command?: string;
+  /** The typed text, matched against ids and goals. */
+  typed: string;
+  /** Most suggestions wanted. */
+  limit: number;
+}
+
+/** A task offered for a typed id. */
+export interface TaskSuggestion {
+  taskId: string;
+  /** `t_7k2m9q · running · the goal`, one line; the adapter cuts it to its platform's limit. */
+  label: string;
+}
+
 /** What an adapter pushes events into; the gateway implements it. */
 export interface GatewaySink {
   /** A turn for the parent agent. Resolves once queued; `queuedBehind` counts turns ahead of it. */
@@ -187,6 +204,15 @@ export interface GatewaySink {
    * (a Discord interaction's response, a Slack response_url): the adapter makes only that platform call.
    */
   chunksFor(ref: ConversationRef, markdown: string): string[];
+  /**
+   * Tasks to offer `user` typing a task id in `ref`, newest first: none when the access rules refuse them,
+   * and only tasks visible from there (a private thread's only to its members).
+   */
+  suggestTasks(
+    ref: ConversationRef,
+    user: ChatUser,
+    request: TaskSuggestionRequest,
+  ): Promise<TaskSuggestion[]>;
 }
 
 export interface ChatAdapter {

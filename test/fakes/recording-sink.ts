@@ -1,11 +1,14 @@
 import type {
   ChatAdapter,
   ChatCommand,
+  ChatUser,
   CommandReply,
   ConversationRef,
   GatewaySink,
   InboundMessage,
   OutboundMessage,
+  TaskSuggestion,
+  TaskSuggestionRequest,
 } from '../../src/gateway/chat-adapter.ts';
 import { sessionKeyOf } from '../../src/gateway/chat-adapter.ts';
 import { chunkForPlatform } from '../../src/gateway/platform-chunks.ts';
@@ -60,6 +63,19 @@ export class RecordingSink implements GatewaySink {
   async post(ref: ConversationRef, message: OutboundMessage): Promise<void> {
     this.posts.push({ ref, message });
     if (this.adapter) await new Thread(this.adapter, ref, { progress: this.progress }).post(message);
+  }
+
+  /** Suggestions asked for, and what they answer (none by default). */
+  readonly suggestionRequests: Array<{
+    ref: ConversationRef;
+    user: ChatUser;
+    request: TaskSuggestionRequest;
+  }> = [];
+  suggestions: TaskSuggestion[] = [];
+
+  async suggestTasks(ref: ConversationRef, user: ChatUser, request: TaskSuggestionRequest) {
+    this.suggestionRequests.push({ ref, user, request });
+    return this.suggestions.slice(0, request.limit);
   }
 
   /** Split as a Thread on the adapter would; without an adapter, as Discord's 2,000 characters. */

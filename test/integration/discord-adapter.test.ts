@@ -125,7 +125,6 @@ beforeAll(async () => {
     applicationId: discord.applicationId,
     apiUrl: discord.apiUrl,
     config: config.discord,
-    store: runtime.store,
     logger,
     access,
   });
@@ -194,13 +193,13 @@ describe('the Discord adapter', () => {
       post: async () => undefined,
       notice: async () => undefined,
       chunksFor: (_ref, markdown) => [markdown],
+      suggestTasks: async () => [],
     };
     const global = new DiscordAdapter({
       token: discord.token,
       applicationId: discord.applicationId,
       apiUrl: `${discord.apiUrl}/v10/`,
       config: { guild_ids: [], thread_name_prefix: '' },
-      store: runtime.store,
       logger: createSilentLogger(),
     });
     await global.start(idle);
@@ -229,7 +228,6 @@ describe('the Discord adapter', () => {
       applicationId: '123456789012345678',
       apiUrl: discord.apiUrl,
       config: config.discord,
-      store: runtime.store,
       logger: createSilentLogger(),
     });
     const identifies = discord.gatewayStats.identifies;
@@ -789,7 +787,6 @@ describe('the Discord adapter', () => {
       applicationId: discord.applicationId,
       apiUrl: discord.apiUrl,
       config: config.discord,
-      store: runtime.store,
       logger: createSilentLogger(),
     });
     await restarted.start({
@@ -801,6 +798,7 @@ describe('the Discord adapter', () => {
       post: async () => undefined,
       notice: async () => undefined,
       chunksFor: (_ref, markdown) => [markdown],
+      suggestTasks: async () => [],
     });
     let retried: { messageId: string };
     try {

@@ -75,7 +75,6 @@ beforeAll(async () => {
       applicationId: discord.applicationId,
       apiUrl: discord.apiUrl,
       config: config.discord,
-      store: runtime.store,
       logger,
       access,
     }),

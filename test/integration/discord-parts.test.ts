@@ -199,7 +199,7 @@ describe('retry nonces', () => {
 });
 
 describe('discordAdapterFromEnv', () => {
-  const dependencies = { store: { listChannel: async () => [] }, logger: createSilentLogger() };
+  const dependencies = { logger: createSilentLogger() };
   const config = { guild_ids: [], thread_name_prefix: '' };
 
   it('is null without DISCORD_TOKEN and needs DISCORD_APPLICATION_ID with it', () => {

@@ -41,7 +41,6 @@ beforeAll(async () => {
     applicationId: discord.applicationId,
     apiUrl: discord.apiUrl,
     config: { guild_ids: [discord.guildId], thread_name_prefix: '' },
-    store: { listChannel: async () => [] },
     logger: createSilentLogger(),
     // Mallory may not use Baton at all: the adapter refuses her press before the gateway sees it.
     access: { isAllowed: (user: ChatUser) => user.id !== mallory.id },
