@@ -7,7 +7,7 @@ import { parseBoardButtonId } from '../../adapters/discord/discord-board.ts';
 import { stripBotMentions, threadNameFor } from '../../adapters/discord/discord-text.ts';
 import { isReadableSlackBody } from '../../adapters/slack/slack-body-guard.ts';
 import { mentionCommandText, plainTextOf } from '../../adapters/slack/slack-inbound-text.ts';
-import { toMrkdwnChunks } from '../../adapters/slack/slack-mrkdwn.ts';
+import { fitMrkdwn, markdownToMrkdwn } from '../../adapters/slack/slack-mrkdwn.ts';
 import {
   blockActionsSchema,
   eventCallbackSchema,
@@ -15,10 +15,12 @@ import {
   messageEventSchema,
   slashCommandSchema,
 } from '../../adapters/slack/slack-payloads.ts';
+import { mrkdwnLength } from '../../adapters/slack/slack-poster.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { isBatonError } from '../../src/errors.ts';
 import { chunkText, minimumChunkChars } from '../../src/gateway/chunk-text.ts';
 import { parseCommand } from '../../src/gateway/command-router.ts';
+import { chunkForPlatform } from '../../src/gateway/platform-chunks.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 
@@ -142,10 +144,13 @@ describe('the Slack payload parsers', () => {
     );
   });
 
-  it('fit any reply in mrkdwn chunks within the limit', () => {
+  it('fit any reply in mrkdwn chunks within the limit (the Thread splits by rendered length)', () => {
     fc.assert(
       fc.property(anyText, fc.integer({ min: 100, max: 3500 }), (text, limit) => {
-        for (const chunk of toMrkdwnChunks(text, limit)) expect(chunk.length).toBeLessThanOrEqual(limit);
+        for (const chunk of chunkForPlatform(text, limit, mrkdwnLength)) {
+          expect(markdownToMrkdwn(chunk).length).toBeLessThanOrEqual(limit);
+        }
+        expect(fitMrkdwn(text, limit).length).toBeLessThanOrEqual(limit);
       }),
       runs,
     );
