@@ -87,11 +87,21 @@ export interface TaskBoardRow {
   changedFiles?: number;
   /** The task's round when a follow-up reopened it (2 and up); absent for a task never reopened. */
   round?: number;
+  /** The status as every surface shows it, e.g. `🔄 running`. */
+  statusLabel: string;
+  /** Queued or running: the row shows its last activity and its Cancel / Refresh buttons. */
+  active: boolean;
+  /** Elapsed time, steps, round and changed files, e.g. `1m 15s · 3 steps · round 2 · ±4 files`. */
+  facts: string;
 }
 
+/** A board as the gateway renders it (`boardViewOf`): surfaces only lay it out. */
 export interface TaskBoardView {
   sessionKey: string;
+  /** In tree order: each task followed by the tasks it started. */
   rows: TaskBoardRow[];
+  /** Tasks counted by status, e.g. `2 running · 1 completed`. */
+  summary: string;
   /** True when every task on the board has ended: the last edit. */
   settled: boolean;
 }
