@@ -3,7 +3,6 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
-import { typedCommandText } from '../../src/gateway/typed-command.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { isTerminal } from '../../src/tasks/task-record.ts';
@@ -166,7 +165,7 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
     if (!thread) return c.json({ error: 'no such thread' }, 404);
     const body = await readBody(c, newMessageBody);
     if (!body.ok) return body.response;
-    const commandText = typedCommandText(body.value.text);
+    const commandText = options.sink().commandTextOf(body.value.text, { slashWords: true });
     if (commandText !== null) return answerCommand(c, thread, body.value.text, commandText);
     const posted = await consoleStore.append(thread.id, {
       role: 'user',

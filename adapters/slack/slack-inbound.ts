@@ -84,7 +84,7 @@ export class SlackInbound {
       };
       const text = plainTextOf(mention.text, botUserId);
       const user = await this.userOf(author, this.teamOfEvent(mention, body));
-      const command = mentionCommandText(text);
+      const command = mentionCommandText(text, (words) => this.options.sink.commandTextOf(words));
       if (command !== null) {
         // A command is about where the person is: the thread, or (a mention at the top level) the channel.
         const asked = mention.thread_ts ? ref : { ...ref, thread: mention.channel };

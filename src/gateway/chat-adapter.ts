@@ -215,6 +215,12 @@ export interface GatewaySink {
    */
   chunksFor(ref: ConversationRef, markdown: string): string[];
   /**
+   * Whether words a person typed are a chat command, and its text for `onCommand`; null for a turn for the
+   * parent. `slashWords`: a leading `/word` marks a command even when it does not parse (a message box
+   * that takes `/tasks`), so the router answers with its usage line.
+   */
+  commandTextOf(text: string, options?: { slashWords?: boolean }): string | null;
+  /**
    * Tasks to offer `user` typing a task id in `ref`, newest first: none when the access rules refuse them,
    * and only tasks visible from there (a private thread's only to its members).
    */

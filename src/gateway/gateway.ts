@@ -38,6 +38,7 @@ import { noPrivateThreadMembership, type PrivateThreadMembership } from './task-
 import { Thread } from './thread.ts';
 import { parseTurnItem, type TurnItem } from './turn-item.ts';
 import { turnStatusFor } from './turn-status.ts';
+import { chatCommandText, typedCommandText } from './typed-command.ts';
 
 export type { TurnItem } from './turn-item.ts';
 
@@ -183,6 +184,10 @@ export class Gateway implements GatewaySink {
       this.membershipOf(ref, user.id) ?? noPrivateThreadMembership,
       request,
     );
+  }
+
+  commandTextOf(text: string, options: { slashWords?: boolean } = {}): string | null {
+    return options.slashWords ? typedCommandText(text) : chatCommandText(text);
   }
 
   chunksFor(ref: ConversationRef, markdown: string): string[] {

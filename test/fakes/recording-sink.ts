@@ -14,6 +14,7 @@ import { sessionKeyOf } from '../../src/gateway/chat-adapter.ts';
 import { chunkForPlatform } from '../../src/gateway/platform-chunks.ts';
 import { MemoryPostProgress } from '../../src/gateway/post-progress.ts';
 import { Thread } from '../../src/gateway/thread.ts';
+import { chatCommandText, typedCommandText } from '../../src/gateway/typed-command.ts';
 import { redactSecrets } from '../../src/logging/redact-secrets.ts';
 
 /** A gateway stand-in that records what an adapter pushed into it, for adapter tests. */
@@ -76,6 +77,10 @@ export class RecordingSink implements GatewaySink {
   async suggestTasks(ref: ConversationRef, user: ChatUser, request: TaskSuggestionRequest) {
     this.suggestionRequests.push({ ref, user, request });
     return this.suggestions.slice(0, request.limit);
+  }
+
+  commandTextOf(text: string, options: { slashWords?: boolean } = {}): string | null {
+    return options.slashWords ? typedCommandText(text) : chatCommandText(text);
   }
 
   /** Split as a Thread on the adapter would; without an adapter, as Discord's 2,000 characters. */

@@ -194,6 +194,7 @@ describe('the Discord adapter', () => {
       notice: async () => undefined,
       chunksFor: (_ref, markdown) => [markdown],
       suggestTasks: async () => [],
+      commandTextOf: () => null,
     };
     const global = new DiscordAdapter({
       token: discord.token,
@@ -799,6 +800,7 @@ describe('the Discord adapter', () => {
       notice: async () => undefined,
       chunksFor: (_ref, markdown) => [markdown],
       suggestTasks: async () => [],
+      commandTextOf: () => null,
     });
     let retried: { messageId: string };
     try {

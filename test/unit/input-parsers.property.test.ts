@@ -21,6 +21,7 @@ import { isBatonError } from '../../src/errors.ts';
 import { chunkText, minimumChunkChars } from '../../src/gateway/chunk-text.ts';
 import { parseCommand } from '../../src/gateway/command-router.ts';
 import { chunkForPlatform } from '../../src/gateway/platform-chunks.ts';
+import { chatCommandText } from '../../src/gateway/typed-command.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 
@@ -137,7 +138,7 @@ describe('the Slack payload parsers', () => {
       fc.property(anyText, (text) => {
         const plain = plainTextOf(text, 'U123');
         expect(Buffer.from(plain, 'utf8').toString('utf8')).toBe(plain);
-        const command = mentionCommandText(plain);
+        const command = mentionCommandText(plain, chatCommandText);
         if (command !== null) expect('error' in parseCommand(command)).toBe(false);
       }),
       runs,
