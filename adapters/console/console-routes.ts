@@ -2,9 +2,13 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
+import {
+  type ChatUser,
+  type ConversationRef,
+  type GatewaySink,
+  taskIdPattern,
+} from '../../src/gateway/chat-adapter.ts';
 import type { Logger } from '../../src/logging/logger.ts';
-import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { isTerminal } from '../../src/tasks/task-record.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { activityText, durationSeconds, elapsedSeconds, eventLine } from '../../src/tasks/task-views.ts';
