@@ -23,13 +23,7 @@ import type { Logger } from '../../src/logging/logger.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 import { boardMessageBody } from './discord-board.ts';
 import { registerSlashCommands } from './discord-commands.ts';
-import {
-  allowEveryone,
-  type DiscordAccessCheck,
-  type DiscordContext,
-  discordPlatform,
-  isThreadMemberOn,
-} from './discord-context.ts';
+import { type DiscordContext, discordPlatform, isThreadMemberOn } from './discord-context.ts';
 import { DiscordInteractionHandler } from './discord-interaction-handler.ts';
 import { DiscordMessageHandler } from './discord-message-handler.ts';
 import { promptMessageBody } from './discord-prompt.ts';
@@ -46,11 +40,6 @@ export interface DiscordAdapterOptions {
   apiUrl?: string;
   config: BatonConfig['discord'];
   logger: Logger;
-  /**
-   * The gateway's access policy. With it, people who may not use Baton are refused before a thread is
-   * created for them; without it, the gateway still refuses their turns (after the thread exists).
-   */
-  access?: DiscordAccessCheck;
   /** How long `start` waits for the gateway connection to be ready; default 30 000 ms. */
   readyTimeoutMs?: number;
 }
@@ -234,12 +223,11 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   private contextFor(client: Client<true>, sink: GatewaySink): DiscordContext {
-    const { config, logger, access } = this.options;
+    const { config, logger } = this.options;
     return {
       client,
       sink,
       config,
-      access: access ?? allowEveryone,
       logger,
       postText: async (channelId, text, replyToMessageId) => {
         // Through the gateway's one outbound path (redacted, split, retried); a channel or thread alike.

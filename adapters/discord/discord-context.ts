@@ -13,20 +13,11 @@ import { toWellFormed } from '../../src/well-formed-text.ts';
 
 export const discordPlatform = 'discord';
 
-/** The gateway's access rule (its AccessPolicy), so the adapter can refuse before it creates a thread for someone. */
-export interface DiscordAccessCheck {
-  isAllowed(user: ChatUser, ref: ConversationRef): boolean;
-}
-
-/** Without the gateway's policy the adapter lets everyone through; the gateway still refuses their turns. */
-export const allowEveryone: DiscordAccessCheck = { isAllowed: () => true };
-
 /** What the message and interaction handlers share with the adapter. */
 export interface DiscordContext {
   readonly client: Client<true>;
   readonly sink: GatewaySink;
   readonly config: BatonConfig['discord'];
-  readonly access: DiscordAccessCheck;
   readonly logger: Logger;
   /** Posts text (chunked, pinging nobody) in a channel or thread, optionally as a reply; best effort. */
   postText(channelId: string, text: string, replyToMessageId?: string): Promise<void>;

@@ -109,7 +109,7 @@ export class DiscordInteractionHandler {
     const place = await this.placeOrRefuse(interaction);
     if (!place) return;
     const user = this.userOf(interaction);
-    if (!this.context.access.isAllowed(user, refOf(place))) {
+    if (!this.context.sink.isAllowed(user, refOf(place))) {
       await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
       return;
     }
@@ -175,7 +175,7 @@ export class DiscordInteractionHandler {
     if (!place) return;
     const user = this.userOf(interaction);
     const ref = refOf(place);
-    if (!this.context.access.isAllowed(user, ref)) {
+    if (!this.context.sink.isAllowed(user, ref)) {
       await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
       return;
     }
@@ -210,7 +210,7 @@ export class DiscordInteractionHandler {
     if (!place) return;
     const user = this.userOf(interaction);
     const ref = refOf(place);
-    if (!this.context.access.isAllowed(user, ref)) {
+    if (!this.context.sink.isAllowed(user, ref)) {
       await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
       return;
     }

@@ -188,6 +188,11 @@ export interface TaskSuggestion {
 
 /** What an adapter pushes events into; the gateway implements it. */
 export interface GatewaySink {
+  /**
+   * Whether the access rules let `user` use Baton in `ref`, so an adapter can refuse before anything
+   * visible happens (a Discord thread created for them); the gateway still checks every turn and command.
+   */
+  isAllowed(user: ChatUser, ref: ConversationRef): boolean;
   /** A turn for the parent agent. Resolves once queued; `queuedBehind` counts turns ahead of it. */
   onMessage(message: InboundMessage): Promise<{ accepted: boolean; queuedBehind: number; refusal?: string }>;
   /** A command (slash command, mention words, button): answered directly, without a model call. */

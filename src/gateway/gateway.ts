@@ -186,6 +186,10 @@ export class Gateway implements GatewaySink {
     );
   }
 
+  isAllowed(user: ChatUser, ref: ConversationRef): boolean {
+    return this.options.access.isAllowed(user, ref);
+  }
+
   commandTextOf(text: string, options: { slashWords?: boolean } = {}): string | null {
     return options.slashWords ? typedCommandText(text) : chatCommandText(text);
   }

@@ -79,6 +79,13 @@ export class RecordingSink implements GatewaySink {
     return this.suggestions.slice(0, request.limit);
   }
 
+  /** The access rule adapters ask before acting; everyone by default. */
+  allows: (user: ChatUser, ref: ConversationRef) => boolean = () => true;
+
+  isAllowed(user: ChatUser, ref: ConversationRef): boolean {
+    return this.allows(user, ref);
+  }
+
   commandTextOf(text: string, options: { slashWords?: boolean } = {}): string | null {
     return options.slashWords ? typedCommandText(text) : chatCommandText(text);
   }

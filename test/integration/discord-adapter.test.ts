@@ -126,7 +126,6 @@ beforeAll(async () => {
     apiUrl: discord.apiUrl,
     config: config.discord,
     logger,
-    access,
   });
   gateway.addAdapter(adapter);
   await gateway.start();
@@ -195,6 +194,7 @@ describe('the Discord adapter', () => {
       chunksFor: (_ref, markdown) => [markdown],
       suggestTasks: async () => [],
       commandTextOf: () => null,
+      isAllowed: () => false,
     };
     const global = new DiscordAdapter({
       token: discord.token,
@@ -801,6 +801,7 @@ describe('the Discord adapter', () => {
       chunksFor: (_ref, markdown) => [markdown],
       suggestTasks: async () => [],
       commandTextOf: () => null,
+      isAllowed: () => false,
     });
     let retried: { messageId: string };
     try {

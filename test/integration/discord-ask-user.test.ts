@@ -76,7 +76,6 @@ beforeAll(async () => {
       apiUrl: discord.apiUrl,
       config: config.discord,
       logger,
-      access,
     }),
   );
   await gateway.start();

@@ -42,9 +42,9 @@ beforeAll(async () => {
     apiUrl: discord.apiUrl,
     config: { guild_ids: [discord.guildId], thread_name_prefix: '' },
     logger: createSilentLogger(),
-    // Mallory may not use Baton at all: the adapter refuses her press before the gateway sees it.
-    access: { isAllowed: (user: ChatUser) => user.id !== mallory.id },
   });
+  // Mallory may not use Baton at all: the adapter refuses her press before the gateway sees her command.
+  sink.allows = (user: ChatUser) => user.id !== mallory.id;
   await adapter.start(sink);
   thread = discord.addThread(discord.opsChannelId, 'rollout');
 });
