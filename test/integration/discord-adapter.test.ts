@@ -353,6 +353,13 @@ describe('the Discord adapter', () => {
     expect(choices.map((choice) => choice.value)).toEqual(
       expect.arrayContaining([...byGoal.values()].map((task) => task.id)),
     );
+    // Someone the access rules refuse is offered nothing (the gateway decides, not the adapter).
+    const malloryLookup = discord.autocomplete(mallory, thread.id, 'task', {
+      subcommand: 'status',
+      options: { id: '' },
+      focused: 'id',
+    });
+    expect(await eventually(async () => malloryLookup.choices ?? undefined)).toEqual([]);
 
     // Bob may use Baton but does not own these tasks.
     const bobSteer = discord.slashCommand(bob, thread.id, 'task', {
