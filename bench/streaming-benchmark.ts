@@ -119,7 +119,6 @@ export async function benchStreaming(context: BenchContext): Promise<BenchResult
       applicationId: discord.applicationId,
       apiUrl: discord.apiUrl,
       config: { ...runtime.config.discord, guild_ids: [discord.guildId] },
-      store: runtime.store,
       logger,
     });
     await discordAdapter.start(new RecordingSink());

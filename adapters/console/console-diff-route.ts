@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { taskIdPattern } from '../../src/tasks/task-ids.ts';
+import { taskIdPattern } from '../../src/gateway/chat-adapter.ts';
 import { parseUnifiedDiff } from '../../src/tools/workspace/parse-diff.ts';
 import type { WorkspaceStore } from '../../src/tools/workspace/workspace-store.ts';
 

@@ -2,10 +2,13 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
-import { typedCommandText } from '../../src/gateway/typed-command.ts';
+import {
+  type ChatUser,
+  type ConversationRef,
+  type GatewaySink,
+  taskIdPattern,
+} from '../../src/gateway/chat-adapter.ts';
 import type { Logger } from '../../src/logging/logger.ts';
-import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { isTerminal } from '../../src/tasks/task-record.ts';
 import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { activityText, durationSeconds, elapsedSeconds, eventLine } from '../../src/tasks/task-views.ts';
@@ -166,7 +169,7 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
     if (!thread) return c.json({ error: 'no such thread' }, 404);
     const body = await readBody(c, newMessageBody);
     if (!body.ok) return body.response;
-    const commandText = typedCommandText(body.value.text);
+    const commandText = options.sink().commandTextOf(body.value.text, { slashWords: true });
     if (commandText !== null) return answerCommand(c, thread, body.value.text, commandText);
     const posted = await consoleStore.append(thread.id, {
       role: 'user',
@@ -234,11 +237,13 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
       return c.json({ error: 'the gateway could not answer the command; try again' }, 503);
     }
     const entry = (await consoleStore.replace(thread.id, posted.id, { state: 'received' })) ?? posted;
+    // The answer is this request's own response and the transcript's entry for it (marked as a command's,
+    // and as only-you when private), so the adapter appends it; its text is redacted like every post.
     const answer = reply.duplicate
       ? null
       : await consoleStore.append(thread.id, {
           role: 'bot',
-          text: reply.text,
+          text: options.sink().chunksFor(threadRef(thread), reply.text).join('\n'),
           command: true,
           ...(reply.ephemeral ? { ephemeral: true } : {}),
         });

@@ -3,7 +3,7 @@ import { BatonError } from '../../src/errors.ts';
 import { DiscordAdapter, type DiscordAdapterOptions } from './discord-adapter.ts';
 
 /** What the composition root supplies besides the environment and config. */
-export type DiscordAdapterDependencies = Pick<DiscordAdapterOptions, 'store' | 'logger' | 'access'>;
+export type DiscordAdapterDependencies = Pick<DiscordAdapterOptions, 'logger'>;
 
 /**
  * The Discord adapter when DISCORD_TOKEN is set, else null. DISCORD_APPLICATION_ID is then required;

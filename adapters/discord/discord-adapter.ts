@@ -19,19 +19,11 @@ import type {
   OutboundMessage,
   PlatformLimits,
 } from '../../src/gateway/chat-adapter.ts';
-import { chunkText } from '../../src/gateway/chunk-text.ts';
 import type { Logger } from '../../src/logging/logger.ts';
-import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 import { boardMessageBody } from './discord-board.ts';
 import { registerSlashCommands } from './discord-commands.ts';
-import {
-  allowEveryone,
-  type DiscordAccessCheck,
-  type DiscordContext,
-  discordPlatform,
-  isThreadMemberOn,
-} from './discord-context.ts';
+import { type DiscordContext, discordPlatform, isThreadMemberOn } from './discord-context.ts';
 import { DiscordInteractionHandler } from './discord-interaction-handler.ts';
 import { DiscordMessageHandler } from './discord-message-handler.ts';
 import { promptMessageBody } from './discord-prompt.ts';
@@ -47,14 +39,7 @@ export interface DiscordAdapterOptions {
   /** REST base (DISCORD_API_URL), e.g. `http://127.0.0.1:8080/api`; default `https://discord.com/api`. */
   apiUrl?: string;
   config: BatonConfig['discord'];
-  /** For `/task … id:` autocomplete (`listChannel('discord', channelId)`). */
-  store: Pick<TaskStore, 'listChannel'>;
   logger: Logger;
-  /**
-   * The gateway's access policy. With it, people who may not use Baton are refused before a thread is
-   * created for them; without it, the gateway still refuses their turns (after the thread exists).
-   */
-  access?: DiscordAccessCheck;
   /** How long `start` waits for the gateway connection to be ready; default 30 000 ms. */
   readyTimeoutMs?: number;
 }
@@ -230,31 +215,29 @@ export class DiscordAdapter implements ChatAdapter {
     }
     const content = cutText(message.text, maxMessageChars);
     // An edit from a board to text must clear the embed and buttons.
-    return mode === 'edit'
-      ? { content, embeds: [], components: [], allowed_mentions: noPings }
-      : { content, allowed_mentions: noPings };
+    if (mode === 'edit') return { content, embeds: [], components: [], allowed_mentions: noPings };
+    const reference = message.replyTo
+      ? { message_reference: { message_id: message.replyTo, fail_if_not_exists: false } }
+      : {};
+    return { content, allowed_mentions: noPings, ...reference };
   }
 
   private contextFor(client: Client<true>, sink: GatewaySink): DiscordContext {
-    const { config, store, logger, access } = this.options;
+    const { config, logger } = this.options;
     return {
       client,
       sink,
       config,
-      store,
-      access: access ?? allowEveryone,
       logger,
       postText: async (channelId, text, replyToMessageId) => {
+        // Through the gateway's one outbound path (redacted, split, retried); a channel or thread alike.
+        const ref = { platform: discordPlatform, channel: channelId, thread: channelId };
         try {
-          for (const [index, chunk] of chunkText(text, maxMessageChars).entries()) {
-            const reference =
-              index === 0 && replyToMessageId
-                ? { message_reference: { message_id: replyToMessageId, fail_if_not_exists: false } }
-                : {};
-            await client.rest.post(Routes.channelMessages(channelId), {
-              body: { content: chunk, allowed_mentions: noPings, ...reference },
-            });
-          }
+          await sink.post(ref, {
+            kind: 'text',
+            text,
+            ...(replyToMessageId ? { replyTo: replyToMessageId } : {}),
+          });
         } catch (error) {
           logger.warn({ err: error, channel: channelId }, 'posting to discord failed');
         }

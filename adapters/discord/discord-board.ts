@@ -6,11 +6,7 @@ import {
   ButtonStyle,
   ComponentType,
 } from 'discord.js';
-import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
-import { changeMark, orderAsTree, roundMark, statusLabel } from '../../src/gateway/render-board.ts';
-import { taskIdPattern } from '../../src/tasks/task-ids.ts';
-import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
-import { formatDuration, statusWord, stepCount } from '../../src/tasks/task-views.ts';
+import { type TaskBoardRow, type TaskBoardView, taskIdPattern } from '../../src/gateway/chat-adapter.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 
 /** Discord allows 5 action rows a message: buttons go to the first 5 active tasks, in tree order. */
@@ -47,8 +43,8 @@ export function boardMessageBody(view: TaskBoardView): {
   embeds: APIEmbed[];
   components: APIActionRowComponent<APIButtonComponentWithCustomId>[];
 } {
-  const rows = orderAsTree(view.rows);
-  const active = rows.filter(isActive);
+  const rows = view.rows;
+  const active = rows.filter((row) => row.active);
   const fields: APIEmbedField[] = [];
   let used = 0;
   for (const [index, row] of rows.entries()) {
@@ -70,7 +66,7 @@ export function boardMessageBody(view: TaskBoardView): {
         : 'Updates live.';
   const embed: APIEmbed = {
     title: 'Tasks',
-    description: summaryOf(rows, view.settled),
+    description: `${view.summary}${view.settled ? ' · all done' : ''}`,
     color: colourOf(rows, view.settled),
     fields,
     footer: { text: footer },
@@ -97,28 +93,14 @@ export function boardMessageBody(view: TaskBoardView): {
   return { embeds: [embed], components };
 }
 
-function isActive(row: TaskBoardRow): boolean {
-  return activeStatuses.has(row.status as TaskStatus);
-}
-
 function fieldOf(row: TaskBoardRow): APIEmbedField {
   const indent = '↳ '.repeat(Math.max(0, row.depth - 1));
-  const lines = [
-    cutText(row.goal, fieldGoalChars),
-    `${formatDuration(row.elapsedSeconds)} · ${stepCount(row.steps)}${roundMark(row)}${changeMark(row)}`,
-  ];
-  if (isActive(row) && row.lastActivity) lines.push(`↳ ${cutText(row.lastActivity, fieldActivityChars)}`);
+  const lines = [cutText(row.goal, fieldGoalChars), row.facts];
+  if (row.active && row.lastActivity) lines.push(`↳ ${cutText(row.lastActivity, fieldActivityChars)}`);
   return {
-    name: cutText(`${indent}${row.taskId} · ${statusLabel(row.status)}`, 256),
+    name: cutText(`${indent}${row.taskId} · ${row.statusLabel}`, 256),
     value: cutText(lines.join('\n'), 1024),
   };
-}
-
-function summaryOf(rows: TaskBoardRow[], settled: boolean): string {
-  const counts = new Map<string, number>();
-  for (const row of rows) counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
-  const parts = [...counts].map(([status, count]) => `${count} ${statusWord(status)}`);
-  return `${parts.join(' · ')}${settled ? ' · all done' : ''}`;
 }
 
 /** Blue while something runs, amber while only queued; once settled red for failures, else green or grey. */

@@ -7,27 +7,17 @@ import {
   type User,
 } from 'discord.js';
 import type { BatonConfig } from '../../src/config/schema.ts';
-import type { AccessPolicy } from '../../src/gateway/access-policy.ts';
 import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
 import type { Logger } from '../../src/logging/logger.ts';
-import type { TaskStore } from '../../src/tasks/task-store.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 
 export const discordPlatform = 'discord';
-
-/** The gateway's access rule, so the adapter can refuse before it creates a thread for someone. */
-export type DiscordAccessCheck = Pick<AccessPolicy, 'isAllowed'>;
-
-/** Without the gateway's policy the adapter lets everyone through; the gateway still refuses their turns. */
-export const allowEveryone: DiscordAccessCheck = { isAllowed: () => true };
 
 /** What the message and interaction handlers share with the adapter. */
 export interface DiscordContext {
   readonly client: Client<true>;
   readonly sink: GatewaySink;
   readonly config: BatonConfig['discord'];
-  readonly store: Pick<TaskStore, 'listChannel'>;
-  readonly access: DiscordAccessCheck;
   readonly logger: Logger;
   /** Posts text (chunked, pinging nobody) in a channel or thread, optionally as a reply; best effort. */
   postText(channelId: string, text: string, replyToMessageId?: string): Promise<void>;

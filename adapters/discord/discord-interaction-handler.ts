@@ -6,11 +6,7 @@ import {
   MessageFlags,
   type RepliableInteraction,
 } from 'discord.js';
-import type { ChatUser, CommandReply } from '../../src/gateway/chat-adapter.ts';
-import { chunkText } from '../../src/gateway/chunk-text.ts';
-import { tasksListedFrom } from '../../src/gateway/task-visibility.ts';
-import { activeStatuses } from '../../src/tasks/task-record.ts';
-import { statusWord } from '../../src/tasks/task-views.ts';
+import type { ChatUser, CommandReply, ConversationRef } from '../../src/gateway/chat-adapter.ts';
 import { cutText, oneLine } from '../../src/text/cut-text.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { parseBoardButtonId } from './discord-board.ts';
@@ -18,8 +14,6 @@ import {
   chatUserOf,
   type DiscordContext,
   type DiscordPlace,
-  discordPlatform,
-  isThreadMemberOn,
   placeOf,
   RecentIds,
   refOf,
@@ -27,16 +21,6 @@ import {
 } from './discord-context.ts';
 import { parsePromptButtonId } from './discord-prompt.ts';
 import { maxMessageChars, threadNameFor } from './discord-text.ts';
-
-/** Statuses a subcommand's `id:` suggestions are limited to; a subcommand not listed suggests every task. */
-const idChoiceStatuses: Record<string, ReadonlySet<string>> = {
-  // A completed task is steered with a follow-up: it runs again.
-  steer: new Set([...activeStatuses, 'completed']),
-  cancel: new Set([...activeStatuses, 'waiting_input', 'waiting_approval']),
-  answer: new Set(['waiting_input']),
-  approve: new Set(['waiting_approval']),
-  deny: new Set(['waiting_approval']),
-};
 
 /** The chat command of a `/task` subcommand: `steer <id> <message>`, `answer <id> <text>`, `deny <id> [reason]`, … */
 export function taskCommandText(
@@ -110,9 +94,11 @@ export class DiscordInteractionHandler {
     const place = await this.placeOrRefuse(interaction);
     if (!place) return;
     const user = this.userOf(interaction);
+    const ref = refOf(place);
     await this.answer(
       interaction,
-      this.context.sink.onCommand({ ref: refOf(place), user, text, eventId: interaction.id }),
+      ref,
+      this.context.sink.onCommand({ ref, user, text, eventId: interaction.id }),
     );
   }
 
@@ -123,7 +109,7 @@ export class DiscordInteractionHandler {
     const place = await this.placeOrRefuse(interaction);
     if (!place) return;
     const user = this.userOf(interaction);
-    if (!this.context.access.isAllowed(user, refOf(place))) {
+    if (!this.context.sink.isAllowed(user, refOf(place))) {
       await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
       return;
     }
@@ -147,7 +133,10 @@ export class DiscordInteractionHandler {
       if (outcome.refusal) {
         // The deferred reply is public; the refusal must not be.
         await interaction.deleteReply();
-        await interaction.followUp({ content: outcome.refusal, flags: MessageFlags.Ephemeral });
+        await interaction.followUp({
+          content: this.fitted(ref, outcome.refusal),
+          flags: MessageFlags.Ephemeral,
+        });
       } else {
         await interaction.editReply('Already on it.');
       }
@@ -158,9 +147,12 @@ export class DiscordInteractionHandler {
         ? ` (after ${outcome.queuedBehind} earlier message${outcome.queuedBehind === 1 ? '' : 's'})`
         : '';
     await interaction.editReply(
-      place.threadId === null
-        ? `🧵 Continuing in <#${threadId}>${waiting}: ${cutText(oneLine(prompt), 300)}`
-        : cutText(`>>> ${prompt}`, maxMessageChars - waiting.length) + waiting,
+      this.fitted(
+        ref,
+        place.threadId === null
+          ? `🧵 Continuing in <#${threadId}>${waiting}: ${cutText(oneLine(prompt), 300)}`
+          : cutText(`>>> ${prompt}`, maxMessageChars - waiting.length) + waiting,
+      ),
     );
   }
 
@@ -183,7 +175,7 @@ export class DiscordInteractionHandler {
     if (!place) return;
     const user = this.userOf(interaction);
     const ref = refOf(place);
-    if (!this.context.access.isAllowed(user, ref)) {
+    if (!this.context.sink.isAllowed(user, ref)) {
       await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
       return;
     }
@@ -200,12 +192,12 @@ export class DiscordInteractionHandler {
         await refreshBoard();
         return reply;
       });
-      await this.answer(interaction, work);
+      await this.answer(interaction, ref, work);
     } else {
       const work = refreshBoard()
         .then(() => sink.onCommand({ ref, user, text: `status ${parsed.taskId}`, eventId: interaction.id }))
         .then((reply): CommandReply => ({ ...reply, ephemeral: true }));
-      await this.answer(interaction, work);
+      await this.answer(interaction, ref, work);
     }
   }
 
@@ -218,11 +210,15 @@ export class DiscordInteractionHandler {
     if (!place) return;
     const user = this.userOf(interaction);
     const ref = refOf(place);
-    if (!this.context.access.isAllowed(user, ref)) {
+    if (!this.context.sink.isAllowed(user, ref)) {
       await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
       return;
     }
-    await this.answer(interaction, this.context.sink.onCommand({ ref, user, text, eventId: interaction.id }));
+    await this.answer(
+      interaction,
+      ref,
+      this.context.sink.onCommand({ ref, user, text, eventId: interaction.id }),
+    );
   }
 
   /**
@@ -234,34 +230,36 @@ export class DiscordInteractionHandler {
     const focused = interaction.options.getFocused(true);
     const place = focused.name === 'id' ? await placeOf(this.context.client, interaction.channelId) : null;
     const user = this.userOf(interaction);
-    if (!place || !this.context.access.isAllowed(user, refOf(place))) {
+    if (!place) {
       await interaction.respond([]);
       return;
     }
     const subcommand = interaction.options.getSubcommand(false);
-    const statuses = subcommand ? idChoiceStatuses[subcommand] : undefined;
-    const typed = String(focused.value).trim().toLowerCase();
-    const ref = refOf(place);
-    const all = await this.context.store.listChannel(discordPlatform, place.channelId, 100).catch(() => []);
-    const tasks = await tasksListedFrom(all, ref, (thread) =>
-      isThreadMemberOn(this.context.client, thread, user.id),
-    );
-    const choices = tasks
-      .filter((task) => !statuses || statuses.has(task.status))
-      .filter((task) => !typed || task.id.includes(typed) || task.goal.toLowerCase().includes(typed))
-      .slice(0, maxChoices)
-      .map((task) => ({
-        name: cutText(`${task.id} · ${statusWord(task.status)} · ${oneLine(task.goal)}`, 100),
-        value: task.id,
-      }));
+    const suggestions = await this.context.sink
+      .suggestTasks(refOf(place), user, {
+        ...(subcommand ? { command: subcommand } : {}),
+        typed: String(focused.value),
+        limit: maxChoices,
+      })
+      .catch((error: unknown) => {
+        this.context.logger.warn({ err: error }, 'task id suggestions failed');
+        return [];
+      });
+    const choices = suggestions.map((task) => ({ name: cutText(task.label, 100), value: task.taskId }));
     await interaction.respond(choices);
   }
 
   /**
    * Replies with the gateway's answer, ephemeral when it says so. Slow answers (a cancel waits for the
-   * child to stop) are deferred ephemerally first; a public answer then replaces the placeholder.
+   * child to stop) are deferred ephemerally first; a public answer then replaces the placeholder. The
+   * answer is the interaction's own response (Discord ties it to the interaction's token), so the adapter
+   * makes the calls; the text is redacted and split by the gateway's outbound path (`chunksFor`).
    */
-  private async answer(interaction: RepliableInteraction, work: Promise<CommandReply>): Promise<void> {
+  private async answer(
+    interaction: RepliableInteraction,
+    ref: ConversationRef,
+    work: Promise<CommandReply>,
+  ): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const quick = await Promise.race([
       work,
@@ -275,7 +273,7 @@ export class DiscordInteractionHandler {
       if (interaction.deferred) await interaction.deleteReply();
       return;
     }
-    const [first = '(no reply)', ...rest] = chunkText(reply.text || '(no reply)', maxMessageChars);
+    const [first = '(no reply)', ...rest] = this.context.sink.chunksFor(ref, reply.text || '(no reply)');
     const flags = reply.ephemeral ? MessageFlags.Ephemeral : undefined;
     if (!interaction.deferred) {
       await interaction.reply({ content: first, ...(flags ? { flags } : {}) });
@@ -286,6 +284,11 @@ export class DiscordInteractionHandler {
       await interaction.followUp({ content: first });
     }
     for (const chunk of rest) await interaction.followUp({ content: chunk, ...(flags ? { flags } : {}) });
+  }
+
+  /** One interaction message's worth of text, redacted as the outbound path does (the first piece). */
+  private fitted(ref: ConversationRef, text: string): string {
+    return this.context.sink.chunksFor(ref, text)[0] ?? '';
   }
 
   private async deferThen(

@@ -67,7 +67,7 @@ export class DiscordMessageHandler {
     const known = await this.context.sink.knowsThread(ref);
     // A thread Baton does not own becomes a conversation when someone mentions the bot in it.
     if (!known && !mentioned) return;
-    if (!known && !this.context.access.isAllowed(user, ref)) {
+    if (!known && !this.context.sink.isAllowed(user, ref)) {
       await this.refuse(message, user, refusalText);
       return;
     }
@@ -82,7 +82,7 @@ export class DiscordMessageHandler {
     text: string,
   ): Promise<void> {
     const { context } = this;
-    if (!this.context.access.isAllowed(user, refOf(place))) {
+    if (!this.context.sink.isAllowed(user, refOf(place))) {
       await this.refuse(message, user, refusalText);
       return;
     }

@@ -5,8 +5,12 @@ import {
   ButtonStyle,
   ComponentType,
 } from 'discord.js';
-import type { TaskPrompt } from '../../src/gateway/chat-adapter.ts';
-import { type PromptButton, pressedPromptCommand, promptButtons } from '../../src/gateway/prompt-buttons.ts';
+import {
+  type PromptButton,
+  pressedPromptCommand,
+  promptButtons,
+  type TaskPrompt,
+} from '../../src/gateway/chat-adapter.ts';
 import { cutText, oneLine } from '../../src/text/cut-text.ts';
 
 /** Discord's limits: a button's label, an embed's description, a field's value, a custom_id. */

@@ -1,8 +1,5 @@
 import type { types } from '@slack/bolt';
 import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
-import { changeMark, orderAsTree, roundMark, statusLabel } from '../../src/gateway/render-board.ts';
-import { activeStatuses, type TaskStatus } from '../../src/tasks/task-record.ts';
-import { formatDuration, statusWord, stepCount } from '../../src/tasks/task-views.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 import { escapeMrkdwn } from './slack-mrkdwn.ts';
 
@@ -23,7 +20,7 @@ export function boardBlocks(view: TaskBoardView): types.KnownBlock[] {
   const blocks: types.KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: headerText(view), emoji: true } },
   ];
-  const rows = orderAsTree(view.rows);
+  const rows = view.rows;
   // One block stays free for the "…and N more" line.
   let budget = maxBlocks - blocks.length - 1;
   let shown = 0;
@@ -45,31 +42,23 @@ export function boardBlocks(view: TaskBoardView): types.KnownBlock[] {
 }
 
 function headerText(view: TaskBoardView): string {
-  const counts = new Map<string, number>();
-  for (const row of view.rows) counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
-  const summary = [...counts].map(([status, count]) => `${count} ${statusWord(status)}`).join(' · ');
-  const text = `Tasks · ${summary}${view.settled ? ' · all done' : ''}`;
+  const text = `Tasks · ${view.summary}${view.settled ? ' · all done' : ''}`;
   return cutText(text, maxHeaderChars);
-}
-
-function isActive(row: TaskBoardRow): boolean {
-  return activeStatuses.has(row.status as TaskStatus);
 }
 
 function rowBlocksOf(row: TaskBoardRow): types.KnownBlock[] {
   const indent = row.depth > 1 ? `${'\u2003'.repeat(row.depth - 2)}↳ ` : '';
-  const facts = `${formatDuration(row.elapsedSeconds)} · ${stepCount(row.steps)}${roundMark(row)}${changeMark(row)}`;
   const lines = [
-    `${indent}${statusLabel(row.status)}  \`${row.taskId}\` · ${facts}`,
+    `${indent}${row.statusLabel}  \`${row.taskId}\` · ${row.facts}`,
     `${indent}${escapeMrkdwn(row.goal)}`,
   ];
-  if (isActive(row) && row.lastActivity) lines.push(`${indent}› ${escapeMrkdwn(row.lastActivity)}`);
+  if (row.active && row.lastActivity) lines.push(`${indent}› ${escapeMrkdwn(row.lastActivity)}`);
   const section: types.KnownBlock = {
     type: 'section',
     block_id: `task:${row.taskId}`,
     text: { type: 'mrkdwn', text: lines.join('\n') },
   };
-  if (!isActive(row)) return [section];
+  if (!row.active) return [section];
   return [
     section,
     {

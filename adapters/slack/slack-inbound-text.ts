@@ -1,4 +1,3 @@
-import { chatCommandText } from '../../src/gateway/typed-command.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 
 /**
@@ -26,8 +25,11 @@ export function plainTextOf(text: string, botUserId: string): string {
 /**
  * Whether the words after a mention are a chat command (Slack sends no slash commands from threads, so
  * `@Baton cancel t_7k2m9q` there does what `/baton cancel t_7k2m9q` does), and which: the shared rule
- * (`chatCommandText`), and a bare mention is `help`.
+ * (the gateway's `commandTextOf`), and a bare mention is `help`.
  */
-export function mentionCommandText(text: string): string | null {
-  return text.trim() === '' ? 'help' : chatCommandText(text);
+export function mentionCommandText(
+  text: string,
+  commandTextOf: (text: string) => string | null,
+): string | null {
+  return text.trim() === '' ? 'help' : commandTextOf(text);
 }

@@ -1,11 +1,15 @@
 import type { BatonConfig } from '../../src/config/schema.ts';
-import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
-import { pressedPromptCommand } from '../../src/gateway/prompt-buttons.ts';
+import {
+  type ChatUser,
+  type ConversationRef,
+  type GatewaySink,
+  pressedPromptCommand,
+} from '../../src/gateway/chat-adapter.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
 import { cancelActionId, refreshActionId } from './slack-board-blocks.ts';
 import { mentionCommandText, plainTextOf } from './slack-inbound-text.ts';
-import { toMrkdwnChunks } from './slack-mrkdwn.ts';
+import { fitMrkdwn } from './slack-mrkdwn.ts';
 import {
   blockActionsSchema,
   eventCallbackSchema,
@@ -80,7 +84,7 @@ export class SlackInbound {
       };
       const text = plainTextOf(mention.text, botUserId);
       const user = await this.userOf(author, this.teamOfEvent(mention, body));
-      const command = mentionCommandText(text);
+      const command = mentionCommandText(text, (words) => this.options.sink.commandTextOf(words));
       if (command !== null) {
         // A command is about where the person is: the thread, or (a mention at the top level) the channel.
         const asked = mention.thread_ts ? ref : { ...ref, thread: mention.channel };
@@ -131,7 +135,11 @@ export class SlackInbound {
     });
   }
 
-  /** `/baton …`, after the acknowledgement: the router's reply through the command's response_url. */
+  /**
+   * `/baton …`, after the acknowledgement: the router's reply through the command's response_url. That is
+   * Slack's own answer to the command (no channel post, works where the bot is not a member), so the adapter
+   * makes the call; the text is redacted and split by the gateway's outbound path (`chunksFor`).
+   */
   async slashCommand(payload: unknown, respond: SlashRespond): Promise<void> {
     const parsed = slashCommandSchema.safeParse(payload);
     if (!parsed.success) return this.skip('slash command', parsed.error);
@@ -148,8 +156,9 @@ export class SlackInbound {
     });
     if (reply.duplicate) return;
     const response_type = reply.ephemeral ? 'ephemeral' : 'in_channel';
-    for (const text of toMrkdwnChunks(reply.text, this.options.maxChars).slice(0, maxResponses)) {
-      await respond({ response_type, text });
+    for (const markdown of this.options.sink.chunksFor(ref, reply.text).slice(0, maxResponses)) {
+      const text = fitMrkdwn(markdown, this.options.maxChars);
+      if (text) await respond({ response_type, text });
     }
   }
 

@@ -1,10 +1,10 @@
 /**
  * Markdown (what the agents write) to Slack's mrkdwn, in messages that fit Slack's limits. The conversion
  * itself is slackify-markdown's; this module defuses Slack control sequences the model may have written
- * and splits so that every converted message stays within the limit.
+ * and keeps one converted message within the limit (splitting is the gateway Thread's).
  */
 import slackifyMarkdown from 'slackify-markdown';
-import { chunkText, minimumChunkChars } from '../../src/gateway/chunk-text.ts';
+import { cutText } from '../../src/text/cut-text.ts';
 
 /** Slack refuses a message text over this many characters outright. */
 export const slackHardLimitChars = 40_000;
@@ -27,29 +27,18 @@ export function escapeMrkdwn(text: string): string {
 }
 
 /**
- * Markdown as mrkdwn messages of at most `maxChars` each. The split happens on the Markdown (so code
- * fences are closed and reopened, and links are never cut); a piece that conversion made longer (escaping
- * `&` grows five-fold) is split finer and converted again.
+ * One mrkdwn text of at most `maxChars` (a message, an edit, a fallback). The gateway's Thread already
+ * splits Markdown so each piece's mrkdwn fits (`renderedLength`); this is the guard for anything longer:
+ * the Markdown is cut (with `…`) before converting, shorter in proportion while conversion makes it too
+ * long (escaping `&` grows five-fold), so links and escapes are never cut in half.
  */
-export function toMrkdwnChunks(markdown: string, maxChars: number): string[] {
-  const limit = Math.min(maxChars, slackHardLimitChars);
-  const chunks: string[] = [];
-  for (const piece of chunkText(markdown, limit)) chunks.push(...convertWithin(piece, limit));
-  return chunks;
-}
-
-function convertWithin(piece: string, maxChars: number): string[] {
-  const converted = markdownToMrkdwn(piece);
-  if (converted.length <= maxChars) return converted.trim() === '' ? [] : [converted];
-  const smaller = Math.floor(((piece.length * maxChars) / converted.length) * 0.9);
-  // Cannot happen with Slack's limits; a split of the converted text keeps the limit all the same.
-  if (smaller < minimumChunkChars || smaller >= piece.length) return chunkText(converted, maxChars);
-  return chunkText(piece, smaller).flatMap((part) => convertWithin(part, maxChars));
-}
-
-/** One mrkdwn text of at most `maxChars` (an edit or a fallback cannot become two messages): cut with `…`. */
 export function fitMrkdwn(markdown: string, maxChars: number): string {
-  const whole = toMrkdwnChunks(markdown, maxChars);
-  if (whole.length <= 1) return whole[0] ?? '';
-  return `${toMrkdwnChunks(markdown, maxChars - 2)[0] ?? ''} …`;
+  const limit = Math.min(maxChars, slackHardLimitChars);
+  let room = markdown.length;
+  for (;;) {
+    const converted = markdownToMrkdwn(cutText(markdown, room));
+    if (converted.length <= limit) return converted.trim() === '' ? '' : converted;
+    room = Math.min(room - 1, Math.floor((room * limit) / converted.length));
+    if (room < 2) return cutText(converted, limit);
+  }
 }

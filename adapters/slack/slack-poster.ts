@@ -2,12 +2,11 @@ import type { webApi } from '@slack/bolt';
 import type { ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { boardBlocks } from './slack-board-blocks.ts';
-import { fitMrkdwn, markdownToMrkdwn, toMrkdwnChunks } from './slack-mrkdwn.ts';
+import { fitMrkdwn, markdownToMrkdwn } from './slack-mrkdwn.ts';
 import { promptBlocks } from './slack-prompt-blocks.ts';
 import { slackErrorCode, toPlatformSendError } from './slack-send-error.ts';
 
 /** Ephemeral notes are short answers; a longer one is cut rather than spread over many notes. */
-const maxEphemeralChunks = 3;
 
 /** The thread a reply goes to; a ref whose thread is the channel (a slash command's) posts in the channel. */
 export function threadTsOf(ref: ConversationRef): string | undefined {
@@ -105,14 +104,13 @@ export class SlackPoster {
     );
   }
 
-  /** A note only `user` sees, in the thread when there is one. */
+  /** A note only `user` sees, in the thread when there is one: one message (the Thread splits longer notes). */
   async postEphemeral(channel: string, user: string, threadTs: string | undefined, markdown: string) {
-    const chunks = toMrkdwnChunks(markdown, this.maxChars).slice(0, maxEphemeralChunks);
-    for (const text of chunks) {
-      await this.call('chat.postEphemeral', () =>
-        this.client.chat.postEphemeral({ channel, user, text, ...(threadTs ? { thread_ts: threadTs } : {}) }),
-      );
-    }
+    const text = fitMrkdwn(markdown, this.maxChars);
+    if (!text) return;
+    await this.call('chat.postEphemeral', () =>
+      this.client.chat.postEphemeral({ channel, user, text, ...(threadTs ? { thread_ts: threadTs } : {}) }),
+    );
   }
 
   /**

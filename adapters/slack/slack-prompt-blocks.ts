@@ -1,6 +1,5 @@
 import type { types } from '@slack/bolt';
-import type { TaskPrompt } from '../../src/gateway/chat-adapter.ts';
-import { promptButtons } from '../../src/gateway/prompt-buttons.ts';
+import { promptButtons, type TaskPrompt } from '../../src/gateway/chat-adapter.ts';
 import { cutText, oneLine } from '../../src/text/cut-text.ts';
 import { escapeMrkdwn } from './slack-mrkdwn.ts';
 

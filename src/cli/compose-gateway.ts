@@ -133,7 +133,7 @@ export async function composeGateway(
     gateway.addAdapter(consoleAdapter);
   }
   // Each platform adapter starts when its credentials are present.
-  const discord = discordAdapterFromEnv(env, config.discord, { store: runtime.store, logger, access });
+  const discord = discordAdapterFromEnv(env, config.discord, { logger });
   if (discord) gateway.addAdapter(discord);
   const slack = slackAdapterFromEnv(env, config.slack, { logger });
   if (slack) gateway.addAdapter(slack);

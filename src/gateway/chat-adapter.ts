@@ -3,6 +3,10 @@
  * events into these neutral values, pushes them into the gateway's sink, and renders what the gateway
  * sends back, owning its platform's limits (message length, rate limits, markup).
  */
+import { taskIdPattern } from '../tasks/task-ids.ts';
+
+/** Task ids as commands and buttons carry them (`t_7k2m9q`). */
+export { taskIdPattern };
 
 /** Where a conversation lives. A session is one thread: key `platform:channel:thread`. */
 export interface ConversationRef {
@@ -83,11 +87,21 @@ export interface TaskBoardRow {
   changedFiles?: number;
   /** The task's round when a follow-up reopened it (2 and up); absent for a task never reopened. */
   round?: number;
+  /** The status as every surface shows it, e.g. `🔄 running`. */
+  statusLabel: string;
+  /** Queued or running: the row shows its last activity and its Cancel / Refresh buttons. */
+  active: boolean;
+  /** Elapsed time, steps, round and changed files, e.g. `1m 15s · 3 steps · round 2 · ±4 files`. */
+  facts: string;
 }
 
+/** A board as the gateway renders it (`boardViewOf`): surfaces only lay it out. */
 export interface TaskBoardView {
   sessionKey: string;
+  /** In tree order: each task followed by the tasks it started. */
   rows: TaskBoardRow[];
+  /** Tasks counted by status, e.g. `2 running · 1 completed`. */
+  summary: string;
   /** True when every task on the board has ended: the last edit. */
   settled: boolean;
 }
@@ -129,6 +143,11 @@ export type OutboundMessage =
        * a surface that marks edited messages does not mark these.
        */
       streamed?: boolean;
+      /**
+       * Platform id of the message this one answers (Discord's `message_reference`): the first chunk is
+       * posted as a reply to it, where the platform has replies. Ignored by edits.
+       */
+      replyTo?: string;
     }
   | { kind: 'board'; board: TaskBoardView; fallbackText: string }
   | {
@@ -150,8 +169,30 @@ export interface PlatformLimits {
   minEditIntervalMs?: number;
 }
 
+/** What a person has typed so far of a task id (Discord's `id:` autocomplete). */
+export interface TaskSuggestionRequest {
+  /** The command the id is for (`steer`, `cancel`, …): only tasks it can act on are offered. */
+  command?: string;
+  /** The typed text, matched against ids and goals. */
+  typed: string;
+  /** Most suggestions wanted. */
+  limit: number;
+}
+
+/** A task offered for a typed id. */
+export interface TaskSuggestion {
+  taskId: string;
+  /** `t_7k2m9q · running · the goal`, one line; the adapter cuts it to its platform's limit. */
+  label: string;
+}
+
 /** What an adapter pushes events into; the gateway implements it. */
 export interface GatewaySink {
+  /**
+   * Whether the access rules let `user` use Baton in `ref`, so an adapter can refuse before anything
+   * visible happens (a Discord thread created for them); the gateway still checks every turn and command.
+   */
+  isAllowed(user: ChatUser, ref: ConversationRef): boolean;
   /** A turn for the parent agent. Resolves once queued; `queuedBehind` counts turns ahead of it. */
   onMessage(message: InboundMessage): Promise<{ accepted: boolean; queuedBehind: number; refusal?: string }>;
   /** A command (slash command, mention words, button): answered directly, without a model call. */
@@ -172,6 +213,27 @@ export interface GatewaySink {
   post(ref: ConversationRef, message: OutboundMessage): Promise<void>;
   /** A note only `userId` sees (a command's ephemeral answer), through the same path; needs `postNotice`. */
   notice(ref: ConversationRef, userId: string, markdown: string): Promise<void>;
+  /**
+   * Markdown as the one outbound path would post it here: secrets redacted, split so each piece renders
+   * as one platform message. For the answers a platform makes the adapter send itself, on its own token
+   * (a Discord interaction's response, a Slack response_url): the adapter makes only that platform call.
+   */
+  chunksFor(ref: ConversationRef, markdown: string): string[];
+  /**
+   * Whether words a person typed are a chat command, and its text for `onCommand`; null for a turn for the
+   * parent. `slashWords`: a leading `/word` marks a command even when it does not parse (a message box
+   * that takes `/tasks`), so the router answers with its usage line.
+   */
+  commandTextOf(text: string, options?: { slashWords?: boolean }): string | null;
+  /**
+   * Tasks to offer `user` typing a task id in `ref`, newest first: none when the access rules refuse them,
+   * and only tasks visible from there (a private thread's only to its members).
+   */
+  suggestTasks(
+    ref: ConversationRef,
+    user: ChatUser,
+    request: TaskSuggestionRequest,
+  ): Promise<TaskSuggestion[]>;
 }
 
 export interface ChatAdapter {
@@ -223,4 +285,49 @@ export function promptAsText(message: OutboundMessage): Exclude<OutboundMessage,
   return message.kind === 'prompt'
     ? { kind: 'text', text: message.fallbackText, idempotencyKey: message.idempotencyKey }
     : message;
+}
+
+/** Most choices a question shows as buttons (Slack allows five buttons in a row; ask_user takes five). */
+export const maxPromptChoices = 5;
+
+/** One button of a prompt and the chat command a press sends, as the person who pressed it. */
+export interface PromptButton {
+  /** What the button says (cut to each platform's limit by the adapter). */
+  label: string;
+  /** `answer <taskId> #<n>`, `approve <taskId>` or `deny <taskId>`. */
+  command: string;
+  style: 'choice' | 'approve' | 'deny';
+}
+
+/**
+ * The buttons of a prompt: one per choice of a question (the first five), or Approve and Deny. Every
+ * surface draws these, so a press anywhere is the same command as the words typed.
+ */
+export function promptButtons(prompt: TaskPrompt): PromptButton[] {
+  if (prompt.kind === 'approval') {
+    return [
+      { label: 'Approve', command: `approve ${prompt.taskId}`, style: 'approve' },
+      { label: 'Deny', command: `deny ${prompt.taskId}`, style: 'deny' },
+    ];
+  }
+  return prompt.choices.slice(0, maxPromptChoices).map((choice, index) => ({
+    label: choice,
+    command: `answer ${prompt.taskId} #${index + 1}`,
+    style: 'choice',
+  }));
+}
+
+const pressedCommand = /^(?:answer (t_[a-z0-9]+) #([1-9])|(approve|deny) (t_[a-z0-9]+))$/;
+
+/**
+ * The command of a pressed prompt button, checked: a button's value comes back from the platform, and
+ * only the three shapes `promptButtons` makes are accepted. Null for anything else.
+ */
+export function pressedPromptCommand(value: string): string | null {
+  const match = pressedCommand.exec(value);
+  if (!match) return null;
+  const taskId = match[1] ?? match[4]!;
+  if (!taskIdPattern.test(taskId)) return null;
+  if (match[2] !== undefined && Number(match[2]) > maxPromptChoices) return null;
+  return value;
 }

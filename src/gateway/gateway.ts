@@ -22,6 +22,8 @@ import type {
   GatewaySink,
   InboundMessage,
   OutboundMessage,
+  TaskSuggestion,
+  TaskSuggestionRequest,
 } from './chat-adapter.ts';
 import { sessionKeyOf } from './chat-adapter.ts';
 import { type DeliveryOutcome, DeliveryService } from './delivery/delivery-service.ts';
@@ -31,10 +33,12 @@ import type { ParentAgent } from './parent-agent.ts';
 import { RedisPostProgress } from './post-progress.ts';
 import { SessionTurnQueue, type TurnSlot } from './session-turn-queue.ts';
 import { TaskBoards } from './task-boards.ts';
-import type { PrivateThreadMembership } from './task-visibility.ts';
+import { suggestTasks } from './task-suggestions.ts';
+import { noPrivateThreadMembership, type PrivateThreadMembership } from './task-visibility.ts';
 import { Thread } from './thread.ts';
 import { parseTurnItem, type TurnItem } from './turn-item.ts';
 import { turnStatusFor } from './turn-status.ts';
+import { chatCommandText, typedCommandText } from './typed-command.ts';
 
 export type { TurnItem } from './turn-item.ts';
 
@@ -167,6 +171,33 @@ export class Gateway implements GatewaySink {
     }
   }
 
+  async suggestTasks(
+    ref: ConversationRef,
+    user: ChatUser,
+    request: TaskSuggestionRequest,
+  ): Promise<TaskSuggestion[]> {
+    if (!this.options.access.isAllowed(user, ref)) return [];
+    const channelTasks = await this.options.tasks.listChannel(ref.platform, ref.channel, 100);
+    return suggestTasks(
+      channelTasks,
+      ref,
+      this.membershipOf(ref, user.id) ?? noPrivateThreadMembership,
+      request,
+    );
+  }
+
+  isAllowed(user: ChatUser, ref: ConversationRef): boolean {
+    return this.options.access.isAllowed(user, ref);
+  }
+
+  commandTextOf(text: string, options: { slashWords?: boolean } = {}): string | null {
+    return options.slashWords ? typedCommandText(text) : chatCommandText(text);
+  }
+
+  chunksFor(ref: ConversationRef, markdown: string): string[] {
+    return this.requireThread(ref).chunksOf(markdown);
+  }
+
   private requireThread(ref: ConversationRef): Thread {
     const thread = this.threadFor(ref);
     if (!thread) throw new BatonError('invalid_arguments', `no ${ref.platform} adapter runs in this gateway`);
@@ -229,12 +260,15 @@ export class Gateway implements GatewaySink {
     ) {
       return { text: '', ephemeral: true, duplicate: true };
     }
-    // Only the platform knows who is in a private thread: the command's adapter answers for the asker.
-    const adapter = this.adapters.get(command.ref.platform);
-    const isMember: PrivateThreadMembership | undefined = adapter?.isThreadMember
-      ? (thread) => adapter.isThreadMember!({ ...command.ref, thread }, command.user.id)
+    return this.options.commands.handle(command, this.membershipOf(command.ref, command.user.id));
+  }
+
+  /** Only the platform knows who is in a private thread: the asker's adapter answers, where it can. */
+  private membershipOf(ref: ConversationRef, userId: string): PrivateThreadMembership | undefined {
+    const adapter = this.adapters.get(ref.platform);
+    return adapter?.isThreadMember
+      ? (thread) => adapter.isThreadMember!({ ...ref, thread }, userId)
       : undefined;
-    return this.options.commands.handle(command, isMember);
   }
 
   private async runTurn(sessionKey: string, item: TurnItem, slot: TurnSlot): Promise<void> {

@@ -5,9 +5,9 @@ import type { TaskSignals } from '../tasks/task-signals.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { activityText, elapsedSeconds, shortGoal } from '../tasks/task-views.ts';
 import { cutText } from '../text/cut-text.ts';
-import type { ConversationRef, TaskBoardRow, TaskBoardView } from './chat-adapter.ts';
+import type { ConversationRef, TaskBoardView } from './chat-adapter.ts';
 import { PlatformSendError } from './platform-send-error.ts';
-import { renderBoardText } from './render-board.ts';
+import { boardViewOf, renderBoardText, type TaskBoardFacts } from './render-board.ts';
 import type { Thread } from './thread.ts';
 
 // When only elapsed times changed, edit at most this often: platforms rate-limit edits.
@@ -143,7 +143,7 @@ export class TaskBoards {
   }
 
   private async viewOf(sessionKey: string, records: TaskRecord[]): Promise<TaskBoardView> {
-    const rows: TaskBoardRow[] = await Promise.all(
+    const rows: TaskBoardFacts[] = await Promise.all(
       records.map(async (record) => {
         const [last] = isTerminal(record.status) ? [] : await this.options.store.recentEvents(record.id, 1);
         return {
@@ -161,6 +161,10 @@ export class TaskBoards {
       }),
     );
     rows.reverse();
-    return { sessionKey, rows, settled: records.every((record) => isTerminal(record.status)) };
+    return boardViewOf(
+      sessionKey,
+      rows,
+      records.every((record) => isTerminal(record.status)),
+    );
   }
 }

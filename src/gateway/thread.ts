@@ -93,15 +93,19 @@ export class Thread {
       await progress?.record(1);
       return { messageIds: [sent.messageId] };
     }
-    return this.postChunks(this.chunksOf(message.text), key, progress, 0);
+    return this.postChunks(this.chunksOf(message.text), key, progress, 0, message.replyTo);
   }
 
-  /** Posts `chunks[from…]` with keys `<key>:<index>`, skipping those the progress says are posted. */
+  /**
+   * Posts `chunks[from…]` with keys `<key>:<index>`, skipping those the progress says are posted; chunk 0
+   * answers `replyTo` when given.
+   */
   async postChunks(
     chunks: string[],
     key: string | undefined,
     progress: ChunkProgress | undefined,
     from: number,
+    replyTo?: string,
   ): Promise<{ messageIds: string[] }> {
     const messageIds: string[] = [];
     const start = Math.max(from, progress ? await progress.posted() : 0);
@@ -110,6 +114,7 @@ export class Thread {
         kind: 'text',
         text: chunks[index]!,
         ...(key ? { idempotencyKey: `${key}:${index}` } : {}),
+        ...(index === 0 && replyTo ? { replyTo } : {}),
       };
       const sent = await this.call(() => this.adapter.send(this.ref, message));
       messageIds.push(sent.messageId);

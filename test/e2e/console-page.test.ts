@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import type { ConversationRef } from '../../src/gateway/chat-adapter.ts';
+import { boardViewOf } from '../../src/gateway/render-board.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskOrigin } from '../../src/tasks/task-record.ts';
@@ -201,10 +202,9 @@ describe('console page in a real browser', () => {
     await adapter.send(consoleRef(threadId), {
       kind: 'board',
       fallbackText: 'tasks',
-      board: {
-        sessionKey: `console:console:${threadId}`,
-        settled: false,
-        rows: [
+      board: boardViewOf(
+        `console:console:${threadId}`,
+        [
           {
             taskId: logs!.id,
             parentTaskId: null,
@@ -236,7 +236,8 @@ describe('console page in a real browser', () => {
             lastActivity: '',
           },
         ],
-      },
+        false,
+      ),
     });
     await page
       .locator('[data-testid="transcript-entry"][data-role="board"] [data-testid="board-card"]')

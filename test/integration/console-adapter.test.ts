@@ -7,6 +7,7 @@ import type { TaskTreeNode, TaskTreeSnapshot } from '../../adapters/console/cons
 import type { BatonConfig } from '../../src/config/schema.ts';
 import type { ConversationRef, GatewaySink, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
+import { boardViewOf } from '../../src/gateway/render-board.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
@@ -288,10 +289,9 @@ describe('console adapter: threads and messages', () => {
     const edited = await stream.next<TranscriptEvent>('transcript', (event) => event.op === 'edit');
     expect(edited.entry).toMatchObject({ id: messageId, role: 'bot', text: 'Done.', at: appended.entry.at });
 
-    const board: TaskBoardView = {
-      sessionKey: `console:console:${thread.id}`,
-      settled: false,
-      rows: [
+    const board: TaskBoardView = boardViewOf(
+      `console:console:${thread.id}`,
+      [
         {
           taskId: 't_abcdef',
           parentTaskId: null,
@@ -303,7 +303,8 @@ describe('console adapter: threads and messages', () => {
           lastActivity: 'step-start',
         },
       ],
-    };
+      false,
+    );
     const boardPost = await adapter.send(consoleRef(thread.id), {
       kind: 'board',
       board,

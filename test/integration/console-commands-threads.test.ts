@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import type { ConsoleThread, TranscriptEntry } from '../../adapters/console/console-store.ts';
 import type { TaskTreeSnapshot } from '../../adapters/console/console-task-tree.ts';
+import { registerSecret } from '../../src/logging/redact-secrets.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskCaller } from '../../src/tasks/task-service.ts';
@@ -100,6 +101,24 @@ describe('console: commands typed in the message box', () => {
     // Words that only start like a command are a turn for the model.
     await send('POST', `/api/threads/${thread.id}/messages`, { text: 'tasks for tomorrow' });
     expect(sink.messages.map((message) => message.text)).toEqual(['tasks for tomorrow']);
+  });
+
+  it('redacts secrets in a command answer, as the outbound path does for every post', async () => {
+    const thread = await newThread();
+    const secret = 'console-answer-secret-0123456789';
+    registerSecret(secret);
+    sink.adapter = adapter;
+    sink.answer = () => ({ text: `the key is ${secret}`, ephemeral: false });
+    try {
+      const answered = (await (
+        await send('POST', `/api/threads/${thread.id}/messages`, { text: 'help' })
+      ).json()) as { reply: TranscriptEntry };
+      expect(answered.reply.text).toBe('the key is [redacted]');
+      const { entries } = await transcript(thread.id);
+      expect(entries.map((entry) => entry.text).join('\n')).not.toContain(secret);
+    } finally {
+      sink.adapter = null;
+    }
   });
 
   it('posts no answer for a repeat, and marks the line failed when the gateway cannot answer', async () => {

@@ -125,9 +125,7 @@ beforeAll(async () => {
     applicationId: discord.applicationId,
     apiUrl: discord.apiUrl,
     config: config.discord,
-    store: runtime.store,
     logger,
-    access,
   });
   gateway.addAdapter(adapter);
   await gateway.start();
@@ -193,13 +191,16 @@ describe('the Discord adapter', () => {
       refreshBoard: async () => undefined,
       post: async () => undefined,
       notice: async () => undefined,
+      chunksFor: (_ref, markdown) => [markdown],
+      suggestTasks: async () => [],
+      commandTextOf: () => null,
+      isAllowed: () => false,
     };
     const global = new DiscordAdapter({
       token: discord.token,
       applicationId: discord.applicationId,
       apiUrl: `${discord.apiUrl}/v10/`,
       config: { guild_ids: [], thread_name_prefix: '' },
-      store: runtime.store,
       logger: createSilentLogger(),
     });
     await global.start(idle);
@@ -228,7 +229,6 @@ describe('the Discord adapter', () => {
       applicationId: '123456789012345678',
       apiUrl: discord.apiUrl,
       config: config.discord,
-      store: runtime.store,
       logger: createSilentLogger(),
     });
     const identifies = discord.gatewayStats.identifies;
@@ -353,6 +353,13 @@ describe('the Discord adapter', () => {
     expect(choices.map((choice) => choice.value)).toEqual(
       expect.arrayContaining([...byGoal.values()].map((task) => task.id)),
     );
+    // Someone the access rules refuse is offered nothing (the gateway decides, not the adapter).
+    const malloryLookup = discord.autocomplete(mallory, thread.id, 'task', {
+      subcommand: 'status',
+      options: { id: '' },
+      focused: 'id',
+    });
+    expect(await eventually(async () => malloryLookup.choices ?? undefined)).toEqual([]);
 
     // Bob may use Baton but does not own these tasks.
     const bobSteer = discord.slashCommand(bob, thread.id, 'task', {
@@ -788,7 +795,6 @@ describe('the Discord adapter', () => {
       applicationId: discord.applicationId,
       apiUrl: discord.apiUrl,
       config: config.discord,
-      store: runtime.store,
       logger: createSilentLogger(),
     });
     await restarted.start({
@@ -799,6 +805,10 @@ describe('the Discord adapter', () => {
       refreshBoard: async () => undefined,
       post: async () => undefined,
       notice: async () => undefined,
+      chunksFor: (_ref, markdown) => [markdown],
+      suggestTasks: async () => [],
+      commandTextOf: () => null,
+      isAllowed: () => false,
     });
     let retried: { messageId: string };
     try {

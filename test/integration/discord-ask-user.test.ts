@@ -75,9 +75,7 @@ beforeAll(async () => {
       applicationId: discord.applicationId,
       apiUrl: discord.apiUrl,
       config: config.discord,
-      store: runtime.store,
       logger,
-      access,
     }),
   );
   await gateway.start();

@@ -10,12 +10,13 @@ import {
 import { RetryNonces } from '../../adapters/discord/discord-retry-nonces.ts';
 import { toPlatformSendError } from '../../adapters/discord/discord-send-error.ts';
 import { stripBotMentions, threadNameFor } from '../../adapters/discord/discord-text.ts';
-import type { TaskBoardRow, TaskBoardView } from '../../src/gateway/chat-adapter.ts';
+import type { TaskBoardView } from '../../src/gateway/chat-adapter.ts';
+import { boardViewOf, type TaskBoardFacts } from '../../src/gateway/render-board.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 import { validateMessageBody } from '../fakes/fake-discord-payloads.ts';
 
-function row(taskId: string, status: string, extra: Partial<TaskBoardRow> = {}): TaskBoardRow {
+function row(taskId: string, status: string, extra: Partial<TaskBoardFacts> = {}): TaskBoardFacts {
   return {
     taskId,
     parentTaskId: null,
@@ -29,8 +30,8 @@ function row(taskId: string, status: string, extra: Partial<TaskBoardRow> = {}):
   };
 }
 
-function view(rows: TaskBoardRow[], settled = false): TaskBoardView {
-  return { sessionKey: 'discord:c:t', rows, settled };
+function view(rows: TaskBoardFacts[], settled = false): TaskBoardView {
+  return boardViewOf('discord:c:t', rows, settled);
 }
 
 describe('the Discord task board', () => {
@@ -199,7 +200,7 @@ describe('retry nonces', () => {
 });
 
 describe('discordAdapterFromEnv', () => {
-  const dependencies = { store: { listChannel: async () => [] }, logger: createSilentLogger() };
+  const dependencies = { logger: createSilentLogger() };
   const config = { guild_ids: [], thread_name_prefix: '' };
 
   it('is null without DISCORD_TOKEN and needs DISCORD_APPLICATION_ID with it', () => {

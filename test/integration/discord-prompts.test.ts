@@ -4,6 +4,7 @@ import { refusalText } from '../../adapters/discord/discord-context.ts';
 import { parsePromptButtonId } from '../../adapters/discord/discord-prompt.ts';
 import type { ChatUser, ConversationRef, TaskPrompt } from '../../src/gateway/chat-adapter.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
+import { registerSecret } from '../../src/logging/redact-secrets.ts';
 import {
   type FakeChannel,
   type FakeDiscordServer,
@@ -41,11 +42,10 @@ beforeAll(async () => {
     applicationId: discord.applicationId,
     apiUrl: discord.apiUrl,
     config: { guild_ids: [discord.guildId], thread_name_prefix: '' },
-    store: { listChannel: async () => [] },
     logger: createSilentLogger(),
-    // Mallory may not use Baton at all: the adapter refuses her press before the gateway sees it.
-    access: { isAllowed: (user: ChatUser) => user.id !== mallory.id },
   });
+  // Mallory may not use Baton at all: the adapter refuses her press before the gateway sees her command.
+  sink.allows = (user: ChatUser) => user.id !== mallory.id;
   await adapter.start(sink);
   thread = discord.addThread(discord.opsChannelId, 'rollout');
 });
@@ -174,6 +174,27 @@ describe('prompts on Discord', () => {
       await eventually(async () => (discord.repliesTo(interaction)[0] ? true : undefined), 10_000);
       expect(sink.commands.at(-1)?.text).toBe(text);
     }
+  });
+
+  it('answers an interaction with the text the outbound path prepared: redacted, split at 2,000', async () => {
+    const secret = 'discord-interaction-secret-0123456789';
+    registerSecret(secret);
+    sink.answer = () => ({ text: `key ${secret} ${'x'.repeat(2500)}`, ephemeral: true });
+    // The split is a Thread's on this adapter, as the gateway's is.
+    sink.adapter = adapter;
+    const interaction = discord.slashCommand(ada, thread.id, 'task', {
+      subcommand: 'approve',
+      options: { id: 't_apr7k2' },
+    });
+    const replies = await eventually(async () => {
+      const all = discord.repliesTo(interaction);
+      return all.length >= 2 ? all : undefined;
+    }, 10_000).finally(() => {
+      sink.adapter = null;
+    });
+    expect(replies.every((reply) => reply.content.length <= 2000)).toBe(true);
+    expect(replies.map((reply) => reply.content).join('')).not.toContain(secret);
+    expect(replies[0]!.content).toContain('key [redacted]');
   });
 
   it('reads back only the button ids it makes', () => {

@@ -128,7 +128,6 @@ beforeAll(async () => {
       applicationId: discord.applicationId,
       apiUrl: discord.apiUrl,
       config: config.discord,
-      store: runtime.store,
       logger,
     }),
   );

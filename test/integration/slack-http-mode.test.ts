@@ -107,6 +107,16 @@ describe('Slack in HTTP mode', () => {
     expect(listed.body).toMatchObject({ response_type: 'in_channel', text: 'No tasks in this channel yet.' });
   });
 
+  it('redacts secrets in a /baton answer through its response_url, as every post is', async () => {
+    const responseUrl = slack.newResponseUrl();
+    const form = slashCommand({ user: slackPeople.ada.id, text: fakeSlackWorkspace.botToken, responseUrl });
+    await postToSlackApp(baton.adapter.url!, { form });
+    const response = await slack.waitForResponse((post) => post.id === responseUrl.split('/').at(-1));
+    expect(String(response.body.text)).toContain('Unknown command');
+    expect(String(response.body.text)).toContain('[redacted]');
+    expect(String(response.body.text)).not.toContain(fakeSlackWorkspace.botToken);
+  });
+
   it('takes board buttons as interactivity posts (a form with a JSON payload)', async () => {
     const thread = nextSlackTs();
     const press = blockActions({

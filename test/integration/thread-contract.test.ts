@@ -101,7 +101,6 @@ beforeAll(async () => {
     applicationId: discord.applicationId,
     apiUrl: discord.apiUrl,
     config: { ...config.discord, guild_ids: [discord.guildId] },
-    store: runtime.store,
     logger,
   });
   await discordAdapter.start(new RecordingSink());

@@ -7,7 +7,7 @@ import { parseBoardButtonId } from '../../adapters/discord/discord-board.ts';
 import { stripBotMentions, threadNameFor } from '../../adapters/discord/discord-text.ts';
 import { isReadableSlackBody } from '../../adapters/slack/slack-body-guard.ts';
 import { mentionCommandText, plainTextOf } from '../../adapters/slack/slack-inbound-text.ts';
-import { toMrkdwnChunks } from '../../adapters/slack/slack-mrkdwn.ts';
+import { fitMrkdwn, markdownToMrkdwn } from '../../adapters/slack/slack-mrkdwn.ts';
 import {
   blockActionsSchema,
   eventCallbackSchema,
@@ -15,10 +15,13 @@ import {
   messageEventSchema,
   slashCommandSchema,
 } from '../../adapters/slack/slack-payloads.ts';
+import { mrkdwnLength } from '../../adapters/slack/slack-poster.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { isBatonError } from '../../src/errors.ts';
 import { chunkText, minimumChunkChars } from '../../src/gateway/chunk-text.ts';
 import { parseCommand } from '../../src/gateway/command-router.ts';
+import { chunkForPlatform } from '../../src/gateway/platform-chunks.ts';
+import { chatCommandText } from '../../src/gateway/typed-command.ts';
 import { taskIdPattern } from '../../src/tasks/task-ids.ts';
 import { cutText } from '../../src/text/cut-text.ts';
 
@@ -135,17 +138,20 @@ describe('the Slack payload parsers', () => {
       fc.property(anyText, (text) => {
         const plain = plainTextOf(text, 'U123');
         expect(Buffer.from(plain, 'utf8').toString('utf8')).toBe(plain);
-        const command = mentionCommandText(plain);
+        const command = mentionCommandText(plain, chatCommandText);
         if (command !== null) expect('error' in parseCommand(command)).toBe(false);
       }),
       runs,
     );
   });
 
-  it('fit any reply in mrkdwn chunks within the limit', () => {
+  it('fit any reply in mrkdwn chunks within the limit (the Thread splits by rendered length)', () => {
     fc.assert(
       fc.property(anyText, fc.integer({ min: 100, max: 3500 }), (text, limit) => {
-        for (const chunk of toMrkdwnChunks(text, limit)) expect(chunk.length).toBeLessThanOrEqual(limit);
+        for (const chunk of chunkForPlatform(text, limit, mrkdwnLength)) {
+          expect(markdownToMrkdwn(chunk).length).toBeLessThanOrEqual(limit);
+        }
+        expect(fitMrkdwn(text, limit).length).toBeLessThanOrEqual(limit);
       }),
       runs,
     );

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parsePromptButtonId, promptButtonId } from '../../adapters/discord/discord-prompt.ts';
 import { mentionCommandText } from '../../adapters/slack/slack-inbound-text.ts';
 import type { TaskPrompt } from '../../src/gateway/chat-adapter.ts';
+import { pressedPromptCommand, promptButtons } from '../../src/gateway/chat-adapter.ts';
 import { parseCommand } from '../../src/gateway/command-router.ts';
-import { pressedPromptCommand, promptButtons } from '../../src/gateway/prompt-buttons.ts';
+import { chatCommandText } from '../../src/gateway/typed-command.ts';
 
 const question: TaskPrompt = {
   kind: 'question',
@@ -50,10 +51,12 @@ describe('prompt buttons', () => {
   });
 
   it('and the same words after a Slack mention are commands', () => {
-    expect(mentionCommandText('answer t_ask2q9 blue, please')).toBe('answer t_ask2q9 blue, please');
-    expect(mentionCommandText('approve t_ask2q9')).toBe('approve t_ask2q9');
-    expect(mentionCommandText('deny t_ask2q9 not today')).toBe('deny t_ask2q9 not today');
+    expect(mentionCommandText('answer t_ask2q9 blue, please', chatCommandText)).toBe(
+      'answer t_ask2q9 blue, please',
+    );
+    expect(mentionCommandText('approve t_ask2q9', chatCommandText)).toBe('approve t_ask2q9');
+    expect(mentionCommandText('deny t_ask2q9 not today', chatCommandText)).toBe('deny t_ask2q9 not today');
     // A request that merely starts with the word is a message for the parent.
-    expect(mentionCommandText('answer the question in the doc')).toBeNull();
+    expect(mentionCommandText('answer the question in the doc', chatCommandText)).toBeNull();
   });
 });
