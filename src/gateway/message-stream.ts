@@ -1,8 +1,29 @@
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
+import type { ChatAdapter, ConversationRef } from './chat-adapter.ts';
 import { firstChunkWith } from './platform-chunks.ts';
 import { PlatformSendError } from './platform-send-error.ts';
-import type { Thread } from './thread.ts';
+import type { ChunkProgress } from './post-progress.ts';
+
+/**
+ * What a stream needs of the conversation it writes into: the Thread (src/gateway/thread.ts), which opens
+ * streams, is one. Declared here so that a stream does not import the Thread that imports it.
+ */
+export interface StreamTarget {
+  readonly adapter: ChatAdapter;
+  readonly ref: ConversationRef;
+  readonly sessionKey: string;
+  chunksOf(markdown: string): string[];
+  progressFor(key: string): ChunkProgress;
+  postChunks(
+    chunks: string[],
+    key: string | undefined,
+    progress: ChunkProgress | undefined,
+    from: number,
+  ): Promise<{ messageIds: string[] }>;
+  call<T>(send: () => Promise<T>): Promise<T>;
+  setStatus(status: string): Promise<void>;
+}
 
 /** The message a reply streams into, as the turn checkpoint keeps it so a resumed turn finds it. */
 export interface StreamRecord {
@@ -56,7 +77,7 @@ export class MessageStream {
   private firstTextAt = 0;
 
   constructor(
-    private readonly thread: Thread,
+    private readonly thread: StreamTarget,
     private readonly options: MessageStreamOptions,
   ) {
     this.record = options.resume ?? null;
