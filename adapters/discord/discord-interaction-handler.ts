@@ -171,14 +171,9 @@ export class DiscordInteractionHandler {
       await interaction.reply({ content: 'That button is not Baton’s.', flags: MessageFlags.Ephemeral });
       return;
     }
-    const place = await this.placeOrRefuse(interaction);
-    if (!place) return;
-    const user = this.userOf(interaction);
-    const ref = refOf(place);
-    if (!this.context.sink.isAllowed(user, ref)) {
-      await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
-      return;
-    }
+    const presser = await this.presserOrRefuse(interaction);
+    if (!presser) return;
+    const { user, ref } = presser;
     const { sink } = this.context;
     const refreshBoard = () =>
       sink
@@ -201,19 +196,27 @@ export class DiscordInteractionHandler {
     }
   }
 
+  /** Who pressed a button, and where: null (answered with a refusal) for a place or person Baton does not serve. */
+  private async presserOrRefuse(interaction: GuildInteraction<ButtonInteraction>) {
+    const place = await this.placeOrRefuse(interaction);
+    if (!place) return null;
+    const user = this.userOf(interaction);
+    const ref = refOf(place);
+    if (!this.context.sink.isAllowed(user, ref)) {
+      await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
+      return null;
+    }
+    return { user, ref };
+  }
+
   /**
    * A prompt's button (a choice, Approve, Deny): the chat command it stands for, sent as the person who
    * pressed it, so the router decides who may answer or approve; a refusal is ephemeral.
    */
   private async promptButton(interaction: GuildInteraction<ButtonInteraction>, text: string): Promise<void> {
-    const place = await this.placeOrRefuse(interaction);
-    if (!place) return;
-    const user = this.userOf(interaction);
-    const ref = refOf(place);
-    if (!this.context.sink.isAllowed(user, ref)) {
-      await interaction.reply({ content: refusalText, flags: MessageFlags.Ephemeral });
-      return;
-    }
+    const presser = await this.presserOrRefuse(interaction);
+    if (!presser) return;
+    const { user, ref } = presser;
     await this.answer(
       interaction,
       ref,

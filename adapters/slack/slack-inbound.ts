@@ -164,34 +164,18 @@ export class SlackInbound {
 
   /** Cancel and Refresh on a task board, after the acknowledgement; the same access rules as commands. */
   async action(body: unknown): Promise<void> {
-    const parsed = blockActionsSchema.safeParse(body);
-    if (!parsed.success) return this.skip('block_actions', parsed.error);
-    const press = parsed.data;
-    const action = press.actions[0]!;
-    const channel = press.channel?.id ?? press.container?.channel_id;
-    const taskId = action.value ?? '';
-    if (!channel) return this.skip('block_actions', 'no channel');
-    const messageTs = press.container?.message_ts ?? press.message?.ts;
-    const ref: ConversationRef = {
-      platform,
-      channel,
-      thread: press.container?.thread_ts ?? press.message?.thread_ts ?? messageTs ?? channel,
-    };
-    const user = await this.userOf(
-      press.user.id,
-      press.user.team_id ?? press.team?.id,
-      press.user.name ?? press.user.username,
-    );
+    const press = await this.pressOf(body);
+    if (!press) return;
+    const { ref, user, value: taskId, actionId, eventId } = press;
     const { sink } = this.options;
-    const eventId = eventIdOf(press.trigger_id);
-    if (action.action_id === cancelActionId) {
+    if (actionId === cancelActionId) {
       const reply = await sink.onCommand({ ref, user, text: `cancel ${taskId}`, ...eventId });
       if (reply.duplicate) return;
       if (reply.ephemeral) await sink.notice(ref, user.id, reply.text);
       else await sink.post(ref, { kind: 'text', text: reply.text });
       return;
     }
-    if (action.action_id === refreshActionId) {
+    if (actionId === refreshActionId) {
       // `status` applies the access rules (the sink has no other way to ask): a public answer means the
       // person may look at this task, and then the board is re-rendered at once.
       const reply = await sink.onCommand({ ref, user, text: `status ${taskId}`, ...eventId });
@@ -207,12 +191,27 @@ export class SlackInbound {
    * refusal is shown to the presser only.
    */
   async promptAction(body: unknown): Promise<void> {
+    const press = await this.pressOf(body);
+    if (!press) return;
+    const command = pressedPromptCommand(press.value);
+    if (!command) return this.skip('block_actions', 'not a prompt button');
+    await this.answerInThread(press.ref, press.user, command, threadTsOf(press.ref), press.eventId.eventId);
+  }
+
+  /** A button press: where (the message's thread), who pressed it, which button and its value; null if unreadable. */
+  private async pressOf(body: unknown) {
     const parsed = blockActionsSchema.safeParse(body);
-    if (!parsed.success) return this.skip('block_actions', parsed.error);
+    if (!parsed.success) {
+      this.skip('block_actions', parsed.error);
+      return null;
+    }
     const press = parsed.data;
-    const command = pressedPromptCommand(press.actions[0]?.value ?? '');
+    const action = press.actions[0]!;
     const channel = press.channel?.id ?? press.container?.channel_id;
-    if (!command || !channel) return this.skip('block_actions', 'not a prompt button');
+    if (!channel) {
+      this.skip('block_actions', 'no channel');
+      return null;
+    }
     const messageTs = press.container?.message_ts ?? press.message?.ts;
     const ref: ConversationRef = {
       platform,
@@ -224,7 +223,13 @@ export class SlackInbound {
       press.user.team_id ?? press.team?.id,
       press.user.name ?? press.user.username,
     );
-    await this.answerInThread(ref, user, command, threadTsOf(ref), eventIdOf(press.trigger_id).eventId);
+    return {
+      ref,
+      user,
+      actionId: action.action_id,
+      value: action.value ?? '',
+      eventId: eventIdOf(press.trigger_id),
+    };
   }
 
   private async answerInThread(
