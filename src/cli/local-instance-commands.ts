@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { loadConfig } from '../config/load-config.ts';
-import { isAlive, readLocalInstance } from './local-instance.ts';
+import { isProcessAlive } from '../process-alive.ts';
+import { readLocalInstance } from './local-instance.ts';
 
 function write(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -62,7 +63,7 @@ export async function runStop(): Promise<number> {
   process.kill(instance.pid, 'SIGTERM');
   // Its own deadline forces the stop after ops.shutdown_timeout_s; allow for that and a little more.
   const deadline = Date.now() + (config.ops.shutdown_timeout_s + 15) * 1000;
-  while (isAlive(instance.pid)) {
+  while (isProcessAlive(instance.pid)) {
     if (Date.now() > deadline) {
       write(`Baton (pid ${instance.pid}) did not stop; stop it with: kill -9 ${instance.pid}`);
       return 1;

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BatonError } from '../errors.ts';
+import { isProcessAlive } from '../process-alive.ts';
 
 /** What a running `baton start` writes beside its data, for `baton status`, `baton stop` and a second start. */
 export interface LocalInstanceRecord {
@@ -18,17 +19,6 @@ export interface LocalInstanceRecord {
 
 export function instanceFileOf(dataDirectory: string): string {
   return path.join(path.resolve(dataDirectory), 'baton.pid');
-}
-
-/** Whether a process with this pid exists (one of another user's counts). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Whether the pid is a Baton process (Linux: /proc; elsewhere any live pid from our own file is trusted). */
@@ -52,7 +42,7 @@ export function readLocalInstance(dataDirectory: string): LocalInstanceRecord | 
   }
   if (!Number.isInteger(record.pid) || record.pid <= 0) return null;
   if (record.pid === process.pid) return record;
-  return isAlive(record.pid) && isBatonProcess(record.pid) ? record : null;
+  return isProcessAlive(record.pid) && isBatonProcess(record.pid) ? record : null;
 }
 
 export interface LocalInstanceLock {

@@ -6,6 +6,7 @@ function pidFileOf(dataDirectory: string): string {
   return path.join(dataDirectory, 'redis-server.pid');
 }
 
+/** Running and ours to signal (unlike isProcessAlive, another user's process does not count: not our leftover). */
 function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);

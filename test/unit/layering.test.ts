@@ -9,7 +9,7 @@ const sourceRoot = path.resolve(import.meta.dirname, '../../src');
  * never one of its own layer or above (that arrow would run up, and two such arrows make a loop).
  */
 const layers: string[][] = [
-  ['errors.ts', 'well-formed-text.ts', 'until-aborted.ts', 'text', 'logging', 'net'],
+  ['errors.ts', 'well-formed-text.ts', 'until-aborted.ts', 'process-alive.ts', 'text', 'logging', 'net'],
   ['config', 'redis'],
   ['llm'],
   ['tasks', 'sessions'],

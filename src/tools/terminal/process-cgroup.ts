@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isProcessAlive } from '../../process-alive.ts';
 
 /** Where a pids controller can be written to, found once per process; null when there is none. */
 let pidsRoot: string | null | undefined;
@@ -31,21 +32,12 @@ function findPidsRoot(): string | null {
 function removeOrphans(root: string): void {
   for (const entry of readdirSync(root)) {
     const owner = /^p(\d+)_/.exec(entry)?.[1];
-    if (!owner || isAlive(Number(owner))) continue;
+    if (!owner || isProcessAlive(Number(owner))) continue;
     try {
       rmdirSync(path.join(root, entry));
     } catch {
       // Still holds a process, or another worker removed it first.
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

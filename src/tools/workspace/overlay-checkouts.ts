@@ -16,6 +16,7 @@ import {
 } from 'node:fs/promises';
 import path from 'node:path';
 import { BatonError } from '../../errors.ts';
+import { isProcessAlive } from '../../process-alive.ts';
 import { mountOverlay, overlaysUnder, unmount } from './overlay-mount.ts';
 import { runGit } from './run-git.ts';
 
@@ -165,7 +166,7 @@ export class OverlayCheckouts {
     for (const mount of await overlaysUnder(this.root)) {
       const name = path.basename(mount.merged);
       const owner = Number(await readFile(path.join(this.layers, name, 'owner'), 'utf8').catch(() => ''));
-      if (owner > 0 && isAlive(owner)) continue;
+      if (owner > 0 && isProcessAlive(owner)) continue;
       // Never a recursive delete through a mount that stayed (it would go through the overlay).
       if (
         !(await unmount(mount.merged, true).then(
@@ -262,15 +263,6 @@ function scratchIndexDirectory(): Promise<string | null> {
     () => null,
   );
   return memoryDirectory;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The worktree admin folder a checkout's `.git` file names (written by git worktree add; Baton's, read-only to tasks). */
