@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BatonError } from '../errors.ts';
 import { chatMessageSchema, tokenUsageSchema } from '../llm/chat-message-schema.ts';
+import { promptResponseSchema } from './task-serialization.ts';
 
 /**
  * The version of the task checkpoint this code writes. Bump it when the stored shape changes, and keep a
@@ -37,22 +38,7 @@ const checkpointFields = {
    * call id: a batch may wait on several calls, one wait at a time. Absent when there are none; optional,
    * so version 1 reads both ways.
    */
-  toolDecisions: z
-    .record(
-      z.string(),
-      z.object({
-        round: z.number().int().positive(),
-        kind: z.enum(['question', 'approval']),
-        answer: z.string().optional(),
-        approved: z.boolean().optional(),
-        reason: z.string().optional(),
-        by: z.string().optional(),
-        byId: z.string().optional(),
-        at: z.number(),
-        timedOut: z.boolean().optional(),
-      }),
-    )
-    .optional(),
+  toolDecisions: z.record(z.string(), promptResponseSchema).optional(),
 };
 
 const currentSchema = z.object({ version: z.literal(taskCheckpointVersion), ...checkpointFields });

@@ -58,7 +58,8 @@ const promptSchema: z.ZodType<TaskPromptState> = z.object({
   askedAt: z.number(),
   expiresAt: z.number(),
 });
-const promptResponseSchema: z.ZodType<PromptResponse> = z.object({
+/** An answer or a decision, as the record keeps it and as a checkpoint keeps each call's (task-checkpoint.ts). */
+export const promptResponseSchema: z.ZodType<PromptResponse> = z.object({
   round: z.number().int().positive(),
   kind: promptKind,
   answer: z.string().optional(),
