@@ -68,7 +68,7 @@ export class TaskQueue {
 
   /**
    * Queues tasks' jobs: task ids (a first round), or a task reopened for a follow-up round, with the wait
-   * round it last parked on (the claim checks it, see claim-task.lua).
+   * round it last parked on (the claim checks it, see claim-tasks.lua).
    */
   async enqueue(
     tasks: Array<string | { taskId: string; followUpRound: number; promptRound?: number }>,

@@ -12,9 +12,9 @@ const taskScript = (name: string): LuaScript => loadLuaScript(folder, name);
 
 export const admitTasksScript = taskScript('admit-tasks');
 export const transitionScript = taskScript('transition-task');
-export const claimScript = taskScript('claim-task');
+export const claimScript = taskScript('claim-tasks');
 export const checkpointScript = taskScript('save-checkpoint');
-export const completeScript = taskScript('complete-task');
+export const completeScript = taskScript('complete-tasks');
 export const steerScript = taskScript('steer-task');
 export const reopenScript = taskScript('reopen-task');
 export const releaseScript = taskScript('release-task');

@@ -330,7 +330,7 @@ export class TaskService {
     if (reopen.outcome === 'steered') return { record, reopened: false, round: roundOf(record) };
     if (reopen.outcome !== 'reopened') throw notSteerable(record, reopen.status);
     // Should this fail, the queue reconciler finds the queued round without a job and queues it.
-    // The claim checks the wait round the job names (see claim-task.lua): the one the task last parked on.
+    // The claim checks the wait round the job names (see claim-tasks.lua): the one the task last parked on.
     await this.queue.enqueue([
       {
         taskId: record.id,

@@ -5,6 +5,7 @@ import { defaultRetentionSeconds, taskKeySeconds } from '../redis/key-lifetimes.
 import type { LuaScript } from '../redis/lua-script.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisScriptRunner } from '../redis/redis-script-runner.ts';
+import { TickBatcher } from '../redis/tick-batcher.ts';
 import type { UsageWrite } from '../redis/usage-write.ts';
 import { toWellFormed, wellFormedDeep } from '../well-formed-text.ts';
 import { parseTaskCheckpoint, serializeTaskCheckpoint, type TaskCheckpoint } from './task-checkpoint.ts';
@@ -104,6 +105,27 @@ export type ParkOutcome = 'ok' | 'over_parked' | 'refused' | 'lost' | 'missing';
 /** How settling a prompt went (see lua/settle-prompt.lua). */
 export type SettleOutcome = 'ok' | 'refused' | 'stale' | 'missing';
 
+/** A claim waiting for its turn's batch: its task's keys and its part of the packed argument (lua/claim-tasks.lua). */
+interface PendingClaim {
+  keys: string[];
+  request: Record<string, string>;
+}
+
+/** One task's reply of lua/claim-tasks.lua: outcome, status found, then, when claimed, what the runner needs. */
+type ClaimReply = [string, string?, string?, number?, string?, string?];
+
+/** A completion waiting for its turn's batch: its keys and its part of the packed argument (lua/complete-tasks.lua). */
+interface PendingCompletion {
+  keys: string[];
+  request: Record<string, string | string[]>;
+}
+
+/**
+ * The most tasks one claim or completion script takes: a script blocks Redis while it runs (tens of µs per
+ * task), so a burst is cut into runs of a few milliseconds at most.
+ */
+const maxTasksPerScript = 50;
+
 /**
  * Task records, atomic status changes and checkpoints, all in Redis; the steering inbox (task-inbox.ts)
  * and the event streams (task-events.ts) are reached through it too.
@@ -116,6 +138,14 @@ export class TaskStore {
   private readonly scripts: RedisScriptRunner;
   private readonly inbox: TaskInbox;
   private readonly events: TaskEvents;
+  private readonly claims = new TickBatcher<PendingClaim, ClaimReply>(
+    (claims) => this.claimBatch(claims),
+    maxTasksPerScript,
+  );
+  private readonly completions = new TickBatcher<PendingCompletion, WriteOutcome>(
+    (completions) => this.completeBatch(completions),
+    maxTasksPerScript,
+  );
 
   constructor(options: TaskStoreOptions) {
     this.redis = options.redis;
@@ -380,31 +410,23 @@ export class TaskStore {
   /**
    * A worker takes the task. On success the reply carries the record after the claim and the inbox
    * length, so the runner needs no other read before its first step. With `firstStepEvent`, a task
-   * claimed from 'queued' with an empty inbox also gets that `step-start` event (see lua/claim-task.lua).
+   * claimed from 'queued' with an empty inbox also gets that `step-start` event (see lua/claim-tasks.lua).
    */
   async claim(
     taskId: string,
     runnerToken: string,
     options: { firstStepEvent?: string; round?: number } = {},
   ): Promise<ClaimResult> {
-    const [outcome, previous, previousRunner, inboxLength, hash, firstStep] = await this.run<
-      [string, string?, string?, number?, string?, string?]
-    >(
-      claimScript,
-      [
-        this.keys.task(taskId),
-        this.keys.taskEvents(taskId),
-        this.keys.taskInbox(taskId),
-        this.keys.quotaQueued(),
-      ],
-      [
+    const [outcome, previous, previousRunner, inboxLength, hash, firstStep] = await this.claims.add({
+      keys: [this.keys.task(taskId), this.keys.taskEvents(taskId), this.keys.taskInbox(taskId)],
+      request: {
         runnerToken,
-        Date.now(),
-        this.maxEvents,
-        options.firstStepEvent ?? '',
-        options.round === undefined ? '' : String(options.round),
-      ],
-    );
+        now: String(Date.now()),
+        maxEvents: String(this.maxEvents),
+        firstStep: options.firstStepEvent ?? '',
+        round: options.round === undefined ? '' : String(options.round),
+      },
+    });
     if (outcome !== 'ok') {
       return {
         outcome: outcome as 'finished' | 'missing' | 'parked' | 'stale',
@@ -422,6 +444,15 @@ export class TaskStore {
       inboxLength: Number(inboxLength ?? 0),
       firstStepRecorded: firstStep === '1',
     };
+  }
+
+  /** Runs the claims gathered in one turn of the event loop as one script (see TickBatcher). */
+  private claimBatch(claims: PendingClaim[]): Promise<ClaimReply[]> {
+    return this.run<ClaimReply[]>(
+      claimScript,
+      [...claims.flatMap((claim) => claim.keys), this.keys.quotaQueued()],
+      [JSON.stringify(claims.map((claim) => claim.request))],
+    );
   }
 
   /**
@@ -475,9 +506,8 @@ export class TaskStore {
   ): Promise<WriteOutcome> {
     const taskId = task.id;
     const { platform, user, channel } = task.origin;
-    const [outcome] = await this.run(
-      completeScript,
-      [
+    return this.completions.add({
+      keys: [
         this.keys.task(taskId),
         this.keys.taskEvents(taskId),
         this.keys.taskInbox(taskId),
@@ -492,26 +522,34 @@ export class TaskStore {
         this.keys.quotaActive(),
         ...(modelCall?.keys ?? []),
       ],
-      [
-        // One packed argument (see lua/complete-task.lua), every value a string. Lua's JSON decoder refuses
-        // a lone surrogate; as a raw argument it was stored as U+FFFD anyway, which toWellFormed gives too.
-        JSON.stringify({
-          runnerToken,
-          inboxCursor: result.inboxCursor,
-          now: String(Date.now()),
-          maxEvents: String(this.maxEvents),
-          channel: this.keys.signalChannel(),
-          summary: toWellFormed(result.summary),
-          fullText: toWellFormed(result.fullText),
-          steps: String(result.steps),
-          usage: JSON.stringify(result.usage),
-          retentionSeconds: String(this.retentionSeconds),
-          ...(result.structured ? { structured: JSON.stringify(wellFormedDeep(result.structured)) } : {}),
-        }),
-        ...(modelCall?.args ?? []),
-      ],
+      // Every value a string (see lua/complete-tasks.lua). Lua's JSON decoder refuses a lone surrogate; as a
+      // raw argument it was stored as U+FFFD anyway, which toWellFormed gives too.
+      request: {
+        runnerToken,
+        inboxCursor: result.inboxCursor,
+        now: String(Date.now()),
+        maxEvents: String(this.maxEvents),
+        channel: this.keys.signalChannel(),
+        summary: toWellFormed(result.summary),
+        fullText: toWellFormed(result.fullText),
+        steps: String(result.steps),
+        usage: JSON.stringify(result.usage),
+        retentionSeconds: String(this.retentionSeconds),
+        usageKeys: String(modelCall?.keys.length ?? 0),
+        ...(modelCall ? { usageArgs: modelCall.args } : {}),
+        ...(result.structured ? { structured: JSON.stringify(wellFormedDeep(result.structured)) } : {}),
+      },
+    });
+  }
+
+  /** Runs the completions gathered in one turn of the event loop as one script (see TickBatcher). */
+  private async completeBatch(completions: PendingCompletion[]): Promise<WriteOutcome[]> {
+    const replies = await this.run<Array<[string, string]>>(
+      completeScript,
+      completions.flatMap((completion) => completion.keys),
+      [JSON.stringify(completions.map((completion) => completion.request))],
     );
-    return outcome as WriteOutcome;
+    return replies.map(([outcome]) => outcome as WriteOutcome);
   }
 
   /**

@@ -7,7 +7,7 @@ import { uniquePrefix } from '../support/redis.ts';
 import { useTestRedis } from '../support/test-environment.ts';
 
 /*
- * The scripts behind parking (lua/park-task.lua, lua/settle-prompt.lua, the round check of claim-task.lua):
+ * The scripts behind parking (lua/park-task.lua, lua/settle-prompt.lua, the round check of claim-tasks.lua):
  * every refusal changes nothing.
  */
 const redis = useTestRedis();

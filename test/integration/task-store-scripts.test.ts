@@ -435,6 +435,116 @@ describe('terminal writes of the runner', () => {
   });
 });
 
+/** The SHA of every script `write` ran (MONITOR: the client's EVALSHA calls, not the commands inside them). */
+async function scriptRuns(write: () => Promise<unknown>): Promise<string[]> {
+  const monitor = await redis.client.duplicate().monitor();
+  const evalshas: string[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua' && args[0]?.toLowerCase() === 'evalsha') evalshas.push(args[1]!);
+  });
+  try {
+    await write();
+    await redis.client.ping();
+  } finally {
+    monitor.disconnect();
+  }
+  return evalshas;
+}
+
+describe('claims and completions asked for in one turn of the event loop', () => {
+  const result = {
+    inboxCursor: '0-0',
+    summary: 'Found it.',
+    fullText: 'Found it.',
+    steps: 1,
+    usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+  };
+
+  async function admitMany(count: number): Promise<TaskRecord[]> {
+    const { records } = await store.admit({
+      sessionKey,
+      origin: testOrigin,
+      parent: null,
+      tasks: Array.from({ length: count }, (_, index) => ({
+        goal: `task ${index}`,
+        context: '',
+        toolsets: [],
+        route: 'default',
+        role: 'leaf' as const,
+      })),
+      maxActiveTasksPerConversation: 100,
+    });
+    return records;
+  }
+
+  it('run as one claim script and one completion script, each task on its own terms', async () => {
+    const tasks = await admitMany(8);
+    const [finished, ...rest] = tasks;
+    await store.claim(finished!.id, 'runner-early');
+    expect(await store.complete(finished!, 'runner-early', result)).toBe('ok');
+
+    let claims: Awaited<ReturnType<TaskStore['claim']>>[] = [];
+    const claimScripts = await scriptRuns(async () => {
+      claims = await Promise.all([
+        ...tasks.map((task, index) => store.claim(task.id, `runner-${index}`, { firstStepEvent: 'step 1' })),
+        store.claim('t_missing', 'runner-x'),
+      ]);
+    });
+    expect(claimScripts).toHaveLength(1);
+    expect(claims.map((claim) => claim.outcome)).toEqual(['finished', ...rest.map(() => 'ok'), 'missing']);
+    expect(claims[1]).toMatchObject({ previous: 'queued', resumed: false, firstStepRecorded: true });
+    expect(claims[1]!.record).toMatchObject({ id: rest[0]!.id, status: 'running', attempts: 1 });
+    expect(await redis.client.smembers(keys.quotaQueued())).toEqual([]);
+
+    // A steer the runner has not read, a runner that lost its task, and a model call's usage per task.
+    const steered = rest[1]!;
+    await store.steer(steered.id, 'Ann', 'also check the logs', 'steer-batch');
+    const ledger = new UsageLedger(redis.client, keys);
+    const callOf = (task: TaskRecord) =>
+      ledger.write({ platform: 'test', channel: 'c1', user: 'u1', taskId: task.id }, 'default', {
+        input: 10,
+        cached: 1,
+        output: 2,
+        cost: 0.25,
+        calls: 1,
+      });
+    let outcomes: string[] = [];
+    const completionScripts = await scriptRuns(async () => {
+      outcomes = await Promise.all([
+        ...rest.map((task, index) =>
+          store.complete(task, index === 2 ? 'runner-stolen' : `runner-${index + 1}`, result, callOf(task)),
+        ),
+        store.complete(finished!, 'runner-early', result, callOf(finished!)),
+      ]);
+    });
+    expect(completionScripts).toHaveLength(1);
+    expect(outcomes).toEqual(['ok', 'pending_steer', 'lost', 'ok', 'ok', 'ok', 'ok', 'refused']);
+    const completed = rest.filter((_, index) => index !== 1 && index !== 2);
+    const statuses = await store.getMany(rest.map((task) => task.id));
+    expect(statuses.map((record) => record?.status)).toEqual(
+      rest.map((_, index) => (index === 1 || index === 2 ? 'running' : 'completed')),
+    );
+    // Only the ended tasks left the active sets; the two still running stay counted.
+    expect((await redis.client.smembers(keys.sessionActive(sessionKey))).sort()).toEqual(
+      [rest[1]!.id, rest[2]!.id].sort(),
+    );
+    expect((await redis.client.smembers(keys.quotaActive())).sort()).toEqual(
+      [rest[1]!.id, rest[2]!.id].sort(),
+    );
+    const endings = await redis.client.xrange(keys.taskEndings(), '-', '+');
+    expect(endings.map(([, fields]) => fields[1])).toEqual([
+      finished!.id,
+      ...completed.map((task) => task.id),
+    ]);
+    // Every call is counted whatever its task's outcome: the 8 calls, summed once into the shared scopes.
+    const scopes = await ledger.allScopes(1);
+    expect(scopes.get('all')).toEqual({ input: 80, cached: 8, output: 16, cost: 2, calls: 8 });
+    expect(scopes.get('route:default')).toMatchObject({ calls: 8 });
+    for (const task of tasks) expect(scopes.get(`task:${task.id}`)).toMatchObject({ input: 10, calls: 1 });
+    expect(await redis.client.scard(callOf(finished!).keys[1]!)).toBe(8);
+  });
+});
+
 describe('countRecentByStatus', () => {
   it('counts the newest tasks by status from their status field alone, skipping expired ones', async () => {
     const [first, second, third] = [await admitOne(), await admitOne(), await admitOne()];

@@ -69,7 +69,7 @@ for index = 1, count do
   scored[2 * index - 1] = now
   scored[2 * index] = task_id
   local fields = records[index]
-  -- No steer yet: complete-task and claim-task read this instead of the inbox stream.
+  -- No steer yet: complete-tasks and claim-tasks read this instead of the inbox stream.
   fields[#fields + 1] = 'lastSteerId'
   fields[#fields + 1] = '0-0'
   redis.call('HSET', KEYS[11 + index], unpack(fields))
@@ -85,7 +85,7 @@ redis.call('ZADD', KEYS[6], unpack(scored))
 redis.call('ZADD', KEYS[7], unpack(scored))
 if KEYS[4] ~= '' then
   redis.call('SADD', KEYS[4], unpack(ids))
-  -- Marks that the parent has a children set, so that the parent's end expires it only then (complete-task).
+  -- Marks that the parent has a children set, so that the parent's end expires it only then (complete-tasks).
   redis.call('HSET', KEYS[3], 'hasChildren', '1')
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], cjson.encode(ids), 'EX', request.idempotencySeconds) end

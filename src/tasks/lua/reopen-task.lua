@@ -62,7 +62,7 @@ local message_id = redis.call('XADD', KEYS[2], '*', 'from', request.from, 'text'
 redis.call('HSET', KEYS[1], 'lastSteerId', message_id)
 if KEYS[4] ~= '' then redis.call('SET', KEYS[4], message_id, 'EX', request.idempotencySeconds) end
 if reopen then
-  -- Every steer up to the previous one was applied before the task completed (complete-task refuses
+  -- Every steer up to the previous one was applied before the task completed (complete-tasks refuses
   -- otherwise): the new round starts reading after it, even without a checkpoint that says so.
   redis.call('HSET', KEYS[1], 'status', 'queued', 'followUpRound', tostring(round), 'roundStartSteps', current[5] or '0',
     'roundInboxCursor', current[6] or '0-0', 'followUpPromptRound', current[7] or '0', 'startedAt', '',

@@ -1,6 +1,6 @@
 --[[
   Saves the child's conversation after a finished step, only while this runner still owns the task. It
-  also marks the hash `checkpointed`, so that complete-task deletes a checkpoint only when one exists.
+  also marks the hash `checkpointed`, so that complete-tasks deletes a checkpoint only when one exists.
   Given the usage of the model call that led here, it counts it first, whatever the outcome: the call was
   made (see add-usage).
 
@@ -19,7 +19,7 @@
 ]]
 --- @include "../../redis/lua/add-usage"
 
-if #KEYS > 2 then add_usage({unpack(KEYS, 3)}, {unpack(ARGV, 5)}) end
+if #KEYS > 2 then add_usage({{keys = {unpack(KEYS, 3)}, args = {unpack(ARGV, 5)}}}) end
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken')
 local status = current[1]
 if status ~= 'running' then return {'refused', tostring(status)} end

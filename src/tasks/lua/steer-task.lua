@@ -1,7 +1,7 @@
 --[[
   Queues a steering message for a task that has not finished (a parked one reads it when it resumes). With an idempotency key (a replayed
   steer_task tool call), a second call returns the first message's id instead of queuing it again. The
-  message's id is also kept in the hash (lastSteerId), which complete-task and claim-task read instead of
+  message's id is also kept in the hash (lastSteerId), which complete-tasks and claim-tasks read instead of
   the inbox.
 
   Input:

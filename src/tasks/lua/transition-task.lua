@@ -76,13 +76,13 @@ redis.call('HSET', KEYS[1], unpack(fields))
 local origin = cjson.decode(current[6] or '{}')
 if terminal then
   -- The session's and the quota sets; always the queued set too: a task can be moved to running without a
-  -- claim (see claim-task); and the parked set (a cancelled waiting task).
+  -- claim (see claim-tasks); and the parked set (a cancelled waiting task).
   for key_index = 8, 13 do redis.call('SREM', KEYS[key_index], task_id) end
 end
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then
   record_ending(KEYS[3], task_id, new_status, current[5], current[7])
-  -- The full summary key is only written by complete-task, so it has nothing to expire here.
+  -- The full summary key is only written by complete-tasks, so it has nothing to expire here.
   retire_task({checkpoint = KEYS[4], schedule = KEYS[7], expire = {KEYS[1], KEYS[2], KEYS[5], KEYS[6]}},
     task_id, current[4], origin, ARGV[9], ARGV[3])
   redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', taskId = task_id, status = new_status}))

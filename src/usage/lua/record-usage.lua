@@ -18,5 +18,5 @@
 ]]
 --- @include "../../redis/lua/add-usage"
 
-add_usage(KEYS, ARGV)
+add_usage({{keys = KEYS, args = ARGV}})
 return 1
