@@ -2,12 +2,7 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import {
-  type ChatUser,
-  type ConversationRef,
-  type GatewaySink,
-  taskIdPattern,
-} from '../../src/gateway/chat-adapter.ts';
+import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
 import type { ConsoleReads } from '../../src/gateway/console-reads.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
@@ -260,7 +255,7 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
    * words typed in a chat.
    */
   async function runTaskCommand(c: Context, taskId: string, text: string): Promise<Response> {
-    const ref = taskIdPattern.test(taskId) ? await reads.taskOrigin(taskId) : null;
+    const ref = await reads.taskOrigin(taskId);
     if (!ref) return c.json({ error: 'no such task' }, 404);
     const reply = await options.sink().onCommand({ ref, user: consoleUser, text });
     return c.json({ reply: reply.text, ephemeral: reply.ephemeral });
