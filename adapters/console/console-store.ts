@@ -65,6 +65,7 @@ const replaceScript = consoleScript('replace-entry');
 
 /** Where the console keeps its threads and how long they live. */
 export interface ConsoleStorage {
+  /** Commands and publishes (the subscription has a connection of its own). */
   redis: Redis;
   /** Baton's key prefix (redis.key_prefix): the console's keys are `<keyPrefix>:console:…`. */
   keyPrefix: string;
