@@ -8,6 +8,7 @@
 import { ConsoleAdapter } from '../adapters/console/console-adapter.ts';
 import { DiscordAdapter } from '../adapters/discord/discord-adapter.ts';
 import { SlackAdapter } from '../adapters/slack/slack-adapter.ts';
+import { consoleParts } from '../src/cli/compose-gateway.ts';
 import type { ChatAdapter, ConversationRef } from '../src/gateway/chat-adapter.ts';
 import { MemoryPostProgress } from '../src/gateway/post-progress.ts';
 import { Thread } from '../src/gateway/thread.ts';
@@ -97,11 +98,8 @@ export async function benchStreaming(context: BenchContext): Promise<BenchResult
     cleanup.add('close console subscriber', () => subscriber.disconnect());
     const consoleAdapter = new ConsoleAdapter({
       config: { ...runtime.config.console, enabled: true, port: 0 },
-      redis: runtime.redis,
+      ...consoleParts(runtime),
       subscriberRedis: subscriber,
-      keys: runtime.keys,
-      store: runtime.store,
-      signals: runtime.signals,
       logger,
     });
     await consoleAdapter.start(new RecordingSink());

@@ -4,7 +4,7 @@ import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { BatonConfig } from '../../src/config/schema.ts';
-import { BatonError, listenError } from '../../src/errors.ts';
+import { AdapterError, listenError } from '../../src/gateway/adapter-error.ts';
 import type {
   ChatAdapter,
   ConversationRef,
@@ -12,28 +12,31 @@ import type {
   OutboundMessage,
   PlatformLimits,
 } from '../../src/gateway/chat-adapter.ts';
+import type { ConsoleReads } from '../../src/gateway/console-reads.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import type { Logger } from '../../src/logging/logger.ts';
-import type { RedisKeys } from '../../src/redis/redis-keys.ts';
-import type { TaskSignals } from '../../src/tasks/task-signals.ts';
-import type { TaskStore } from '../../src/tasks/task-store.ts';
-import type { UsageLedger } from '../../src/usage/usage-ledger.ts';
 import { ConsoleLiveEvents } from './console-live-events.ts';
 import { createConsoleApp } from './console-routes.ts';
 import { isLoopbackHost } from './console-security.ts';
 import { loadStaticFiles } from './console-static-files.ts';
-import { ConsoleStore, consoleThreadIdPattern, type TranscriptEntry } from './console-store.ts';
+import {
+  type ConsoleStorage,
+  ConsoleStore,
+  consoleThreadIdPattern,
+  type TranscriptEntry,
+} from './console-store.ts';
 import { TaskTreeReader } from './console-task-tree.ts';
 
-export interface ConsoleAdapterOptions {
+/**
+ * What the console is given: its own storage (threads and transcripts in Redis, under Baton's key prefix),
+ * the read port for its task, usage and diff pages, and its config.
+ */
+export interface ConsoleAdapterOptions extends ConsoleStorage {
   config: BatonConfig['console'];
-  /** Commands and publishes. */
-  redis: Redis;
   /** A dedicated connection for the console's pub/sub subscription. */
   subscriberRedis: Redis;
-  keys: RedisKeys;
-  store: TaskStore;
-  signals: TaskSignals;
+  /** Tasks, usage and workspace diffs for the pages (the gateway's TaskReader). */
+  reads: ConsoleReads;
   logger: Logger;
   /** Shown as a badge in the page header, e.g. "offline demo model". */
   modelLabel?: string;
@@ -45,8 +48,6 @@ export interface ConsoleAdapterOptions {
   redisState?: () => 'up' | 'down';
   /** Transcript entries kept per thread; default 500. */
   maxEntriesPerThread?: number;
-  /** Recorded usage, for the cost of each task on the tree, the boards and the task detail. */
-  usage?: UsageLedger;
 }
 
 /** The local web console: threads like a channel's, the live task tree of every session, steer and cancel. */
@@ -67,18 +68,17 @@ export class ConsoleAdapter implements ChatAdapter {
     this.logger = options.logger.child({ adapter: 'console' });
     this.consoleStore = new ConsoleStore({
       redis: options.redis,
-      keys: options.keys,
+      keyPrefix: options.keyPrefix,
+      retentionSeconds: options.retentionSeconds,
+      requestRecordSeconds: options.requestRecordSeconds,
       ...(options.maxEntriesPerThread ? { maxEntriesPerThread: options.maxEntriesPerThread } : {}),
-      retentionSeconds: options.store.retentionSeconds,
     });
-    this.taskTree = new TaskTreeReader(options.store, this.consoleStore, options.usage ?? null);
+    this.taskTree = new TaskTreeReader(options.reads, this.consoleStore);
     this.live = new ConsoleLiveEvents({
       subscriber: options.subscriberRedis,
-      redis: options.redis,
-      allTasksKey: options.keys.allTasks(),
       consoleStore: this.consoleStore,
       taskTree: this.taskTree,
-      signals: options.signals,
+      reads: options.reads,
       logger: this.logger,
     });
   }
@@ -91,7 +91,7 @@ export class ConsoleAdapter implements ChatAdapter {
   async start(sink: GatewaySink): Promise<void> {
     const { host, port, token } = this.options.config;
     if (!isLoopbackHost(host) && !token) {
-      throw new BatonError(
+      throw new AdapterError(
         'config_invalid',
         `console.host ${host} is not a loopback address: set console.token, or bind to 127.0.0.1`,
         { fault: 'user' },
@@ -99,7 +99,7 @@ export class ConsoleAdapter implements ChatAdapter {
     }
     const app = createConsoleApp({
       consoleStore: this.consoleStore,
-      taskStore: this.options.store,
+      reads: this.options.reads,
       taskTree: this.taskTree,
       live: this.live,
       sink: () => sink,
@@ -108,7 +108,6 @@ export class ConsoleAdapter implements ChatAdapter {
       bindHost: host,
       staticFiles: await loadStaticFiles(),
       modelLabel: this.options.modelLabel ?? null,
-      ...(this.options.usage ? { usage: this.options.usage } : {}),
       ...(this.options.extraRoutes ? { extraRoutes: this.options.extraRoutes } : {}),
       ...(this.options.publicRoutes ? { publicRoutes: this.options.publicRoutes } : {}),
       ...(this.options.redisState ? { redisState: this.options.redisState } : {}),

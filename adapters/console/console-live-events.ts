@@ -1,20 +1,17 @@
 import type { SSEStreamingApi } from 'hono/streaming';
 import type { Redis } from 'ioredis';
+import type { ConsoleReads } from '../../src/gateway/console-reads.ts';
 import type { Logger } from '../../src/logging/logger.ts';
-import type { TaskSignals } from '../../src/tasks/task-signals.ts';
 import type { ConsoleEvent, ConsoleStore } from './console-store.ts';
 import type { TaskTreeReader, TaskTreeSnapshot } from './console-task-tree.ts';
 
 export interface ConsoleLiveEventsOptions {
   /** A dedicated connection: it is put in subscriber mode. */
   subscriber: Redis;
-  /** For the cheap "was a task dispatched?" check. */
-  redis: Redis;
-  /** The sorted set of every task id (RedisKeys.allTasks()). */
-  allTasksKey: string;
   consoleStore: ConsoleStore;
   taskTree: TaskTreeReader;
-  signals: TaskSignals;
+  /** Task changes (a nudge to rebuild the tree) and the cheap "was a task dispatched?" check. */
+  reads: Pick<ConsoleReads, 'onTaskChange' | 'newestTaskId'>;
   logger: Logger;
   /** Comment lines that keep idle connections open through proxies; default 15 000 ms. */
   heartbeatMs?: number;
@@ -68,7 +65,7 @@ export class ConsoleLiveEvents {
     this.stopped = false;
     this.options.subscriber.on('message', this.onRedisMessage);
     await this.options.subscriber.subscribe(this.options.consoleStore.eventChannel());
-    this.stopListeningToSignals = this.options.signals.onAny(() => this.scheduleTaskRefresh());
+    this.stopListeningToSignals = this.options.reads.onTaskChange(() => this.scheduleTaskRefresh());
   }
 
   get clientCount(): number {
@@ -148,8 +145,8 @@ export class ConsoleLiveEvents {
     if (this.clients.size === 0) return;
     if ((this.lastSnapshot?.activeCount ?? 0) > 0) return this.refreshTasks(false);
     try {
-      const [newest] = await this.options.redis.zrevrange(this.options.allTasksKey, 0, 0);
-      if ((newest ?? null) !== (this.lastSnapshot?.newestTaskId ?? null)) await this.refreshTasks(false);
+      const newest = await this.options.reads.newestTaskId();
+      if (newest !== (this.lastSnapshot?.newestTaskId ?? null)) await this.refreshTasks(false);
     } catch (error) {
       this.options.logger.warn({ err: error }, 'console could not check for new tasks');
     }

@@ -2,32 +2,23 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import {
-  type ChatUser,
-  type ConversationRef,
-  type GatewaySink,
-  taskIdPattern,
-} from '../../src/gateway/chat-adapter.ts';
+import type { ChatUser, ConversationRef, GatewaySink } from '../../src/gateway/chat-adapter.ts';
+import type { ConsoleReads } from '../../src/gateway/console-reads.ts';
 import type { Logger } from '../../src/logging/logger.ts';
-import { isTerminal } from '../../src/tasks/task-record.ts';
-import type { TaskStore } from '../../src/tasks/task-store.ts';
-import { activityText, durationSeconds, elapsedSeconds, eventLine } from '../../src/tasks/task-views.ts';
-import { tokensOf } from '../../src/usage/usage-cost.ts';
-import { scopeNames, type UsageLedger } from '../../src/usage/usage-ledger.ts';
 import { toWellFormed } from '../../src/well-formed-text.ts';
+import { consoleDiffRoute } from './console-diff-route.ts';
 import type { ConsoleLiveEvents } from './console-live-events.ts';
 import { consoleSecurity } from './console-security.ts';
 import type { StaticFile } from './console-static-files.ts';
 import type { ConsoleStore, ConsoleThread } from './console-store.ts';
 import type { TaskTreeReader } from './console-task-tree.ts';
+import { consoleUsageRoute } from './console-usage-route.ts';
 
 /** The person at the local console: trusted by construction, since only loopback (or token holders) can reach it. */
 export const consoleUser: ChatUser = { id: 'console', name: 'You', roleIds: [], trusted: true };
 
 /** Longest message a person may send from the page, in characters. */
 export const maxConsoleInputChars = 8000;
-/** Events shown in a task's detail panel. */
-const detailEventCount = 30;
 
 const newThreadBody = z.strictObject({
   title: z.string().trim().min(1).max(120).transform(toWellFormed).optional(),
@@ -73,7 +64,8 @@ const denyBody = z.strictObject({
 
 export interface ConsoleRoutesOptions {
   consoleStore: ConsoleStore;
-  taskStore: TaskStore;
+  /** Tasks, usage and workspace diffs, through the console's read port. */
+  reads: ConsoleReads;
   taskTree: TaskTreeReader;
   live: ConsoleLiveEvents;
   /** The gateway, once the adapter has started. */
@@ -88,8 +80,6 @@ export interface ConsoleRoutesOptions {
   publicRoutes?: (app: Hono) => void;
   /** Whether Redis answers right now (the runtime's RedisAvailability); default always up. */
   redisState?: () => 'up' | 'down';
-  /** Recorded usage: a task's cost in its detail. */
-  usage?: UsageLedger;
 }
 
 type ParsedBody<T> = { ok: true; value: T } | { ok: false; response: Response };
@@ -121,7 +111,7 @@ function threadRef(thread: ConsoleThread): ConversationRef {
 
 /** The console's HTTP surface: the page, the JSON API and the event stream. */
 export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
-  const { consoleStore, taskStore } = options;
+  const { consoleStore, reads } = options;
   const app = new Hono();
   options.publicRoutes?.(app);
   app.use('*', consoleSecurity({ token: options.token, bindHost: options.bindHost }));
@@ -130,6 +120,8 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
     bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json({ error: 'the body is too large' }, 413) }),
   );
   options.extraRoutes?.(app);
+  consoleUsageRoute(reads)(app);
+  consoleDiffRoute(reads)(app);
 
   app.get('/api/info', (c) =>
     c.json({ platform: 'console', modelLabel: options.modelLabel, maxInputChars: maxConsoleInputChars }),
@@ -253,24 +245,9 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
   app.get('/api/tasks', async (c) => c.json(await options.taskTree.snapshot()));
 
   app.get('/api/tasks/:id', async (c) => {
-    const taskId = c.req.param('id');
-    const record = taskIdPattern.test(taskId) ? await taskStore.get(taskId) : null;
-    if (!record) return c.json({ error: 'no such task' }, 404);
-    const [events, fullSummary, usage] = await Promise.all([
-      taskStore.recentEvents(taskId, detailEventCount),
-      isTerminal(record.status) ? taskStore.fullSummary(taskId) : Promise.resolve(null),
-      options.usage ? options.usage.total(scopeNames.task(taskId), 30) : Promise.resolve(null),
-    ]);
-    return c.json({
-      task: { ...record, elapsedSeconds: elapsedSeconds(record), durationSeconds: durationSeconds(record) },
-      usage: usage ? { ...usage, tokens: tokensOf(usage) } : null,
-      events: events.map((event) => ({
-        ...event,
-        line: eventLine(event),
-        activity: activityText(event, record.steps),
-      })),
-      summary: isTerminal(record.status) ? (fullSummary ?? record.summary) : null,
-    });
+    const detail = await reads.taskDetail(c.req.param('id'));
+    if (!detail) return c.json({ error: 'no such task' }, 404);
+    return c.json(detail);
   });
 
   /**
@@ -278,13 +255,8 @@ export function createConsoleApp(options: ConsoleRoutesOptions): Hono {
    * words typed in a chat.
    */
   async function runTaskCommand(c: Context, taskId: string, text: string): Promise<Response> {
-    const record = taskIdPattern.test(taskId) ? await taskStore.get(taskId) : null;
-    if (!record) return c.json({ error: 'no such task' }, 404);
-    const ref: ConversationRef = {
-      platform: record.origin.platform,
-      channel: record.origin.channel,
-      thread: record.origin.thread,
-    };
+    const ref = await reads.taskOrigin(taskId);
+    if (!ref) return c.json({ error: 'no such task' }, 404);
     const reply = await options.sink().onCommand({ ref, user: consoleUser, text });
     return c.json({ reply: reply.text, ephemeral: reply.ephemeral });
   }

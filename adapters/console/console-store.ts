@@ -1,11 +1,8 @@
 import type { Redis } from 'ioredis';
 import { customAlphabet } from 'nanoid';
 import type { TaskBoardView, TaskPrompt } from '../../src/gateway/chat-adapter.ts';
-import { defaultRetentionSeconds, keyLifetimes } from '../../src/redis/key-lifetimes.ts';
-import { loadLuaScript } from '../../src/redis/lua-script.ts';
-import type { RedisKeys } from '../../src/redis/redis-keys.ts';
-import { RedisScriptRunner } from '../../src/redis/redis-script-runner.ts';
 import { cutText, oneLine } from '../../src/text/cut-text.ts';
+import { consoleScript, runConsoleScript } from './console-scripts.ts';
 
 /** A console thread: one conversation (one parent session) in the console's channel. */
 export interface ConsoleThread {
@@ -63,35 +60,40 @@ const newThreadId = customAlphabet('23456789abcdefghjkmnpqrstuvwxyz', 8);
 const newEntryId = customAlphabet('23456789abcdefghjkmnpqrstuvwxyz', 12);
 export const defaultThreadTitle = 'New thread';
 
-// A console post may be retried (even by another process) for this long and still append once.
-const postMemorySeconds = keyLifetimes.consoleRequestRecord;
-const scriptFolder = new URL('./lua/', import.meta.url);
-const appendScript = loadLuaScript(scriptFolder, 'append-entry');
-const replaceScript = loadLuaScript(scriptFolder, 'replace-entry');
+const appendScript = consoleScript('append-entry');
+const replaceScript = consoleScript('replace-entry');
 
-export interface ConsoleStoreOptions {
+/** Where the console keeps its threads and how long they live. */
+export interface ConsoleStorage {
+  /** Commands and publishes (the subscription has a connection of its own). */
   redis: Redis;
-  keys: RedisKeys;
+  /** Baton's key prefix (redis.key_prefix): the console's keys are `<keyPrefix>:console:…`. */
+  keyPrefix: string;
+  /** A thread idle this long (seconds) expires, as thread histories do (redis.retention_days). */
+  retentionSeconds: number;
+  /** How long a post's idempotency key is remembered (seconds): a retry within it appends nothing more. */
+  requestRecordSeconds: number;
+}
+
+export interface ConsoleStoreOptions extends ConsoleStorage {
   /** Entries kept per thread; older ones are dropped. Default 500. */
   maxEntriesPerThread?: number;
-  /** A thread idle this long (seconds) expires, as thread histories do (redis.retention_days; default 30 days). */
-  retentionSeconds?: number;
 }
 
 /** Console threads and transcripts in Redis, shared by every gateway process, plus the event channel. */
 export class ConsoleStore {
   private readonly redis: Redis;
-  private readonly scripts: RedisScriptRunner;
   private readonly prefix: string;
   private readonly maxEntries: number;
   private readonly retentionSeconds: number;
+  private readonly requestRecordSeconds: number;
 
   constructor(options: ConsoleStoreOptions) {
     this.redis = options.redis;
-    this.scripts = new RedisScriptRunner(options.redis);
-    this.prefix = `${options.keys.prefix}:console`;
+    this.prefix = `${options.keyPrefix}:console`;
     this.maxEntries = options.maxEntriesPerThread ?? 500;
-    this.retentionSeconds = options.retentionSeconds ?? defaultRetentionSeconds;
+    this.retentionSeconds = options.retentionSeconds;
+    this.requestRecordSeconds = options.requestRecordSeconds;
   }
 
   /** Pub/sub channel of ConsoleEvent JSON. */
@@ -228,7 +230,8 @@ export class ConsoleStore {
     const entry: TranscriptEntry = { id: `e_${newEntryId()}`, at: Date.now(), ...draft };
     // A person's first message names the thread; a command (`tasks`) says nothing about it.
     const offeredTitle = entry.role === 'user' && !entry.command ? titleFrom(entry.text) : '';
-    const reply = await this.scripts.run<AppendReply>(
+    const reply = await runConsoleScript<AppendReply>(
+      this.redis,
       appendScript,
       [
         this.threadIndexKey(),
@@ -247,7 +250,7 @@ export class ConsoleStore {
         defaultThreadTitle,
         this.retentionSeconds,
         // It points into the thread: never remembered longer than the thread lives.
-        Math.min(postMemorySeconds, this.retentionSeconds),
+        Math.min(this.requestRecordSeconds, this.retentionSeconds),
       ],
     );
     if (reply[0] === 'existing') {
@@ -279,7 +282,8 @@ export class ConsoleStore {
       ...(options.markEdited === false ? {} : { editedAt: Date.now() }),
     };
     if (entry.role !== 'board') delete entry.board;
-    const replaced = await this.scripts.run<number>(
+    const replaced = await runConsoleScript<number>(
+      this.redis,
       replaceScript,
       [this.entriesKey(threadId)],
       [entryId, JSON.stringify(entry)],

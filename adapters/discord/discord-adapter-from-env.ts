@@ -1,5 +1,5 @@
 import type { BatonConfig } from '../../src/config/schema.ts';
-import { BatonError } from '../../src/errors.ts';
+import { AdapterError } from '../../src/gateway/adapter-error.ts';
 import { DiscordAdapter, type DiscordAdapterOptions } from './discord-adapter.ts';
 
 /** What the composition root supplies besides the environment and config. */
@@ -18,7 +18,7 @@ export function discordAdapterFromEnv(
   if (!token) return null;
   const applicationId = env.DISCORD_APPLICATION_ID?.trim();
   if (!applicationId) {
-    throw new BatonError(
+    throw new AdapterError(
       'config_invalid',
       'DISCORD_TOKEN is set but DISCORD_APPLICATION_ID is not: set it to the Application ID shown on the ' +
         "application's General Information page in the Discord developer portal.",
@@ -26,7 +26,7 @@ export function discordAdapterFromEnv(
     );
   }
   if (!/^\d{15,21}$/.test(applicationId)) {
-    throw new BatonError(
+    throw new AdapterError(
       'config_invalid',
       'DISCORD_APPLICATION_ID must be a numeric Discord id (a snowflake).',
       {
@@ -36,7 +36,7 @@ export function discordAdapterFromEnv(
   }
   const apiUrl = env.DISCORD_API_URL?.trim();
   if (apiUrl && !URL.canParse(apiUrl)) {
-    throw new BatonError('config_invalid', `DISCORD_API_URL is not a URL: ${apiUrl}`, { fault: 'user' });
+    throw new AdapterError('config_invalid', `DISCORD_API_URL is not a URL: ${apiUrl}`, { fault: 'user' });
   }
   return new DiscordAdapter({
     token,

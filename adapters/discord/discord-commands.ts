@@ -7,7 +7,7 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
   Routes,
 } from 'discord.js';
-import { BatonError } from '../../src/errors.ts';
+import { AdapterError } from '../../src/gateway/adapter-error.ts';
 import type { Logger } from '../../src/logging/logger.ts';
 import { toPlatformSendError } from './discord-send-error.ts';
 
@@ -169,7 +169,7 @@ export async function registerSlashCommands(
       } catch (error) {
         const failure = toPlatformSendError(error, 'registering slash commands');
         if (!failure.retryable) {
-          throw new BatonError(
+          throw new AdapterError(
             'config_invalid',
             `${failure.message}. Check that DISCORD_APPLICATION_ID is the application of DISCORD_TOKEN, and ` +
               'that the bot was invited with the applications.commands scope to every server in discord.guild_ids.',

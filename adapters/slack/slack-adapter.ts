@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, type Receiver, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { BatonConfig } from '../../src/config/schema.ts';
-import { BatonError, describeError } from '../../src/errors.ts';
+import { AdapterError, describeError } from '../../src/gateway/adapter-error.ts';
 import type {
   ChatAdapter,
   ConversationRef,
@@ -68,19 +68,19 @@ export class SlackAdapter implements ChatAdapter {
   constructor(options: SlackAdapterOptions) {
     for (const secret of [options.botToken, options.appToken, options.signingSecret]) registerSecret(secret);
     if (!options.appToken && !options.signingSecret) {
-      throw new BatonError(
+      throw new AdapterError(
         'config_invalid',
         'Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) besides SLACK_BOT_TOKEN',
         { fault: 'user' },
       );
     }
     if (!options.botToken.startsWith('xoxb-')) {
-      throw new BatonError('config_invalid', 'SLACK_BOT_TOKEN must be a bot token (xoxb-…)', {
+      throw new AdapterError('config_invalid', 'SLACK_BOT_TOKEN must be a bot token (xoxb-…)', {
         fault: 'user',
       });
     }
     if (options.appToken && !options.appToken.startsWith('xapp-')) {
-      throw new BatonError('config_invalid', 'SLACK_APP_TOKEN must be an app-level token (xapp-…)', {
+      throw new AdapterError('config_invalid', 'SLACK_APP_TOKEN must be an app-level token (xapp-…)', {
         fault: 'user',
       });
     }
@@ -105,7 +105,7 @@ export class SlackAdapter implements ChatAdapter {
   }
 
   async start(sink: GatewaySink): Promise<void> {
-    if (this.app) throw new BatonError('config_invalid', 'the Slack adapter is already started');
+    if (this.app) throw new AdapterError('config_invalid', 'the Slack adapter is already started');
     const identity = await this.authenticate();
     const inbound = new SlackInbound({
       sink,
@@ -148,7 +148,7 @@ export class SlackAdapter implements ChatAdapter {
       await app.stop().catch(() => undefined);
       const where =
         this.mode === 'http' ? ` on ${this.options.config.http_host}:${this.options.config.http_port}` : '';
-      throw new BatonError(
+      throw new AdapterError(
         'config_invalid',
         `the Slack adapter could not start in ${this.mode} mode${where}: ${describeError(error)}`,
         { cause: error },
@@ -225,7 +225,7 @@ export class SlackAdapter implements ChatAdapter {
     try {
       const result = await this.client.auth.test();
       if (!result.user_id || !result.bot_id) {
-        throw new BatonError(
+        throw new AdapterError(
           'config_invalid',
           'SLACK_BOT_TOKEN is not a bot token (auth.test has no bot id)',
           {
@@ -235,9 +235,9 @@ export class SlackAdapter implements ChatAdapter {
       }
       return { botUserId: result.user_id, botId: result.bot_id, teamId: result.team_id };
     } catch (error) {
-      if (error instanceof BatonError) throw error;
+      if (error instanceof AdapterError) throw error;
       const code = slackErrorCode(error);
-      throw new BatonError(
+      throw new AdapterError(
         'config_invalid',
         code
           ? `Slack refused SLACK_BOT_TOKEN (auth.test: ${code})`

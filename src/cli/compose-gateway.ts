@@ -1,16 +1,16 @@
-import { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
-import { consoleDiffRoute } from '../../adapters/console/console-diff-route.ts';
-import { consoleUsageRoute } from '../../adapters/console/console-usage-route.ts';
+import { ConsoleAdapter, type ConsoleAdapterOptions } from '../../adapters/console/console-adapter.ts';
 import { discordAdapterFromEnv } from '../../adapters/discord/discord-adapter-from-env.ts';
 import { slackAdapterFromEnv } from '../../adapters/slack/slack-adapter-from-env.ts';
 import { AccessPolicy } from '../gateway/access-policy.ts';
 import { CommandRouter } from '../gateway/command-router.ts';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.ts';
 import { ParentAgent } from '../gateway/parent-agent.ts';
+import { TaskReader, type TaskReaderOptions } from '../gateway/task-reader.ts';
 import type { Logger } from '../logging/logger.ts';
 import { checkHealth, type HealthReport } from '../observability/health.ts';
 import type { BatonMetrics } from '../observability/metrics.ts';
 import { healthRoute, metricsRoute } from '../observability/ops-routes.ts';
+import { ttlSeconds } from '../redis/key-lifetimes.ts';
 import type { BatonRuntime } from '../runtime/baton-runtime.ts';
 import { usageReportText } from '../usage/usage-report.ts';
 
@@ -57,6 +57,31 @@ export function gatewayParts(runtime: BatonRuntime): GatewayParts {
     redis: runtime.redis,
     keys: runtime.keys,
     connect: (name) => runtime.connect(name),
+  };
+}
+
+/**
+ * What the console takes from the runtime: its storage (the runtime's Redis, Baton's key prefix, the
+ * lifetimes of its keys) and its read port over the task store, the signals and, by default, the usage
+ * ledger and the workspaces.
+ */
+export function consoleParts(
+  runtime: BatonRuntime,
+  readsFrom: Pick<TaskReaderOptions, 'usage' | 'workspaces'> = {
+    usage: runtime.usage,
+    workspaces: runtime.workspaces,
+  },
+): Pick<
+  ConsoleAdapterOptions,
+  'redis' | 'keyPrefix' | 'retentionSeconds' | 'requestRecordSeconds' | 'reads'
+> {
+  const retention = runtime.store.retentionSeconds;
+  return {
+    redis: runtime.redis,
+    keyPrefix: runtime.keys.prefix,
+    retentionSeconds: ttlSeconds('consoleThread', retention),
+    requestRecordSeconds: ttlSeconds('consoleRequestRecord', retention),
+    reads: new TaskReader({ store: runtime.store, signals: runtime.signals, ...readsFrom }),
   };
 }
 
@@ -112,23 +137,15 @@ export async function composeGateway(
   if (config.console.enabled) {
     consoleAdapter = new ConsoleAdapter({
       config: config.console,
-      redis: runtime.redis,
+      ...consoleParts(runtime),
       subscriberRedis: runtime.connect('console-events'),
-      keys: runtime.keys,
-      store: runtime.store,
-      signals: runtime.signals,
       logger,
       ...(options.modelLabel ? { modelLabel: options.modelLabel } : {}),
       redisState: () => runtime.redisAvailability.state,
-      usage: runtime.usage,
       // /healthz is open to probes (container health checks), since it says only what is up; /metrics is
       // behind the console's token when one is set (scrape with Authorization: Bearer).
       publicRoutes: healthRoute(() => gatewayHealth(runtime, gateway)),
-      extraRoutes: (app) => {
-        metricsRoute(metrics)(app);
-        consoleUsageRoute(runtime.usage)(app);
-        consoleDiffRoute(runtime.workspaces)(app);
-      },
+      extraRoutes: metricsRoute(metrics),
     });
     gateway.addAdapter(consoleAdapter);
   }

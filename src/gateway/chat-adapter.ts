@@ -1,7 +1,9 @@
 /**
  * The boundary between the platform-free gateway and each chat platform. An adapter turns platform
  * events into these neutral values, pushes them into the gateway's sink, and renders what the gateway
- * sends back, owning its platform's limits (message length, rate limits, markup).
+ * sends back, owning its platform's limits (message length, rate limits, markup). Adapters import from
+ * src/ only this port (with `platform-send-error.ts`, `adapter-error.ts` and the console's `console-reads.ts`)
+ * and a few leaf helpers; the composition root hands them everything else.
  */
 import { taskIdPattern } from '../tasks/task-ids.ts';
 

@@ -300,6 +300,12 @@ export class TaskStore {
     return this.readIndex(this.keys.allTasks(), limit);
   }
 
+  /** Id of the newest task of every session, without reading any record (a cheap "anything new?" check). */
+  async newestTaskId(): Promise<string | null> {
+    const [newest] = await this.redis.zrevrange(this.keys.allTasks(), 0, 0);
+    return newest ?? null;
+  }
+
   /** Tasks started from any thread of a channel, newest first. */
   async listChannel(platform: string, channel: string, limit = 100): Promise<TaskRecord[]> {
     return this.readIndex(this.keys.channelTasks(platform, channel), limit);

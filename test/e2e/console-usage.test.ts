@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleAdapter } from '../../adapters/console/console-adapter.ts';
-import { consoleUsageRoute } from '../../adapters/console/console-usage-route.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { RecordingSink } from '../fakes/recording-sink.ts';
@@ -21,7 +20,7 @@ beforeAll(async () => {
   const config = buildTestConfig(testConfigLayer(fake));
   runtime = await startRuntime(config);
   subscriberRedis = createRedisConnection(redis.url, { connectionName: 'console-usage-subscriber' });
-  adapter = consoleAdapterOn(runtime, subscriberRedis, {}, { extraRoutes: consoleUsageRoute(runtime.usage) });
+  adapter = consoleAdapterOn(runtime, subscriberRedis, {}, { usage: runtime.usage });
   await adapter.start(new RecordingSink());
   browser = await launchChromium();
 });

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConsoleStore } from '../../adapters/console/console-store.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
+import { keyLifetimes } from '../../src/redis/key-lifetimes.ts';
 import { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { RetentionSweeper } from '../../src/runtime/retention-sweeper.ts';
@@ -273,7 +274,12 @@ describe('bounded Redis: the threads index', () => {
 
 describe('bounded Redis: the console transcripts', () => {
   it('lets a console thread idle for the retention period expire and leave the thread list', async () => {
-    const consoleStore = new ConsoleStore({ redis: redis.client, keys, retentionSeconds });
+    const consoleStore = new ConsoleStore({
+      redis: redis.client,
+      keyPrefix: keys.prefix,
+      retentionSeconds,
+      requestRecordSeconds: keyLifetimes.consoleRequestRecord,
+    });
     const idle = await consoleStore.createThread('idle');
     await consoleStore.append(idle.id, { role: 'user', text: 'hello' });
     await consoleStore.append(idle.id, { role: 'bot', text: 'hi' });

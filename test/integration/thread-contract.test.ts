@@ -5,6 +5,7 @@ import { ConsoleStore } from '../../adapters/console/console-store.ts';
 import { DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
 import { markdownToMrkdwn } from '../../adapters/slack/slack-mrkdwn.ts';
+import { consoleParts } from '../../src/cli/compose-gateway.ts';
 import type { ChatAdapter, ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
 import { streamingCursor } from '../../src/gateway/message-stream.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
@@ -69,18 +70,11 @@ beforeAll(async () => {
   subscriber = createRedisConnection(environment.redis.url, { name: 'contract-subscriber' });
   const consoleAdapter = new ConsoleAdapter({
     config: { ...config.console, port: 0 },
-    redis: runtime.redis,
+    ...consoleParts(runtime),
     subscriberRedis: subscriber,
-    keys: runtime.keys,
-    store: runtime.store,
-    signals: runtime.signals,
     logger,
   });
-  const consoleStore = new ConsoleStore({
-    redis: runtime.redis,
-    keys: runtime.keys,
-    retentionSeconds: runtime.store.retentionSeconds,
-  });
+  const consoleStore = new ConsoleStore(consoleParts(runtime));
   await consoleAdapter.start(new RecordingSink());
   surfaces.push({
     name: 'console',
