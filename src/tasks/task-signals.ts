@@ -3,7 +3,10 @@ import type { Logger } from '../logging/logger.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { TaskStatus } from './task-record.ts';
 
-/** Signals carried between processes on one pub/sub channel. Redis state stays the truth; signals only wake. */
+/**
+ * Signals carried between processes on one pub/sub channel, each message one signal or a list of them.
+ * Redis state stays the truth; signals only wake.
+ */
 export type TaskSignal =
   | { kind: 'queued'; taskId: string; sessionKey: string }
   | { kind: 'cancel'; taskId: string }
@@ -39,14 +42,17 @@ export class TaskSignals {
     if (!this.subscribed) {
       this.subscriber.on('message', (channel: string, payload: string) => {
         if (channel !== this.channel) return;
-        let signal: TaskSignal;
+        let signals: TaskSignal | TaskSignal[];
         try {
-          signal = JSON.parse(payload) as TaskSignal;
+          signals = JSON.parse(payload) as TaskSignal | TaskSignal[];
         } catch {
           this.logger?.warn({ payload }, 'ignored a malformed task signal');
           return;
         }
-        this.dispatch(signal);
+        // A script that changes many tasks at once (admit-tasks, complete-tasks) publishes their signals as
+        // one message: one delivery to every subscriber instead of one per task.
+        if (Array.isArray(signals)) for (const signal of signals) this.dispatch(signal);
+        else this.dispatch(signals);
       });
       this.subscribed = this.subscriber.subscribe(this.channel);
     }

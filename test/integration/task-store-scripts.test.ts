@@ -542,6 +542,14 @@ describe('claims and completions asked for in one turn of the event loop', () =>
     expect(scopes.get('route:default')).toMatchObject({ calls: 8 });
     for (const task of tasks) expect(scopes.get(`task:${task.id}`)).toMatchObject({ input: 10, calls: 1 });
     expect(await redis.client.scard(callOf(finished!).keys[1]!)).toBe(8);
+    // Each batch's signals came as one message, handed to listeners one signal at a time.
+    const marker = nextSignal('t_marker', 'stopped');
+    await signals.publish({ kind: 'stopped', taskId: 't_marker' });
+    await marker;
+    const kindsOf = (kind: TaskSignal['kind']) =>
+      received.filter((signal) => signal.kind === kind).map((signal) => signal.taskId);
+    expect(kindsOf('queued')).toEqual(tasks.map((task) => task.id));
+    expect(kindsOf('ended')).toEqual([finished!.id, ...completed.map((task) => task.id)]);
   });
 });
 

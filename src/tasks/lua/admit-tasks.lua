@@ -25,7 +25,7 @@
     ok (active count after), existing (JSON ids of the first dispatch), over_limit (session), over_user,
     over_channel, over_total, over_queued (each with the count found), parent_not_running (its status),
     id_taken (index). Nothing is written unless all limits hold.
-  Signals: one `queued` per task.
+  Signals: one `queued` per task, all in one message (a list).
 ]]
 --- @include "add-event"
 
@@ -63,7 +63,7 @@ local listed = redis.call('ZMSCORE', KEYS[7], unpack(ids))
 for index = 1, count do
   if listed[index] then return {'id_taken', tostring(index)} end
 end
-local scored = {}
+local scored, queued = {}, {}
 for index = 1, count do
   local task_id = ids[index]
   scored[2 * index - 1] = now
@@ -74,9 +74,10 @@ for index = 1, count do
   fields[#fields + 1] = '0-0'
   redis.call('HSET', KEYS[11 + index], unpack(fields))
   add_event(KEYS[11 + count + index], request.maxEvents, 'status-change', now, 'queued')
-  redis.call('PUBLISH', request.channel,
-    cjson.encode({kind = 'queued', taskId = task_id, sessionKey = request.sessionKey}))
+  queued[index] = {kind = 'queued', taskId = task_id, sessionKey = request.sessionKey}
 end
+-- The batch's signals in one message (TaskSignals takes a list as well as a single signal).
+redis.call('PUBLISH', request.channel, cjson.encode(queued))
 -- One call per set for the whole batch: each redis.call has a cost of its own.
 redis.call('SADD', KEYS[1], unpack(ids))
 for key_index = 8, 11 do redis.call('SADD', KEYS[key_index], unpack(ids)) end

@@ -31,7 +31,7 @@
 
   Output: a list with one {outcome, status found} per task:
     ok, refused (not running), lost (another runner holds it), pending_steer (a steer after the cursor).
-  Signals: `ended` (completed) per task ended.
+  Signals: `ended` (completed) per task ended, all in one message (a list).
 ]]
 --- @include "stream-id-greater"
 --- @include "add-event"
@@ -52,6 +52,8 @@ for index, request in ipairs(requests) do
 end
 if #writes > 0 then add_usage(writes) end
 
+-- The ended tasks' signals, published as one message (a list) at the end.
+local ended = {}
 -- The sets the ended tasks leave, with their members: one SREM per set for the whole batch.
 local leaving, leaving_order = {}, {}
 local function leave(key, task_id)
@@ -109,11 +111,12 @@ local function complete_task(keys, request)
   if checkpointed then to_expire[#to_expire + 1] = keys[6] end
   retire_task({checkpoint = false, schedule = keys[8], expire = to_expire},
     task_id, current[4], origin, request.retentionSeconds, now)
-  redis.call('PUBLISH', request.channel, cjson.encode({kind = 'ended', taskId = task_id, status = 'completed'}))
+  ended[#ended + 1] = {kind = 'ended', taskId = task_id, status = 'completed'}
   return {'ok', status}
 end
 
 local replies = {}
 for index, request in ipairs(requests) do replies[index] = complete_task(task_keys[index], request) end
 for _, key in ipairs(leaving_order) do redis.call('SREM', key, unpack(leaving[key])) end
+if #ended > 0 then redis.call('PUBLISH', requests[1].channel, cjson.encode(ended)) end
 return replies
