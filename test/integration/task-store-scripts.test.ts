@@ -214,14 +214,17 @@ describe('claim', () => {
   });
 });
 
+/** A one-step child's answer, as its runner completes the task with it. */
+const childResult = {
+  inboxCursor: '0-0',
+  summary: 'Found it.',
+  fullText: 'Found it, in full.',
+  steps: 1,
+  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+};
+
 describe('terminal writes of the runner', () => {
-  const result = {
-    inboxCursor: '0-0',
-    summary: 'Found it.',
-    fullText: 'Found it, in full.',
-    steps: 1,
-    usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
-  };
+  const result = childResult;
 
   it("declares every key the completion touches in KEYS, its model call's usage included (Redis Cluster needs it)", async () => {
     const admitted = await admitOne();
@@ -452,13 +455,7 @@ async function scriptRuns(write: () => Promise<unknown>): Promise<string[]> {
 }
 
 describe('claims and completions asked for in one turn of the event loop', () => {
-  const result = {
-    inboxCursor: '0-0',
-    summary: 'Found it.',
-    fullText: 'Found it.',
-    steps: 1,
-    usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
-  };
+  const result = { ...childResult, fullText: 'Found it.' };
 
   async function admitMany(count: number): Promise<TaskRecord[]> {
     const { records } = await store.admit({

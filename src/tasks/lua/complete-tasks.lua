@@ -54,17 +54,8 @@ if #writes > 0 then add_usage(writes) end
 
 -- The ended tasks' signals, published as one message (a list) at the end.
 local ended = {}
--- The sets the ended tasks leave, with their members: one SREM per set for the whole batch.
+-- The sets the ended tasks leave, with their members (see list_under): one SREM per set for the whole batch.
 local leaving, leaving_order = {}, {}
-local function leave(key, task_id)
-  local members = leaving[key]
-  if not members then
-    members = {}
-    leaving[key] = members
-    leaving_order[#leaving_order + 1] = key
-  end
-  members[#members + 1] = task_id
-end
 
 local function complete_task(keys, request)
   local current = redis.call('HMGET', keys[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
@@ -96,7 +87,7 @@ local function complete_task(keys, request)
   end
   local origin = cjson.decode(current[6] or '{}')
   -- A running task left the queued-tasks quota set when it was claimed.
-  for key_index = 9, 12 do leave(keys[key_index], task_id) end
+  for key_index = 9, 12 do list_under(leaving, leaving_order, keys[key_index], task_id) end
   add_event(keys[2], request.maxEvents, 'status-change', now, 'running -> completed')
   record_ending(keys[5], task_id, 'completed', current[5], current[11])
   -- Only keys that exist need an expiry or a delete: an unsteered task has no inbox, a task that started no
