@@ -28,7 +28,7 @@ import {
   withTimeout,
 } from './support.ts';
 
-const concurrency = 50;
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const batchSize = 50;
 const jobCount = 4000;
 const warmUpCount = 500;
