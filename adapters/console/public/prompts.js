@@ -30,40 +30,57 @@ function expiryLine(prompt) {
   return el('p', { className: 'prompt-expiry', text: `${what} ${when}` });
 }
 
-/** The card of a prompt entry: who asks and for whom, the question or exact action, and its buttons. */
+/** A settled prompt's line: who answered or decided and what, or why there is no answer (no emoji font needed). */
+function outcomeLine(outcome) {
+  return el('p', {
+    className: `prompt-outcome prompt-outcome-${outcome.kind}`,
+    role: 'status',
+    dataset: { testid: 'prompt-outcome', kind: outcome.kind },
+    text: outcome.text,
+  });
+}
+
+/**
+ * The card of a prompt entry: who asks and for whom, the question or exact action, and its buttons; once
+ * settled (the entry is edited), how it was settled in place of the buttons.
+ */
 export function renderPromptCard(prompt, onOpenTask) {
   const approval = prompt.kind === 'approval';
+  const outcome = prompt.outcome;
+  const verb = outcome ? 'asked' : 'asks';
   const replyLine = el('p', {
     className: 'prompt-reply',
     role: 'status',
     dataset: { testid: 'prompt-reply' },
   });
-  const buttons = approval
-    ? [
-        el('button', {
-          type: 'button',
-          className: 'button button-primary button-small',
-          text: 'Approve',
-          dataset: { testid: 'prompt-approve' },
-          onclick: () => post(replyLine, prompt.taskId, 'approve', {}),
-        }),
-        el('button', {
-          type: 'button',
-          className: 'button button-danger-outline button-small',
-          text: 'Deny',
-          dataset: { testid: 'prompt-deny' },
-          onclick: () => post(replyLine, prompt.taskId, 'deny', {}),
-        }),
-      ]
-    : prompt.choices.slice(0, 5).map((choice, index) =>
-        el('button', {
-          type: 'button',
-          className: 'button button-ghost button-small prompt-choice',
-          text: choice,
-          dataset: { testid: 'prompt-choice', choice: String(index + 1) },
-          onclick: () => post(replyLine, prompt.taskId, 'answer', { text: `#${index + 1}` }),
-        }),
-      );
+  const buttons = outcome
+    ? []
+    : approval
+      ? [
+          el('button', {
+            type: 'button',
+            className: 'button button-primary button-small',
+            text: 'Approve',
+            dataset: { testid: 'prompt-approve' },
+            onclick: () => post(replyLine, prompt.taskId, 'approve', {}),
+          }),
+          el('button', {
+            type: 'button',
+            className: 'button button-danger-outline button-small',
+            text: 'Deny',
+            dataset: { testid: 'prompt-deny' },
+            onclick: () => post(replyLine, prompt.taskId, 'deny', {}),
+          }),
+        ]
+      : prompt.choices.slice(0, 5).map((choice, index) =>
+          el('button', {
+            type: 'button',
+            className: 'button button-ghost button-small prompt-choice',
+            text: choice,
+            dataset: { testid: 'prompt-choice', choice: String(index + 1) },
+            onclick: () => post(replyLine, prompt.taskId, 'answer', { text: `#${index + 1}` }),
+          }),
+        );
   const action = prompt.action
     ? el(
         'dl',
@@ -92,17 +109,21 @@ export function renderPromptCard(prompt, onOpenTask) {
         text: `Task ${prompt.taskId}`,
         onclick: () => onOpenTask(prompt.taskId),
       }),
-      ` ${approval ? 'asks for approval' : 'asks'} · for ${prompt.ownerName}`,
+      ` ${approval ? `${verb} for approval` : verb} · for ${prompt.ownerName}`,
     ),
     el('p', { className: 'prompt-goal', text: prompt.goal }),
     el('p', { className: 'prompt-text', text: prompt.text }),
     action,
     buttons.length > 0 ? el('div', { className: 'form-actions prompt-buttons' }, buttons) : null,
-    el('p', {
-      className: 'prompt-hint',
-      text: approval ? `Or open the task to deny with a reason.` : `Or answer in words in the task's panel.`,
-    }),
-    expiryLine(prompt),
+    outcome
+      ? outcomeLine(outcome)
+      : el('p', {
+          className: 'prompt-hint',
+          text: approval
+            ? `Or open the task to deny with a reason.`
+            : `Or answer in words in the task's panel.`,
+        }),
+    outcome ? null : expiryLine(prompt),
     replyLine,
   );
 }
