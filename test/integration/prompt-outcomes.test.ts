@@ -13,7 +13,7 @@ import { promptOutcomeJobId } from '../../src/gateway/delivery/endings-pump.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
-import { RecordingAdapter } from '../fakes/recording-adapter.ts';
+import { RecordingAdapter, retryableFailure } from '../fakes/recording-adapter.ts';
 import { buildTestConfig, eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
 import { deferred } from '../support/deferred.ts';
 import { startRoutedGateway } from '../support/gateway-harness.ts';
@@ -270,6 +270,36 @@ describe('settled prompts are edited in place', () => {
       text: 'Answered by Ada: #1 production',
     });
     // The result was posted once, by the restarted gateway; the question was not posted again.
+    expect(promptPosts(restarted)).toHaveLength(0);
+  });
+
+  it('an edit the platform refused for now is made once by the next gateway after a restart', async () => {
+    const thread = 'outcome-retry';
+    // The first gateway's platform is down for edits: each attempt fails with a retryable error.
+    class EditsDown extends RecordingAdapter {
+      editAttempts = 0;
+      override async edit(): Promise<void> {
+        this.editAttempts += 1;
+        throw retryableFailure(200);
+      }
+    }
+    const { runtime, gateway } = await setUp(thread);
+    await gateway.stop();
+    gateways.splice(gateways.indexOf(gateway), 1);
+    const down = new EditsDown();
+    const first = await startGateway(runtime, thread, down);
+    scriptQuestion('edit after a restart');
+    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'edit after a restart' }]);
+    const posted = await eventually(async () => promptPosts(down)[0]);
+    await runtime.service.answer(testCaller(thread), task!.id, '#2');
+    await eventually(async () => (down.editAttempts > 0 ? true : undefined), 20_000, 'a failed edit');
+    await first.gateway.stop();
+    gateways.splice(gateways.indexOf(first.gateway), 1);
+    const restarted = new RecordingAdapter();
+    await startGateway(runtime, thread, restarted);
+    const edited = await onlyEditOf(restarted, posted.messageId);
+    expect(edited.prompt.outcome).toMatchObject({ kind: 'answered', text: 'Answered by Ada: #2 staging' });
+    expect(restarted.edits).toHaveLength(1);
     expect(promptPosts(restarted)).toHaveLength(0);
   });
 

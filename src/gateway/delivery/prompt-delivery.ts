@@ -113,15 +113,6 @@ export async function deliverPromptOutcome(
   await editOnce(dependencies, threadOf(dependencies, record), stateKey, messageId, 'outcome');
 }
 
-/** The id of a posted prompt's message, for its round; null until it is posted. */
-export async function postedPromptMessageId(
-  dependencies: Pick<DeliveryDependencies, 'redis' | 'keys'>,
-  taskId: string,
-  round: number,
-): Promise<string | null> {
-  return dependencies.redis.hget(promptStateKey(dependencies, taskId, round), 'messageId');
-}
-
 /** Makes the edit if this job holds (or now takes) the claim to it and it is not made yet. */
 async function editOnce(
   dependencies: DeliveryDependencies,
