@@ -132,7 +132,9 @@ describe('prompts in the console', () => {
       idempotencyKey: `prompt:${taskId}:1`,
     });
     const card = page.locator(`[data-testid="prompt-card"][data-task-id="${taskId}"]`);
-    await card.getByTestId('prompt-approve').waitFor();
+    sink.answer = (command) => ({ text: `Recorded: ${command.text}`, ephemeral: false });
+    await card.getByTestId('prompt-deny').click();
+    await card.getByTestId('prompt-reply').getByText(`Recorded: deny ${taskId}`).waitFor();
     await adapter.edit(consoleRef(threadId), messageId, {
       kind: 'prompt',
       prompt: {
@@ -146,6 +148,8 @@ describe('prompts in the console', () => {
     expect(await outcome.textContent()).toBe('Denied by Bob — terminal: not on prod');
     expect(await outcome.getAttribute('data-kind')).toBe('denied');
     expect(await card.textContent()).toContain('asked for approval · for You');
+    // The presser's reply survives the redraw.
+    expect(await card.getByTestId('prompt-reply').textContent()).toBe(`Recorded: deny ${taskId}`);
     expect(await card.getByTestId('prompt-approve').count()).toBe(0);
     expect(await card.getByTestId('prompt-deny').count()).toBe(0);
     expect(await card.locator('.prompt-expiry').count()).toBe(0);

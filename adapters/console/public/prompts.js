@@ -6,21 +6,45 @@ import { el } from './view-helpers.js';
 
 const taskPath = (taskId, action) => `/api/tasks/${encodeURIComponent(taskId)}/${action}`;
 
+/** The reply line now on the page: a card redrawn meanwhile (its prompt settled) has a new one. */
+function currentLine(replyLine) {
+  let line = replyLine;
+  while (!line.isConnected && line.replacedBy) line = line.replacedBy;
+  return line;
+}
+
+function showReply(replyLine, text, kind) {
+  const line = currentLine(replyLine);
+  line.textContent = text;
+  line.dataset.kind = kind;
+}
+
 /** Posts one prompt action; shows the router's reply (or the error) in `replyLine`. */
 async function post(replyLine, taskId, action, payload) {
-  replyLine.textContent = 'Working…';
-  replyLine.dataset.kind = 'pending';
+  showReply(replyLine, 'Working…', 'pending');
   try {
     const answer = await api(taskPath(taskId, action), payload);
-    replyLine.textContent = answer.reply;
     // A refusal is an answer too (shown to the presser only elsewhere; here there is one person).
-    replyLine.dataset.kind = 'ok';
+    showReply(replyLine, answer.reply, 'ok');
     return true;
   } catch (error) {
-    replyLine.textContent = error.message;
-    replyLine.dataset.kind = 'error';
+    showReply(replyLine, error.message, 'error');
     return false;
   }
+}
+
+/**
+ * A prompt card drawn again (its entry edited: the prompt settled) keeps the reply its presser was shown,
+ * and a reply still on its way lands in the new card.
+ */
+export function keepPromptReply(oldNode, newNode) {
+  const before = oldNode.querySelector('[data-testid="prompt-reply"]');
+  const after = newNode.querySelector('[data-testid="prompt-reply"]');
+  if (!before || !after) return;
+  before.replacedBy = after;
+  if (!before.textContent) return;
+  after.textContent = before.textContent;
+  if (before.dataset.kind) after.dataset.kind = before.dataset.kind;
 }
 
 function expiryLine(prompt) {
