@@ -7,8 +7,10 @@ import {
 } from 'discord.js';
 import {
   type PromptButton,
+  type PromptOutcome,
   pressedPromptCommand,
   promptButtons,
+  promptOutcomeIcon,
   type TaskPrompt,
 } from '../../src/gateway/chat-adapter.ts';
 import { cutText, oneLine } from '../../src/text/cut-text.ts';
@@ -20,6 +22,16 @@ const maxFieldChars = 1024;
 const maxCustomIdChars = 100;
 
 const promptColours = { question: 0x9b59b6, approval: 0xe67e22 } as const;
+/** A settled prompt's colour: green for a yes or an answer, red for a no, grey for no answer. */
+const outcomeColours: Record<PromptOutcome['kind'], number> = {
+  answered: 0x2ecc71,
+  approved: 0x2ecc71,
+  denied: 0xe74c3c,
+  timed_out: 0x95a5a6,
+  cancelled: 0x95a5a6,
+  ended: 0x95a5a6,
+};
+const maxFooterChars = 2048;
 
 /**
  * A prompt button's `custom_id`: `baton:answer:t_7k2m9q:2`, `baton:approve:t_7k2m9q`, `baton:deny:t_7k2m9q`
@@ -43,6 +55,8 @@ export function parsePromptButtonId(customId: string): string | null {
 /**
  * A child's question or approval request as an embed (who asks and for whom, the question or exactly what
  * will run, how to answer in words, the expiry) with a row of buttons: a choice each, or Approve / Deny.
+ * Once settled: the embed says how in its footer, and the buttons are gone (an edit with no components
+ * removes them).
  */
 export function promptMessageBody(prompt: TaskPrompt): {
   embeds: APIEmbed[];
@@ -86,6 +100,7 @@ export function promptMessageBody(prompt: TaskPrompt): {
       },
     ];
   }
+  if (prompt.outcome) return settledBody(embed, prompt.outcome, approval);
   if (prompt.expiresAt !== undefined) {
     const seconds = Math.floor(prompt.expiresAt / 1000);
     embed.fields!.push({
@@ -115,4 +130,23 @@ export function promptMessageBody(prompt: TaskPrompt): {
           },
         ];
   return { embeds: [embed], components };
+}
+
+function settledBody(
+  embed: APIEmbed,
+  outcome: PromptOutcome,
+  approval: boolean,
+): ReturnType<typeof promptMessageBody> {
+  return {
+    embeds: [
+      {
+        ...embed,
+        title: embed.title?.replace(/ asks( for approval)?$/, approval ? ' asked for approval' : ' asked'),
+        color: outcomeColours[outcome.kind],
+        footer: { text: cutText(`${promptOutcomeIcon(outcome)} ${oneLine(outcome.text)}`, maxFooterChars) },
+        timestamp: new Date(outcome.at).toISOString(),
+      },
+    ],
+    components: [],
+  };
 }

@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import { promptButtons, type TaskPrompt } from '../../src/gateway/chat-adapter.ts';
+import { promptButtons, promptOutcomeIcon, type TaskPrompt } from '../../src/gateway/chat-adapter.ts';
 import { cutText, oneLine } from '../../src/text/cut-text.ts';
 import { escapeMrkdwn } from './slack-mrkdwn.ts';
 
@@ -16,7 +16,8 @@ const maxValueChars = 2000;
 /**
  * A child's question or approval request as Block Kit: who asks and for whom, the question (or exactly what
  * will run: tool, arguments in a code block, workspace), one button per choice or Approve / Deny, and how to
- * answer in words. A button's value is the chat command it stands for (see promptButtons).
+ * answer in words. A button's value is the chat command it stands for (see promptButtons). Once settled: the
+ * same blocks without buttons, and a context line saying how it was settled instead of how to answer.
  */
 export function promptBlocks(prompt: TaskPrompt, slashCommand: string): types.KnownBlock[] {
   const blocks: types.KnownBlock[] = [
@@ -45,15 +46,28 @@ export function promptBlocks(prompt: TaskPrompt, slashCommand: string): types.Kn
       })),
     });
   }
+  const outcome = prompt.outcome;
+  const context = outcome
+    ? `${promptOutcomeIcon(outcome)} ${escapeMrkdwn(outcome.text)}`
+    : howToAnswer(prompt, slashCommand);
   blocks.push({
     type: 'context',
-    elements: [{ type: 'mrkdwn', text: cutText(howToAnswer(prompt, slashCommand), maxSectionChars) }],
+    ...(outcome ? { block_id: `prompt-outcome:${prompt.taskId}` } : {}),
+    elements: [{ type: 'mrkdwn', text: cutText(context, maxSectionChars) }],
   });
   return blocks;
 }
 
 function headline(prompt: TaskPrompt): string {
-  const what = prompt.kind === 'approval' ? 'asks for approval' : 'asks';
+  const settled = prompt.outcome !== undefined;
+  const what =
+    prompt.kind === 'approval'
+      ? settled
+        ? 'asked for approval'
+        : 'asks for approval'
+      : settled
+        ? 'asked'
+        : 'asks';
   return (
     `${prompt.kind === 'approval' ? ':lock:' : ':question:'} *Task \`${prompt.taskId}\` ${what}* · ` +
     `for ${escapeMrkdwn(prompt.ownerName)}\n> ${escapeMrkdwn(oneLine(prompt.goal))}`

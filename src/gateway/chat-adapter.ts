@@ -128,6 +128,36 @@ export interface TaskPrompt {
   action?: { tool: string; arguments: string; workspace?: string };
   /** When an unanswered prompt times out (epoch ms): a question fails the wait, an approval is denied. */
   expiresAt?: number;
+  /** Set once the prompt is settled: its message is edited to say how, and has no buttons any more. */
+  outcome?: PromptOutcome;
+}
+
+/** How a prompt was settled, as its edited message shows it. */
+export interface PromptOutcome {
+  kind: 'answered' | 'approved' | 'denied' | 'timed_out' | 'cancelled' | 'ended';
+  /**
+   * One line for people, without an icon (surfaces add their own): `Answered by Ann: #2 staging`,
+   * `Approved by Ann`, `Denied by Bob: not on prod`, `No answer in time (24 h)`, `Task cancelled by Ann`.
+   */
+  text: string;
+  /** When it was settled (epoch ms). */
+  at: number;
+}
+
+/** The icon a surface with emoji shows before an outcome's line. */
+export function promptOutcomeIcon(outcome: PromptOutcome): string {
+  switch (outcome.kind) {
+    case 'answered':
+      return '💬';
+    case 'approved':
+      return '✅';
+    case 'denied':
+      return '❌';
+    case 'timed_out':
+      return '⏱';
+    default:
+      return '🚫';
+  }
 }
 
 /** What the gateway asks an adapter to post: text (Markdown), a task board, or a prompt with buttons. */
@@ -302,10 +332,12 @@ export interface PromptButton {
 }
 
 /**
- * The buttons of a prompt: one per choice of a question (the first five), or Approve and Deny. Every
- * surface draws these, so a press anywhere is the same command as the words typed.
+ * The buttons of a prompt: one per choice of a question (the first five), or Approve and Deny; none once it
+ * is settled. Every surface draws these, so a press anywhere is the same command as the words typed.
  */
 export function promptButtons(prompt: TaskPrompt): PromptButton[] {
+  // A settled prompt's message keeps no buttons: a press could only be refused.
+  if (prompt.outcome) return [];
   if (prompt.kind === 'approval') {
     return [
       { label: 'Approve', command: `approve ${prompt.taskId}`, style: 'approve' },

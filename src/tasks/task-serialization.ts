@@ -48,7 +48,8 @@ const changeSchema: z.ZodType<TaskWorkspaceChange> = z.object({
 });
 
 const promptKind = z.enum(['question', 'approval']);
-const promptSchema: z.ZodType<TaskPromptState> = z.object({
+/** A prompt as the record keeps it, and as the outbox records a settled one. */
+export const promptSchema: z.ZodType<TaskPromptState> = z.object({
   round: z.number().int().positive(),
   kind: promptKind,
   callId: z.string(),

@@ -635,8 +635,9 @@ export class TaskStore {
 
   /**
    * Settles the prompt of `response.round` of a parked task (an answer, a decision or a time-out): the
-   * task goes back to the queue with the response on its record. `expected` is the waiting status the
-   * response fits (null: either, for a time-out).
+   * task goes back to the queue with the response on its record, and the settlement goes to the endings
+   * stream (a gateway edits the posted prompt to show it). `expected` is the waiting status the response
+   * fits (null: either, for a time-out).
    */
   async settlePrompt(
     task: TaskRef,
@@ -656,6 +657,7 @@ export class TaskStore {
         this.keys.quotaChannelActive(platform, channel),
         this.keys.quotaActive(),
         this.keys.quotaQueued(),
+        this.keys.taskEndings(),
       ],
       [
         JSON.stringify({

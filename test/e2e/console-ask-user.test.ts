@@ -87,12 +87,22 @@ describe('a child asks in a console thread', () => {
     await results.first().waitFor({ timeout: 20_000 });
     expect(await results.first().textContent()).toContain('blue');
 
-    // Pressed again after the answer: refused with a note on the card, and nothing changes.
-    await choices.nth(0).click();
-    await card
-      .getByTestId('prompt-reply')
-      .getByText(/not waiting for an answer/)
-      .waitFor();
+    // The card is redrawn settled: who answered what, its buttons gone.
+    const outcome = card.getByTestId('prompt-outcome');
+    await outcome.waitFor({ timeout: 20_000 });
+    expect(await outcome.textContent()).toBe('Answered by You: #2 blue');
+    expect(await choices.count()).toBe(0);
+
+    // A late press (from a page that has not redrawn yet sends the same request): refused, nothing changes.
+    const late = await page.evaluate(async (id) => {
+      const response = await fetch(`/api/tasks/${id}/answer`, {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        body: JSON.stringify({ text: '#1' }),
+      });
+      return (await response.json()) as { reply?: string; error?: string };
+    }, taskId);
+    expect(late.reply ?? late.error).toMatch(/not waiting for an answer/);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await results.count()).toBe(1);
     expect(childRequests()).toHaveLength(2);

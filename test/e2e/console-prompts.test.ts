@@ -9,6 +9,7 @@ import { RecordingSink } from '../fakes/recording-sink.ts';
 import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { launchChromium } from '../support/browser.ts';
 import { consoleAdapterOn } from '../support/console-adapter-on.ts';
+import { saveScreenshot } from '../support/console-screenshots.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { redis, fake, startRuntime } = useTestEnvironment();
@@ -110,6 +111,53 @@ describe('prompts in the console', () => {
       user: { id: 'console', trusted: true },
       text: `answer ${taskId} #2`,
     });
+  });
+
+  it('redraws a settled prompt live: its outcome where the buttons were', async () => {
+    const taskId = await taskIn('waiting_approval');
+    const approval: TaskPrompt = {
+      kind: 'approval',
+      taskId,
+      goal: 'Deploy to production',
+      ownerName: 'You',
+      text: 'terminal wants to run a command',
+      choices: [],
+      action: { tool: 'terminal', arguments: '{"command":"make deploy"}' },
+      expiresAt: Date.now() + 3_600_000,
+    };
+    const { messageId } = await adapter.send(consoleRef(threadId), {
+      kind: 'prompt',
+      prompt: approval,
+      fallbackText: `Task ${taskId} asks for approval`,
+      idempotencyKey: `prompt:${taskId}:1`,
+    });
+    const card = page.locator(`[data-testid="prompt-card"][data-task-id="${taskId}"]`);
+    sink.answer = (command) => ({ text: `Recorded: ${command.text}`, ephemeral: false });
+    await card.getByTestId('prompt-deny').click();
+    await card.getByTestId('prompt-reply').getByText(`Recorded: deny ${taskId}`).waitFor();
+    await adapter.edit(consoleRef(threadId), messageId, {
+      kind: 'prompt',
+      prompt: {
+        ...approval,
+        outcome: { kind: 'denied', text: 'Denied by Bob — terminal: not on prod', at: Date.now() },
+      },
+      fallbackText: `Task ${taskId} waited for approval. Denied by Bob`,
+    });
+    const outcome = card.getByTestId('prompt-outcome');
+    await outcome.waitFor();
+    expect(await outcome.textContent()).toBe('Denied by Bob — terminal: not on prod');
+    expect(await outcome.getAttribute('data-kind')).toBe('denied');
+    expect(await card.textContent()).toContain('asked for approval · for You');
+    // The presser's reply survives the redraw.
+    expect(await card.getByTestId('prompt-reply').textContent()).toBe(`Recorded: deny ${taskId}`);
+    expect(await card.getByTestId('prompt-approve').count()).toBe(0);
+    expect(await card.getByTestId('prompt-deny').count()).toBe(0);
+    expect(await card.locator('.prompt-expiry').count()).toBe(0);
+    // The exact action stays readable.
+    expect(await card.locator('.prompt-arguments').textContent()).toBe('{"command":"make deploy"}');
+    await card.scrollIntoViewIfNeeded();
+    await saveScreenshot(page, 'prompt-settled-desktop-1440');
+    expect(pageErrors).toEqual([]);
   });
 
   it('draws an approval with the exact action; Deny posts `deny <id>`', async () => {

@@ -131,7 +131,20 @@ describe('a child asks in a Discord thread', () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(discord.botMessagesIn(thread.id).filter(resultOf)).toHaveLength(1);
-    expect(discord.botMessagesIn(thread.id).filter(isPrompt)).toHaveLength(1);
+    // The question was posted once, and edited once to say who answered what, its buttons removed.
+    await eventually(
+      async () => (discord.botMessagesIn(thread.id).some(isPrompt) ? undefined : true),
+      20_000,
+      'the settled question',
+    );
+    const settled = discord.message(thread.id, prompt.id)!;
+    expect(settled.components).toEqual([]);
+    expect((settled.embeds[0] as { footer: { text: string } }).footer.text).toBe(
+      '💬 Answered by Ada: #2 blue',
+    );
+    expect(
+      discord.callsTo('PATCH', new RegExp(`/channels/${thread.id}/messages/${prompt.id}$`)),
+    ).toHaveLength(1);
 
     // A follow-up by `/task steer` reopens the completed task: a second round, its result posted once more.
     const steer = discord.slashCommand(ada, thread.id, 'task', {

@@ -100,6 +100,43 @@ describe('prompts on Discord', () => {
     expect(new Set(nonces).size).toBe(1);
   });
 
+  it('edits a settled prompt in place: the footer says how, the buttons are gone', async () => {
+    const { messageId } = await adapter.send(refIn(thread), {
+      kind: 'prompt',
+      prompt: question,
+      fallbackText: 'Task t_ask2q9 asks',
+      idempotencyKey: 'prompt:t_ask2q9:7',
+    });
+    expect(discord.message(thread.id, messageId)!.components).toHaveLength(1);
+    const at = Date.UTC(2030, 0, 1, 12, 0);
+    await adapter.edit(refIn(thread), messageId, {
+      kind: 'prompt',
+      prompt: { ...question, outcome: { kind: 'answered', text: 'Answered by Ada: #1 Tonight 22:00', at } },
+      fallbackText: 'Task t_ask2q9 asked. 💬 Answered by Ada: #1 Tonight 22:00',
+    });
+    const edit = discord
+      .callsTo('PATCH', new RegExp(`/channels/${thread.id}/messages/${messageId}$`))
+      .at(-1)!;
+    expect((edit.body as { components: unknown[] }).components).toEqual([]);
+    const edited = discord.message(thread.id, messageId)!;
+    expect(edited.components).toEqual([]);
+    const embed = edited.embeds[0] as {
+      title: string;
+      description: string;
+      footer: { text: string };
+      fields: Array<{ name: string }>;
+      timestamp: string;
+      color: number;
+    };
+    expect(embed.title).toBe('❓ Task t_ask2q9 asked');
+    expect(embed.description).toContain('Which window should the rollout use?');
+    expect(embed.footer.text).toBe('💬 Answered by Ada: #1 Tonight 22:00');
+    // No expiry any more, and the time shown is when it was answered.
+    expect(embed.fields.map((field) => field.name)).not.toContain('Expires');
+    expect(embed.timestamp).toBe(new Date(at).toISOString());
+    expect(embed.color).toBe(0x2ecc71);
+  });
+
   it('draws an approval with the exact action and Approve / Deny', async () => {
     const { messageId } = await adapter.send(refIn(thread), {
       kind: 'prompt',

@@ -112,6 +112,13 @@ describe.each(['socket', 'http'] as const)('a child asks in a Slack thread (%s m
       .callsTo('chat.postMessage')
       .filter((call) => inThread(call) && String(call.params.text).includes(`Task ${taskId} completed`));
     expect(results).toHaveLength(1);
+    // The question was edited once to say who answered what, its buttons removed.
+    await slack.waitForCall('chat.update', (call) => call.params.ts === promptTs, { timeoutMs: 20_000 });
+    const edits = slack.callsTo('chat.update').filter((call) => call.params.ts === promptTs);
+    expect(edits).toHaveLength(1);
+    const editedBlocks = (edits[0]!.params.blocks ?? []) as Block[];
+    expect(editedBlocks.some((block) => block.type === 'actions')).toBe(false);
+    expect(JSON.stringify(editedBlocks.at(-1))).toContain('💬 Answered by Ada: #2 blue');
     // The question was posted once.
     expect(
       slack

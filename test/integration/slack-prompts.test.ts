@@ -131,6 +131,36 @@ describe.each(['socket', 'http'] as const)('prompts in Slack (%s mode)', (mode) 
     expect(JSON.stringify(blocks.at(-1))).toContain('/baton deny t_apr7k2 <reason>');
   });
 
+  it('edits a settled prompt in place: no buttons, a context line saying how it was settled', async () => {
+    const thread = nextSlackTs();
+    const ref = { platform: 'slack', channel: 'C0OPS', thread };
+    const { messageId } = await adapter.send(ref, promptMessage(approval));
+    const settled: TaskPrompt = {
+      ...approval,
+      outcome: { kind: 'denied', text: 'Denied by Bob — terminal: not on *prod* <now>', at: Date.now() },
+    };
+    await adapter.edit(ref, messageId, {
+      kind: 'prompt',
+      prompt: settled,
+      fallbackText: 'Task t_apr7k2 waited for approval. ❌ Denied by Bob',
+    });
+    const update = await slack.waitForCall('chat.update', (call) => call.params.ts === messageId);
+    expect(update.params).toMatchObject({
+      channel: 'C0OPS',
+      text: 'Task t_apr7k2 waited for approval. ❌ Denied by Bob',
+    });
+    const blocks = blocksOf(update);
+    expect(blocks.some((block) => block.type === 'actions')).toBe(false);
+    expect(blocks[0]!.text!.text).toContain('asked for approval');
+    expect(blocks[1]!.text!.text).toContain('*Tool* `terminal` in workspace `app`');
+    const context = blocks.at(-1)!;
+    expect(context).toMatchObject({ type: 'context', block_id: 'prompt-outcome:t_apr7k2' });
+    expect(JSON.stringify(context)).toContain('❌ Denied by Bob — terminal: not on *prod* &lt;now&gt;');
+    expect(JSON.stringify(context)).not.toContain('/baton deny');
+    // The fake keeps the message as edited: its buttons are gone.
+    expect(JSON.stringify(slack.messages.get(messageId)?.blocks)).not.toContain('baton_prompt_');
+  });
+
   it('sends a pressed choice to the sink as the presser; a refusal is shown to them only', async () => {
     const thread = nextSlackTs();
     const messageTs = nextSlackTs();

@@ -3,7 +3,7 @@ import { api } from './api.js';
 import { boardsAwaitingReply, treeOrder } from './board-order.js';
 import { createFollower } from './follow.js';
 import { renderMarkdown } from './markdown.js';
-import { renderPromptCard } from './prompts.js';
+import { keepPromptReply, renderPromptCard } from './prompts.js';
 import { createTaskPanel } from './tasks.js';
 import { createThreadActions } from './thread-actions.js';
 import { createUsagePanel } from './usage.js';
@@ -234,8 +234,10 @@ function upsertEntry(entry, scroll = true) {
   const existing = state.entries.get(entry.id);
   if (existing && entryVersion(existing.entry) >= entryVersion(entry)) return;
   const node = renderEntry(entry);
-  if (existing) existing.node.replaceWith(node);
-  else {
+  if (existing) {
+    if (entry.role === 'prompt') keepPromptReply(existing.node, node);
+    existing.node.replaceWith(node);
+  } else {
     view.emptyConversation.remove();
     view.messages.insertBefore(node, boardsAwaitingReply(view.messages, entry)[0] ?? null);
   }

@@ -6,21 +6,45 @@ import { el } from './view-helpers.js';
 
 const taskPath = (taskId, action) => `/api/tasks/${encodeURIComponent(taskId)}/${action}`;
 
+/** The reply line now on the page: a card redrawn meanwhile (its prompt settled) has a new one. */
+function currentLine(replyLine) {
+  let line = replyLine;
+  while (!line.isConnected && line.replacedBy) line = line.replacedBy;
+  return line;
+}
+
+function showReply(replyLine, text, kind) {
+  const line = currentLine(replyLine);
+  line.textContent = text;
+  line.dataset.kind = kind;
+}
+
 /** Posts one prompt action; shows the router's reply (or the error) in `replyLine`. */
 async function post(replyLine, taskId, action, payload) {
-  replyLine.textContent = 'Working…';
-  replyLine.dataset.kind = 'pending';
+  showReply(replyLine, 'Working…', 'pending');
   try {
     const answer = await api(taskPath(taskId, action), payload);
-    replyLine.textContent = answer.reply;
     // A refusal is an answer too (shown to the presser only elsewhere; here there is one person).
-    replyLine.dataset.kind = 'ok';
+    showReply(replyLine, answer.reply, 'ok');
     return true;
   } catch (error) {
-    replyLine.textContent = error.message;
-    replyLine.dataset.kind = 'error';
+    showReply(replyLine, error.message, 'error');
     return false;
   }
+}
+
+/**
+ * A prompt card drawn again (its entry edited: the prompt settled) keeps the reply its presser was shown,
+ * and a reply still on its way lands in the new card.
+ */
+export function keepPromptReply(oldNode, newNode) {
+  const before = oldNode.querySelector('[data-testid="prompt-reply"]');
+  const after = newNode.querySelector('[data-testid="prompt-reply"]');
+  if (!before || !after) return;
+  before.replacedBy = after;
+  if (!before.textContent) return;
+  after.textContent = before.textContent;
+  if (before.dataset.kind) after.dataset.kind = before.dataset.kind;
 }
 
 function expiryLine(prompt) {
@@ -30,40 +54,57 @@ function expiryLine(prompt) {
   return el('p', { className: 'prompt-expiry', text: `${what} ${when}` });
 }
 
-/** The card of a prompt entry: who asks and for whom, the question or exact action, and its buttons. */
+/** A settled prompt's line: who answered or decided and what, or why there is no answer (no emoji font needed). */
+function outcomeLine(outcome) {
+  return el('p', {
+    className: `prompt-outcome prompt-outcome-${outcome.kind}`,
+    role: 'status',
+    dataset: { testid: 'prompt-outcome', kind: outcome.kind },
+    text: outcome.text,
+  });
+}
+
+/**
+ * The card of a prompt entry: who asks and for whom, the question or exact action, and its buttons; once
+ * settled (the entry is edited), how it was settled in place of the buttons.
+ */
 export function renderPromptCard(prompt, onOpenTask) {
   const approval = prompt.kind === 'approval';
+  const outcome = prompt.outcome;
+  const verb = outcome ? 'asked' : 'asks';
   const replyLine = el('p', {
     className: 'prompt-reply',
     role: 'status',
     dataset: { testid: 'prompt-reply' },
   });
-  const buttons = approval
-    ? [
-        el('button', {
-          type: 'button',
-          className: 'button button-primary button-small',
-          text: 'Approve',
-          dataset: { testid: 'prompt-approve' },
-          onclick: () => post(replyLine, prompt.taskId, 'approve', {}),
-        }),
-        el('button', {
-          type: 'button',
-          className: 'button button-danger-outline button-small',
-          text: 'Deny',
-          dataset: { testid: 'prompt-deny' },
-          onclick: () => post(replyLine, prompt.taskId, 'deny', {}),
-        }),
-      ]
-    : prompt.choices.slice(0, 5).map((choice, index) =>
-        el('button', {
-          type: 'button',
-          className: 'button button-ghost button-small prompt-choice',
-          text: choice,
-          dataset: { testid: 'prompt-choice', choice: String(index + 1) },
-          onclick: () => post(replyLine, prompt.taskId, 'answer', { text: `#${index + 1}` }),
-        }),
-      );
+  const buttons = outcome
+    ? []
+    : approval
+      ? [
+          el('button', {
+            type: 'button',
+            className: 'button button-primary button-small',
+            text: 'Approve',
+            dataset: { testid: 'prompt-approve' },
+            onclick: () => post(replyLine, prompt.taskId, 'approve', {}),
+          }),
+          el('button', {
+            type: 'button',
+            className: 'button button-danger-outline button-small',
+            text: 'Deny',
+            dataset: { testid: 'prompt-deny' },
+            onclick: () => post(replyLine, prompt.taskId, 'deny', {}),
+          }),
+        ]
+      : prompt.choices.slice(0, 5).map((choice, index) =>
+          el('button', {
+            type: 'button',
+            className: 'button button-ghost button-small prompt-choice',
+            text: choice,
+            dataset: { testid: 'prompt-choice', choice: String(index + 1) },
+            onclick: () => post(replyLine, prompt.taskId, 'answer', { text: `#${index + 1}` }),
+          }),
+        );
   const action = prompt.action
     ? el(
         'dl',
@@ -92,17 +133,21 @@ export function renderPromptCard(prompt, onOpenTask) {
         text: `Task ${prompt.taskId}`,
         onclick: () => onOpenTask(prompt.taskId),
       }),
-      ` ${approval ? 'asks for approval' : 'asks'} · for ${prompt.ownerName}`,
+      ` ${approval ? `${verb} for approval` : verb} · for ${prompt.ownerName}`,
     ),
     el('p', { className: 'prompt-goal', text: prompt.goal }),
     el('p', { className: 'prompt-text', text: prompt.text }),
     action,
     buttons.length > 0 ? el('div', { className: 'form-actions prompt-buttons' }, buttons) : null,
-    el('p', {
-      className: 'prompt-hint',
-      text: approval ? `Or open the task to deny with a reason.` : `Or answer in words in the task's panel.`,
-    }),
-    expiryLine(prompt),
+    outcome
+      ? outcomeLine(outcome)
+      : el('p', {
+          className: 'prompt-hint',
+          text: approval
+            ? `Or open the task to deny with a reason.`
+            : `Or answer in words in the task's panel.`,
+        }),
+    outcome ? null : expiryLine(prompt),
     replyLine,
   );
 }

@@ -7,13 +7,13 @@ import { retentionSecondsOf, taskKeySeconds } from '../../redis/key-lifetimes.ts
 import { isLapsedLockError, isRedisConnectionError } from '../../redis/redis-connection.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { SessionHistory } from '../../sessions/session-history.ts';
-import { isParked, isTerminal, roundOf } from '../../tasks/task-record.ts';
+import { isTerminal, roundOf } from '../../tasks/task-record.ts';
 import type { TaskStore } from '../../tasks/task-store.ts';
 import type { ConversationRef } from '../chat-adapter.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
 import { hashFieldProgress } from '../post-progress.ts';
 import type { Thread } from '../thread.ts';
-import { promptMessage } from './prompt-message.ts';
+import { deliverPrompt, deliverPromptOutcome, type SettlementJobData } from './prompt-delivery.ts';
 import { historyNoteText, resultMessageText } from './result-text.ts';
 
 export const deliveryQueueName = 'baton-deliveries';
@@ -27,8 +27,10 @@ export interface DeliveryJobData {
   taskId: string;
   /** Which round's result (a task reopened by a follow-up has several); absent: the first. */
   followUpRound?: number;
-  /** Set for a job posting a parked task's prompt (job name `prompt`): the wait round it asks for. */
+  /** Set for a job posting a parked task's prompt (job name `prompt`), or editing it once settled: the wait round. */
   round?: number;
+  /** Set for a job editing a settled prompt (job name `prompt-outcome`): how it was settled. */
+  settlement?: SettlementJobData;
 }
 
 export type DeliveryOutcome = 'posted' | 'failed' | 'retried';
@@ -110,37 +112,6 @@ export async function deliverTaskResult(
   await redis.expire(progressKey, progressSeconds);
 }
 
-/**
- * Posts the prompt of a parked task's wait `round` in its origin thread, once: a retry after the post
- * finds it marked posted (and the idempotency key covers a crash between the post and the mark). A task
- * whose wait is already over (answered quickly, cancelled) gets no post.
- */
-export async function deliverPrompt(
-  dependencies: DeliveryDependencies,
-  taskId: string,
-  round: number,
-): Promise<void> {
-  const { store, redis, keys, config } = dependencies;
-  const record = await store.get(taskId);
-  if (!record) throw new UnrecoverableError(`task ${taskId} no longer exists`);
-  if (record.prompt?.round !== round || !isParked(record.status)) return;
-  const progressKey = keys.delivery(`${taskId}:prompt:${round}`);
-  const ref: ConversationRef = {
-    platform: record.origin.platform,
-    channel: record.origin.channel,
-    thread: record.origin.thread,
-  };
-  const thread = dependencies.threadFor(ref);
-  if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
-  const message = promptMessage(record, config.slack.command);
-  if (!message) return;
-  // One message: the Thread redacts it and cuts a long question or command to the platform's limit.
-  await thread.post(message, {
-    key: `prompt:${taskId}:${round}`,
-    progress: hashFieldProgress(redis, progressKey, 'posted', progressSecondsOf(config)),
-  });
-}
-
 /** Delay before the next attempt: the platform's retry-after when it gave one, else exponential backoff. */
 export function deliveryBackoffMs(attemptsMade: number, error: Error | undefined): number {
   // Duck-typed: a PlatformSendError carries it, and so may any error an adapter throws.
@@ -174,6 +145,10 @@ export class DeliveryService {
       try {
         if (job.name === 'prompt' && job.data.round !== undefined) {
           await deliverPrompt(dependencies, job.data.taskId, job.data.round);
+          return;
+        }
+        if (job.name === 'prompt-outcome' && job.data.round !== undefined && job.data.settlement) {
+          await deliverPromptOutcome(dependencies, job.data.taskId, job.data.round, job.data.settlement);
           return;
         }
         await deliverTaskResult(dependencies, job.data.taskId, job.data.followUpRound ?? 1);

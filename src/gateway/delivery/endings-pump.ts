@@ -4,6 +4,7 @@ import type { Logger } from '../../logging/logger.ts';
 import type { RedisKeys } from '../../redis/redis-keys.ts';
 import type { TaskStatus } from '../../tasks/task-record.ts';
 import type { DeliveryJobData } from './delivery-service.ts';
+import type { SettlementJobData } from './prompt-delivery.ts';
 
 const groupName = 'gateways';
 const blockMs = 2000;
@@ -17,8 +18,13 @@ export function promptJobId(taskId: string, round: number): string {
   return `prompt-${taskId}-${round}`;
 }
 
+/** The delivery job editing the prompt of a task's wait `round` once it is settled. */
+export function promptOutcomeJobId(taskId: string, round: number): string {
+  return `prompt-outcome-${taskId}-${round}`;
+}
+
 /**
- * Moves task endings (and parked tasks' prompts) from the durable Redis stream into delivery jobs. Every
+ * Moves task endings (and parked tasks' prompts, posted and settled) from the durable Redis stream into delivery jobs. Every
  * gateway reads through one consumer group, so each ending is handled once; the job id is the task id (with
  * the round, for a reopened task's later rounds, or the prompt's), so a replayed entry never makes a second
  * delivery.
@@ -93,8 +99,10 @@ export class EndingsPump {
   private async handle(entries: StreamEntries): Promise<void> {
     const valid = entries.filter(([, fields]) => fields && fields.length > 0);
     if (valid.length === 0) return;
-    const jobs = valid.map(([, fields]) => {
+    const jobs = valid.map(([id, fields]) => {
       const taskId = fields[fields.indexOf('taskId') + 1]!;
+      // A settled prompt (settle-prompt.lua, or a parked task cancelled): its message is edited, once a round.
+      if (fields.includes('settled')) return settledPromptJob(id, taskId, fields);
       // A parked task's prompt (park-task.lua) carries its wait round: one job, and one post, per round.
       const roundAt = fields.indexOf('round');
       if (roundAt >= 0) {
@@ -111,8 +119,32 @@ export class EndingsPump {
     await this.deliveries.addBulk(jobs);
     await this.reader.xack(this.keys.taskEndings(), groupName, ...valid.map(([id]) => id));
     for (const [, fields] of valid) {
+      // Prompts, posted or settled, are not endings (a cancel writes its ending apart).
       if (fields.includes('round')) continue;
       this.onEnding(fields[fields.indexOf('status') + 1] as TaskStatus);
     }
   }
+}
+
+/** The job editing a settled prompt, with what the outbox recorded: the prompt as asked, and its response. */
+function settledPromptJob(entryId: string, taskId: string, fields: string[]) {
+  const field = (name: string) => {
+    const at = fields.indexOf(name);
+    return at === -1 ? undefined : fields[at + 1];
+  };
+  const round = Number(field('round'));
+  const response = field('response');
+  const ended = field('status');
+  const note = field('note');
+  const settlement: SettlementJobData = {
+    prompt: field('prompt') ?? '',
+    ...(response ? { response } : { ...(ended ? { ended } : {}), ...(note ? { note } : {}) }),
+    // The entry's id starts with the time Redis recorded it.
+    at: Number(entryId.split('-')[0]) || Date.now(),
+  };
+  return {
+    name: 'prompt-outcome',
+    data: { taskId, round, settlement },
+    opts: { jobId: promptOutcomeJobId(taskId, round) },
+  };
 }

@@ -30,6 +30,9 @@
     ARGV[9]  retention in seconds
     ARGV[10..] field/value pairs to set
 
+  A parked task that ends (cancelled while it waits) also records its prompt as settled in the outbox, so a
+  gateway edits the posted prompt to say so (see settle-prompt.lua).
+
   Output: {outcome, status found, '1' when released}
     ok, refused (status not allowed), lost (another runner holds it), missing.
   Signals: `ended` for a terminal status, else `stopped` when released.
@@ -40,7 +43,7 @@
 --- @include "announce-stopped"
 
 local current = redis.call('HMGET', KEYS[1], 'status', 'runnerToken', 'id', 'sessionKey', 'parentTaskId', 'origin',
-  'followUpRound')
+  'followUpRound', 'promptRound', 'prompt')
 local status, runner, task_id = current[1], current[2], current[3]
 if not status then return {'missing'} end
 local holds = ARGV[7] ~= '' and runner == ARGV[7]
@@ -82,6 +85,10 @@ end
 add_event(KEYS[2], ARGV[4], 'status-change', ARGV[3], status .. ' -> ' .. new_status .. ARGV[5])
 if terminal then
   record_ending(KEYS[3], task_id, new_status, current[5], current[7])
+  if (status == 'waiting_input' or status == 'waiting_approval') and current[8] and current[9] then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'taskId', task_id, 'status', new_status,
+      'round', current[8], 'settled', '1', 'prompt', current[9], 'note', string.sub(ARGV[5], 3))
+  end
   -- The full summary key is only written by complete-tasks, so it has nothing to expire here.
   retire_task({checkpoint = KEYS[4], schedule = KEYS[7], expire = {KEYS[1], KEYS[2], KEYS[5], KEYS[6]}},
     task_id, current[4], origin, ARGV[9], ARGV[3])
