@@ -26,7 +26,8 @@ import type {
   TaskSuggestionRequest,
 } from './chat-adapter.ts';
 import { sessionKeyOf } from './chat-adapter.ts';
-import { type DeliveryOutcome, DeliveryService } from './delivery/delivery-service.ts';
+import type { DeliveryOutcome } from './delivery/delivery-dependencies.ts';
+import { DeliveryService } from './delivery/delivery-service.ts';
 import { EndingsPump } from './delivery/endings-pump.ts';
 import { historyNoteText } from './delivery/result-text.ts';
 import type { ParentAgent } from './parent-agent.ts';

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { DeliveryOutcome } from '../gateway/delivery/delivery-service.ts';
+import type { DeliveryOutcome } from '../gateway/delivery/delivery-dependencies.ts';
 import type { ModelCallRecord } from '../llm/openai-model-client.ts';
 import { type TaskStatus, taskStatuses } from '../tasks/task-record.ts';
 import type { UsageAmounts } from '../usage/usage-cost.ts';

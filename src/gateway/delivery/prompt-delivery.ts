@@ -1,12 +1,11 @@
 import { UnrecoverableError } from 'bullmq';
-import { retentionSecondsOf, taskKeySeconds } from '../../redis/key-lifetimes.ts';
 import { isParked, type TaskRecord, taskStatuses } from '../../tasks/task-record.ts';
 import { promptResponseSchema, promptSchema } from '../../tasks/task-serialization.ts';
 import type { ConversationRef, OutboundMessage } from '../chat-adapter.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
 import type { ChunkProgress } from '../post-progress.ts';
 import type { Thread } from '../thread.ts';
-import type { DeliveryDependencies } from './delivery-service.ts';
+import { type DeliveryDependencies, progressSecondsOf } from './delivery-dependencies.ts';
 import { type PromptSettlement, promptMessage, promptOutcome } from './prompt-message.ts';
 
 /*
@@ -76,7 +75,7 @@ export async function deliverPrompt(
   const replies = await redis
     .multi()
     .hset(stateKey, 'posted', '1', 'messageId', sentId)
-    .expire(stateKey, secondsOf(dependencies))
+    .expire(stateKey, progressSecondsOf(dependencies.config))
     .hget(stateKey, 'settled')
     .exec();
   if (replies?.[2]?.[1]) await editOnce(dependencies, thread, stateKey, sentId, 'prompt');
@@ -105,7 +104,7 @@ export async function deliverPromptOutcome(
   const replies = await redis
     .multi()
     .hset(stateKey, 'settled', JSON.stringify(message))
-    .expire(stateKey, secondsOf(dependencies))
+    .expire(stateKey, progressSecondsOf(dependencies.config))
     .hget(stateKey, 'messageId')
     .exec();
   const messageId = replies?.[2]?.[1];
@@ -125,7 +124,7 @@ async function editOnce(
   const replies = await redis
     .multi()
     .hsetnx(stateKey, 'editor', editor)
-    .expire(stateKey, secondsOf(dependencies))
+    .expire(stateKey, progressSecondsOf(dependencies.config))
     .hmget(stateKey, 'editor', 'edited', 'settled')
     .exec();
   const [claimedBy, edited, settled] = (replies?.[2]?.[1] ?? []) as (string | null)[];
@@ -137,7 +136,11 @@ async function editOnce(
     if (!(error instanceof PlatformSendError) || error.retryable) throw error;
     logger.warn({ err: error, messageId }, 'settled prompt not shown: the platform refused the edit');
   }
-  await redis.multi().hset(stateKey, 'edited', '1').expire(stateKey, secondsOf(dependencies)).exec();
+  await redis
+    .multi()
+    .hset(stateKey, 'edited', '1')
+    .expire(stateKey, progressSecondsOf(dependencies.config))
+    .exec();
 }
 
 function parseSettlement(taskId: string, data: SettlementJobData): PromptSettlement {
@@ -155,11 +158,6 @@ function parseSettlement(taskId: string, data: SettlementJobData): PromptSettlem
   if (data.response) return { prompt, response: parse(data.response, promptResponseSchema) };
   const status = taskStatuses.find((known) => known === data.ended) ?? 'cancelled';
   return { prompt, ended: { status, ...(data.note ? { note: data.note } : {}), at: data.at } };
-}
-
-/** How long a round's marks are kept: as a delivery's progress. */
-function secondsOf(dependencies: Pick<DeliveryDependencies, 'config'>): number {
-  return taskKeySeconds('deliveryProgress', retentionSecondsOf(dependencies.config.redis.retention_days));
 }
 
 function promptStateKey(
