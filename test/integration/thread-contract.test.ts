@@ -9,6 +9,7 @@ import type { ChatAdapter, ConversationRef, OutboundMessage } from '../../src/ga
 import { streamingCursor } from '../../src/gateway/message-stream.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { MemoryPostProgress } from '../../src/gateway/post-progress.ts';
+import type { StreamRecord } from '../../src/gateway/stream-record.ts';
 import { Thread } from '../../src/gateway/thread.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
@@ -348,20 +349,24 @@ describe.each(['console', 'discord', 'slack'])('Thread contract on %s', (name) =
   it('lets a resumed stream finish the message an earlier one began, without a second copy', async () => {
     const ref = surface().newRef();
     const progress = new MemoryPostProgress();
-    let record: { messageId: string; mode: 'native' | 'edit' } | null = null;
+    let record: StreamRecord | null = null;
     const started = threadOn(ref, surface().adapter, progress).openStream({
       key: 'reply:resumed',
-      onStarted: async (saved) => {
+      onRecord: async (saved) => {
         record = saved;
       },
     });
     started.setText('half of an answer that was ');
-    await eventually(async () => record ?? undefined, 10_000, 'the stream message');
+    await eventually(
+      async () => (record?.messages.length ? record : undefined),
+      10_000,
+      'the stream message',
+    );
     // The gateway dies here: the message is left with its cursor, never looking final.
     started.abandon();
     const half = await surface().shown(ref);
     expect(half.length).toBe(1);
-    if (record!.mode === 'edit') expect(half[0]!.text).toContain(streamingCursor.trim());
+    if (record!.messages[0]!.mode === 'edit') expect(half[0]!.text).toContain(streamingCursor.trim());
     const resumed = threadOn(ref, surface().adapter, progress).openStream({
       key: 'reply:resumed',
       resume: record,
