@@ -164,6 +164,14 @@ export class DiscordAdapter implements ChatAdapter {
     }
   }
 
+  async delete(ref: ConversationRef, messageId: string): Promise<void> {
+    try {
+      await this.rest().delete(Routes.channelMessage(ref.thread, messageId));
+    } catch (error) {
+      throw toPlatformSendError(error, 'deleting a message');
+    }
+  }
+
   async isThreadMember(ref: ConversationRef, userId: string): Promise<boolean> {
     const client = this.client;
     if (!client?.isReady()) return false;

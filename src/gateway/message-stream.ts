@@ -412,34 +412,39 @@ export class MessageStream {
 
   /**
    * A message recorded as about to be created but never recorded as created (this gateway's create call
-   * failed, or an earlier gateway died in between): asks the platform for it and adopts it, so it is
-   * finished rather than left beside a second one. Where the platform has no such lookup, creating it again
-   * with the same idempotency key returns the same message.
+   * failed, or an earlier gateway died in between) is adopted, so it is finished rather than left beside a
+   * second one: where the platform's creates take no idempotency key (Slack), it is looked for
+   * (`findStreamMessage`); elsewhere it is created again with the same key, which returns the message the
+   * first call made (Discord's nonce, within its few minutes; the console's key) or makes it now.
    */
   private async adoptUnrecorded(): Promise<void> {
     const start = this.starting;
     if (!start) return;
     const { thread } = this;
     const adapter = thread.adapter;
-    if (adapter.findStreamMessage && start.index === this.messages.length) {
-      const exclude = this.messages.map((message) => message.messageId);
-      const found = await thread.call(() =>
-        adapter.findStreamMessage!(thread.ref, { since: start.at, text: start.text, exclude }),
+    const adopt = async (messageId: string, shown: string | null) => {
+      this.options.logger?.info(
+        { sessionKey: thread.sessionKey, messageId },
+        'adopted a stream message whose creation was not recorded',
       );
-      if (found) {
-        this.options.logger?.info(
-          { sessionKey: thread.sessionKey, messageId: found.messageId },
-          'adopted a stream message created before its gateway stopped',
+      // A native stream's state is unknown (it may still be open): `finish` stops it and updates it.
+      if (start.mode === 'native') this.diverged = true;
+      await this.recordCreated({ messageId, mode: start.mode, shown, open: start.mode === 'native' });
+    };
+    if (start.index === this.messages.length) {
+      if (adapter.findStreamMessage) {
+        const exclude = this.messages.map((message) => message.messageId);
+        const found = await thread.call(() =>
+          adapter.findStreamMessage!(thread.ref, { since: start.at, text: start.text, exclude }),
         );
-        // Its state is unknown (a native stream may still be open): `finish` stops it and updates it.
-        await this.recordCreated({
-          messageId: found.messageId,
-          mode: start.mode,
-          shown: null,
-          open: start.mode === 'native',
-        });
-        if (start.mode === 'native') this.diverged = true;
-        return;
+        if (found) return adopt(found.messageId, null);
+      } else if (start.mode === 'edit') {
+        const { text } = start;
+        const idempotencyKey = this.streamKey(start.index);
+        const sent = await thread.call(() =>
+          adapter.send(thread.ref, { kind: 'text', text, idempotencyKey, streamed: true }),
+        );
+        return adopt(sent.messageId, text);
       }
     }
     this.starting = null;

@@ -510,6 +510,8 @@ export class FakeDiscordServer {
         return ok(messageJson(this.messageOrFail(first!, third!)));
       case 'PATCH /channels/:/messages/:':
         return this.editBotMessage(this.messageOrFail(first!, third!), body);
+      case 'DELETE /channels/:/messages/:':
+        return this.deleteBotMessage(this.messageOrFail(first!, third!));
       case 'POST /channels/:/threads':
         return this.createThread(this.channelOrFail(first!), body, null);
       case 'POST /channels/:/messages/:/threads':
@@ -582,6 +584,19 @@ export class FakeDiscordServer {
     applyEdit(message, body);
     this.gateway.dispatch('MESSAGE_UPDATE', this.messageEvent(message));
     return ok(messageJson(message));
+  }
+
+  /** The bot deletes its own message (it has no Manage Messages permission here): 204, MESSAGE_DELETE. */
+  private deleteBotMessage(message: FakeMessage): RestReply {
+    if (message.author.id !== this.botUser.id) throw new DiscordFailure(403, 50013, 'Missing Permissions');
+    this.removeFromChannel(message);
+    const channel = this.channels.get(message.channel_id);
+    this.gateway.dispatch('MESSAGE_DELETE', {
+      id: message.id,
+      channel_id: message.channel_id,
+      ...(channel?.guild_id ? { guild_id: channel.guild_id } : {}),
+    });
+    return { status: 204 };
   }
 
   private createThread(
