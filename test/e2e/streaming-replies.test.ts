@@ -25,7 +25,8 @@ import { useTestEnvironment } from '../support/test-environment.ts';
  * Parent replies streaming on every platform, through real `baton gateway` processes on the fake
  * Discord, Slack (Socket Mode) and the console: the text grows in one message and ends exactly as the
  * model wrote it; a gateway SIGKILLed mid-stream leaves a message that does not look final, and the
- * gateway that resumes the turn finishes that same message: one final message, never a second copy.
+ * gateway that resumes the turn finishes that same message: one final message, never a second copy, even
+ * when the gateway died between Slack making the stream message and the gateway recording it.
  */
 
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
@@ -210,6 +211,36 @@ describe('streamed parent replies', () => {
     expect(settled.discord).toEqual([finalText]);
     expect(settled.slack).toEqual([{ text: finalText, streaming: false }]);
     expect(final.console).toEqual([finalText]);
+  }, 180_000);
+
+  it('in Slack, SIGKILLed after chat.startStream made the message but before its ts was recorded, the resumed turn finishes that message: no second copy', async () => {
+    streamSlowly(100);
+    const layer = gatewayLayer();
+    // Slack makes the stream message, and the answer carrying its ts never reaches the gateway.
+    slack.failNext('chat.startStream', { kind: 'unanswered' });
+    const first = await spawnGateway(layer);
+    const event = mentionEvent({ user: slackUser, text: 'summarise the outage' });
+    await slack.sendEnvelope('events_api', eventCallback(event));
+    const inThread = () => [...slack.messages.values()].filter((message) => message.threadTs === event.ts);
+    await eventually(async () => (inThread().length === 1 ? true : undefined), 30_000, 'the stream message');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(inThread()[0]!.streaming).toBe(true);
+
+    await spawnGateway(layer);
+    await eventually(
+      async () =>
+        inThread().some((message) => message.text === finalText && !message.streaming) ? true : undefined,
+      90_000,
+      'the resumed reply',
+    );
+    // Give a duplicate, if there were to be one, time to appear.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(
+      inThread().map((message) => ({ text: message.text, streaming: message.streaming === true })),
+    ).toEqual([{ text: finalText, streaming: false }]);
+    // The resumed gateway found the message by reading the thread back.
+    expect(slack.callsTo('conversations.replies').some((call) => call.params.ts === event.ts)).toBe(true);
   }, 180_000);
 
   it('in Slack, posts then updates where the app may not stream', async () => {

@@ -59,6 +59,11 @@ export type SlackFailure =
   | { kind: 'error'; error: string }
   /** The connection is destroyed before any answer: a network error to the client. */
   | { kind: 'drop' }
+  /**
+   * The call is carried out (a message posted stays posted) but never answered: the client sees the
+   * request hang, as when its process is killed between Slack accepting a call and reading the answer.
+   */
+  | { kind: 'unanswered' }
   /** Answers `status` with `text` (a token, say) in the error body and an `x-echo` header, as careless servers do. */
   | { kind: 'echo'; status: number; text: string };
 
@@ -332,7 +337,7 @@ export async function startFakeSlackServer(): Promise<FakeSlackServer> {
       calls.push({ index: calls.length, method, params: fields, token, contentType, at: Date.now() });
       changed();
       const failure = failures.get(method)?.shift();
-      if (failure) {
+      if (failure && failure.kind !== 'unanswered') {
         fail(request, response, failure);
         return;
       }
@@ -343,7 +348,10 @@ export async function startFakeSlackServer(): Promise<FakeSlackServer> {
         return;
       }
       const handler = methods[method];
-      sendJson(response, 200, handler ? handler(fields, token) : { ok: false, error: 'unknown_method' });
+      const answer = handler ? handler(fields, token) : { ok: false, error: 'unknown_method' };
+      changed();
+      if (failure?.kind === 'unanswered') return;
+      sendJson(response, 200, answer);
     });
   });
 
@@ -475,6 +483,8 @@ function fail(request: http.IncomingMessage, response: http.ServerResponse, fail
       return;
     case 'drop':
       request.socket.destroy();
+      return;
+    case 'unanswered':
       return;
     case 'echo':
       sendJson(
