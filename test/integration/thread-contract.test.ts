@@ -559,6 +559,40 @@ describe.each(['console', 'discord', 'slack'])('Streams outgrowing a message, an
   });
 });
 
+describe('Thread on Discord, past its nonce window', () => {
+  it('finds the stream message a gateway dead for minutes created but never recorded: no second copy', async () => {
+    const surface = surfaces.find((candidate) => candidate.name === 'discord')!;
+    const ref = surface.newRef();
+    const progress = new MemoryPostProgress();
+    const thread = () => new Thread(surface.adapter, ref, { progress, streamIntervalMs: 100 });
+    let saved: StreamRecord | null = null;
+    let created = false;
+    const dying = thread().openStream({
+      key: 'reply:past-nonce-window',
+      onRecord: async (record) => {
+        if (record.messages.length > 0) {
+          created = true;
+          await new Promise(() => undefined);
+        }
+        saved = record;
+      },
+    });
+    dying.setText('the beginning of an answer that ');
+    await eventually(async () => (created ? true : undefined), 10_000, 'the stream message');
+    dying.abandon();
+    // Minutes go by: creating it again with the same nonce would make a second message now.
+    discord.expireNonces();
+    const resumed = thread().openStream({ key: 'reply:past-nonce-window', resume: saved });
+    await resumed.finish('The whole answer, written again.');
+    expect(discord.botMessagesIn(ref.thread).map((message) => message.content)).toEqual([
+      'The whole answer, written again.',
+    ]);
+    expect(discord.callsTo('GET', new RegExp(`^/channels/${ref.thread}/messages$`)).length).toBeGreaterThan(
+      0,
+    );
+  });
+});
+
 describe('Thread on Slack, natively streamed', () => {
   it('still ends with the exact final text when chat.stopStream fails', async () => {
     const surface = surfaces.find((candidate) => candidate.name === 'slack')!;
