@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mrkdwnLength } from '../../adapters/slack/slack-poster.ts';
 import { streamingCursor } from '../../src/gateway/message-stream.ts';
+import { chunkForPlatform } from '../../src/gateway/platform-chunks.ts';
 import {
   type FakeDiscordServer,
   type FakeUser,
@@ -211,6 +213,55 @@ describe('streamed parent replies', () => {
     expect(settled.discord).toEqual([finalText]);
     expect(settled.slack).toEqual([{ text: finalText, streaming: false }]);
     expect(final.console).toEqual([finalText]);
+  }, 180_000);
+
+  it('SIGKILLed while a reply longer than one message streams into its second, leave every chunk exactly once', async () => {
+    // About 6,000 characters over about 20 s: past Slack's 3,500 well before the end.
+    const longText = `The long report. ${Array.from({ length: 700 }, (_, index) => `line${index}`).join(' ')} End.`;
+    fake.setHandler(() => textReply(longText, { streamPieceChars: 30, streamIntervalMs: 100 }));
+    const layer = gatewayLayer();
+    const first = await spawnGateway(layer);
+    const mention = discord.postMessage(
+      ada,
+      discord.opsChannelId,
+      `<@${discord.botUser.id}> write the report`,
+    );
+    const event = mentionEvent({ user: slackUser, text: 'write the report' });
+    await slack.sendEnvelope('events_api', eventCallback(event));
+    const discordShown = () => discord.botMessagesIn(mention.id).map((message) => message.content);
+    const slackShown = () =>
+      [...slack.messages.values()]
+        .filter((message) => message.threadTs === event.ts)
+        .map((message) => ({ text: message.text, streaming: message.streaming === true }));
+    await eventually(
+      async () => (discordShown().length >= 2 && slackShown().length >= 2 ? true : undefined),
+      60_000,
+      'a second stream message on Discord and on Slack',
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // Killed mid-stream: the last message on each platform is still marked unfinished.
+    expect(discordShown().at(-1)).toContain(streamingCursor.trim());
+    expect(slackShown().at(-1)!.streaming).toBe(true);
+
+    await spawnGateway(layer);
+    const discordChunks = chunkForPlatform(longText, 2000);
+    const slackChunks = chunkForPlatform(longText, 3500, mrkdwnLength);
+    expect(discordChunks.length).toBe(3);
+    expect(slackChunks.length).toBe(2);
+    await eventually(
+      async () => {
+        const done =
+          discordShown().at(-1) === discordChunks.at(-1) &&
+          slackShown().some((message) => message.text === slackChunks.at(-1) && !message.streaming);
+        return done ? true : undefined;
+      },
+      90_000,
+      'the resumed reply',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(discordShown()).toEqual(discordChunks);
+    expect(slackShown()).toEqual(slackChunks.map((text) => ({ text, streaming: false })));
   }, 180_000);
 
   it('in Slack, SIGKILLed after chat.startStream made the message but before its ts was recorded, the resumed turn finishes that message: no second copy', async () => {
