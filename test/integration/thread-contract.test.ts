@@ -593,6 +593,77 @@ describe('Thread on Discord, past its nonce window', () => {
   });
 });
 
+describe('Thread on Slack where the app may not stream (post, then chat.update)', () => {
+  let adapter: SlackAdapter;
+  beforeAll(async () => {
+    // An adapter of its own: Slack's refusal is remembered for the adapter's lifetime.
+    adapter = new SlackAdapter({
+      botToken: fakeSlackWorkspace.botToken,
+      signingSecret: fakeSlackWorkspace.signingSecret,
+      apiUrl: slack.apiUrl,
+      config: { ...runtime.config.slack, http_host: '127.0.0.1', http_port: 0 },
+      logger: createSilentLogger(),
+    });
+    await adapter.start(new RecordingSink());
+    slack.failNext('chat.startStream', { kind: 'error', error: 'not_allowed' });
+  });
+  afterAll(() => adapter.stop());
+  const newRef = () => ({
+    platform: 'slack',
+    channel: 'C0NOSTREAM',
+    thread: `1700000001.${String(nextNumber()).padStart(6, '0')}`,
+  });
+  const inThread = (ref: ConversationRef) =>
+    [...slack.messages.values()].filter((message) => message.threadTs === ref.thread);
+
+  it('continues a long reply in posted messages, each its final chunk in mrkdwn', async () => {
+    const ref = newRef();
+    const text = `${prose(Math.ceil((3500 * 2.4) / 8))} **end**.`;
+    const thread = new Thread(adapter, ref, { progress: new MemoryPostProgress(), streamIntervalMs: 150 });
+    const chunks = thread.chunksOf(text).map(markdownToMrkdwn);
+    expect(chunks).toHaveLength(3);
+    const stream = thread.openStream({ key: 'reply:no-native' });
+    await writeInto(stream, text, 12, 150);
+    await eventually(
+      async () => (inThread(ref).length === 3 ? true : undefined),
+      60_000,
+      'three posted messages',
+    );
+    expect(inThread(ref)[0]!.text).toBe(chunks[0]);
+    await stream.finish(text);
+    expect(inThread(ref).map((message) => message.text)).toEqual(chunks);
+    expect(inThread(ref).every((message) => !message.streaming)).toBe(true);
+  });
+
+  it('finds a posted stream message whose ts was never recorded by its words, across mrkdwn', async () => {
+    const ref = newRef();
+    const progress = new MemoryPostProgress();
+    let saved: StreamRecord | null = null;
+    let created = false;
+    const dying = new Thread(adapter, ref, { progress, streamIntervalMs: 100 }).openStream({
+      key: 'reply:no-native-unrecorded',
+      onRecord: async (record) => {
+        if (record.messages.length > 0) {
+          created = true;
+          await new Promise(() => undefined);
+        }
+        saved = record;
+      },
+    });
+    dying.setText('a **bold** start & [a link](https://example.com/x) that ');
+    await eventually(async () => (created ? true : undefined), 10_000, 'the posted stream message');
+    dying.abandon();
+    // What Slack holds is mrkdwn, not the Markdown that was recorded.
+    expect(inThread(ref)[0]!.text).not.toBe(saved!.starting!.text);
+    const resumed = new Thread(adapter, ref, { progress, streamIntervalMs: 100 }).openStream({
+      key: 'reply:no-native-unrecorded',
+      resume: saved,
+    });
+    await resumed.finish('The whole answer.');
+    expect(inThread(ref).map((message) => message.text)).toEqual(['The whole answer.']);
+  });
+});
+
 describe('Thread on Slack, natively streamed', () => {
   it('still ends with the exact final text when chat.stopStream fails', async () => {
     const surface = surfaces.find((candidate) => candidate.name === 'slack')!;
