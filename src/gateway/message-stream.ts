@@ -4,7 +4,8 @@ import type { ChatAdapter, ConversationRef } from './chat-adapter.ts';
 import { firstChunkWith } from './platform-chunks.ts';
 import { PlatformSendError } from './platform-send-error.ts';
 import type { ChunkProgress } from './post-progress.ts';
-import type { StreamMode, StreamRecord, StreamStart } from './stream-record.ts';
+import { type LiveMessage, StreamLedger } from './stream-ledger.ts';
+import type { StreamRecord } from './stream-record.ts';
 
 export type { StreamMessage, StreamRecord, StreamStart } from './stream-record.ts';
 
@@ -56,15 +57,6 @@ export const streamingCursor = ' ▌';
 /** What a stream message left over by a shorter final text shows, where the platform cannot delete it. */
 export const supersededText = '(see above)';
 
-interface LiveMessage {
-  messageId: string;
-  mode: StreamMode;
-  /** Exactly what the message shows, as this process sent it; null when unknown (a resumed stream). */
-  shown: string | null;
-  /** A native stream not stopped yet. */
-  open: boolean;
-}
-
 /**
  * One reply streaming into chat messages. Text comes in as "the answer so far" (it may shrink when a model
  * call is retried or the next step starts); at most one platform call is in flight and they are spaced
@@ -77,8 +69,7 @@ interface LiveMessage {
  */
 export class MessageStream {
   private latest = '';
-  private messages: LiveMessage[];
-  private starting: StreamStart | null;
+  private readonly ledger: StreamLedger;
   /** Native mode: the text changed under a native message; nothing more is shown until `finish`. */
   private diverged: boolean;
   private timer: NodeJS.Timeout | null = null;
@@ -95,16 +86,13 @@ export class MessageStream {
     private readonly thread: StreamTarget,
     private readonly options: MessageStreamOptions,
   ) {
-    const resume = options.resume;
-    // What a gateway that died had shown is unknown here: every message is made final by `finish`.
-    this.messages = (resume?.messages ?? []).map((message) => ({
-      ...message,
-      shown: null,
-      open: message.mode === 'native',
-    }));
-    this.starting = resume?.starting ?? null;
+    this.ledger = new StreamLedger(options.resume, options.onRecord, options.logger);
     // A native stream of a gateway that died: what it appended is unknown here, so it is stopped and updated.
     this.diverged = this.messages.some((message) => message.mode === 'native');
+  }
+
+  private get messages(): LiveMessage[] {
+    return this.ledger.messages;
   }
 
   /** The first stream message, once posted. */
@@ -152,7 +140,7 @@ export class MessageStream {
     } catch (error) {
       // The platform cannot be asked now; a message the dead gateway may have created stays unknown.
       this.options.logger?.warn({ err: error }, 'looking for an unrecorded stream message failed');
-      this.starting = null;
+      await this.ledger.dropStart();
     }
     if (this.messages.length === 0) {
       const posted = await thread.postChunks(chunks, key, thread.progressFor(key), 0);
@@ -270,7 +258,7 @@ export class MessageStream {
     } catch (error) {
       // Streaming is best effort: `finish` puts things right. A native stream that failed, or a message whose
       // creation failed (it may exist all the same: `finish` looks for it), is not touched again until then.
-      if (this.starting || this.messages.some((message) => message.open)) this.diverged = true;
+      if (this.ledger.starting || this.messages.some((message) => message.open)) this.diverged = true;
       this.options.logger?.debug({ err: error, sessionKey: this.thread.sessionKey }, 'stream update failed');
     } finally {
       if (!this.closed && (behind || this.latest !== before)) this.schedule();
@@ -369,22 +357,27 @@ export class MessageStream {
     const index = this.messages.length;
     const previous = this.messages.at(-1);
     if (adapter.startStream && !this.nativeRefused && (!previous || previous.mode === 'native')) {
-      await this.recordStart({ index, mode: 'native', at: Date.now(), text: chunk });
+      await this.ledger.recordStart({ index, mode: 'native', at: Date.now(), text: chunk });
       this.markCall();
       const native = await thread.call(() => adapter.startStream!(thread.ref, chunk, this.options.recipient));
       if (native) {
-        await this.recordCreated({ messageId: native.messageId, mode: 'native', shown: chunk, open: true });
+        await this.ledger.recordCreated({
+          messageId: native.messageId,
+          mode: 'native',
+          shown: chunk,
+          open: true,
+        });
         return;
       }
       this.nativeRefused = true;
     }
     const text = complete ? chunk : this.display(chunk);
-    await this.recordStart({ index, mode: 'edit', at: Date.now(), text });
+    await this.ledger.recordStart({ index, mode: 'edit', at: Date.now(), text });
     this.markCall();
     const sent = await thread.call(() =>
       adapter.send(thread.ref, { kind: 'text', text, idempotencyKey: this.streamKey(index), streamed: true }),
     );
-    await this.recordCreated({ messageId: sent.messageId, mode: 'edit', shown: text, open: false });
+    await this.ledger.recordCreated({ messageId: sent.messageId, mode: 'edit', shown: text, open: false });
   }
 
   /** The idempotency key of stream message `index` (the first keeps the key streams always had). */
@@ -392,63 +385,10 @@ export class MessageStream {
     return index === 0 ? `${this.options.key}:stream` : `${this.options.key}:stream:${index}`;
   }
 
-  private async recordStart(start: StreamStart): Promise<void> {
-    this.starting = start;
-    await this.save();
-  }
-
-  private async recordCreated(message: LiveMessage): Promise<void> {
-    this.messages.push(message);
-    this.starting = null;
-    await this.save();
-  }
-
-  private async save(): Promise<void> {
-    await this.options.onRecord?.({
-      messages: this.messages.map(({ messageId, mode }) => ({ messageId, mode })),
-      ...(this.starting ? { starting: this.starting } : {}),
-    });
-  }
-
-  /**
-   * A message recorded as about to be created but never recorded as created (this gateway's create call
-   * failed, or an earlier gateway died in between) is adopted, so it is finished rather than left beside a
-   * second one: where the platform's creates take no idempotency key (Slack), it is looked for
-   * (`findStreamMessage`); elsewhere it is created again with the same key, which returns the message the
-   * first call made (Discord's nonce, within its few minutes; the console's key) or makes it now.
-   */
+  /** See StreamLedger.adoptUnrecorded; an adopted native stream is not streamed into again. */
   private async adoptUnrecorded(): Promise<void> {
-    const start = this.starting;
-    if (!start) return;
-    const { thread } = this;
-    const adapter = thread.adapter;
-    const adopt = async (messageId: string, shown: string | null) => {
-      this.options.logger?.info(
-        { sessionKey: thread.sessionKey, messageId },
-        'adopted a stream message whose creation was not recorded',
-      );
-      // A native stream's state is unknown (it may still be open): `finish` stops it and updates it.
-      if (start.mode === 'native') this.diverged = true;
-      await this.recordCreated({ messageId, mode: start.mode, shown, open: start.mode === 'native' });
-    };
-    if (start.index === this.messages.length) {
-      if (adapter.findStreamMessage) {
-        const exclude = this.messages.map((message) => message.messageId);
-        const found = await thread.call(() =>
-          adapter.findStreamMessage!(thread.ref, { since: start.at, text: start.text, exclude }),
-        );
-        if (found) return adopt(found.messageId, null);
-      } else if (start.mode === 'edit') {
-        const { text } = start;
-        const idempotencyKey = this.streamKey(start.index);
-        const sent = await thread.call(() =>
-          adapter.send(thread.ref, { kind: 'text', text, idempotencyKey, streamed: true }),
-        );
-        return adopt(sent.messageId, text);
-      }
-    }
-    this.starting = null;
-    await this.save();
+    const adopted = await this.ledger.adoptUnrecorded(this.thread, (index) => this.streamKey(index));
+    if (adopted?.mode === 'native') this.diverged = true;
   }
 
   /** Edits a message to `text`, keeping the edit rate; `final`: part of `finish`. */
