@@ -37,6 +37,8 @@ export interface TranscriptEntry {
   at: number;
   /** Set when the entry was replaced; milliseconds since the epoch. */
   editedAt?: number;
+  /** How many times the entry was replaced (streamed or edited): the page keeps the highest it has seen. */
+  revision?: number;
   state?: UserEntryState;
   /** A short explanation of `state`, e.g. `2 ahead` or a refusal. */
   note?: string;
@@ -50,7 +52,7 @@ export interface TranscriptEntry {
 export type ConsoleEvent =
   | {
       type: 'transcript';
-      op: 'append' | 'edit';
+      op: 'append' | 'edit' | 'remove';
       threadId: string;
       entry: TranscriptEntry;
       thread: ConsoleThread | null;
@@ -68,6 +70,7 @@ const postMemorySeconds = keyLifetimes.consoleRequestRecord;
 const scriptFolder = new URL('./lua/', import.meta.url);
 const appendScript = loadLuaScript(scriptFolder, 'append-entry');
 const replaceScript = loadLuaScript(scriptFolder, 'replace-entry');
+const removeScript = loadLuaScript(scriptFolder, 'remove-entry');
 
 export interface ConsoleStoreOptions {
   redis: Redis;
@@ -276,6 +279,7 @@ export class ConsoleStore {
       ...change,
       id: previous.id,
       at: previous.at,
+      revision: (previous.revision ?? 0) + 1,
       ...(options.markEdited === false ? {} : { editedAt: Date.now() }),
     };
     if (entry.role !== 'board') delete entry.board;
@@ -287,6 +291,20 @@ export class ConsoleStore {
     if (replaced !== 1) return null;
     await this.publish({ type: 'transcript', op: 'edit', threadId, entry, thread: null });
     return entry;
+  }
+
+  /** Removes an entry (a stream entry a shorter final reply no longer needs); false when it was already gone. */
+  async remove(threadId: string, entryId: string): Promise<boolean> {
+    const entry = await this.entry(threadId, entryId);
+    if (!entry) return false;
+    const removed = await this.scripts.run<number>(
+      removeScript,
+      [this.entriesKey(threadId), this.orderKey(threadId)],
+      [entryId],
+    );
+    if (removed !== 1) return false;
+    await this.publish({ type: 'transcript', op: 'remove', threadId, entry, thread: null });
+    return true;
   }
 
   async publish(event: ConsoleEvent): Promise<void> {
