@@ -251,7 +251,8 @@ export interface ChatAdapter {
   /** Removes a message the adapter posted (a stream message a shorter final reply no longer needs). */
   delete?(ref: ConversationRef, messageId: string): Promise<void>;
   /**
-   * For platforms whose creates take no idempotency key (Slack): the message this app created in the
+   * For platforms whose creates take no idempotency key (Slack), or honour it for a few minutes only
+   * (Discord's nonce): the message this app created in the
    * conversation at or after `since` (epoch ms, this process's clock: allow for skew) with exactly `text`
    * (as given to `startStream` or `send`), other than those in `exclude`; null when there is none. A
    * stream whose gateway died between creating a message and recording its id adopts it with this.
