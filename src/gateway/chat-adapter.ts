@@ -252,10 +252,10 @@ export interface ChatAdapter {
   delete?(ref: ConversationRef, messageId: string): Promise<void>;
   /**
    * For platforms whose creates take no idempotency key (Slack), or honour it for a few minutes only
-   * (Discord's nonce): the message this app created in the
-   * conversation at or after `since` (epoch ms, this process's clock: allow for skew) with exactly `text`
-   * (as given to `startStream` or `send`), other than those in `exclude`; null when there is none. A
-   * stream whose gateway died between creating a message and recording its id adopts it with this.
+   * (Discord's nonce): the message this app created in the conversation at or after `since` (epoch ms,
+   * this process's clock: allow for skew) with exactly `text` (as given to `startStream` or `send`), other
+   * than those in `exclude`; null when there is none. A stream whose gateway died between creating a
+   * message and recording its id adopts it with this.
    */
   findStreamMessage?(
     ref: ConversationRef,
