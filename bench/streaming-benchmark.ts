@@ -159,7 +159,15 @@ export async function benchStreaming(context: BenchContext): Promise<BenchResult
         progress: new MemoryPostProgress(),
         streamIntervalMs,
       });
-      const stream = thread.openStream({ key: `bench:${next()}` });
+      const key = `bench:${next()}`;
+      const stream = thread.openStream({
+        key,
+        // Recorded in Redis as the gateway records it beside the turn checkpoint: before each stream message
+        // is created and once it exists, so the first text pays for that write too.
+        onRecord: async (record) => {
+          await runtime.redis.set(runtime.keys.sessionTurnStream(key), JSON.stringify(record), 'EX', 60);
+        },
+      });
       model.enqueue(
         textReply(tokens(tokenCount), { streamPieceChars: 5, streamIntervalMs: tokenIntervalMs }),
       );

@@ -168,6 +168,15 @@ export class ConsoleAdapter implements ChatAdapter {
     }
   }
 
+  async delete(ref: ConversationRef, messageId: string): Promise<void> {
+    const threadId = this.threadOf(ref);
+    if (!(await this.consoleStore.remove(threadId, messageId))) {
+      throw new PlatformSendError(`console message ${messageId} is no longer in thread ${threadId}`, {
+        retryable: false,
+      });
+    }
+  }
+
   async showTyping(ref: ConversationRef): Promise<void> {
     await this.consoleStore.publish({ type: 'typing', threadId: this.threadOf(ref) });
   }

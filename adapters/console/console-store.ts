@@ -34,6 +34,8 @@ export interface TranscriptEntry {
   at: number;
   /** Set when the entry was replaced; milliseconds since the epoch. */
   editedAt?: number;
+  /** How many times the entry was replaced (streamed or edited): the page keeps the highest it has seen. */
+  revision?: number;
   state?: UserEntryState;
   /** A short explanation of `state`, e.g. `2 ahead` or a refusal. */
   note?: string;
@@ -47,7 +49,7 @@ export interface TranscriptEntry {
 export type ConsoleEvent =
   | {
       type: 'transcript';
-      op: 'append' | 'edit';
+      op: 'append' | 'edit' | 'remove';
       threadId: string;
       entry: TranscriptEntry;
       thread: ConsoleThread | null;
@@ -62,6 +64,7 @@ export const defaultThreadTitle = 'New thread';
 
 const appendScript = consoleScript('append-entry');
 const replaceScript = consoleScript('replace-entry');
+const removeScript = consoleScript('remove-entry');
 
 /** Where the console keeps its threads and how long they live. */
 export interface ConsoleStorage {
@@ -279,6 +282,7 @@ export class ConsoleStore {
       ...change,
       id: previous.id,
       at: previous.at,
+      revision: (previous.revision ?? 0) + 1,
       ...(options.markEdited === false ? {} : { editedAt: Date.now() }),
     };
     if (entry.role !== 'board') delete entry.board;
@@ -291,6 +295,21 @@ export class ConsoleStore {
     if (replaced !== 1) return null;
     await this.publish({ type: 'transcript', op: 'edit', threadId, entry, thread: null });
     return entry;
+  }
+
+  /** Removes an entry (a stream entry a shorter final reply no longer needs); false when it was already gone. */
+  async remove(threadId: string, entryId: string): Promise<boolean> {
+    const entry = await this.entry(threadId, entryId);
+    if (!entry) return false;
+    const removed = await runConsoleScript<number>(
+      this.redis,
+      removeScript,
+      [this.entriesKey(threadId), this.orderKey(threadId)],
+      [entryId],
+    );
+    if (removed !== 1) return false;
+    await this.publish({ type: 'transcript', op: 'remove', threadId, entry, thread: null });
+    return true;
   }
 
   async publish(event: ConsoleEvent): Promise<void> {

@@ -29,6 +29,7 @@ import { DiscordMessageHandler } from './discord-message-handler.ts';
 import { promptMessageBody } from './discord-prompt.ts';
 import { nonceFor, postKey, RetryNonces } from './discord-retry-nonces.ts';
 import { toPlatformSendError } from './discord-send-error.ts';
+import { findOwnMessage } from './discord-stream-lookup.ts';
 import { maxMessageChars } from './discord-text.ts';
 
 export interface DiscordAdapterOptions {
@@ -162,6 +163,24 @@ export class DiscordAdapter implements ChatAdapter {
     } catch (error) {
       throw toPlatformSendError(error, 'editing a message');
     }
+  }
+
+  async delete(ref: ConversationRef, messageId: string): Promise<void> {
+    try {
+      await this.rest().delete(Routes.channelMessage(ref.thread, messageId));
+    } catch (error) {
+      throw toPlatformSendError(error, 'deleting a message');
+    }
+  }
+
+  /** Discord's nonce de-duplicates a create for a few minutes only: past that, the thread is read back. */
+  async findStreamMessage(
+    ref: ConversationRef,
+    lookup: { since: number; text: string; exclude: string[] },
+  ): Promise<{ messageId: string } | null> {
+    const botUserId = this.client?.user?.id;
+    if (!botUserId) throw toPlatformSendError(new Error('the Discord adapter is not running'), 'Discord');
+    return findOwnMessage(this.rest(), botUserId, ref, lookup);
   }
 
   async isThreadMember(ref: ConversationRef, userId: string): Promise<boolean> {

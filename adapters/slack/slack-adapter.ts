@@ -19,6 +19,7 @@ import { type SlackIdentity, SlackInbound, type SlashRespond } from './slack-inb
 import { mrkdwnLength, SlackPoster, threadTsOf } from './slack-poster.ts';
 import { promptActionPattern } from './slack-prompt-blocks.ts';
 import { slackErrorCode } from './slack-send-error.ts';
+import { findOwnMessage } from './slack-stream-lookup.ts';
 import { SlackUserNames } from './slack-user-names.ts';
 
 export interface SlackAdapterOptions {
@@ -64,6 +65,7 @@ export class SlackAdapter implements ChatAdapter {
   private server: Server | null = null;
   private socketConnected = false;
   private eventsUrl: string | null = null;
+  private identity: SlackIdentity | null = null;
 
   constructor(options: SlackAdapterOptions) {
     for (const secret of [options.botToken, options.appToken, options.signingSecret]) registerSecret(secret);
@@ -107,6 +109,7 @@ export class SlackAdapter implements ChatAdapter {
   async start(sink: GatewaySink): Promise<void> {
     if (this.app) throw new AdapterError('config_invalid', 'the Slack adapter is already started');
     const identity = await this.authenticate();
+    this.identity = identity;
     const inbound = new SlackInbound({
       sink,
       names: this.names,
@@ -191,6 +194,19 @@ export class SlackAdapter implements ChatAdapter {
 
   edit(ref: ConversationRef, messageId: string, message: OutboundMessage): Promise<void> {
     return this.poster.edit(ref, messageId, message);
+  }
+
+  delete(ref: ConversationRef, messageId: string): Promise<void> {
+    return this.poster.delete(ref, messageId);
+  }
+
+  /** chat.startStream and chat.postMessage take no idempotency key: the thread is read back instead. */
+  async findStreamMessage(
+    ref: ConversationRef,
+    lookup: { since: number; text: string; exclude: string[] },
+  ): Promise<{ messageId: string } | null> {
+    const identity = this.identity ?? (await this.authenticate());
+    return findOwnMessage(this.client, identity, ref, lookup);
   }
 
   renderedLength(markdown: string): number {

@@ -104,6 +104,11 @@ export class SlackPoster {
     );
   }
 
+  /** Deletes a message the app posted (`messageId` is its `ts`). */
+  async delete(ref: ConversationRef, messageId: string): Promise<void> {
+    await this.call('chat.delete', () => this.client.chat.delete({ channel: ref.channel, ts: messageId }));
+  }
+
   /** A note only `user` sees, in the thread when there is one: one message (the Thread splits longer notes). */
   async postEphemeral(channel: string, user: string, threadTs: string | undefined, markdown: string) {
     const text = fitMrkdwn(markdown, this.maxChars);

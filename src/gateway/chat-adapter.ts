@@ -280,6 +280,19 @@ export interface ChatAdapter {
   send(ref: ConversationRef, message: OutboundMessage): Promise<{ messageId: string }>;
   /** Replaces a message the adapter posted earlier (one message's worth, as for `send`). */
   edit(ref: ConversationRef, messageId: string, message: OutboundMessage): Promise<void>;
+  /** Removes a message the adapter posted (a stream message a shorter final reply no longer needs). */
+  delete?(ref: ConversationRef, messageId: string): Promise<void>;
+  /**
+   * For platforms whose creates take no idempotency key (Slack), or honour it for a few minutes only
+   * (Discord's nonce): the message this app created in the conversation at or after `since` (epoch ms,
+   * this process's clock: allow for skew) with exactly `text` (as given to `startStream` or `send`), other
+   * than those in `exclude`; null when there is none. A stream whose gateway died between creating a
+   * message and recording its id adopts it with this.
+   */
+  findStreamMessage?(
+    ref: ConversationRef,
+    lookup: { since: number; text: string; exclude: string[] },
+  ): Promise<{ messageId: string } | null>;
   /**
    * How long Markdown is once rendered for the platform, in characters (Slack's mrkdwn escapes make it
    * longer); the Thread splits so every rendered message fits `maxMessageChars`. Default: its length.

@@ -340,12 +340,12 @@ export class Gateway implements GatewaySink {
     const historyAppended = sessions.turnRecords.historyAppended(sessionKey, turnId);
     const typing = setInterval(() => void adapter.showTyping?.(ref).catch(() => undefined), typingEveryMs);
     void adapter.showTyping?.(ref).catch(() => undefined);
-    // The reply grows in one message; a turn resumed after a crash finishes the message its stream began.
+    // The reply grows in its messages; a turn resumed after a crash finishes the messages its stream began.
     const replyKey = `reply:${sessionKey}:${turnId}`;
     const stream = thread.openStream({
       key: replyKey,
       resume: await sessions.checkpoints.loadStream(sessionKey, turnId),
-      onStarted: (record) => sessions.checkpoints.saveStream(sessionKey, { turnId, ...record }),
+      onRecord: (record) => sessions.checkpoints.saveStream(sessionKey, { turnId, ...record }),
       recipient: { userId: origin.user, ...(actor.workspaceId ? { teamId: actor.workspaceId } : {}) },
     });
     const streaming = config.gateway.stream_replies;

@@ -9,10 +9,11 @@ import {
   type TaskBoardView,
   type TaskPrompt,
 } from './chat-adapter.ts';
-import { MessageStream, type StreamRecord } from './message-stream.ts';
+import { MessageStream } from './message-stream.ts';
 import { chunkForPlatform } from './platform-chunks.ts';
 import type { ChunkProgress, PostProgressStore } from './post-progress.ts';
 import { sendWithRetry } from './send-with-retry.ts';
+import type { StreamRecord } from './stream-record.ts';
 
 export interface ThreadOptions {
   /** Where keyed posts record the chunks already posted. */
@@ -35,12 +36,18 @@ export interface PostOptions {
 }
 
 export interface StreamOptions {
-  /** The reply's key: the stream message is posted as `<key>:stream`, the final chunks as `<key>:<i>`. */
+  /**
+   * The reply's key: stream messages are posted as `<key>:stream` (the first), `<key>:stream:<i>` (the
+   * next ones), final chunks beyond them as `<key>:<i>`.
+   */
   key: string;
-  /** The stream message of an earlier attempt of this reply (a gateway died mid-stream): edited, not duplicated. */
+  /** The stream messages of an earlier attempt of this reply (a gateway died mid-stream): finished, not duplicated. */
   resume?: StreamRecord | null;
-  /** Called once the stream message exists, so a resumed turn can find it (the turn checkpoint). */
-  onStarted?(record: StreamRecord): Promise<void>;
+  /**
+   * Called, and awaited, before each stream message is created and once it exists, so a resumed turn can
+   * find them (the turn checkpoint).
+   */
+  onRecord?(record: StreamRecord): Promise<void>;
   /** Whom the reply answers (Slack's startStream asks for it outside DMs). */
   recipient?: { userId: string; teamId?: string };
 }

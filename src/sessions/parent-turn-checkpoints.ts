@@ -9,13 +9,26 @@ import {
   parseStored,
 } from './stored-shapes.ts';
 
-/** The message a turn's reply streams into (see MessageStream): a resumed turn finishes that message. */
-export const turnStreamSchema = z.object({
-  turnId: z.string(),
-  messageId: z.string().min(1),
-  mode: z.enum(['native', 'edit']),
-});
-export type TurnStream = z.infer<typeof turnStreamSchema>;
+const streamModeSchema = z.enum(['native', 'edit']);
+
+/**
+ * The messages a turn's reply streams into (see MessageStream and stream-record.ts), with the one about to
+ * be created: a resumed turn finishes those messages.
+ */
+export const turnStreamSchema = z.union([
+  z.object({
+    turnId: z.string(),
+    messages: z.array(z.object({ messageId: z.string().min(1), mode: streamModeSchema })),
+    starting: z
+      .object({ index: z.number().int().min(0), mode: streamModeSchema, at: z.number(), text: z.string() })
+      .optional(),
+  }),
+  // As gateways wrote it before a reply could stream into several messages: one message.
+  z
+    .object({ turnId: z.string(), messageId: z.string().min(1), mode: streamModeSchema })
+    .transform(({ turnId, messageId, mode }) => ({ turnId, messages: [{ messageId, mode }] })),
+]);
+export type TurnStream = z.output<typeof turnStreamSchema>;
 
 /** A checkpoint as the parent agent saves it; the version is added here. */
 export type ParentTurnCheckpointInput = Omit<ParentTurnCheckpoint, 'version'>;
@@ -57,7 +70,7 @@ export class ParentTurnCheckpoints {
     );
   }
 
-  /** Records the stream message of the turn in progress, beside its checkpoint and with its lifetime. */
+  /** Records the stream messages of the turn in progress, beside its checkpoint and with its lifetime. */
   async saveStream(sessionKey: string, stream: TurnStream): Promise<void> {
     await this.redis.set(
       this.keys.sessionTurnStream(sessionKey),
@@ -67,7 +80,7 @@ export class ParentTurnCheckpoints {
     );
   }
 
-  /** The stream message of turn `turnId`, or null (none, another turn's, or unreadable). */
+  /** The stream messages of turn `turnId`, or null (none, another turn's, or unreadable). */
   async loadStream(sessionKey: string, turnId: string): Promise<TurnStream | null> {
     const raw = await this.redis.get(this.keys.sessionTurnStream(sessionKey));
     if (raw === null) return null;

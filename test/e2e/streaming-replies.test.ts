@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mrkdwnLength } from '../../adapters/slack/slack-poster.ts';
 import { streamingCursor } from '../../src/gateway/message-stream.ts';
+import { chunkForPlatform } from '../../src/gateway/platform-chunks.ts';
 import {
   type FakeDiscordServer,
   type FakeUser,
@@ -25,7 +27,8 @@ import { useTestEnvironment } from '../support/test-environment.ts';
  * Parent replies streaming on every platform, through real `baton gateway` processes on the fake
  * Discord, Slack (Socket Mode) and the console: the text grows in one message and ends exactly as the
  * model wrote it; a gateway SIGKILLed mid-stream leaves a message that does not look final, and the
- * gateway that resumes the turn finishes that same message: one final message, never a second copy.
+ * gateway that resumes the turn finishes that same message: one final message, never a second copy, even
+ * when the gateway died between Slack making the stream message and the gateway recording it.
  */
 
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
@@ -210,6 +213,85 @@ describe('streamed parent replies', () => {
     expect(settled.discord).toEqual([finalText]);
     expect(settled.slack).toEqual([{ text: finalText, streaming: false }]);
     expect(final.console).toEqual([finalText]);
+  }, 180_000);
+
+  it('SIGKILLed while a reply longer than one message streams into its second, leave every chunk exactly once', async () => {
+    // About 6,000 characters over about 20 s: past Slack's 3,500 well before the end.
+    const longText = `The long report. ${Array.from({ length: 700 }, (_, index) => `line${index}`).join(' ')} End.`;
+    fake.setHandler(() => textReply(longText, { streamPieceChars: 30, streamIntervalMs: 100 }));
+    const layer = gatewayLayer();
+    const first = await spawnGateway(layer);
+    const mention = discord.postMessage(
+      ada,
+      discord.opsChannelId,
+      `<@${discord.botUser.id}> write the report`,
+    );
+    const event = mentionEvent({ user: slackUser, text: 'write the report' });
+    await slack.sendEnvelope('events_api', eventCallback(event));
+    const discordShown = () => discord.botMessagesIn(mention.id).map((message) => message.content);
+    const slackShown = () =>
+      [...slack.messages.values()]
+        .filter((message) => message.threadTs === event.ts)
+        .map((message) => ({ text: message.text, streaming: message.streaming === true }));
+    await eventually(
+      async () => (discordShown().length >= 2 && slackShown().length >= 2 ? true : undefined),
+      60_000,
+      'a second stream message on Discord and on Slack',
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // Killed mid-stream: the last message on each platform is still marked unfinished.
+    expect(discordShown().at(-1)).toContain(streamingCursor.trim());
+    expect(slackShown().at(-1)!.streaming).toBe(true);
+
+    await spawnGateway(layer);
+    const discordChunks = chunkForPlatform(longText, 2000);
+    const slackChunks = chunkForPlatform(longText, 3500, mrkdwnLength);
+    expect(discordChunks.length).toBe(3);
+    expect(slackChunks.length).toBe(2);
+    await eventually(
+      async () => {
+        const done =
+          discordShown().at(-1) === discordChunks.at(-1) &&
+          slackShown().some((message) => message.text === slackChunks.at(-1) && !message.streaming);
+        return done ? true : undefined;
+      },
+      90_000,
+      'the resumed reply',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(discordShown()).toEqual(discordChunks);
+    expect(slackShown()).toEqual(slackChunks.map((text) => ({ text, streaming: false })));
+  }, 180_000);
+
+  it('in Slack, SIGKILLed after chat.startStream made the message but before its ts was recorded, the resumed turn finishes that message: no second copy', async () => {
+    streamSlowly(100);
+    const layer = gatewayLayer();
+    // Slack makes the stream message, and the answer carrying its ts never reaches the gateway.
+    slack.failNext('chat.startStream', { kind: 'unanswered' });
+    const first = await spawnGateway(layer);
+    const event = mentionEvent({ user: slackUser, text: 'summarise the outage' });
+    await slack.sendEnvelope('events_api', eventCallback(event));
+    const inThread = () => [...slack.messages.values()].filter((message) => message.threadTs === event.ts);
+    await eventually(async () => (inThread().length === 1 ? true : undefined), 30_000, 'the stream message');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(inThread()[0]!.streaming).toBe(true);
+
+    await spawnGateway(layer);
+    await eventually(
+      async () =>
+        inThread().some((message) => message.text === finalText && !message.streaming) ? true : undefined,
+      90_000,
+      'the resumed reply',
+    );
+    // Give a duplicate, if there were to be one, time to appear.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(
+      inThread().map((message) => ({ text: message.text, streaming: message.streaming === true })),
+    ).toEqual([{ text: finalText, streaming: false }]);
+    // The resumed gateway found the message by reading the thread back.
+    expect(slack.callsTo('conversations.replies').some((call) => call.params.ts === event.ts)).toBe(true);
   }, 180_000);
 
   it('in Slack, posts then updates where the app may not stream', async () => {

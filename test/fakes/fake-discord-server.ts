@@ -93,6 +93,8 @@ export class FakeDiscordServer {
   private readonly roles = new Map<string, string>();
   private readonly channels = new Map<string, FakeChannel>();
   private readonly messages = new Map<string, FakeMessage[]>();
+  /** Messages made before this time (epoch ms) are past the nonce window (`expireNonces`). */
+  private nonceHorizon = 0;
   /** Members of threads people made (addThread); threads the bot made count only the bot. */
   private readonly threadMembers = new Map<string, Set<string>>();
   private readonly faults: Array<DiscordFault & { remaining: number }> = [];
@@ -233,6 +235,11 @@ export class FakeDiscordServer {
   }
 
   /** Messages the bot posted in a channel or thread (interaction responses not included). */
+  /** Every nonce sent so far is past Discord's window, as after a few minutes: a repeat is created anew. */
+  expireNonces(): void {
+    this.nonceHorizon = Date.now() + 1;
+  }
+
   botMessagesIn(channelId: string): FakeMessage[] {
     return this.messagesIn(channelId).filter((message) => message.author.id === this.botUser.id);
   }
@@ -453,7 +460,7 @@ export class FakeDiscordServer {
       at: Date.now(),
     };
     this.calls.push(call);
-    const reply = this.answer(method, path, body, request.headers.authorization);
+    const reply = this.answer(method, path, body, request.headers.authorization, call.query);
     call.status = reply.status;
     response.writeHead(reply.status, {
       ...(reply.body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -462,7 +469,13 @@ export class FakeDiscordServer {
     response.end(reply.body === undefined ? undefined : JSON.stringify(reply.body));
   }
 
-  private answer(method: string, path: string, body: unknown, authorization: string | undefined): RestReply {
+  private answer(
+    method: string,
+    path: string,
+    body: unknown,
+    authorization: string | undefined,
+    query: Record<string, string> = {},
+  ): RestReply {
     const fault = this.faults.find(
       (candidate) =>
         candidate.remaining > 0 &&
@@ -478,7 +491,7 @@ export class FakeDiscordServer {
       if (needsAuth && authorization !== `Bot ${this.token}`) {
         throw new DiscordFailure(401, 0, '401: Unauthorized');
       }
-      reply = this.route(method, path, (body ?? {}) as Record<string, unknown>);
+      reply = this.route(method, path, (body ?? {}) as Record<string, unknown>, query);
     } catch (error) {
       if (!(error instanceof DiscordFailure)) throw error;
       reply = { status: error.status, body: { message: error.message, code: error.code } };
@@ -486,7 +499,12 @@ export class FakeDiscordServer {
     return faultReply ?? reply;
   }
 
-  private route(method: string, path: string, body: Record<string, unknown>): RestReply {
+  private route(
+    method: string,
+    path: string,
+    body: Record<string, unknown>,
+    query: Record<string, string>,
+  ): RestReply {
     const parts = path.split('/').slice(1);
     const [root, first, second, third, fourth] = parts;
     const key = `${method} /${[root, first && ':', second, third && ':', fourth]
@@ -506,10 +524,14 @@ export class FakeDiscordServer {
         return ok(channelJson(this.channelOrFail(first!)));
       case 'POST /channels/:/messages':
         return this.createMessage(first!, body);
+      case 'GET /channels/:/messages':
+        return this.listMessages(this.channelOrFail(first!), query);
       case 'GET /channels/:/messages/:':
         return ok(messageJson(this.messageOrFail(first!, third!)));
       case 'PATCH /channels/:/messages/:':
         return this.editBotMessage(this.messageOrFail(first!, third!), body);
+      case 'DELETE /channels/:/messages/:':
+        return this.deleteBotMessage(this.messageOrFail(first!, third!));
       case 'POST /channels/:/threads':
         return this.createThread(this.channelOrFail(first!), body, null);
       case 'POST /channels/:/messages/:/threads':
@@ -565,7 +587,8 @@ export class FakeDiscordServer {
         (message) =>
           message.nonce === body.nonce &&
           message.author.id === this.botUser.id &&
-          Date.now() - Date.parse(message.timestamp) < nonceWindowMs,
+          Date.now() - Date.parse(message.timestamp) < nonceWindowMs &&
+          Date.parse(message.timestamp) >= this.nonceHorizon,
       );
       if (earlier) return ok(messageJson(earlier));
     }
@@ -582,6 +605,49 @@ export class FakeDiscordServer {
     applyEdit(message, body);
     this.gateway.dispatch('MESSAGE_UPDATE', this.messageEvent(message));
     return ok(messageJson(message));
+  }
+
+  /**
+   * A channel's messages, newest first, as Discord lists them: `limit` (1–100, default 50) of those with ids
+   * after `after`, or before `before`, or the latest.
+   */
+  private listMessages(channel: FakeChannel, query: Record<string, string>): RestReply {
+    const limit = query.limit === undefined ? 50 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new DiscordFailure(
+        400,
+        50035,
+        'Invalid Form Body\nlimit: int value should be between 1 and 100.',
+      );
+    }
+    const idOf = (message: FakeMessage) => BigInt(message.id);
+    let list = [...this.messagesIn(channel.id)].sort((first, second) =>
+      idOf(first) < idOf(second) ? -1 : 1,
+    );
+    if (query.after !== undefined) {
+      const after = BigInt(query.after);
+      list = list.filter((message) => idOf(message) > after).slice(0, limit);
+    } else if (query.before !== undefined) {
+      const before = BigInt(query.before);
+      list = list.filter((message) => idOf(message) < before).slice(-limit);
+    } else {
+      list = list.slice(-limit);
+    }
+    // A listed message carries no nonce: that is only in the answer to its create and in MESSAGE_CREATE.
+    return ok(list.reverse().map((message) => ({ ...messageJson(message), nonce: undefined })));
+  }
+
+  /** The bot deletes its own message (it has no Manage Messages permission here): 204, MESSAGE_DELETE. */
+  private deleteBotMessage(message: FakeMessage): RestReply {
+    if (message.author.id !== this.botUser.id) throw new DiscordFailure(403, 50013, 'Missing Permissions');
+    this.removeFromChannel(message);
+    const channel = this.channels.get(message.channel_id);
+    this.gateway.dispatch('MESSAGE_DELETE', {
+      id: message.id,
+      channel_id: message.channel_id,
+      ...(channel?.guild_id ? { guild_id: channel.guild_id } : {}),
+    });
+    return { status: 204 };
   }
 
   private createThread(

@@ -59,6 +59,11 @@ export type SlackFailure =
   | { kind: 'error'; error: string }
   /** The connection is destroyed before any answer: a network error to the client. */
   | { kind: 'drop' }
+  /**
+   * The call is carried out (a message posted stays posted) but never answered: the client sees the
+   * request hang, as when its process is killed between Slack accepting a call and reading the answer.
+   */
+  | { kind: 'unanswered' }
   /** Answers `status` with `text` (a token, say) in the error body and an `x-echo` header, as careless servers do. */
   | { kind: 'echo'; status: number; text: string };
 
@@ -122,7 +127,6 @@ export async function startFakeSlackServer(): Promise<FakeSlackServer> {
   const pendingAcks = new Map<string, { sentAt: number; resolve: (ack: SocketAck) => void }>();
   const listeners = new Set<() => void>();
   let helloCount = 0;
-  let tsCounter = 0;
   let responseCounter = 0;
   let port = 0;
 
@@ -146,10 +150,24 @@ export async function startFakeSlackServer(): Promise<FakeSlackServer> {
       if (!attempt()) listeners.add(attempt);
     });
 
+  // As Slack's: the time of posting in seconds and microseconds, unique and rising within the workspace.
+  let lastTsMicros = 0;
   const nextTs = () => {
-    tsCounter += 1;
-    return `${1_800_000_000 + tsCounter}.${String(tsCounter).padStart(6, '0')}`;
+    lastTsMicros = Math.max(Date.now() * 1000, lastTsMicros + 1);
+    return `${Math.floor(lastTsMicros / 1_000_000)}.${String(lastTsMicros % 1_000_000).padStart(6, '0')}`;
   };
+  /** A message as conversations.replies shows one the bot posted. */
+  const asHistoryMessage = (message: FakeSlackMessage) => ({
+    type: 'message',
+    user: fakeSlackWorkspace.botUserId,
+    bot_id: fakeSlackWorkspace.botId,
+    app_id: fakeSlackWorkspace.appId,
+    text: message.text,
+    ts: message.ts,
+    ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
+    ...(message.blocks ? { blocks: message.blocks } : {}),
+    ...(message.edits > 0 ? { edited: { user: fakeSlackWorkspace.botUserId, ts: message.ts } } : {}),
+  });
 
   const methods: Record<string, (params: Record<string, unknown>, token: string | undefined) => unknown> = {
     'auth.test': () => ({
@@ -243,6 +261,47 @@ export async function startFakeSlackServer(): Promise<FakeSlackServer> {
       message.streaming = false;
       return { ok: true, channel: message.channel, ts: message.ts, message: { text: message.text } };
     },
+    'chat.delete': (params) => {
+      const message = messages.get(String(params.ts ?? ''));
+      if (!message || message.channel !== params.channel) return { ok: false, error: 'message_not_found' };
+      messages.delete(message.ts);
+      return { ok: true, channel: message.channel, ts: message.ts };
+    },
+    // The thread's messages oldest first, within `oldest`/`latest` (exclusive unless `inclusive`), `limit`
+    // at a time with a cursor. The fake knows only what the bot posted: a thread's parent written by a
+    // person (sent in as an event) is not among them.
+    'conversations.replies': (params) => {
+      if (!params.channel) return { ok: false, error: 'channel_not_found' };
+      const threadTs = String(params.ts ?? '');
+      if (!threadTs) return { ok: false, error: 'invalid_arguments' };
+      const inclusive = params.inclusive === true || params.inclusive === 'true' || params.inclusive === '1';
+      const oldest = microsOf(String(params.oldest ?? '0'));
+      const latest = params.latest === undefined ? null : microsOf(String(params.latest));
+      const within = (ts: bigint) =>
+        inclusive
+          ? ts >= oldest && (latest === null || ts <= latest)
+          : ts > oldest && (latest === null || ts < latest);
+      const thread = [...messages.values()]
+        .filter(
+          (message) =>
+            message.channel === params.channel &&
+            (message.threadTs === threadTs || message.ts === threadTs) &&
+            within(microsOf(message.ts)),
+        )
+        .sort((first, second) => (microsOf(first.ts) < microsOf(second.ts) ? -1 : 1));
+      const limit = Math.min(1000, Math.max(1, Number(params.limit ?? 1000) || 1000));
+      const start = params.cursor ? Number(Buffer.from(String(params.cursor), 'base64').toString('utf8')) : 0;
+      const page = thread.slice(start, start + limit);
+      const hasMore = start + limit < thread.length;
+      return {
+        ok: true,
+        messages: page.map(asHistoryMessage),
+        has_more: hasMore,
+        response_metadata: {
+          next_cursor: hasMore ? Buffer.from(String(start + limit)).toString('base64') : '',
+        },
+      };
+    },
     'assistant.threads.setStatus': (params) => {
       if (!params.channel_id || !params.thread_ts) return { ok: false, error: 'invalid_arguments' };
       return { ok: true };
@@ -278,7 +337,7 @@ export async function startFakeSlackServer(): Promise<FakeSlackServer> {
       calls.push({ index: calls.length, method, params: fields, token, contentType, at: Date.now() });
       changed();
       const failure = failures.get(method)?.shift();
-      if (failure) {
+      if (failure && failure.kind !== 'unanswered') {
         fail(request, response, failure);
         return;
       }
@@ -289,7 +348,10 @@ export async function startFakeSlackServer(): Promise<FakeSlackServer> {
         return;
       }
       const handler = methods[method];
-      sendJson(response, 200, handler ? handler(fields, token) : { ok: false, error: 'unknown_method' });
+      const answer = handler ? handler(fields, token) : { ok: false, error: 'unknown_method' };
+      changed();
+      if (failure?.kind === 'unanswered') return;
+      sendJson(response, 200, answer);
     });
   });
 
@@ -422,6 +484,8 @@ function fail(request: http.IncomingMessage, response: http.ServerResponse, fail
     case 'drop':
       request.socket.destroy();
       return;
+    case 'unanswered':
+      return;
     case 'echo':
       sendJson(
         response,
@@ -443,6 +507,13 @@ function parseBody(raw: string, contentType: string): Record<string, unknown> {
     if (typeof fields[key] === 'string') fields[key] = parseJson(fields[key]) ?? fields[key];
   }
   return fields;
+}
+
+/** A Slack timestamp (`seconds.micros`) as whole microseconds, exactly. */
+function microsOf(ts: string): bigint {
+  const [seconds = '0', fraction = ''] = ts.split('.');
+  if (!/^\d+$/.test(seconds) || !/^\d*$/.test(fraction)) return 0n;
+  return BigInt(seconds) * 1_000_000n + BigInt(fraction.padEnd(6, '0').slice(0, 6) || '0');
 }
 
 function parseJson(text: string): unknown {

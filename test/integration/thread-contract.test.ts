@@ -7,9 +7,10 @@ import { SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
 import { markdownToMrkdwn } from '../../adapters/slack/slack-mrkdwn.ts';
 import { consoleParts } from '../../src/cli/compose-gateway.ts';
 import type { ChatAdapter, ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
-import { streamingCursor } from '../../src/gateway/message-stream.ts';
+import { type MessageStream, streamingCursor } from '../../src/gateway/message-stream.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { MemoryPostProgress } from '../../src/gateway/post-progress.ts';
+import type { StreamRecord } from '../../src/gateway/stream-record.ts';
 import { Thread } from '../../src/gateway/thread.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createRedisConnection } from '../../src/redis/redis-connection.ts';
@@ -184,6 +185,41 @@ function dyingAfter(adapter: ChatAdapter, failAt: number): ChatAdapter {
   });
 }
 
+interface PlatformCall {
+  method: string;
+  messageId: string | null;
+}
+
+/** The surface's adapter, noting every platform write it makes (method, and the message it changes). */
+function noting(adapter: ChatAdapter, calls: PlatformCall[]): ChatAdapter {
+  const writes = new Set(['send', 'edit', 'delete', 'startStream', 'appendStream', 'stopStream']);
+  return new Proxy(adapter, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (typeof property !== 'string' || !writes.has(property)) return value.bind(target);
+      return (ref: ConversationRef, ...rest: unknown[]) => {
+        const messageId = ['send', 'startStream'].includes(property) ? null : String(rest[0]);
+        calls.push({ method: property, messageId });
+        return value.call(target, ref, ...rest);
+      };
+    },
+  });
+}
+
+/** Feeds `text` to a stream as a model writes it: `pieces` growing prefixes, `everyMs` apart. */
+async function writeInto(
+  stream: MessageStream,
+  text: string,
+  pieces: number,
+  everyMs: number,
+): Promise<void> {
+  for (let piece = 1; piece <= pieces; piece += 1) {
+    stream.setText(text.slice(0, Math.ceil((text.length * piece) / pieces)));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
 async function* piecesOf(text: string, size: number, everyMs: number): AsyncIterable<string> {
   for (let start = 0; start < text.length; start += size) {
     await new Promise((resolve) => setTimeout(resolve, everyMs));
@@ -342,20 +378,24 @@ describe.each(['console', 'discord', 'slack'])('Thread contract on %s', (name) =
   it('lets a resumed stream finish the message an earlier one began, without a second copy', async () => {
     const ref = surface().newRef();
     const progress = new MemoryPostProgress();
-    let record: { messageId: string; mode: 'native' | 'edit' } | null = null;
+    let record: StreamRecord | null = null;
     const started = threadOn(ref, surface().adapter, progress).openStream({
       key: 'reply:resumed',
-      onStarted: async (saved) => {
+      onRecord: async (saved) => {
         record = saved;
       },
     });
     started.setText('half of an answer that was ');
-    await eventually(async () => record ?? undefined, 10_000, 'the stream message');
+    await eventually(
+      async () => (record?.messages.length ? record : undefined),
+      10_000,
+      'the stream message',
+    );
     // The gateway dies here: the message is left with its cursor, never looking final.
     started.abandon();
     const half = await surface().shown(ref);
     expect(half.length).toBe(1);
-    if (record!.mode === 'edit') expect(half[0]!.text).toContain(streamingCursor.trim());
+    if (record!.messages[0]!.mode === 'edit') expect(half[0]!.text).toContain(streamingCursor.trim());
     const resumed = threadOn(ref, surface().adapter, progress).openStream({
       key: 'reply:resumed',
       resume: record,
@@ -364,6 +404,257 @@ describe.each(['console', 'discord', 'slack'])('Thread contract on %s', (name) =
     expect((await surface().shown(ref)).map((message) => message.text)).toEqual([
       surface().rendered('The whole answer, written again.'),
     ]);
+  });
+});
+
+describe.each(['console', 'discord', 'slack'])('Streams outgrowing a message, and crashes, on %s', (name) => {
+  const surface = () => surfaces.find((candidate) => candidate.name === name)!;
+  const threadOn = (ref: ConversationRef, adapter = surface().adapter, progress = new MemoryPostProgress()) =>
+    new Thread(adapter, ref, { progress, streamIntervalMs: 150 });
+  const textsOf = async (ref: ConversationRef) => (await surface().shown(ref)).map((message) => message.text);
+
+  it.each([
+    ['streams again', true],
+    ['only finishes', false],
+  ])(
+    'finishes the message a gateway created but died before recording (the resumed turn %s): one message, no second copy',
+    async (_, streamsAgain) => {
+      const ref = surface().newRef();
+      const progress = new MemoryPostProgress();
+      let saved: StreamRecord | null = null;
+      let created = false;
+      const dying = threadOn(ref, surface().adapter, progress).openStream({
+        key: `reply:unrecorded:${streamsAgain}`,
+        onRecord: async (record) => {
+          if (record.messages.length > 0) {
+            // The platform made the message; the gateway dies before its id is recorded.
+            created = true;
+            await new Promise(() => undefined);
+          }
+          saved = record;
+        },
+      });
+      dying.setText('the beginning of an answer that ');
+      await eventually(async () => (created ? true : undefined), 10_000, 'the stream message');
+      dying.abandon();
+      expect(await textsOf(ref)).toHaveLength(1);
+      expect(saved!.messages).toEqual([]);
+      expect(saved!.starting?.index).toBe(0);
+
+      const resumed = threadOn(ref, surface().adapter, progress).openStream({
+        key: `reply:unrecorded:${streamsAgain}`,
+        resume: saved,
+      });
+      if (streamsAgain) {
+        resumed.setText('The whole answer, ');
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      }
+      const result = await resumed.finish('The whole answer, written again.');
+      const shown = await surface().shown(ref);
+      expect(shown.map((message) => message.text)).toEqual([
+        surface().rendered('The whole answer, written again.'),
+      ]);
+      expect(result.messageIds).toEqual([shown[0]!.id]);
+      if (name === 'slack') {
+        const inThread = [...slack.messages.values()].filter((message) => message.threadTs === ref.thread);
+        expect(inThread.map((message) => message.streaming ?? false)).toEqual([false]);
+      }
+    },
+  );
+
+  it('continues a stream that outgrows one message in the next: the posted messages are the final chunks, only the last is edited at the end', async () => {
+    const ref = surface().newRef();
+    const max = surface().adapter.limits.maxMessageChars;
+    const text = `${prose(Math.ceil((max * 2.4) / 8))} end.`;
+    const calls: PlatformCall[] = [];
+    const thread = threadOn(ref, noting(surface().adapter, calls));
+    const chunks = thread.chunksOf(text).map((chunk) => surface().rendered(chunk));
+    expect(chunks).toHaveLength(3);
+    const stream = thread.openStream({ key: 'reply:outgrows' });
+    let firstSeenComplete = -1;
+    const watcher = eventually(
+      async () => {
+        const shown = await textsOf(ref);
+        if (shown.length >= 2 && firstSeenComplete < 0 && shown[0] === chunks[0])
+          firstSeenComplete = shown.length;
+        return shown.length === 3 && shown[0] === chunks[0] && shown[1] === chunks[1] ? shown : undefined;
+      },
+      60_000,
+      'three messages, the first two complete',
+    );
+    await writeInto(stream, text, 12, 120);
+    const before = await watcher;
+    // The first message was complete while the second was being written, before the reply ended.
+    expect(firstSeenComplete).toBeGreaterThanOrEqual(2);
+    expect(before[2]).not.toBe(chunks[2]);
+    const ids = (await surface().shown(ref)).map((message) => message.id);
+    const callsBefore = calls.length;
+    const result = await stream.finish(text);
+    expect(await textsOf(ref)).toEqual(chunks);
+    expect(result.messageIds).toEqual(ids);
+    // Finishing touched the last message only, and posted nothing.
+    const finishing = calls.slice(callsBefore);
+    expect(finishing.length).toBeGreaterThanOrEqual(1);
+    expect(finishing.every((call) => call.messageId === ids[2])).toBe(true);
+    for (const message of await textsOf(ref)) expect(message).not.toContain(streamingCursor.trim());
+  });
+
+  it('resumes a stream of several messages after a crash: every chunk exactly once', async () => {
+    const ref = surface().newRef();
+    const max = surface().adapter.limits.maxMessageChars;
+    const text = `${prose(Math.ceil((max * 2.4) / 8))} end.`;
+    const progress = new MemoryPostProgress();
+    let saved: StreamRecord | null = null;
+    const dying = threadOn(ref, surface().adapter, progress).openStream({
+      key: 'reply:several',
+      onRecord: async (record) => {
+        saved = record;
+      },
+    });
+    void writeInto(dying, text.slice(0, Math.ceil(text.length * 0.6)), 6, 120);
+    await eventually(
+      async () => ((saved?.messages.length ?? 0) >= 2 ? true : undefined),
+      60_000,
+      'two messages',
+    );
+    // The gateway dies mid-stream.
+    dying.abandon();
+    const resumed = threadOn(ref, surface().adapter, progress).openStream({
+      key: 'reply:several',
+      resume: saved,
+    });
+    await writeInto(resumed, text, 4, 100);
+    await resumed.finish(text);
+    const chunks = threadOn(ref)
+      .chunksOf(text)
+      .map((chunk) => surface().rendered(chunk));
+    expect(await textsOf(ref)).toEqual(chunks);
+    expect(wordsIn(await textsOf(ref))).toEqual(text.match(/word\d+/g));
+  });
+
+  it('when the text restarts shorter (a later model call), ends with just its chunks', async () => {
+    const ref = surface().newRef();
+    const max = surface().adapter.limits.maxMessageChars;
+    const preamble = `${prose(Math.ceil((max * 1.5) / 8))} `;
+    const stream = threadOn(ref).openStream({ key: 'reply:restarts' });
+    await writeInto(stream, preamble, 6, 120);
+    await eventually(
+      async () => ((await textsOf(ref)).length >= 2 ? true : undefined),
+      60_000,
+      'two messages',
+    );
+    stream.setText('');
+    await writeInto(stream, 'The short final answer. ', 2, 200);
+    await stream.finish('The short final answer.');
+    const shown = await textsOf(ref);
+    const final = surface().rendered('The short final answer.');
+    // Where the platform cannot delete a message, the one no longer needed says so.
+    expect(shown).toEqual([final]);
+  });
+});
+
+describe('Thread on Discord, past its nonce window', () => {
+  it('finds the stream message a gateway dead for minutes created but never recorded: no second copy', async () => {
+    const surface = surfaces.find((candidate) => candidate.name === 'discord')!;
+    const ref = surface.newRef();
+    const progress = new MemoryPostProgress();
+    const thread = () => new Thread(surface.adapter, ref, { progress, streamIntervalMs: 100 });
+    let saved: StreamRecord | null = null;
+    let created = false;
+    const dying = thread().openStream({
+      key: 'reply:past-nonce-window',
+      onRecord: async (record) => {
+        if (record.messages.length > 0) {
+          created = true;
+          await new Promise(() => undefined);
+        }
+        saved = record;
+      },
+    });
+    dying.setText('the beginning of an answer that ');
+    await eventually(async () => (created ? true : undefined), 10_000, 'the stream message');
+    dying.abandon();
+    // Minutes go by: creating it again with the same nonce would make a second message now.
+    discord.expireNonces();
+    const resumed = thread().openStream({ key: 'reply:past-nonce-window', resume: saved });
+    await resumed.finish('The whole answer, written again.');
+    expect(discord.botMessagesIn(ref.thread).map((message) => message.content)).toEqual([
+      'The whole answer, written again.',
+    ]);
+    expect(discord.callsTo('GET', new RegExp(`^/channels/${ref.thread}/messages$`)).length).toBeGreaterThan(
+      0,
+    );
+  });
+});
+
+describe('Thread on Slack where the app may not stream (post, then chat.update)', () => {
+  let adapter: SlackAdapter;
+  beforeAll(async () => {
+    // An adapter of its own: Slack's refusal is remembered for the adapter's lifetime.
+    adapter = new SlackAdapter({
+      botToken: fakeSlackWorkspace.botToken,
+      signingSecret: fakeSlackWorkspace.signingSecret,
+      apiUrl: slack.apiUrl,
+      config: { ...runtime.config.slack, http_host: '127.0.0.1', http_port: 0 },
+      logger: createSilentLogger(),
+    });
+    await adapter.start(new RecordingSink());
+    slack.failNext('chat.startStream', { kind: 'error', error: 'not_allowed' });
+  });
+  afterAll(() => adapter.stop());
+  const newRef = () => ({
+    platform: 'slack',
+    channel: 'C0NOSTREAM',
+    thread: `1700000001.${String(nextNumber()).padStart(6, '0')}`,
+  });
+  const inThread = (ref: ConversationRef) =>
+    [...slack.messages.values()].filter((message) => message.threadTs === ref.thread);
+
+  it('continues a long reply in posted messages, each its final chunk in mrkdwn', async () => {
+    const ref = newRef();
+    const text = `${prose(Math.ceil((3500 * 2.4) / 8))} **end**.`;
+    const thread = new Thread(adapter, ref, { progress: new MemoryPostProgress(), streamIntervalMs: 150 });
+    const chunks = thread.chunksOf(text).map(markdownToMrkdwn);
+    expect(chunks).toHaveLength(3);
+    const stream = thread.openStream({ key: 'reply:no-native' });
+    await writeInto(stream, text, 12, 150);
+    await eventually(
+      async () => (inThread(ref).length === 3 ? true : undefined),
+      60_000,
+      'three posted messages',
+    );
+    expect(inThread(ref)[0]!.text).toBe(chunks[0]);
+    await stream.finish(text);
+    expect(inThread(ref).map((message) => message.text)).toEqual(chunks);
+    expect(inThread(ref).every((message) => !message.streaming)).toBe(true);
+  });
+
+  it('finds a posted stream message whose ts was never recorded by its words, across mrkdwn', async () => {
+    const ref = newRef();
+    const progress = new MemoryPostProgress();
+    let saved: StreamRecord | null = null;
+    let created = false;
+    const dying = new Thread(adapter, ref, { progress, streamIntervalMs: 100 }).openStream({
+      key: 'reply:no-native-unrecorded',
+      onRecord: async (record) => {
+        if (record.messages.length > 0) {
+          created = true;
+          await new Promise(() => undefined);
+        }
+        saved = record;
+      },
+    });
+    dying.setText('a **bold** start & [a link](https://example.com/x) that ');
+    await eventually(async () => (created ? true : undefined), 10_000, 'the posted stream message');
+    dying.abandon();
+    // What Slack holds is mrkdwn, not the Markdown that was recorded.
+    expect(inThread(ref)[0]!.text).not.toBe(saved!.starting!.text);
+    const resumed = new Thread(adapter, ref, { progress, streamIntervalMs: 100 }).openStream({
+      key: 'reply:no-native-unrecorded',
+      resume: saved,
+    });
+    await resumed.finish('The whole answer.');
+    expect(inThread(ref).map((message) => message.text)).toEqual(['The whole answer.']);
   });
 });
 

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseTurnItem } from '../../src/gateway/turn-item.ts';
 import { keyLifetimes, lifetimeSeconds, ttlSeconds } from '../../src/redis/key-lifetimes.ts';
+import { turnStreamSchema } from '../../src/sessions/parent-turn-checkpoints.ts';
 import { parentTurnCheckpointSchema, parseStored } from '../../src/sessions/stored-shapes.ts';
 
 describe('stored session shapes', () => {
@@ -18,6 +19,23 @@ describe('stored session shapes', () => {
     const broken = JSON.stringify({ ...JSON.parse(legacy), firstNew: 3 });
     expect(parseStored(parentTurnCheckpointSchema, broken).ok).toBe(false);
     expect(parseStored(parentTurnCheckpointSchema, '{"turnId":').ok).toBe(false);
+  });
+
+  it("reads a turn's stream record, and one written before a reply could stream into several messages", () => {
+    const legacy = JSON.stringify({ turnId: 'message-e1', messageId: '1700000000.000100', mode: 'native' });
+    expect(parseStored(turnStreamSchema, legacy)).toEqual({
+      ok: true,
+      value: { turnId: 'message-e1', messages: [{ messageId: '1700000000.000100', mode: 'native' }] },
+    });
+    const current = {
+      turnId: 'message-e2',
+      messages: [{ messageId: 'm1', mode: 'edit' }],
+      starting: { index: 1, mode: 'edit', at: 1_790_000_000_000, text: 'more of the reply ▌' },
+    };
+    expect(parseStored(turnStreamSchema, JSON.stringify(current))).toEqual({ ok: true, value: current });
+    const badStart = { ...current, starting: { ...current.starting, index: -1 } };
+    expect(parseStored(turnStreamSchema, JSON.stringify(badStart)).ok).toBe(false);
+    expect(parseStored(turnStreamSchema, JSON.stringify({ turnId: 'x', messageId: '' })).ok).toBe(false);
   });
 
   it('reads queued turns back and refuses one that is not a turn', () => {

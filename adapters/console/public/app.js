@@ -222,8 +222,11 @@ function showDroppedNotice(thread) {
   if (view.messages.firstElementChild !== droppedNotice) view.messages.prepend(droppedNotice);
 }
 
-function entryVersion(entry) {
-  return entry.editedAt ?? entry.at;
+/** Whether `entry` is a later version than `than`: more replacements (a reply streaming in), or a later edit. */
+function isNewer(entry, than) {
+  const replacements = (entry.revision ?? 0) - (than.revision ?? 0);
+  if (replacements !== 0) return replacements > 0;
+  return (entry.editedAt ?? entry.at) > (than.editedAt ?? than.at);
 }
 
 /**
@@ -232,7 +235,7 @@ function entryVersion(entry) {
  */
 function upsertEntry(entry, scroll = true) {
   const existing = state.entries.get(entry.id);
-  if (existing && entryVersion(existing.entry) >= entryVersion(entry)) return;
+  if (existing && !isNewer(entry, existing.entry)) return;
   const node = renderEntry(entry);
   if (existing) {
     if (entry.role === 'prompt') keepPromptReply(existing.node, node);
@@ -246,6 +249,15 @@ function upsertEntry(entry, scroll = true) {
   if (!scroll) return;
   if (existing) follower.edited();
   else follower.added(node, { fromPerson: entry.role === 'user' });
+}
+
+/** An entry the server removed (a stream entry a shorter final reply no longer needs). */
+function removeEntry(entryId) {
+  const existing = state.entries.get(entryId);
+  if (!existing) return;
+  existing.node.remove();
+  state.entries.delete(entryId);
+  showEmptyStateIfNeeded();
 }
 
 const stateLabels = {
@@ -510,7 +522,11 @@ function connect() {
       .catch(() => undefined);
   });
   source.addEventListener('transcript', (event) => {
-    const { threadId, entry, thread } = JSON.parse(event.data);
+    const { op, threadId, entry, thread } = JSON.parse(event.data);
+    if (op === 'remove') {
+      if (threadId === state.threadId) removeEntry(entry.id);
+      return;
+    }
     if (thread) upsertThread(thread);
     if (threadId === state.threadId) upsertEntry(entry);
     else if (entry.role !== 'user') {
