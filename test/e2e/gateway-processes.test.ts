@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import {
   type BatonProcess,
   eventually,
   spawnBatonProcess,
   testConfigLayer,
+  trackBatonProcesses,
 } from '../support/baton-harness.ts';
 import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
 import { deferred } from '../support/deferred.ts';
@@ -12,13 +13,7 @@ import { goalOf, messagesOf, scriptByGoal, turnInputOf } from '../support/model-
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
-const processes: BatonProcess[] = [];
-afterEach(async () => {
-  for (const process of processes.splice(0)) {
-    process.child.kill('SIGKILL');
-    await process.exited;
-  }
-});
+const processes = trackBatonProcesses();
 
 async function spawn(command: 'gateway' | 'worker', layer: Record<string, unknown>): Promise<BatonProcess> {
   const started = await spawnBatonProcess(command, redis.url, layer);

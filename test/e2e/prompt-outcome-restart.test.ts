@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { blockActions, eventCallback, mentionEvent } from '../fakes/fake-slack-payloads.ts';
 import {
@@ -12,6 +12,7 @@ import {
   eventually,
   spawnBatonProcess,
   testConfigLayer,
+  trackBatonProcesses,
 } from '../support/baton-harness.ts';
 import { messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
@@ -24,19 +25,13 @@ import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
 let slack: FakeSlackServer;
-const processes: BatonProcess[] = [];
+const processes = trackBatonProcesses();
 const ada = 'UADA';
 let sockets = 0;
 
 beforeAll(async () => {
   slack = await startFakeSlackServer();
   slack.setUserName(ada, 'Ada');
-});
-afterEach(async () => {
-  for (const started of processes.splice(0)) {
-    started.child.kill('SIGKILL');
-    await started.exited;
-  }
 });
 afterAll(async () => {
   await slack.close();
