@@ -174,7 +174,7 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   /** Discord's nonce de-duplicates a create for a few minutes only: past that, the thread is read back. */
-  async findStreamMessage(
+  async findPostedMessage(
     ref: ConversationRef,
     lookup: { since: number; text: string; exclude: string[] },
   ): Promise<{ messageId: string } | null> {

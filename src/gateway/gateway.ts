@@ -95,6 +95,7 @@ export class Gateway implements GatewaySink {
       redis,
       keys,
       ttlSeconds('postProgress', config.redis.retention_days * 24 * 3600),
+      ttlSeconds('threadMessages', config.redis.retention_days * 24 * 3600),
     );
     this.turns = new SessionTurnQueue<TurnItem>(
       sessions.turns,

@@ -3,7 +3,7 @@ import { isParked, type TaskRecord, taskStatuses } from '../../tasks/task-record
 import { promptResponseSchema, promptSchema } from '../../tasks/task-serialization.ts';
 import type { ConversationRef, OutboundMessage } from '../chat-adapter.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
-import type { ChunkProgress } from '../post-progress.ts';
+import { hashFieldProgress } from '../post-progress.ts';
 import type { Thread } from '../thread.ts';
 import { type DeliveryDependencies, progressSecondsOf } from './delivery-dependencies.ts';
 import { type PromptSettlement, promptMessage, promptOutcome } from './prompt-message.ts';
@@ -13,6 +13,7 @@ import { type PromptSettlement, promptMessage, promptOutcome } from './prompt-me
  * edits it once the round is settled (answered, decided, timed out, the task cancelled). The two may run at
  * once, on different gateways, in either order. They meet in one Redis hash per round:
  *   posted, messageId   written by the post, together, once the platform has the message;
+ *   postedIntent        the create call about to be made (where creates take no key), until then;
  *   settled             the edited message, written by the outcome;
  *   editor, edited      who makes the edit (the first to claim it), and that it is made.
  * Each job writes its own field and then reads the other's in one MULTI, so at least one of them sees both
@@ -37,7 +38,8 @@ export interface SettlementJobData {
 
 /**
  * Posts the prompt of a parked task's wait `round` in its origin thread, once: a retry after the post finds
- * it marked posted (and the idempotency key covers a crash between the post and the mark). A task whose
+ * it marked posted (and a crash between the post and the mark is covered by the idempotency key, or where
+ * the platform takes none, by looking the message up). A task whose
  * wait is already over (answered quickly, cancelled) gets no post. Edits it at once when its round was
  * settled while it was being posted.
  */
@@ -64,11 +66,13 @@ export async function deliverPrompt(
   const thread = threadOf(dependencies, record);
   const message = promptMessage(record, config.slack.command);
   if (!message) return;
-  // One message: the Thread redacts it and cuts a long question or command to the platform's limit. Its
-  // progress is written below, beside the message's id.
+  // One message: the Thread redacts it and cuts a long question or command to the platform's limit. It
+  // records `posted` and `messageId` (and, where creates take no key, the call about to be made, so a
+  // retry after a crash adopts the message instead of posting a second one); they are written again
+  // below, with the read of `settled`.
   const { messageIds } = await thread.post(message, {
     key: `prompt:${taskId}:${round}`,
-    progress: unrecorded,
+    progress: hashFieldProgress(redis, stateKey, 'posted', progressSecondsOf(config), 'messageId'),
   });
   const sentId = messageIds[0];
   if (!sentId) return;
@@ -178,9 +182,3 @@ function threadOf(dependencies: DeliveryDependencies, record: TaskRecord): Threa
   if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
   return thread;
 }
-
-/** The prompt's progress is written with its message id (see deliverPrompt), not by the Thread. */
-const unrecorded: ChunkProgress = {
-  posted: async () => 0,
-  record: async () => undefined,
-};
