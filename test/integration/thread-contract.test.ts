@@ -9,7 +9,7 @@ import { consoleParts } from '../../src/cli/compose-gateway.ts';
 import type { ChatAdapter, ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
 import { type MessageStream, streamingCursor } from '../../src/gateway/message-stream.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
-import { MemoryPostProgress } from '../../src/gateway/post-progress.ts';
+import { hashFieldProgress, MemoryPostProgress, RedisPostProgress } from '../../src/gateway/post-progress.ts';
 import type { StreamRecord } from '../../src/gateway/stream-record.ts';
 import { Thread } from '../../src/gateway/thread.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
@@ -822,5 +822,46 @@ describe('Keyed posts whose create landed but was never recorded', () => {
       { key: 'delivery:t_nonce' },
     );
     expect(discord.botMessagesIn(ref.thread).map((message) => message.content)).toEqual([text]);
+  });
+  it('on Slack, with its progress in Redis as prompt delivery keeps it, a prompt that landed unrecorded is adopted and recorded with its ts', async () => {
+    const ref = slackSurface().newRef();
+    const redis = runtime.redis;
+    const stateKey = `${runtime.keys.delivery('t_redis:prompt:1')}`;
+    const store = new RedisPostProgress(redis, runtime.keys, 60);
+    const progress = () => hashFieldProgress(redis, stateKey, 'posted', 60, 'messageId');
+    const prompt: OutboundMessage = {
+      kind: 'prompt',
+      prompt: {
+        kind: 'question',
+        taskId: 't_redis',
+        goal: 'pick a region',
+        ownerName: 'Ada',
+        text: 'Which region?',
+        choices: ['eu', 'us'],
+      },
+      fallbackText: 'Task t_redis asks: Which region? Answer with `answer t_redis #1`.',
+    };
+    slack.failNext('chat.postMessage', { kind: 'unanswered' });
+    void new Thread(slackSurface().adapter, ref, { progress: store }).post(prompt, {
+      key: 'prompt:t_redis:1',
+      progress: progress(),
+    });
+    await eventually(async () => (inSlackThread(ref).length === 1 ? true : undefined), 10_000, 'the prompt');
+    // The call is recorded before it is made: index, time and fingerprint, nothing posted yet.
+    expect(await redis.hget(stateKey, 'postedIntent')).toMatch(/^0:\d+:[0-9a-f]{16}$/);
+    expect(await redis.hget(stateKey, 'posted')).toBeNull();
+    expect(await redis.ttl(stateKey)).toBeGreaterThan(0);
+    const retried = await new Thread(slackSurface().adapter, ref, { progress: store }).post(prompt, {
+      key: 'prompt:t_redis:1',
+      progress: progress(),
+    });
+    const shown = inSlackThread(ref);
+    expect(shown).toHaveLength(1);
+    expect(retried.messageIds).toEqual([shown[0]!.ts]);
+    expect(await redis.hgetall(stateKey)).toEqual({ posted: '1', messageId: shown[0]!.ts });
+    // The thread notes the message, so another post's lookup leaves it out.
+    const noted = runtime.keys.threadMessages(`slack:${ref.channel}:${ref.thread}`);
+    expect(await redis.zrange(noted, '0', '-1')).toEqual([shown[0]!.ts]);
+    expect(await redis.ttl(noted)).toBeGreaterThan(0);
   });
 });
