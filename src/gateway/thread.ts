@@ -177,7 +177,13 @@ export class Thread {
         unanswered = { index, at: Date.now(), fingerprint: fingerprintOf(text) };
         await progress!.recordIntent!(unanswered);
       }
-      return send();
+      try {
+        return await send();
+      } catch (error) {
+        // Rate limited: the platform refused the call before carrying it out, so there is nothing to look for.
+        if (error instanceof PlatformSendError && error.retryAfterMs !== undefined) unanswered = null;
+        throw error;
+      }
     });
     await progress?.record(index + 1, messageId);
     await this.noteMessage(messageId);

@@ -794,6 +794,19 @@ describe('Keyed posts whose create landed but was never recorded', () => {
     expect(sends).toBe(1);
   });
 
+  it('on Slack, a post refused as rate limited is not looked up before it is made again (nothing was posted)', async () => {
+    const ref = slackSurface().newRef();
+    slack.failNext('chat.postMessage', { kind: 'ratelimited', retryAfterSeconds: 1 });
+    await slackThread(ref, new MemoryPostProgress()).post(
+      { kind: 'text', text: 'posted after a rate limit' },
+      { key: 'delivery:t_ratelimited' },
+    );
+    expect(inSlackThread(ref).map((message) => message.text)).toEqual(['posted after a rate limit']);
+    expect(slack.callsTo('conversations.replies').filter((call) => call.params.ts === ref.thread)).toEqual(
+      [],
+    );
+  });
+
   it('on Discord past its nonce window, a post that landed unrecorded is found by listing the thread: one message', async () => {
     const surface = surfaces.find((candidate) => candidate.name === 'discord')!;
     const ref = surface.newRef();
