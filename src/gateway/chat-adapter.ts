@@ -199,6 +199,13 @@ export interface PlatformLimits {
    * interval applies. Native streams (`appendStream`) go at the stream interval.
    */
   minEditIntervalMs?: number;
+  /**
+   * How long the platform drops a second create carrying the same idempotency key, in ms (Discord's nonce:
+   * a few minutes, counted as 60,000). A keyed post retried within it is simply made again with its key;
+   * past it, or where creates take no key (absent: Slack), a call that may have landed is looked up first
+   * (`findPostedMessage`).
+   */
+  idempotencyWindowMs?: number;
 }
 
 /** What a person has typed so far of a task id (Discord's `id:` autocomplete). */

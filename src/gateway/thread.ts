@@ -157,7 +157,8 @@ export class Thread {
    * Posts piece `index` of a post and records it. Where the platform's creates are not idempotent by key
    * (the adapter has `findPostedMessage`) and the progress keeps intents, each create call is recorded
    * first; a call recorded but never seen answered (an earlier attempt's, or this one's that failed in a way
-   * that is retried: it may have landed) is looked up before calling again, and its message adopted.
+   * that is retried: it may have landed) is looked up before calling again, once past the platform's
+   * `idempotencyWindowMs`, and its message adopted.
    */
   private async postPiece(
     index: number,
@@ -168,8 +169,10 @@ export class Thread {
   ): Promise<string> {
     const lookups = this.adapter.findPostedMessage !== undefined && progress?.recordIntent !== undefined;
     let unanswered = lookups && intent?.index === index ? intent : null;
+    const keyWindowMs = this.adapter.limits.idempotencyWindowMs ?? 0;
     const { messageId } = await this.call(async () => {
-      if (unanswered) {
+      // Within the key's window the platform itself returns the message a repeated create already made.
+      if (unanswered && Date.now() - unanswered.at >= keyWindowMs) {
         const found = await this.adopt(unanswered, text);
         if (found) return { messageId: found };
       }
@@ -204,15 +207,14 @@ export class Thread {
     }
     const exclude = (await this.messages?.since(intent.at - excludeMarginMs)) ?? [];
     try {
-      const found = await this.call(() =>
-        this.adapter.findPostedMessage!(this.ref, { since: intent.at, text, exclude }),
-      );
+      // Not retried here: the call it is part of is (postPiece).
+      const found = await this.adapter.findPostedMessage!(this.ref, { since: intent.at, text, exclude });
       if (!found) return null;
       logger?.info({ ...where, messageId: found.messageId }, 'adopted a post that was not recorded');
       return found.messageId;
     } catch (error) {
-      // Retryable: the post is tried again later. Refused for good (a missing scope): posting it again risks
-      // a second copy, never losing it.
+      // Retryable: tried again with the post. Refused for good (a missing scope): posting it again risks a
+      // second copy, never losing it.
       if (!(error instanceof PlatformSendError) || error.retryable) throw error;
       logger?.warn({ ...where, err: error }, 'looking for an unrecorded post failed; posting it again');
       return null;

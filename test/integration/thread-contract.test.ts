@@ -794,6 +794,32 @@ describe('Keyed posts whose create landed but was never recorded', () => {
     expect(sends).toBe(1);
   });
 
+  it('on Slack, a lookup that fails for now is tried again; one refused for good (no history scope) posts again: never lost', async () => {
+    const text = 'Task t_lookup completed: all green.';
+    // Slack took the post; the gateway died before its ts was recorded.
+    const landed = slackSurface().newRef();
+    const progress = new MemoryPostProgress();
+    slack.failNext('chat.postMessage', { kind: 'unanswered' });
+    void slackThread(landed, progress).post({ kind: 'text', text }, { key: 'delivery:t_lookup' });
+    await eventually(async () => (inSlackThread(landed).length === 1 ? true : undefined), 10_000, 'the post');
+    slack.failNext('conversations.replies', { kind: 'http', status: 503 });
+    await slackThread(landed, progress).post({ kind: 'text', text }, { key: 'delivery:t_lookup' });
+    expect(inSlackThread(landed).map((message) => message.text)).toEqual([text]);
+
+    // The gateway died before the call reached Slack, and the app may not read the thread back.
+    const lost = slackSurface().newRef();
+    const lostProgress = new MemoryPostProgress();
+    await expect(
+      slackThread(lost, lostProgress, dyingAfter(slackSurface().adapter, 1)).post(
+        { kind: 'text', text },
+        { key: 'delivery:t_lookup' },
+      ),
+    ).rejects.toThrow('gateway died');
+    slack.failNext('conversations.replies', { kind: 'error', error: 'missing_scope' });
+    await slackThread(lost, lostProgress).post({ kind: 'text', text }, { key: 'delivery:t_lookup' });
+    expect(inSlackThread(lost).map((message) => message.text)).toEqual([text]);
+  });
+
   it('on Slack, a post refused as rate limited is not looked up before it is made again (nothing was posted)', async () => {
     const ref = slackSurface().newRef();
     slack.failNext('chat.postMessage', { kind: 'ratelimited', retryAfterSeconds: 1 });
@@ -830,6 +856,9 @@ describe('Keyed posts whose create landed but was never recorded', () => {
     ).rejects.toThrow('gateway died');
     // Minutes go by: the same nonce would make a second message now.
     discord.expireNonces();
+    const recorded = progress.for('delivery:t_nonce');
+    const { intent } = await recorded.state!();
+    await recorded.recordIntent!({ ...intent!, at: intent!.at - 5 * 60_000 });
     await new Thread(surface.adapter, ref, { progress }).post(
       { kind: 'text', text },
       { key: 'delivery:t_nonce' },
