@@ -221,6 +221,24 @@ export class Thread {
     }
   }
 
+  /**
+   * The message a keyed post's recorded create call made, when the post was never recorded as made: looked
+   * up, and recorded as `post` would record it. Null when no call is pending or nothing is found. For a
+   * post that will not be made any more (a prompt settled meanwhile) but whose message may exist.
+   */
+  async adoptUnrecorded(message: OutboundMessage, progress: ChunkProgress): Promise<string | null> {
+    const state = await stateOf(progress);
+    if (state.posted > 0 || state.intent?.index !== 0 || !this.adapter.findPostedMessage) return null;
+    const one = this.oneMessage(message, undefined);
+    const text = one.kind === 'text' ? (this.chunksOf(one.text)[0] ?? '') : one.fallbackText;
+    const intent = state.intent;
+    const messageId = await this.call(() => this.adopt(intent, text));
+    if (messageId === null) return null;
+    await progress.record(1, messageId);
+    await this.noteMessage(messageId);
+    return messageId;
+  }
+
   /** Records a message this thread now shows, so no lookup for another post takes it (best effort). */
   async noteMessage(messageId: string): Promise<void> {
     try {

@@ -6,7 +6,7 @@ import { PlatformSendError } from '../platform-send-error.ts';
 import { hashFieldProgress } from '../post-progress.ts';
 import type { Thread } from '../thread.ts';
 import { type DeliveryDependencies, progressSecondsOf } from './delivery-dependencies.ts';
-import { type PromptSettlement, promptMessage, promptOutcome } from './prompt-message.ts';
+import { type PromptSettlement, promptFallbackText, promptMessage, promptOutcome } from './prompt-message.ts';
 
 /*
  * A prompt's message lives through two delivery jobs: `prompt` posts it when the task parks, `prompt-outcome`
@@ -50,7 +50,13 @@ export async function deliverPrompt(
 ): Promise<void> {
   const { store, redis, config } = dependencies;
   const stateKey = promptStateKey(dependencies, taskId, round);
-  const [posted, messageId, settled] = await redis.hmget(stateKey, 'posted', 'messageId', 'settled');
+  const [posted, messageId, settled, intent] = await redis.hmget(
+    stateKey,
+    'posted',
+    'messageId',
+    'settled',
+    'postedIntent',
+  );
   if (Number(posted ?? 0) >= 1) {
     // Posted by an earlier attempt that stopped before its edit (or a gateway from before edits existed).
     if (messageId && settled) {
@@ -59,7 +65,12 @@ export async function deliverPrompt(
     }
     return;
   }
-  if (settled) return;
+  if (settled) {
+    // Settled before any attempt recorded the message: one may exist all the same (its gateway died between
+    // the platform taking it and recording it), showing buttons no longer of use. Found, it gets its edit.
+    if (intent) await settleUnrecorded(dependencies, taskId, stateKey, JSON.parse(settled) as PromptMessage);
+    return;
+  }
   const record = await store.get(taskId);
   if (!record) throw new UnrecoverableError(`task ${taskId} no longer exists`);
   if (record.prompt?.round !== round || !isParked(record.status)) return;
@@ -114,6 +125,31 @@ export async function deliverPromptOutcome(
   const messageId = replies?.[2]?.[1];
   if (typeof messageId !== 'string' || messageId === '') return;
   await editOnce(dependencies, threadOf(dependencies, record), stateKey, messageId, 'outcome');
+}
+
+/** Looks up a prompt message posted but never recorded, whose round is settled, and edits it once. */
+async function settleUnrecorded(
+  dependencies: DeliveryDependencies,
+  taskId: string,
+  stateKey: string,
+  settled: PromptMessage,
+): Promise<void> {
+  const record = await dependencies.store.get(taskId);
+  if (!record) return;
+  const thread = threadOf(dependencies, record);
+  // The message as it was posted: the settled one without its outcome.
+  const { outcome: _outcome, ...asked } = settled.prompt;
+  const posted: PromptMessage = {
+    ...settled,
+    prompt: asked,
+    fallbackText: promptFallbackText(asked, dependencies.config.slack.command),
+  };
+  const seconds = progressSecondsOf(dependencies.config);
+  const messageId = await thread.adoptUnrecorded(
+    posted,
+    hashFieldProgress(dependencies.redis, stateKey, 'posted', seconds, 'messageId'),
+  );
+  if (messageId) await editOnce(dependencies, thread, stateKey, messageId, 'prompt');
 }
 
 /** Makes the edit if this job holds (or now takes) the claim to it and it is not made yet. */
