@@ -10,6 +10,7 @@ import type { ChatAdapter, ConversationRef, OutboundMessage } from '../../src/ga
 import { type MessageStream, streamingCursor } from '../../src/gateway/message-stream.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
 import { hashFieldProgress, MemoryPostProgress, RedisPostProgress } from '../../src/gateway/post-progress.ts';
+import { boardViewOf, renderBoardText } from '../../src/gateway/render-board.ts';
 import type { StreamRecord } from '../../src/gateway/stream-record.ts';
 import { Thread } from '../../src/gateway/thread.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
@@ -751,6 +752,40 @@ describe('Keyed posts whose create landed but was never recorded', () => {
     expect(shown).toHaveLength(1);
     expect(shown[0]!.blocks?.length).toBeGreaterThan(0);
     expect(retried.messageIds).toEqual([shown[0]!.ts]);
+  });
+
+  it('on Slack, a task board (Block Kit) is found by its fallback text, as the lookup finds any post', async () => {
+    const ref = slackSurface().newRef();
+    const board = boardViewOf(
+      `slack:${ref.channel}:${ref.thread}`,
+      [
+        {
+          taskId: 't_board1',
+          parentTaskId: null,
+          depth: 0,
+          goal: 'check the **mirrors**',
+          status: 'running',
+          elapsedSeconds: 75,
+          steps: 3,
+          lastActivity: 'tool-call fetch_url',
+        },
+      ],
+      false,
+    );
+    const since = Date.now();
+    const { messageIds } = await slackThread(ref, new MemoryPostProgress()).post({
+      kind: 'board',
+      board,
+      fallbackText: renderBoardText(board),
+    });
+    expect(inSlackThread(ref)[0]!.blocks?.length).toBeGreaterThan(0);
+    const lookup = { since, text: renderBoardText(board) };
+    expect(await slackSurface().adapter.findPostedMessage!(ref, { ...lookup, exclude: [] })).toEqual({
+      messageId: messageIds[0],
+    });
+    expect(
+      await slackSurface().adapter.findPostedMessage!(ref, { ...lookup, exclude: messageIds }),
+    ).toBeNull();
   });
 
   it('on Slack, another post with the same text is not taken for the unrecorded one: both are shown', async () => {
