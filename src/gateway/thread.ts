@@ -239,6 +239,37 @@ export class Thread {
     return messageId;
   }
 
+  /** Whether the platform's creates are looked up when their outcome is unknown (`findPostedMessage`). */
+  get looksUpPosts(): boolean {
+    return this.adapter.findPostedMessage !== undefined;
+  }
+
+  /** The text a board or prompt is posted with (its fallback), as a lookup matches it. */
+  postedTextOf(message: Exclude<OutboundMessage, { kind: 'text' }>): string {
+    const one = this.oneMessage(message, undefined);
+    return one.kind === 'text' ? one.text : one.fallbackText;
+  }
+
+  /**
+   * A message this app posted here at or after `since` with `text` (as `postedTextOf` gives it) that no post
+   * recorded; null when there is none, or the platform refuses to be asked (retryable failures are thrown).
+   */
+  async findUnrecorded(since: number, text: string): Promise<string | null> {
+    if (!this.adapter.findPostedMessage) return null;
+    const exclude = (await this.messages?.since(since - excludeMarginMs)) ?? [];
+    try {
+      const found = await this.call(() =>
+        this.adapter.findPostedMessage!(this.ref, { since, text, exclude }),
+      );
+      return found?.messageId ?? null;
+    } catch (error) {
+      // For now: the caller tries again later. For good (a missing scope): nothing can be learnt.
+      if (!(error instanceof PlatformSendError) || error.retryable) throw error;
+      this.options.logger?.warn({ err: error, sessionKey: this.sessionKey }, 'looking for a post failed');
+      return null;
+    }
+  }
+
   /** Records a message this thread now shows, so no lookup for another post takes it (best effort). */
   async noteMessage(messageId: string): Promise<void> {
     try {
