@@ -58,7 +58,8 @@ const threadArchiveMinutes = 1440;
 export class DiscordAdapter implements ChatAdapter {
   readonly platform = discordPlatform;
   // Discord allows 5 edits per 5 s per channel: a streaming reply is edited at most once a second.
-  readonly limits: PlatformLimits = { maxMessageChars, minEditIntervalMs: 1000 };
+  // Discord remembers a nonce for a few minutes: a keyed post retried sooner is only made again with it.
+  readonly limits: PlatformLimits = { maxMessageChars, minEditIntervalMs: 1000, idempotencyWindowMs: 60_000 };
   readonly #token: string;
   private readonly apiUrl: string;
   private readonly nonces = new RetryNonces();
@@ -174,7 +175,7 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   /** Discord's nonce de-duplicates a create for a few minutes only: past that, the thread is read back. */
-  async findStreamMessage(
+  async findPostedMessage(
     ref: ConversationRef,
     lookup: { since: number; text: string; exclude: string[] },
   ): Promise<{ messageId: string } | null> {

@@ -201,7 +201,7 @@ export class SlackAdapter implements ChatAdapter {
   }
 
   /** chat.startStream and chat.postMessage take no idempotency key: the thread is read back instead. */
-  async findStreamMessage(
+  async findPostedMessage(
     ref: ConversationRef,
     lookup: { since: number; text: string; exclude: string[] },
   ): Promise<{ messageId: string } | null> {

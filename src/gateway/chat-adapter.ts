@@ -199,6 +199,13 @@ export interface PlatformLimits {
    * interval applies. Native streams (`appendStream`) go at the stream interval.
    */
   minEditIntervalMs?: number;
+  /**
+   * How long the platform drops a second create carrying the same idempotency key, in ms (Discord's nonce:
+   * a few minutes, counted as 60,000). A keyed post retried within it is simply made again with its key;
+   * past it, or where creates take no key (absent: Slack), a call that may have landed is looked up first
+   * (`findPostedMessage`).
+   */
+  idempotencyWindowMs?: number;
 }
 
 /** What a person has typed so far of a task id (Discord's `id:` autocomplete). */
@@ -285,11 +292,12 @@ export interface ChatAdapter {
   /**
    * For platforms whose creates take no idempotency key (Slack), or honour it for a few minutes only
    * (Discord's nonce): the message this app created in the conversation at or after `since` (epoch ms,
-   * this process's clock: allow for skew) with exactly `text` (as given to `startStream` or `send`), other
-   * than those in `exclude`; null when there is none. A stream whose gateway died between creating a
-   * message and recording its id adopts it with this.
+   * this process's clock: allow for skew) with exactly `text` (as given to `startStream` or `send`; for a
+   * board or a prompt, its fallback text), other than those in `exclude`, the oldest first; null when there
+   * is none. A stream or a keyed post whose gateway died between creating a message and recording its id
+   * adopts it with this instead of creating a second one.
    */
-  findStreamMessage?(
+  findPostedMessage?(
     ref: ConversationRef,
     lookup: { since: number; text: string; exclude: string[] },
   ): Promise<{ messageId: string } | null>;

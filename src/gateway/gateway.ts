@@ -4,7 +4,7 @@ import type { BatonConfig } from '../config/schema.ts';
 import { BatonError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { redactSecrets } from '../logging/redact-secrets.ts';
-import { ttlSeconds } from '../redis/key-lifetimes.ts';
+import { taskKeySeconds, ttlSeconds } from '../redis/key-lifetimes.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { SessionHistory } from '../sessions/session-history.ts';
 import type { SessionStore } from '../sessions/session-store.ts';
@@ -95,6 +95,8 @@ export class Gateway implements GatewaySink {
       redis,
       keys,
       ttlSeconds('postProgress', config.redis.retention_days * 24 * 3600),
+      // Never past the retention: nothing of a thread outlives it.
+      taskKeySeconds('threadMessages', config.redis.retention_days * 24 * 3600),
     );
     this.turns = new SessionTurnQueue<TurnItem>(
       sessions.turns,

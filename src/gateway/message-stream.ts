@@ -27,6 +27,8 @@ export interface StreamTarget {
   ): Promise<{ messageIds: string[] }>;
   call<T>(send: () => Promise<T>): Promise<T>;
   setStatus(status: string): Promise<void>;
+  recordedSince?(since: number): Promise<string[]>;
+  noteMessage?(messageId: string): Promise<void>;
 }
 
 export interface MessageStreamOptions {
@@ -367,6 +369,7 @@ export class MessageStream {
           shown: chunk,
           open: true,
         });
+        await thread.noteMessage?.(native.messageId);
         return;
       }
       this.nativeRefused = true;
@@ -378,6 +381,7 @@ export class MessageStream {
       adapter.send(thread.ref, { kind: 'text', text, idempotencyKey: this.streamKey(index), streamed: true }),
     );
     await this.ledger.recordCreated({ messageId: sent.messageId, mode: 'edit', shown: text, open: false });
+    await thread.noteMessage?.(sent.messageId);
   }
 
   /** The idempotency key of stream message `index` (the first keeps the key streams always had). */

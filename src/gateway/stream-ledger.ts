@@ -18,6 +18,10 @@ export interface LedgerTarget {
   readonly ref: ConversationRef;
   readonly sessionKey: string;
   call<T>(send: () => Promise<T>): Promise<T>;
+  /** Messages other posts recorded in the thread at or after `since` (epoch ms): a lookup leaves them out. */
+  recordedSince?(since: number): Promise<string[]>;
+  /** Records a message the thread now shows, so another post's lookup leaves it out. */
+  noteMessage?(messageId: string): Promise<void>;
 }
 
 /**
@@ -69,7 +73,7 @@ export class StreamLedger {
    * A message recorded as about to be created but never recorded as created (this gateway's create call
    * failed, or an earlier gateway died in between) is adopted, so it is finished rather than left beside a
    * second one: where the platform's creates take no idempotency key (Slack), it is looked for
-   * (`findStreamMessage`); elsewhere it is created again with the same key (`streamKey`), which returns
+   * (`findPostedMessage`); elsewhere it is created again with the same key (`streamKey`), which returns
    * the message the first call made (Discord's nonce, within its few minutes; the console's key) or makes
    * it now. Resolves with the message adopted, or null.
    */
@@ -82,10 +86,13 @@ export class StreamLedger {
     const adapter = target.adapter;
     let adopted: { messageId: string; shown: string | null } | null = null;
     if (start.index === this.messages.length) {
-      if (adapter.findStreamMessage) {
-        const exclude = this.messages.map((message) => message.messageId);
+      if (adapter.findPostedMessage) {
+        const exclude = [
+          ...this.messages.map((message) => message.messageId),
+          ...((await target.recordedSince?.(start.at)) ?? []),
+        ];
         const found = await target.call(() =>
-          adapter.findStreamMessage!(target.ref, { since: start.at, text: start.text, exclude }),
+          adapter.findPostedMessage!(target.ref, { since: start.at, text: start.text, exclude }),
         );
         if (found) adopted = { messageId: found.messageId, shown: null };
       } else if (start.mode === 'edit') {
@@ -108,6 +115,7 @@ export class StreamLedger {
     // A native stream's state is unknown (it may still be open): `finish` stops it and updates it.
     const message = { ...adopted, mode: start.mode, open: start.mode === 'native' };
     await this.recordCreated(message);
+    await target.noteMessage?.(message.messageId);
     return message;
   }
 

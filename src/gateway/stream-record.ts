@@ -15,7 +15,7 @@ export interface StreamMessage {
 /**
  * A stream message about to be created, recorded before the platform call: a gateway that dies between the
  * call and recording the message's id leaves this behind, and the resumed stream finds that message
- * (`ChatAdapter.findStreamMessage`, or the create's idempotency key) instead of creating a second one.
+ * (`ChatAdapter.findPostedMessage`, or the create's idempotency key) instead of creating a second one.
  */
 export interface StreamStart {
   /** Its place among the stream's messages (the number recorded before it). */

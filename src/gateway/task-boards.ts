@@ -133,8 +133,20 @@ export class TaskBoards {
       }
       await boards.recordShown(sessionKey, signature, now);
     } else {
-      const sent = await thread.post(message);
-      await boards.recordShown(sessionKey, signature, now, sent.messageIds[0]);
+      // A board posted by a gateway that died before recording it is found and brought up to date instead.
+      const unrecorded =
+        board.postingAt && board.postingText
+          ? await thread.findUnrecorded(Number(board.postingAt), board.postingText)
+          : null;
+      let messageId = unrecorded;
+      if (messageId) {
+        await thread.update(messageId, message);
+        await thread.noteMessage(messageId);
+      } else {
+        if (thread.looksUpPosts) await boards.recordPosting(sessionKey, now, thread.postedTextOf(message));
+        messageId = (await thread.post(message)).messageIds[0] ?? null;
+      }
+      await boards.recordShown(sessionKey, signature, now, messageId ?? undefined);
     }
     if (view.settled) {
       // The board is final; the next task in this thread opens a new one below the conversation.

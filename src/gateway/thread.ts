@@ -11,7 +11,15 @@ import {
 } from './chat-adapter.ts';
 import { MessageStream } from './message-stream.ts';
 import { chunkForPlatform } from './platform-chunks.ts';
-import type { ChunkProgress, PostProgressStore } from './post-progress.ts';
+import { PlatformSendError } from './platform-send-error.ts';
+import {
+  type ChunkProgress,
+  type ChunkState,
+  fingerprintOf,
+  type PostIntent,
+  type PostProgressStore,
+  type ThreadMessages,
+} from './post-progress.ts';
 import { sendWithRetry } from './send-with-retry.ts';
 import type { StreamRecord } from './stream-record.ts';
 
@@ -54,6 +62,11 @@ export interface StreamOptions {
 
 export const defaultStreamIntervalMs = 400;
 const maxNoticeChunks = 3;
+/**
+ * Messages recorded in the thread this long before an intent are left out of its lookup too: the lookup
+ * allows a minute of clock skew, and recording a message's id comes after the platform dated it.
+ */
+const excludeMarginMs = 5 * 60_000;
 
 /** Sessions with a stream open in this process: a thread never has two at once. */
 const openStreams = new Set<string>();
@@ -67,6 +80,8 @@ const openStreams = new Set<string>();
  */
 export class Thread {
   readonly sessionKey: string;
+  /** The thread's recorded messages, where the platform's creates are looked up (`findPostedMessage`). */
+  private readonly messages: ThreadMessages | undefined;
 
   constructor(
     readonly adapter: ChatAdapter,
@@ -74,6 +89,7 @@ export class Thread {
     private readonly options: ThreadOptions,
   ) {
     this.sessionKey = sessionKeyOf(ref);
+    this.messages = adapter.findPostedMessage ? options.progress.messagesIn?.(this.sessionKey) : undefined;
   }
 
   /** Markdown redacted and split for this platform: each piece renders as one message. */
@@ -89,16 +105,21 @@ export class Thread {
 
   /**
    * Posts a message: text in as many chunks as it takes (a retry with the same key posts only the chunks
-   * not yet posted), a board or a prompt as one message. Resolves with the ids of the messages posted now.
+   * not yet posted), a board or a prompt as one message. Resolves with the ids of the messages posted now
+   * (or adopted: posted by an attempt that stopped before recording them).
    */
   async post(message: OutboundMessage, options: PostOptions = {}): Promise<{ messageIds: string[] }> {
     const key = options.key ?? (message.kind === 'board' ? undefined : message.idempotencyKey);
     const progress = options.progress ?? (key ? this.progressFor(key) : undefined);
     if (message.kind !== 'text') {
-      if (progress && (await progress.posted()) >= 1) return { messageIds: [] };
-      const sent = await this.call(() => this.adapter.send(this.ref, this.oneMessage(message, key)));
-      await progress?.record(1);
-      return { messageIds: [sent.messageId] };
+      const state = await stateOf(progress);
+      if (state.posted >= 1) return { messageIds: [] };
+      const one = this.oneMessage(message, key);
+      const text = one.kind === 'text' ? one.text : one.fallbackText;
+      const messageId = await this.postPiece(0, text, progress, state.intent, () =>
+        this.adapter.send(this.ref, one),
+      );
+      return { messageIds: [messageId] };
     }
     return this.postChunks(this.chunksOf(message.text), key, progress, 0, message.replyTo);
   }
@@ -115,19 +136,152 @@ export class Thread {
     replyTo?: string,
   ): Promise<{ messageIds: string[] }> {
     const messageIds: string[] = [];
-    const start = Math.max(from, progress ? await progress.posted() : 0);
-    for (let index = start; index < chunks.length; index += 1) {
+    const state = await stateOf(progress);
+    for (let index = Math.max(from, state.posted); index < chunks.length; index += 1) {
       const message: OutboundMessage = {
         kind: 'text',
         text: chunks[index]!,
         ...(key ? { idempotencyKey: `${key}:${index}` } : {}),
         ...(index === 0 && replyTo ? { replyTo } : {}),
       };
-      const sent = await this.call(() => this.adapter.send(this.ref, message));
-      messageIds.push(sent.messageId);
-      await progress?.record(index + 1);
+      messageIds.push(
+        await this.postPiece(index, chunks[index]!, progress, state.intent, () =>
+          this.adapter.send(this.ref, message),
+        ),
+      );
     }
     return { messageIds };
+  }
+
+  /**
+   * Posts piece `index` of a post and records it. Where the platform's creates are not idempotent by key
+   * (the adapter has `findPostedMessage`) and the progress keeps intents, each create call is recorded
+   * first; a call recorded but never seen answered (an earlier attempt's, or this one's that failed in a way
+   * that is retried: it may have landed) is looked up before calling again, once past the platform's
+   * `idempotencyWindowMs`, and its message adopted.
+   */
+  private async postPiece(
+    index: number,
+    text: string,
+    progress: ChunkProgress | undefined,
+    intent: PostIntent | null,
+    send: () => Promise<{ messageId: string }>,
+  ): Promise<string> {
+    const lookups = this.adapter.findPostedMessage !== undefined && progress?.recordIntent !== undefined;
+    let unanswered = lookups && intent?.index === index ? intent : null;
+    const keyWindowMs = this.adapter.limits.idempotencyWindowMs ?? 0;
+    const { messageId } = await this.call(async () => {
+      // Within the key's window the platform itself returns the message a repeated create already made.
+      if (unanswered && Date.now() - unanswered.at >= keyWindowMs) {
+        const found = await this.adopt(unanswered, text);
+        if (found) return { messageId: found };
+      }
+      if (lookups) {
+        unanswered = { index, at: Date.now(), fingerprint: fingerprintOf(text) };
+        await progress!.recordIntent!(unanswered);
+      }
+      try {
+        return await send();
+      } catch (error) {
+        // Rate limited: the platform refused the call before carrying it out, so there is nothing to look for.
+        if (error instanceof PlatformSendError && error.retryAfterMs !== undefined) unanswered = null;
+        throw error;
+      }
+    });
+    await progress?.record(index + 1, messageId);
+    await this.noteMessage(messageId);
+    return messageId;
+  }
+
+  /**
+   * The message an earlier attempt's recorded call made, found on the platform (leaving out the thread's
+   * messages recorded since, which belong to other posts); null when there is none, or when it cannot be
+   * told (the text is not the one recorded, the platform refuses the lookup): then the piece is posted.
+   */
+  private async adopt(intent: PostIntent, text: string): Promise<string | null> {
+    const logger = this.options.logger;
+    const where = { sessionKey: this.sessionKey, index: intent.index };
+    if (intent.fingerprint !== fingerprintOf(text)) {
+      logger?.warn(where, 'an unrecorded post cannot be looked for: its text changed; posting it again');
+      return null;
+    }
+    const exclude = (await this.messages?.since(intent.at - excludeMarginMs)) ?? [];
+    try {
+      // Not retried here: the call it is part of is (postPiece).
+      const found = await this.adapter.findPostedMessage!(this.ref, { since: intent.at, text, exclude });
+      if (!found) return null;
+      logger?.info({ ...where, messageId: found.messageId }, 'adopted a post that was not recorded');
+      return found.messageId;
+    } catch (error) {
+      // Retryable: tried again with the post. Refused for good (a missing scope): posting it again risks a
+      // second copy, never losing it.
+      if (!(error instanceof PlatformSendError) || error.retryable) throw error;
+      logger?.warn({ ...where, err: error }, 'looking for an unrecorded post failed; posting it again');
+      return null;
+    }
+  }
+
+  /**
+   * The message a keyed post's recorded create call made, when the post was never recorded as made: looked
+   * up, and recorded as `post` would record it. Null when no call is pending or nothing is found. For a
+   * post that will not be made any more (a prompt settled meanwhile) but whose message may exist.
+   */
+  async adoptUnrecorded(message: OutboundMessage, progress: ChunkProgress): Promise<string | null> {
+    const state = await stateOf(progress);
+    if (state.posted > 0 || state.intent?.index !== 0 || !this.adapter.findPostedMessage) return null;
+    const one = this.oneMessage(message, undefined);
+    const text = one.kind === 'text' ? (this.chunksOf(one.text)[0] ?? '') : one.fallbackText;
+    const intent = state.intent;
+    const messageId = await this.call(() => this.adopt(intent, text));
+    if (messageId === null) return null;
+    await progress.record(1, messageId);
+    await this.noteMessage(messageId);
+    return messageId;
+  }
+
+  /** Whether the platform's creates are looked up when their outcome is unknown (`findPostedMessage`). */
+  get looksUpPosts(): boolean {
+    return this.adapter.findPostedMessage !== undefined;
+  }
+
+  /** The text a board or prompt is posted with (its fallback), as a lookup matches it. */
+  postedTextOf(message: Exclude<OutboundMessage, { kind: 'text' }>): string {
+    const one = this.oneMessage(message, undefined);
+    return one.kind === 'text' ? one.text : one.fallbackText;
+  }
+
+  /**
+   * A message this app posted here at or after `since` with `text` (as `postedTextOf` gives it) that no post
+   * recorded; null when there is none, or the platform refuses to be asked (retryable failures are thrown).
+   */
+  async findUnrecorded(since: number, text: string): Promise<string | null> {
+    if (!this.adapter.findPostedMessage) return null;
+    const exclude = (await this.messages?.since(since - excludeMarginMs)) ?? [];
+    try {
+      const found = await this.call(() =>
+        this.adapter.findPostedMessage!(this.ref, { since, text, exclude }),
+      );
+      return found?.messageId ?? null;
+    } catch (error) {
+      // For now: the caller tries again later. For good (a missing scope): nothing can be learnt.
+      if (!(error instanceof PlatformSendError) || error.retryable) throw error;
+      this.options.logger?.warn({ err: error, sessionKey: this.sessionKey }, 'looking for a post failed');
+      return null;
+    }
+  }
+
+  /** Records a message this thread now shows, so no lookup for another post takes it (best effort). */
+  async noteMessage(messageId: string): Promise<void> {
+    try {
+      await this.messages?.add(messageId);
+    } catch (error) {
+      this.options.logger?.warn({ err: error, sessionKey: this.sessionKey }, 'thread message not recorded');
+    }
+  }
+
+  /** Messages this thread recorded at or after `since` (epoch ms): lookups leave them out. */
+  async recordedSince(since: number): Promise<string[]> {
+    return (await this.messages?.since(since - excludeMarginMs)) ?? [];
   }
 
   /** Replaces a message posted earlier; text longer than one message is cut (an edit cannot become two). */
@@ -227,4 +381,9 @@ export class Thread {
     const renderedLength = this.adapter.renderedLength?.bind(this.adapter);
     return `${chunkForPlatform(redactSecrets(markdown), max - 2, renderedLength)[0] ?? ''} …`;
   }
+}
+
+async function stateOf(progress: ChunkProgress | undefined): Promise<ChunkState> {
+  if (!progress) return { posted: 0, intent: null };
+  return progress.state ? progress.state() : { posted: await progress.posted(), intent: null };
 }

@@ -38,6 +38,11 @@ export const keyLifetimes = {
   liveBoards: 'none',
   /** Chunks already posted of a keyed reply: needed only while its turn may replay (as turn records). */
   postProgress: day,
+  /**
+   * Messages keyed posts made in a thread, each kept as long as a post's progress may still look one up (the
+   * longest: a result's delivery progress); older members are trimmed on every write.
+   */
+  threadMessages: 7 * day,
   // --- delivery (src/gateway/delivery) ---
   /** Progress of posting one task's result: kept past any retry of its delivery job. */
   deliveryProgress: 7 * day,

@@ -117,6 +117,10 @@ export class RedisKeys {
   postProgress(postKey: string): string {
     return `${this.prefix}:post-progress:${postKey}`;
   }
+  /** The messages keyed posts made in one thread (a sorted set by time), left out of lookups for unrecorded ones. */
+  threadMessages(sessionKey: string): string {
+    return `${this.prefix}:thread-messages:${sessionKey}`;
+  }
   /**
    * Progress of posting one task's result (chunks sent, history appended); a reopened task's later rounds
    * each have their own, so a second result is never taken for the first one already posted.

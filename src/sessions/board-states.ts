@@ -7,6 +7,13 @@ export interface BoardState {
   messageId?: string;
   signature?: string;
   editedAt?: string;
+  /**
+   * A board post under way (where the platform's creates take no key): when it was about to be made (epoch
+   * ms) and its text as sent, until its message is recorded; a gateway that died in between leaves the
+   * next one enough to find that message instead of posting a second board.
+   */
+  postingAt?: string;
+  postingText?: string;
 }
 
 /**
@@ -62,15 +69,23 @@ export class BoardStates {
     await this.redis.hdel(this.keys.sessionBoard(sessionKey), 'messageId');
   }
 
-  /** Records an edit or a post (with `messageId`) of the board. */
+  /** Records a board post about to be made: its time and its text as sent (see `BoardState.postingAt`). */
+  async recordPosting(sessionKey: string, at: number, text: string): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys.sessionBoard(sessionKey), 'postingAt', String(at), 'postingText', text)
+      .expire(this.keys.sessionBoard(sessionKey), this.seconds)
+      .exec();
+  }
+
+  /** Records an edit or a post (with `messageId`, ending the post under way) of the board. */
   async recordShown(sessionKey: string, signature: string, at: number, messageId?: string): Promise<void> {
     const fields = ['signature', signature, 'editedAt', String(at)];
     if (messageId !== undefined) fields.push('messageId', messageId);
-    await this.redis
-      .multi()
-      .hset(this.keys.sessionBoard(sessionKey), ...fields)
-      .expire(this.keys.sessionBoard(sessionKey), this.seconds)
-      .exec();
+    const transaction = this.redis.multi().hset(this.keys.sessionBoard(sessionKey), ...fields);
+    if (messageId !== undefined)
+      transaction.hdel(this.keys.sessionBoard(sessionKey), 'postingAt', 'postingText');
+    await transaction.expire(this.keys.sessionBoard(sessionKey), this.seconds).exec();
   }
 
   /** The board has no task to show: it is no longer live. */

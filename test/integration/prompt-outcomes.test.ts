@@ -359,4 +359,63 @@ describe('settled prompts are edited in place', () => {
     expect(edited.prompt.outcome).toMatchObject({ text: 'Answered by Ada: #2 staging' });
     expect(promptPosts(adapter)).toHaveLength(1);
   });
+
+  it('a prompt the platform posted but no gateway recorded, settled before the retry, is found and edited once', async () => {
+    const thread = 'outcome-unrecorded';
+    const answered = deferred<void>();
+    const posting = deferred<void>();
+    // A platform whose creates take no key (as Slack's): the message lands, and the answer carrying its id
+    // is lost once the prompt is settled; the platform can be asked what it shows.
+    class Unkeyed extends RecordingAdapter {
+      override async send(ref: ConversationRef, message: OutboundMessage) {
+        const sent = await super.send(ref, message);
+        if (
+          message.kind === 'prompt' &&
+          this.posts.filter((post) => post.message.kind === 'prompt').length === 1
+        ) {
+          posting.resolve();
+          await answered.promise;
+          // Not a platform refusal: the delivery job is retried, as after its gateway died.
+          throw new Error('the answer was lost');
+        }
+        return sent;
+      }
+      async findPostedMessage(
+        ref: ConversationRef,
+        lookup: { since: number; text: string; exclude: string[] },
+      ): Promise<{ messageId: string } | null> {
+        const found = this.posts.find(
+          (post) =>
+            post.ref.thread === ref.thread &&
+            post.at >= lookup.since - 60_000 &&
+            !lookup.exclude.includes(post.messageId) &&
+            (post.message.kind === 'text' ? post.message.text : post.message.fallbackText) === lookup.text,
+        );
+        return found ? { messageId: found.messageId } : null;
+      }
+    }
+    const { runtime, gateway } = await setUp(thread);
+    await gateway.stop();
+    gateways.splice(gateways.indexOf(gateway), 1);
+    const adapter = new Unkeyed();
+    await startGateway(runtime, thread, adapter);
+    scriptQuestion('answer an unrecorded prompt');
+    const [task] = await runtime.service.dispatch(testCaller(thread), [
+      { goal: 'answer an unrecorded prompt' },
+    ]);
+    await posting.promise;
+    await runtime.service.answer(testCaller(thread), task!.id, '#2');
+    // The edit job finds no message recorded: it leaves the edit to the post.
+    const outcomeJob = `${runtime.config.redis.prefix}:${deliveryQueueName}:${promptOutcomeJobId(task!.id, 1)}`;
+    await eventually(
+      async () => ((await redis.client.hget(outcomeJob, 'finishedOn')) ? true : undefined),
+      20_000,
+      'the edit job',
+    );
+    answered.resolve();
+    const posted = promptPosts(adapter)[0]!;
+    const edited = await onlyEditOf(adapter, posted.messageId);
+    expect(edited.prompt.outcome).toMatchObject({ text: 'Answered by Ada: #2 staging' });
+    expect(promptPosts(adapter)).toHaveLength(1);
+  });
 });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
 import type { Gateway } from '../../src/gateway/gateway.ts';
 import { hangReply, textReply } from '../fakes/fake-openai-server.ts';
 import { RecordingAdapter } from '../fakes/recording-adapter.ts';
@@ -78,6 +79,72 @@ describe('task board', () => {
     const editsAtSettle = adapter.edits.length;
     await new Promise((resolve) => setTimeout(resolve, intervalMs * 3));
     expect(adapter.edits).toHaveLength(editsAtSettle);
+    expect(boards()).toHaveLength(1);
+  });
+
+  it('a board the platform posted but no gateway recorded is found and edited, not posted twice', async () => {
+    const runtime = await startRuntime(
+      buildTestConfig(testConfigLayer(fake, { gateway: { board_interval_ms: 300 } })),
+    );
+    await runtime.startWorker();
+    // A platform whose creates take no key (as Slack's): the first board lands and the answer carrying its
+    // id is lost; the platform can be asked what it shows.
+    class Unkeyed extends RecordingAdapter {
+      override async send(ref: ConversationRef, message: OutboundMessage) {
+        const sent = await super.send(ref, message);
+        if (
+          message.kind === 'board' &&
+          this.posts.filter((post) => post.message.kind === 'board').length === 1
+        )
+          throw new Error('the answer was lost');
+        return sent;
+      }
+      async findPostedMessage(
+        ref: ConversationRef,
+        lookup: { since: number; text: string; exclude: string[] },
+      ): Promise<{ messageId: string } | null> {
+        const found = this.posts.find(
+          (post) =>
+            post.ref.thread === ref.thread &&
+            post.at >= lookup.since - 60_000 &&
+            !lookup.exclude.includes(post.messageId) &&
+            (post.message.kind === 'text' ? post.message.text : post.message.fallbackText) === lookup.text,
+        );
+        return found ? { messageId: found.messageId } : null;
+      }
+    }
+    const adapter = new Unkeyed();
+    ({ gateway } = await startTestGateway(runtime, adapter));
+    const release = deferred();
+    fake.setHandler(
+      scriptByGoal({
+        'board unrecorded': async () => {
+          await release.promise;
+          return textReply('done');
+        },
+      }),
+    );
+    await runtime.service.dispatch(testCaller('board-unrecorded'), [{ goal: 'board unrecorded' }]);
+    const boards = () => adapter.posts.filter((post) => post.message.kind === 'board');
+    await eventually(async () => (boards().length === 1 ? true : undefined), 10_000, 'the board');
+    const boardId = boards()[0]!.messageId;
+    // The next refresh finds it and edits it.
+    await eventually(
+      async () => (adapter.edits.some((edit) => edit.messageId === boardId) ? true : undefined),
+      10_000,
+      'an edit of the board posted first',
+    );
+    release.resolve();
+    await eventually(
+      async () =>
+        adapter.edits.some(
+          (edit) => edit.messageId === boardId && edit.message.kind === 'board' && edit.message.board.settled,
+        )
+          ? true
+          : undefined,
+      20_000,
+      'the settled board',
+    );
     expect(boards()).toHaveLength(1);
   });
 });

@@ -9,7 +9,8 @@ import { consoleParts } from '../../src/cli/compose-gateway.ts';
 import type { ChatAdapter, ConversationRef, OutboundMessage } from '../../src/gateway/chat-adapter.ts';
 import { type MessageStream, streamingCursor } from '../../src/gateway/message-stream.ts';
 import { PlatformSendError } from '../../src/gateway/platform-send-error.ts';
-import { MemoryPostProgress } from '../../src/gateway/post-progress.ts';
+import { hashFieldProgress, MemoryPostProgress, RedisPostProgress } from '../../src/gateway/post-progress.ts';
+import { boardViewOf, renderBoardText } from '../../src/gateway/render-board.ts';
 import type { StreamRecord } from '../../src/gateway/stream-record.ts';
 import { Thread } from '../../src/gateway/thread.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
@@ -673,5 +674,271 @@ describe('Thread on Slack, natively streamed', () => {
       [`${prose(40)} end.`, false],
     ]);
     expect(slack.callsTo('chat.update').some((call) => call.params.ts === messages[0]!.ts)).toBe(true);
+  });
+});
+
+describe('Keyed posts whose create landed but was never recorded', () => {
+  const slackSurface = () => surfaces.find((candidate) => candidate.name === 'slack')!;
+  const slackThread = (ref: ConversationRef, progress: MemoryPostProgress, adapter?: ChatAdapter) =>
+    new Thread(adapter ?? slackSurface().adapter, ref, { progress });
+  const inSlackThread = (ref: ConversationRef) =>
+    [...slack.messages.values()].filter((message) => message.threadTs === ref.thread);
+
+  /** Slack's adapter, making the `at`-th chat.postMessage from now be carried out but never answered. */
+  function unansweredAt(adapter: ChatAdapter, at: number): ChatAdapter {
+    let sends = 0;
+    return new Proxy(adapter, {
+      get(target, property, receiver) {
+        if (property === 'send') {
+          return (ref: ConversationRef, message: OutboundMessage) => {
+            sends += 1;
+            if (sends === at) slack.failNext('chat.postMessage', { kind: 'unanswered' });
+            return target.send(ref, message);
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  it('on Slack, a chunk Slack posted whose answer never came is adopted by the retry: every chunk once', async () => {
+    const ref = slackSurface().newRef();
+    const text = prose(Math.ceil((3500 * 2.5) / 8));
+    const progress = new MemoryPostProgress();
+    const dying = slackThread(ref, progress, unansweredAt(slackSurface().adapter, 2));
+    // The gateway dies while the second chunk's call hangs: Slack has the message, the gateway never its ts.
+    void dying.post({ kind: 'text', text }, { key: 'delivery:t_unanswered' });
+    await eventually(
+      async () => (inSlackThread(ref).length === 2 ? true : undefined),
+      10_000,
+      'the second chunk',
+    );
+    const repliesBefore = slack.callsTo('conversations.replies').length;
+    const retried = await slackThread(ref, progress).post(
+      { kind: 'text', text },
+      { key: 'delivery:t_unanswered' },
+    );
+    const shown = inSlackThread(ref);
+    expect(shown).toHaveLength(3);
+    expect(wordsIn(shown.map((message) => message.text))).toEqual(text.split(' '));
+    // The retry adopted the second chunk's message and posted only the third.
+    expect(retried.messageIds).toEqual([shown[1]!.ts, shown[2]!.ts]);
+    expect(slack.callsTo('conversations.replies').length).toBeGreaterThan(repliesBefore);
+  });
+
+  it('on Slack, a prompt (Block Kit) Slack posted whose answer never came is adopted by the retry: one message', async () => {
+    const ref = slackSurface().newRef();
+    const progress = new MemoryPostProgress();
+    const prompt: OutboundMessage = {
+      kind: 'prompt',
+      prompt: {
+        kind: 'approval',
+        taskId: 't_blocks',
+        goal: 'rotate the **staging** keys',
+        ownerName: 'Ada',
+        text: 'Run `rotate-keys --env staging`?',
+        choices: [],
+        action: { tool: 'terminal', arguments: '{"command":"rotate-keys --env staging"}' },
+      },
+      fallbackText:
+        'Task t_blocks asks to run `rotate-keys --env staging`: _approve t_blocks_ or _deny t_blocks_.',
+    };
+    slack.failNext('chat.postMessage', { kind: 'unanswered' });
+    void slackThread(ref, progress).post(prompt, { key: 'prompt:t_blocks:1' });
+    await eventually(async () => (inSlackThread(ref).length === 1 ? true : undefined), 10_000, 'the prompt');
+    const retried = await slackThread(ref, progress).post(prompt, { key: 'prompt:t_blocks:1' });
+    const shown = inSlackThread(ref);
+    expect(shown).toHaveLength(1);
+    expect(shown[0]!.blocks?.length).toBeGreaterThan(0);
+    expect(retried.messageIds).toEqual([shown[0]!.ts]);
+  });
+
+  it('on Slack, a task board (Block Kit) is found by its fallback text, as the lookup finds any post', async () => {
+    const ref = slackSurface().newRef();
+    const board = boardViewOf(
+      `slack:${ref.channel}:${ref.thread}`,
+      [
+        {
+          taskId: 't_board1',
+          parentTaskId: null,
+          depth: 0,
+          goal: 'check the **mirrors**',
+          status: 'running',
+          elapsedSeconds: 75,
+          steps: 3,
+          lastActivity: 'tool-call fetch_url',
+        },
+      ],
+      false,
+    );
+    const since = Date.now();
+    const { messageIds } = await slackThread(ref, new MemoryPostProgress()).post({
+      kind: 'board',
+      board,
+      fallbackText: renderBoardText(board),
+    });
+    expect(inSlackThread(ref)[0]!.blocks?.length).toBeGreaterThan(0);
+    const lookup = { since, text: renderBoardText(board) };
+    expect(await slackSurface().adapter.findPostedMessage!(ref, { ...lookup, exclude: [] })).toEqual({
+      messageId: messageIds[0],
+    });
+    expect(
+      await slackSurface().adapter.findPostedMessage!(ref, { ...lookup, exclude: messageIds }),
+    ).toBeNull();
+  });
+
+  it('on Slack, another post with the same text is not taken for the unrecorded one: both are shown', async () => {
+    const ref = slackSurface().newRef();
+    const progress = new MemoryPostProgress();
+    const text = 'Done: the cache is warm again.';
+    await slackThread(ref, progress).post({ kind: 'text', text }, { key: 'reply:first' });
+    // The second post's call is recorded, and its gateway dies before the call reaches Slack.
+    const dying = slackThread(ref, progress, dyingAfter(slackSurface().adapter, 1));
+    await expect(dying.post({ kind: 'text', text }, { key: 'reply:second' })).rejects.toThrow('gateway died');
+    expect(inSlackThread(ref)).toHaveLength(1);
+    await slackThread(ref, progress).post({ kind: 'text', text }, { key: 'reply:second' });
+    expect(inSlackThread(ref).map((message) => message.text)).toEqual([text, text]);
+  });
+
+  it('on Slack, a post retried after a network failure that may have landed is looked up first: one message', async () => {
+    const ref = slackSurface().newRef();
+    const progress = new MemoryPostProgress();
+    let sends = 0;
+    // The first call lands, and the connection breaks before the answer (retryable: network failure).
+    const breaking = new Proxy(slackSurface().adapter, {
+      get(target, property, receiver) {
+        if (property === 'send') {
+          return async (sendRef: ConversationRef, message: OutboundMessage) => {
+            sends += 1;
+            const sent = await target.send(sendRef, message);
+            if (sends === 1) throw new PlatformSendError('connection reset', { retryable: true });
+            return sent;
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const posted = await slackThread(ref, progress, breaking).post(
+      { kind: 'text', text: 'posted across a broken connection' },
+      { key: 'delivery:t_reset' },
+    );
+    expect(inSlackThread(ref).map((message) => message.text)).toEqual(['posted across a broken connection']);
+    expect(posted.messageIds).toEqual([inSlackThread(ref)[0]!.ts]);
+    expect(sends).toBe(1);
+  });
+
+  it('on Slack, a lookup that fails for now is tried again; one refused for good (no history scope) posts again: never lost', async () => {
+    const text = 'Task t_lookup completed: all green.';
+    // Slack took the post; the gateway died before its ts was recorded.
+    const landed = slackSurface().newRef();
+    const progress = new MemoryPostProgress();
+    slack.failNext('chat.postMessage', { kind: 'unanswered' });
+    void slackThread(landed, progress).post({ kind: 'text', text }, { key: 'delivery:t_lookup' });
+    await eventually(async () => (inSlackThread(landed).length === 1 ? true : undefined), 10_000, 'the post');
+    slack.failNext('conversations.replies', { kind: 'http', status: 503 });
+    await slackThread(landed, progress).post({ kind: 'text', text }, { key: 'delivery:t_lookup' });
+    expect(inSlackThread(landed).map((message) => message.text)).toEqual([text]);
+
+    // The gateway died before the call reached Slack, and the app may not read the thread back.
+    const lost = slackSurface().newRef();
+    const lostProgress = new MemoryPostProgress();
+    await expect(
+      slackThread(lost, lostProgress, dyingAfter(slackSurface().adapter, 1)).post(
+        { kind: 'text', text },
+        { key: 'delivery:t_lookup' },
+      ),
+    ).rejects.toThrow('gateway died');
+    slack.failNext('conversations.replies', { kind: 'error', error: 'missing_scope' });
+    await slackThread(lost, lostProgress).post({ kind: 'text', text }, { key: 'delivery:t_lookup' });
+    expect(inSlackThread(lost).map((message) => message.text)).toEqual([text]);
+  });
+
+  it('on Slack, a post refused as rate limited is not looked up before it is made again (nothing was posted)', async () => {
+    const ref = slackSurface().newRef();
+    slack.failNext('chat.postMessage', { kind: 'ratelimited', retryAfterSeconds: 1 });
+    await slackThread(ref, new MemoryPostProgress()).post(
+      { kind: 'text', text: 'posted after a rate limit' },
+      { key: 'delivery:t_ratelimited' },
+    );
+    expect(inSlackThread(ref).map((message) => message.text)).toEqual(['posted after a rate limit']);
+    expect(slack.callsTo('conversations.replies').filter((call) => call.params.ts === ref.thread)).toEqual(
+      [],
+    );
+  });
+
+  it('on Discord past its nonce window, a post that landed unrecorded is found by listing the thread: one message', async () => {
+    const surface = surfaces.find((candidate) => candidate.name === 'discord')!;
+    const ref = surface.newRef();
+    const progress = new MemoryPostProgress();
+    // The message lands; the gateway dies before recording it.
+    const landedThenDied = new Proxy(surface.adapter, {
+      get(target, property, receiver) {
+        if (property === 'send') {
+          return async (sendRef: ConversationRef, message: OutboundMessage) => {
+            await target.send(sendRef, message);
+            throw new PlatformSendError('gateway died', { retryable: false });
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const text = 'Task t_nonce completed: the report is ready.';
+    await expect(
+      new Thread(landedThenDied, ref, { progress }).post({ kind: 'text', text }, { key: 'delivery:t_nonce' }),
+    ).rejects.toThrow('gateway died');
+    // Minutes go by: the same nonce would make a second message now.
+    discord.expireNonces();
+    const recorded = progress.for('delivery:t_nonce');
+    const { intent } = await recorded.state!();
+    await recorded.recordIntent!({ ...intent!, at: intent!.at - 5 * 60_000 });
+    await new Thread(surface.adapter, ref, { progress }).post(
+      { kind: 'text', text },
+      { key: 'delivery:t_nonce' },
+    );
+    expect(discord.botMessagesIn(ref.thread).map((message) => message.content)).toEqual([text]);
+  });
+  it('on Slack, with its progress in Redis as prompt delivery keeps it, a prompt that landed unrecorded is adopted and recorded with its ts', async () => {
+    const ref = slackSurface().newRef();
+    const redis = runtime.redis;
+    const stateKey = `${runtime.keys.delivery('t_redis:prompt:1')}`;
+    const store = new RedisPostProgress(redis, runtime.keys, 60);
+    const progress = () => hashFieldProgress(redis, stateKey, 'posted', 60, 'messageId');
+    const prompt: OutboundMessage = {
+      kind: 'prompt',
+      prompt: {
+        kind: 'question',
+        taskId: 't_redis',
+        goal: 'pick a region',
+        ownerName: 'Ada',
+        text: 'Which region?',
+        choices: ['eu', 'us'],
+      },
+      fallbackText: 'Task t_redis asks: Which region? Answer with `answer t_redis #1`.',
+    };
+    slack.failNext('chat.postMessage', { kind: 'unanswered' });
+    void new Thread(slackSurface().adapter, ref, { progress: store }).post(prompt, {
+      key: 'prompt:t_redis:1',
+      progress: progress(),
+    });
+    await eventually(async () => (inSlackThread(ref).length === 1 ? true : undefined), 10_000, 'the prompt');
+    // The call is recorded before it is made: index, time and fingerprint, nothing posted yet.
+    expect(await redis.hget(stateKey, 'postedIntent')).toMatch(/^0:\d+:[0-9a-f]{16}$/);
+    expect(await redis.hget(stateKey, 'posted')).toBeNull();
+    expect(await redis.ttl(stateKey)).toBeGreaterThan(0);
+    const retried = await new Thread(slackSurface().adapter, ref, { progress: store }).post(prompt, {
+      key: 'prompt:t_redis:1',
+      progress: progress(),
+    });
+    const shown = inSlackThread(ref);
+    expect(shown).toHaveLength(1);
+    expect(retried.messageIds).toEqual([shown[0]!.ts]);
+    expect(await redis.hgetall(stateKey)).toEqual({ posted: '1', messageId: shown[0]!.ts });
+    // The thread notes the message, so another post's lookup leaves it out.
+    const noted = runtime.keys.threadMessages(`slack:${ref.channel}:${ref.thread}`);
+    expect(await redis.zrange(noted, '0', '-1')).toEqual([shown[0]!.ts]);
+    expect(await redis.ttl(noted)).toBeGreaterThan(0);
   });
 });

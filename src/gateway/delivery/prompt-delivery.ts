@@ -3,16 +3,17 @@ import { isParked, type TaskRecord, taskStatuses } from '../../tasks/task-record
 import { promptResponseSchema, promptSchema } from '../../tasks/task-serialization.ts';
 import type { ConversationRef, OutboundMessage } from '../chat-adapter.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
-import type { ChunkProgress } from '../post-progress.ts';
+import { hashFieldProgress } from '../post-progress.ts';
 import type { Thread } from '../thread.ts';
 import { type DeliveryDependencies, progressSecondsOf } from './delivery-dependencies.ts';
-import { type PromptSettlement, promptMessage, promptOutcome } from './prompt-message.ts';
+import { type PromptSettlement, promptFallbackText, promptMessage, promptOutcome } from './prompt-message.ts';
 
 /*
  * A prompt's message lives through two delivery jobs: `prompt` posts it when the task parks, `prompt-outcome`
  * edits it once the round is settled (answered, decided, timed out, the task cancelled). The two may run at
  * once, on different gateways, in either order. They meet in one Redis hash per round:
  *   posted, messageId   written by the post, together, once the platform has the message;
+ *   postedIntent        the create call about to be made (where creates take no key), until then;
  *   settled             the edited message, written by the outcome;
  *   editor, edited      who makes the edit (the first to claim it), and that it is made.
  * Each job writes its own field and then reads the other's in one MULTI, so at least one of them sees both
@@ -37,7 +38,8 @@ export interface SettlementJobData {
 
 /**
  * Posts the prompt of a parked task's wait `round` in its origin thread, once: a retry after the post finds
- * it marked posted (and the idempotency key covers a crash between the post and the mark). A task whose
+ * it marked posted (and a crash between the post and the mark is covered by the idempotency key, or where
+ * the platform takes none, by looking the message up). A task whose
  * wait is already over (answered quickly, cancelled) gets no post. Edits it at once when its round was
  * settled while it was being posted.
  */
@@ -48,7 +50,13 @@ export async function deliverPrompt(
 ): Promise<void> {
   const { store, redis, config } = dependencies;
   const stateKey = promptStateKey(dependencies, taskId, round);
-  const [posted, messageId, settled] = await redis.hmget(stateKey, 'posted', 'messageId', 'settled');
+  const [posted, messageId, settled, intent] = await redis.hmget(
+    stateKey,
+    'posted',
+    'messageId',
+    'settled',
+    'postedIntent',
+  );
   if (Number(posted ?? 0) >= 1) {
     // Posted by an earlier attempt that stopped before its edit (or a gateway from before edits existed).
     if (messageId && settled) {
@@ -57,18 +65,25 @@ export async function deliverPrompt(
     }
     return;
   }
-  if (settled) return;
+  if (settled) {
+    // Settled before any attempt recorded the message: one may exist all the same (its gateway died between
+    // the platform taking it and recording it), showing buttons no longer of use. Found, it gets its edit.
+    if (intent) await settleUnrecorded(dependencies, taskId, stateKey, JSON.parse(settled) as PromptMessage);
+    return;
+  }
   const record = await store.get(taskId);
   if (!record) throw new UnrecoverableError(`task ${taskId} no longer exists`);
   if (record.prompt?.round !== round || !isParked(record.status)) return;
   const thread = threadOf(dependencies, record);
   const message = promptMessage(record, config.slack.command);
   if (!message) return;
-  // One message: the Thread redacts it and cuts a long question or command to the platform's limit. Its
-  // progress is written below, beside the message's id.
+  // One message: the Thread redacts it and cuts a long question or command to the platform's limit. It
+  // records `posted` and `messageId` (and, where creates take no key, the call about to be made, so a
+  // retry after a crash adopts the message instead of posting a second one); they are written again
+  // below, with the read of `settled`.
   const { messageIds } = await thread.post(message, {
     key: `prompt:${taskId}:${round}`,
-    progress: unrecorded,
+    progress: hashFieldProgress(redis, stateKey, 'posted', progressSecondsOf(config), 'messageId'),
   });
   const sentId = messageIds[0];
   if (!sentId) return;
@@ -110,6 +125,31 @@ export async function deliverPromptOutcome(
   const messageId = replies?.[2]?.[1];
   if (typeof messageId !== 'string' || messageId === '') return;
   await editOnce(dependencies, threadOf(dependencies, record), stateKey, messageId, 'outcome');
+}
+
+/** Looks up a prompt message posted but never recorded, whose round is settled, and edits it once. */
+async function settleUnrecorded(
+  dependencies: DeliveryDependencies,
+  taskId: string,
+  stateKey: string,
+  settled: PromptMessage,
+): Promise<void> {
+  const record = await dependencies.store.get(taskId);
+  if (!record) return;
+  const thread = threadOf(dependencies, record);
+  // The message as it was posted: the settled one without its outcome.
+  const { outcome: _outcome, ...asked } = settled.prompt;
+  const posted: PromptMessage = {
+    ...settled,
+    prompt: asked,
+    fallbackText: promptFallbackText(asked, dependencies.config.slack.command),
+  };
+  const seconds = progressSecondsOf(dependencies.config);
+  const messageId = await thread.adoptUnrecorded(
+    posted,
+    hashFieldProgress(dependencies.redis, stateKey, 'posted', seconds, 'messageId'),
+  );
+  if (messageId) await editOnce(dependencies, thread, stateKey, messageId, 'prompt');
 }
 
 /** Makes the edit if this job holds (or now takes) the claim to it and it is not made yet. */
@@ -178,9 +218,3 @@ function threadOf(dependencies: DeliveryDependencies, record: TaskRecord): Threa
   if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
   return thread;
 }
-
-/** The prompt's progress is written with its message id (see deliverPrompt), not by the Thread. */
-const unrecorded: ChunkProgress = {
-  posted: async () => 0,
-  record: async () => undefined,
-};

@@ -7,7 +7,8 @@ import { historyNoteText, resultMessageText } from './result-text.ts';
 
 /**
  * Posting a result is never replayed whole: a retry resumes at the first chunk not yet sent, so a
- * platform outage or a gateway killed mid-delivery never posts a chunk twice. Progress lives in Redis.
+ * platform outage or a gateway killed mid-delivery never posts a chunk twice. Progress lives in Redis
+ * (`chunksSent`, and `chunksSentIntent` while a create call's outcome is unknown: see Thread.postPiece).
  */
 export async function deliverTaskResult(
   dependencies: DeliveryDependencies,
