@@ -97,12 +97,16 @@ function markdownBlock(
   failures: Failure[],
   machine: Machine,
   remeasured: string[] | null,
+  standalone: string[],
 ): string {
   const escapeCell = (text: string) => text.replace(/\|/g, '\\|');
   const which = remeasured
     ? ` (a partial run, \`--merge\`: only ${remeasured.map((name) => `\`${name}\``).join(', ')} re-measured; ` +
       'the other figures are those of the run before)'
-    : '';
+    : standalone.length > 0
+      ? ` (every benchmark of \`npm run bench\`; ${standalone.map((name) => `\`${name}\``).join(', ')} are ` +
+        'from the last run of their own commands: `npm run soak`, `bench:*`)'
+      : '';
   const lines = [
     startMarker,
     `Last run${which}: ${machine.date} — ${machine.nproc} CPU(s) (\`nproc\`), ${escapeCell(machine.cpu)}, ` +
@@ -141,9 +145,10 @@ export function updateReadme(
   failures: Failure[],
   machine: Machine,
   remeasured: string[] | null = null,
+  standalone: string[] = [],
 ): string {
   const file = path.join(projectRoot, 'bench/README.md');
-  const block = markdownBlock(results, failures, machine, remeasured);
+  const block = markdownBlock(results, failures, machine, remeasured, standalone);
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Baton benchmarks\n';
   const start = current.indexOf(startMarker);
   const end = current.indexOf(endMarker);

@@ -5,7 +5,8 @@
  *
  * Only some benchmarks: `npm run bench -- dispatch steer` (names: see `benchmarks` below); such a partial
  * run prints its table but leaves results.json and README.md as they were, unless given `--merge`: then its
- * figures replace those of the same name in results.json and the README's figures block says which.
+ * figures replace those of the same name in results.json and the README's figures block says which. A full run
+ * keeps the figures of the benchmarks that have commands of their own (`npm run soak`, `bench:*`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -117,8 +118,12 @@ async function main(): Promise<number> {
   } else if (only.length > 0) {
     log('partial run: bench/results.json and bench/README.md are left as they were');
   } else {
-    log(`results: ${writeResultsJson(results)}`);
-    log(`readme:  ${updateReadme(results, failures, describeMachine(loadAtStart))}`);
+    // The figures of the benchmarks with commands of their own (soak, bench:streaming, …) are kept as they were.
+    const merged = mergedResults(results);
+    const measured = new Set(results.map((result) => result.name));
+    const standalone = merged.map((result) => result.name).filter((name) => !measured.has(name));
+    log(`results: ${writeResultsJson(merged)}`);
+    log(`readme:  ${updateReadme(merged, failures, describeMachine(loadAtStart), null, standalone)}`);
   }
   if (failures.length > 0) {
     process.stderr.write(
