@@ -255,6 +255,25 @@ describe('a follow-up to a completed task', () => {
     await runtime.service.cancel(caller, busy!.id);
   });
 
+  it('is refused over the person’s quota of active tasks across conversations, and the task stays completed', async () => {
+    const runtime = await newRuntime(testConfigLayer(fake, { quotas: { max_active_tasks_per_user: 1 } }));
+    fake.setHandler(
+      scriptByGoal({ 'done soon': () => textReply('done'), 'busy elsewhere': () => hangReply() }),
+    );
+    const here = testCaller('reopen-over-quota');
+    const [done] = await runtime.service.dispatch(here, [{ goal: 'done soon' }]);
+    await runtime.service.waitForEnd([done!.id], 10_000);
+    // The same person, in another conversation: the quota counts both.
+    const elsewhere = testCaller('reopen-over-quota-elsewhere');
+    const [busy] = await runtime.service.dispatch(elsewhere, [{ goal: 'busy elsewhere' }]);
+    const refusal = await runtime.service.steer(here, done!.id, 'again').catch((error: unknown) => error);
+    expect(isBatonError(refusal, 'limit_quota')).toBe(true);
+    expect((refusal as Error).message).toContain('quotas.max_active_tasks_per_user');
+    expect(await runtime.store.get(done!.id)).toMatchObject({ status: 'completed' });
+    expect(await runtime.store.activeCount(here.sessionKey)).toBe(0);
+    await runtime.service.cancel(elsewhere, busy!.id);
+  });
+
   it('is refused once the owner’s daily budget is spent, and the task stays completed', async () => {
     const runtime = await newRuntime(testConfigLayer(fake, { quotas: { daily_tokens_per_user: 1000 } }));
     fake.setHandler(

@@ -28,6 +28,7 @@
   Signals: one `queued` per task, all in one message (a list).
 ]]
 --- @include "add-event"
+--- @include "over-quota"
 
 local request = cjson.decode(ARGV[1])
 local records, ids = request.records, request.ids
@@ -41,15 +42,8 @@ local active = redis.call('SCARD', KEYS[1])
 if active + count > tonumber(request.maxActive) then
   return {'over_limit', tostring(active)}
 end
-local quota = request.quotas
-for _, check in ipairs({{'over_user', KEYS[8], quota.user}, {'over_channel', KEYS[9], quota.channel},
-    {'over_total', KEYS[10], quota.total}, {'over_queued', KEYS[11], quota.queued}}) do
-  local limit = tonumber(check[3]) or 0
-  if limit > 0 then
-    local found = redis.call('SCARD', check[2])
-    if found + count > limit then return {check[1], tostring(found)} end
-  end
-end
+local refused = over_quota({KEYS[8], KEYS[9], KEYS[10], KEYS[11]}, request.quotas, count)
+if refused then return refused end
 if KEYS[3] ~= '' then
   local parent_status = redis.call('HGET', KEYS[3], 'status')
   if parent_status ~= 'running' then

@@ -29,6 +29,7 @@
   Signals: `queued` (reopened), `steer`.
 ]]
 --- @include "add-event"
+--- @include "over-quota"
 
 local request = cjson.decode(ARGV[1])
 if KEYS[4] ~= '' then
@@ -47,15 +48,8 @@ local round = (tonumber(current[4]) or 1) + 1
 if reopen then
   local active = redis.call('SCARD', KEYS[7])
   if active + 1 > tonumber(request.maxActive) then return {'over_limit', tostring(active)} end
-  local quota = request.quotas
-  for _, check in ipairs({{'over_user', KEYS[8], quota.user}, {'over_channel', KEYS[9], quota.channel},
-      {'over_total', KEYS[10], quota.total}, {'over_queued', KEYS[11], quota.queued}}) do
-    local limit = tonumber(check[3]) or 0
-    if limit > 0 then
-      local found = redis.call('SCARD', check[2])
-      if found + 1 > limit then return {check[1], tostring(found)} end
-    end
-  end
+  local refused = over_quota({KEYS[8], KEYS[9], KEYS[10], KEYS[11]}, request.quotas, 1)
+  if refused then return refused end
 end
 local now = request.now
 local message_id = redis.call('XADD', KEYS[2], '*', 'from', request.from, 'text', request.text, 'at', now)
