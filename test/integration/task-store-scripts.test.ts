@@ -48,23 +48,46 @@ async function admitOne(): Promise<TaskRecord> {
 }
 
 /**
+ * What `write` ran, seen through MONITOR: every script the client called (EVALSHA's arguments: the SHA, the key
+ * count, the keys…), and the commands run inside those scripts.
+ */
+async function scriptRuns(
+  write: () => Promise<unknown>,
+): Promise<{ scripts: string[][]; inner: string[][] }> {
+  const monitor = await redis.client.duplicate().monitor();
+  const scripts: string[][] = [];
+  const inner: string[][] = [];
+  const marker = `scripts-seen-${Math.random()}`;
+  let markerSeen: () => void = () => undefined;
+  const seen = new Promise<void>((resolve) => {
+    markerSeen = resolve;
+  });
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source === 'lua') inner.push(args);
+    else if (args[0]?.toLowerCase() === 'evalsha') scripts.push(args.slice(1));
+    else if (args[1] === marker) markerSeen();
+  });
+  try {
+    await write();
+    // MONITOR's feed is a connection of its own: wait until it has shown a command sent after the write.
+    await redis.client.echo(marker);
+    await seen;
+  } finally {
+    monitor.disconnect();
+  }
+  return { scripts, inner };
+}
+
+/**
  * Runs `write` (one script call) under MONITOR and returns the keys the script's commands touched; throws
  * when one of them is not among the keys the script was given.
  */
 async function keysTouchedByScript(write: () => Promise<void>): Promise<string[]> {
-  const monitor = await redis.client.duplicate().monitor();
-  const commands: { source: string; args: string[] }[] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => commands.push({ source, args }));
-  try {
-    await write();
-    await redis.client.ping();
-  } finally {
-    monitor.disconnect();
-  }
-  const call = commands.findIndex(({ args }) => args[0]?.toLowerCase() === 'evalsha');
-  const declared = new Set(commands[call]!.args.slice(3, 3 + Number(commands[call]!.args[2])));
-  const inner = commands.slice(call + 1).filter(({ source }) => source === 'lua');
-  const touched = inner.filter(({ args }) => args[0] !== 'PUBLISH').map(({ args }) => args[1]!);
+  const { scripts, inner } = await scriptRuns(write);
+  expect(scripts).toHaveLength(1);
+  const [, keyCount, ...rest] = scripts[0]!;
+  const declared = new Set(rest.slice(0, Number(keyCount)));
+  const touched = inner.filter(([command]) => command !== 'PUBLISH').map(([, key]) => key!);
   expect(inner.length).toBeGreaterThan(5);
   expect(touched.filter((key) => !declared.has(key))).toEqual([]);
   return touched;
@@ -438,22 +461,6 @@ describe('terminal writes of the runner', () => {
   });
 });
 
-/** The SHA of every script `write` ran (MONITOR: the client's EVALSHA calls, not the commands inside them). */
-async function scriptRuns(write: () => Promise<unknown>): Promise<string[]> {
-  const monitor = await redis.client.duplicate().monitor();
-  const evalshas: string[] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source !== 'lua' && args[0]?.toLowerCase() === 'evalsha') evalshas.push(args[1]!);
-  });
-  try {
-    await write();
-    await redis.client.ping();
-  } finally {
-    monitor.disconnect();
-  }
-  return evalshas;
-}
-
 describe('claims and completions asked for in one turn of the event loop', () => {
   const result = { ...childResult, fullText: 'Found it.' };
 
@@ -475,13 +482,18 @@ describe('claims and completions asked for in one turn of the event loop', () =>
   }
 
   it('run as one claim script and one completion script, each task on its own terms', async () => {
+    // What the channel carries, message by message (TaskSignals hands out a list's signals one by one).
+    const raw = createRedisConnection(redis.url);
+    const messages: string[] = [];
+    raw.on('message', (_channel: string, payload: string) => messages.push(payload));
+    await raw.subscribe(keys.signalChannel());
     const tasks = await admitMany(8);
     const [finished, ...rest] = tasks;
     await store.claim(finished!.id, 'runner-early');
     expect(await store.complete(finished!, 'runner-early', result)).toBe('ok');
 
     let claims: Awaited<ReturnType<TaskStore['claim']>>[] = [];
-    const claimScripts = await scriptRuns(async () => {
+    const { scripts: claimScripts } = await scriptRuns(async () => {
       claims = await Promise.all([
         ...tasks.map((task, index) => store.claim(task.id, `runner-${index}`, { firstStepEvent: 'step 1' })),
         store.claim('t_missing', 'runner-x'),
@@ -506,7 +518,7 @@ describe('claims and completions asked for in one turn of the event loop', () =>
         calls: 1,
       });
     let outcomes: string[] = [];
-    const completionScripts = await scriptRuns(async () => {
+    const completion = await scriptRuns(async () => {
       outcomes = await Promise.all([
         ...rest.map((task, index) =>
           store.complete(task, index === 2 ? 'runner-stolen' : `runner-${index + 1}`, result, callOf(task)),
@@ -514,7 +526,12 @@ describe('claims and completions asked for in one turn of the event loop', () =>
         store.complete(finished!, 'runner-early', result, callOf(finished!)),
       ]);
     });
-    expect(completionScripts).toHaveLength(1);
+    expect(completion.scripts).toHaveLength(1);
+    // The scope hashes the eight calls share are each read and written once for the batch (and, new, given
+    // their expiry once).
+    const allHash = callOf(finished!).keys[2]!;
+    const onAllHash = completion.inner.filter(([, key]) => key === allHash).map(([command]) => command);
+    expect(onAllHash).toEqual(['HMGET', 'HSET', 'EXPIRE']);
     expect(outcomes).toEqual(['ok', 'pending_steer', 'lost', 'ok', 'ok', 'ok', 'ok', 'refused']);
     const completed = rest.filter((_, index) => index !== 1 && index !== 2);
     const statuses = await store.getMany(rest.map((task) => task.id));
@@ -547,6 +564,10 @@ describe('claims and completions asked for in one turn of the event loop', () =>
       received.filter((signal) => signal.kind === kind).map((signal) => signal.taskId);
     expect(kindsOf('queued')).toEqual(tasks.map((task) => task.id));
     expect(kindsOf('ended')).toEqual([finished!.id, ...completed.map((task) => task.id)]);
+    // One message per batch: the admitted eight, the early completion, the batch's five ended tasks.
+    const lists = messages.filter((payload) => payload.startsWith('['));
+    expect(lists.map((payload) => (JSON.parse(payload) as unknown[]).length)).toEqual([8, 1, 5]);
+    raw.disconnect();
   });
 });
 
