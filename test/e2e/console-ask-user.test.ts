@@ -4,10 +4,9 @@ import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gate
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import { type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { launchChromium } from '../support/browser.ts';
-import { goalOf, messagesOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
+import { childAsksThenFinishes, goalOf, messagesOf, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 /*
@@ -24,23 +23,7 @@ const childRequests = () => fake.requests.filter((request) => goalOf(request) ==
 
 beforeAll(async () => {
   fake.setHandler(
-    scriptByGoal(
-      {
-        [goal]: (request, call) =>
-          call === 1
-            ? toolCallReply([
-                {
-                  name: 'ask_user',
-                  arguments: { question: 'Which colour should the button be?', choices: ['red', 'blue'] },
-                },
-              ])
-            : textReply(`Painted it: ${JSON.stringify(toolResultsOf(request).at(-1))}`),
-      },
-      (request: RecordedRequest) =>
-        messagesOf(request).at(-1)?.role === 'tool'
-          ? textReply('A background task is on it.')
-          : toolCallReply([{ name: 'delegate_task_async', arguments: { goal } }]),
-    ),
+    childAsksThenFinishes(goal, { question: 'Which colour should the button be?', choices: ['red', 'blue'] }),
   );
   runtime = await startRuntime(buildTestConfig(testConfigLayer(fake, { console: { port: 0 } })));
   await runtime.startWorker();
