@@ -5,7 +5,7 @@ import { createSilentLogger } from '../../src/logging/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
+import { askInNewConsoleThread, launchChromium } from '../support/browser.ts';
 import { childAsksThenFinishes, goalOf, messagesOf, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
@@ -43,11 +43,7 @@ describe('a child asks in a console thread', () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(composed.console!.url!);
-    await page.getByTestId('connection-status').getByText('Live').waitFor();
-    await page.getByTestId('new-thread').click();
-    await page.getByTestId('composer-input').fill('Please paint the deploy button');
-    await page.getByTestId('send-button').click();
+    await askInNewConsoleThread(page, composed.console!.url!, 'Please paint the deploy button');
 
     const card = page.getByTestId('prompt-card');
     await card.waitFor({ timeout: 20_000 });

@@ -8,7 +8,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { hangReply, type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
+import { askInNewConsoleThread, launchChromium } from '../support/browser.ts';
 import { deferred } from '../support/deferred.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
@@ -73,11 +73,7 @@ describe('the web console', () => {
   it('chats, shows two tasks, steers one, cancels the other, posts the result and settles the board', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on('dialog', (dialog) => void dialog.accept());
-    await page.goto(composed.console!.url!);
-    await page.getByTestId('connection-status').getByText('Live').waitFor();
-    await page.getByTestId('new-thread').click();
-    await page.getByTestId('composer-input').fill('Please look into last night’s incident');
-    await page.getByTestId('send-button').click();
+    await askInNewConsoleThread(page, composed.console!.url!, 'Please look into last night’s incident');
 
     const row = (goal: string) => page.locator('[data-testid="task-row"]', { hasText: goal });
     await row(steerable).and(page.locator('[data-status="running"]')).waitFor({ timeout: 20_000 });

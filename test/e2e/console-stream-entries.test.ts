@@ -6,7 +6,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
+import { askInNewConsoleThread, launchChromium } from '../support/browser.ts';
 import { messagesOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
@@ -58,11 +58,7 @@ describe('a streamed reply on the console page', () => {
   it('continues in a second entry while it is long, and that entry goes when the final reply is short', async () => {
     expect(preamble.length).toBeGreaterThan(20_000);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(composed.console!.url!);
-    await page.getByTestId('connection-status').getByText('Live').waitFor();
-    await page.getByTestId('new-thread').click();
-    await page.getByTestId('composer-input').fill('what runs right now?');
-    await page.getByTestId('send-button').click();
+    await askInNewConsoleThread(page, composed.console!.url!, 'what runs right now?');
     const bot = page.locator('[data-testid="transcript-entry"][data-role="bot"]');
     // Two entries while the text before the tool call is longer than one.
     await expect.poll(() => bot.count(), { timeout: 60_000 }).toBe(2);

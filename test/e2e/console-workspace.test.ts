@@ -9,7 +9,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
+import { askInNewConsoleThread, launchChromium } from '../support/browser.ts';
 import { git, makeSourceRepository } from '../support/git-fixtures.ts';
 import { messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
@@ -74,11 +74,7 @@ afterAll(async () => {
 describe('a workspace task in the console', () => {
   it('shows ±N files on the board, the diff in its detail, and merges with the Merge button', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    await page.goto(composed.console!.url!);
-    await page.getByTestId('connection-status').getByText('Live').waitFor();
-    await page.getByTestId('new-thread').click();
-    await page.getByTestId('composer-input').fill('Bump the version please');
-    await page.getByTestId('send-button').click();
+    await askInNewConsoleThread(page, composed.console!.url!, 'Bump the version please');
 
     const row = page.locator('[data-testid="task-row"]', { hasText: goal });
     await row.and(page.locator('[data-status="completed"]')).waitFor({ timeout: 30_000 });
