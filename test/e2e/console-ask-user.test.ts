@@ -1,11 +1,10 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gateway.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ComposedGateway } from '../../src/cli/compose-gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
-import { askInNewConsoleThread, launchChromium } from '../support/browser.ts';
+import { askInNewConsoleThread } from '../support/browser.ts';
+import { useComposedConsole } from '../support/composed-console.ts';
 import { childAsksThenFinishes, goalOf, messagesOf, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
@@ -15,6 +14,7 @@ import { useTestEnvironment } from '../support/test-environment.ts';
  * settled, says so, and changes nothing.
  */
 const { fake, startRuntime } = useTestEnvironment();
+const composedConsole = useComposedConsole();
 let runtime: BatonRuntime;
 let composed: ComposedGateway;
 let browser: Browser;
@@ -27,15 +27,7 @@ beforeAll(async () => {
   );
   runtime = await startRuntime(buildTestConfig(testConfigLayer(fake, { console: { port: 0 } })));
   await runtime.startWorker();
-  composed = await composeGateway(runtime, createMetrics({ processMetrics: false }), createSilentLogger(), {
-    modelLabel: 'scripted test model',
-  });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await composed?.stop();
+  ({ composed, browser } = await composedConsole.start(runtime, { modelLabel: 'scripted test model' }));
 });
 
 describe('a child asks in a console thread', () => {

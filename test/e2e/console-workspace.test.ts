@@ -3,13 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gateway.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
+import type { ComposedGateway } from '../../src/cli/compose-gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
-import { askInNewConsoleThread, launchChromium } from '../support/browser.ts';
+import { askInNewConsoleThread } from '../support/browser.ts';
+import { useComposedConsole } from '../support/composed-console.ts';
 import { git, makeSourceRepository } from '../support/git-fixtures.ts';
 import { messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
@@ -19,11 +18,17 @@ import { useTestEnvironment } from '../support/test-environment.ts';
  * the diff (files and hunks), and the Merge button merges it into the source's branch.
  */
 const { fake, startRuntime } = useTestEnvironment();
+let source: string;
+let scratch: string;
+// Registered before useComposedConsole, so it runs after the gateway and browser are closed (hooks run in reverse).
+afterAll(() => {
+  rmSync(source, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
+const composedConsole = useComposedConsole();
 let runtime: BatonRuntime;
 let composed: ComposedGateway;
 let browser: Browser;
-let source: string;
-let scratch: string;
 const goal = 'Bump the version';
 
 beforeAll(async () => {
@@ -60,15 +65,7 @@ beforeAll(async () => {
   );
   runtime = await startRuntime(config);
   await runtime.startWorker();
-  composed = await composeGateway(runtime, createMetrics({ processMetrics: false }), createSilentLogger());
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await composed?.stop();
-  rmSync(source, { recursive: true, force: true });
-  rmSync(scratch, { recursive: true, force: true });
+  ({ composed, browser } = await composedConsole.start(runtime));
 });
 
 describe('a workspace task in the console', () => {
