@@ -185,6 +185,14 @@ export async function startFakeModelProcess(
   };
 }
 
+/**
+ * The soak's fake model: each answer after 50 to 500 ms, 2% of calls answered with 429 or 500, each child's
+ * goal echoed in its result.
+ */
+export function startSoakModelProcess(): Promise<FakeModelProcess> {
+  return startFakeModelProcess(50, ['--latency-max-ms', '500', '--error-rate', '0.02', '--echo-goal']);
+}
+
 /** What bench/worker-with-probe.ts answers to `sample`: its event-loop lag, memory, and locks it lost. */
 export interface ProbeSample {
   event: 'sample';

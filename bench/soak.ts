@@ -33,8 +33,8 @@ import {
   childEnvironment,
   type ManagedProcess,
   projectRoot,
-  startFakeModelProcess,
   startProcess,
+  startSoakModelProcess,
 } from './processes.ts';
 import {
   type BenchResult,
@@ -43,9 +43,11 @@ import {
   benchLayer,
   CleanupStack,
   figure,
+  median,
   readRssMb,
   round,
   sleep,
+  soakWorkerSettings,
   startRuntime,
   writeConfigFile,
 } from './support.ts';
@@ -77,29 +79,17 @@ interface Role {
   lifetimes: Array<{ warmMb: number; endMb: number; livedS: number }>;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 async function main(): Promise<number> {
   const cleanup = new CleanupStack();
   process.once('SIGINT', () => void cleanup.run().finally(() => process.exit(130)));
   try {
     const redis = await startRestartableRedis({ appendfsync: 'everysec' });
     cleanup.add('remove redis', () => redis.destroy());
-    const fake = await startFakeModelProcess(50, [
-      '--latency-max-ms',
-      '500',
-      '--error-rate',
-      '0.02',
-      '--echo-goal',
-    ]);
+    const fake = await startSoakModelProcess();
     cleanup.add('stop fake model', () => fake.process.stop());
     const consolePort = await findFreePort();
     const layer = benchLayer('soak', fake.baseURL, {
-      models: { max_retries: 6, retry_base_delay_ms: 50, retry_max_delay_ms: 1000 },
-      worker: { concurrency: 20, lock_duration_ms: 3000, stalled_interval_ms: 1000, shutdown_grace_s: 1 },
+      ...soakWorkerSettings,
       console: { enabled: true, port: consolePort },
       log: { level: 'warn' },
       redis: { retention_days: retentionSeconds / 86_400 },

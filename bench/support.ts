@@ -116,6 +116,21 @@ export function percentile(samples: readonly number[], p: number): number {
   return sorted[rank - 1]!;
 }
 
+/** The upper median of unsorted samples (NaN for none). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/**
+ * The soak's model retries and worker settings (20 children at once, short locks, quick stall checks), for
+ * what measures a worker under the soak's load.
+ */
+export const soakWorkerSettings = {
+  models: { max_retries: 6, retry_base_delay_ms: 50, retry_max_delay_ms: 1000 },
+  worker: { concurrency: 20, lock_duration_ms: 3000, stalled_interval_ms: 1000, shutdown_grace_s: 1 },
+};
+
 export interface LatencySummary {
   count: number;
   p50: number;

@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { startLocalRedisServer } from '../src/redis/local-redis-server.ts';
-import { childEnvironment, type ManagedProcess, startFakeModelProcess, startProcess } from './processes.ts';
+import { childEnvironment, type ManagedProcess, startProcess, startSoakModelProcess } from './processes.ts';
 import { mergeResultsJson } from './report.ts';
 import {
   type BenchResult,
@@ -33,9 +33,11 @@ import {
   benchLayer,
   CleanupStack,
   figure,
+  median,
   readRssMb,
   round,
   sleep,
+  soakWorkerSettings,
   startRuntime,
   writeConfigFile,
 } from './support.ts';
@@ -69,11 +71,6 @@ interface MemoryAnswer {
   spacesMb: Record<string, number>;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
 async function askProbe<T>(worker: ManagedProcess, line: string, event: string, timeoutMs = 120_000) {
   const answer = worker.nextMessage<T & { event: string }>((message) => message.event === event, timeoutMs);
   worker.send(line);
@@ -89,18 +86,10 @@ async function main(): Promise<number> {
     cleanup.add('remove redis directory', () => rmSync(directory, { recursive: true, force: true }));
     const redis = await startLocalRedisServer({ dataDirectory: directory, persistent: false });
     cleanup.add('stop redis-server', () => redis.stop());
-    const fake = await startFakeModelProcess(50, [
-      '--latency-max-ms',
-      '500',
-      '--error-rate',
-      '0.02',
-      '--echo-goal',
-    ]);
+    const fake = await startSoakModelProcess();
     cleanup.add('stop fake model', () => fake.process.stop());
-    // The soak's worker settings.
     const layer = benchLayer('memory', fake.baseURL, {
-      models: { max_retries: 6, retry_base_delay_ms: 50, retry_max_delay_ms: 1000 },
-      worker: { concurrency: 20, lock_duration_ms: 3000, stalled_interval_ms: 1000, shutdown_grace_s: 1 },
+      ...soakWorkerSettings,
       log: { level: 'warn' },
     });
     const configFile = writeConfigFile(cleanup, layer, 'memory');

@@ -1,13 +1,11 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gateway.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ComposedGateway } from '../../src/cli/compose-gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
-import { type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
-import { goalOf, messagesOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
+import { askInNewConsoleThread } from '../support/browser.ts';
+import { useComposedConsole } from '../support/composed-console.ts';
+import { childAsksThenFinishes, goalOf, messagesOf, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 /*
@@ -16,6 +14,7 @@ import { useTestEnvironment } from '../support/test-environment.ts';
  * settled, says so, and changes nothing.
  */
 const { fake, startRuntime } = useTestEnvironment();
+const composedConsole = useComposedConsole();
 let runtime: BatonRuntime;
 let composed: ComposedGateway;
 let browser: Browser;
@@ -24,35 +23,11 @@ const childRequests = () => fake.requests.filter((request) => goalOf(request) ==
 
 beforeAll(async () => {
   fake.setHandler(
-    scriptByGoal(
-      {
-        [goal]: (request, call) =>
-          call === 1
-            ? toolCallReply([
-                {
-                  name: 'ask_user',
-                  arguments: { question: 'Which colour should the button be?', choices: ['red', 'blue'] },
-                },
-              ])
-            : textReply(`Painted it: ${JSON.stringify(toolResultsOf(request).at(-1))}`),
-      },
-      (request: RecordedRequest) =>
-        messagesOf(request).at(-1)?.role === 'tool'
-          ? textReply('A background task is on it.')
-          : toolCallReply([{ name: 'delegate_task_async', arguments: { goal } }]),
-    ),
+    childAsksThenFinishes(goal, { question: 'Which colour should the button be?', choices: ['red', 'blue'] }),
   );
   runtime = await startRuntime(buildTestConfig(testConfigLayer(fake, { console: { port: 0 } })));
   await runtime.startWorker();
-  composed = await composeGateway(runtime, createMetrics({ processMetrics: false }), createSilentLogger(), {
-    modelLabel: 'scripted test model',
-  });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await composed?.stop();
+  ({ composed, browser } = await composedConsole.start(runtime, { modelLabel: 'scripted test model' }));
 });
 
 describe('a child asks in a console thread', () => {
@@ -60,11 +35,7 @@ describe('a child asks in a console thread', () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(composed.console!.url!);
-    await page.getByTestId('connection-status').getByText('Live').waitFor();
-    await page.getByTestId('new-thread').click();
-    await page.getByTestId('composer-input').fill('Please paint the deploy button');
-    await page.getByTestId('send-button').click();
+    await askInNewConsoleThread(page, composed.console!.url!, 'Please paint the deploy button');
 
     const card = page.getByTestId('prompt-card');
     await card.waitFor({ timeout: 20_000 });

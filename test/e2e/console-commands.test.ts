@@ -1,17 +1,16 @@
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gateway.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ComposedGateway } from '../../src/cli/compose-gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import type { TaskOrigin } from '../../src/tasks/task-record.ts';
 import { textReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
+import { useComposedConsole } from '../support/composed-console.ts';
 import { collectPageErrors, contextFor, saveScreenshot } from '../support/console-screenshots.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { fake, startRuntime } = useTestEnvironment();
+const composedConsole = useComposedConsole();
 let runtime: BatonRuntime;
 let composed: ComposedGateway;
 let browser: Browser;
@@ -20,15 +19,7 @@ beforeAll(async () => {
   fake.setHandler(() => textReply('A model answer.'));
   const config = buildTestConfig(testConfigLayer(fake, { console: { port: 0 } }));
   runtime = await startRuntime(config);
-  composed = await composeGateway(runtime, createMetrics({ processMetrics: false }), createSilentLogger(), {
-    modelLabel: 'scripted test model',
-  });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await composed?.stop();
+  ({ composed, browser } = await composedConsole.start(runtime, { modelLabel: 'scripted test model' }));
 });
 
 /** Types a line in the message box and sends it with Enter. */

@@ -1,19 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gateway.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ComposedGateway } from '../../src/cli/compose-gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { hangReply, type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
+import { askInNewConsoleThread } from '../support/browser.ts';
+import { useComposedConsole } from '../support/composed-console.ts';
 import { deferred } from '../support/deferred.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { fake, startRuntime } = useTestEnvironment();
+const composedConsole = useComposedConsole();
 let runtime: BatonRuntime;
 let composed: ComposedGateway;
 let browser: Browser;
@@ -58,26 +58,14 @@ beforeAll(async () => {
   );
   runtime = await startRuntime(config);
   await runtime.startWorker();
-  composed = await composeGateway(runtime, createMetrics({ processMetrics: false }), createSilentLogger(), {
-    modelLabel: 'scripted test model',
-  });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await composed?.stop();
+  ({ composed, browser } = await composedConsole.start(runtime, { modelLabel: 'scripted test model' }));
 });
 
 describe('the web console', () => {
   it('chats, shows two tasks, steers one, cancels the other, posts the result and settles the board', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on('dialog', (dialog) => void dialog.accept());
-    await page.goto(composed.console!.url!);
-    await page.getByTestId('connection-status').getByText('Live').waitFor();
-    await page.getByTestId('new-thread').click();
-    await page.getByTestId('composer-input').fill('Please look into last night’s incident');
-    await page.getByTestId('send-button').click();
+    await askInNewConsoleThread(page, composed.console!.url!, 'Please look into last night’s incident');
 
     const row = (goal: string) => page.locator('[data-testid="task-row"]', { hasText: goal });
     await row(steerable).and(page.locator('[data-status="running"]')).waitFor({ timeout: 20_000 });

@@ -1,17 +1,16 @@
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gateway.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ComposedGateway } from '../../src/cli/compose-gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
+import { useComposedConsole } from '../support/composed-console.ts';
 import { collectPageErrors, contextFor, saveScreenshot } from '../support/console-screenshots.ts';
 import { messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { fake, startRuntime } = useTestEnvironment();
+const composedConsole = useComposedConsole();
 let runtime: BatonRuntime;
 let composed: ComposedGateway;
 let browser: Browser;
@@ -49,18 +48,7 @@ beforeAll(async () => {
   );
   runtime = await startRuntime(config);
   await runtime.startWorker();
-  composed = await composeGateway(
-    runtime,
-    createMetrics({ processMetrics: false }),
-    createSilentLogger(),
-    {},
-  );
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await composed?.stop();
+  ({ composed, browser } = await composedConsole.start(runtime));
 });
 
 const entry = (page: Page) => page.locator('[data-testid="transcript-entry"]');

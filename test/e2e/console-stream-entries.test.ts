@@ -1,12 +1,11 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gateway.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ComposedGateway } from '../../src/cli/compose-gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
+import { askInNewConsoleThread } from '../support/browser.ts';
+import { useComposedConsole } from '../support/composed-console.ts';
 import { messagesOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
@@ -19,6 +18,7 @@ import { useTestEnvironment } from '../support/test-environment.ts';
  */
 
 const { fake, startRuntime } = useTestEnvironment();
+const composedConsole = useComposedConsole();
 let runtime: BatonRuntime;
 let composed: ComposedGateway;
 let browser: Browser;
@@ -43,26 +43,14 @@ beforeAll(async () => {
     }),
   );
   runtime = await startRuntime(config);
-  composed = await composeGateway(runtime, createMetrics({ processMetrics: false }), createSilentLogger(), {
-    modelLabel: 'scripted test model',
-  });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await composed?.stop();
+  ({ composed, browser } = await composedConsole.start(runtime, { modelLabel: 'scripted test model' }));
 });
 
 describe('a streamed reply on the console page', () => {
   it('continues in a second entry while it is long, and that entry goes when the final reply is short', async () => {
     expect(preamble.length).toBeGreaterThan(20_000);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(composed.console!.url!);
-    await page.getByTestId('connection-status').getByText('Live').waitFor();
-    await page.getByTestId('new-thread').click();
-    await page.getByTestId('composer-input').fill('what runs right now?');
-    await page.getByTestId('send-button').click();
+    await askInNewConsoleThread(page, composed.console!.url!, 'what runs right now?');
     const bot = page.locator('[data-testid="transcript-entry"][data-role="bot"]');
     // Two entries while the text before the tool call is longer than one.
     await expect.poll(() => bot.count(), { timeout: 60_000 }).toBe(2);

@@ -3,13 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ComposedGateway, composeGateway } from '../../src/cli/compose-gateway.ts';
-import { createSilentLogger } from '../../src/logging/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
+import type { ComposedGateway } from '../../src/cli/compose-gateway.ts';
 import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, testConfigLayer } from '../support/baton-harness.ts';
-import { launchChromium } from '../support/browser.ts';
+import { askInNewConsoleThread } from '../support/browser.ts';
+import { useComposedConsole } from '../support/composed-console.ts';
 import { git, makeSourceRepository } from '../support/git-fixtures.ts';
 import { messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
@@ -19,11 +18,17 @@ import { useTestEnvironment } from '../support/test-environment.ts';
  * the diff (files and hunks), and the Merge button merges it into the source's branch.
  */
 const { fake, startRuntime } = useTestEnvironment();
+let source: string;
+let scratch: string;
+// Registered before useComposedConsole, so it runs after the gateway and browser are closed (hooks run in reverse).
+afterAll(() => {
+  rmSync(source, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
+const composedConsole = useComposedConsole();
 let runtime: BatonRuntime;
 let composed: ComposedGateway;
 let browser: Browser;
-let source: string;
-let scratch: string;
 const goal = 'Bump the version';
 
 beforeAll(async () => {
@@ -60,25 +65,13 @@ beforeAll(async () => {
   );
   runtime = await startRuntime(config);
   await runtime.startWorker();
-  composed = await composeGateway(runtime, createMetrics({ processMetrics: false }), createSilentLogger());
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await composed?.stop();
-  rmSync(source, { recursive: true, force: true });
-  rmSync(scratch, { recursive: true, force: true });
+  ({ composed, browser } = await composedConsole.start(runtime));
 });
 
 describe('a workspace task in the console', () => {
   it('shows ±N files on the board, the diff in its detail, and merges with the Merge button', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    await page.goto(composed.console!.url!);
-    await page.getByTestId('connection-status').getByText('Live').waitFor();
-    await page.getByTestId('new-thread').click();
-    await page.getByTestId('composer-input').fill('Bump the version please');
-    await page.getByTestId('send-button').click();
+    await askInNewConsoleThread(page, composed.console!.url!, 'Bump the version please');
 
     const row = page.locator('[data-testid="task-row"]', { hasText: goal });
     await row.and(page.locator('[data-status="completed"]')).waitFor({ timeout: 30_000 });

@@ -1,20 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { blockActions, eventCallback, mentionEvent } from '../fakes/fake-slack-payloads.ts';
-import {
-  type FakeSlackServer,
-  fakeSlackWorkspace,
-  type SlackApiCall,
-  startFakeSlackServer,
-} from '../fakes/fake-slack-server.ts';
-import {
-  type BatonProcess,
-  eventually,
-  spawnBatonProcess,
-  testConfigLayer,
-  trackBatonProcesses,
-} from '../support/baton-harness.ts';
-import { messagesOf, scriptByGoal } from '../support/model-scripts.ts';
+import { type FakeSlackServer, type SlackApiCall, startFakeSlackServer } from '../fakes/fake-slack-server.ts';
+import { eventually, testConfigLayer } from '../support/baton-harness.ts';
+import { childAsksThenFinishes } from '../support/model-scripts.ts';
+import { useSlackBatonProcesses } from '../support/slack-baton-processes.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 /**
@@ -25,9 +14,8 @@ import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
 let slack: FakeSlackServer;
-const processes = trackBatonProcesses();
+const spawn = useSlackBatonProcesses({ redisUrl: () => redis.url, slack: () => slack });
 const ada = 'UADA';
-let sockets = 0;
 
 beforeAll(async () => {
   slack = await startFakeSlackServer();
@@ -40,36 +28,7 @@ afterAll(async () => {
 const goal = 'Paint the deploy button';
 
 function script(): void {
-  fake.setHandler(
-    scriptByGoal(
-      {
-        [goal]: (_request, call) =>
-          call === 1
-            ? toolCallReply([
-                { name: 'ask_user', arguments: { question: 'Which colour?', choices: ['red', 'blue'] } },
-              ])
-            : textReply('Painted it.'),
-      },
-      (request: RecordedRequest) =>
-        messagesOf(request).at(-1)?.role === 'tool'
-          ? textReply('A background task is on it.')
-          : toolCallReply([{ name: 'delegate_task_async', arguments: { goal } }]),
-    ),
-  );
-}
-
-async function spawn(command: 'gateway' | 'worker', layer: Record<string, unknown>): Promise<BatonProcess> {
-  const started = await spawnBatonProcess(command, redis.url, layer, {
-    SLACK_BOT_TOKEN: fakeSlackWorkspace.botToken,
-    SLACK_APP_TOKEN: fakeSlackWorkspace.appToken,
-    SLACK_API_URL: slack.apiUrl,
-  });
-  processes.push(started);
-  if (command === 'gateway') {
-    sockets += 1;
-    await slack.waitForSocket(sockets, 30_000);
-  }
-  return started;
+  fake.setHandler(childAsksThenFinishes(goal, { question: 'Which colour?', choices: ['red', 'blue'] }));
 }
 
 describe('a settled prompt across a gateway restart', () => {

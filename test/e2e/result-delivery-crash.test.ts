@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { eventCallback, mentionEvent } from '../fakes/fake-slack-payloads.ts';
-import {
-  type FakeSlackServer,
-  fakeSlackWorkspace,
-  startFakeSlackServer,
-} from '../fakes/fake-slack-server.ts';
-import {
-  type BatonProcess,
-  eventually,
-  spawnBatonProcess,
-  testConfigLayer,
-  trackBatonProcesses,
-} from '../support/baton-harness.ts';
+import { type FakeSlackServer, startFakeSlackServer } from '../fakes/fake-slack-server.ts';
+import { eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { deferred } from '../support/deferred.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
+import { useSlackBatonProcesses } from '../support/slack-baton-processes.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 /**
@@ -27,30 +18,15 @@ import { useTestEnvironment } from '../support/test-environment.ts';
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
 let slack: FakeSlackServer;
 const slackUser = 'UADA';
-let sockets = 0;
 
 beforeAll(async () => {
   slack = await startFakeSlackServer();
   slack.setUserName(slackUser, 'Ada');
 });
-const processes = trackBatonProcesses();
+const spawn = useSlackBatonProcesses({ redisUrl: () => redis.url, slack: () => slack });
 afterAll(async () => {
   await slack.close();
 });
-
-async function spawn(command: 'gateway' | 'worker', layer: Record<string, unknown>): Promise<BatonProcess> {
-  const started = await spawnBatonProcess(command, redis.url, layer, {
-    SLACK_BOT_TOKEN: fakeSlackWorkspace.botToken,
-    SLACK_APP_TOKEN: fakeSlackWorkspace.appToken,
-    SLACK_API_URL: slack.apiUrl,
-  });
-  processes.push(started);
-  if (command === 'gateway') {
-    sockets += 1;
-    await slack.waitForSocket(sockets, 30_000);
-  }
-  return started;
-}
 
 const resultWords = 'the staging certificates were renewed and expire in ninety days';
 

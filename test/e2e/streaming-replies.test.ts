@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mrkdwnLength } from '../../adapters/slack/slack-poster.ts';
 import { streamingCursor } from '../../src/gateway/message-stream.ts';
 import { chunkForPlatform } from '../../src/gateway/platform-chunks.ts';
@@ -14,13 +14,9 @@ import {
   fakeSlackWorkspace,
   startFakeSlackServer,
 } from '../fakes/fake-slack-server.ts';
-import {
-  type BatonProcess,
-  eventually,
-  spawnBatonProcess,
-  testConfigLayer,
-} from '../support/baton-harness.ts';
+import { type BatonProcess, eventually, testConfigLayer } from '../support/baton-harness.ts';
 import { botTexts, createConsoleThread, postConsoleMessage } from '../support/console-client.ts';
+import { useSlackBatonProcesses } from '../support/slack-baton-processes.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 /**
@@ -35,21 +31,22 @@ const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
 let discord: FakeDiscordServer & { opsChannelId: string };
 let slack: FakeSlackServer;
 let ada: FakeUser;
-const processes: BatonProcess[] = [];
 const slackUser = 'UADA';
-let spawned = 0;
+const spawn = useSlackBatonProcesses({
+  redisUrl: () => redis.url,
+  slack: () => slack,
+  extraEnv: () => ({
+    DISCORD_TOKEN: discord.token,
+    DISCORD_APPLICATION_ID: discord.applicationId,
+    DISCORD_API_URL: discord.apiUrl,
+  }),
+});
 
 beforeAll(async () => {
   discord = await startFakeDiscordServer();
   ada = discord.addUser('Ada');
   slack = await startFakeSlackServer();
   slack.setUserName(slackUser, 'Ada');
-});
-afterEach(async () => {
-  for (const process of processes.splice(0)) {
-    process.child.kill('SIGKILL');
-    await process.exited;
-  }
 });
 afterAll(async () => {
   await discord.close();
@@ -73,21 +70,7 @@ const gatewayLayer = () =>
     gateway: { stream_replies: true, stream_interval_ms: 300 },
   });
 
-async function spawnGateway(layer = gatewayLayer()): Promise<BatonProcess> {
-  const started = await spawnBatonProcess('gateway', redis.url, layer, {
-    DISCORD_TOKEN: discord.token,
-    DISCORD_APPLICATION_ID: discord.applicationId,
-    DISCORD_API_URL: discord.apiUrl,
-    SLACK_BOT_TOKEN: fakeSlackWorkspace.botToken,
-    SLACK_APP_TOKEN: fakeSlackWorkspace.appToken,
-    SLACK_API_URL: slack.apiUrl,
-  });
-  processes.push(started);
-  // Each gateway opens one Socket Mode connection: wait for this one's hello.
-  spawned += 1;
-  await slack.waitForSocket(spawned, 30_000);
-  return started;
-}
+const spawnGateway = (layer = gatewayLayer()) => spawn('gateway', layer);
 
 interface Conversations {
   consoleThread: string;

@@ -141,6 +141,21 @@ afterAll(async () => {
   await discord?.close();
 });
 
+/** A gateway that takes nothing: for adapters started only to register commands or to post. */
+const idleSink: GatewaySink = {
+  onMessage: async () => ({ accepted: false, queuedBehind: 0 }),
+  onCommand: async () => ({ text: '', ephemeral: true }),
+  knowsThread: async () => false,
+  claimThread: async () => undefined,
+  refreshBoard: async () => undefined,
+  post: async () => undefined,
+  notice: async () => undefined,
+  chunksFor: (_ref, markdown) => [markdown],
+  suggestTasks: async () => [],
+  commandTextOf: () => null,
+  isAllowed: () => false,
+};
+
 describe('the Discord adapter', () => {
   it('registers its slash commands in the configured guild, with only the intents it needs', async () => {
     expect(adapter.isHealthy()).toBe(true);
@@ -183,19 +198,6 @@ describe('the Discord adapter', () => {
   });
 
   it('registers globally when no guild is configured', async () => {
-    const idle: GatewaySink = {
-      onMessage: async () => ({ accepted: false, queuedBehind: 0 }),
-      onCommand: async () => ({ text: '', ephemeral: true }),
-      knowsThread: async () => false,
-      claimThread: async () => undefined,
-      refreshBoard: async () => undefined,
-      post: async () => undefined,
-      notice: async () => undefined,
-      chunksFor: (_ref, markdown) => [markdown],
-      suggestTasks: async () => [],
-      commandTextOf: () => null,
-      isAllowed: () => false,
-    };
     const global = new DiscordAdapter({
       token: discord.token,
       applicationId: discord.applicationId,
@@ -203,7 +205,7 @@ describe('the Discord adapter', () => {
       config: { guild_ids: [], thread_name_prefix: '' },
       logger: createSilentLogger(),
     });
-    await global.start(idle);
+    await global.start(idleSink);
     try {
       const globalPuts = discord.callsTo(
         'PUT',
@@ -797,19 +799,7 @@ describe('the Discord adapter', () => {
       config: config.discord,
       logger: createSilentLogger(),
     });
-    await restarted.start({
-      onMessage: async () => ({ accepted: false, queuedBehind: 0 }),
-      onCommand: async () => ({ text: '', ephemeral: true }),
-      knowsThread: async () => false,
-      claimThread: async () => undefined,
-      refreshBoard: async () => undefined,
-      post: async () => undefined,
-      notice: async () => undefined,
-      chunksFor: (_ref, markdown) => [markdown],
-      suggestTasks: async () => [],
-      commandTextOf: () => null,
-      isAllowed: () => false,
-    });
+    await restarted.start(idleSink);
     let retried: { messageId: string };
     try {
       retried = await restarted.send(ref, message);

@@ -11,9 +11,8 @@ import {
   type FakeUser,
   startFakeDiscordServer,
 } from '../fakes/fake-discord-server.ts';
-import { type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { buildTestConfig, eventually, testConfigLayer } from '../support/baton-harness.ts';
-import { goalOf, messagesOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
+import { childAsksThenFinishes, goalOf, messagesOf, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 /*
@@ -32,23 +31,7 @@ const childRequests = () => openai.requests.filter((request) => goalOf(request) 
 
 beforeAll(async () => {
   openai.setHandler(
-    scriptByGoal(
-      {
-        [goal]: (request, call) =>
-          call === 1
-            ? toolCallReply([
-                {
-                  name: 'ask_user',
-                  arguments: { question: 'Which colour should the button be?', choices: ['red', 'blue'] },
-                },
-              ])
-            : textReply(`Painted it: ${JSON.stringify(toolResultsOf(request).at(-1))}`),
-      },
-      (request: RecordedRequest) =>
-        messagesOf(request).at(-1)?.role === 'tool'
-          ? textReply('A background task is on it.')
-          : toolCallReply([{ name: 'delegate_task_async', arguments: { goal } }]),
-    ),
+    childAsksThenFinishes(goal, { question: 'Which colour should the button be?', choices: ['red', 'blue'] }),
   );
   discord = await startFakeDiscordServer();
   ada = discord.addUser('Ada');

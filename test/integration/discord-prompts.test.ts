@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
 import { refusalText } from '../../adapters/discord/discord-context.ts';
 import { parsePromptButtonId } from '../../adapters/discord/discord-prompt.ts';
-import type { ChatUser, ConversationRef, TaskPrompt } from '../../src/gateway/chat-adapter.ts';
+import type { ChatUser, ConversationRef } from '../../src/gateway/chat-adapter.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
 import { registerSecret } from '../../src/logging/redact-secrets.ts';
 import {
@@ -13,6 +13,7 @@ import {
 } from '../fakes/fake-discord-server.ts';
 import { RecordingSink } from '../fakes/recording-sink.ts';
 import { eventually } from '../support/baton-harness.ts';
+import { sampleApproval, sampleQuestion } from '../support/sample-prompts.ts';
 
 let discord: FakeDiscordServer & { opsChannelId: string };
 let adapter: DiscordAdapter;
@@ -21,16 +22,6 @@ let ada: FakeUser;
 let bob: FakeUser;
 let mallory: FakeUser;
 const sink = new RecordingSink();
-
-const question: TaskPrompt = {
-  kind: 'question',
-  taskId: 't_ask2q9',
-  goal: 'Pick the rollout window',
-  ownerName: 'Ada',
-  text: 'Which window should the rollout use?',
-  choices: ['Tonight 22:00', `Tomorrow ${'morning '.repeat(20)}`],
-  expiresAt: Date.UTC(2030, 0, 2, 3, 4),
-};
 
 beforeAll(async () => {
   discord = await startFakeDiscordServer();
@@ -65,7 +56,7 @@ describe('prompts on Discord', () => {
   it('posts a question as an embed with a button per choice, once per idempotency key', async () => {
     const message = {
       kind: 'prompt' as const,
-      prompt: question,
+      prompt: sampleQuestion,
       fallbackText: 'Task t_ask2q9 asks: Which window should the rollout use?',
       idempotencyKey: 'prompt:t_ask2q9:1',
     };
@@ -103,7 +94,7 @@ describe('prompts on Discord', () => {
   it('edits a settled prompt in place: the footer says how, the buttons are gone', async () => {
     const { messageId } = await adapter.send(refIn(thread), {
       kind: 'prompt',
-      prompt: question,
+      prompt: sampleQuestion,
       fallbackText: 'Task t_ask2q9 asks',
       idempotencyKey: 'prompt:t_ask2q9:7',
     });
@@ -111,7 +102,10 @@ describe('prompts on Discord', () => {
     const at = Date.UTC(2030, 0, 1, 12, 0);
     await adapter.edit(refIn(thread), messageId, {
       kind: 'prompt',
-      prompt: { ...question, outcome: { kind: 'answered', text: 'Answered by Ada: #1 Tonight 22:00', at } },
+      prompt: {
+        ...sampleQuestion,
+        outcome: { kind: 'answered', text: 'Answered by Ada: #1 Tonight 22:00', at },
+      },
       fallbackText: 'Task t_ask2q9 asked. 💬 Answered by Ada: #1 Tonight 22:00',
     });
     const edit = discord
@@ -140,15 +134,7 @@ describe('prompts on Discord', () => {
   it('draws an approval with the exact action and Approve / Deny', async () => {
     const { messageId } = await adapter.send(refIn(thread), {
       kind: 'prompt',
-      prompt: {
-        kind: 'approval',
-        taskId: 't_apr7k2',
-        goal: 'Clean the build cache',
-        ownerName: 'Ada',
-        text: 'terminal wants to run a command',
-        choices: [],
-        action: { tool: 'terminal', arguments: '{"command":"rm -rf build/"}', workspace: 'app' },
-      },
+      prompt: sampleApproval('{"command":"rm -rf build/"}'),
       fallbackText: 'Task t_apr7k2 asks for approval',
     });
     const posted = discord.message(thread.id, messageId)!;

@@ -1,39 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isBatonError } from '../../src/errors.ts';
-import type { Gateway } from '../../src/gateway/gateway.ts';
 import { createSilentLogger } from '../../src/logging/logger.ts';
-import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
 import { QueueReconciler } from '../../src/worker/queue-reconciler.ts';
 import { hangReply, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
-import type { RecordingAdapter } from '../fakes/recording-adapter.ts';
-import {
-  buildTestConfig,
-  createTestRuntime,
-  eventually,
-  testCaller,
-  testConfigLayer,
-} from '../support/baton-harness.ts';
-import { startTestGateway } from '../support/gateway-harness.ts';
+import { eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
+import { resultPosts, useTestGateways } from '../support/gateway-harness.ts';
 import { goalOf, messagesOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
-const runtimes: BatonRuntime[] = [];
-const gateways: Gateway[] = [];
-afterEach(async () => {
-  for (const gateway of gateways.splice(0)) await gateway.stop().catch(() => undefined);
-  for (const runtime of runtimes.splice(0)) await runtime.close(0).catch(() => undefined);
-});
-
-async function newRuntime(layer: Record<string, unknown> = testConfigLayer(fake)): Promise<BatonRuntime> {
-  const runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
-  runtimes.push(runtime);
-  await runtime.startWorker();
-  return runtime;
-}
-
-const resultPosts = (adapter: RecordingAdapter, thread: string) =>
-  adapter.textsIn(thread).filter((text) => text.includes('**Task t_'));
+const { newRuntime, newGateway } = useTestGateways({ redis, fake });
 
 const contentsOf = (request: Parameters<typeof messagesOf>[0]) =>
   messagesOf(request).map((message) => `${message.role}: ${String(message.content ?? '')}`);
@@ -41,8 +17,7 @@ const contentsOf = (request: Parameters<typeof messagesOf>[0]) =>
 describe('a follow-up to a completed task', () => {
   it('reopens it: the child goes on from its own conversation and a second result is posted, each once', async () => {
     const runtime = await newRuntime();
-    const started = await startTestGateway(runtime);
-    gateways.push(started.gateway);
+    const started = await newGateway(runtime);
     const { adapter } = started;
     fake.setHandler(
       scriptByGoal({
@@ -209,8 +184,7 @@ describe('a follow-up to a completed task', () => {
   });
 
   it('a reopened round whose job was lost is queued again; cancelled while queued, it loses its job', async () => {
-    const runtime = await createTestRuntime(redis.url, buildTestConfig(testConfigLayer(fake)));
-    runtimes.push(runtime);
+    const runtime = await newRuntime(testConfigLayer(fake), false);
     fake.setHandler(scriptByGoal({ 'quick one': () => textReply('done') }));
     const caller = testCaller('cancel-reopened');
     const worker = await runtime.startWorker();

@@ -1,43 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/gateway/gateway.ts';
-import type { BatonRuntime } from '../../src/runtime/baton-runtime.ts';
+import { describe, expect, it } from 'vitest';
 import { hangReply, textReply } from '../fakes/fake-openai-server.ts';
 import { RecordingAdapter, retryableFailure } from '../fakes/recording-adapter.ts';
-import {
-  buildTestConfig,
-  createTestRuntime,
-  eventually,
-  testCaller,
-  testConfigLayer,
-} from '../support/baton-harness.ts';
-import { startTestGateway } from '../support/gateway-harness.ts';
+import { eventually, testCaller, testConfigLayer } from '../support/baton-harness.ts';
+import { resultPosts, useTestGateways } from '../support/gateway-harness.ts';
 import { goalOf, messagesOf, scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 const { redis, fake } = useTestEnvironment({ clearScriptAfterEach: true });
-// Kept here rather than by startRuntime: a test leaves a "killed" gateway and runtime out of the teardown.
-const runtimes: BatonRuntime[] = [];
-const gateways: Gateway[] = [];
-afterEach(async () => {
-  for (const gateway of gateways.splice(0)) await gateway.stop().catch(() => undefined);
-  for (const runtime of runtimes.splice(0)) await runtime.close(0).catch(() => undefined);
-});
-
-async function newRuntime(layer: Record<string, unknown>, withWorker = true): Promise<BatonRuntime> {
-  const runtime = await createTestRuntime(redis.url, buildTestConfig(layer));
-  runtimes.push(runtime);
-  if (withWorker) await runtime.startWorker();
-  return runtime;
-}
-
-async function newGateway(runtime: BatonRuntime, adapter = new RecordingAdapter()) {
-  const started = await startTestGateway(runtime, adapter);
-  gateways.push(started.gateway);
-  return started;
-}
-
-const resultPosts = (adapter: RecordingAdapter, thread: string) =>
-  adapter.textsIn(thread).filter((text) => text.includes('**Task t_'));
+const { newRuntime, newGateway, forget } = useTestGateways({ redis, fake });
 
 describe('delivery of task results', () => {
   it('posts a completed result once in its thread and adds it to the parent history', async () => {
@@ -115,8 +85,7 @@ describe('delivery of task results', () => {
     // Kill: every connection of the dying gateway goes at once, as when its process is SIGKILLed.
     dyingRuntime.killConnections();
     // A dead process is not stopped gracefully; leave it out of the teardown.
-    gateways.splice(gateways.indexOf(dyingGateway), 1);
-    runtimes.splice(runtimes.indexOf(dyingRuntime), 1);
+    forget(dyingRuntime, dyingGateway);
     const survivor = new RecordingAdapter();
     await newGateway(await newRuntime(layer, false), survivor);
     await eventually(

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { type RecordedRequest, textReply, toolCallReply } from '../fakes/fake-openai-server.ts';
 import { slackPeople, useSlackBaton } from '../fakes/fake-slack-harness.ts';
 import {
   blockActions,
@@ -11,7 +10,7 @@ import {
 } from '../fakes/fake-slack-payloads.ts';
 import type { SlackApiCall } from '../fakes/fake-slack-server.ts';
 import { eventually } from '../support/baton-harness.ts';
-import { goalOf, messagesOf, scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
+import { childAsksThenFinishes, goalOf, messagesOf, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
 
 /*
@@ -22,31 +21,18 @@ import { useTestEnvironment } from '../support/test-environment.ts';
 const environment = useTestEnvironment();
 const { fake: openai } = environment;
 
-// Each mode gets its own script: the calls of a goal are counted per script.
-const newHandler = (goal: string) =>
-  scriptByGoal(
-    {
-      [goal]: (request, call) =>
-        call === 1
-          ? toolCallReply([
-              {
-                name: 'ask_user',
-                arguments: { question: 'Which colour should the button be?', choices: ['red', 'blue'] },
-              },
-            ])
-          : textReply(`Painted it: ${JSON.stringify(toolResultsOf(request).at(-1))}`),
-    },
-    (request: RecordedRequest) =>
-      messagesOf(request).at(-1)?.role === 'tool'
-        ? textReply('A background task is on it.')
-        : toolCallReply([{ name: 'delegate_task_async', arguments: { goal } }]),
-  );
-
 type Block = { type: string; elements?: Array<{ action_id?: string; value?: string }> };
 
 describe.each(['socket', 'http'] as const)('a child asks in a Slack thread (%s mode)', (mode) => {
   const goal = `Paint the deploy button (${mode} mode)`;
-  const { slack, baton } = useSlackBaton({ environment, mode, handler: newHandler(goal) });
+  const { slack, baton } = useSlackBaton({
+    environment,
+    mode,
+    handler: childAsksThenFinishes(goal, {
+      question: 'Which colour should the button be?',
+      choices: ['red', 'blue'],
+    }),
+  });
 
   const deliver = async (type: 'events_api' | 'interactive', payload: Record<string, unknown>) => {
     if (mode === 'socket') await slack.sendEnvelope(type, payload);

@@ -17,6 +17,7 @@ import {
 } from '../fakes/fake-slack-server.ts';
 import { RecordingSink } from '../fakes/recording-sink.ts';
 import { buildTestConfig, eventually } from '../support/baton-harness.ts';
+import { sampleApproval, sampleQuestion } from '../support/sample-prompts.ts';
 
 type Block = {
   type: string;
@@ -26,25 +27,7 @@ type Block = {
 };
 const blocksOf = (call: SlackApiCall) => (call.params.blocks ?? []) as Block[];
 
-const question: TaskPrompt = {
-  kind: 'question',
-  taskId: 't_ask2q9',
-  goal: 'Pick the rollout window',
-  ownerName: 'Ada',
-  text: 'Which window should the rollout use?',
-  choices: ['Tonight 22:00', `Tomorrow ${'morning '.repeat(20)}`],
-  expiresAt: Date.UTC(2030, 0, 2, 3, 4),
-};
-
-const approval: TaskPrompt = {
-  kind: 'approval',
-  taskId: 't_apr7k2',
-  goal: 'Clean the build cache',
-  ownerName: 'Ada',
-  text: 'terminal wants to run a command',
-  choices: [],
-  action: { tool: 'terminal', arguments: '{"command":"rm -rf build/ && echo ```done```"}', workspace: 'app' },
-};
+const approval = sampleApproval('{"command":"rm -rf build/ && echo ```done```"}');
 
 const promptMessage = (prompt: TaskPrompt): OutboundMessage => ({
   kind: 'prompt',
@@ -88,7 +71,7 @@ describe.each(['socket', 'http'] as const)('prompts in Slack (%s mode)', (mode) 
     const thread = nextSlackTs();
     const { messageId } = await adapter.send(
       { platform: 'slack', channel: 'C0OPS', thread },
-      promptMessage(question),
+      promptMessage(sampleQuestion),
     );
     const posted = await slack.waitForCall('chat.postMessage', (call) => call.params.thread_ts === thread);
     expect(messageId).toBe(slack.messages.get(messageId)?.ts);

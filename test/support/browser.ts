@@ -1,4 +1,4 @@
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 /** Debian's Chromium, headless; the flags keep it from reaching out to the network at start-up. */
 export function launchChromium(): Promise<Browser> {
@@ -13,4 +13,13 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** Opens the console at `consoleUrl` in `page`, waits until it is live, and sends `text` in a new thread. */
+export async function askInNewConsoleThread(page: Page, consoleUrl: string, text: string): Promise<void> {
+  await page.goto(consoleUrl);
+  await page.getByTestId('connection-status').getByText('Live').waitFor();
+  await page.getByTestId('new-thread').click();
+  await page.getByTestId('composer-input').fill(text);
+  await page.getByTestId('send-button').click();
 }

@@ -1,4 +1,10 @@
-import type { FakeHandler, FakeReply, RecordedRequest } from '../fakes/fake-openai-server.ts';
+import {
+  type FakeHandler,
+  type FakeReply,
+  type RecordedRequest,
+  textReply,
+  toolCallReply,
+} from '../fakes/fake-openai-server.ts';
 
 /** The system prompt marker of the test parent agent. */
 export const parentSystemPrompt = 'You are the TEST PARENT agent.';
@@ -55,4 +61,27 @@ export function toolResultsOf(request: RecordedRequest): unknown[] {
   return messagesOf(request)
     .filter((message) => message.role === 'tool')
     .map((message) => JSON.parse(String(message.content)));
+}
+
+/**
+ * The model of a person-in-the-loop test: the parent delegates `goal` in the background and says so; the child
+ * asks `ask` on its first call, then finishes with "Painted it: " and the JSON of the last tool result it got
+ * (the answer). Each call makes a new script: the calls of a goal are counted per script.
+ */
+export function childAsksThenFinishes(
+  goal: string,
+  ask: { question: string; choices: string[] },
+): FakeHandler {
+  return scriptByGoal(
+    {
+      [goal]: (request, call) =>
+        call === 1
+          ? toolCallReply([{ name: 'ask_user', arguments: ask }])
+          : textReply(`Painted it: ${JSON.stringify(toolResultsOf(request).at(-1))}`),
+    },
+    (request) =>
+      messagesOf(request).at(-1)?.role === 'tool'
+        ? textReply('A background task is on it.')
+        : toolCallReply([{ name: 'delegate_task_async', arguments: { goal } }]),
+  );
 }
