@@ -1,11 +1,16 @@
 import { UnrecoverableError } from 'bullmq';
 import { isParked, type TaskRecord, taskStatuses } from '../../tasks/task-record.ts';
 import { promptResponseSchema, promptSchema } from '../../tasks/task-serialization.ts';
-import type { ConversationRef, OutboundMessage } from '../chat-adapter.ts';
+import type { OutboundMessage } from '../chat-adapter.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
-import { hashFieldProgress } from '../post-progress.ts';
+import { type ChunkProgress, hashFieldProgress } from '../post-progress.ts';
 import type { Thread } from '../thread.ts';
-import { type DeliveryDependencies, progressSecondsOf } from './delivery-dependencies.ts';
+import {
+  type DeliveryDependencies,
+  originRefOf,
+  progressSecondsOf,
+  threadAt,
+} from './delivery-dependencies.ts';
 import { type PromptSettlement, promptFallbackText, promptMessage, promptOutcome } from './prompt-message.ts';
 
 /*
@@ -83,7 +88,7 @@ export async function deliverPrompt(
   // below, with the read of `settled`.
   const { messageIds } = await thread.post(message, {
     key: `prompt:${taskId}:${round}`,
-    progress: hashFieldProgress(redis, stateKey, 'posted', progressSecondsOf(config), 'messageId'),
+    progress: promptProgress(dependencies, stateKey),
   });
   const sentId = messageIds[0];
   if (!sentId) return;
@@ -144,11 +149,7 @@ async function settleUnrecorded(
     prompt: asked,
     fallbackText: promptFallbackText(asked, dependencies.config.slack.command),
   };
-  const seconds = progressSecondsOf(dependencies.config);
-  const messageId = await thread.adoptUnrecorded(
-    posted,
-    hashFieldProgress(dependencies.redis, stateKey, 'posted', seconds, 'messageId'),
-  );
+  const messageId = await thread.adoptUnrecorded(posted, promptProgress(dependencies, stateKey));
   if (messageId) await editOnce(dependencies, thread, stateKey, messageId, 'prompt');
 }
 
@@ -209,12 +210,11 @@ function promptStateKey(
 }
 
 function threadOf(dependencies: DeliveryDependencies, record: TaskRecord): Thread {
-  const ref: ConversationRef = {
-    platform: record.origin.platform,
-    channel: record.origin.channel,
-    thread: record.origin.thread,
-  };
-  const thread = dependencies.threadFor(ref);
-  if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
-  return thread;
+  return threadAt(dependencies, originRefOf(record));
+}
+
+/** The post's progress, kept in the round's hash beside the other jobs' fields (see the header). */
+function promptProgress(dependencies: DeliveryDependencies, stateKey: string): ChunkProgress {
+  const seconds = progressSecondsOf(dependencies.config);
+  return hashFieldProgress(dependencies.redis, stateKey, 'posted', seconds, 'messageId');
 }
