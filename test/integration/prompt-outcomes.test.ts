@@ -19,6 +19,7 @@ import { deferred } from '../support/deferred.ts';
 import { startRoutedGateway } from '../support/gateway-harness.ts';
 import { scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
+import { UnkeyedRecordingAdapter } from '../support/unkeyed-adapter.ts';
 
 /*
  * A settled prompt's message is edited in place to say how it was settled (answered, approved, denied, timed
@@ -35,7 +36,8 @@ type PromptMessage = Extract<OutboundMessage, { kind: 'prompt' }>;
 const ada: ChatUser = { id: 'u1', name: 'Ada', roleIds: [] };
 const bob: ChatUser = { id: 'bob', name: 'Bob', roleIds: [] };
 
-async function setUp(thread: string, approvals: Record<string, unknown> = {}) {
+/** A runtime and its worker, and a gateway on `adapter` (a plain RecordingAdapter unless given). */
+async function setUp(thread: string, approvals: Record<string, unknown> = {}, adapter?: RecordingAdapter) {
   const root = mkdtempSync(path.join(os.tmpdir(), 'baton-prompt-outcomes-'));
   const runtime = await startRuntime(
     buildTestConfig(
@@ -48,7 +50,7 @@ async function setUp(thread: string, approvals: Record<string, unknown> = {}) {
     ),
   );
   await runtime.startWorker();
-  const started = await startGateway(runtime, thread);
+  const started = await startGateway(runtime, thread, adapter);
   return { runtime, ...started };
 }
 
@@ -95,6 +97,22 @@ function scriptQuestion(goal: string, timeoutSeconds?: number) {
 
 const promptPosts = (adapter: RecordingAdapter) =>
   adapter.posts.filter((post) => post.message.kind === 'prompt');
+
+/** Stops a gateway of this test (no longer stopped after it). */
+async function stopGateway(gateway: Gateway) {
+  await gateway.stop();
+  gateways.splice(gateways.indexOf(gateway), 1);
+}
+
+/** Until the settled prompt's edit job of the task's first round has run. */
+async function waitForOutcomeJob(runtime: BatonRuntime, taskId: string) {
+  const outcomeJob = `${runtime.config.redis.prefix}:${deliveryQueueName}:${promptOutcomeJobId(taskId, 1)}`;
+  await eventually(
+    async () => ((await redis.client.hget(outcomeJob, 'finishedOn')) ? true : undefined),
+    20_000,
+    'the edit job',
+  );
+}
 
 async function waitForStatus(runtime: BatonRuntime, id: string, status: string) {
   await eventually(
@@ -248,8 +266,7 @@ describe('settled prompts are edited in place', () => {
     const id = task!.id;
     const posted = await eventually(async () => promptPosts(adapter)[0]);
     // No gateway runs while Ada answers (from another surface's command, say): the outbox keeps it.
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
+    await stopGateway(gateway);
     await runtime.service.answer(testCaller(thread), id, '#1');
     await runtime.service.waitForEnd([id], 20_000);
     expect(adapter.edits).toHaveLength(0);
@@ -283,18 +300,14 @@ describe('settled prompts are edited in place', () => {
         throw retryableFailure(200);
       }
     }
-    const { runtime, gateway } = await setUp(thread);
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
     const down = new EditsDown();
-    const first = await startGateway(runtime, thread, down);
+    const { runtime, gateway: first } = await setUp(thread, {}, down);
     scriptQuestion('edit after a restart');
     const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'edit after a restart' }]);
     const posted = await eventually(async () => promptPosts(down)[0]);
     await runtime.service.answer(testCaller(thread), task!.id, '#2');
     await eventually(async () => (down.editAttempts > 0 ? true : undefined), 20_000, 'a failed edit');
-    await first.gateway.stop();
-    gateways.splice(gateways.indexOf(first.gateway), 1);
+    await stopGateway(first);
     const restarted = new RecordingAdapter();
     await startGateway(runtime, thread, restarted);
     const edited = await onlyEditOf(restarted, posted.messageId);
@@ -306,8 +319,7 @@ describe('settled prompts are edited in place', () => {
   it('a prompt settled before any gateway posted it is never posted, nor edited', async () => {
     const thread = 'outcome-unposted';
     const { runtime, gateway, adapter } = await setUp(thread);
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
+    await stopGateway(gateway);
     scriptQuestion('answer before posting');
     const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'answer before posting' }]);
     await waitForStatus(runtime, task!.id, 'waiting_input');
@@ -336,22 +348,14 @@ describe('settled prompts are edited in place', () => {
         return super.send(ref, message);
       }
     }
-    const { runtime, gateway } = await setUp(thread);
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
     const adapter = new SlowPrompts();
-    await startGateway(runtime, thread, adapter);
+    const { runtime } = await setUp(thread, {}, adapter);
     scriptQuestion('answer mid-post');
     const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'answer mid-post' }]);
     await posting.promise;
     await runtime.service.answer(testCaller(thread), task!.id, '#2');
     // The edit job has found nothing posted yet: it leaves the edit to the post.
-    const outcomeJob = `${runtime.config.redis.prefix}:${deliveryQueueName}:${promptOutcomeJobId(task!.id, 1)}`;
-    await eventually(
-      async () => ((await redis.client.hget(outcomeJob, 'finishedOn')) ? true : undefined),
-      20_000,
-      'the edit job',
-    );
+    await waitForOutcomeJob(runtime, task!.id);
     expect(adapter.edits).toHaveLength(0);
     release.resolve();
     const posted = await eventually(async () => promptPosts(adapter)[0]);
@@ -366,7 +370,7 @@ describe('settled prompts are edited in place', () => {
     const posting = deferred<void>();
     // A platform whose creates take no key (as Slack's): the message lands, and the answer carrying its id
     // is lost once the prompt is settled; the platform can be asked what it shows.
-    class Unkeyed extends RecordingAdapter {
+    class Unkeyed extends UnkeyedRecordingAdapter {
       override async send(ref: ConversationRef, message: OutboundMessage) {
         const sent = await super.send(ref, message);
         if (
@@ -380,25 +384,9 @@ describe('settled prompts are edited in place', () => {
         }
         return sent;
       }
-      async findPostedMessage(
-        ref: ConversationRef,
-        lookup: { since: number; text: string; exclude: string[] },
-      ): Promise<{ messageId: string } | null> {
-        const found = this.posts.find(
-          (post) =>
-            post.ref.thread === ref.thread &&
-            post.at >= lookup.since - 60_000 &&
-            !lookup.exclude.includes(post.messageId) &&
-            (post.message.kind === 'text' ? post.message.text : post.message.fallbackText) === lookup.text,
-        );
-        return found ? { messageId: found.messageId } : null;
-      }
     }
-    const { runtime, gateway } = await setUp(thread);
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
     const adapter = new Unkeyed();
-    await startGateway(runtime, thread, adapter);
+    const { runtime } = await setUp(thread, {}, adapter);
     scriptQuestion('answer an unrecorded prompt');
     const [task] = await runtime.service.dispatch(testCaller(thread), [
       { goal: 'answer an unrecorded prompt' },
@@ -406,12 +394,7 @@ describe('settled prompts are edited in place', () => {
     await posting.promise;
     await runtime.service.answer(testCaller(thread), task!.id, '#2');
     // The edit job finds no message recorded: it leaves the edit to the post.
-    const outcomeJob = `${runtime.config.redis.prefix}:${deliveryQueueName}:${promptOutcomeJobId(task!.id, 1)}`;
-    await eventually(
-      async () => ((await redis.client.hget(outcomeJob, 'finishedOn')) ? true : undefined),
-      20_000,
-      'the edit job',
-    );
+    await waitForOutcomeJob(runtime, task!.id);
     answered.resolve();
     const posted = promptPosts(adapter)[0]!;
     const edited = await onlyEditOf(adapter, posted.messageId);
