@@ -114,6 +114,13 @@ async function waitForOutcomeJob(runtime: BatonRuntime, taskId: string) {
   );
 }
 
+/** Dispatches a task with `goal` in `thread` whose child asks a question (see scriptQuestion): its id. */
+async function ask(runtime: BatonRuntime, thread: string, goal: string): Promise<string> {
+  scriptQuestion(goal);
+  const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal }]);
+  return task!.id;
+}
+
 async function waitForStatus(runtime: BatonRuntime, id: string, status: string) {
   await eventually(
     async () => ((await runtime.store.get(id))?.status === status ? true : undefined),
@@ -142,9 +149,7 @@ describe('settled prompts are edited in place', () => {
   it('an answer by a button’s command: "Answered by Ada: #2 staging", buttons gone', async () => {
     const thread = 'outcome-answer';
     const { runtime, adapter, command } = await setUp(thread);
-    scriptQuestion('pick an environment');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'pick an environment' }]);
-    const id = task!.id;
+    const id = await ask(runtime, thread, 'pick an environment');
     const posted = await eventually(async () => promptPosts(adapter)[0]);
     expect(promptButtons((posted.message as PromptMessage).prompt)).toHaveLength(2);
     await command(ada, `answer ${id} #2`);
@@ -167,10 +172,9 @@ describe('settled prompts are edited in place', () => {
   it('an answer in words keeps the words (secrets redacted)', async () => {
     const thread = 'outcome-words';
     const { runtime, adapter, command } = await setUp(thread);
-    scriptQuestion('pick in words');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'pick in words' }]);
+    const id = await ask(runtime, thread, 'pick in words');
     const posted = await eventually(async () => promptPosts(adapter)[0]);
-    await command(bob, `answer ${task!.id} the canary, key sk-live0123456789abcdefghij`);
+    await command(bob, `answer ${id} the canary, key sk-live0123456789abcdefghij`);
     const edited = await onlyEditOf(adapter, posted.messageId);
     expect(edited.prompt.outcome?.text).toMatch(/^Answered by Bob: the canary, key /);
     expect(JSON.stringify(edited)).not.toContain('sk-live0123456789abcdefghij');
@@ -246,10 +250,9 @@ describe('settled prompts are edited in place', () => {
   it('a cancelled task’s prompt says so', async () => {
     const thread = 'outcome-cancel';
     const { runtime, adapter, command } = await setUp(thread);
-    scriptQuestion('cancel me');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'cancel me' }]);
+    const id = await ask(runtime, thread, 'cancel me');
     const posted = await eventually(async () => promptPosts(adapter)[0]);
-    await command(ada, `cancel ${task!.id}`);
+    await command(ada, `cancel ${id}`);
     const edited = await onlyEditOf(adapter, posted.messageId);
     expect(edited.prompt.outcome).toMatchObject({
       kind: 'cancelled',
@@ -261,9 +264,7 @@ describe('settled prompts are edited in place', () => {
   it('a gateway restarted between the answer and the edit edits the message once', async () => {
     const thread = 'outcome-restart';
     const { runtime, gateway, adapter } = await setUp(thread);
-    scriptQuestion('answer while down');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'answer while down' }]);
-    const id = task!.id;
+    const id = await ask(runtime, thread, 'answer while down');
     const posted = await eventually(async () => promptPosts(adapter)[0]);
     // No gateway runs while Ada answers (from another surface's command, say): the outbox keeps it.
     await stopGateway(gateway);
@@ -302,10 +303,9 @@ describe('settled prompts are edited in place', () => {
     }
     const down = new EditsDown();
     const { runtime, gateway: first } = await setUp(thread, {}, down);
-    scriptQuestion('edit after a restart');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'edit after a restart' }]);
+    const id = await ask(runtime, thread, 'edit after a restart');
     const posted = await eventually(async () => promptPosts(down)[0]);
-    await runtime.service.answer(testCaller(thread), task!.id, '#2');
+    await runtime.service.answer(testCaller(thread), id, '#2');
     await eventually(async () => (down.editAttempts > 0 ? true : undefined), 20_000, 'a failed edit');
     await stopGateway(first);
     const restarted = new RecordingAdapter();
@@ -320,11 +320,10 @@ describe('settled prompts are edited in place', () => {
     const thread = 'outcome-unposted';
     const { runtime, gateway, adapter } = await setUp(thread);
     await stopGateway(gateway);
-    scriptQuestion('answer before posting');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'answer before posting' }]);
-    await waitForStatus(runtime, task!.id, 'waiting_input');
-    await runtime.service.answer(testCaller(thread), task!.id, 'staging');
-    await runtime.service.waitForEnd([task!.id], 20_000);
+    const id = await ask(runtime, thread, 'answer before posting');
+    await waitForStatus(runtime, id, 'waiting_input');
+    await runtime.service.answer(testCaller(thread), id, 'staging');
+    await runtime.service.waitForEnd([id], 20_000);
     const restarted = new RecordingAdapter();
     await startGateway(runtime, thread, restarted);
     await eventually(async () => (restarted.textsIn(thread).length > 0 ? true : undefined), 20_000, 'result');
@@ -350,12 +349,11 @@ describe('settled prompts are edited in place', () => {
     }
     const adapter = new SlowPrompts();
     const { runtime } = await setUp(thread, {}, adapter);
-    scriptQuestion('answer mid-post');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'answer mid-post' }]);
+    const id = await ask(runtime, thread, 'answer mid-post');
     await posting.promise;
-    await runtime.service.answer(testCaller(thread), task!.id, '#2');
+    await runtime.service.answer(testCaller(thread), id, '#2');
     // The edit job has found nothing posted yet: it leaves the edit to the post.
-    await waitForOutcomeJob(runtime, task!.id);
+    await waitForOutcomeJob(runtime, id);
     expect(adapter.edits).toHaveLength(0);
     release.resolve();
     const posted = await eventually(async () => promptPosts(adapter)[0]);
@@ -387,14 +385,11 @@ describe('settled prompts are edited in place', () => {
     }
     const adapter = new Unkeyed();
     const { runtime } = await setUp(thread, {}, adapter);
-    scriptQuestion('answer an unrecorded prompt');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [
-      { goal: 'answer an unrecorded prompt' },
-    ]);
+    const id = await ask(runtime, thread, 'answer an unrecorded prompt');
     await posting.promise;
-    await runtime.service.answer(testCaller(thread), task!.id, '#2');
+    await runtime.service.answer(testCaller(thread), id, '#2');
     // The edit job finds no message recorded: it leaves the edit to the post.
-    await waitForOutcomeJob(runtime, task!.id);
+    await waitForOutcomeJob(runtime, id);
     answered.resolve();
     const posted = promptPosts(adapter)[0]!;
     const edited = await onlyEditOf(adapter, posted.messageId);
