@@ -21,8 +21,8 @@ import { type PromptSettlement, promptFallbackText, promptMessage, promptOutcome
  *   postedIntent        the create call about to be made (where creates take no key), until then;
  *   settled             the edited message, written by the outcome;
  *   editor, edited      who makes the edit (the first to claim it), and that it is made.
- * Each job writes its own field and then reads the other's in one MULTI, so at least one of them sees both
- * and edits; the claim makes it at most one. A retried job keeps its claim, so a gateway that dies mid-way
+ * Each job writes its own field and then reads the other's (the outcome in one MULTI; the post once its
+ * progress is recorded), so at least one of them sees both and edits; the claim makes it at most one. A retried job keeps its claim, so a gateway that dies mid-way
  * hands the edit to the same job's retry. A prompt settled before it was posted is never posted.
  */
 
@@ -83,22 +83,16 @@ export async function deliverPrompt(
   const message = promptMessage(record, config.slack.command);
   if (!message) return;
   // One message: the Thread redacts it and cuts a long question or command to the platform's limit. It
-  // records `posted` and `messageId` (and, where creates take no key, the call about to be made, so a
-  // retry after a crash adopts the message instead of posting a second one); they are written again
-  // below, with the read of `settled`.
+  // records `posted` and `messageId` together before it resolves (and, where creates take no key, the call
+  // about to be made, so a retry after a crash adopts the message instead of posting a second one): this
+  // job's write, so the read of `settled` after it is the header's read.
   const { messageIds } = await thread.post(message, {
     key: `prompt:${taskId}:${round}`,
     progress: promptProgress(dependencies, stateKey),
   });
   const sentId = messageIds[0];
   if (!sentId) return;
-  const replies = await redis
-    .multi()
-    .hset(stateKey, 'posted', '1', 'messageId', sentId)
-    .expire(stateKey, progressSecondsOf(dependencies.config))
-    .hget(stateKey, 'settled')
-    .exec();
-  if (replies?.[2]?.[1]) await editOnce(dependencies, thread, stateKey, sentId, 'prompt');
+  if (await redis.hget(stateKey, 'settled')) await editOnce(dependencies, thread, stateKey, sentId, 'prompt');
 }
 
 /**
