@@ -199,24 +199,34 @@ export class Thread {
    * told (the text is not the one recorded, the platform refuses the lookup): then the piece is posted.
    */
   private async adopt(intent: PostIntent, text: string): Promise<string | null> {
-    const logger = this.options.logger;
     const where = { sessionKey: this.sessionKey, index: intent.index };
     if (intent.fingerprint !== fingerprintOf(text)) {
-      logger?.warn(where, 'an unrecorded post cannot be looked for: its text changed; posting it again');
+      this.options.logger?.warn(
+        where,
+        'an unrecorded post cannot be looked for: its text changed; posting it again',
+      );
       return null;
     }
-    const exclude = (await this.messages?.since(intent.at - excludeMarginMs)) ?? [];
+    // Not retried here: the call it is part of is (postPiece).
+    const found = await this.lookUp(intent.at, text, where);
+    if (found)
+      this.options.logger?.info({ ...where, messageId: found }, 'adopted a post that was not recorded');
+    return found;
+  }
+
+  /**
+   * The platform's lookup (`findPostedMessage`) for a message posted at or after `since` with `text`,
+   * leaving out the messages the thread recorded since. Retryable failures are thrown; a refusal for good
+   * (a missing scope) is logged and gives null: posting again risks a second copy, never losing it.
+   */
+  private async lookUp(since: number, text: string, where: object): Promise<string | null> {
+    const exclude = await this.recordedSince(since);
     try {
-      // Not retried here: the call it is part of is (postPiece).
-      const found = await this.adapter.findPostedMessage!(this.ref, { since: intent.at, text, exclude });
-      if (!found) return null;
-      logger?.info({ ...where, messageId: found.messageId }, 'adopted a post that was not recorded');
-      return found.messageId;
+      const found = await this.adapter.findPostedMessage!(this.ref, { since, text, exclude });
+      return found?.messageId ?? null;
     } catch (error) {
-      // Retryable: tried again with the post. Refused for good (a missing scope): posting it again risks a
-      // second copy, never losing it.
       if (!(error instanceof PlatformSendError) || error.retryable) throw error;
-      logger?.warn({ ...where, err: error }, 'looking for an unrecorded post failed; posting it again');
+      this.options.logger?.warn({ ...where, err: error }, 'looking for an unrecorded post failed');
       return null;
     }
   }
@@ -256,18 +266,7 @@ export class Thread {
    */
   async findUnrecorded(since: number, text: string): Promise<string | null> {
     if (!this.adapter.findPostedMessage) return null;
-    const exclude = (await this.messages?.since(since - excludeMarginMs)) ?? [];
-    try {
-      const found = await this.call(() =>
-        this.adapter.findPostedMessage!(this.ref, { since, text, exclude }),
-      );
-      return found?.messageId ?? null;
-    } catch (error) {
-      // For now: the caller tries again later. For good (a missing scope): nothing can be learnt.
-      if (!(error instanceof PlatformSendError) || error.retryable) throw error;
-      this.options.logger?.warn({ err: error, sessionKey: this.sessionKey }, 'looking for a post failed');
-      return null;
-    }
+    return this.call(() => this.lookUp(since, text, { sessionKey: this.sessionKey }));
   }
 
   /** Records a message this thread now shows, so no lookup for another post takes it (best effort). */

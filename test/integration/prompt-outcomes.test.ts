@@ -19,6 +19,7 @@ import { deferred } from '../support/deferred.ts';
 import { startRoutedGateway } from '../support/gateway-harness.ts';
 import { scriptByGoal, toolResultsOf } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
+import { UnkeyedRecordingAdapter } from '../support/unkeyed-adapter.ts';
 
 /*
  * A settled prompt's message is edited in place to say how it was settled (answered, approved, denied, timed
@@ -35,7 +36,8 @@ type PromptMessage = Extract<OutboundMessage, { kind: 'prompt' }>;
 const ada: ChatUser = { id: 'u1', name: 'Ada', roleIds: [] };
 const bob: ChatUser = { id: 'bob', name: 'Bob', roleIds: [] };
 
-async function setUp(thread: string, approvals: Record<string, unknown> = {}) {
+/** A runtime and its worker, and a gateway on `adapter` (a plain RecordingAdapter unless given). */
+async function setUp(thread: string, approvals: Record<string, unknown> = {}, adapter?: RecordingAdapter) {
   const root = mkdtempSync(path.join(os.tmpdir(), 'baton-prompt-outcomes-'));
   const runtime = await startRuntime(
     buildTestConfig(
@@ -48,7 +50,7 @@ async function setUp(thread: string, approvals: Record<string, unknown> = {}) {
     ),
   );
   await runtime.startWorker();
-  const started = await startGateway(runtime, thread);
+  const started = await startGateway(runtime, thread, adapter);
   return { runtime, ...started };
 }
 
@@ -96,6 +98,29 @@ function scriptQuestion(goal: string, timeoutSeconds?: number) {
 const promptPosts = (adapter: RecordingAdapter) =>
   adapter.posts.filter((post) => post.message.kind === 'prompt');
 
+/** Stops a gateway of this test (no longer stopped after it). */
+async function stopGateway(gateway: Gateway) {
+  await gateway.stop();
+  gateways.splice(gateways.indexOf(gateway), 1);
+}
+
+/** Until the settled prompt's edit job of the task's first round has run. */
+async function waitForOutcomeJob(runtime: BatonRuntime, taskId: string) {
+  const outcomeJob = `${runtime.config.redis.prefix}:${deliveryQueueName}:${promptOutcomeJobId(taskId, 1)}`;
+  await eventually(
+    async () => ((await redis.client.hget(outcomeJob, 'finishedOn')) ? true : undefined),
+    20_000,
+    'the edit job',
+  );
+}
+
+/** Dispatches a task with `goal` in `thread` whose child asks a question (see scriptQuestion): its id. */
+async function ask(runtime: BatonRuntime, thread: string, goal: string): Promise<string> {
+  scriptQuestion(goal);
+  const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal }]);
+  return task!.id;
+}
+
 async function waitForStatus(runtime: BatonRuntime, id: string, status: string) {
   await eventually(
     async () => ((await runtime.store.get(id))?.status === status ? true : undefined),
@@ -124,9 +149,7 @@ describe('settled prompts are edited in place', () => {
   it('an answer by a button’s command: "Answered by Ada: #2 staging", buttons gone', async () => {
     const thread = 'outcome-answer';
     const { runtime, adapter, command } = await setUp(thread);
-    scriptQuestion('pick an environment');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'pick an environment' }]);
-    const id = task!.id;
+    const id = await ask(runtime, thread, 'pick an environment');
     const posted = await eventually(async () => promptPosts(adapter)[0]);
     expect(promptButtons((posted.message as PromptMessage).prompt)).toHaveLength(2);
     await command(ada, `answer ${id} #2`);
@@ -149,10 +172,9 @@ describe('settled prompts are edited in place', () => {
   it('an answer in words keeps the words (secrets redacted)', async () => {
     const thread = 'outcome-words';
     const { runtime, adapter, command } = await setUp(thread);
-    scriptQuestion('pick in words');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'pick in words' }]);
+    const id = await ask(runtime, thread, 'pick in words');
     const posted = await eventually(async () => promptPosts(adapter)[0]);
-    await command(bob, `answer ${task!.id} the canary, key sk-live0123456789abcdefghij`);
+    await command(bob, `answer ${id} the canary, key sk-live0123456789abcdefghij`);
     const edited = await onlyEditOf(adapter, posted.messageId);
     expect(edited.prompt.outcome?.text).toMatch(/^Answered by Bob: the canary, key /);
     expect(JSON.stringify(edited)).not.toContain('sk-live0123456789abcdefghij');
@@ -228,10 +250,9 @@ describe('settled prompts are edited in place', () => {
   it('a cancelled task’s prompt says so', async () => {
     const thread = 'outcome-cancel';
     const { runtime, adapter, command } = await setUp(thread);
-    scriptQuestion('cancel me');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'cancel me' }]);
+    const id = await ask(runtime, thread, 'cancel me');
     const posted = await eventually(async () => promptPosts(adapter)[0]);
-    await command(ada, `cancel ${task!.id}`);
+    await command(ada, `cancel ${id}`);
     const edited = await onlyEditOf(adapter, posted.messageId);
     expect(edited.prompt.outcome).toMatchObject({
       kind: 'cancelled',
@@ -243,13 +264,10 @@ describe('settled prompts are edited in place', () => {
   it('a gateway restarted between the answer and the edit edits the message once', async () => {
     const thread = 'outcome-restart';
     const { runtime, gateway, adapter } = await setUp(thread);
-    scriptQuestion('answer while down');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'answer while down' }]);
-    const id = task!.id;
+    const id = await ask(runtime, thread, 'answer while down');
     const posted = await eventually(async () => promptPosts(adapter)[0]);
     // No gateway runs while Ada answers (from another surface's command, say): the outbox keeps it.
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
+    await stopGateway(gateway);
     await runtime.service.answer(testCaller(thread), id, '#1');
     await runtime.service.waitForEnd([id], 20_000);
     expect(adapter.edits).toHaveLength(0);
@@ -283,18 +301,13 @@ describe('settled prompts are edited in place', () => {
         throw retryableFailure(200);
       }
     }
-    const { runtime, gateway } = await setUp(thread);
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
     const down = new EditsDown();
-    const first = await startGateway(runtime, thread, down);
-    scriptQuestion('edit after a restart');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'edit after a restart' }]);
+    const { runtime, gateway: first } = await setUp(thread, {}, down);
+    const id = await ask(runtime, thread, 'edit after a restart');
     const posted = await eventually(async () => promptPosts(down)[0]);
-    await runtime.service.answer(testCaller(thread), task!.id, '#2');
+    await runtime.service.answer(testCaller(thread), id, '#2');
     await eventually(async () => (down.editAttempts > 0 ? true : undefined), 20_000, 'a failed edit');
-    await first.gateway.stop();
-    gateways.splice(gateways.indexOf(first.gateway), 1);
+    await stopGateway(first);
     const restarted = new RecordingAdapter();
     await startGateway(runtime, thread, restarted);
     const edited = await onlyEditOf(restarted, posted.messageId);
@@ -306,13 +319,11 @@ describe('settled prompts are edited in place', () => {
   it('a prompt settled before any gateway posted it is never posted, nor edited', async () => {
     const thread = 'outcome-unposted';
     const { runtime, gateway, adapter } = await setUp(thread);
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
-    scriptQuestion('answer before posting');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'answer before posting' }]);
-    await waitForStatus(runtime, task!.id, 'waiting_input');
-    await runtime.service.answer(testCaller(thread), task!.id, 'staging');
-    await runtime.service.waitForEnd([task!.id], 20_000);
+    await stopGateway(gateway);
+    const id = await ask(runtime, thread, 'answer before posting');
+    await waitForStatus(runtime, id, 'waiting_input');
+    await runtime.service.answer(testCaller(thread), id, 'staging');
+    await runtime.service.waitForEnd([id], 20_000);
     const restarted = new RecordingAdapter();
     await startGateway(runtime, thread, restarted);
     await eventually(async () => (restarted.textsIn(thread).length > 0 ? true : undefined), 20_000, 'result');
@@ -336,22 +347,13 @@ describe('settled prompts are edited in place', () => {
         return super.send(ref, message);
       }
     }
-    const { runtime, gateway } = await setUp(thread);
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
     const adapter = new SlowPrompts();
-    await startGateway(runtime, thread, adapter);
-    scriptQuestion('answer mid-post');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [{ goal: 'answer mid-post' }]);
+    const { runtime } = await setUp(thread, {}, adapter);
+    const id = await ask(runtime, thread, 'answer mid-post');
     await posting.promise;
-    await runtime.service.answer(testCaller(thread), task!.id, '#2');
+    await runtime.service.answer(testCaller(thread), id, '#2');
     // The edit job has found nothing posted yet: it leaves the edit to the post.
-    const outcomeJob = `${runtime.config.redis.prefix}:${deliveryQueueName}:${promptOutcomeJobId(task!.id, 1)}`;
-    await eventually(
-      async () => ((await redis.client.hget(outcomeJob, 'finishedOn')) ? true : undefined),
-      20_000,
-      'the edit job',
-    );
+    await waitForOutcomeJob(runtime, id);
     expect(adapter.edits).toHaveLength(0);
     release.resolve();
     const posted = await eventually(async () => promptPosts(adapter)[0]);
@@ -366,7 +368,7 @@ describe('settled prompts are edited in place', () => {
     const posting = deferred<void>();
     // A platform whose creates take no key (as Slack's): the message lands, and the answer carrying its id
     // is lost once the prompt is settled; the platform can be asked what it shows.
-    class Unkeyed extends RecordingAdapter {
+    class Unkeyed extends UnkeyedRecordingAdapter {
       override async send(ref: ConversationRef, message: OutboundMessage) {
         const sent = await super.send(ref, message);
         if (
@@ -380,38 +382,14 @@ describe('settled prompts are edited in place', () => {
         }
         return sent;
       }
-      async findPostedMessage(
-        ref: ConversationRef,
-        lookup: { since: number; text: string; exclude: string[] },
-      ): Promise<{ messageId: string } | null> {
-        const found = this.posts.find(
-          (post) =>
-            post.ref.thread === ref.thread &&
-            post.at >= lookup.since - 60_000 &&
-            !lookup.exclude.includes(post.messageId) &&
-            (post.message.kind === 'text' ? post.message.text : post.message.fallbackText) === lookup.text,
-        );
-        return found ? { messageId: found.messageId } : null;
-      }
     }
-    const { runtime, gateway } = await setUp(thread);
-    await gateway.stop();
-    gateways.splice(gateways.indexOf(gateway), 1);
     const adapter = new Unkeyed();
-    await startGateway(runtime, thread, adapter);
-    scriptQuestion('answer an unrecorded prompt');
-    const [task] = await runtime.service.dispatch(testCaller(thread), [
-      { goal: 'answer an unrecorded prompt' },
-    ]);
+    const { runtime } = await setUp(thread, {}, adapter);
+    const id = await ask(runtime, thread, 'answer an unrecorded prompt');
     await posting.promise;
-    await runtime.service.answer(testCaller(thread), task!.id, '#2');
+    await runtime.service.answer(testCaller(thread), id, '#2');
     // The edit job finds no message recorded: it leaves the edit to the post.
-    const outcomeJob = `${runtime.config.redis.prefix}:${deliveryQueueName}:${promptOutcomeJobId(task!.id, 1)}`;
-    await eventually(
-      async () => ((await redis.client.hget(outcomeJob, 'finishedOn')) ? true : undefined),
-      20_000,
-      'the edit job',
-    );
+    await waitForOutcomeJob(runtime, id);
     answered.resolve();
     const posted = promptPosts(adapter)[0]!;
     const edited = await onlyEditOf(adapter, posted.messageId);

@@ -8,6 +8,7 @@ import { deferred } from '../support/deferred.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { scriptByGoal } from '../support/model-scripts.ts';
 import { useTestEnvironment } from '../support/test-environment.ts';
+import { UnkeyedRecordingAdapter } from '../support/unkeyed-adapter.ts';
 
 const { fake, startRuntime } = useTestEnvironment();
 let gateway: Gateway;
@@ -89,7 +90,7 @@ describe('task board', () => {
     await runtime.startWorker();
     // A platform whose creates take no key (as Slack's): the first board lands and the answer carrying its
     // id is lost; the platform can be asked what it shows.
-    class Unkeyed extends RecordingAdapter {
+    class Unkeyed extends UnkeyedRecordingAdapter {
       override async send(ref: ConversationRef, message: OutboundMessage) {
         const sent = await super.send(ref, message);
         if (
@@ -98,19 +99,6 @@ describe('task board', () => {
         )
           throw new Error('the answer was lost');
         return sent;
-      }
-      async findPostedMessage(
-        ref: ConversationRef,
-        lookup: { since: number; text: string; exclude: string[] },
-      ): Promise<{ messageId: string } | null> {
-        const found = this.posts.find(
-          (post) =>
-            post.ref.thread === ref.thread &&
-            post.at >= lookup.since - 60_000 &&
-            !lookup.exclude.includes(post.messageId) &&
-            (post.message.kind === 'text' ? post.message.text : post.message.fallbackText) === lookup.text,
-        );
-        return found ? { messageId: found.messageId } : null;
       }
     }
     const adapter = new Unkeyed();

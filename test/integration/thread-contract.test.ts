@@ -221,6 +221,30 @@ async function writeInto(
   }
 }
 
+/**
+ * Streams `text` on `thread` until the platform has made the stream's first message, then dies (the gateway
+ * stops) before the message's id is recorded. Resolves with the last record saved: the create call under way.
+ */
+async function dieBeforeRecordingCreate(thread: Thread, key: string, text: string): Promise<StreamRecord> {
+  const recorded: { last: StreamRecord | null; created: boolean } = { last: null, created: false };
+  const dying = thread.openStream({
+    key,
+    onRecord: async (record) => {
+      if (record.messages.length > 0) {
+        // The platform made the message; the gateway dies before its id is recorded.
+        recorded.created = true;
+        await new Promise(() => undefined);
+      }
+      recorded.last = record;
+    },
+  });
+  dying.setText(text);
+  await eventually(async () => (recorded.created ? true : undefined), 10_000, 'the stream message');
+  dying.abandon();
+  if (!recorded.last) throw new Error('nothing was recorded before the create call');
+  return recorded.last;
+}
+
 async function* piecesOf(text: string, size: number, everyMs: number): AsyncIterable<string> {
   for (let start = 0; start < text.length; start += size) {
     await new Promise((resolve) => setTimeout(resolve, everyMs));
@@ -422,25 +446,14 @@ describe.each(['console', 'discord', 'slack'])('Streams outgrowing a message, an
     async (_, streamsAgain) => {
       const ref = surface().newRef();
       const progress = new MemoryPostProgress();
-      let saved: StreamRecord | null = null;
-      let created = false;
-      const dying = threadOn(ref, surface().adapter, progress).openStream({
-        key: `reply:unrecorded:${streamsAgain}`,
-        onRecord: async (record) => {
-          if (record.messages.length > 0) {
-            // The platform made the message; the gateway dies before its id is recorded.
-            created = true;
-            await new Promise(() => undefined);
-          }
-          saved = record;
-        },
-      });
-      dying.setText('the beginning of an answer that ');
-      await eventually(async () => (created ? true : undefined), 10_000, 'the stream message');
-      dying.abandon();
+      const saved = await dieBeforeRecordingCreate(
+        threadOn(ref, surface().adapter, progress),
+        `reply:unrecorded:${streamsAgain}`,
+        'the beginning of an answer that ',
+      );
       expect(await textsOf(ref)).toHaveLength(1);
-      expect(saved!.messages).toEqual([]);
-      expect(saved!.starting?.index).toBe(0);
+      expect(saved.messages).toEqual([]);
+      expect(saved.starting?.index).toBe(0);
 
       const resumed = threadOn(ref, surface().adapter, progress).openStream({
         key: `reply:unrecorded:${streamsAgain}`,
@@ -560,21 +573,11 @@ describe('Thread on Discord, past its nonce window', () => {
     const ref = surface.newRef();
     const progress = new MemoryPostProgress();
     const thread = () => new Thread(surface.adapter, ref, { progress, streamIntervalMs: 100 });
-    let saved: StreamRecord | null = null;
-    let created = false;
-    const dying = thread().openStream({
-      key: 'reply:past-nonce-window',
-      onRecord: async (record) => {
-        if (record.messages.length > 0) {
-          created = true;
-          await new Promise(() => undefined);
-        }
-        saved = record;
-      },
-    });
-    dying.setText('the beginning of an answer that ');
-    await eventually(async () => (created ? true : undefined), 10_000, 'the stream message');
-    dying.abandon();
+    const saved = await dieBeforeRecordingCreate(
+      thread(),
+      'reply:past-nonce-window',
+      'the beginning of an answer that ',
+    );
     // Minutes go by: creating it again with the same nonce would make a second message now.
     discord.expireNonces();
     const resumed = thread().openStream({ key: 'reply:past-nonce-window', resume: saved });
@@ -633,23 +636,13 @@ describe('Thread on Slack where the app may not stream (post, then chat.update)'
   it('finds a posted stream message whose ts was never recorded by its words, across mrkdwn', async () => {
     const ref = newRef();
     const progress = new MemoryPostProgress();
-    let saved: StreamRecord | null = null;
-    let created = false;
-    const dying = new Thread(adapter, ref, { progress, streamIntervalMs: 100 }).openStream({
-      key: 'reply:no-native-unrecorded',
-      onRecord: async (record) => {
-        if (record.messages.length > 0) {
-          created = true;
-          await new Promise(() => undefined);
-        }
-        saved = record;
-      },
-    });
-    dying.setText('a **bold** start & [a link](https://example.com/x) that ');
-    await eventually(async () => (created ? true : undefined), 10_000, 'the posted stream message');
-    dying.abandon();
+    const saved = await dieBeforeRecordingCreate(
+      new Thread(adapter, ref, { progress, streamIntervalMs: 100 }),
+      'reply:no-native-unrecorded',
+      'a **bold** start & [a link](https://example.com/x) that ',
+    );
     // What Slack holds is mrkdwn, not the Markdown that was recorded.
-    expect(inThread(ref)[0]!.text).not.toBe(saved!.starting!.text);
+    expect(inThread(ref)[0]!.text).not.toBe(saved.starting!.text);
     const resumed = new Thread(adapter, ref, { progress, streamIntervalMs: 100 }).openStream({
       key: 'reply:no-native-unrecorded',
       resume: saved,

@@ -1,11 +1,16 @@
 import { UnrecoverableError } from 'bullmq';
 import { isParked, type TaskRecord, taskStatuses } from '../../tasks/task-record.ts';
 import { promptResponseSchema, promptSchema } from '../../tasks/task-serialization.ts';
-import type { ConversationRef, OutboundMessage } from '../chat-adapter.ts';
+import type { OutboundMessage } from '../chat-adapter.ts';
 import { PlatformSendError } from '../platform-send-error.ts';
-import { hashFieldProgress } from '../post-progress.ts';
+import { type ChunkProgress, hashFieldProgress } from '../post-progress.ts';
 import type { Thread } from '../thread.ts';
-import { type DeliveryDependencies, progressSecondsOf } from './delivery-dependencies.ts';
+import {
+  type DeliveryDependencies,
+  originRefOf,
+  progressSecondsOf,
+  threadAt,
+} from './delivery-dependencies.ts';
 import { type PromptSettlement, promptFallbackText, promptMessage, promptOutcome } from './prompt-message.ts';
 
 /*
@@ -16,8 +21,8 @@ import { type PromptSettlement, promptFallbackText, promptMessage, promptOutcome
  *   postedIntent        the create call about to be made (where creates take no key), until then;
  *   settled             the edited message, written by the outcome;
  *   editor, edited      who makes the edit (the first to claim it), and that it is made.
- * Each job writes its own field and then reads the other's in one MULTI, so at least one of them sees both
- * and edits; the claim makes it at most one. A retried job keeps its claim, so a gateway that dies mid-way
+ * Each job writes its own field and then reads the other's (the outcome in one MULTI; the post once its
+ * progress is recorded), so at least one of them sees both and edits; the claim makes it at most one. A retried job keeps its claim, so a gateway that dies mid-way
  * hands the edit to the same job's retry. A prompt settled before it was posted is never posted.
  */
 
@@ -78,22 +83,16 @@ export async function deliverPrompt(
   const message = promptMessage(record, config.slack.command);
   if (!message) return;
   // One message: the Thread redacts it and cuts a long question or command to the platform's limit. It
-  // records `posted` and `messageId` (and, where creates take no key, the call about to be made, so a
-  // retry after a crash adopts the message instead of posting a second one); they are written again
-  // below, with the read of `settled`.
+  // records `posted` and `messageId` together before it resolves (and, where creates take no key, the call
+  // about to be made, so a retry after a crash adopts the message instead of posting a second one): this
+  // job's write, so the read of `settled` after it is the header's read.
   const { messageIds } = await thread.post(message, {
     key: `prompt:${taskId}:${round}`,
-    progress: hashFieldProgress(redis, stateKey, 'posted', progressSecondsOf(config), 'messageId'),
+    progress: promptProgress(dependencies, stateKey),
   });
   const sentId = messageIds[0];
   if (!sentId) return;
-  const replies = await redis
-    .multi()
-    .hset(stateKey, 'posted', '1', 'messageId', sentId)
-    .expire(stateKey, progressSecondsOf(dependencies.config))
-    .hget(stateKey, 'settled')
-    .exec();
-  if (replies?.[2]?.[1]) await editOnce(dependencies, thread, stateKey, sentId, 'prompt');
+  if (await redis.hget(stateKey, 'settled')) await editOnce(dependencies, thread, stateKey, sentId, 'prompt');
 }
 
 /**
@@ -144,11 +143,7 @@ async function settleUnrecorded(
     prompt: asked,
     fallbackText: promptFallbackText(asked, dependencies.config.slack.command),
   };
-  const seconds = progressSecondsOf(dependencies.config);
-  const messageId = await thread.adoptUnrecorded(
-    posted,
-    hashFieldProgress(dependencies.redis, stateKey, 'posted', seconds, 'messageId'),
-  );
+  const messageId = await thread.adoptUnrecorded(posted, promptProgress(dependencies, stateKey));
   if (messageId) await editOnce(dependencies, thread, stateKey, messageId, 'prompt');
 }
 
@@ -209,12 +204,11 @@ function promptStateKey(
 }
 
 function threadOf(dependencies: DeliveryDependencies, record: TaskRecord): Thread {
-  const ref: ConversationRef = {
-    platform: record.origin.platform,
-    channel: record.origin.channel,
-    thread: record.origin.thread,
-  };
-  const thread = dependencies.threadFor(ref);
-  if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
-  return thread;
+  return threadAt(dependencies, originRefOf(record));
+}
+
+/** The post's progress, kept in the round's hash beside the other jobs' fields (see the header). */
+function promptProgress(dependencies: DeliveryDependencies, stateKey: string): ChunkProgress {
+  const seconds = progressSecondsOf(dependencies.config);
+  return hashFieldProgress(dependencies.redis, stateKey, 'posted', seconds, 'messageId');
 }

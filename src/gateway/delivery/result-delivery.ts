@@ -1,8 +1,12 @@
 import { UnrecoverableError } from 'bullmq';
 import { isTerminal, roundOf } from '../../tasks/task-record.ts';
-import type { ConversationRef } from '../chat-adapter.ts';
 import { hashFieldProgress } from '../post-progress.ts';
-import { type DeliveryDependencies, progressSecondsOf } from './delivery-dependencies.ts';
+import {
+  type DeliveryDependencies,
+  originRefOf,
+  progressSecondsOf,
+  threadAt,
+} from './delivery-dependencies.ts';
 import { historyNoteText, resultMessageText } from './result-text.ts';
 
 /**
@@ -28,11 +32,7 @@ export async function deliverTaskResult(
     return;
   }
   if (!isTerminal(record.status)) throw new UnrecoverableError(`task ${taskId} has not ended`);
-  const ref: ConversationRef = {
-    platform: record.origin.platform,
-    channel: record.origin.channel,
-    thread: record.origin.thread,
-  };
+  const ref = originRefOf(record);
   const progressKey = keys.delivery(taskId, round);
   const progressSeconds = progressSecondsOf(config);
   const announce = config.delegation.announce;
@@ -55,8 +55,7 @@ export async function deliverTaskResult(
     { key: progressKey, field: 'historyAppended', seconds: progressSeconds },
   );
   if (announce === 'silent') return;
-  const thread = dependencies.threadFor(ref);
-  if (!thread) throw new UnrecoverableError(`no ${ref.platform} adapter runs in this gateway`);
+  const thread = threadAt(dependencies, ref);
   // The Thread redacts, splits, and posts chunk i with the key `<key>:<i>`, recording each. Each round's
   // result is a message of its own: its key must not match an earlier round's.
   await thread.post(
