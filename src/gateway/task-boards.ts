@@ -99,8 +99,10 @@ export class TaskBoards {
     // Checked first, before reading any task: most ticks end here.
     if (board.messageId && sinceLastEdit < this.options.intervalMs) return;
     const since = Number(board.since ?? 0);
+    // The tasks started since the board opened, and any task back at work since then: a follow-up reopens a
+    // task of an earlier, settled board (no task is left unfinished when a board settles).
     const records = (await store.listSession(sessionKey, { limit: 50 })).filter(
-      (record) => record.createdAt >= since,
+      (record) => record.createdAt >= since || !isTerminal(record.status) || (record.endedAt ?? 0) >= since,
     );
     if (records.length === 0) {
       await boards.dropLive(sessionKey);
