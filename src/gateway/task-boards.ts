@@ -133,7 +133,8 @@ export class TaskBoards {
         if (error instanceof PlatformSendError && !error.retryable) await boards.forgetMessage(sessionKey);
         throw error;
       }
-      await boards.recordShown(sessionKey, signature, now);
+      // Counted from when the platform took the edit: the next one comes a full interval after it.
+      await boards.recordShown(sessionKey, signature, Date.now());
     } else {
       // A board posted by a gateway that died before recording it is found and brought up to date instead.
       const unrecorded =
@@ -148,7 +149,7 @@ export class TaskBoards {
         if (thread.looksUpPosts) await boards.recordPosting(sessionKey, now, thread.postedTextOf(message));
         messageId = (await thread.post(message)).messageIds[0] ?? null;
       }
-      await boards.recordShown(sessionKey, signature, now, messageId ?? undefined);
+      await boards.recordShown(sessionKey, signature, Date.now(), messageId ?? undefined);
     }
     if (view.settled) {
       // The board is final; the next task in this thread opens a new one below the conversation.
